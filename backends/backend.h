@@ -1,0 +1,79 @@
+#pragma once
+// The small interface every device implements (in the spirit of ggml's
+// backends): buffers owned by the backend, explicit upload/download, per-node
+// compilation into a cached executable, asynchronous enqueue, synchronize.
+// Backends see graph Nodes and tensors, never ONNX.
+#include <cstddef>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "graph/graph.h"
+
+namespace vdrt {
+
+struct DeviceInfo {
+  std::string backend;     // "cpu", "opencl", "vulkan"
+  std::string name;        // e.g. "AMD EPYC 7B13 (2 threads)"
+  std::string kind;        // "cpu", "gpu", "other"
+  size_t memory_bytes = 0;
+  int index = 0;           // among devices of the same backend
+};
+
+class Backend;
+
+// Device memory. On the CPU it is host memory; elsewhere it is opaque.
+class Buffer {
+ public:
+  virtual ~Buffer() = default;
+  virtual size_t size() const = 0;
+  virtual Backend& backend() const = 0;
+};
+
+struct TensorDesc {
+  DType dtype = DType::Undefined;
+  std::vector<int64_t> dims;
+  size_t nbytes() const { return static_cast<size_t>(numel(dims)) * dtype_size(dtype); }
+};
+
+// A tensor placed in a backend buffer. `buffer == nullptr` marks an absent
+// optional input.
+struct DeviceTensor {
+  Buffer* buffer = nullptr;
+  size_t offset = 0;
+  TensorDesc desc;
+};
+
+// A node compiled for concrete input/output shapes (a kernel choice, an
+// OpenCL program, a Vulkan pipeline...). Opaque to the runtime.
+class CompiledOp {
+ public:
+  virtual ~CompiledOp() = default;
+};
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+  virtual const DeviceInfo& info() const = 0;
+
+  // Whether this backend can run `node` (op, attributes, dtypes). Must not
+  // throw; the runtime falls back to the CPU when it returns false.
+  virtual bool supports(const Node& node) const = 0;
+
+  virtual std::unique_ptr<Buffer> allocate(size_t bytes) = 0;  // throws OutOfMemory
+  virtual void upload(Buffer& dst, size_t offset, const void* src, size_t bytes) = 0;
+  virtual void download(const Buffer& src, size_t offset, void* dst, size_t bytes) = 0;
+
+  // `known_values[i]` holds the contents of input i when the runtime knows it
+  // on the host (constants, shape tensors), else nullptr; backends may bake
+  // such values into the compiled op.
+  // `opset` is the graph's opset for the node's domain.
+  virtual std::unique_ptr<CompiledOp> compile(const Node& node, int64_t opset, const std::vector<TensorDesc>& inputs,
+                                              const std::vector<TensorDesc>& outputs,
+                                              const std::vector<const Tensor*>& known_values) = 0;
+  virtual void enqueue(CompiledOp& op, const std::vector<DeviceTensor>& inputs,
+                       const std::vector<DeviceTensor>& outputs) = 0;
+  virtual void synchronize() = 0;
+};
+
+}  // namespace vdrt

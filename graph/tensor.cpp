@@ -1,0 +1,80 @@
+#include "graph/tensor.h"
+
+#include <cstdlib>
+#include <new>
+
+namespace vdrt {
+
+std::shared_ptr<uint8_t[]> aligned_alloc_shared(size_t bytes) {
+  size_t rounded = (std::max<size_t>(bytes, 1) + 63) / 64 * 64;
+  void* p = std::aligned_alloc(64, rounded);
+  if (!p) throw OutOfMemory("out of memory allocating " + std::to_string(bytes) + " bytes");
+  std::memset(p, 0, rounded);
+  return std::shared_ptr<uint8_t[]>(static_cast<uint8_t*>(p), [](uint8_t* q) { std::free(q); });
+}
+
+Tensor::Tensor(DType dtype, std::vector<int64_t> dims) : dtype_(dtype), dims_(std::move(dims)) {
+  for (int64_t d : dims_) VDRT_CHECK(d >= 0, "negative dimension in tensor shape " + dims_str(dims_));
+  storage_ = aligned_alloc_shared(nbytes());
+}
+
+namespace {
+template <typename Out>
+std::vector<Out> convert_all(const Tensor& t) {
+  std::vector<Out> out(static_cast<size_t>(t.numel()));
+  const void* p = t.raw();
+  for (size_t i = 0; i < out.size(); ++i) {
+    switch (t.dtype()) {
+      case DType::F32: out[i] = static_cast<Out>(static_cast<const float*>(p)[i]); break;
+      case DType::F64: out[i] = static_cast<Out>(static_cast<const double*>(p)[i]); break;
+      case DType::F16: out[i] = static_cast<Out>(half_to_float(static_cast<const uint16_t*>(p)[i])); break;
+      case DType::BF16: out[i] = static_cast<Out>(bf16_to_float(static_cast<const uint16_t*>(p)[i])); break;
+      case DType::I8: out[i] = static_cast<Out>(static_cast<const int8_t*>(p)[i]); break;
+      case DType::U8: out[i] = static_cast<Out>(static_cast<const uint8_t*>(p)[i]); break;
+      case DType::I16: out[i] = static_cast<Out>(static_cast<const int16_t*>(p)[i]); break;
+      case DType::I32: out[i] = static_cast<Out>(static_cast<const int32_t*>(p)[i]); break;
+      case DType::I64: out[i] = static_cast<Out>(static_cast<const int64_t*>(p)[i]); break;
+      case DType::Bool: out[i] = static_cast<Out>(static_cast<const uint8_t*>(p)[i] != 0); break;
+      default: throw Error(std::string("cannot read ") + dtype_name(t.dtype()) + " values as numbers");
+    }
+  }
+  return out;
+}
+}  // namespace
+
+std::vector<int64_t> Tensor::as_int64() const { return convert_all<int64_t>(*this); }
+std::vector<double> Tensor::as_double() const { return convert_all<double>(*this); }
+
+Tensor Tensor::reshaped(std::vector<int64_t> dims) const {
+  VDRT_CHECK(vdrt::numel(dims) == numel(), "cannot reshape " + dims_str(dims_) + " to " + dims_str(dims));
+  Tensor t = *this;
+  t.dims_ = std::move(dims);
+  return t;
+}
+
+Tensor Tensor::clone() const {
+  Tensor t(dtype_, dims_);
+  if (nbytes()) std::memcpy(t.raw(), raw(), nbytes());
+  return t;
+}
+
+Tensor Tensor::to(DType target) const {
+  if (target == dtype_) return clone();
+  Tensor t(target, dims_);
+  std::vector<double> v = as_double();
+  for (size_t i = 0; i < v.size(); ++i) {
+    switch (target) {
+      case DType::F32: t.data<float>()[i] = static_cast<float>(v[i]); break;
+      case DType::F64: t.data<double>()[i] = v[i]; break;
+      case DType::I64: t.data<int64_t>()[i] = static_cast<int64_t>(v[i]); break;
+      case DType::I32: t.data<int32_t>()[i] = static_cast<int32_t>(v[i]); break;
+      case DType::Bool: static_cast<uint8_t*>(t.raw())[i] = v[i] != 0; break;
+      case DType::F16: static_cast<uint16_t*>(t.raw())[i] = float_to_half(static_cast<float>(v[i])); break;
+      case DType::BF16: static_cast<uint16_t*>(t.raw())[i] = float_to_bf16(static_cast<float>(v[i])); break;
+      default: throw Error(std::string("conversion to ") + dtype_name(target) + " is not supported here");
+    }
+  }
+  return t;
+}
+
+}  // namespace vdrt

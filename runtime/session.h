@@ -1,0 +1,56 @@
+#pragma once
+// A Session owns an imported graph and runs it: it picks the backend,
+// assigns every node to it or falls back to the CPU, infers concrete shapes
+// for the bound inputs (computing small integer shape tensors on the host),
+// plans memory by liveness into one arena per backend, and runs the nodes.
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "backends/backend.h"
+#include "graph/graph.h"
+
+namespace vdrt {
+
+struct SessionOptions {
+  std::string device = "auto";  // see BackendRegistry: auto, cpu, opencl:0, vulkan:1, ...
+  int threads = 0;              // CPU threads; 0 = all cores
+  bool cpu_fallback = true;     // run nodes the device lacks on the CPU
+};
+
+struct RunStats {
+  size_t arena_bytes = 0;        // planned activation memory of the last run
+  size_t naive_bytes = 0;        // what one buffer per value would have taken
+  size_t constant_bytes = 0;     // weights resident on the device(s)
+  double seconds = 0;
+};
+
+using TensorMap = std::map<std::string, Tensor>;
+
+class Session {
+ public:
+  Session(std::unique_ptr<Graph> graph, const SessionOptions& options = {});
+  ~Session();
+  static std::unique_ptr<Session> load(const std::string& model_path, const SessionOptions& options = {});
+
+  // Runs the graph. Inputs are matched by name; every graph input must be
+  // bound and have a dtype and shape that fit its declaration.
+  TensorMap run(const TensorMap& inputs);
+
+  const Graph& graph() const { return *graph_; }
+  Graph& mutable_graph() { return *graph_; }
+  Backend& backend() { return *backend_; }
+  // Backend name each node runs on, by node index.
+  std::vector<std::string> placement() const;
+  const RunStats& last_stats() const { return stats_; }
+
+ private:
+  struct Impl;
+  std::unique_ptr<Graph> graph_;
+  std::unique_ptr<Backend> backend_;
+  std::unique_ptr<Impl> impl_;
+  RunStats stats_;
+};
+
+}  // namespace vdrt
