@@ -26,7 +26,7 @@ std::vector<std::string> BackendRegistry::backend_names() const {
   return out;
 }
 
-std::unique_ptr<Backend> BackendRegistry::create(const std::string& selection_in) const {
+std::unique_ptr<Backend> BackendRegistry::create(const std::string& selection_in, int cpu_threads) const {
   std::string selection = selection_in.empty() ? "auto" : selection_in;
   if (selection == "auto") {
     if (const char* env = std::getenv("VDRT_DEVICE"); env && *env) selection = env;
@@ -34,7 +34,7 @@ std::unique_ptr<Backend> BackendRegistry::create(const std::string& selection_in
   if (selection == "auto") {
     for (const auto& f : factories_)
       for (const auto& d : f.list_devices())
-        if (d.kind == "gpu") return f.create(d.index);
+        if (d.kind == "gpu") return f.create(d.index, cpu_threads);
     selection = "cpu";
   }
   std::string name = selection;
@@ -53,7 +53,7 @@ std::unique_ptr<Backend> BackendRegistry::create(const std::string& selection_in
     VDRT_CHECK(index >= 0 && index < static_cast<int>(devs.size()),
                "backend '" + name + "' has " + std::to_string(devs.size()) + " device(s); index " +
                    std::to_string(index) + " does not exist");
-    return f.create(index);
+    return f.create(index, cpu_threads);
   }
   std::string known;
   for (const auto& f : factories_) known += (known.empty() ? "" : ", ") + f.name;

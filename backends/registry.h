@@ -15,7 +15,7 @@ namespace vdrt {
 struct BackendFactory {
   std::string name;                                        // "cpu"
   std::function<std::vector<DeviceInfo>()> list_devices;   // must not throw
-  std::function<std::unique_ptr<Backend>(int index)> create;
+  std::function<std::unique_ptr<Backend>(int index, int cpu_threads)> create;
 };
 
 class BackendRegistry {
@@ -24,7 +24,8 @@ class BackendRegistry {
   void add(BackendFactory f);
   std::vector<DeviceInfo> devices() const;
   std::vector<std::string> backend_names() const;
-  std::unique_ptr<Backend> create(const std::string& selection) const;  // throws vdrt::Error
+  // `cpu_threads` bounds oneTBB's worker count (0 = all cores).
+  std::unique_ptr<Backend> create(const std::string& selection, int cpu_threads = 0) const;  // throws vdrt::Error
 
  private:
   std::vector<BackendFactory> factories_;

@@ -1,0 +1,361 @@
+#include "runtime/session.h"
+
+#include <chrono>
+#include <set>
+#include <unordered_map>
+
+#include <spdlog/spdlog.h>
+
+#include "backends/cpu/cpu_backend.h"
+#include "backends/registry.h"
+#include "graph/op_registry.h"
+#include "graph/shape_inference.h"
+#include "importer/onnx_import.h"
+#include "runtime/host_eval.h"
+#include "runtime/memory_plan.h"
+
+namespace vdrt {
+namespace {
+
+// Integer graph inputs up to this size are known on the host while shapes
+// are inferred (frame offsets, shape arguments); float inputs never are, so
+// activations always run on the device.
+constexpr int64_t kHostInputLimit = 4096;
+// Nodes whose inputs are all known on the host and whose outputs stay this
+// small are computed on the host once per run (shape arithmetic, RoPE tables).
+constexpr int64_t kHostEvalLimit = 1 << 16;
+
+struct ValueState {
+  DType dtype = DType::Undefined;
+  std::vector<int64_t> dims;
+  std::optional<Tensor> host;  // contents held on the host (bound inputs, constants, host results)
+  bool known = false;          // host contents may drive shape inference and host evaluation
+};
+
+using SlotKey = std::pair<const Value*, int>;  // value, backend index
+
+struct SlotKeyHash {
+  size_t operator()(const SlotKey& k) const { return std::hash<const void*>()(k.first) * 31 + k.second; }
+};
+
+struct Slot {
+  BufferRequest request;
+  size_t offset = 0;
+  int home_backend = -1;  // where the value is computed; -1: uploaded from the host
+  bool filled = false;
+};
+
+}  // namespace
+
+struct Session::Impl {
+  std::vector<Backend*> backends;           // [0] primary, [1] CPU fallback if distinct
+  std::unique_ptr<Backend> cpu_fallback;
+  std::vector<int> node_backend;            // per node index
+  std::map<SlotKey, std::unique_ptr<Buffer>> constants;
+  std::unordered_map<std::string, std::unique_ptr<CompiledOp>> compiled;
+  std::vector<std::unique_ptr<Buffer>> arenas;
+  size_t constant_bytes = 0;
+
+  DeviceTensor constant_tensor(const Value* v, int b) {
+    auto& buf = constants[{v, b}];
+    const Tensor& t = v->constant();
+    if (!buf) {
+      buf = backends[b]->allocate(std::max<size_t>(t.nbytes(), 1));
+      backends[b]->upload(*buf, 0, t.raw(), t.nbytes());
+      constant_bytes += t.nbytes();
+    }
+    return DeviceTensor{buf.get(), 0, TensorDesc{t.dtype(), t.dims()}};
+  }
+};
+
+Session::Session(std::unique_ptr<Graph> graph, const SessionOptions& options)
+    : graph_(std::move(graph)), impl_(std::make_unique<Impl>()) {
+  infer_shapes(*graph_);
+  backend_ = BackendRegistry::instance().create(options.device, options.threads);
+  impl_->backends.push_back(backend_.get());
+  int cpu_index = backend_->info().backend == "cpu" ? 0 : -1;
+  for (const auto& node : graph_->nodes()) {
+    ErrorSite site{graph_->source_path, node->name(), node->qualified_op()};
+    if (backend_->supports(*node)) {
+      impl_->node_backend.push_back(0);
+      continue;
+    }
+    VDRT_CHECK(options.cpu_fallback || cpu_index == 0,
+               "backend " + backend_->info().backend + " cannot run this node and CPU fallback is off", site);
+    if (cpu_index < 0) {
+      impl_->cpu_fallback = make_cpu_backend(options.threads);
+      impl_->backends.push_back(impl_->cpu_fallback.get());
+      cpu_index = 1;
+    }
+    VDRT_CHECK(impl_->backends[cpu_index]->supports(*node),
+               "unsupported op: no backend can run " + node->qualified_op() + " with these attributes and types",
+               site);
+    impl_->node_backend.push_back(cpu_index);
+  }
+  spdlog::debug("session: {} nodes on {}", graph_->nodes().size(), backend_->info().name);
+}
+
+Session::~Session() = default;
+
+std::unique_ptr<Session> Session::load(const std::string& model_path, const SessionOptions& options) {
+  return std::make_unique<Session>(load_onnx(model_path), options);
+}
+
+std::vector<std::string> Session::placement() const {
+  std::vector<std::string> out;
+  for (int b : impl_->node_backend) out.push_back(impl_->backends[b]->info().backend);
+  return out;
+}
+
+namespace {
+
+void bind_inputs(const Graph& g, const TensorMap& inputs, std::unordered_map<const Value*, ValueState>& state) {
+  std::set<std::string> declared;
+  std::map<std::string, int64_t> symbols;
+  for (const Value* v : g.inputs()) {
+    declared.insert(v->name());
+    auto it = inputs.find(v->name());
+    VDRT_CHECK(it != inputs.end(), "input '" + v->name() + "' is not bound", {g.source_path});
+    const Tensor& t = it->second;
+    VDRT_CHECK(v->dtype() == DType::Undefined || t.dtype() == v->dtype(),
+               "input '" + v->name() + "' must be " + dtype_name(v->dtype()) + ", got " + dtype_name(t.dtype()),
+               {g.source_path});
+    const Shape& s = v->shape();
+    if (s.rank_known()) {
+      VDRT_CHECK(s.rank() == t.dims().size(), "input '" + v->name() + "' must have shape " + s.str() + ", got " +
+                                                  dims_str(t.dims()), {g.source_path});
+      for (size_t i = 0; i < s.rank(); ++i) {
+        const Dim& d = s[i];
+        bool ok = true;
+        if (d.known()) ok = d.value() == t.dims()[i];
+        else if (d.is_symbol()) ok = symbols.emplace(d.name(), t.dims()[i]).first->second == t.dims()[i];
+        VDRT_CHECK(ok, "input '" + v->name() + "' has shape " + dims_str(t.dims()) + " which does not fit " +
+                           s.str() + (d.is_symbol() ? " (dimension '" + d.name() + "' is bound differently by another input)" : ""),
+                   {g.source_path});
+      }
+    }
+    state[v] = ValueState{t.dtype(), t.dims(), t, !is_float(t.dtype()) && t.numel() <= kHostInputLimit};
+  }
+  for (const auto& [name, _] : inputs)
+    VDRT_CHECK(declared.count(name), "the model has no input named '" + name + "'", {g.source_path});
+}
+
+std::string compile_key_part(const TensorDesc& d, const Tensor* known) {
+  std::string key = "|";
+  key += dtype_name(d.dtype);
+  for (int64_t x : d.dims) key += "," + std::to_string(x);
+  if (known && !is_float(known->dtype()))
+    for (int64_t x : known->as_int64()) key += ":" + std::to_string(x);
+  else if (known)
+    for (double x : known->as_double()) key += ":" + std::to_string(x);
+  return key;
+}
+
+}  // namespace
+
+TensorMap Session::run(const TensorMap& inputs) {
+  auto t0 = std::chrono::steady_clock::now();
+  const Graph& g = *graph_;
+  const auto& nodes = g.nodes();
+  const int64_t n_nodes = static_cast<int64_t>(nodes.size());
+  std::unordered_map<const Value*, ValueState> state;
+  bind_inputs(g, inputs, state);
+  for (const Value* v : g.values())
+    if (v->is_constant()) state[v] = ValueState{v->dtype(), v->constant().dims(), v->constant(), true};
+
+  // 1. Concrete shapes, and host values of small derived tensors.
+  std::vector<bool> on_host(nodes.size(), false);
+  for (size_t i = 0; i < nodes.size(); ++i) {
+    const Node& node = *nodes[i];
+    int64_t opset = g.opset(node.domain());
+    std::vector<ValueInfo> infos;
+    bool all_known = true;
+    std::vector<const Tensor*> host_inputs;
+    for (Value* v : node.inputs()) {
+      if (!v) { infos.emplace_back(); host_inputs.push_back(nullptr); continue; }
+      auto it = state.find(v);
+      VDRT_CHECK(it != state.end(), "input '" + v->name() + "' has no value", {g.source_path, node.name(), node.qualified_op()});
+      const ValueState& s = it->second;
+      const Tensor* known = s.known ? &*s.host : nullptr;
+      infos.push_back(ValueInfo{s.dtype, Shape::from(s.dims), known, true});
+      host_inputs.push_back(known);
+      all_known = all_known && known;
+    }
+    std::vector<ValueInfo> outs = infer_node(node, infos, opset, g.source_path);
+    int64_t out_elems = 0;
+    for (size_t k = 0; k < outs.size(); ++k) {
+      if (!node.output(k) || !outs[k].present) continue;
+      VDRT_CHECK(outs[k].shape.fully_known(), "could not infer a concrete output shape",
+                 {g.source_path, node.name(), node.qualified_op()});
+      state[node.output(k)] = ValueState{outs[k].dtype, outs[k].shape.concrete(), std::nullopt};
+      out_elems += numel(outs[k].shape.concrete());
+    }
+    bool shape_only = node.domain().empty() && (node.op_type() == "Shape" || node.op_type() == "Size");
+    if ((all_known || shape_only) && out_elems <= kHostEvalLimit && host_can_evaluate(node)) {
+      std::vector<Tensor> computed;
+      if (shape_only && !all_known) {
+        // Shape and Size read only the input's shape, which is known here.
+        const std::vector<int64_t>& d = state[node.input(0)].dims;
+        int64_t start = node.attrs().get_int("start", 0), end = node.attrs().get_int("end", static_cast<int64_t>(d.size()));
+        if (node.op_type() == "Size") {
+          computed.push_back(Tensor::scalar<int64_t>(numel(d)));
+        } else {
+          int64_t r = static_cast<int64_t>(d.size());
+          start = std::clamp<int64_t>(start < 0 ? start + r : start, 0, r);
+          end = std::clamp<int64_t>(end < 0 ? end + r : end, 0, r);
+          std::vector<int64_t> part(d.begin() + start, d.begin() + std::max(start, end));
+          computed.push_back(Tensor::from_vector<int64_t>({static_cast<int64_t>(part.size())}, part));
+        }
+      } else {
+        computed = evaluate_on_host(node, opset, host_inputs);
+      }
+      for (size_t k = 0; k < computed.size(); ++k)
+        if (node.output(k) && computed[k].defined()) {
+          state[node.output(k)].host = std::move(computed[k]);
+          state[node.output(k)].known = true;
+        }
+      on_host[i] = true;
+    }
+  }
+
+  // 2. Liveness of every device-resident value, per backend.
+  const int n_backends = static_cast<int>(impl_->backends.size());
+  std::unordered_map<SlotKey, Slot, SlotKeyHash> slots;
+  auto touch = [&](const Value* v, int b, int64_t step) {
+    auto [it, fresh] = slots.try_emplace({v, b});
+    Slot& s = it->second;
+    if (fresh) {
+      const ValueState& st = state[v];
+      s.request = BufferRequest{static_cast<size_t>(numel(st.dims)) * dtype_size(st.dtype), step, step};
+    }
+    s.request.first = std::min(s.request.first, step);
+    s.request.last = std::max(s.request.last, step);
+    return &s;
+  };
+  for (int64_t i = 0; i < n_nodes; ++i) {
+    if (on_host[i]) continue;
+    const Node& node = *nodes[i];
+    int b = impl_->node_backend[i];
+    for (Value* v : node.outputs())
+      if (v) touch(v, b, i)->home_backend = b;
+  }
+  for (int64_t i = 0; i < n_nodes; ++i) {
+    if (on_host[i]) continue;
+    int b = impl_->node_backend[i];
+    for (Value* v : nodes[i]->inputs()) {
+      if (!v || v->is_constant()) continue;
+      touch(v, b, i);
+      // A copy from another backend reads the home slot, which must live until then.
+      for (int hb = 0; hb < n_backends; ++hb)
+        if (hb != b)
+          if (auto it = slots.find({v, hb}); it != slots.end() && it->second.home_backend == hb) touch(v, hb, i);
+    }
+  }
+  for (const Value* v : g.outputs())
+    for (int b = 0; b < n_backends; ++b)
+      if (auto it = slots.find({v, b}); it != slots.end() && it->second.home_backend == b) it->second.request.last = n_nodes;
+
+  stats_ = RunStats{};
+  std::vector<std::vector<SlotKey>> keys(n_backends);
+  for (auto& [k, s] : slots) keys[k.second].push_back(k);
+  for (int b = 0; b < n_backends; ++b) {
+    std::sort(keys[b].begin(), keys[b].end(), [&](const SlotKey& x, const SlotKey& y) { return x.first->name() < y.first->name(); });
+    std::vector<BufferRequest> reqs;
+    for (const SlotKey& k : keys[b]) reqs.push_back(slots[k].request);
+    MemoryPlan plan = plan_memory(reqs);
+    for (size_t j = 0; j < keys[b].size(); ++j) slots[keys[b][j]].offset = plan.offsets[j];
+    if (impl_->arenas.size() <= static_cast<size_t>(b)) impl_->arenas.resize(b + 1);
+    auto& arena = impl_->arenas[b];
+    size_t need = std::max<size_t>(plan.arena_bytes, 64);
+    if (!arena || arena->size() < need) {
+      arena.reset();
+      arena = impl_->backends[b]->allocate(need);
+    }
+    stats_.arena_bytes += plan.arena_bytes;
+    stats_.naive_bytes += plan.naive_bytes;
+  }
+
+  // 3. Run.
+  auto device_tensor = [&](const Value* v, int b) -> DeviceTensor {
+    if (v->is_constant()) return impl_->constant_tensor(v, b);
+    Slot& s = slots.at({v, b});
+    const ValueState& st = state[v];
+    DeviceTensor t{impl_->arenas[b].get(), s.offset, TensorDesc{st.dtype, st.dims}};
+    if (s.home_backend != b && !s.filled) {
+      Backend& dst = *impl_->backends[b];
+      if (st.host) {
+        dst.upload(*t.buffer, t.offset, st.host->raw(), st.host->nbytes());
+      } else {
+        int hb = -1;
+        for (int k = 0; k < n_backends; ++k)
+          if (auto it = slots.find({v, k}); it != slots.end() && it->second.home_backend == k) hb = k;
+        VDRT_CHECK(hb >= 0, "value '" + v->name() + "' is read before it is computed", {g.source_path});
+        const Slot& home = slots.at({v, hb});
+        Tensor staging(st.dtype, st.dims);
+        impl_->backends[hb]->download(*impl_->arenas[hb], home.offset, staging.raw(), staging.nbytes());
+        dst.upload(*t.buffer, t.offset, staging.raw(), staging.nbytes());
+      }
+      s.filled = true;
+    }
+    return t;
+  };
+
+  for (int64_t i = 0; i < n_nodes; ++i) {
+    if (on_host[i]) continue;
+    const Node& node = *nodes[i];
+    int b = impl_->node_backend[i];
+    std::vector<DeviceTensor> ins, outs;
+    std::vector<TensorDesc> in_descs, out_descs;
+    std::vector<const Tensor*> known;
+    const OpSchema* schema = OpRegistry::instance().find(node.domain(), node.op_type());
+    std::string key = std::to_string(i);
+    for (size_t k = 0; k < node.inputs().size(); ++k) {
+      Value* v = node.input(k);
+      if (!v) { ins.emplace_back(); in_descs.emplace_back(); known.push_back(nullptr); continue; }
+      ins.push_back(device_tensor(v, b));
+      in_descs.push_back(ins.back().desc);
+      // Only the inputs that shape the op are offered for baking into the
+      // compiled op; they are part of the cache key.
+      bool shapes_op = std::find(schema->value_inputs.begin(), schema->value_inputs.end(), static_cast<int>(k)) !=
+                       schema->value_inputs.end();
+      const ValueState& st = state[v];
+      known.push_back(shapes_op && st.known ? &*st.host : nullptr);
+      key += compile_key_part(in_descs.back(), known.back());
+    }
+    for (Value* v : node.outputs()) {
+      if (!v) { outs.emplace_back(); out_descs.emplace_back(); continue; }
+      outs.push_back(device_tensor(v, b));
+      out_descs.push_back(outs.back().desc);
+    }
+    auto& op = impl_->compiled[key];
+    if (!op) op = impl_->backends[b]->compile(node, g.opset(node.domain()), in_descs, out_descs, known);
+    try {
+      impl_->backends[b]->enqueue(*op, ins, outs);
+    } catch (const Error& e) {
+      throw e.with_site({g.source_path, node.name(), node.qualified_op()});
+    }
+  }
+  for (Backend* b : impl_->backends) b->synchronize();
+
+  TensorMap result;
+  for (const Value* v : g.outputs()) {
+    const ValueState& st = state[v];
+    if (st.host && (st.known || g.is_graph_input(v))) {
+      result[v->name()] = st.host->clone();
+      continue;
+    }
+    if (v->is_constant()) { result[v->name()] = v->constant().clone(); continue; }
+    int hb = -1;
+    for (int k = 0; k < n_backends; ++k)
+      if (auto it = slots.find({v, k}); it != slots.end() && it->second.home_backend == k) hb = k;
+    VDRT_CHECK(hb >= 0, "graph output '" + v->name() + "' was not computed", {g.source_path});
+    Tensor out(st.dtype, st.dims);
+    impl_->backends[hb]->download(*impl_->arenas[hb], slots.at({v, hb}).offset, out.raw(), out.nbytes());
+    result[v->name()] = std::move(out);
+  }
+  stats_.constant_bytes = impl_->constant_bytes;
+  stats_.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  return result;
+}
+
+}  // namespace vdrt

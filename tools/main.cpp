@@ -1,1 +1,51 @@
-int main() { return 0; }
+// The `vdrt` command line: one subcommand per job (see `vdrt --help`).
+#include <cstdio>
+#include <map>
+
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include "graph/error.h"
+#include "tools/command.h"
+
+int main(int argc, char** argv) {
+  using namespace vdrt::cli;
+  CLI::App app{"vdrt: compiler and runtime for autoregressive video diffusion models"};
+  app.set_version_flag("--version", "vdrt 0.1.0");
+  app.require_subcommand(1);
+  bool verbose = false, quiet = false;
+  app.add_flag("-v,--verbose", verbose, "Log details (debug level)");
+  app.add_flag("-q,--quiet", quiet, "Log only errors");
+
+  std::map<CLI::App*, Action> actions;
+  for (const Command& c : commands()) {
+    CLI::App* sub = app.add_subcommand(c.name, c.description);
+    actions[sub] = c.setup(*sub);
+  }
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? kExitOk : kExitUsage;
+  }
+  auto logger = spdlog::stderr_color_mt("vdrt");
+  spdlog::set_default_logger(logger);
+  spdlog::set_pattern("%^[%l]%$ %v");
+  spdlog::set_level(verbose ? spdlog::level::debug : quiet ? spdlog::level::err : spdlog::level::info);
+
+  for (auto& [sub, action] : actions) {
+    if (!sub->parsed()) continue;
+    try {
+      return action();
+    } catch (const vdrt::OutOfMemory& e) {
+      std::fprintf(stderr, "vdrt: out of memory: %s\n", e.what());
+      return kExitError;
+    } catch (const vdrt::Error& e) {
+      std::fprintf(stderr, "vdrt: error: %s\n", e.what());
+      return kExitError;
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "vdrt: internal error: %s\n", e.what());
+      return kExitError;
+    }
+  }
+  return kExitUsage;
+}

@@ -143,7 +143,7 @@ detail::BackendRegistrar cpu_registrar(BackendFactory{
                    "cpu", total_memory_bytes(), 0};
       return std::vector<DeviceInfo>{d};
     },
-    [](int) { return make_cpu_backend(0); }});
+    [](int, int threads) { return make_cpu_backend(threads); }});
 
 }  // namespace
 

@@ -1,0 +1,27 @@
+// `vdrt devices`: every device of every compiled-in backend, with the index
+// to pass to --device.
+#include <cstdio>
+
+#include "backends/registry.h"
+#include "tools/command.h"
+
+namespace vdrt::cli {
+namespace {
+
+Action setup_devices(CLI::App& sub) {
+  return [] {
+    auto devices = BackendRegistry::instance().devices();
+    std::printf("%-14s %-6s %-10s %s\n", "DEVICE", "KIND", "MEMORY", "NAME");
+    for (const DeviceInfo& d : devices) {
+      std::string id = d.backend + ":" + std::to_string(d.index);
+      std::string mem = d.memory_bytes ? std::to_string(d.memory_bytes >> 20) + " MiB" : "-";
+      std::printf("%-14s %-6s %-10s %s\n", id.c_str(), d.kind.c_str(), mem.c_str(), d.name.c_str());
+    }
+    return kExitOk;
+  };
+}
+
+CommandRegistrar reg("devices", "List the devices vdrt can run on (use as --device BACKEND:INDEX)", setup_devices);
+
+}  // namespace
+}  // namespace vdrt::cli
