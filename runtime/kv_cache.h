@@ -1,0 +1,53 @@
+#pragma once
+// The KV cache of an autoregressive rollout: per layer, keys and values of
+// earlier frames in the [B, T, heads, head_dim] layout of MODEL_CONTRACT.md.
+// Policies: unbounded (keep every frame), or a rolling window of recent frames
+// plus the first `sink_frames` frames (bounded memory at any video length).
+#include <string>
+#include <vector>
+
+#include "graph/tensor.h"
+
+namespace vdrt {
+
+struct CachePolicy {
+  enum class Kind { Unbounded, Window };
+  Kind kind = Kind::Unbounded;
+  int64_t window_frames = 0;  // frames kept, sinks included (Window only)
+  int64_t sink_frames = 0;    // first frames that are never evicted
+
+  static CachePolicy parse(const std::string& text);  // "unbounded", "window:12", "window:12,sink:3"
+  std::string str() const;
+};
+
+class KvCache {
+ public:
+  // `key_shape` / `value_shape`: per-layer [B, T, H, D] with T ignored.
+  KvCache(std::vector<std::vector<int64_t>> key_shapes, std::vector<std::vector<int64_t>> value_shapes,
+          int64_t tokens_per_frame, CachePolicy policy);
+
+  size_t layers() const { return keys_.size(); }
+  const Tensor& key(size_t layer) const { return keys_.at(layer); }
+  const Tensor& value(size_t layer) const { return values_.at(layer); }
+  int64_t frames() const;               // frames currently held
+  int64_t frames_seen() const { return frames_seen_; }
+  size_t bytes() const;
+  size_t peak_bytes() const { return peak_bytes_; }
+
+  // Appends one chunk's present keys/values of every layer, then evicts what
+  // the policy drops. Shapes must match the cache's.
+  void append(const std::vector<Tensor>& keys, const std::vector<Tensor>& values);
+
+ private:
+  Tensor evict(const Tensor& t) const;
+  std::vector<Tensor> keys_, values_;
+  int64_t tokens_per_frame_;
+  CachePolicy policy_;
+  int64_t frames_seen_ = 0;
+  size_t peak_bytes_ = 0;
+};
+
+// Concatenates [B, T1, ...] and [B, T2, ...] along axis 1.
+Tensor concat_tokens(const Tensor& a, const Tensor& b);
+
+}  // namespace vdrt

@@ -1,0 +1,140 @@
+#include "runtime/pipeline.h"
+
+#include <filesystem>
+
+#include <spdlog/spdlog.h>
+#include <toml.hpp>
+
+#include "importer/onnx_import.h"
+#include "importer/tensor_file.h"
+#include "runtime/flow_matching.h"
+
+namespace vdrt {
+namespace fs = std::filesystem;
+namespace {
+
+const std::string& require_meta(const Graph& g, const std::string& key) {
+  auto it = g.metadata.find(key);
+  VDRT_CHECK(it != g.metadata.end(), "metadata '" + key + "' is missing (see MODEL_CONTRACT.md)", {g.source_path});
+  return it->second;
+}
+
+int64_t meta_int(const Graph& g, const std::string& key) {
+  const std::string& text = require_meta(g, key);
+  try {
+    size_t used = 0;
+    int64_t v = std::stoll(text, &used);
+    if (used == text.size() && v > 0) return v;
+  } catch (const std::exception&) {
+  }
+  throw Error("metadata '" + key + "' = '" + text + "' is not a positive integer", {g.source_path});
+}
+
+double meta_double(const Graph& g, const std::string& key) {
+  const std::string& text = require_meta(g, key);
+  try {
+    return std::stod(text);
+  } catch (const std::exception&) {
+    throw Error("metadata '" + key + "' = '" + text + "' is not a number", {g.source_path});
+  }
+}
+
+void read_toml(Pipeline& p, const fs::path& file) {
+  toml::value cfg;
+  try {
+    cfg = toml::parse(file.string());
+  } catch (const std::exception& e) {
+    throw Error(std::string("cannot parse pipeline.toml: ") + e.what(), {file.string()});
+  }
+  auto path_of = [&](const char* key, const std::string& fallback) {
+    std::string v = toml::find_or<std::string>(cfg, key, fallback);
+    return v.empty() ? v : (fs::path(p.dir) / v).lexically_normal().string();
+  };
+  p.denoiser_path = path_of("denoiser", "denoiser.onnx");
+  p.decoder_path = path_of("decoder", "decoder.onnx");
+  p.context_path = path_of("context", "");
+  if (cfg.contains("names")) {
+    const auto& n = toml::find(cfg, "names");
+    DenoiserNames& d = p.names;
+    for (auto [key, field] : std::initializer_list<std::pair<const char*, std::string*>>{
+             {"noisy_latents", &d.noisy_latents}, {"timestep", &d.timestep}, {"context", &d.context},
+             {"frame_offset", &d.frame_offset}, {"flow", &d.flow}, {"past_key", &d.past_key},
+             {"past_value", &d.past_value}, {"present_key", &d.present_key}, {"present_value", &d.present_value},
+             {"decoder_latents", &d.decoder_latents}, {"decoder_frames", &d.decoder_frames}})
+      *field = toml::find_or<std::string>(n, key, *field);
+  }
+}
+
+void check_io(const Graph& g, const std::vector<std::string>& inputs, const std::vector<std::string>& outputs) {
+  for (const std::string& n : inputs) {
+    bool found = false;
+    for (const Value* v : g.inputs()) found = found || v->name() == n;
+    VDRT_CHECK(found, "the model has no input '" + n + "' (rename roles in pipeline.toml [names])", {g.source_path});
+  }
+  for (const std::string& n : outputs) {
+    bool found = false;
+    for (const Value* v : g.outputs()) found = found || v->name() == n;
+    VDRT_CHECK(found, "the model has no output '" + n + "' (rename roles in pipeline.toml [names])", {g.source_path});
+  }
+}
+
+}  // namespace
+
+std::unique_ptr<Pipeline> Pipeline::load(const std::string& dir, const SessionOptions& options) {
+  VDRT_CHECK(fs::is_directory(dir), "pipeline folder does not exist", {dir});
+  auto p = std::make_unique<Pipeline>();
+  p->dir = dir;
+  p->denoiser_path = (fs::path(dir) / "denoiser.onnx").string();
+  p->decoder_path = (fs::path(dir) / "decoder.onnx").string();
+  if (fs::path toml_file = fs::path(dir) / "pipeline.toml"; fs::exists(toml_file)) read_toml(*p, toml_file);
+
+  auto graph = load_onnx(p->denoiser_path);
+  const Graph& g = *graph;
+  VDRT_CHECK(require_meta(g, "vdrt.kind") == "ar-video-denoiser",
+             "metadata vdrt.kind is '" + require_meta(g, "vdrt.kind") + "', expected 'ar-video-denoiser'", {g.source_path});
+  DenoiserContract& c = p->contract;
+  c.frames_per_chunk = meta_int(g, "vdrt.frames_per_chunk");
+  c.tokens_per_frame = meta_int(g, "vdrt.tokens_per_frame");
+  c.latent_channels = meta_int(g, "vdrt.latent_channels");
+  c.latent_height = meta_int(g, "vdrt.latent_height");
+  c.latent_width = meta_int(g, "vdrt.latent_width");
+  c.num_layers = meta_int(g, "vdrt.num_layers");
+  try {
+    c.denoising_steps = parse_timesteps(require_meta(g, "vdrt.denoising_steps"));
+  } catch (const Error& e) {
+    throw e.with_site({g.source_path});
+  }
+  c.shift = meta_double(g, "vdrt.shift");
+  if (auto it = g.metadata.find("vdrt.scheduler"); it != g.metadata.end())
+    VDRT_CHECK(it->second == "flow-matching", "scheduler '" + it->second + "' is not supported (only flow-matching)",
+               {g.source_path});
+  const DenoiserNames& n = p->names;
+  std::vector<std::string> ins = {n.noisy_latents, n.timestep, n.context, n.frame_offset};
+  std::vector<std::string> outs = {n.flow};
+  for (int64_t l = 0; l < c.num_layers; ++l) {
+    ins.push_back(n.past_key + std::to_string(l));
+    ins.push_back(n.past_value + std::to_string(l));
+    outs.push_back(n.present_key + std::to_string(l));
+    outs.push_back(n.present_value + std::to_string(l));
+  }
+  check_io(g, ins, outs);
+  p->denoiser = std::make_unique<Session>(std::move(graph), options);
+
+  if (!p->decoder_path.empty() && fs::exists(p->decoder_path)) {
+    auto dg = load_onnx(p->decoder_path);
+    check_io(*dg, {n.decoder_latents}, {n.decoder_frames});
+    if (dg->metadata.count("vdrt.temporal_upsample")) c.temporal_upsample = meta_int(*dg, "vdrt.temporal_upsample");
+    if (dg->metadata.count("vdrt.spatial_upsample")) c.spatial_upsample = meta_int(*dg, "vdrt.spatial_upsample");
+    p->decoder = std::make_unique<Session>(std::move(dg), options);
+  } else {
+    spdlog::warn("{}: no decoder.onnx; only latents can be produced", dir);
+  }
+  return p;
+}
+
+Tensor Pipeline::default_context() const {
+  VDRT_CHECK(!context_path.empty(), "the pipeline names no default context; pass --context FILE.pb", {dir});
+  return load_tensor_pb(context_path).tensor;
+}
+
+}  // namespace vdrt

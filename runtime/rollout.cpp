@@ -1,0 +1,109 @@
+#include "runtime/rollout.h"
+
+#include <chrono>
+
+#include "runtime/noise.h"
+
+namespace vdrt {
+namespace {
+
+std::vector<int64_t> declared_dims(const Graph& g, const std::string& name, int64_t batch) {
+  for (const Value* v : g.inputs()) {
+    if (v->name() != name) continue;
+    const Shape& s = v->shape();
+    VDRT_CHECK(s.rank_known() && s.rank() == 4, "input '" + name + "' must be declared [B, T, heads, head_dim]",
+               {g.source_path});
+    VDRT_CHECK(s[2].known() && s[3].known(), "input '" + name + "' must declare its heads and head_dim", {g.source_path});
+    return {batch, 0, s[2].value(), s[3].value()};
+  }
+  throw Error("the model has no input '" + name + "'", {g.source_path});
+}
+
+}  // namespace
+
+Rollout::Rollout(Pipeline& pipeline, Tensor context, RolloutOptions options)
+    : pipeline_(pipeline), context_(std::move(context)), options_(std::move(options)) {
+  const DenoiserContract& c = pipeline_.contract;
+  scheduler_.timesteps = options_.denoising_steps.empty() ? c.denoising_steps : options_.denoising_steps;
+  scheduler_.shift = options_.shift.value_or(c.shift);
+  VDRT_CHECK(context_.dtype() == DType::F32 && context_.dims().size() == 3,
+             "the text context must be float32 [B, L, D], got " + std::string(dtype_name(context_.dtype())) +
+                 dims_str(context_.dims()));
+  const int64_t batch = context_.dims()[0];
+  const Graph& g = pipeline_.denoiser->graph();
+  std::vector<std::vector<int64_t>> key_shapes, value_shapes;
+  for (int64_t l = 0; l < c.num_layers; ++l) {
+    key_shapes.push_back(declared_dims(g, pipeline_.names.past_key + std::to_string(l), batch));
+    value_shapes.push_back(declared_dims(g, pipeline_.names.past_value + std::to_string(l), batch));
+  }
+  cache_ = std::make_unique<KvCache>(key_shapes, value_shapes, c.tokens_per_frame, options_.cache);
+}
+
+std::vector<int64_t> Rollout::latent_dims() const {
+  const DenoiserContract& c = pipeline_.contract;
+  return {context_.dims()[0], c.frames_per_chunk, c.latent_channels, c.latent_height, c.latent_width};
+}
+
+TensorMap Rollout::denoiser_inputs(const Tensor& x, double t) const {
+  const DenoiserNames& n = pipeline_.names;
+  const int64_t batch = x.dims()[0];
+  TensorMap in;
+  in[n.noisy_latents] = x;
+  in[n.timestep] = Tensor::from_vector<float>({batch}, std::vector<float>(batch, static_cast<float>(t)));
+  in[n.context] = context_;
+  in[n.frame_offset] = Tensor::scalar<int64_t>(chunk_ * pipeline_.contract.frames_per_chunk);
+  for (size_t l = 0; l < cache_->layers(); ++l) {
+    in[n.past_key + std::to_string(l)] = cache_->key(l);
+    in[n.past_value + std::to_string(l)] = cache_->value(l);
+  }
+  return in;
+}
+
+std::optional<ChunkResult> Rollout::next(const std::atomic<bool>* cancel) {
+  auto t0 = std::chrono::steady_clock::now();
+  auto cancelled = [&] { return cancel && cancel->load(); };
+  const DenoiserNames& n = pipeline_.names;
+  const std::vector<int64_t> dims = latent_dims();
+  const size_t count = static_cast<size_t>(numel(dims));
+  const std::vector<double>& steps = scheduler_.timesteps;
+
+  Tensor x = gaussian_noise(options_.seed, chunk_, 0, dims);
+  Tensor x0(DType::F32, dims);
+  for (size_t k = 0; k < steps.size(); ++k) {
+    if (cancelled()) return std::nullopt;
+    TensorMap out = pipeline_.denoiser->run(denoiser_inputs(x, steps[k]));
+    const Tensor& v = out.at(n.flow);
+    VDRT_CHECK(v.dims() == dims, "the denoiser returned flow " + dims_str(v.dims()) + ", expected " + dims_str(dims),
+               {pipeline_.denoiser_path});
+    scheduler_.predict_x0(x.data<float>(), v.data<float>(), steps[k], x0.data<float>(), count);
+    if (k + 1 < steps.size()) {
+      Tensor noise = gaussian_noise(options_.seed, chunk_, k + 1, dims);
+      x = Tensor(DType::F32, dims);
+      scheduler_.renoise(x0.data<float>(), noise.data<float>(), steps[k + 1], x.data<float>(), count);
+    }
+  }
+  if (cancelled()) return std::nullopt;
+  // The cache-filling pass: the clean chunk at t = 0 yields its keys/values.
+  TensorMap out = pipeline_.denoiser->run(denoiser_inputs(x0, 0.0));
+  std::vector<Tensor> keys, values;
+  for (size_t l = 0; l < cache_->layers(); ++l) {
+    keys.push_back(out.at(n.present_key + std::to_string(l)));
+    values.push_back(out.at(n.present_value + std::to_string(l)));
+  }
+  cache_->append(keys, values);
+
+  ChunkResult r;
+  r.index = chunk_;
+  r.latents = x0;
+  if (options_.decode && pipeline_.decoder) {
+    TensorMap dec = pipeline_.decoder->run({{n.decoder_latents, x0}});
+    r.frames = dec.at(n.decoder_frames);
+  }
+  ++chunk_;
+  r.cache_bytes = cache_->bytes();
+  r.cache_frames = cache_->frames();
+  r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  return r;
+}
+
+}  // namespace vdrt

@@ -1,0 +1,56 @@
+#pragma once
+// The Self-Forcing inference loop of MODEL_CONTRACT.md, one chunk at a time:
+// seeded noise -> denoising steps of the flow-matching scheduler -> a
+// cache-filling pass at t = 0 -> KV cache update -> decode. Chunks stream out
+// one by one so callers can write them and forget them.
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <optional>
+
+#include "runtime/flow_matching.h"
+#include "runtime/kv_cache.h"
+#include "runtime/pipeline.h"
+
+namespace vdrt {
+
+struct RolloutOptions {
+  uint64_t seed = 0;
+  std::vector<double> denoising_steps;  // empty: the model's metadata
+  std::optional<double> shift;          // unset: the model's metadata
+  CachePolicy cache;
+  bool decode = true;
+};
+
+struct ChunkResult {
+  int64_t index = 0;
+  Tensor latents;  // x0 of the chunk, [B, F, C, H, W]
+  Tensor frames;   // decoded [B, F', 3, H', W'] in [-1, 1], if a decoder ran
+  double seconds = 0;
+  size_t cache_bytes = 0;
+  int64_t cache_frames = 0;
+};
+
+class Rollout {
+ public:
+  Rollout(Pipeline& pipeline, Tensor context, RolloutOptions options);
+
+  // Generates the next chunk. Returns nullopt when `cancel` became true
+  // before the chunk finished (the cache is then left as it was).
+  std::optional<ChunkResult> next(const std::atomic<bool>* cancel = nullptr);
+  int64_t chunks_done() const { return chunk_; }
+  const KvCache& cache() const { return *cache_; }
+  const FlowMatching& scheduler() const { return scheduler_; }
+  std::vector<int64_t> latent_dims() const;
+
+ private:
+  TensorMap denoiser_inputs(const Tensor& x, double t) const;
+  Pipeline& pipeline_;
+  Tensor context_;
+  RolloutOptions options_;
+  FlowMatching scheduler_;
+  std::unique_ptr<KvCache> cache_;
+  int64_t chunk_ = 0;
+};
+
+}  // namespace vdrt
