@@ -12,6 +12,7 @@
 #include "runtime/compare.h"
 #include "runtime/session.h"
 #include "tools/command.h"
+#include "tools/test_inputs.h"
 
 namespace vdrt::cli {
 namespace {
@@ -23,26 +24,13 @@ struct RunArgs {
   double rtol = 1e-3, atol = 1e-5;
 };
 
-TensorMap bind_by_name_or_position(const Graph& g, const std::vector<NamedTensor>& tensors, const std::string& dir) {
-  TensorMap m;
-  for (size_t i = 0; i < tensors.size(); ++i) {
-    std::string name = tensors[i].name;
-    if (name.empty() || !g.find_value(name)) {
-      VDRT_CHECK(i < g.inputs().size(), "input_" + std::to_string(i) + ".pb has no matching model input", {dir});
-      name = g.inputs()[i]->name();
-    }
-    m[name] = tensors[i].tensor;
-  }
-  return m;
-}
-
 int run_model(const RunArgs& a) {
   SessionOptions opts;
   opts.device = a.device;
   opts.threads = a.threads;
   Session session(load_onnx(a.model), opts);
   const Graph& g = session.graph();
-  TensorMap inputs = bind_by_name_or_position(g, load_test_set(a.inputs, "input"), a.inputs);
+  TensorMap inputs = load_feed(g, a.inputs);
 
   TensorMap outputs;
   std::vector<double> times;

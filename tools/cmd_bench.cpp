@@ -1,0 +1,62 @@
+// `vdrt bench MODEL --inputs DIR`: times repeated runs of one model after a
+// warm-up and prints the distribution in a form scripts can parse
+// (bench/compare_ort.py reads median_ms).
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <numeric>
+
+#include "importer/onnx_import.h"
+#include "runtime/session.h"
+#include "tools/command.h"
+#include "tools/test_inputs.h"
+
+namespace vdrt::cli {
+namespace {
+
+struct BenchArgs {
+  std::string model, inputs, device = "cpu";
+  int threads = 0, runs = 20, warmup = 3;
+};
+
+int bench(const BenchArgs& a) {
+  SessionOptions opts;
+  opts.device = a.device;
+  opts.threads = a.threads;
+  Session session(load_onnx(a.model), opts);
+  TensorMap feed = load_feed(session.graph(), a.inputs);
+  for (int i = 0; i < a.warmup; ++i) session.run(feed);
+  std::vector<double> ms;
+  for (int i = 0; i < std::max(1, a.runs); ++i) {
+    auto t0 = std::chrono::steady_clock::now();
+    session.run(feed);
+    ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+  }
+  std::sort(ms.begin(), ms.end());
+  auto pct = [&](double p) { return ms[static_cast<size_t>(p * (ms.size() - 1))]; };
+  std::printf("device      %s\n", session.backend().info().name.c_str());
+  std::printf("runs        %zu (after %d warm-up)\n", ms.size(), a.warmup);
+  std::printf("median_ms   %.4f\n", pct(0.5));
+  std::printf("p10_ms      %.4f\n", pct(0.1));
+  std::printf("p90_ms      %.4f\n", pct(0.9));
+  std::printf("mean_ms     %.4f\n", std::accumulate(ms.begin(), ms.end(), 0.0) / ms.size());
+  std::printf("arena_bytes %zu (one buffer per value: %zu)\n", session.last_stats().arena_bytes,
+              session.last_stats().naive_bytes);
+  return kExitOk;
+}
+
+Action setup_bench(CLI::App& sub) {
+  auto a = std::make_shared<BenchArgs>();
+  sub.add_option("model", a->model, "ONNX model file")->required()->check(CLI::ExistingFile);
+  sub.add_option("-i,--inputs", a->inputs, "Folder with input_K.pb files")->required()->check(CLI::ExistingDirectory);
+  sub.add_option("-d,--device", a->device, "auto, cpu, opencl[:N], vulkan[:N]")->capture_default_str();
+  sub.add_option("-t,--threads", a->threads, "CPU threads (0 = all cores)")->capture_default_str();
+  sub.add_option("--runs", a->runs, "Timed runs")->capture_default_str();
+  sub.add_option("--warmup", a->warmup, "Untimed runs first")->capture_default_str();
+  return [a] { return bench(*a); };
+}
+
+CommandRegistrar reg("bench", "Time repeated runs of a model (median, p10, p90)", setup_bench);
+
+}  // namespace
+}  // namespace vdrt::cli
