@@ -1,0 +1,113 @@
+#include "passes/pass.h"
+
+#include <sstream>
+
+#include "graph/error.h"
+
+namespace vdrt {
+
+std::string option_value_str(const OptionValue& v) {
+  std::ostringstream os;
+  std::visit(
+      [&](const auto& x) {
+        using T = std::decay_t<decltype(x)>;
+        if constexpr (std::is_same_v<T, bool>) os << (x ? "true" : "false");
+        else if constexpr (std::is_same_v<T, std::string>) os << '"' << x << '"';
+        else os << x;
+      },
+      v);
+  return os.str();
+}
+
+const char* option_type_name(const OptionValue& v) {
+  switch (v.index()) {
+    case 0: return "bool";
+    case 1: return "int";
+    case 2: return "float";
+    default: return "string";
+  }
+}
+
+const OptionValue& PassOptions::get(const std::string& name) const {
+  auto it = values_.find(name);
+  VDRT_CHECK(it != values_.end(), "pass option '" + name + "' is not set");
+  return it->second;
+}
+
+bool PassOptions::get_bool(const std::string& name) const {
+  const auto* v = std::get_if<bool>(&get(name));
+  VDRT_CHECK(v, "pass option '" + name + "' is not a bool");
+  return *v;
+}
+
+int64_t PassOptions::get_int(const std::string& name) const {
+  const auto* v = std::get_if<int64_t>(&get(name));
+  VDRT_CHECK(v, "pass option '" + name + "' is not an integer");
+  return *v;
+}
+
+double PassOptions::get_float(const std::string& name) const {
+  const OptionValue& v = get(name);
+  if (const auto* i = std::get_if<int64_t>(&v)) return static_cast<double>(*i);
+  const auto* d = std::get_if<double>(&v);
+  VDRT_CHECK(d, "pass option '" + name + "' is not a number");
+  return *d;
+}
+
+const std::string& PassOptions::get_string(const std::string& name) const {
+  const auto* v = std::get_if<std::string>(&get(name));
+  VDRT_CHECK(v, "pass option '" + name + "' is not a string");
+  return *v;
+}
+
+std::string Explanation::str() const {
+  std::string s = "[" + pass + "] ";
+  if (!node.empty() || !op.empty()) s += "node '" + node + "' (" + op + "): ";
+  return s + message;
+}
+
+void PassContext::explain(const Node& node, const std::string& message) {
+  explanations_.push_back({current_pass_, node.name(), node.qualified_op(), message});
+}
+
+void PassContext::explain(const std::string& message) { explanations_.push_back({current_pass_, "", "", message}); }
+
+std::vector<Explanation> PassContext::explanations_of(const std::string& pass) const {
+  std::vector<Explanation> out;
+  for (const auto& e : explanations_)
+    if (e.pass == pass) out.push_back(e);
+  return out;
+}
+
+void Pass::configure(const PassOptions& given) {
+  std::vector<OptionSpec> specs = option_specs();
+  PassOptions resolved;
+  for (const auto& [key, value] : given.all()) {
+    const OptionSpec* spec = nullptr;
+    for (const auto& s : specs)
+      if (s.name == key) spec = &s;
+    if (!spec) {
+      std::string known;
+      for (const auto& s : specs) known += (known.empty() ? "" : ", ") + s.name;
+      throw Error("pass '" + name() + "' has no option '" + key + "'" +
+                  (known.empty() ? " (it takes none)" : " (options: " + known + ")"));
+    }
+    bool int_for_float = value.index() == 1 && spec->default_value.index() == 2;
+    VDRT_CHECK(value.index() == spec->default_value.index() || int_for_float,
+               "option '" + key + "' of pass '" + name() + "' must be a " + option_type_name(spec->default_value) +
+                   ", got " + option_type_name(value) + " " + option_value_str(value));
+    resolved.set(key, int_for_float ? OptionValue(static_cast<double>(std::get<int64_t>(value))) : value);
+  }
+  for (const auto& s : specs)
+    if (!resolved.has(s.name)) resolved.set(s.name, s.default_value);
+  options_ = std::move(resolved);
+  configured_ = true;
+}
+
+const PassOptions& Pass::options() const {
+  // A pass built without a pipeline (tests, code) runs with its defaults.
+  if (!configured_) const_cast<Pass*>(this)->configure({});
+  return options_;
+}
+
+}  // namespace vdrt

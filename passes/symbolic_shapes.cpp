@@ -1,0 +1,296 @@
+#include "passes/symbolic_shapes.h"
+
+#include <algorithm>
+#include <map>
+
+#include "passes/rewrite.h"
+
+namespace vdrt {
+namespace {
+
+// A product as integer coefficient times a sorted multiset of symbol atoms.
+struct Monomial {
+  int64_t coeff = 1;
+  std::vector<std::string> atoms;
+};
+
+// Splits "a*(b+c)*d" at top-level '*'.
+std::vector<std::string> split_product(const std::string& s) {
+  std::vector<std::string> parts;
+  int depth = 0;
+  std::string cur;
+  for (char c : s) {
+    if (c == '(') ++depth;
+    if (c == ')') --depth;
+    if (c == '*' && depth == 0) {
+      parts.push_back(cur);
+      cur.clear();
+    } else {
+      cur += c;
+    }
+  }
+  parts.push_back(cur);
+  return parts;
+}
+
+std::optional<Monomial> to_monomial(const Dim& d) {
+  Monomial m;
+  if (d.known()) {
+    m.coeff = d.value();
+    return m;
+  }
+  if (!d.is_symbol()) return std::nullopt;
+  for (std::string part : split_product(d.name())) {
+    // "(T+S)" and "T+S" are the same atom.
+    if (part.size() > 2 && part.front() == '(' && part.back() == ')' &&
+        split_product(part.substr(1, part.size() - 2)).size() == 1)
+      part = part.substr(1, part.size() - 2);
+    bool digits = !part.empty() && std::all_of(part.begin(), part.end(), [](char c) { return c >= '0' && c <= '9'; });
+    if (digits) m.coeff *= std::stoll(part);
+    else m.atoms.push_back(part);
+  }
+  std::sort(m.atoms.begin(), m.atoms.end());
+  return m;
+}
+
+Dim from_monomial(const Monomial& m) {
+  if (m.atoms.empty()) return Dim(m.coeff);
+  std::string s = m.coeff == 1 ? "" : std::to_string(m.coeff);
+  for (const auto& a : m.atoms) s += (s.empty() ? "" : "*") + a;
+  return Dim::symbol(s);
+}
+
+bool is_int_tensor(const Value* v) { return v && is_integer(v->dtype()); }
+
+std::optional<int64_t> scalar_int(const Value* v) {
+  auto c = int_constant(v);
+  if (!c || c->size() != 1) return std::nullopt;
+  return (*c)[0];
+}
+
+// Python-style slice bounds clamping, as ONNX Slice defines it.
+std::optional<Dims> slice_dims(const Dims& in, int64_t start, int64_t end, int64_t step) {
+  int64_t n = static_cast<int64_t>(in.size());
+  if (step == 0) return std::nullopt;
+  auto clamp = [&](int64_t i, int64_t lo, int64_t hi) {
+    if (i < 0) i += n;
+    return std::min(std::max(i, lo), hi);
+  };
+  Dims out;
+  if (step > 0) {
+    for (int64_t i = clamp(start, 0, n), e = clamp(end, 0, n); i < e; i += step) out.push_back(in[i]);
+  } else {
+    for (int64_t i = clamp(start, -1, n - 1), e = clamp(end, -1, n - 1); i > e; i += step) out.push_back(in[i]);
+  }
+  return out;
+}
+
+std::optional<Dims> shape_tensor_impl(const Value* v, int depth);
+
+std::optional<Dims> eval_node(const Node& n, int depth) {
+  const std::string& op = n.op_type();
+  if (!n.domain().empty()) return std::nullopt;
+  if (op == "Shape") {
+    auto d = symbolic_dims(n.input(0));
+    if (!d) return std::nullopt;
+    int64_t rank = static_cast<int64_t>(d->size());
+    int64_t start = n.attrs().get_int("start", 0), end = n.attrs().get_int("end", rank);
+    return slice_dims(*d, start, end, 1);
+  }
+  if (op == "Size") {
+    auto d = symbolic_dims(n.input(0));
+    if (!d) return std::nullopt;
+    return Dims{product_dim(*d)};
+  }
+  if (op == "Identity" || op == "Cast") {
+    return shape_tensor_impl(n.input(0), depth + 1);
+  }
+  if (op == "Concat") {
+    Dims out;
+    for (Value* in : n.inputs()) {
+      auto d = shape_tensor_impl(in, depth + 1);
+      if (!d) return std::nullopt;
+      out.insert(out.end(), d->begin(), d->end());
+    }
+    return out;
+  }
+  if (op == "Unsqueeze" || op == "Squeeze") {
+    // On shape tensors these only move between a scalar and one element.
+    return shape_tensor_impl(n.input(0), depth + 1);
+  }
+  if (op == "Gather") {
+    if (n.attrs().get_int("axis", 0) != 0) return std::nullopt;
+    auto data = shape_tensor_impl(n.input(0), depth + 1);
+    auto idx = int_constant(n.input(1));
+    if (!data || !idx) return std::nullopt;
+    Dims out;
+    int64_t size = static_cast<int64_t>(data->size());
+    for (int64_t i : *idx) {
+      if (i < 0) i += size;
+      if (i < 0 || i >= size) return std::nullopt;
+      out.push_back((*data)[i]);
+    }
+    return out;
+  }
+  if (op == "Slice") {
+    auto data = shape_tensor_impl(n.input(0), depth + 1);
+    if (!data) return std::nullopt;
+    int64_t start = 0, end = 0, step = 1;
+    if (n.inputs().size() >= 3) {  // opset >= 10: starts/ends/axes/steps as inputs
+      auto s = scalar_int(n.input(1)), e = scalar_int(n.input(2));
+      if (!s || !e) return std::nullopt;
+      start = *s;
+      end = *e;
+      if (n.input(3)) {
+        auto a = scalar_int(n.input(3));
+        if (!a || (*a != 0 && *a != -1)) return std::nullopt;
+      }
+      if (n.input(4)) {
+        auto st = scalar_int(n.input(4));
+        if (!st) return std::nullopt;
+        step = *st;
+      }
+    } else {
+      auto s = n.attrs().get_ints("starts", {}), e = n.attrs().get_ints("ends", {});
+      if (s.size() != 1 || e.size() != 1) return std::nullopt;
+      start = s[0];
+      end = e[0];
+    }
+    return slice_dims(*data, start, end, step);
+  }
+  return std::nullopt;
+}
+
+std::optional<Dims> shape_tensor_impl(const Value* v, int depth) {
+  if (!v || depth > 64 || !is_int_tensor(v)) return std::nullopt;
+  if (v->is_constant()) {
+    const Tensor& t = v->constant();
+    if (t.dims().size() > 1) return std::nullopt;
+    Dims out;
+    for (int64_t x : t.as_int64()) out.emplace_back(x);
+    return out;
+  }
+  if (!v->producer()) return std::nullopt;
+  return eval_node(*v->producer(), depth);
+}
+
+std::optional<Dims> dims_impl(const Value* v, int depth) {
+  if (!v || !v->shape().rank_known()) return std::nullopt;
+  Dims d = v->shape().dims();
+  bool any_unknown = std::any_of(d.begin(), d.end(), [](const Dim& x) { return x.unknown(); });
+  if (!any_unknown || depth > 64) {
+    for (size_t i = 0; i < d.size(); ++i)
+      if (d[i].unknown()) d[i] = Dim::symbol("?" + v->name() + "[" + std::to_string(i) + "]");
+    return d;
+  }
+  // Fill unknown dims from what the producer lets us derive.
+  std::optional<Dims> derived;
+  const Node* n = v->producer();
+  if (n && n->domain().empty() && n->output(0) == v) {
+    if (n->op_type() == "Transpose") {
+      auto in = dims_impl(n->input(0), depth + 1);
+      if (in) {
+        std::vector<int64_t> perm = n->attrs().get_ints("perm", {});
+        if (perm.empty())
+          for (int64_t i = static_cast<int64_t>(in->size()) - 1; i >= 0; --i) perm.push_back(i);
+        if (perm.size() == in->size()) {
+          derived = Dims{};
+          for (int64_t p : perm) derived->push_back((*in)[p]);
+        }
+      }
+    } else if (n->op_type() == "Reshape") {
+      auto in = dims_impl(n->input(0), depth + 1);
+      auto target = shape_tensor_dims(n->input(1));
+      if (in && target) derived = reshape_dims(*in, *target, n->attrs().get_int("allowzero", 0) != 0);
+    } else if (n->op_type() == "Concat" && !n->inputs().empty()) {
+      std::vector<Dims> ins;
+      for (Value* i : n->inputs()) {
+        auto x = dims_impl(i, depth + 1);
+        if (!x || x->size() != d.size()) { ins.clear(); break; }
+        ins.push_back(*x);
+      }
+      if (!ins.empty()) {
+        int64_t axis = n->attrs().get_int("axis", 0);
+        if (axis < 0) axis += static_cast<int64_t>(d.size());
+        derived = ins[0];
+        for (size_t k = 1; k < ins.size(); ++k) (*derived)[axis] = (*derived)[axis] + ins[k][axis];
+      }
+    }
+  }
+  for (size_t i = 0; i < d.size(); ++i) {
+    if (!d[i].unknown()) continue;
+    if (derived && derived->size() == d.size() && !(*derived)[i].unknown()) d[i] = (*derived)[i];
+    else d[i] = Dim::symbol("?" + v->name() + "[" + std::to_string(i) + "]");
+  }
+  return d;
+}
+
+}  // namespace
+
+std::optional<Dims> symbolic_dims(const Value* v) { return dims_impl(v, 0); }
+
+std::optional<Dims> shape_tensor_dims(const Value* v) { return shape_tensor_impl(v, 0); }
+
+Dim product_dim(const Dims& dims) {
+  Monomial m;
+  for (const Dim& d : dims) {
+    auto x = to_monomial(d);
+    if (!x) return Dim();
+    m.coeff *= x->coeff;
+    m.atoms.insert(m.atoms.end(), x->atoms.begin(), x->atoms.end());
+  }
+  std::sort(m.atoms.begin(), m.atoms.end());
+  return from_monomial(m);
+}
+
+bool same_dim(const Dim& a, const Dim& b) {
+  if (a.unknown() || b.unknown()) return false;
+  if (a.known() || b.known()) return a.known() && b.known() && a.value() == b.value();
+  auto x = to_monomial(a), y = to_monomial(b);
+  return x && y && x->coeff == y->coeff && x->atoms == y->atoms;
+}
+
+bool same_dims(const Dims& a, const Dims& b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i)
+    if (!same_dim(a[i], b[i])) return false;
+  return true;
+}
+
+bool all_known(const Dims& d) {
+  return std::all_of(d.begin(), d.end(), [](const Dim& x) { return x.known(); });
+}
+
+std::optional<Dims> reshape_dims(const Dims& input, const Dims& target, bool allowzero) {
+  Dims out = target;
+  int infer_at = -1;
+  for (size_t i = 0; i < out.size(); ++i) {
+    if (!out[i].known()) continue;  // a symbolic entry stays as is
+    if (out[i].value() == 0 && !allowzero) {
+      if (i >= input.size()) return std::nullopt;
+      out[i] = input[i];
+    } else if (out[i].value() == -1) {
+      if (infer_at >= 0) return std::nullopt;
+      infer_at = static_cast<int>(i);
+    }
+  }
+  if (infer_at < 0) return out;
+  auto total = to_monomial(product_dim(input));
+  Dims rest;
+  for (size_t i = 0; i < out.size(); ++i)
+    if (static_cast<int>(i) != infer_at) rest.push_back(out[i]);
+  auto known = to_monomial(product_dim(rest));
+  if (!total || !known || known->coeff == 0 || total->coeff % known->coeff != 0) return std::nullopt;
+  Monomial q;
+  q.coeff = total->coeff / known->coeff;
+  q.atoms = total->atoms;
+  for (const auto& a : known->atoms) {
+    auto it = std::find(q.atoms.begin(), q.atoms.end(), a);
+    if (it == q.atoms.end()) return std::nullopt;
+    q.atoms.erase(it);
+  }
+  out[infer_at] = from_monomial(q);
+  return out;
+}
+
+}  // namespace vdrt
