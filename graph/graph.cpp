@@ -139,11 +139,16 @@ void Graph::sort() {
     progress = false;
     for (auto& n : rest) {
       if (!n || pending[n.get()] != 0) continue;
-      for (Value* out : n->outputs_)
-        if (out)
-          for (Node* c : out->consumers_)
+      for (Value* out : n->outputs_) {
+        if (!out) continue;
+        // A node reading `out` twice (Mul(x, x)) is listed twice among the
+        // consumers; count each of its inputs once.
+        std::set<const Node*> counted;
+        for (Node* c : out->consumers_)
+          if (counted.insert(c).second)
             for (Value* in : c->inputs_)
               if (in == out) --pending[c];
+      }
       sorted.push_back(std::move(n));
       progress = true;
     }
