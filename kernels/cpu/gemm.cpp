@@ -1,0 +1,237 @@
+// Blocked, packed f32 GEMM in the style of Goto/BLIS: for each KC x NC block
+// of B (packed once into NR-wide column panels) the rows of A are cut into
+// MC x KC blocks (packed into MR-tall row panels) and a register-blocked
+// micro-kernel (gemm_microkernel.cpp) sweeps the MR x NR tiles. Packing
+// makes every operand layout (row-major, transposed, strided) look the same
+// to the micro-kernel and keeps its loads sequential. Threads split the
+// C block into (row block x column chunk) tasks; matrix-vector products skip
+// packing altogether.
+#include "kernels/cpu/gemm.h"
+
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+
+#include <tbb/parallel_for.h>
+#include <tbb/task_arena.h>
+
+#include "graph/error.h"
+#include "kernels/cpu/gemm_microkernel.h"
+#include "kernels/cpu/multiversion.h"
+
+namespace vdrt::cpu {
+namespace {
+
+constexpr int64_t kKC = 256;   // depth of a packed block: an MR x KC panel of A stays in L1
+constexpr int64_t kMC = 168;   // rows per A block (~170 KB): lives in L2 while B panels stream
+constexpr int64_t kNC = 3072;  // columns per B block (~3 MB): shared by all threads through L3
+// Below this many multiply-adds threading costs more than it gains.
+constexpr int64_t kParallelMinFlops = int64_t(1) << 18;
+
+int64_t round_up(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
+
+// Grow-only 64-byte aligned scratch, one per thread. Safe because packing
+// buffers are only used inside task bodies that never wait on other tasks
+// (and the parallel region is isolated, see gemm_f32).
+class Scratch {
+ public:
+  ~Scratch() { std::free(p_); }
+  float* get(int64_t n) {
+    if (n > cap_) {
+      std::free(p_);
+      p_ = static_cast<float*>(std::aligned_alloc(64, static_cast<size_t>(round_up(n * 4, 64))));
+      if (!p_) throw OutOfMemory("GEMM packing buffer of " + std::to_string(n * 4) + " bytes");
+      cap_ = n;
+    }
+    return p_;
+  }
+
+ private:
+  float* p_ = nullptr;
+  int64_t cap_ = 0;
+};
+thread_local Scratch t_apack, t_bpack;
+
+// A block (mc x kc) -> panels of MR rows, k-major inside a panel; rows past
+// mc are zero so the micro-kernel always runs full tiles.
+void pack_a(const float* a, int64_t rs, int64_t cs, int64_t mc, int64_t kc, int mr, float* out) {
+  for (int64_t i0 = 0; i0 < mc; i0 += mr) {
+    const int m = static_cast<int>(std::min<int64_t>(mr, mc - i0));
+    float* dst = out + i0 * kc;
+    if (rs == 1 && m == mr) {  // A stored transposed: MR consecutive floats per k
+      for (int64_t k = 0; k < kc; ++k) std::memcpy(dst + k * mr, a + i0 + k * cs, sizeof(float) * mr);
+      continue;
+    }
+    for (int i = 0; i < m; ++i) {
+      const float* src = a + (i0 + i) * rs;
+      for (int64_t k = 0; k < kc; ++k) dst[k * mr + i] = src[k * cs];
+    }
+    for (int i = m; i < mr; ++i)
+      for (int64_t k = 0; k < kc; ++k) dst[k * mr + i] = 0.0f;
+  }
+}
+
+// Columns [j_begin, j_end) of a B block (kc x nc) -> panels of NR columns,
+// k-major inside a panel; columns past nc are zero.
+void pack_b(const float* b, int64_t rs, int64_t cs, int64_t kc, int64_t nc, int nr, int64_t j_begin, int64_t j_end,
+            float* out) {
+  for (int64_t j0 = j_begin; j0 < j_end; j0 += nr) {
+    const int n = static_cast<int>(std::min<int64_t>(nr, nc - j0));
+    float* dst = out + j0 * kc;
+    if (cs == 1 && n == nr) {  // row-major B: a panel row is a contiguous copy
+      for (int64_t k = 0; k < kc; ++k) std::memcpy(dst + k * nr, b + k * rs + j0, sizeof(float) * nr);
+      continue;
+    }
+    for (int j = 0; j < n; ++j) {
+      const float* src = b + (j0 + j) * cs;
+      for (int64_t k = 0; k < kc; ++k) dst[k * nr + j] = src[k * rs];
+    }
+    for (int j = n; j < nr; ++j)
+      for (int64_t k = 0; k < kc; ++k) dst[k * nr + j] = 0.0f;
+  }
+}
+
+void macro_kernel(const GemmMicroKernel& mk, const float* apack, const float* bpack, int64_t mc, int64_t nc,
+                  int64_t kc, float* c, int64_t ldc, float alpha, float beta) {
+  for (int64_t j0 = 0; j0 < nc; j0 += mk.nr) {
+    const int n = static_cast<int>(std::min<int64_t>(mk.nr, nc - j0));
+    for (int64_t i0 = 0; i0 < mc; i0 += mk.mr) {
+      const int m = static_cast<int>(std::min<int64_t>(mk.mr, mc - i0));
+      mk.tile(kc, apack + i0 * kc, bpack + j0 * kc, c + i0 * ldc + j0, ldc, alpha, beta, m, n);
+    }
+  }
+}
+
+// y[i] = alpha * sum_k x[i*xr + k*xk] * v[k*vs] + beta * y[i*ys], i in [i0, i1).
+VDRT_MULTIVERSION void gemv_rows(int64_t i0, int64_t i1, int64_t K, float alpha, const float* x, int64_t xr,
+                                 int64_t xk, const float* v, int64_t vs, float beta, float* y, int64_t ys) {
+  constexpr int kLanes = 16;
+  if (xk == 1 && vs == 1) {
+    // Contiguous dot products; 16 partial sums let the compiler vectorise
+    // without reassociating a single float accumulator.
+    for (int64_t i = i0; i < i1; ++i) {
+      const float* row = x + i * xr;
+      float part[kLanes] = {};
+      int64_t k = 0;
+      for (; k + kLanes <= K; k += kLanes)
+        for (int l = 0; l < kLanes; ++l) part[l] += row[k + l] * v[k + l];
+      float s = 0;
+      for (int l = 0; l < kLanes; ++l) s += part[l];
+      for (; k < K; ++k) s += row[k] * v[k];
+      float& dst = y[i * ys];
+      dst = beta == 0.0f ? alpha * s : alpha * s + beta * dst;
+    }
+    return;
+  }
+  if (xr == 1 && ys == 1) {
+    // Columns are contiguous in i: accumulate axpy-style over k.
+    float* out = y + i0;
+    const int64_t n = i1 - i0;
+    if (beta == 0.0f) std::fill(out, out + n, 0.0f);
+    else if (beta != 1.0f) for (int64_t i = 0; i < n; ++i) out[i] *= beta;
+    for (int64_t k = 0; k < K; ++k) {
+      const float s = alpha * v[k * vs];
+      const float* col = x + k * xk + i0;
+      for (int64_t i = 0; i < n; ++i) out[i] += s * col[i];
+    }
+    return;
+  }
+  for (int64_t i = i0; i < i1; ++i) {
+    float s = 0;
+    for (int64_t k = 0; k < K; ++k) s += x[i * xr + k * xk] * v[k * vs];
+    float& dst = y[i * ys];
+    dst = beta == 0.0f ? alpha * s : alpha * s + beta * dst;
+  }
+}
+
+void gemv(int64_t n, int64_t K, float alpha, const float* x, int64_t xr, int64_t xk, const float* v, int64_t vs,
+          float beta, float* y, int64_t ys, bool parallel) {
+  const int64_t grain = std::max<int64_t>(16, (int64_t(1) << 16) / std::max<int64_t>(K, 1));
+  if (!parallel || n * K < kParallelMinFlops) {
+    gemv_rows(0, n, K, alpha, x, xr, xk, v, vs, beta, y, ys);
+    return;
+  }
+  tbb::this_task_arena::isolate([&] {
+    tbb::parallel_for(tbb::blocked_range<int64_t>(0, n, grain), [&](const tbb::blocked_range<int64_t>& r) {
+      gemv_rows(r.begin(), r.end(), K, alpha, x, xr, xk, v, vs, beta, y, ys);
+    });
+  });
+}
+
+void scale_c(int64_t M, int64_t N, float beta, float* C, int64_t ldc) {
+  for (int64_t i = 0; i < M; ++i)
+    for (int64_t j = 0; j < N; ++j) C[i * ldc + j] = beta == 0.0f ? 0.0f : beta * C[i * ldc + j];
+}
+
+}  // namespace
+
+void gemm_f32(int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t a_rs, int64_t a_cs,
+              const float* B, int64_t b_rs, int64_t b_cs, float beta, float* C, int64_t ldc,
+              const GemmOptions& options) {
+  if (M <= 0 || N <= 0) return;
+  if (K <= 0) {
+    scale_c(M, N, beta, C, ldc);
+    return;
+  }
+  const int64_t flops = M * N * K;
+  int threads = options.parallel ? tbb::this_task_arena::max_concurrency() : 1;
+  if (flops < kParallelMinFlops) threads = 1;
+  if (M == 1) {  // row vector times matrix: C row j = dot(A row, B column j)
+    gemv(N, K, alpha, B, b_cs, b_rs, A, a_cs, beta, C, 1, threads > 1);
+    return;
+  }
+  if (N == 1) {
+    gemv(M, K, alpha, A, a_rs, a_cs, B, b_rs, beta, C, ldc, threads > 1);
+    return;
+  }
+  const GemmMicroKernel& mk = options.kernel ? *options.kernel : best_gemm_microkernel();
+  const int64_t mc_max = round_up(std::min(kMC, M), mk.mr);
+  const int64_t nc_max = round_up(std::min(kNC, N), mk.nr);
+
+  for (int64_t jc = 0; jc < N; jc += nc_max) {
+    const int64_t nc = std::min(nc_max, N - jc);
+    for (int64_t pc = 0; pc < K; pc += kKC) {
+      const int64_t kc = std::min(kKC, K - pc);
+      const float beta_block = pc == 0 ? beta : 1.0f;
+      float* bpack = t_bpack.get(kc * round_up(nc, mk.nr));
+      const float* bblock = B + pc * b_rs + jc * b_cs;
+      const float* ablock = A + pc * a_cs;
+      float* cblock = C + jc;
+
+      const int64_t m_tiles = (M + mc_max - 1) / mc_max;
+      const int64_t n_panels = (nc + mk.nr - 1) / mk.nr;
+      // Few row blocks: also split columns so every thread gets work.
+      const int64_t n_chunks = threads > 1 ? std::clamp<int64_t>((2 * threads + m_tiles - 1) / m_tiles, 1, n_panels) : 1;
+      const int64_t chunk = ((n_panels + n_chunks - 1) / n_chunks) * mk.nr;
+      const int64_t tasks = m_tiles * ((nc + chunk - 1) / chunk);
+      const int64_t chunks = (nc + chunk - 1) / chunk;
+
+      auto pack_b_range = [&](int64_t p0, int64_t p1) {
+        pack_b(bblock, b_rs, b_cs, kc, nc, mk.nr, p0 * mk.nr, std::min(nc, p1 * mk.nr), bpack);
+      };
+      auto run_task = [&](int64_t t) {
+        const int64_t i0 = (t / chunks) * mc_max, j0 = (t % chunks) * chunk;
+        const int64_t mc = std::min(mc_max, M - i0), w = std::min(chunk, nc - j0);
+        float* apack = t_apack.get(round_up(mc, mk.mr) * kc);
+        pack_a(ablock + i0 * a_rs, a_rs, a_cs, mc, kc, mk.mr, apack);
+        macro_kernel(mk, apack, bpack + j0 * kc, mc, w, kc, cblock + i0 * ldc + j0, ldc, alpha, beta_block);
+      };
+      if (threads == 1 || tasks == 1) {
+        pack_b_range(0, n_panels);
+        for (int64_t t = 0; t < tasks; ++t) run_task(t);
+        continue;
+      }
+      // Isolation keeps this thread from picking up unrelated outer tasks
+      // (which might run another GEMM over its packing buffers) while it waits.
+      tbb::this_task_arena::isolate([&] {
+        tbb::parallel_for(tbb::blocked_range<int64_t>(0, n_panels, std::max<int64_t>(1, n_panels / (4 * threads))),
+                          [&](const tbb::blocked_range<int64_t>& r) { pack_b_range(r.begin(), r.end()); });
+        tbb::parallel_for(tbb::blocked_range<int64_t>(0, tasks, 1), [&](const tbb::blocked_range<int64_t>& r) {
+          for (int64_t t = r.begin(); t < r.end(); ++t) run_task(t);
+        });
+      });
+    }
+  }
+}
+
+}  // namespace vdrt::cpu

@@ -1,0 +1,34 @@
+#pragma once
+// The shared f32 matrix multiply of the CPU kernels (MatMul, Gemm, Conv,
+// attention). Operands are strided views, so transposed or sliced matrices
+// need no copy: element (r, c) of A lives at a[r * a_rs + c * a_cs].
+#include <cstdint>
+
+namespace vdrt::cpu {
+
+struct GemmMicroKernel;
+
+struct GemmOptions {
+  // Split the work over the tbb arena. Callers that already run one GEMM
+  // per task (attention heads, conv column blocks) pass false.
+  bool parallel = true;
+  // Forces a micro-kernel variant (tests, benchmarks); nullptr = best.
+  const GemmMicroKernel* kernel = nullptr;
+};
+
+// C[M,N] = alpha * A[M,K] * B[K,N] + beta * C with C row-major (row stride
+// ldc). beta == 0 never reads C, so C may be uninitialised.
+void gemm_f32(int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t a_rs, int64_t a_cs,
+              const float* B, int64_t b_rs, int64_t b_cs, float beta, float* C, int64_t ldc,
+              const GemmOptions& options = {});
+
+// BLAS-style form for row-major A (M x K, or K x M when trans_a) and B
+// (K x N, or N x K when trans_b) with leading dimensions lda and ldb.
+inline void gemm_f32(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
+                     int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc,
+                     const GemmOptions& options = {}) {
+  gemm_f32(M, N, K, alpha, A, trans_a ? 1 : lda, trans_a ? lda : 1, B, trans_b ? 1 : ldb, trans_b ? ldb : 1, beta, C,
+           ldc, options);
+}
+
+}  // namespace vdrt::cpu
