@@ -1,0 +1,493 @@
+// fuse-attention: recognises scaled-dot-product attention as each exporter
+// writes it and rewrites it into one vdrt.Attention node in [B, S, H, D]
+// layout whose optional past_key/past_value inputs are the KV cache.
+//
+//  * decomposed (TorchScript opset 17, dynamo opset 18):
+//      MatMul(Q', K') -> [Mul/Div by scalar]* -> Softmax(last axis) -> MatMul(., V')
+//    with Q' = [B,H,S,D] and K' = [B,H,D,S] reached through Transposes,
+//    scalar multiplies (TorchScript splits the scale as sqrt(scale) on Q and
+//    on K^T) and dynamo's Reshape/Transpose/Reshape swap of the last two axes;
+//  * ONNX Attention (opset 23), 3-D or 4-D, with or without past inputs;
+//  * com.microsoft MultiHeadAttention with separate Q, K, V.
+// When K and V are Concat(past, new) along the sequence with `past` a graph
+// input (MODEL_CONTRACT.md's past_key.{i}), the concat is dropped and past
+// and new go to the op separately; present outputs of the ONNX ops are
+// rebuilt when used. Self- and cross-attention are told apart by whether Q
+// and K come from the same activations (attention_trace.h).
+//
+// Every precondition is checked; attention that cannot be fused exactly
+// (masks, causal flags, softcap, extra outputs in use, unknown ranks,
+// shared intermediates) is left alone and reported through explain.
+#include <cmath>
+#include <set>
+
+#include "passes/attention_trace.h"
+#include "passes/pass_registry.h"
+#include "passes/pattern.h"
+#include "passes/rewrite.h"
+#include "passes/symbolic_shapes.h"
+
+namespace vdrt {
+namespace {
+
+Node* producer_op(const Value* v, const char* op) {
+  Node* n = v ? v->producer() : nullptr;
+  return n && n->domain().empty() && n->op_type() == op ? n : nullptr;
+}
+
+bool used(const Graph& g, const Value* v) { return v && (!v->consumers().empty() || g.is_graph_output(v)); }
+
+std::optional<size_t> rank_of(const Value* v) {
+  if (!v || !v->shape().rank_known()) return std::nullopt;
+  return v->shape().rank();
+}
+
+// An operand as the fused op will take it.
+struct Operand {
+  Value* value = nullptr;
+  std::vector<int64_t> perm;   // transpose to [B,S,H,D] first
+  int64_t split_heads = 0;     // reshape [B,S,H*D] -> [B,S,H,D] first
+  Dims dims;                   // [B,S,H,D] as far as known
+};
+
+Operand from_trace(const TracedOperand& t, Value* v) {
+  Operand o;
+  o.value = v;
+  o.perm = t.perm_to_bshd();
+  if (auto d = symbolic_dims(v); d && d->size() == 4) {
+    o.dims.resize(4);
+    for (size_t i = 0; i < 4; ++i) o.dims[t.layout[i]] = (*d)[i];
+  }
+  return o;
+}
+
+Operand from_3d(Value* v, int64_t heads) {
+  Operand o;
+  o.value = v;
+  o.split_heads = heads;
+  if (auto d = symbolic_dims(v); d && d->size() == 3) {
+    Dim hd = (*d)[2];
+    Dim head_dim = hd.known() && heads > 0 && hd.value() % heads == 0 ? Dim(hd.value() / heads) : Dim();
+    o.dims = {(*d)[0], (*d)[1], Dim(heads), head_dim};
+  }
+  return o;
+}
+
+struct Plan {
+  Operand q, k, v, past_k, past_v;  // past_*.value == nullptr: no cache
+  double scale = 0;
+  std::string source;
+  Node* anchor = nullptr;           // names the fused node
+  // What the fused output must become: the original output value in
+  // `out_layout` ("bhsd", or "bsx" for [B,S,H*D]).
+  Value* out = nullptr;
+  std::string out_layout;
+  Value* present_k = nullptr;       // ONNX/MS present outputs, rebuilt when used
+  Value* present_v = nullptr;
+  std::vector<Node*> remove;        // nodes replaced outright (root first)
+};
+
+class FuseAttention final : public Pass {
+ public:
+  std::string name() const override { return "fuse-attention"; }
+  std::string description() const override {
+    return "Rewrites scaled-dot-product attention (decomposed MatMul/Softmax/MatMul from the TorchScript and "
+           "dynamo exporters, ONNX Attention-23, com.microsoft MultiHeadAttention), including the Concat of past "
+           "keys/values, into one vdrt.Attention node that takes the KV cache as separate inputs.";
+  }
+  std::vector<OptionSpec> option_specs() const override {
+    return {{"decomposed", true, "Fuse MatMul/Softmax/MatMul attention."},
+            {"onnx_attention", true, "Fuse ONNX Attention (opset 23)."},
+            {"ms_multihead", true, "Fuse com.microsoft MultiHeadAttention."},
+            {"split_cache", true,
+             "Take Concat(past, new) keys/values apart so the KV cache becomes separate inputs."}};
+  }
+
+  bool run(Graph& graph, PassContext& ctx) override {
+    std::vector<Node*> order;
+    for (const auto& n : graph.nodes()) order.push_back(n.get());
+    std::set<Node*> gone;
+    bool changed = false;
+    for (Node* n : order) {
+      if (gone.count(n)) continue;
+      std::optional<Plan> plan;
+      const std::string& op = n->op_type();
+      if (n->domain().empty() && op == "Softmax" && opt_bool("decomposed")) plan = match_decomposed(graph, *n, ctx);
+      else if (n->domain().empty() && op == "Attention" && opt_bool("onnx_attention")) plan = match_onnx(graph, *n, ctx);
+      else if (n->domain() == kMicrosoftDomain && op == "MultiHeadAttention" && opt_bool("ms_multihead"))
+        plan = match_ms(graph, *n, ctx);
+      if (!plan) continue;
+      for (Node* r : plan->remove) gone.insert(r);
+      emit(graph, *plan, ctx, gone);
+      changed = true;
+    }
+    if (changed) remove_dead_nodes(graph);
+    return changed;
+  }
+
+ private:
+  // ---- decomposed MatMul / Softmax / MatMul ------------------------------------------------
+  std::optional<Plan> match_decomposed(Graph& graph, Node& softmax, PassContext& ctx) const {
+    Value* scores = softmax.input(0);
+    Value* probs = softmax.output(0);
+    // Walk back from Softmax to the score MatMul; anything but scalar
+    // scaling in between is a mask or a transform vdrt.Attention lacks.
+    std::vector<Node*> core = {&softmax};
+    double score_scale = 1.0;
+    Value* s = scores;
+    Node* qk = nullptr;
+    for (int guard = 0; guard < 8 && s && s->producer(); ++guard) {
+      Node* p = s->producer();
+      if (!p->domain().empty()) return std::nullopt;
+      if (p->op_type() == "MatMul") { qk = p; break; }
+      if (p->op_type() == "Mul" || p->op_type() == "Div") {
+        auto c1 = scalar_constant(p->input(1));
+        auto c0 = p->op_type() == "Mul" ? scalar_constant(p->input(0)) : std::nullopt;
+        if (c1 && *c1 != 0) { score_scale *= p->op_type() == "Div" ? 1.0 / *c1 : *c1; s = p->input(0); }
+        else if (c0) { score_scale *= *c0; s = p->input(1); }
+        else return attention_miss(ctx, softmax, p, "scores are scaled by a non-constant; not fused");
+        core.push_back(p);
+        continue;
+      }
+      if (p->op_type() == "Add" || p->op_type() == "Where" || p->op_type() == "Sub") {
+        if (reaches_matmul(s)) return attention_miss(ctx, softmax, p, "scores have a mask (" + p->op_type() +
+                                                     "); vdrt.Attention takes no mask, not fused");
+        return std::nullopt;
+      }
+      return std::nullopt;
+    }
+    if (!qk) return std::nullopt;
+    core.push_back(qk);
+
+    auto miss = [&](const std::string& why) { return attention_miss(ctx, softmax, nullptr, why + "; not fused"); };
+    auto r = rank_of(scores);
+    if (!r) return miss("the rank of the attention scores is unknown");
+    if (*r != 4) return miss("attention scores are rank " + std::to_string(*r) + ", not [B, H, S, S_kv]");
+    int64_t opset = graph.opset("");
+    int64_t axis = softmax.attrs().get_int("axis", opset >= 13 ? -1 : 1);
+    if (axis != -1 && axis != 3) return miss("Softmax axis is " + std::to_string(axis) + ", not the last axis");
+    Node* pv = sole_consumer(graph, probs);
+    if (!pv || !producer_op(pv->output(0), "MatMul") || pv->input(0) != probs)
+      return miss("the softmax output does not feed exactly one MatMul as its left operand");
+    core.insert(core.begin(), pv);
+    for (Value* operand : {qk->input(0), qk->input(1), pv->input(1)}) {
+      auto rk = rank_of(operand);
+      if (!rk || *rk != 4) return miss("operand '" + operand->name() + "' is not known to be 4-D");
+    }
+    std::string why;
+    if (!interior_is_private(graph, core, pv, &why)) return miss(why);
+
+    TraceOptions scaled, plain;
+    plain.through_scale = false;
+    auto tq = trace_operand(graph, qk->input(0), kBHSD, scaled, &why);
+    if (!tq) return miss("query " + why);
+    auto tk = trace_operand(graph, qk->input(1), kBHDS, scaled, &why);
+    if (!tk) return miss("key " + why);
+    auto tv = trace_operand(graph, pv->input(1), kBHSD, plain, &why);
+    if (!tv) return miss("value " + why);
+
+    Plan plan;
+    plan.source = "decomposed";
+    plan.anchor = &softmax;
+    plan.scale = tq->scale * tk->scale * score_scale;
+    plan.q = from_trace(*tq, tq->base);
+    if (!take_kv(graph, *tk, *tv, plan, ctx, softmax)) return std::nullopt;
+    plan.out = pv->output(0);
+    plan.out_layout = "bhsd";
+    plan.remove = core;
+    if (!check_dims(plan, ctx, softmax)) return std::nullopt;
+    return plan;
+  }
+
+  static bool reaches_matmul(Value* v) {
+    for (int guard = 0; guard < 8 && v && v->producer(); ++guard) {
+      Node* p = v->producer();
+      if (p->op_type() == "MatMul") return true;
+      // follow the first non-constant input
+      Value* next = nullptr;
+      for (Value* in : p->inputs())
+        if (in && !in->is_constant()) { next = in; break; }
+      v = next;
+    }
+    return false;
+  }
+
+  // ---- ONNX Attention (opset 23) ---------------------------------------------------------
+  std::optional<Plan> match_onnx(Graph& graph, Node& a, PassContext& ctx) const {
+    auto miss = [&](const std::string& why) { return attention_miss(ctx, a, nullptr, why + "; not fused"); };
+    if (a.attrs().get_int("is_causal", 0) != 0) return miss("is_causal=1 (vdrt.Attention has no causal mask)");
+    if (a.attrs().get_float("softcap", 0.0f) != 0.0f) return miss("softcap is set");
+    if (a.input(3)) return miss("it has an attn_mask");
+    if (a.inputs().size() > 6 && a.input(6)) return miss("it has nonpad_kv_seqlen");
+    if (used(graph, a.output(3))) return miss("its qk_matmul_output is used");
+    Plan plan;
+    plan.source = "onnx-attention";
+    plan.anchor = &a;
+    int64_t qh = a.attrs().get_int("q_num_heads", 0), kvh = a.attrs().get_int("kv_num_heads", 0);
+    TracedOperand tk, tv;
+    double traced_scale = 1.0;
+    std::string why;
+    auto rq = rank_of(a.input(0)), rk = rank_of(a.input(1)), rv = rank_of(a.input(2));
+    if (!rq || !rk || !rv) return miss("the rank of Q, K or V is unknown");
+    if (*rq == 4 && *rk == 4 && *rv == 4) {
+      auto q = trace_operand(graph, a.input(0), kBHSD, {}, &why);
+      if (!q) return miss("query " + why);
+      auto k = trace_operand(graph, a.input(1), kBHSD, {}, &why);
+      if (!k) return miss("key " + why);
+      TraceOptions plain;
+      plain.through_scale = false;
+      auto v = trace_operand(graph, a.input(2), kBHSD, plain, &why);
+      if (!v) return miss("value " + why);
+      plan.q = from_trace(*q, q->base);
+      traced_scale = q->scale * k->scale;
+      tk = *k;
+      tv = *v;
+    } else if (*rq == 3 && *rk == 3 && *rv == 3) {
+      if (qh <= 0 || kvh <= 0) return miss("3-D inputs without q_num_heads / kv_num_heads");
+      plan.q = from_3d(a.input(0), qh);
+    } else {
+      return miss("Q, K and V mix 3-D and 4-D inputs");
+    }
+    bool has_past = a.input(4) || a.input(5);
+    if (has_past && !(a.input(4) && a.input(5))) return miss("only one of past_key / past_value is given");
+    if (plan.q.split_heads) {
+      plan.k = from_3d(a.input(1), kvh);
+      plan.v = from_3d(a.input(2), kvh);
+    } else if (!has_past) {
+      if (!take_kv(graph, tk, tv, plan, ctx, a)) return std::nullopt;
+    } else {
+      plan.k = from_trace(tk, tk.base);
+      plan.v = from_trace(tv, tv.base);
+    }
+    if (has_past) {
+      TraceOptions plain;
+      plain.through_scale = false;
+      auto pk = trace_operand(graph, a.input(4), kBHSD, plain, &why);
+      auto pv = trace_operand(graph, a.input(5), kBHSD, plain, &why);
+      if (!pk || !pv) return miss("past " + why);
+      plan.past_k = from_trace(*pk, pk->base);
+      plan.past_v = from_trace(*pv, pv->base);
+    }
+    Dim d = plan.q.dims.size() == 4 ? plan.q.dims[3] : Dim();
+    double scale = a.attrs().get_float("scale", 0.0f);
+    if (scale == 0.0) {
+      if (!d.known() || d.value() <= 0) return miss("no scale attribute and the head size is unknown");
+      scale = 1.0 / std::sqrt(static_cast<double>(d.value()));
+    }
+    plan.scale = scale * traced_scale;
+    plan.out = a.output(0);
+    plan.out_layout = plan.q.split_heads ? "bsx" : "bhsd";
+    plan.present_k = a.output(1);
+    plan.present_v = a.output(2);
+    plan.remove = {&a};
+    if (!check_dims(plan, ctx, a)) return std::nullopt;
+    return plan;
+  }
+
+  // ---- com.microsoft MultiHeadAttention --------------------------------------------------
+  std::optional<Plan> match_ms(Graph& graph, Node& m, PassContext& ctx) const {
+    auto miss = [&](const std::string& why) { return attention_miss(ctx, m, nullptr, why + "; not fused"); };
+    int64_t heads = m.attrs().get_int("num_heads", 0);
+    if (heads <= 0) return miss("num_heads is missing");
+    if (m.attrs().get_int("unidirectional", 0) != 0) return miss("unidirectional=1 (causal)");
+    if (!m.input(1) || !m.input(2)) return miss("packed QKV / KV inputs are not supported");
+    const char* extra[] = {nullptr, nullptr, nullptr, "bias", "key_padding_mask", "attention_bias", nullptr, nullptr,
+                           "past_sequence_length", "cache_indirection"};
+    for (size_t i = 3; i < m.inputs().size() && i < 10; ++i)
+      if (extra[i] && m.input(i)) return miss(std::string("it has ") + extra[i]);
+    if (used(graph, m.output(3))) return miss("its qk output is used");
+    auto rq = rank_of(m.input(0)), rk = rank_of(m.input(1)), rv = rank_of(m.input(2));
+    if (!rq || !rk || !rv) return miss("the rank of query, key or value is unknown");
+    if (*rq != 3) return miss("query is not 3-D [B, S, hidden]");
+    Plan plan;
+    plan.source = "com.microsoft.MultiHeadAttention";
+    plan.anchor = &m;
+    plan.q = from_3d(m.input(0), heads);
+    bool has_past = m.input(6) || m.input(7);
+    if (has_past && !(m.input(6) && m.input(7))) return miss("only one of past_key / past_value is given");
+    std::string why;
+    TraceOptions plain;
+    plain.through_scale = false;
+    if (*rk == 3 && *rv == 3) {
+      plan.k = from_3d(m.input(1), heads);
+      plan.v = from_3d(m.input(2), heads);
+    } else if (*rk == 4 && *rv == 4) {
+      if (has_past) return miss("4-D key/value together with past inputs");
+      auto k = trace_operand(graph, m.input(1), kBHSD, plain, &why);
+      auto v = trace_operand(graph, m.input(2), kBHSD, plain, &why);
+      if (!k || !v) return miss(why);
+      if (!take_kv(graph, *k, *v, plan, ctx, m)) return std::nullopt;
+    } else {
+      return miss("key and value ranks are not both 3 or both 4");
+    }
+    if (has_past) {
+      auto pk = trace_operand(graph, m.input(6), kBHSD, plain, &why);
+      auto pv = trace_operand(graph, m.input(7), kBHSD, plain, &why);
+      if (!pk || !pv) return miss("past " + why);
+      plan.past_k = from_trace(*pk, pk->base);
+      plan.past_v = from_trace(*pv, pv->base);
+    }
+    double scale = m.attrs().get_float("scale", 0.0f);
+    if (scale == 0.0) {
+      Dim d = plan.q.dims.size() == 4 ? plan.q.dims[3] : Dim();
+      if (!d.known() || d.value() <= 0) return miss("no scale attribute and the head size is unknown");
+      scale = 1.0 / std::sqrt(static_cast<double>(d.value()));
+    }
+    plan.scale = scale;
+    plan.out = m.output(0);
+    plan.out_layout = "bsx";
+    plan.present_k = m.output(1);
+    plan.present_v = m.output(2);
+    plan.remove = {&m};
+    if (!check_dims(plan, ctx, m)) return std::nullopt;
+    return plan;
+  }
+
+  // ---- shared ----------------------------------------------------------------------------
+
+  // K and V from their traces, split into past and new when both are
+  // Concat(past_*, new) along S.
+  bool take_kv(const Graph& graph, TracedOperand tk, TracedOperand tv, Plan& plan, PassContext& ctx,
+               const Node& anchor) const {
+    TracedOperand sk = tk, sv = tv;
+    bool split_k = opt_bool("split_cache") && split_cache_concat(graph, sk);
+    bool split_v = opt_bool("split_cache") && split_cache_concat(graph, sv);
+    if (split_k && split_v) {
+      plan.k = from_trace(sk, sk.fresh);
+      plan.v = from_trace(sv, sv.fresh);
+      plan.past_k = from_trace(sk, sk.past);
+      plan.past_v = from_trace(sv, sv.past);
+      return true;
+    }
+    if (split_k != split_v)
+      ctx.explain(anchor, std::string("only the ") + (split_k ? "keys" : "values") +
+                              " are a Concat with a past input; the cache is kept concatenated");
+    plan.k = from_trace(tk, tk.base);
+    plan.v = from_trace(tv, tv.base);
+    return true;
+  }
+
+  bool check_dims(const Plan& p, PassContext& ctx, const Node& anchor) const {
+    auto fail = [&](const std::string& why) {
+      attention_miss(ctx, anchor, nullptr, why + "; not fused");
+      return false;
+    };
+    if (!(p.scale > 0) || !std::isfinite(p.scale)) return fail("the scale " + std::to_string(p.scale) + " is not positive");
+    auto known = [](const Dims& d, size_t i) { return d.size() == 4 && d[i].known(); };
+    if (known(p.q.dims, 3) && known(p.k.dims, 3) && p.q.dims[3].value() != p.k.dims[3].value())
+      return fail("query and key head sizes differ");
+    if (known(p.q.dims, 2) && known(p.k.dims, 2) && p.k.dims[2].value() > 0 &&
+        p.q.dims[2].value() % p.k.dims[2].value() != 0)
+      return fail("query heads are not a multiple of key heads");
+    if (known(p.k.dims, 2) && known(p.v.dims, 2) && p.k.dims[2].value() != p.v.dims[2].value())
+      return fail("key and value head counts differ");
+    if (p.q.value->dtype() != DType::Undefined && !is_float(p.q.value->dtype())) return fail("query is not float");
+    return true;
+  }
+
+  static std::optional<Plan> attention_miss(PassContext& ctx, const Node& anchor, const Node* at,
+                                            const std::string& why) {
+    ctx.explain(anchor, "attention" + (at ? " (at " + node_label(*at) + ")" : std::string()) + ": " + why);
+    return std::nullopt;
+  }
+
+  static std::string fused_name(const Node& anchor) {
+    const std::string& n = anchor.name();
+    auto slash = n.rfind('/');
+    if (slash != std::string::npos && slash > 0) return n.substr(0, slash) + "/Attention";
+    return n.empty() ? "Attention" : n + "_attention";
+  }
+
+  // Brings an operand to [B,S,H,D].
+  static Value* materialize(Graph& graph, const Operand& o, const std::string& base) {
+    Value* v = o.value;
+    if (o.split_heads > 0) {
+      Value* shape = add_int64s(graph, base + "_heads_shape", {0, 0, o.split_heads, -1});
+      v = add_node_fresh(graph, "Reshape", {v, shape}, 1, base + "_bshd")->output(0);
+    }
+    if (!o.perm.empty()) {
+      Node* t = add_node_fresh(graph, "Transpose", {v}, 1, base + "_bshd");
+      t->attrs().set("perm", o.perm);
+      infer_node_outputs(graph, *t);
+      v = t->output(0);
+    }
+    return v;
+  }
+
+  void emit(Graph& graph, Plan& p, PassContext& ctx, std::set<Node*>& gone) const {
+    const std::string name = fused_name(*p.anchor);
+    Value* key_source = p.k.value;
+    bool self = same_source(graph, p.q.value, key_source, p.past_k.value);
+    int64_t layer = -1;
+    if (p.past_k.value) {
+      int64_t lk = cache_layer_index(p.past_k.value->name()), lv = cache_layer_index(p.past_v.value->name());
+      if (lk == lv) layer = lk;
+      else ctx.explain(*p.anchor, "cache inputs '" + p.past_k.value->name() + "' and '" + p.past_v.value->name() +
+                                      "' name different layers; kv_cache_layer left at -1");
+    }
+    ensure_opset(graph, kVdrtDomain, 1);
+
+    // Remove what is replaced first: its outputs are re-produced below.
+    for (Node* r : p.remove) graph.remove_node(r);
+    std::vector<Value*> inputs = {materialize(graph, p.q, name + "/q"), materialize(graph, p.k, name + "/k"),
+                                  materialize(graph, p.v, name + "/v")};
+    if (p.past_k.value) {
+      inputs.push_back(materialize(graph, p.past_k, name + "/past_key"));
+      inputs.push_back(materialize(graph, p.past_v, name + "/past_value"));
+    }
+
+    // Where the output goes: straight into the value a following
+    // Transpose(0,2,1,3) produced, or through a Transpose/Reshape back to the
+    // original output's layout.
+    Node* fused = nullptr;
+    Node* t = sole_consumer(graph, p.out);
+    bool absorb = p.out_layout == "bhsd" && t && t->domain().empty() && t->op_type() == "Transpose" &&
+                  t->attrs().get_ints("perm", {}) == std::vector<int64_t>{0, 2, 1, 3};
+    if (absorb) {
+      Value* y = t->output(0);
+      gone.insert(t);
+      graph.remove_node(t);
+      fused = graph.add_node("Attention", inputs, {y}, name, kVdrtDomain);
+    } else {
+      Value* y = graph.value(graph.unique_name(name + "/Y"));
+      fused = graph.add_node("Attention", inputs, {y}, name, kVdrtDomain);
+      if (p.out_layout == "bhsd") {
+        Node* back = graph.add_node("Transpose", {y}, {p.out}, name + "/to_bhsd");
+        back->attrs().set("perm", std::vector<int64_t>{0, 2, 1, 3});
+      } else {
+        Value* shape = add_int64s(graph, name + "/merge_heads", {0, 0, -1});
+        graph.add_node("Reshape", {y, shape}, {p.out}, name + "/merge_heads");
+      }
+    }
+    AttributeMap& a = fused->attrs();
+    a.set("scale", static_cast<float>(p.scale));
+    Dim hq = p.q.dims.size() == 4 ? p.q.dims[2] : Dim(), hk = p.k.dims.size() == 4 ? p.k.dims[2] : Dim();
+    if (hq.known()) a.set("num_heads", hq.value());
+    if (hk.known()) a.set("kv_num_heads", hk.value());
+    a.set("kv_cache_layer", layer);
+    a.set("kind", std::string(self ? "self" : "cross"));
+    a.set("source", p.source);
+    infer_node_outputs(graph, *fused);
+    for (Node* c : fused->output(0)->consumers()) infer_node_outputs(graph, *c);
+
+    // ONNX Attention / MultiHeadAttention present outputs: [B,H,T+S,D].
+    auto present = [&](Value* out, Value* past, Value* fresh) {
+      if (!out || !used(graph, out)) return;
+      Value* all = fresh;
+      if (past) all = add_node_fresh(graph, "Concat", {past, fresh}, 1, name + "/present")->output(0);
+      if (past) all->producer()->attrs().set("axis", int64_t{1});
+      if (past) infer_node_outputs(graph, *all->producer());
+      Node* tr = graph.add_node("Transpose", {all}, {out}, name + "/present_bhsd");
+      tr->attrs().set("perm", std::vector<int64_t>{0, 2, 1, 3});
+      infer_node_outputs(graph, *tr);
+    };
+    present(p.present_k, p.past_k.value ? inputs[3] : nullptr, inputs[1]);
+    present(p.present_v, p.past_v.value ? inputs[4] : nullptr, inputs[2]);
+    ctx.count(self ? "self-attention" : "cross-attention");
+  }
+};
+
+VDRT_REGISTER_PASS(FuseAttention);
+
+}  // namespace
+}  // namespace vdrt
