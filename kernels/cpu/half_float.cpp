@@ -66,4 +66,12 @@ KernelFn with_half_float(KernelFn body) {
   };
 }
 
+SupportsFn f32_or_half() {
+  return [](const AttributeMap&, const std::vector<DType>& dts, int64_t) {
+    for (DType t : dts)
+      if (is_float(t) && t != DType::F32 && !is_half_float(t)) return false;
+    return true;
+  };
+}
+
 }  // namespace vdrt::cpu

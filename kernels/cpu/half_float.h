@@ -16,4 +16,8 @@ void run_in_f32(KernelContext& ctx, const KernelFn& body);
 // Wraps a kernel so that it accepts f16/bf16 by computing in f32.
 KernelFn with_half_float(KernelFn body);
 
+// Support predicate of float kernels wrapped with with_half_float: every
+// float input is f32, f16 or bf16 (integer inputs, e.g. axes, pass).
+SupportsFn f32_or_half();
+
 }  // namespace vdrt::cpu

@@ -95,8 +95,8 @@ void gemm_kernel(KernelContext& ctx) {
            b.dims[1], gemm_beta, py, N);
 }
 
-VDRT_CPU_KERNEL_IF("", "MatMul", with_half_float(matmul_kernel), dtypes_in({DType::F32, DType::F16, DType::BF16}));
-VDRT_CPU_KERNEL_IF("", "Gemm", with_half_float(gemm_kernel), dtypes_in({DType::F32, DType::F16, DType::BF16}));
+VDRT_CPU_KERNEL_IF("", "MatMul", with_half_float(matmul_kernel), f32_or_half());
+VDRT_CPU_KERNEL_IF("", "Gemm", with_half_float(gemm_kernel), f32_or_half());
 
 }  // namespace
 }  // namespace vdrt::cpu
