@@ -34,8 +34,10 @@ std::string qualified(const std::string& domain, const std::string& op) {
 // error it raises names `label_` (and the node where one is involved).
 class Importer {
  public:
-  Importer(const onnx::ModelProto& model, std::string label, TensorReadContext ctx)
-      : model_(model), proto_(model.graph()), label_(std::move(label)), ctx_(std::move(ctx)) {}
+  // `model` is consumed: initializer bytes are freed once converted, so that
+  // a large model is not held twice in memory.
+  Importer(onnx::ModelProto& model, std::string label, TensorReadContext ctx)
+      : model_(model), had_graph_(model.has_graph()), proto_(*model.mutable_graph()), label_(std::move(label)), ctx_(std::move(ctx)) {}
 
   std::unique_ptr<Graph> run() {
     check_plausible();
@@ -62,7 +64,7 @@ class Importer {
   // Protobuf accepts many byte strings (even an empty one) as a ModelProto;
   // a model without these essentials is a damaged file, not a strange model.
   void check_plausible() const {
-    if (!model_.has_graph()) fail(std::string(kCorrupt) + ": it has no graph");
+    if (!had_graph_) fail(std::string(kCorrupt) + ": it has no graph");
     if (model_.ir_version() <= 0) fail(std::string(kCorrupt) + ": it has no IR version");
     if (proto_.node_size() == 0) {
       std::set<std::string> available;
@@ -104,11 +106,13 @@ class Importer {
       fail("sparse initializer '" + (s.has_values() ? s.values().name() : std::string()) +
            "' is not supported (store it dense)");
     }
-    for (const auto& t : proto_.initializer()) {
+    for (auto& t : *proto_.mutable_initializer()) {
       if (t.name().empty()) fail("an initializer has no name");
       if (initializers_.count(t.name())) fail("initializer '" + t.name() + "' is defined twice");
       initializers_.insert(t.name());
       g_->add_constant(t.name(), onnx_io::tensor_from_proto(t, "initializer '" + t.name() + "'", ctx_));
+      // clear_raw_data() would keep the buffer; swapping it out frees it.
+      if (t.has_raw_data()) std::string().swap(*t.mutable_raw_data());
     }
   }
 
@@ -117,7 +121,8 @@ class Importer {
   DeclaredType io_type(const onnx::ValueInfoProto& info, const char* role) const {
     DeclaredType t = onnx_io::read_declared_type(info);
     if (!t.is_tensor)
-      fail("graph " + std::string(role) + " '" + info.name() + "' has a " + t.kind +
+      fail("graph " + std::string(role) + " '" + info.name() + "' has " +
+           (std::string("aeiou").find(t.kind[0]) == std::string::npos ? "a " : "an ") + t.kind +
            " type; vdrt supports tensors only");
     if (!t.dtype_supported)
       fail("graph " + std::string(role) + " '" + info.name() + "' has element type " +
@@ -252,23 +257,20 @@ class Importer {
     }
   }
 
-  const onnx::ModelProto& model_;
-  const onnx::GraphProto& proto_;
+  onnx::ModelProto& model_;
+  bool had_graph_;  // read before mutable_graph() creates an empty one
+  onnx::GraphProto& proto_;
   std::string label_;
   TensorReadContext ctx_;
   std::unique_ptr<Graph> g_;
   std::set<std::string> initializers_, defined_, explicit_names_, generated_names_;
 };
 
-}  // namespace
-
-std::unique_ptr<Graph> load_onnx_bytes(const std::string& bytes, const std::string& base_dir,
-                                       const std::string& label, const ImportOptions& options) {
-  // Whatever goes wrong below, the caller gets a vdrt::Error naming the file.
+// Whatever goes wrong inside `body`, the caller gets a vdrt::Error naming the file.
+template <typename Body>
+std::unique_ptr<Graph> with_file_errors(const std::string& label, Body body) {
   try {
-    onnx::ModelProto model;
-    if (!onnx_io::parse_proto(bytes, model)) throw Error(kCorrupt, {label});
-    return Importer(model, label, {base_dir, options.load_external_data}).run();
+    return body();
   } catch (const OutOfMemory& e) {
     ErrorSite site = e.site();
     if (site.file.empty()) site.file = label;
@@ -282,10 +284,24 @@ std::unique_ptr<Graph> load_onnx_bytes(const std::string& bytes, const std::stri
   }
 }
 
+}  // namespace
+
+std::unique_ptr<Graph> load_onnx_bytes(const std::string& bytes, const std::string& base_dir,
+                                       const std::string& label, const ImportOptions& options) {
+  return with_file_errors(label, [&] {
+    onnx::ModelProto model;
+    if (!onnx_io::parse_proto(bytes, model)) throw Error(kCorrupt, {label});
+    return Importer(model, label, {base_dir, options.load_external_data}).run();
+  });
+}
+
 std::unique_ptr<Graph> load_onnx(const std::string& path, const ImportOptions& options) {
-  std::string bytes = onnx_io::read_file_bytes(path);
-  std::string dir = std::filesystem::path(path).parent_path().string();
-  return load_onnx_bytes(bytes, dir.empty() ? "." : dir, path, options);
+  return with_file_errors(path, [&] {
+    onnx::ModelProto model;
+    if (!onnx_io::parse_proto_file(path, model)) throw Error(kCorrupt, {path});
+    std::string dir = std::filesystem::path(path).parent_path().string();
+    return Importer(model, path, {dir.empty() ? "." : dir, options.load_external_data}).run();
+  });
 }
 
 }  // namespace vdrt

@@ -1,6 +1,8 @@
 // What the importer makes of well-formed models: constants versus inputs,
 // symbolic shapes, attributes, node names, opsets, domains and metadata.
 #include <gtest/gtest.h>
+#include <spdlog/sinks/ringbuffer_sink.h>
+#include <spdlog/spdlog.h>
 
 #include "graph/error.h"
 #include "importer/onnx_import.h"
@@ -85,6 +87,42 @@ TEST(Import, InitializerListedAsInputIsAConstant) {
   EXPECT_EQ(g->inputs()[0]->name(), "x");
   ASSERT_TRUE(g->find_value("w")->is_constant());
   EXPECT_EQ(g->find_value("w")->constant().as_double(), (std::vector<double>{1, 2, 3, 4}));
+}
+
+// Collects what the default logger prints at warning level while alive.
+class CapturedWarnings {
+ public:
+  CapturedWarnings() : sink_(std::make_shared<spdlog::sinks::ringbuffer_sink_mt>(32)) {
+    spdlog::default_logger()->sinks().push_back(sink_);
+    level_ = spdlog::default_logger()->level();
+    spdlog::set_level(spdlog::level::warn);
+  }
+  ~CapturedWarnings() {
+    auto& sinks = spdlog::default_logger()->sinks();
+    sinks.erase(std::find(sinks.begin(), sinks.end(), sink_));
+    spdlog::set_level(level_);
+  }
+  std::string text() const {
+    std::string all;
+    for (const auto& line : sink_->last_formatted()) all += line;
+    return all;
+  }
+
+ private:
+  std::shared_ptr<spdlog::sinks::ringbuffer_sink_mt> sink_;
+  spdlog::level::level_enum level_;
+};
+
+TEST(Import, OpsetsOutsideTheSupportedRangeWarn) {
+  CapturedWarnings warnings;
+  onnx::ModelProto m = test::relu_model();
+  m.mutable_opset_import(0)->set_version(12);
+  load_proto(m);
+  EXPECT_NE(warnings.text().find("ai.onnx opset 12 is outside the supported range 13..23"), std::string::npos)
+      << warnings.text();
+  CapturedWarnings quiet;
+  load_proto(test::relu_model());  // opset 18: nothing to say
+  EXPECT_EQ(quiet.text(), "");
 }
 
 TEST(Import, OldOpsetsLoadAndAiOnnxDomainIsNormalised) {
