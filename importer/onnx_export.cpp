@@ -17,9 +17,10 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// The lowest IR version that knows everything we write (opset 18+ imports,
-// external data, bf16); newer graphs keep their own.
+// The lowest IR version written; newer graphs keep their own.
 constexpr int64_t kMinIrVersion = 8;
+// float8 element types arrived with IR version 9.
+constexpr int64_t kFloat8IrVersion = 9;
 // A graph built by hand may import no ai.onnx opset; its ops are written
 // against the newest opset vdrt implements.
 constexpr int64_t kDefaultOnnxOpset = 23;
@@ -73,6 +74,34 @@ class ExternalDataSink {
   uint64_t offset_ = 0;
 };
 
+// The IR version that came with an ai.onnx opset (ONNX's versioning table);
+// runtimes may refuse a file that claims an opset newer than its IR.
+int64_t ir_version_for_onnx_opset(int64_t opset) {
+  if (opset >= 23) return 11;
+  if (opset >= 21) return 10;
+  if (opset >= 19) return 9;
+  if (opset >= 15) return 8;
+  return 7;
+}
+
+bool uses_float8(const Graph& g) {
+  auto f8 = [](DType t) { return t == DType::F8E4M3 || t == DType::F8E5M2; };
+  for (const Value* v : g.values())
+    if (f8(v->dtype()) || (v->is_constant() && f8(v->constant().dtype()))) return true;
+  for (const auto& n : g.nodes())
+    for (const auto& [_, a] : n->attrs().all())
+      if (const Tensor* t = std::get_if<Tensor>(&a); t && f8(t->dtype())) return true;
+  return false;
+}
+
+int64_t ir_version_to_write(const Graph& g, const onnx::ModelProto& m) {
+  int64_t ir = std::max(g.ir_version, kMinIrVersion);
+  for (const auto& o : m.opset_import())
+    if (o.domain().empty() || o.domain() == "ai.onnx") ir = std::max(ir, ir_version_for_onnx_opset(o.version()));
+  if (uses_float8(g)) ir = std::max(ir, kFloat8IrVersion);
+  return ir;
+}
+
 void write_opsets(const Graph& g, onnx::ModelProto* m) {
   std::set<std::string> imported;
   for (const auto& o : g.opsets) {
@@ -116,10 +145,10 @@ std::vector<const Value*> constants_to_write(const Graph& g) {
 }
 
 void build_model(const Graph& g, onnx::ModelProto* m, ExternalDataSink* sink) {
-  m->set_ir_version(std::max(g.ir_version, kMinIrVersion));
+  write_opsets(g, m);
+  m->set_ir_version(ir_version_to_write(g, *m));
   if (!g.producer_name.empty()) m->set_producer_name(g.producer_name);
   if (!g.producer_version.empty()) m->set_producer_version(g.producer_version);
-  write_opsets(g, m);
   for (const auto& [k, v] : g.metadata) {
     auto* p = m->add_metadata_props();
     p->set_key(k);

@@ -1,7 +1,14 @@
 #pragma once
-// Graph -> ONNX ModelProto. vdrt-domain ops are written in the "vdrt" domain
-// with an opset import for it. Large constants can go to one external-data
-// file beside the model.
+// Graph -> ONNX ModelProto, lossless for graphs the importer made: IR version
+// max(graph.ir_version, 8), raised to what the ai.onnx opset and float8 types
+// need (opset 23: IR 11; float8: IR 9); the graph's opsets plus an import for every other
+// domain a node uses ("vdrt" version 1 for vdrt's own ops, ai.onnx 23 if a
+// hand-built graph imports none); metadata; inputs/outputs with dtype and
+// symbolic shapes; value_info for intermediates of known dtype; initializers
+// for constants that a node reads or that are outputs (unused ones are
+// dropped); all attributes. Large constants can go to one external-data file
+// "<model file name>.data" beside the model, 64-byte aligned, referenced by
+// a relative location.
 #include <string>
 
 #include "graph/graph.h"
