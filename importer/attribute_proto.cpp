@@ -44,7 +44,8 @@ const char* kind_name(AP::AttributeType t) {
 Attribute attribute_from_proto(const AP& a, const TensorReadContext& ctx) {
   const std::string what = "attribute '" + a.name() + "'";
   VDRT_CHECK(!a.has_ref_attr_name(), what + " refers to a function attribute, which only functions may do");
-  switch (deduce_type(a)) {
+  const AP::AttributeType kind = deduce_type(a);
+  switch (kind) {
     case AP::FLOAT: return a.f();
     case AP::INT: return static_cast<int64_t>(a.i());
     case AP::STRING: return a.s();
@@ -55,8 +56,8 @@ Attribute attribute_from_proto(const AP& a, const TensorReadContext& ctx) {
     case AP::UNDEFINED: throw Error(what + " has no type and no value");
     default: break;
   }
-  AP::AttributeType kind = deduce_type(a);
-  std::string hint = (kind == AP::GRAPH || kind == AP::GRAPHS) ? " (subgraphs such as If/Loop/Scan bodies are not supported)" : "";
+  std::string hint =
+      (kind == AP::GRAPH || kind == AP::GRAPHS) ? " (subgraphs such as If/Loop/Scan bodies are not supported)" : "";
   throw Error("unsupported attribute kind " + std::string(kind_name(kind)) + " of " + what + hint);
 }
 

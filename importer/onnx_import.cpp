@@ -3,7 +3,6 @@
 #include <spdlog/spdlog.h>
 
 #include <filesystem>
-#include <map>
 #include <set>
 
 #include "importer/attribute_proto.h"
@@ -37,7 +36,11 @@ class Importer {
   // `model` is consumed: initializer bytes are freed once converted, so that
   // a large model is not held twice in memory.
   Importer(onnx::ModelProto& model, std::string label, TensorReadContext ctx)
-      : model_(model), had_graph_(model.has_graph()), proto_(*model.mutable_graph()), label_(std::move(label)), ctx_(std::move(ctx)) {}
+      : model_(model),
+        had_graph_(model.has_graph()),
+        proto_(*model.mutable_graph()),
+        label_(std::move(label)),
+        ctx_(std::move(ctx)) {}
 
   std::unique_ptr<Graph> run() {
     check_plausible();

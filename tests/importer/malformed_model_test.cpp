@@ -150,7 +150,8 @@ TEST(Malformed, OtherUnsupportedAttributeKinds) {
 }
 
 TEST(Malformed, UnsupportedInitializerDtypeNamesInitializer) {
-  for (auto [type, name] : {std::pair{onnx::TensorProto::STRING, "STRING"}, std::pair{onnx::TensorProto::UINT16, "UINT16"},
+  for (auto [type, name] : {std::pair{onnx::TensorProto::STRING, "STRING"},
+                            std::pair{onnx::TensorProto::UINT16, "UINT16"},
                             std::pair{onnx::TensorProto::COMPLEX64, "COMPLEX64"}}) {
     onnx::ModelProto m = test::add_initializer_model();
     auto* w = m.mutable_graph()->mutable_initializer(0);
