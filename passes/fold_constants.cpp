@@ -13,6 +13,7 @@
 #include <set>
 
 #include "graph/error.h"
+#include "passes/pass_manager.h"
 #include "passes/pass_registry.h"
 #include "passes/rewrite.h"
 #include "passes/symbolic_shapes.h"
@@ -51,15 +52,31 @@ class FoldConstants final : public Pass {
   }
   std::vector<OptionSpec> option_specs() const override {
     return {{"max_bytes", int64_t{16} << 20, "Largest folded result, in bytes; bigger results stay computed."},
-            {"fold_shapes", true, "Fold Shape/Gather/Slice/Concat chains whose dims are static."}};
+            {"fold_shapes", true, "Fold Shape/Gather/Slice/Concat chains whose dims are static."},
+            {"max_sweeps", int64_t{8}, "Fold, re-infer shapes and fold again at most this many times."}};
   }
 
   bool run(Graph& graph, PassContext& ctx) override {
+    // A fold can make shapes downstream known (a Reshape target becomes a
+    // constant), which lets Shape nodes further on fold: sweep until stable.
+    bool changed = false;
+    warned_ = false;
+    for (int64_t i = 0; i < std::max<int64_t>(1, opt_int("max_sweeps")); ++i) {
+      if (!sweep(graph, ctx)) break;
+      changed = true;
+      graph.sort();
+      try_infer_shapes(graph);
+    }
+    return changed;
+  }
+
+ private:
+  bool sweep(Graph& graph, PassContext& ctx) {
     const size_t max_bytes = static_cast<size_t>(std::max<int64_t>(0, opt_int("max_bytes")));
     std::vector<Node*> order;
     for (const auto& n : graph.nodes()) order.push_back(n.get());
     bool changed = false;
-    bool warned_no_evaluator = false;
+    bool& warned_no_evaluator = warned_;
     for (Node* n : order) {
       bool output_is_interface = false;
       for (Value* o : n->outputs())
@@ -84,7 +101,6 @@ class FoldConstants final : public Pass {
     return changed;
   }
 
- private:
   static bool all_inputs_constant(const Node& n) {
     if (n.domain().empty() && n.op_type() == "Constant") return true;
     bool any = false;
@@ -133,6 +149,8 @@ class FoldConstants final : public Pass {
     return outs;
   }
 
+  bool warned_ = false;
+
   static std::optional<std::vector<Tensor>> fold_shape(const Node& n) {
     static const std::set<std::string> ops = {"Shape", "Size",      "Gather",  "Slice",   "Concat",
                                               "Unsqueeze", "Squeeze", "Cast", "Identity"};
@@ -141,9 +159,10 @@ class FoldConstants final : public Pass {
     if (!out || !is_integer(out->dtype()) || !out->shape().rank_known() || out->shape().rank() > 1)
       return std::nullopt;
     auto dims = shape_tensor_dims(out);
-    if (!dims || !all_known(*dims)) return std::nullopt;
-    std::vector<int64_t> values;
-    for (const Dim& d : *dims) values.push_back(d.value());
+    if (!dims) return std::nullopt;
+    auto known = concrete_values(*dims);
+    if (!known) return std::nullopt;
+    const std::vector<int64_t>& values = *known;
     Tensor t;
     if (out->shape().rank() == 0) {
       if (values.size() != 1) return std::nullopt;

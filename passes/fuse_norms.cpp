@@ -72,6 +72,7 @@ class FuseNorms final : public Pass {
   }
 
   bool run(Graph& graph, PassContext& ctx) override {
+    reported_.clear();
     std::vector<Node*> order;
     for (const auto& n : graph.nodes()) order.push_back(n.get());
     std::set<Node*> gone;
@@ -136,21 +137,23 @@ class FuseNorms final : public Pass {
     m.nodes.push_back(mean);
     m.nodes.push_back(square);
 
-    // From here on the shape is unmistakably a norm: failures are near-misses worth reporting.
+    // The numerator: x (RMSNorm) or d = x - mean(x) (LayerNorm), which the
+    // variance squares too. Without it this root is only the rsqrt part of
+    // a norm whose product is rooted further down.
+    size_t numerator_at = p.factors.size();
+    for (size_t i = 0; i < p.factors.size(); ++i)
+      if (i != rsqrt_at && p.factors[i].value == centered && p.factors[i].power == 1) numerator_at = i;
+    if (numerator_at == p.factors.size()) return std::nullopt;
+
+    // From here on the shape is unmistakably a norm: failures are near-misses
+    // worth reporting, once per norm (inner roots of the same norm fail alike).
     Node* report = root_node;
     auto miss = [&](const std::string& why) -> std::optional<NormMatch> {
-      ctx.explain(*report, "looks like a decomposed norm but " + why + "; not fused");
+      if (reported_.insert(mean).second) ctx.explain(*report, "looks like a decomposed norm but " + why + "; not fused");
       return std::nullopt;
     };
     if (s.constant < 0 || !std::isfinite(s.constant)) return miss("epsilon is not a non-negative constant");
     m.epsilon = s.constant;
-
-    // The numerator: x (RMSNorm) or d = x - mean(x) (LayerNorm), which the
-    // variance squares too.
-    size_t numerator_at = p.factors.size();
-    for (size_t i = 0; i < p.factors.size(); ++i)
-      if (i != rsqrt_at && p.factors[i].value == centered && p.factors[i].power == 1) numerator_at = i;
-    if (numerator_at == p.factors.size()) return miss("the squared value is not the one normalized");
     Node* sub = producer_op(centered, "Sub");
     Node* mean_x = sub ? producer_op(sub->input(1), "ReduceMean") : nullptr;
     if (sub && mean_x && mean_x->input(0) == sub->input(0)) {
@@ -210,6 +213,8 @@ class FuseNorms final : public Pass {
     if (t.dims().empty() || t.dims().back() != d) return false;
     return std::all_of(t.dims().begin(), t.dims().end() - 1, [](int64_t x) { return x == 1; });
   }
+
+  mutable std::set<const Node*> reported_;
 
   void rewrite(Graph& graph, const NormMatch& m, PassContext& ctx) const {
     int64_t d = *last_dim(m.x);

@@ -8,7 +8,7 @@
 
 #include "graph/dot.h"
 #include "graph/error.h"
-#include "graph/shape_inference.h"
+#include "graph/op_registry.h"
 #include "passes/pass_registry.h"
 
 namespace vdrt {
@@ -29,13 +29,31 @@ PassManager::PassManager(const Pipeline& pipeline) {
 }
 
 bool try_infer_shapes(Graph& graph) {
-  try {
-    infer_shapes(graph);
-    return true;
-  } catch (const Error& e) {
-    spdlog::debug("shape inference incomplete: {}", e.what());
-    return false;
+  // Node by node, so that one op without a shape function (or with inputs
+  // it cannot handle yet) leaves only the values downstream of it as they were.
+  bool complete = true;
+  std::string first_error;
+  for (const auto& node : graph.nodes()) {
+    std::vector<ValueInfo> ins;
+    for (Value* v : node->inputs()) {
+      if (!v) { ins.emplace_back(); continue; }
+      ins.push_back(ValueInfo{v->dtype(), v->shape(), v->is_constant() ? &v->constant() : nullptr, true});
+    }
+    try {
+      auto outs = infer_node(*node, ins, graph.opset(node->domain()), graph.source_path);
+      for (size_t i = 0; i < node->outputs().size(); ++i) {
+        Value* o = node->output(i);
+        if (!o || !outs[i].present) continue;
+        o->set_dtype(outs[i].dtype);
+        o->set_shape(outs[i].shape);
+      }
+    } catch (const Error& e) {
+      if (complete) first_error = e.what();
+      complete = false;
+    }
   }
+  if (!complete) spdlog::debug("shape inference incomplete: {}", first_error);
+  return complete;
 }
 
 namespace {

@@ -35,6 +35,7 @@ std::vector<std::string> split_product(const std::string& s) {
 
 std::optional<Monomial> to_monomial(const Dim& d) {
   Monomial m;
+  if (d.is_symbol() && d.name() == "-1") return std::nullopt;  // the infer marker is no size
   if (d.known()) {
     m.coeff = d.value();
     return m;
@@ -167,56 +168,27 @@ std::optional<Dims> shape_tensor_impl(const Value* v, int depth) {
     const Tensor& t = v->constant();
     if (t.dims().size() > 1) return std::nullopt;
     Dims out;
-    for (int64_t x : t.as_int64()) out.emplace_back(x);
+    for (int64_t x : t.as_int64()) {
+      if (x < -1) return std::nullopt;  // not a dim; nothing here reads such tensors
+      out.push_back(x == -1 ? infer_dim() : Dim(x));
+    }
     return out;
   }
   if (!v->producer()) return std::nullopt;
   return eval_node(*v->producer(), depth);
 }
 
+std::optional<Dims> derive_dims(const Value* v, int depth);
+
 std::optional<Dims> dims_impl(const Value* v, int depth) {
-  if (!v || !v->shape().rank_known()) return std::nullopt;
-  Dims d = v->shape().dims();
-  bool any_unknown = std::any_of(d.begin(), d.end(), [](const Dim& x) { return x.unknown(); });
-  if (!any_unknown || depth > 64) {
-    for (size_t i = 0; i < d.size(); ++i)
-      if (d[i].unknown()) d[i] = Dim::symbol("?" + v->name() + "[" + std::to_string(i) + "]");
-    return d;
-  }
-  // Fill unknown dims from what the producer lets us derive.
-  std::optional<Dims> derived;
-  const Node* n = v->producer();
-  if (n && n->domain().empty() && n->output(0) == v) {
-    if (n->op_type() == "Transpose") {
-      auto in = dims_impl(n->input(0), depth + 1);
-      if (in) {
-        std::vector<int64_t> perm = n->attrs().get_ints("perm", {});
-        if (perm.empty())
-          for (int64_t i = static_cast<int64_t>(in->size()) - 1; i >= 0; --i) perm.push_back(i);
-        if (perm.size() == in->size()) {
-          derived = Dims{};
-          for (int64_t p : perm) derived->push_back((*in)[p]);
-        }
-      }
-    } else if (n->op_type() == "Reshape") {
-      auto in = dims_impl(n->input(0), depth + 1);
-      auto target = shape_tensor_dims(n->input(1));
-      if (in && target) derived = reshape_dims(*in, *target, n->attrs().get_int("allowzero", 0) != 0);
-    } else if (n->op_type() == "Concat" && !n->inputs().empty()) {
-      std::vector<Dims> ins;
-      for (Value* i : n->inputs()) {
-        auto x = dims_impl(i, depth + 1);
-        if (!x || x->size() != d.size()) { ins.clear(); break; }
-        ins.push_back(*x);
-      }
-      if (!ins.empty()) {
-        int64_t axis = n->attrs().get_int("axis", 0);
-        if (axis < 0) axis += static_cast<int64_t>(d.size());
-        derived = ins[0];
-        for (size_t k = 1; k < ins.size(); ++k) (*derived)[axis] = (*derived)[axis] + ins[k][axis];
-      }
-    }
-  }
+  if (!v) return std::nullopt;
+  const Shape& inferred = v->shape();
+  bool complete = inferred.rank_known() &&
+                  std::none_of(inferred.dims().begin(), inferred.dims().end(), [](const Dim& x) { return x.unknown(); });
+  // Fill unknown dims (or an unknown rank) from what the producer lets us derive.
+  std::optional<Dims> derived = complete || depth > 64 ? std::nullopt : derive_dims(v, depth);
+  if (!inferred.rank_known() && !derived) return std::nullopt;
+  Dims d = inferred.rank_known() ? inferred.dims() : *derived;
   for (size_t i = 0; i < d.size(); ++i) {
     if (!d[i].unknown()) continue;
     if (derived && derived->size() == d.size() && !(*derived)[i].unknown()) d[i] = (*derived)[i];
@@ -225,9 +197,63 @@ std::optional<Dims> dims_impl(const Value* v, int depth) {
   return d;
 }
 
+std::optional<Dims> derive_dims(const Value* v, int depth) {
+  const Node* n = v->producer();
+  if (!n || !n->domain().empty() || n->output(0) != v) return std::nullopt;
+  if (n->op_type() == "Transpose") {
+    auto in = dims_impl(n->input(0), depth + 1);
+    if (!in) return std::nullopt;
+    std::vector<int64_t> perm = n->attrs().get_ints("perm", {});
+    if (perm.empty())
+      for (int64_t i = static_cast<int64_t>(in->size()) - 1; i >= 0; --i) perm.push_back(i);
+    if (perm.size() != in->size()) return std::nullopt;
+    Dims out;
+    for (int64_t p : perm) {
+      if (p < 0 || p >= static_cast<int64_t>(in->size())) return std::nullopt;
+      out.push_back((*in)[p]);
+    }
+    return out;
+  }
+  if (n->op_type() == "Reshape") {
+    auto in = dims_impl(n->input(0), depth + 1);
+    auto target = shape_tensor_dims(n->input(1));
+    if (!in || !target) return std::nullopt;
+    return reshape_dims(*in, *target, n->attrs().get_int("allowzero", 0) != 0);
+  }
+  if (n->op_type() == "Concat" && !n->inputs().empty()) {
+    std::vector<Dims> ins;
+    for (Value* i : n->inputs()) {
+      auto x = dims_impl(i, depth + 1);
+      if (!x || (!ins.empty() && x->size() != ins[0].size())) return std::nullopt;
+      ins.push_back(*x);
+    }
+    int64_t rank = static_cast<int64_t>(ins[0].size());
+    int64_t axis = n->attrs().get_int("axis", 0);
+    if (axis < 0) axis += rank;
+    if (axis < 0 || axis >= rank) return std::nullopt;
+    Dims out = ins[0];
+    for (size_t k = 1; k < ins.size(); ++k) out[axis] = out[axis] + ins[k][axis];
+    return out;
+  }
+  return std::nullopt;
+}
+
 }  // namespace
 
 std::optional<Dims> symbolic_dims(const Value* v) { return dims_impl(v, 0); }
+
+Dim infer_dim() { return Dim::symbol("-1"); }
+bool is_infer_dim(const Dim& d) { return d.is_symbol() && d.name() == "-1"; }
+
+std::optional<std::vector<int64_t>> concrete_values(const Dims& d) {
+  std::vector<int64_t> out;
+  for (const Dim& x : d) {
+    if (is_infer_dim(x)) out.push_back(-1);
+    else if (x.known()) out.push_back(x.value());
+    else return std::nullopt;
+  }
+  return out;
+}
 
 std::optional<Dims> shape_tensor_dims(const Value* v) { return shape_tensor_impl(v, 0); }
 
@@ -265,13 +291,14 @@ std::optional<Dims> reshape_dims(const Dims& input, const Dims& target, bool all
   Dims out = target;
   int infer_at = -1;
   for (size_t i = 0; i < out.size(); ++i) {
-    if (!out[i].known()) continue;  // a symbolic entry stays as is
-    if (out[i].value() == 0 && !allowzero) {
-      if (i >= input.size()) return std::nullopt;
-      out[i] = input[i];
-    } else if (out[i].value() == -1) {
+    if (is_infer_dim(out[i])) {
       if (infer_at >= 0) return std::nullopt;
       infer_at = static_cast<int>(i);
+    } else if (out[i].known() && out[i].value() == 0 && !allowzero) {
+      if (i >= input.size()) return std::nullopt;
+      out[i] = input[i];
+    } else if (out[i].unknown()) {
+      return std::nullopt;
     }
   }
   if (infer_at < 0) return out;

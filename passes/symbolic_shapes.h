@@ -25,10 +25,16 @@ std::optional<Dims> symbolic_dims(const Value* v);
 // Contents of an integer tensor of rank <= 1 as dims (a scalar gives one
 // entry). Understands constants, Shape (with start/end), Gather, Slice,
 // Concat, Unsqueeze, Squeeze, Cast, Identity. nullopt when not computable.
+// A literal -1 (Reshape's "infer this dim") is the marker infer_dim(),
+// since Dim(-1) means unknown.
 std::optional<Dims> shape_tensor_dims(const Value* v);
+Dim infer_dim();
+bool is_infer_dim(const Dim& d);
+// Concrete values of shape-tensor entries (infer_dim() gives -1); nullopt if any is symbolic.
+std::optional<std::vector<int64_t>> concrete_values(const Dims& d);
 
 // The result of Reshape(input, target) where `target` may hold 0 (copy
-// the input's dim unless allowzero) and one -1 (inferred). nullopt when the
+// the input's dim unless allowzero) and one infer_dim() (inferred). nullopt when the
 // -1 cannot be resolved symbolically.
 std::optional<Dims> reshape_dims(const Dims& input, const Dims& target, bool allowzero);
 

@@ -1,0 +1,125 @@
+// `vdrt opt MODEL -o OUT.onnx`: runs the optimisation pipeline (the default
+// one or --pipeline FILE.toml) over a model and writes the rewritten model,
+// vdrt-domain ops included, as ONNX that vdrt runs.
+#include <cstdio>
+#include <map>
+#include <sstream>
+
+#include <spdlog/spdlog.h>
+
+#include "importer/onnx_export.h"
+#include "importer/onnx_import.h"
+#include "passes/pass_manager.h"
+#include "passes/pass_registry.h"
+#include "passes/pipeline.h"
+#include "runtime/host_eval.h"
+#include "tools/command.h"
+
+namespace vdrt::cli {
+namespace {
+
+struct OptArgs {
+  std::string model, output, pipeline, dump_dir, passes;
+  bool explain = false, list_passes = false, print_pipeline = false;
+  size_t external_data = 0;
+};
+
+NodeEvaluator host_evaluator() {
+  return [](const Node& node, const std::vector<Tensor>& inputs, int64_t opset) {
+    std::vector<const Tensor*> ptrs;
+    for (const Tensor& t : inputs) ptrs.push_back(t.defined() ? &t : nullptr);
+    return evaluate_on_host(node, opset, ptrs);
+  };
+}
+
+Pipeline choose_pipeline(const OptArgs& a) {
+  if (!a.passes.empty()) {
+    std::string toml;
+    std::stringstream list(a.passes);
+    std::string name;
+    while (std::getline(list, name, ','))
+      if (!name.empty()) toml += "[[pass]]\nname = \"" + name + "\"\n";
+    return parse_pipeline(toml, "--passes");
+  }
+  return a.pipeline.empty() ? default_pipeline() : load_pipeline(a.pipeline);
+}
+
+std::map<std::string, int> op_counts(const Graph& g) {
+  std::map<std::string, int> counts;
+  for (const auto& n : g.nodes()) ++counts[n->qualified_op()];
+  return counts;
+}
+
+int optimize(const OptArgs& a) {
+  if (a.list_passes) {
+    std::printf("%s", describe_passes().c_str());
+    return kExitOk;
+  }
+  if (a.print_pipeline) {
+    if (a.pipeline.empty()) std::printf("%s", default_pipeline_toml().c_str());
+    else PassManager(load_pipeline(a.pipeline));  // validates; the file itself is what runs
+    return kExitOk;
+  }
+  if (a.model.empty() || a.output.empty()) {
+    std::fprintf(stderr, "vdrt opt: MODEL and -o OUT.onnx are required (see vdrt opt --help)\n");
+    return kExitUsage;
+  }
+  PassManager manager(choose_pipeline(a));
+  auto graph = load_onnx(a.model);
+  const size_t nodes_before = graph->nodes().size();
+
+  PassContext ctx;
+  ctx.evaluator = host_evaluator();
+  PassManagerOptions options;
+  options.dump_dir = a.dump_dir;
+  options.write_model = [](const Graph& g, const std::string& path) { save_onnx(g, path); };
+  manager.run(*graph, ctx, options);
+
+  ExportOptions eo;
+  eo.external_data_threshold = a.external_data;
+  save_onnx(*graph, a.output, eo);
+
+  std::string fused;
+  for (const auto& [op, count] : op_counts(*graph))
+    if (op.rfind("vdrt.", 0) == 0) fused += (fused.empty() ? "" : ", ") + std::to_string(count) + " " + op;
+  spdlog::info("wrote {}: {} -> {} nodes{}", a.output, nodes_before, graph->nodes().size(),
+               fused.empty() ? "" : " (" + fused + ")");
+  if (a.explain) {
+    if (ctx.explanations().empty()) std::printf("explain: no near-misses\n");
+    for (const auto& e : ctx.explanations()) std::printf("explain: %s\n", e.str().c_str());
+  }
+  return kExitOk;
+}
+
+std::string help_footer() {
+  return "\nPipeline files are TOML: a list of [[pass]] tables with `name = \"<pass>\"`,\n"
+         "optional `enabled = false`, and the pass's options as further keys, e.g.\n\n"
+         "  [[pass]]\n  name = \"fold-constants\"\n  max_bytes = 1048576\n\n"
+         "`vdrt opt --print-pipeline` prints the default pipeline.\n\nPasses and their options:\n" +
+         describe_passes();
+}
+
+Action setup_opt(CLI::App& sub) {
+  auto a = std::make_shared<OptArgs>();
+  sub.add_option("model", a->model, "ONNX model to optimise")->check(CLI::ExistingFile);
+  sub.add_option("-o,--output", a->output, "Where to write the optimised ONNX model");
+  sub.add_option("--pipeline", a->pipeline, "Pipeline TOML file (default: the built-in pipeline)")
+      ->check(CLI::ExistingFile);
+  sub.add_option("--passes", a->passes,
+                 "Comma-separated pass names to run with default options, instead of a pipeline file");
+  sub.add_option("--dump-dir", a->dump_dir,
+                 "Write the graph as DOT and ONNX before the first pass and after every pass (NN-<pass>.dot/.onnx)");
+  sub.add_flag("--explain", a->explain, "Print why candidate patterns were not rewritten (near-misses)");
+  sub.add_flag("--list-passes", a->list_passes, "List the passes with their options and exit");
+  sub.add_flag("--print-pipeline", a->print_pipeline, "Print the default pipeline as TOML and exit");
+  sub.add_option("--external-data", a->external_data,
+                 "Write constants of at least this many bytes to OUT.onnx.data (0: all inline)");
+  sub.footer(help_footer());
+  return [a] { return optimize(*a); };
+}
+
+CommandRegistrar reg("opt", "Optimise a model (fold constants, fuse norms, GELU and attention) and write ONNX",
+                     setup_opt);
+
+}  // namespace
+}  // namespace vdrt::cli
