@@ -166,9 +166,11 @@ class FuseAttention final : public Pass {
     int64_t opset = graph.opset("");
     int64_t axis = softmax.attrs().get_int("axis", opset >= 13 ? -1 : 1);
     if (axis != -1 && axis != 3) return miss("Softmax axis is " + std::to_string(axis) + ", not the last axis");
-    Node* pv = sole_consumer(graph, probs);
-    if (!pv || !producer_op(pv->output(0), "MatMul") || pv->input(0) != probs)
-      return miss("the softmax output does not feed exactly one MatMul as its left operand");
+    if (graph.is_graph_output(probs) || consumer_count(probs) != 1)
+      return miss("the softmax output '" + probs->name() + "' is also used outside the attention");
+    Node* pv = probs->consumers().front();
+    if (!producer_op(pv->output(0), "MatMul") || pv->input(0) != probs || pv->input(1) == probs)
+      return miss("the softmax output does not feed a MatMul as its left operand");
     core.insert(core.begin(), pv);
     for (Value* operand : {qk->input(0), qk->input(1), pv->input(1)}) {
       auto rk = rank_of(operand);

@@ -114,16 +114,34 @@ class FuseNorms final : public Pass {
     }
     Product p = flatten_product(graph, core);
     m.nodes.insert(m.nodes.end(), p.nodes.begin(), p.nodes.end());
-    // The reciprocal square root: Sqrt(s)^-1, or Pow(s, -0.5).
+    // The reciprocal square root: Sqrt(s)^-1, Pow(s, -0.5), or (when shared
+    // with other uses, so not expanded) Div(1, Sqrt(s)) / Reciprocal(Sqrt(s)),
+    // which the privacy check below then reports.
     Value* radicand = nullptr;
     size_t rsqrt_at = p.factors.size();
-    for (size_t i = 0; i < p.factors.size(); ++i) {
+    for (size_t i = 0; i < p.factors.size() && !radicand; ++i) {
       const Factor& f = p.factors[i];
       Node* s = producer_op(f.value, "Sqrt");
-      if (s && f.power == -1) { radicand = s->input(0); rsqrt_at = i; m.nodes.push_back(s); break; }
       Node* pw = producer_op(f.value, "Pow");
+      Node* div = producer_op(f.value, "Div");
+      Node* rec = producer_op(f.value, "Reciprocal");
       auto e = pw ? scalar_constant(pw->input(1)) : std::nullopt;
-      if (pw && f.power == 1 && e && *e == -0.5) { radicand = pw->input(0); rsqrt_at = i; m.nodes.push_back(pw); break; }
+      auto one = div ? scalar_constant(div->input(0)) : std::nullopt;
+      if (s && f.power == -1) {
+        radicand = s->input(0);
+        m.nodes.push_back(s);
+      } else if (pw && f.power == 1 && e && *e == -0.5) {
+        radicand = pw->input(0);
+        m.nodes.push_back(pw);
+      } else if (f.power == 1 && ((div && one && *one == 1.0) || rec)) {
+        Node* outer = div ? div : rec;
+        Node* sq = producer_op(outer->input(div ? 1 : 0), "Sqrt");
+        if (!sq) continue;
+        radicand = sq->input(0);
+        m.nodes.push_back(outer);
+        m.nodes.push_back(sq);
+      }
+      if (radicand) rsqrt_at = i;
     }
     if (!radicand) return std::nullopt;
     Sum s = flatten_sum(graph, radicand);

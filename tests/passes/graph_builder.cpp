@@ -7,12 +7,14 @@
 
 namespace vdrt::test {
 
-TensorMap random_inputs(const Graph& g, uint32_t seed) {
+TensorMap random_inputs(const Graph& g, uint32_t seed, const std::map<std::string, int64_t>& symbols) {
   TensorMap m;
   std::mt19937 rng(seed);
   std::normal_distribution<float> nd;
   for (const Value* v : g.inputs()) {
-    Tensor t(v->dtype(), v->shape().concrete());
+    std::vector<int64_t> dims;
+    for (const Dim& d : v->shape().dims()) dims.push_back(d.known() ? d.value() : symbols.at(d.name()));
+    Tensor t(v->dtype(), dims);
     if (v->dtype() == DType::F32)
       for (int64_t i = 0; i < t.numel(); ++i) t.data<float>()[i] = nd(rng);
     m[v->name()] = t;

@@ -64,8 +64,9 @@ inline AttributeMap attrs(std::initializer_list<std::pair<const char*, Attribute
   return m;
 }
 
-// Random inputs for every graph input (floats N(0,1), ints 0).
-TensorMap random_inputs(const Graph& g, uint32_t seed = 7);
+// Random inputs for every graph input (floats N(0,1), ints 0); symbolic
+// dims take their size from `symbols`.
+TensorMap random_inputs(const Graph& g, uint32_t seed = 7, const std::map<std::string, int64_t>& symbols = {});
 // Runs a copy of `g` on `inputs` through a CPU Session.
 TensorMap run_graph(const Graph& g, const TensorMap& inputs);
 // Runs one pass (default options) with the host evaluator; returns whether it changed the graph.

@@ -119,6 +119,7 @@ TEST(SymbolicShapes, EvaluatesShapeTensorsWithSymbolicDims) {
   Value* t = b.op("Gather", {shape, b.ints({1})}, attrs({{"axis", int64_t{0}}}));
   Value* cat = b.op("Concat", {b.ints({-1}), t, last}, attrs({{"axis", int64_t{0}}}));
   b.output(cat);
+  infer_shapes(b.graph());
   auto d = shape_tensor_dims(cat);
   ASSERT_TRUE(d);
   ASSERT_EQ(d->size(), 3u);
