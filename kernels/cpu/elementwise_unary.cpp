@@ -199,10 +199,10 @@ void clip_kernel(KernelContext& ctx) {
     T* y = static_cast<T*>(ctx.out(0).data);
     const int64_t n = ctx.out(0).numel();
     tbb::parallel_for(tbb::blocked_range<int64_t>(0, n, kUnaryGrain), [&](const tbb::blocked_range<int64_t>& r) {
-      // NaN passes through unchanged, as in numpy.clip; min wins over max when lo > hi.
+      // NaN passes through unchanged, as in numpy.clip; max wins when lo > hi.
       for (int64_t i = r.begin(); i < r.end(); ++i) {
-        const T v = x[i] > hi ? hi : x[i];
-        y[i] = v < lo ? lo : v;
+        const T v = x[i] < lo ? lo : x[i];
+        y[i] = v > hi ? hi : v;
       }
     });
   });
