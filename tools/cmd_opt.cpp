@@ -2,6 +2,8 @@
 // one or --pipeline FILE.toml) over a model and writes the rewritten model,
 // vdrt-domain ops included, as ONNX that vdrt runs.
 #include <cstdio>
+#include <fstream>
+#include <iterator>
 #include <map>
 #include <sstream>
 
@@ -56,8 +58,13 @@ int optimize(const OptArgs& a) {
     return kExitOk;
   }
   if (a.print_pipeline) {
-    if (a.pipeline.empty()) std::printf("%s", default_pipeline_toml().c_str());
-    else PassManager(load_pipeline(a.pipeline));  // validates; the file itself is what runs
+    if (a.pipeline.empty()) {
+      std::printf("%s", default_pipeline_toml().c_str());
+    } else {
+      PassManager check(load_pipeline(a.pipeline));  // unknown passes or options fail here
+      std::ifstream f(a.pipeline);
+      std::printf("%s", std::string(std::istreambuf_iterator<char>(f), {}).c_str());
+    }
     return kExitOk;
   }
   if (a.model.empty() || a.output.empty()) {
@@ -111,7 +118,8 @@ Action setup_opt(CLI::App& sub) {
                  "Write the graph as DOT and ONNX before the first pass and after every pass (NN-<pass>.dot/.onnx)");
   sub.add_flag("--explain", a->explain, "Print why candidate patterns were not rewritten (near-misses)");
   sub.add_flag("--list-passes", a->list_passes, "List the passes with their options and exit");
-  sub.add_flag("--print-pipeline", a->print_pipeline, "Print the default pipeline as TOML and exit");
+  sub.add_flag("--print-pipeline", a->print_pipeline,
+               "Print the pipeline that would run (the default one, or --pipeline after checking it) and exit");
   sub.add_option("--external-data", a->external_data,
                  "Write constants of at least this many bytes to OUT.onnx.data (0: all inline)");
   sub.footer(help_footer());
