@@ -47,7 +47,9 @@ void run_in_f32(KernelContext& ctx, const KernelFn& body) {
     w.data = storage.back().get();
     return w;
   };
-  KernelContext wide{ctx.attrs, ctx.opset, {}, {}};
+  KernelContext wide{ctx};  // copies every other field (attributes, opset, bound state)
+  wide.inputs.clear();
+  wide.outputs.clear();
   for (const auto& v : ctx.inputs) {
     TensorView w = widen(v);
     if (is_half_float(v.dtype)) half_to_f32(v, static_cast<float*>(w.data));
