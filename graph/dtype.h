@@ -46,4 +46,19 @@ uint16_t float_to_half(float f);
 float bf16_to_float(uint16_t b);
 uint16_t float_to_bf16(float f);
 
+// float8 codecs (graph/float8.cpp), exact in both directions. Encoding rounds
+// to nearest even; a finite value that rounds past the largest finite code,
+// and an infinity, becomes that largest value when `saturate` (ONNX Cast's
+// default), else NaN (e4m3fn has no infinity) or infinity (e5m2). NaN stays
+// NaN: 0x7f/0xff for e4m3fn, the quiet 0x7e/0xfe for e5m2.
+float f8e4m3_to_float(uint8_t v);
+float f8e5m2_to_float(uint8_t v);
+uint8_t float_to_f8e4m3(float f, bool saturate = true);
+uint8_t float_to_f8e5m2(float f, bool saturate = true);
+// The 256 decoded values of each format, for kernels that decode by lookup.
+const float* f8e4m3_decode_table();
+const float* f8e5m2_decode_table();
+inline constexpr float kF8E4M3Max = 448.0f;
+inline constexpr float kF8E5M2Max = 57344.0f;
+
 }  // namespace vdrt

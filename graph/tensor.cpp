@@ -29,6 +29,8 @@ std::vector<Out> convert_all(const Tensor& t) {
       case DType::F64: out[i] = static_cast<Out>(static_cast<const double*>(p)[i]); break;
       case DType::F16: out[i] = static_cast<Out>(half_to_float(static_cast<const uint16_t*>(p)[i])); break;
       case DType::BF16: out[i] = static_cast<Out>(bf16_to_float(static_cast<const uint16_t*>(p)[i])); break;
+      case DType::F8E4M3: out[i] = static_cast<Out>(f8e4m3_to_float(static_cast<const uint8_t*>(p)[i])); break;
+      case DType::F8E5M2: out[i] = static_cast<Out>(f8e5m2_to_float(static_cast<const uint8_t*>(p)[i])); break;
       case DType::I8: out[i] = static_cast<Out>(static_cast<const int8_t*>(p)[i]); break;
       case DType::U8: out[i] = static_cast<Out>(static_cast<const uint8_t*>(p)[i]); break;
       case DType::I16: out[i] = static_cast<Out>(static_cast<const int16_t*>(p)[i]); break;
@@ -71,6 +73,10 @@ Tensor Tensor::to(DType target) const {
       case DType::Bool: static_cast<uint8_t*>(t.raw())[i] = v[i] != 0; break;
       case DType::F16: static_cast<uint16_t*>(t.raw())[i] = float_to_half(static_cast<float>(v[i])); break;
       case DType::BF16: static_cast<uint16_t*>(t.raw())[i] = float_to_bf16(static_cast<float>(v[i])); break;
+      // Via float: a double that lands between two floats next to a float8
+      // tie can round twice; Tensor::to is for tests and small constants.
+      case DType::F8E4M3: static_cast<uint8_t*>(t.raw())[i] = float_to_f8e4m3(static_cast<float>(v[i])); break;
+      case DType::F8E5M2: static_cast<uint8_t*>(t.raw())[i] = float_to_f8e5m2(static_cast<float>(v[i])); break;
       default: throw Error(std::string("conversion to ") + dtype_name(target) + " is not supported here");
     }
   }
