@@ -1,0 +1,192 @@
+// e4m3 -> f32 in registers, the F16C way: an e4m3 byte s.eeee.mmm, sign-
+// extended to 16 bits, shifted left by 7 and with bit 14 cleared, is the
+// half float s.0eeee.mmm0000000, whose value is the e4m3 value times 2^-8
+// (subnormals included: both formats' subnormals line up). vcvtph2ps then
+// widens 8 or 16 halves to floats exactly. Three integer ops and one convert
+// per vector, against MR FMAs that reuse it; the 2^8 goes into the column
+// scales. The NaN codes 0x7f/0xff come out as +-480 (see docs/vdrt_ops.md:
+// vdrt.QMatMul weights must not hold NaN codes).
+//   AVX-512: tile 14 x 32 -> 28 accumulators + 2 weight vectors + broadcast
+//   AVX2:    tile  6 x 16 -> 12 accumulators + 2 weight vectors + broadcast
+//   other:   tile  4 x 16 through a 256-entry table, plain C++
+#include "kernels/cpu/qgemm_f8_microkernel.h"
+
+#include <cstring>
+
+#include "graph/dtype.h"
+
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#include <immintrin.h>
+#define VDRT_HAVE_X86_QGEMM 1
+#endif
+
+#pragma GCC diagnostic ignored "-Wpsabi"
+// GCC 12 flags the deliberately undefined lanes inside _mm512_cvtph_ps.
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+
+namespace vdrt::cpu {
+namespace {
+
+// Stores the tile from spilled sums: the generic epilogue for edge tiles and
+// the table-driven variant.
+template <int MR, int NR>
+void store_tile(const float (&sums)[MR][NR], float* c, int64_t ldc, const QGemmEpilogue& ep, int m, int n) {
+  for (int i = 0; i < m; ++i) {
+    const float rs = ep.row_scale ? ep.row_scale[i] : 1.0f;
+    for (int j = 0; j < n; ++j) {
+      float v = sums[i][j] * ep.col_scale[j];
+      if (ep.row_scale) v *= rs;
+      float& dst = c[i * ldc + j];
+      if (ep.accumulate) dst += v;
+      else dst = ep.bias ? v + ep.bias[j] : v;
+    }
+  }
+}
+
+#ifdef VDRT_HAVE_X86_QGEMM
+#define VDRT_AVX512 __attribute__((target("avx512f,avx512vl,avx512bw,avx2,fma,f16c")))
+#define VDRT_AVX2 __attribute__((target("avx2,fma,f16c")))
+
+VDRT_AVX512 inline __attribute__((always_inline)) __m512 decode16(const uint8_t* p) {
+  __m256i h = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+  h = _mm256_and_si256(_mm256_slli_epi16(h, 7), _mm256_set1_epi16(static_cast<short>(0xbfff)));
+  return _mm512_cvtph_ps(h);
+}
+
+template <int MR>
+VDRT_AVX512 void tile_avx512(int64_t kc, const float* a, const uint8_t* b, int64_t ldb, float* c, int64_t ldc,
+                             const QGemmEpilogue& ep, int m, int n) {
+  __m512 acc[MR][2];
+#pragma GCC unroll 16
+  for (int i = 0; i < MR; ++i) acc[i][0] = acc[i][1] = _mm512_setzero_ps();
+  for (int64_t k = 0; k < kc; ++k) {
+    const __m512 b0 = decode16(b), b1 = decode16(b + 16);
+#pragma GCC unroll 16
+    for (int i = 0; i < MR; ++i) {
+      const __m512 ai = _mm512_set1_ps(a[i]);
+      acc[i][0] = _mm512_fmadd_ps(ai, b0, acc[i][0]);
+      acc[i][1] = _mm512_fmadd_ps(ai, b1, acc[i][1]);
+    }
+    a += MR;
+    b += ldb;
+  }
+  if (m == MR && n == 32) {
+    const __m512 cs0 = _mm512_loadu_ps(ep.col_scale), cs1 = _mm512_loadu_ps(ep.col_scale + 16);
+    const __m512 z = _mm512_setzero_ps();
+    const __m512 bias0 = ep.bias ? _mm512_loadu_ps(ep.bias) : z, bias1 = ep.bias ? _mm512_loadu_ps(ep.bias + 16) : z;
+#pragma GCC unroll 16
+    for (int i = 0; i < MR; ++i) {
+      __m512 r0 = _mm512_mul_ps(acc[i][0], cs0), r1 = _mm512_mul_ps(acc[i][1], cs1);
+      if (ep.row_scale) {
+        const __m512 rs = _mm512_set1_ps(ep.row_scale[i]);
+        r0 = _mm512_mul_ps(r0, rs);
+        r1 = _mm512_mul_ps(r1, rs);
+      }
+      float* ci = c + i * ldc;
+      if (ep.accumulate) {
+        _mm512_storeu_ps(ci, _mm512_add_ps(_mm512_loadu_ps(ci), r0));
+        _mm512_storeu_ps(ci + 16, _mm512_add_ps(_mm512_loadu_ps(ci + 16), r1));
+      } else {
+        _mm512_storeu_ps(ci, _mm512_add_ps(r0, bias0));
+        _mm512_storeu_ps(ci + 16, _mm512_add_ps(r1, bias1));
+      }
+    }
+    return;
+  }
+  float sums[MR][32];
+  for (int i = 0; i < MR; ++i) {
+    _mm512_storeu_ps(sums[i], acc[i][0]);
+    _mm512_storeu_ps(sums[i] + 16, acc[i][1]);
+  }
+  store_tile<MR, 32>(sums, c, ldc, ep, m, n);
+}
+
+VDRT_AVX2 inline __attribute__((always_inline)) __m256 decode8(const uint8_t* p) {
+  __m128i h = _mm_cvtepi8_epi16(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p)));
+  h = _mm_and_si128(_mm_slli_epi16(h, 7), _mm_set1_epi16(static_cast<short>(0xbfff)));
+  return _mm256_cvtph_ps(h);
+}
+
+template <int MR>
+VDRT_AVX2 void tile_avx2(int64_t kc, const float* a, const uint8_t* b, int64_t ldb, float* c, int64_t ldc,
+                         const QGemmEpilogue& ep, int m, int n) {
+  __m256 acc[MR][2];
+#pragma GCC unroll 8
+  for (int i = 0; i < MR; ++i) acc[i][0] = acc[i][1] = _mm256_setzero_ps();
+  for (int64_t k = 0; k < kc; ++k) {
+    const __m256 b0 = decode8(b), b1 = decode8(b + 8);
+#pragma GCC unroll 8
+    for (int i = 0; i < MR; ++i) {
+      const __m256 ai = _mm256_broadcast_ss(a + i);
+      acc[i][0] = _mm256_fmadd_ps(ai, b0, acc[i][0]);
+      acc[i][1] = _mm256_fmadd_ps(ai, b1, acc[i][1]);
+    }
+    a += MR;
+    b += ldb;
+  }
+  float sums[MR][16];
+  for (int i = 0; i < MR; ++i) {
+    _mm256_storeu_ps(sums[i], acc[i][0]);
+    _mm256_storeu_ps(sums[i] + 8, acc[i][1]);
+  }
+  store_tile<MR, 16>(sums, c, ldc, ep, m, n);
+}
+#endif  // VDRT_HAVE_X86_QGEMM
+
+// Portable variant: a 256-entry table of value * 2^-8, the same numbers the
+// F16C route yields (NaN codes included), so every variant computes alike.
+struct ScaledTable {
+  float v[256];
+  ScaledTable() {
+    for (int i = 0; i < 256; ++i) {
+      const uint8_t code = static_cast<uint8_t>(i);
+      const float x = (code & 0x7f) == 0x7f ? ((code & 0x80) ? -480.0f : 480.0f) : f8e4m3_to_float(code);
+      v[i] = x * (1.0f / 256.0f);
+    }
+  }
+};
+
+void tile_portable(int64_t kc, const float* a, const uint8_t* b, int64_t ldb, float* c, int64_t ldc,
+                   const QGemmEpilogue& ep, int m, int n) {
+  constexpr int MR = 4, NR = 16;
+  static const ScaledTable table;
+  float sums[MR][NR] = {};
+  for (int64_t k = 0; k < kc; ++k) {
+    float bk[NR];
+    for (int j = 0; j < NR; ++j) bk[j] = table.v[b[j]];
+    for (int i = 0; i < MR; ++i)
+      for (int j = 0; j < NR; ++j) sums[i][j] += a[i] * bk[j];
+    a += MR;
+    b += ldb;
+  }
+  store_tile<MR, NR>(sums, c, ldc, ep, m, n);
+}
+
+const QGemmMicroKernel kPortable{"portable", 4, 16, 256.0f, tile_portable};
+#ifdef VDRT_HAVE_X86_QGEMM
+const QGemmMicroKernel kAvx2{"avx2", 6, 16, 256.0f, tile_avx2<6>};
+const QGemmMicroKernel kAvx512{"avx512", 14, 32, 256.0f, tile_avx512<14>};
+#endif
+
+}  // namespace
+
+std::vector<const QGemmMicroKernel*> available_qgemm_microkernels() {
+  std::vector<const QGemmMicroKernel*> out;
+#ifdef VDRT_HAVE_X86_QGEMM
+  __builtin_cpu_init();
+  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512bw") &&
+      __builtin_cpu_supports("f16c"))
+    out.push_back(&kAvx512);
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c"))
+    out.push_back(&kAvx2);
+#endif
+  out.push_back(&kPortable);
+  return out;
+}
+
+const QGemmMicroKernel& best_qgemm_microkernel() {
+  static const QGemmMicroKernel* best = available_qgemm_microkernels().front();
+  return *best;
+}
+
+}  // namespace vdrt::cpu
