@@ -46,9 +46,11 @@ std::optional<Monomial> to_monomial(const Dim& d) {
     if (part.size() > 2 && part.front() == '(' && part.back() == ')' &&
         split_product(part.substr(1, part.size() - 2)).size() == 1)
       part = part.substr(1, part.size() - 2);
-    bool digits = !part.empty() && std::all_of(part.begin(), part.end(), [](char c) { return c >= '0' && c <= '9'; });
-    if (digits) m.coeff *= std::stoll(part);
-    else m.atoms.push_back(part);
+    // Numbers fold into the coefficient; absurdly long ones stay opaque atoms.
+    bool digits = !part.empty() && part.size() <= 15 &&
+                  std::all_of(part.begin(), part.end(), [](char c) { return c >= '0' && c <= '9'; });
+    if (!digits) m.atoms.push_back(part);
+    else if (__builtin_mul_overflow(m.coeff, std::stoll(part), &m.coeff)) return std::nullopt;
   }
   std::sort(m.atoms.begin(), m.atoms.end());
   return m;
@@ -261,8 +263,7 @@ Dim product_dim(const Dims& dims) {
   Monomial m;
   for (const Dim& d : dims) {
     auto x = to_monomial(d);
-    if (!x) return Dim();
-    m.coeff *= x->coeff;
+    if (!x || __builtin_mul_overflow(m.coeff, x->coeff, &m.coeff)) return Dim();
     m.atoms.insert(m.atoms.end(), x->atoms.begin(), x->atoms.end());
   }
   std::sort(m.atoms.begin(), m.atoms.end());

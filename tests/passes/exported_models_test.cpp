@@ -143,6 +143,26 @@ TEST_P(ExportedModel, RoundTripsThroughOnnx) {
   fs::remove(out);
 }
 
+TEST_P(ExportedModel, DecoderKeepsItsOutputs) {
+  // No attention there, but folding, CSE and the norm matchers must leave
+  // the conv decoder's results alone (GroupNorm is spelled with
+  // InstanceNormalization in ts17/dyn18, which no pass should touch).
+  auto original = load_onnx((style() / "decoder.onnx").string());
+  PassContext ctx;
+  auto optimised = optimise(*original, ctx);
+  EXPECT_LE(optimised->nodes().size(), original->nodes().size());
+  EXPECT_EQ(test::count_ops(*optimised, "vdrt.Attention"), 0);
+  SessionOptions cpu;
+  cpu.device = "cpu";
+  Session s(std::move(optimised), cpu);
+  const fs::path set = style() / "decoder" / "test_data_set_0";
+  TensorMap feed;
+  for (NamedTensor& t : load_test_set(set.string(), "input")) feed[t.name] = t.tensor;
+  TensorMap got = s.run(feed);
+  for (NamedTensor& want : load_test_set(set.string(), "output"))
+    EXPECT_LE(test::max_abs_diff(got.at(want.name), want.tensor), kTolerance) << want.name;
+}
+
 INSTANTIATE_TEST_SUITE_P(Styles, ExportedModel, testing::Values("ts17", "dyn18", "attn23"),
                          [](const testing::TestParamInfo<std::string>& i) { return i.param; });
 
