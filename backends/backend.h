@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "graph/graph.h"
+#include "graph/op_state.h"
 
 namespace vdrt {
 
@@ -73,6 +74,14 @@ class Backend {
                                               const std::vector<const Tensor*>& known_values) = 0;
   virtual void enqueue(CompiledOp& op, const std::vector<DeviceTensor>& inputs,
                        const std::vector<DeviceTensor>& outputs) = 0;
+  // The same for a node that reads runtime state (OpSchema::runtime_state,
+  // bound through Session::bind_state). Backends without stateful kernels
+  // keep this default, which refuses a bound state.
+  virtual void enqueue(CompiledOp& op, const std::vector<DeviceTensor>& inputs,
+                       const std::vector<DeviceTensor>& outputs, OpState* state) {
+    VDRT_CHECK(state == nullptr, "backend " + info().backend + " cannot run ops that read runtime state");
+    enqueue(op, inputs, outputs);
+  }
   virtual void synchronize() = 0;
 };
 

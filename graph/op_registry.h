@@ -57,12 +57,16 @@ struct OpSchema {
   std::vector<int> value_inputs;  // inputs whose contents determine output shapes
   InferFn infer;
   std::string doc;
+  // The op reads runtime state that the Session binds per node (graph/op_state.h),
+  // e.g. the KV cache of the sparse attention ops.
+  bool runtime_state = false;
 
   OpSchema& inputs(int lo, int hi) { min_inputs = lo; max_inputs = hi; return *this; }
   OpSchema& outputs(int lo, int hi) { min_outputs = lo; max_outputs = hi; return *this; }
   OpSchema& needs_values(std::vector<int> idx) { value_inputs = std::move(idx); return *this; }
   OpSchema& set_infer(InferFn f) { infer = std::move(f); return *this; }
   OpSchema& describe(std::string d) { doc = std::move(d); return *this; }
+  OpSchema& reads_runtime_state() { runtime_state = true; return *this; }
 };
 
 class OpRegistry {

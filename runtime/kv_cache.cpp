@@ -1,5 +1,6 @@
 #include "runtime/kv_cache.h"
 
+#include <algorithm>
 #include <cstring>
 #include <sstream>
 
@@ -8,8 +9,13 @@ namespace vdrt {
 CachePolicy CachePolicy::parse(const std::string& text) {
   CachePolicy p;
   if (text.empty() || text == "unbounded") return p;
+  if (text == "pbsa") {
+    p.kind = Kind::Pbsa;
+    return p;
+  }
   auto bad = [&] {
-    return Error("bad cache policy '" + text + "': expected 'unbounded', 'window:N' or 'window:N,sink:S' (frames)");
+    return Error("bad cache policy '" + text +
+                 "': expected 'unbounded', 'window:N', 'window:N,sink:S' (frames) or 'pbsa'");
   };
   if (text.rfind("window:", 0) != 0) throw bad();
   p.kind = Kind::Window;
@@ -36,6 +42,7 @@ CachePolicy CachePolicy::parse(const std::string& text) {
 
 std::string CachePolicy::str() const {
   if (kind == Kind::Unbounded) return "unbounded";
+  if (kind == Kind::Pbsa) return "pbsa";
   return "window:" + std::to_string(window_frames) + ",sink:" + std::to_string(sink_frames);
 }
 
@@ -72,7 +79,11 @@ KvCache::KvCache(std::vector<std::vector<int64_t>> key_shapes, std::vector<std::
   }
 }
 
-int64_t KvCache::frames() const { return keys_.empty() ? 0 : keys_[0].dims()[1] / tokens_per_frame_; }
+int64_t KvCache::frames() const {
+  int64_t tokens = 0;
+  for (const Tensor& k : keys_) tokens = std::max(tokens, k.dims()[1]);
+  return tokens / tokens_per_frame_;
+}
 
 size_t KvCache::bytes() const {
   size_t b = 0;
@@ -82,7 +93,7 @@ size_t KvCache::bytes() const {
 
 Tensor KvCache::evict(const Tensor& t) const {
   const int64_t held = t.dims()[1] / tokens_per_frame_;
-  if (policy_.kind == CachePolicy::Kind::Unbounded || held <= policy_.window_frames) return t;
+  if (policy_.kind != CachePolicy::Kind::Window || held <= policy_.window_frames) return t;
   // Keep the sink frames and the most recent (window - sink) frames.
   const int64_t recent = policy_.window_frames - policy_.sink_frames;
   std::vector<int64_t> dims = t.dims();
@@ -105,7 +116,10 @@ void KvCache::append(const std::vector<Tensor>& keys, const std::vector<Tensor>&
   VDRT_CHECK(keys.size() == keys_.size() && values.size() == values_.size(),
              "the model returned " + std::to_string(keys.size()) + " present key layers, the cache has " +
                  std::to_string(keys_.size()));
-  int64_t new_tokens = keys.empty() ? 0 : keys[0].dims().at(1);
+  // Layers whose cache lives elsewhere (sparse attention, block_kv_cache.h)
+  // pass empty tensors; the longest layer says how many tokens arrived.
+  int64_t new_tokens = 0;
+  for (const Tensor& k : keys) new_tokens = std::max(new_tokens, k.dims().at(1));
   VDRT_CHECK(new_tokens % tokens_per_frame_ == 0, "present keys hold " + std::to_string(new_tokens) +
                                                       " tokens, not a whole number of frames of " +
                                                       std::to_string(tokens_per_frame_) + " tokens");

@@ -11,12 +11,15 @@
 namespace vdrt {
 
 struct CachePolicy {
-  enum class Kind { Unbounded, Window };
+  // Pbsa: layers rewritten to vdrt.PBSAttention keep their block cache
+  // bounded by the op's window and persistent memory
+  // (runtime/block_kv_cache.h); any dense layers keep every frame.
+  enum class Kind { Unbounded, Window, Pbsa };
   Kind kind = Kind::Unbounded;
   int64_t window_frames = 0;  // frames kept, sinks included (Window only)
   int64_t sink_frames = 0;    // first frames that are never evicted
 
-  static CachePolicy parse(const std::string& text);  // "unbounded", "window:12", "window:12,sink:3"
+  static CachePolicy parse(const std::string& text);  // "unbounded", "window:12", "window:12,sink:3", "pbsa"
   std::string str() const;
 };
 

@@ -37,6 +37,7 @@ Rollout::Rollout(Pipeline& pipeline, Tensor context, RolloutOptions options)
     value_shapes.push_back(declared_dims(g, pipeline_.names.past_value + std::to_string(l), batch));
   }
   cache_ = std::make_unique<KvCache>(key_shapes, value_shapes, c.tokens_per_frame, options_.cache);
+  sparse_ = SparseKvBinding::create(*pipeline_.denoiser, batch, options_.cache);
 }
 
 std::vector<int64_t> Rollout::latent_dims() const {
@@ -67,6 +68,10 @@ std::optional<ChunkResult> Rollout::next(const std::atomic<bool>* cancel) {
   const size_t count = static_cast<size_t>(numel(dims));
   const std::vector<double>& steps = scheduler_.timesteps;
 
+  if (sparse_) {
+    sparse_->begin_chunk(chunk_);
+    sparse_->attach(*pipeline_.denoiser);
+  }
   Tensor x = gaussian_noise(options_.seed, chunk_, 0, dims);
   Tensor x0(DType::F32, dims);
   for (size_t k = 0; k < steps.size(); ++k) {
@@ -84,11 +89,30 @@ std::optional<ChunkResult> Rollout::next(const std::atomic<bool>* cancel) {
   }
   if (cancelled()) return std::nullopt;
   // The cache-filling pass: the clean chunk at t = 0 yields its keys/values.
-  TensorMap out = pipeline_.denoiser->run(denoiser_inputs(x0, 0.0));
+  // Sparse layers collect the attention mass their blocks receive in this
+  // pass (PBSA's saliency).
+  if (sparse_) sparse_->set_accumulate(true);
+  TensorMap out;
+  try {
+    out = pipeline_.denoiser->run(denoiser_inputs(x0, 0.0));
+  } catch (...) {
+    if (sparse_) sparse_->set_accumulate(false);
+    throw;
+  }
+  if (sparse_) sparse_->set_accumulate(false);
   std::vector<Tensor> keys, values;
   for (size_t l = 0; l < cache_->layers(); ++l) {
-    keys.push_back(out.at(n.present_key + std::to_string(l)));
-    values.push_back(out.at(n.present_value + std::to_string(l)));
+    Tensor k = out.at(n.present_key + std::to_string(l)), v = out.at(n.present_value + std::to_string(l));
+    if (sparse_ && sparse_->has_layer(static_cast<int64_t>(l))) {
+      sparse_->layer(static_cast<int64_t>(l)).append(k, v);
+      // The dense cache keeps this layer empty: its past inputs stay bound to [B, 0, H, D].
+      std::vector<int64_t> kd = k.dims(), vd = v.dims();
+      kd[1] = vd[1] = 0;
+      k = Tensor(k.dtype(), kd);
+      v = Tensor(v.dtype(), vd);
+    }
+    keys.push_back(k);
+    values.push_back(v);
   }
   cache_->append(keys, values);
 
@@ -100,8 +124,8 @@ std::optional<ChunkResult> Rollout::next(const std::atomic<bool>* cancel) {
     r.frames = dec.at(n.decoder_frames);
   }
   ++chunk_;
-  r.cache_bytes = cache_->bytes();
-  r.cache_frames = cache_->frames();
+  r.cache_bytes = cache_->bytes() + (sparse_ ? sparse_->bytes() : 0);
+  r.cache_frames = std::max(cache_->frames(), sparse_ ? sparse_->frames() : 0);
   r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return r;
 }

@@ -11,6 +11,7 @@
 #include "runtime/flow_matching.h"
 #include "runtime/kv_cache.h"
 #include "runtime/pipeline.h"
+#include "runtime/sparse_kv_binding.h"
 
 namespace vdrt {
 
@@ -40,6 +41,10 @@ class Rollout {
   std::optional<ChunkResult> next(const std::atomic<bool>* cancel = nullptr);
   int64_t chunks_done() const { return chunk_; }
   const KvCache& cache() const { return *cache_; }
+  // The block caches of layers rewritten to sparse attention (PBSA/HSA);
+  // nullptr for a dense denoiser. Those layers bypass cache().
+  SparseKvBinding* sparse_cache() const { return sparse_.get(); }
+  size_t peak_cache_bytes() const { return cache_->peak_bytes() + (sparse_ ? sparse_->peak_bytes() : 0); }
   const FlowMatching& scheduler() const { return scheduler_; }
   std::vector<int64_t> latent_dims() const;
 
@@ -50,6 +55,7 @@ class Rollout {
   RolloutOptions options_;
   FlowMatching scheduler_;
   std::unique_ptr<KvCache> cache_;
+  std::unique_ptr<SparseKvBinding> sparse_;
   int64_t chunk_ = 0;
 };
 

@@ -13,6 +13,7 @@
 #include "importer/onnx_import.h"
 #include "runtime/host_eval.h"
 #include "runtime/memory_plan.h"
+#include "runtime/pass_pipeline.h"
 
 namespace vdrt {
 namespace {
@@ -55,6 +56,7 @@ struct Session::Impl {
   std::unordered_map<std::string, std::unique_ptr<CompiledOp>> compiled;
   std::vector<std::unique_ptr<Buffer>> arenas;
   size_t constant_bytes = 0;
+  std::vector<std::shared_ptr<OpState>> node_state;  // per node index; see bind_state
 
   DeviceTensor constant_tensor(const Value* v, int b) {
     auto& buf = constants[{v, b}];
@@ -70,7 +72,9 @@ struct Session::Impl {
 
 Session::Session(std::unique_ptr<Graph> graph, const SessionOptions& options)
     : graph_(std::move(graph)), impl_(std::make_unique<Impl>()) {
+  if (!options.pass_pipeline.empty()) run_pass_pipeline_file(*graph_, options.pass_pipeline);
   infer_shapes(*graph_);
+  impl_->node_state.resize(graph_->nodes().size());
   backend_ = BackendRegistry::instance().create(options.device, options.threads);
   impl_->backends.push_back(backend_.get());
   int cpu_index = backend_->info().backend == "cpu" ? 0 : -1;
@@ -99,6 +103,28 @@ Session::~Session() = default;
 
 std::unique_ptr<Session> Session::load(const std::string& model_path, const SessionOptions& options) {
   return std::make_unique<Session>(load_onnx(model_path), options);
+}
+
+std::vector<const Node*> Session::state_slots() const {
+  std::vector<const Node*> out;
+  for (const auto& n : graph_->nodes()) {
+    const OpSchema* schema = OpRegistry::instance().find(n->domain(), n->op_type());
+    if (schema && schema->runtime_state) out.push_back(n.get());
+  }
+  return out;
+}
+
+void Session::bind_state(const Node& node, std::shared_ptr<OpState> state) {
+  const auto& nodes = graph_->nodes();
+  for (size_t i = 0; i < nodes.size(); ++i)
+    if (nodes[i].get() == &node) {
+      const OpSchema* schema = OpRegistry::instance().find(node.domain(), node.op_type());
+      VDRT_CHECK(schema && schema->runtime_state, "this op reads no runtime state",
+                 {graph_->source_path, node.name(), node.qualified_op()});
+      impl_->node_state[i] = std::move(state);
+      return;
+    }
+  throw Error("bind_state: the node is not in this session's graph", {graph_->source_path, node.name()});
 }
 
 std::vector<std::string> Session::placement() const {
@@ -330,7 +356,8 @@ TensorMap Session::run(const TensorMap& inputs) {
     auto& op = impl_->compiled[key];
     if (!op) op = impl_->backends[b]->compile(node, g.opset(node.domain()), in_descs, out_descs, known);
     try {
-      impl_->backends[b]->enqueue(*op, ins, outs);
+      if (OpState* st = impl_->node_state[i].get()) impl_->backends[b]->enqueue(*op, ins, outs, st);
+      else impl_->backends[b]->enqueue(*op, ins, outs);
     } catch (const Error& e) {
       throw e.with_site({g.source_path, node.name(), node.qualified_op()});
     }

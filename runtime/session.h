@@ -17,6 +17,9 @@ struct SessionOptions {
   std::string device = "auto";  // see BackendRegistry: auto, cpu, opencl:0, vulkan:1, ...
   int threads = 0;              // CPU threads; 0 = all cores
   bool cpu_fallback = true;     // run nodes the device lacks on the CPU
+  // A pass pipeline (TOML, passes/pipeline.h) run over the graph after
+  // import, e.g. passes/pipelines/sparse_pbsa.toml; empty: the graph runs as imported.
+  std::string pass_pipeline;
 };
 
 struct RunStats {
@@ -44,6 +47,14 @@ class Session {
   // Backend name each node runs on, by node index.
   std::vector<std::string> placement() const;
   const RunStats& last_stats() const { return stats_; }
+
+  // Runtime state slots: the nodes whose op reads runtime state
+  // (OpSchema::runtime_state), in graph order, and binding a state object
+  // to one of them (nullptr unbinds). The kernel of a bound node receives the
+  // state on every run; e.g. the rollout binds each sparse attention node to
+  // its layer's KV cache (runtime/block_kv_cache.h).
+  std::vector<const Node*> state_slots() const;
+  void bind_state(const Node& node, std::shared_ptr<OpState> state);
 
  private:
   struct Impl;

@@ -22,7 +22,7 @@ std::atomic<bool> g_interrupted{false};
 extern "C" void on_sigint(int) { g_interrupted.store(true); }
 
 struct GenerateArgs {
-  std::string pipeline, output = "out.mp4", context, device = "auto", steps, cache = "unbounded";
+  std::string pipeline, output = "out.mp4", context, device = "auto", steps, cache = "unbounded", passes;
   int64_t frames = 0;
   double seconds = 0, fps = 16, shift = 0;
   uint64_t seed = 0;
@@ -34,6 +34,7 @@ int generate(const GenerateArgs& a) {
   SessionOptions so;
   so.device = a.device;
   so.threads = a.threads;
+  so.pass_pipeline = a.passes;
   auto pipeline = Pipeline::load(a.pipeline, so);
   const DenoiserContract& c = pipeline->contract;
   VDRT_CHECK(pipeline->decoder, "the pipeline has no decoder.onnx, so no video can be written", {a.pipeline});
@@ -89,7 +90,7 @@ int generate(const GenerateArgs& a) {
     return 130;
   }
   spdlog::info("wrote {} frames to {} ({:.2f} s, peak KV cache {})", written, a.output, busy,
-               human_bytes(static_cast<double>(rollout.cache().peak_bytes())));
+               human_bytes(static_cast<double>(rollout.peak_cache_bytes())));
   return kExitOk;
 }
 
@@ -107,7 +108,14 @@ Action setup_generate(CLI::App& sub) {
   sub.add_option("-t,--threads", a->threads, "CPU threads (0 = all cores)")->capture_default_str();
   sub.add_option("--steps", a->steps, "Denoising timesteps, e.g. 1000,750,500,250 (default: model metadata)");
   sub.add_option("--shift", a->shift, "Scheduler shift (default: model metadata)");
-  sub.add_option("--cache", a->cache, "KV cache policy: unbounded | window:N[,sink:S] (frames)")->capture_default_str();
+  sub.add_option("--cache", a->cache,
+                 "KV cache policy: unbounded | window:N[,sink:S] (frames) | pbsa (the bounded window + persistent "
+                 "memory of vdrt.PBSAttention layers)")
+      ->capture_default_str();
+  sub.add_option("--pipeline", a->passes,
+                 "Pass pipeline TOML run over the denoiser before generating, e.g. "
+                 "passes/pipelines/sparse_pbsa.toml (sparse attention)")
+      ->check(CLI::ExistingFile);
   sub.add_flag("--no-progress", a->no_progress, "Do not show the progress line");
   return [a] { return generate(*a); };
 }

@@ -94,8 +94,14 @@ class CpuBackend final : public Backend {
 
   void enqueue(CompiledOp& compiled, const std::vector<DeviceTensor>& inputs,
                const std::vector<DeviceTensor>& outputs) override {
+    enqueue(compiled, inputs, outputs, nullptr);
+  }
+
+  void enqueue(CompiledOp& compiled, const std::vector<DeviceTensor>& inputs,
+               const std::vector<DeviceTensor>& outputs, OpState* state) override {
     auto& op = static_cast<CpuCompiledOp&>(compiled);
     cpu::KernelContext ctx{*op.attrs, op.opset, view_all(inputs), view_all(outputs)};
+    ctx.state = state;
     try {
       op.kernel->run(ctx);
     } catch (const Error& e) {

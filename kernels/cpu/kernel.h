@@ -13,6 +13,7 @@
 #include "graph/attribute.h"
 #include "graph/dtype.h"
 #include "graph/error.h"
+#include "graph/op_state.h"
 #include "graph/shape.h"
 
 namespace vdrt::cpu {
@@ -40,6 +41,9 @@ struct KernelContext {
   int64_t opset;
   std::vector<TensorView> inputs;   // absent optional inputs are not present()
   std::vector<TensorView> outputs;
+  // Runtime state the Session bound to the node (OpSchema::runtime_state),
+  // e.g. the KV cache of the sparse attention ops; nullptr when none is bound.
+  OpState* state = nullptr;
 
   bool has(size_t i) const { return i < inputs.size() && inputs[i].present(); }
   const TensorView& in(size_t i) const;

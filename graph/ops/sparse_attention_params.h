@@ -1,0 +1,88 @@
+#pragma once
+// The attributes of vdrt.PBSAttention and vdrt.HSAttention (docs/vdrt_ops.md)
+// parsed and checked in one place: the shape function, the CPU kernels, the
+// sparsify-attention pass and the runtime's block KV cache all read them
+// through SparseAttentionParams, so a bad attribute fails the same way
+// everywhere (vdrt::Error naming the attribute).
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "graph/attribute.h"
+
+namespace vdrt {
+
+enum class SparseMethod { Pbsa, Hsa };
+const char* sparse_method_op(SparseMethod m);  // "PBSAttention" / "HSAttention"
+
+// A frame's tokens form a grid_h x grid_w raster (row-major, as the patch
+// embedding flattens them). Blocks are tile_h x tile_w tiles of that grid,
+// so a block is spatially contiguous; tiles at the right and bottom edges
+// are smaller when the grid is not a multiple of the tile.
+struct BlockLayout {
+  int64_t grid_h = 0, grid_w = 0, tile_h = 0, tile_w = 0;
+
+  int64_t tokens_per_frame() const { return grid_h * grid_w; }
+  int64_t tiles_y() const { return (grid_h + tile_h - 1) / tile_h; }
+  int64_t tiles_x() const { return (grid_w + tile_w - 1) / tile_w; }
+  int64_t tiles() const { return tiles_y() * tiles_x(); }
+  int64_t max_tile_tokens() const { return tile_h * tile_w; }
+
+  // The frame's tokens regrouped tile by tile: tile t holds the raster
+  // indices token[offset[t] .. offset[t+1]), in raster order inside the tile.
+  struct TileOrder {
+    std::vector<int32_t> token;
+    std::vector<int32_t> offset;  // tiles() + 1 entries
+  };
+  TileOrder tile_order() const;
+
+  void check() const;  // throws vdrt::Error on non-positive sizes
+};
+
+// Chunk-aware growth (CAG): the fraction of cached key blocks skipped rises
+// from s_min at chunk 0 to s_max at chunk `ramp` along `curve`, then stays.
+struct CagSchedule {
+  enum class Curve { Linear, Cosine };
+  double s_min = 0, s_max = 0;
+  int64_t ramp = 0;  // chunks; 0: s_max from chunk 0
+  Curve curve = Curve::Linear;
+
+  bool enabled() const { return s_min > 0 || s_max > 0; }
+  double sparsity(int64_t chunk) const;
+  // How many of `n` candidate blocks chunk `chunk` keeps: ceil((1 - s) n),
+  // at least one when n > 0.
+  int64_t keep(int64_t chunk, int64_t n) const;
+  static Curve parse_curve(const std::string& name);  // "linear" | "cosine"
+  static const char* curve_name(Curve c);
+};
+
+struct SparseAttentionParams {
+  SparseMethod method = SparseMethod::Pbsa;
+  float scale = 0;
+  int64_t num_heads = 0, kv_num_heads = 0;  // 0: taken from the inputs
+  int64_t layer = -1;                       // kv_cache_layer
+  BlockLayout layout;
+  CagSchedule cag;
+  int64_t sink_frames = 0;
+
+  // PBSA
+  int64_t window_frames = 0;   // local window W, frames
+  int64_t top_k = 0;           // window blocks kept per query block; 0 = all
+  int64_t memory_blocks = 0;   // persistent memory M, blocks per layer and KV head
+  bool compress = false;       // keep memory blocks as mean K/V with a log(count) weight
+  float saliency_decay = 1.0f; // saliency <- decay * saliency + mass, once per chunk
+
+  // HSA
+  int64_t top_frames = 0;      // cached frames kept per query block (besides sinks); 0 = all
+  int64_t top_blocks = 0;      // blocks kept inside the kept frames; 0 = all
+
+  // Reads and checks the op's attributes; throws vdrt::Error naming the bad one.
+  static SparseAttentionParams from_attributes(SparseMethod method, const AttributeMap& attrs);
+  // Writes every attribute (the inverse of from_attributes).
+  void to_attributes(AttributeMap& attrs) const;
+  // Window blocks kept by one query block at `chunk` out of `n` candidates
+  // (top_k and the CAG schedule, whichever keeps fewer).
+  int64_t budget(int64_t chunk, int64_t n, int64_t fixed) const;
+};
+
+}  // namespace vdrt

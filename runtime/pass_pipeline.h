@@ -1,0 +1,26 @@
+#pragma once
+// Running a compiler-pass pipeline (passes/) over a graph the runtime is
+// about to execute: SessionOptions::pass_pipeline, `vdrt generate --pipeline`.
+// The runtime supplies what passes/ may not know: a host evaluator for
+// constant folding, which runs the CPU kernels.
+#include <string>
+
+#include "graph/graph.h"
+#include "passes/pass.h"
+
+namespace vdrt {
+
+// Evaluates a node on host tensors with the CPU kernels (fold-constants' callback).
+NodeEvaluator host_node_evaluator();
+
+// Loads the TOML pipeline at `path` and runs it over `graph`; errors name the
+// file. Each pass logs one line (spdlog, debug level); returns the context
+// with the passes' explanations.
+PassContext run_pass_pipeline_file(Graph& graph, const std::string& path);
+// The default pipeline as TOML (what `vdrt opt` runs), for callers that
+// append their own passes to it.
+const std::string& default_pass_pipeline_toml();
+// The same for pipeline TOML text; `label` names it in messages.
+PassContext run_pass_pipeline_text(Graph& graph, const std::string& toml, const std::string& label);
+
+}  // namespace vdrt

@@ -1,0 +1,227 @@
+// sparsify-attention on the committed tiny models (every export style) and
+// on hand-built graphs: one sparse node per layer with the cache inputs
+// kept, cross-attention left dense, the rewritten model running standalone
+// (past inputs read as the window) with every block selected equal to the
+// original, the shipped pipelines loading and running, ONNX round trips,
+// and the near-misses that must stay dense.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <filesystem>
+
+#include "graph_builder.h"
+#include "graph/ops/sparse_attention_params.h"
+#include "importer/onnx_export.h"
+#include "importer/onnx_import.h"
+#include "importer/tensor_file.h"
+#include "passes/pass_manager.h"
+#include "passes/pass_registry.h"
+#include "passes/pipeline.h"
+#include "runtime/host_eval.h"
+#include "runtime/pass_pipeline.h"
+#include "test_util.h"
+
+namespace vdrt {
+namespace {
+namespace fs = std::filesystem;
+
+const char* kFuse =
+    "[[pass]]\nname = \"fold-constants\"\n[[pass]]\nname = \"eliminate-dead\"\n[[pass]]\nname = \"fuse-attention\"\n";
+
+std::unique_ptr<Graph> rewrite(const Graph& original, const std::string& sparsify_options, PassContext& ctx) {
+  auto g = original.clone();
+  ctx.evaluator = host_node_evaluator();
+  std::string toml = std::string(kFuse) + "[[pass]]\nname = \"sparsify-attention\"\n" + sparsify_options +
+                     "\n[[pass]]\nname = \"eliminate-dead\"\n";
+  PassManager(parse_pipeline(toml, "test")).run(*g, ctx);
+  return g;
+}
+
+std::vector<fs::path> golden_sets(const fs::path& style) {
+  std::vector<fs::path> sets;
+  for (const auto& e : fs::directory_iterator(style / "denoiser"))
+    if (e.path().filename().string().rfind("test_data_set_", 0) == 0) sets.push_back(e.path());
+  std::sort(sets.begin(), sets.end());
+  return sets;
+}
+
+class SparsifyModel : public testing::TestWithParam<std::string> {
+ protected:
+  fs::path style() const { return test::source_path("models/tiny_wan/" + GetParam()); }
+};
+
+TEST_P(SparsifyModel, OneSparseNodePerLayerCrossStaysDense) {
+  auto original = load_onnx((style() / "denoiser.onnx").string());
+  const int64_t layers = std::stoll(original->metadata.at("vdrt.num_layers"));
+  for (const char* method : {"pbsa", "hsa"}) {
+    PassContext ctx;
+    auto g = rewrite(*original, std::string("method = \"") + method + "\"\nblock_size = 4", ctx);
+    const std::string op = std::string("vdrt.") + (std::string(method) == "pbsa" ? "PBSAttention" : "HSAttention");
+    std::set<int64_t> seen;
+    for (const auto& n : g->nodes()) {
+      if (n->qualified_op() == "vdrt.Attention") {
+        EXPECT_EQ(n->attrs().get_string("kind"), "cross");
+        continue;
+      }
+      if (n->qualified_op() != op) continue;
+      const int64_t layer = n->attrs().get_int("kv_cache_layer");
+      seen.insert(layer);
+      ASSERT_EQ(n->inputs().size(), 5u);
+      EXPECT_EQ(n->input(3)->name(), "past_key." + std::to_string(layer));
+      EXPECT_EQ(n->input(4)->name(), "past_value." + std::to_string(layer));
+      // The tiny model: 4x4 tokens per frame from its metadata, 2x2 tiles.
+      EXPECT_EQ(n->attrs().get_ints("frame_grid"), (std::vector<int64_t>{4, 4}));
+      EXPECT_EQ(n->attrs().get_ints("block_tile"), (std::vector<int64_t>{2, 2}));
+      EXPECT_NEAR(n->attrs().get_float("scale"), 0.25, 1e-6);
+    }
+    EXPECT_EQ(static_cast<int64_t>(seen.size()), layers) << method << test::explained(ctx);
+    EXPECT_EQ(test::count_ops(*g, "Attention"), 0);
+    auto cross = ctx.explanations_of("sparsify-attention");
+    EXPECT_EQ(static_cast<int64_t>(cross.size()), layers);  // one "stays dense" per cross-attention
+  }
+}
+
+TEST_P(SparsifyModel, EveryBlockSelectedMatchesTheOriginalOnGoldenSets) {
+  auto original = load_onnx((style() / "denoiser.onnx").string());
+  SessionOptions cpu{"cpu"};
+  Session dense(original->clone(), cpu);
+  const std::pair<const char*, const char*> configs[] = {
+      {"pbsa", "method = \"pbsa\"\nblock_size = 4\nwindow = 100\ntop_k = 0"},
+      {"hsa", "method = \"hsa\"\nblock_size = 4\ntop_frames = 0\ntop_blocks = 0"},
+  };
+  for (const auto& [name, options] : configs) {
+    PassContext ctx;
+    Session sparse(rewrite(*original, options, ctx), cpu);
+    for (const fs::path& set : golden_sets(style())) {
+      SCOPED_TRACE(std::string(name) + " " + set.string());
+      TensorMap feed;
+      for (NamedTensor& t : load_test_set(set.string(), "input")) feed[t.name] = t.tensor;
+      TensorMap got = sparse.run(feed), want = dense.run(feed);
+      for (const auto& [out, t] : want) EXPECT_LE(test::max_abs_diff(got.at(out), t), 1e-4) << out;
+    }
+  }
+}
+
+TEST_P(SparsifyModel, ShippedPipelinesRunAndRoundTrip) {
+  for (const char* file : {"passes/pipelines/sparse_pbsa.toml", "passes/pipelines/sparse_hsa.toml"}) {
+    SCOPED_TRACE(file);
+    auto g = load_onnx((style() / "denoiser.onnx").string());
+    run_pass_pipeline_file(*g, test::source_path(file));
+    fs::path out = fs::temp_directory_path() / ("vdrt_sparse_roundtrip_" + GetParam() + ".onnx");
+    save_onnx(*g, out.string());
+    Session s(load_onnx(out.string()), SessionOptions{"cpu"});
+    fs::remove(out);
+    const fs::path set = golden_sets(style()).back();  // two cached chunks
+    TensorMap feed;
+    for (NamedTensor& t : load_test_set(set.string(), "input")) feed[t.name] = t.tensor;
+    TensorMap got = s.run(feed);
+    const Tensor& flow = got.at("flow");
+    for (int64_t i = 0; i < flow.numel(); ++i) ASSERT_TRUE(std::isfinite(flow.data<float>()[i]));
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Styles, SparsifyModel, testing::Values("ts17", "dyn18", "attn23"),
+                         [](const testing::TestParamInfo<std::string>& i) { return i.param; });
+
+// A graph with one vdrt.Attention over a cache, as fuse-attention writes it.
+struct OneAttention {
+  test::GraphBuilder b;
+  Value *q, *k, *v, *pk, *pv, *y;
+  Node* node;
+  explicit OneAttention(const std::string& kind = "self") {
+    q = b.input("q", {1, 32, 2, 8});
+    k = b.input("k", {1, 32, 2, 8});
+    v = b.input("v", {1, 32, 2, 8});
+    pk = b.input("past_key.0", {1, Dim::symbol("T"), 2, 8});
+    pv = b.input("past_value.0", {1, Dim::symbol("T"), 2, 8});
+    AttributeMap a;
+    a.set("scale", 0.35f);
+    a.set("kind", kind);
+    a.set("kv_cache_layer", int64_t{0});
+    y = b.op("Attention", {q, k, v, pk, pv}, a, "vdrt");
+    node = y->producer();
+    b.output(y);
+    b.graph().metadata["vdrt.tokens_per_frame"] = "16";
+    b.graph().metadata["vdrt.latent_height"] = "8";
+    b.graph().metadata["vdrt.latent_width"] = "8";
+  }
+};
+
+bool run_pass(Graph& g, PassContext& ctx, PassOptions options) {
+  auto pass = PassRegistry::instance().create("sparsify-attention");
+  pass->configure(options);
+  ctx.set_current_pass("sparsify-attention");
+  return pass->run(g, ctx);
+}
+
+TEST(SparsifyAttention, RewritesSelfAttentionWithTheOptions) {
+  OneAttention m;
+  PassContext ctx;
+  PassOptions o;
+  o.set("method", std::string("hsa"));
+  o.set("block_tile", std::string("2x4"));
+  o.set("top_frames", int64_t{3});
+  o.set("top_blocks", int64_t{5});
+  o.set("cag_s_min", 0.1);
+  o.set("cag_s_max", 0.6);
+  o.set("cag_ramp", int64_t{5});
+  o.set("cag_curve", std::string("cosine"));
+  ASSERT_TRUE(run_pass(m.b.graph(), ctx, o));
+  Node* n = m.y->producer();
+  ASSERT_EQ(n->qualified_op(), "vdrt.HSAttention");
+  auto p = SparseAttentionParams::from_attributes(SparseMethod::Hsa, n->attrs());
+  EXPECT_EQ(p.layout.grid_h, 4);  // 8x8 latents, 16 tokens: patch 2
+  EXPECT_EQ(p.layout.tile_w, 4);
+  EXPECT_EQ(p.top_frames, 3);
+  EXPECT_EQ(p.top_blocks, 5);
+  EXPECT_EQ(p.sink_frames, 1);
+  EXPECT_EQ(p.cag.curve, CagSchedule::Curve::Cosine);
+  EXPECT_NEAR(p.cag.s_max, 0.6, 1e-6);
+  EXPECT_EQ(n->attrs().get_string("kind"), "self");
+  EXPECT_EQ(m.y->shape(), Shape({1, 32, 2, 8}));
+}
+
+TEST(SparsifyAttention, NearMissesStayDense) {
+  {
+    OneAttention m("cross");
+    PassContext ctx;
+    EXPECT_FALSE(run_pass(m.b.graph(), ctx, {}));
+    ASSERT_EQ(ctx.explanations().size(), 1u);
+    EXPECT_NE(ctx.explanations()[0].message.find("stays dense"), std::string::npos);
+  }
+  {
+    OneAttention m;  // the cache input is read elsewhere too
+    m.b.output(m.b.op("Identity", {m.pk}));
+    PassContext ctx;
+    EXPECT_FALSE(run_pass(m.b.graph(), ctx, {}));
+    EXPECT_NE(ctx.explanations().at(0).message.find("read by other nodes"), std::string::npos);
+  }
+  {
+    OneAttention m;  // 32 tokens per call are not whole frames of 5x5
+    PassContext ctx;
+    PassOptions o;
+    o.set("frame_grid", std::string("5x5"));
+    EXPECT_FALSE(run_pass(m.b.graph(), ctx, o));
+    EXPECT_NE(ctx.explanations().at(0).message.find("not whole frames"), std::string::npos);
+  }
+  {
+    OneAttention m;  // layer filter
+    PassContext ctx;
+    PassOptions o;
+    o.set("layers", std::string("1,2"));
+    EXPECT_FALSE(run_pass(m.b.graph(), ctx, o));
+  }
+  {
+    OneAttention m;
+    PassContext ctx;
+    PassOptions o;
+    o.set("method", std::string("dense"));
+    EXPECT_THROW(run_pass(m.b.graph(), ctx, o), Error);
+    o.set("method", std::string("pbsa"));
+    o.set("window", int64_t{0});
+    EXPECT_THROW(run_pass(m.b.graph(), ctx, o), Error);
+  }
+}
+
+}  // namespace
+}  // namespace vdrt
