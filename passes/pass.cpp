@@ -13,6 +13,11 @@ std::string option_value_str(const OptionValue& v) {
         using T = std::decay_t<decltype(x)>;
         if constexpr (std::is_same_v<T, bool>) os << (x ? "true" : "false");
         else if constexpr (std::is_same_v<T, std::string>) os << '"' << x << '"';
+        else if constexpr (std::is_same_v<T, StringList>) {
+          os << '[';
+          for (size_t i = 0; i < x.size(); ++i) os << (i ? ", " : "") << '"' << x[i] << '"';
+          os << ']';
+        }
         else os << x;
       },
       v);
@@ -24,6 +29,7 @@ const char* option_type_name(const OptionValue& v) {
     case 0: return "bool";
     case 1: return "int";
     case 2: return "float";
+    case 4: return "list of strings";
     default: return "string";
   }
 }
@@ -60,6 +66,12 @@ const std::string& PassOptions::get_string(const std::string& name) const {
   return *v;
 }
 
+const StringList& PassOptions::get_strings(const std::string& name) const {
+  const auto* v = std::get_if<StringList>(&get(name));
+  VDRT_CHECK(v, "pass option '" + name + "' is not a list of strings");
+  return *v;
+}
+
 std::string Explanation::str() const {
   std::string s = "[" + pass + "] ";
   if (!node.empty() || !op.empty()) s += "node '" + node + "' (" + op + "): ";
@@ -93,10 +105,14 @@ void Pass::configure(const PassOptions& given) {
                   (known.empty() ? " (it takes none)" : " (options: " + known + ")"));
     }
     bool int_for_float = value.index() == 1 && spec->default_value.index() == 2;
-    VDRT_CHECK(value.index() == spec->default_value.index() || int_for_float,
+    // A single string where a list is expected is a list of one.
+    bool string_for_list = value.index() == 3 && spec->default_value.index() == 4;
+    VDRT_CHECK(value.index() == spec->default_value.index() || int_for_float || string_for_list,
                "option '" + key + "' of pass '" + name() + "' must be a " + option_type_name(spec->default_value) +
                    ", got " + option_type_name(value) + " " + option_value_str(value));
-    resolved.set(key, int_for_float ? OptionValue(static_cast<double>(std::get<int64_t>(value))) : value);
+    if (int_for_float) resolved.set(key, static_cast<double>(std::get<int64_t>(value)));
+    else if (string_for_list) resolved.set(key, StringList{std::get<std::string>(value)});
+    else resolved.set(key, value);
   }
   for (const auto& s : specs)
     if (!resolved.has(s.name)) resolved.set(s.name, s.default_value);

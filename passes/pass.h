@@ -15,7 +15,9 @@
 
 namespace vdrt {
 
-using OptionValue = std::variant<bool, int64_t, double, std::string>;
+// Option values; a string list is a TOML array of strings (e.g. name patterns).
+using StringList = std::vector<std::string>;
+using OptionValue = std::variant<bool, int64_t, double, std::string, StringList>;
 std::string option_value_str(const OptionValue& v);
 const char* option_type_name(const OptionValue& v);
 
@@ -36,6 +38,7 @@ class PassOptions {
   int64_t get_int(const std::string& name) const;
   double get_float(const std::string& name) const;  // ints are accepted
   const std::string& get_string(const std::string& name) const;
+  const StringList& get_strings(const std::string& name) const;
 
  private:
   const OptionValue& get(const std::string& name) const;
@@ -105,6 +108,7 @@ class Pass {
   int64_t opt_int(const std::string& name) const { return options().get_int(name); }
   double opt_float(const std::string& name) const { return options().get_float(name); }
   const std::string& opt_string(const std::string& name) const { return options().get_string(name); }
+  const StringList& opt_strings(const std::string& name) const { return options().get_strings(name); }
 
  private:
   mutable PassOptions options_;

@@ -18,7 +18,15 @@ OptionValue to_option(const toml::value& v, const std::string& key, const std::s
   if (v.is_integer()) return static_cast<int64_t>(v.as_integer());
   if (v.is_floating()) return static_cast<double>(v.as_floating());
   if (v.is_string()) return v.as_string().str;
-  throw Error(where + ": option '" + key + "' must be a bool, integer, float or string");
+  if (v.is_array()) {
+    StringList list;
+    for (const toml::value& item : v.as_array()) {
+      if (!item.is_string()) break;
+      list.push_back(item.as_string().str);
+    }
+    if (list.size() == v.as_array().size()) return list;
+  }
+  throw Error(where + ": option '" + key + "' must be a bool, integer, float, string or array of strings");
 }
 
 }  // namespace
