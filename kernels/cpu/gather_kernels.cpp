@@ -1,6 +1,8 @@
 // CPU kernels of the indexed reads Gather, GatherElements and GatherND.
 // Indices are validated up front (index_util); the copies then move whole
 // contiguous slices with memcpy where the layout allows, in parallel.
+#include <atomic>
+
 #include "kernels/cpu/index_util.h"
 #include "kernels/cpu/kernel.h"
 #include "kernels/cpu/strided_copy.h"
@@ -52,29 +54,37 @@ void gather_elements_kernel(KernelContext& ctx) {
     VDRT_CHECK(i == axis || ind.dims[i] <= data.dims[i],
                "GatherElements indices " + dims_str(ind.dims) + " exceed data " + dims_str(data.dims) +
                    " outside the axis");
-  const std::vector<int64_t> idx = checked_indices(ind, data.dims[axis], "GatherElements", axis);
-  if (idx.empty()) return;
+  VDRT_CHECK(ind.dtype == DType::I64 || ind.dtype == DType::I32, "GatherElements indices must be int32 or int64");
+  if (ind.numel() == 0) return;
   std::vector<int64_t> ds = contiguous_strides(data.dims);
-  const int64_t axis_stride = ds[axis];
+  const int64_t axis_stride = ds[axis], n = data.dims[axis];
   ds[axis] = 0;  // the axis position comes from the index instead
   const std::vector<int64_t> os = contiguous_strides(ind.dims);
   const size_t es = dtype_size(data.dtype);
-  const int64_t last = ind.dims.back(), rows = static_cast<int64_t>(idx.size()) / last;
+  const int64_t last = ind.dims.back(), rows = ind.numel() / last;
   const std::vector<int64_t> outer(ind.dims.begin(), ind.dims.end() - 1);
   const std::vector<int64_t> outer_s(ds.begin(), ds.end() - 1), outer_o(os.begin(), os.end() - 1);
   const int64_t step = ds.back();
-  with_uint_of_size(es, [&]<typename T>() {
-    const T* src = static_cast<const T*>(data.data);
-    T* dst = static_cast<T*>(out.data);
-    parallel_rows(rows, last * static_cast<int64_t>(es), [&](int64_t b, int64_t e) {
-      OffsetWalker w(outer, outer_s, outer_o, b);
-      for (int64_t row = b; row < e; ++row, w.next())
-        for (int64_t j = 0; j < last; ++j) {
-          const int64_t lin = w.dst + j;
-          dst[lin] = src[w.src + j * step + idx[lin] * axis_stride];
+  std::atomic<bool> any_bad{false};
+  // One pass: indices are checked while they are used (see guarded_index).
+  with_index_type(ind, [&](const auto* idx) {
+    with_uint_of_size(es, [&]<typename T>() {
+      const T* src = static_cast<const T*>(data.data);
+      T* dst = static_cast<T*>(out.data);
+      parallel_rows(rows, last * static_cast<int64_t>(es), [&](int64_t b, int64_t e) {
+        OffsetWalker w(outer, outer_s, outer_o, b);
+        bool bad = false;
+        for (int64_t row = b; row < e; ++row, w.next()) {
+          const auto* irow = idx + w.dst;
+          T* drow = dst + w.dst;
+          const T* srow = src + w.src;
+          for (int64_t j = 0; j < last; ++j) drow[j] = srow[j * step + guarded_index(irow[j], n, bad) * axis_stride];
         }
+        if (bad) any_bad = true;
+      });
     });
   });
+  if (any_bad) check_indices(ind, n, "GatherElements", axis);  // throws with the first bad index
 }
 
 void gather_nd_kernel(KernelContext& ctx) {

@@ -119,23 +119,26 @@ void scatter_elements_kernel(KernelContext& ctx) {
   for (int64_t i = 0; i < r; ++i)
     VDRT_CHECK(i == axis || ind.dims[i] <= data.dims[i],
                "ScatterElements indices " + dims_str(ind.dims) + " exceed data " + dims_str(data.dims));
-  const std::vector<int64_t> idx = checked_indices(ind, data.dims[axis], "ScatterElements", axis);
+  check_indices(ind, data.dims[axis], "ScatterElements", axis);
   copy_data(ctx);
-  if (idx.empty()) return;
+  if (ind.numel() == 0) return;
   std::vector<int64_t> ds = contiguous_strides(data.dims);
-  const int64_t axis_stride = ds[axis];
+  const int64_t axis_stride = ds[axis], n = data.dims[axis];
   ds[axis] = 0;
   const std::vector<int64_t> us = contiguous_strides(ind.dims);
   const size_t es = dtype_size(data.dtype);
   auto* dst = static_cast<uint8_t*>(ctx.out(0).data);
   auto* src = static_cast<const uint8_t*>(upd.data);
-  OffsetWalker w(ind.dims, us, ds, 0);  // src = position in updates, dst = data offset without the axis
-  for (size_t i = 0; i < idx.size(); ++i, w.next()) {
-    uint8_t* d = dst + (w.dst + idx[i] * axis_stride) * static_cast<int64_t>(es);
-    const uint8_t* s = src + w.src * static_cast<int64_t>(es);
-    if (red == Reduction::None) std::memcpy(d, s, es);
-    else reduce_into(data.dtype, red, d, 1, s, 1);
-  }
+  with_index_type(ind, [&](const auto* idx) {
+    // In index order, so repeated indices resolve as in the reference.
+    OffsetWalker w(ind.dims, us, ds, 0);  // src = position in updates, dst = data offset without the axis
+    for (int64_t i = 0, count = ind.numel(); i < count; ++i, w.next()) {
+      uint8_t* d = dst + (w.dst + normalized_index(idx[i], n) * axis_stride) * static_cast<int64_t>(es);
+      const uint8_t* s = src + w.src * static_cast<int64_t>(es);
+      if (red == Reduction::None) std::memcpy(d, s, es);
+      else reduce_into(data.dtype, red, d, 1, s, 1);
+    }
+  });
 }
 
 }  // namespace
