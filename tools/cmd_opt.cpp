@@ -16,13 +16,14 @@
 #include "passes/pipeline.h"
 #include "runtime/host_eval.h"
 #include "tools/command.h"
+#include "tools/opt_report.h"
 
 namespace vdrt::cli {
 namespace {
 
 struct OptArgs {
-  std::string model, output, pipeline, dump_dir, passes;
-  bool explain = false, list_passes = false, print_pipeline = false;
+  std::string model, output, pipeline, dump_dir, passes, inputs;
+  bool explain = false, list_passes = false, print_pipeline = false, report = false;
   size_t external_data = 0;
 };
 
@@ -67,8 +68,8 @@ int optimize(const OptArgs& a) {
     }
     return kExitOk;
   }
-  if (a.model.empty() || a.output.empty()) {
-    std::fprintf(stderr, "vdrt opt: MODEL and -o OUT.onnx are required (see vdrt opt --help)\n");
+  if (a.model.empty() || (a.output.empty() && !a.report)) {
+    std::fprintf(stderr, "vdrt opt: MODEL and -o OUT.onnx (or --report) are required (see vdrt opt --help)\n");
     return kExitUsage;
   }
   PassManager manager(choose_pipeline(a));
@@ -82,19 +83,22 @@ int optimize(const OptArgs& a) {
   options.write_model = [](const Graph& g, const std::string& path) { save_onnx(g, path); };
   manager.run(*graph, ctx, options);
 
-  ExportOptions eo;
-  eo.external_data_threshold = a.external_data;
-  save_onnx(*graph, a.output, eo);
+  if (!a.output.empty()) {
+    ExportOptions eo;
+    eo.external_data_threshold = a.external_data;
+    save_onnx(*graph, a.output, eo);
+  }
 
   std::string fused;
   for (const auto& [op, count] : op_counts(*graph))
     if (op.rfind("vdrt.", 0) == 0) fused += (fused.empty() ? "" : ", ") + std::to_string(count) + " " + op;
-  spdlog::info("wrote {}: {} -> {} nodes{}", a.output, nodes_before, graph->nodes().size(),
+  spdlog::info("{}: {} -> {} nodes{}", a.output.empty() ? "optimised" : "wrote " + a.output, nodes_before, graph->nodes().size(),
                fused.empty() ? "" : " (" + fused + ")");
   if (a.explain) {
     if (ctx.explanations().empty()) std::printf("explain: no near-misses\n");
     for (const auto& e : ctx.explanations()) std::printf("explain: %s\n", e.str().c_str());
   }
+  if (a.report) return print_quantization_report(a.model, *graph, a.inputs);
   return kExitOk;
 }
 
@@ -120,6 +124,11 @@ Action setup_opt(CLI::App& sub) {
   sub.add_flag("--list-passes", a->list_passes, "List the passes with their options and exit");
   sub.add_flag("--print-pipeline", a->print_pipeline,
                "Print the pipeline that would run (the default one, or --pipeline after checking it) and exit");
+  sub.add_flag("--report", a->report,
+               "Print each quantised layer's relative error against the float model on sample inputs");
+  sub.add_option("--inputs", a->inputs,
+                 "Sample inputs for --report: a test_data_set folder (default: the model's test_data_set_0)")
+      ->check(CLI::ExistingDirectory);
   sub.add_option("--external-data", a->external_data,
                  "Write constants of at least this many bytes to OUT.onnx.data (0: all inline)");
   sub.footer(help_footer());
