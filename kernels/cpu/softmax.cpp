@@ -96,11 +96,36 @@ VDRT_MULTIVERSION void slab(Mode mode, const float* x, float* y, int64_t len, in
   }
 }
 
+// f64 (e.g. Attention's softmax_precision=DOUBLE, expanded): a plain
+// strided loop with libm; precision, not speed, is the point there.
+void softmax_f64(Mode mode, const double* x, double* y, const AxisView& v) {
+  for (int64_t o = 0; o < v.outer; ++o)
+    for (int64_t c = 0; c < v.inner; ++c) {
+      auto at = [&](int64_t l) { return (o * v.len + l) * v.inner + c; };
+      double m = -std::numeric_limits<double>::infinity(), sum = 0;
+      int64_t best = 0;
+      for (int64_t l = 0; l < v.len; ++l) {
+        if (x[at(l)] > x[at(best)]) best = l;
+        m = (x[at(l)] > m || x[at(l)] != x[at(l)]) ? x[at(l)] : m;
+      }
+      for (int64_t l = 0; l < v.len; ++l) sum += std::exp(x[at(l)] - m);
+      for (int64_t l = 0; l < v.len; ++l) {
+        if (mode == Mode::Softmax) y[at(l)] = std::exp(x[at(l)] - m) / sum;
+        else if (mode == Mode::LogSoftmax) y[at(l)] = (x[at(l)] - m) - std::log(sum);
+        else y[at(l)] = l == best ? 1.0 : 0.0;
+      }
+    }
+}
+
 KernelFn softmax_family(Mode mode, const char* name) {
   return with_half_float([mode, name](KernelContext& ctx) {
     const TensorView& in = ctx.in(0);
-    VDRT_CHECK(in.dtype == DType::F32, std::string(name) + " supports f32 (and f16/bf16), got " + dtype_name(in.dtype));
     const AxisView v = axis_view(ctx, in.dims);
+    if (in.dtype == DType::F64) {
+      softmax_f64(mode, static_cast<const double*>(in.data), static_cast<double*>(ctx.out(0).data), v);
+      return;
+    }
+    VDRT_CHECK(in.dtype == DType::F32, std::string(name) + " supports f32, f64, f16 and bf16, got " + dtype_name(in.dtype));
     const float* x = static_cast<const float*>(in.data);
     float* y = static_cast<float*>(ctx.out(0).data);
     if (in.numel() == 0) return;
@@ -121,9 +146,11 @@ KernelFn softmax_family(Mode mode, const char* name) {
   });
 }
 
-VDRT_CPU_KERNEL_IF("", "Softmax", softmax_family(Mode::Softmax, "Softmax"), f32_or_half());
-VDRT_CPU_KERNEL_IF("", "LogSoftmax", softmax_family(Mode::LogSoftmax, "LogSoftmax"), f32_or_half());
-VDRT_CPU_KERNEL_IF("", "Hardmax", softmax_family(Mode::Hardmax, "Hardmax"), f32_or_half());
+const SupportsFn kFloatTypes = dtypes_in({DType::F32, DType::F64, DType::F16, DType::BF16});
+
+VDRT_CPU_KERNEL_IF("", "Softmax", softmax_family(Mode::Softmax, "Softmax"), kFloatTypes);
+VDRT_CPU_KERNEL_IF("", "LogSoftmax", softmax_family(Mode::LogSoftmax, "LogSoftmax"), kFloatTypes);
+VDRT_CPU_KERNEL_IF("", "Hardmax", softmax_family(Mode::Hardmax, "Hardmax"), kFloatTypes);
 
 }  // namespace
 }  // namespace vdrt::cpu

@@ -81,6 +81,18 @@ TEST(Softmax, ExtremeValuesStayFinite) {
   EXPECT_NEAR(l[2], -1 - std::log1p(std::exp(-1.0)), 1e-5);
 }
 
+TEST(Softmax, DoubleAndHalfInputs) {
+  Tensor x = random_tensor({3, 7}, 5, -4, 4);
+  for (const char* op : {"Softmax", "LogSoftmax", "Hardmax"}) {
+    Tensor y = run_op1({op}, {x.to(DType::F64)});
+    EXPECT_EQ(y.dtype(), DType::F64);
+    EXPECT_LT(max_error(y, ref_softmax(x, -1, false, op)), 1e-12) << op;
+    Tensor h = run_op1({op}, {x.to(DType::F16)});
+    EXPECT_EQ(h.dtype(), DType::F16);
+    EXPECT_LT(max_error(h, ref_softmax(x.to(DType::F16), -1, false, op)), 5e-3) << op;
+  }
+}
+
 TEST(Softmax, AxisOutOfRangeIsAnError) {
   OpCall call{"Softmax"};
   call.attrs.set("axis", int64_t{3});
