@@ -2,6 +2,7 @@
 // export style, every golden set, max abs error <= 1e-4.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <filesystem>
 
 #include "importer/tensor_file.h"
