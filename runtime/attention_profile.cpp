@@ -183,6 +183,34 @@ AttentionProfile profile_attention(Pipeline& pipeline, const Tensor& context, co
   return profile;
 }
 
+std::vector<double> sparse_rollout_error(const std::string& pipeline_dir, const std::string& pass_pipeline,
+                                         const Tensor& context, int64_t chunks, RolloutOptions options,
+                                         const std::string& cache) {
+  SessionOptions dense_options{"cpu"}, sparse_options{"cpu"};
+  sparse_options.pass_pipeline = pass_pipeline;
+  auto dense = Pipeline::load(pipeline_dir, dense_options);
+  auto sparse = Pipeline::load(pipeline_dir, sparse_options);
+  options.decode = false;
+  RolloutOptions sparse_ro = options;
+  sparse_ro.cache = CachePolicy::parse(cache);
+  Rollout rd(*dense, context, options), rs(*sparse, context, sparse_ro);
+  VDRT_CHECK(rs.sparse_cache() != nullptr, "the pipeline " + pass_pipeline + " rewrote no attention to sparse attention");
+  std::vector<double> errors;
+  for (int64_t c = 0; c < chunks; ++c) {
+    auto a = rd.next(), b = rs.next();
+    VDRT_CHECK(a && b, "the rollout stopped");
+    double num = 0, den = 0;
+    const float* x = a->latents.data<float>();
+    const float* y = b->latents.data<float>();
+    for (int64_t i = 0; i < a->latents.numel(); ++i) {
+      num += (static_cast<double>(y[i]) - x[i]) * (static_cast<double>(y[i]) - x[i]);
+      den += static_cast<double>(x[i]) * x[i];
+    }
+    errors.push_back(den > 0 ? std::sqrt(num / den) : std::sqrt(num));
+  }
+  return errors;
+}
+
 std::string AttentionProfile::report() const {
   std::ostringstream out;
   const AttentionProfileOptions& o = options;
@@ -262,8 +290,8 @@ std::string AttentionProfile::suggestion() const {
     out << fmt::format("cag_s_min = {:g}\ncag_s_max = {:g}\ncag_ramp = {}\ncag_curve = \"cosine\"\n", s_max / 2, s_max,
                        std::max<int64_t>(1, o.chunks / 2));
   }
-  out << "# For HSA instead: method = \"hsa\", top_frames = " << std::max<int64_t>(1, o.window_frames)
-      << ", top_blocks = " << std::max<int64_t>(top_k, 1) << "\n";
+  out << "# For HSA instead: method = \"hsa\", top_frames = " << o.window_frames << ", top_blocks = " << top_k
+      << " (0 = all)\n";
   return out.str();
 }
 

@@ -62,4 +62,13 @@ struct AttentionProfile {
 AttentionProfile profile_attention(Pipeline& pipeline, const Tensor& context, const AttentionProfileOptions& options,
                                    const std::function<void(int64_t chunk)>& progress = {});
 
+// The error a sparse configuration adds, chunk by chunk: the rollout of the
+// pipeline folder with `pass_pipeline` run over its denoiser (under cache
+// policy `cache`) against the dense rollout, same seed and context; returns
+// ||x0_sparse - x0_dense|| / ||x0_dense|| per chunk. Errors compound, as in
+// real use: each rollout conditions on its own earlier chunks.
+std::vector<double> sparse_rollout_error(const std::string& pipeline_dir, const std::string& pass_pipeline,
+                                         const Tensor& context, int64_t chunks, RolloutOptions options,
+                                         const std::string& cache = "unbounded");
+
 }  // namespace vdrt

@@ -16,7 +16,8 @@ namespace vdrt::cli {
 namespace {
 
 struct ProfileArgs {
-  std::string pipeline, context, steps, budgets = "0.05,0.1,0.2,0.3,0.5", memory = "4,16,64", block_tile;
+  std::string pipeline, context, steps, budgets = "0.05,0.1,0.2,0.3,0.5", memory = "4,16,64", block_tile, compare,
+      cache = "unbounded";
   int64_t chunks = 4, block_size = 64, window = 9;
   uint64_t seed = 0;
   double target = 0.95;
@@ -64,6 +65,12 @@ int profile(const ProfileArgs& a) {
     spdlog::info("profiled chunk {}/{}", c + 1, a.chunks);
   });
   std::printf("%s\n%s", p.report().c_str(), p.suggestion().c_str());
+  if (!a.compare.empty()) {
+    std::vector<double> err = sparse_rollout_error(a.pipeline, a.compare, context, a.chunks, o.rollout, a.cache);
+    std::printf("\nerror of the rollout with %s (cache %s) against the dense rollout, per chunk:\n%6s %12s\n",
+                a.compare.c_str(), a.cache.c_str(), "chunk", "rel. L2");
+    for (size_t c = 0; c < err.size(); ++c) std::printf("%6zu %12.3e\n", c, err[c]);
+  }
   return kExitOk;
 }
 
@@ -85,6 +92,12 @@ Action setup_profile(CLI::App& sub) {
   sub.add_option("--context", a->context, "Text embeddings [1, L, D] as a TensorProto .pb (default: the pipeline's)");
   sub.add_option("--steps", a->steps, "Denoising timesteps (default: model metadata)");
   sub.add_option("-t,--threads", a->threads, "CPU threads (0 = all cores)")->capture_default_str();
+  sub.add_option("--compare", a->compare,
+                 "A pass pipeline TOML (e.g. a sparse configuration): also run its rollout and report its error "
+                 "against the dense rollout per chunk")
+      ->check(CLI::ExistingFile);
+  sub.add_option("--cache", a->cache, "Cache policy of the --compare rollout (unbounded, pbsa, window:N[,sink:S])")
+      ->capture_default_str();
   sub.footer(
       "\nRewrites the denoiser's self-attention to vdrt.PBSAttention with every block selected (dense, exactly)\n"
       "and records every query block's softmax mass per cached block while a rollout runs. The table shows,\n"

@@ -1,0 +1,80 @@
+// The sparse-attention commands as a user runs them: `vdrt generate
+// --pipeline sparse.toml --cache pbsa` writes the video with a bounded
+// cache; `vdrt profile-attention` prints its table and a suggested
+// configuration that `vdrt opt` accepts back.
+#include <gtest/gtest.h>
+
+#include <array>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+
+#include "test_util.h"
+
+namespace vdrt::test {
+namespace {
+namespace fs = std::filesystem;
+
+struct Output {
+  int code = -1;
+  std::string text;
+};
+
+Output run(const std::string& args) {
+  Output out;
+  const std::string cmd = vdrt_binary() + " " + args + " 2>&1";
+  FILE* p = popen(cmd.c_str(), "r");
+  if (!p) return out;
+  std::array<char, 4096> buf{};
+  while (fgets(buf.data(), buf.size(), p)) out.text += buf.data();
+  const int status = pclose(p);
+  out.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return out;
+}
+
+TEST(SparseCli, GenerateWithTheShippedPipelines) {
+  const std::string model = source_path("models/tiny_wan");
+  for (const char* pipeline : {"sparse_pbsa", "sparse_hsa"}) {
+    const fs::path video = fs::temp_directory_path() / (std::string("vdrt_cli_") + pipeline + ".y4m");
+    const std::string cache = std::string(pipeline) == "sparse_pbsa" ? "pbsa" : "unbounded";
+    Output o = run("generate " + model + " -o " + video.string() + " --frames 36 --no-progress --cache " + cache +
+                   " --pipeline " + source_path(std::string("passes/pipelines/") + pipeline + ".toml"));
+    EXPECT_EQ(o.code, 0) << o.text;
+    EXPECT_NE(o.text.find("wrote 36 frames"), std::string::npos) << o.text;
+    EXPECT_GT(fs::file_size(video), 0u);
+    fs::remove(video);
+  }
+  // pbsa without PBSA layers, and a missing pipeline file, are usage errors with a reason.
+  Output bad = run("generate " + model + " -o /tmp/vdrt_cli_bad.y4m --frames 12 --no-progress --cache pbsa");
+  EXPECT_NE(bad.code, 0);
+  EXPECT_NE(bad.text.find("pbsa"), std::string::npos) << bad.text;
+  Output missing = run("generate " + model + " -o /tmp/vdrt_cli_bad.y4m --frames 12 --pipeline /nonexistent.toml");
+  EXPECT_NE(missing.code, 0);
+}
+
+TEST(SparseCli, ProfileAttentionSuggestsAConfigurationVdrtAccepts) {
+  Output o = run("profile-attention " + source_path("models/tiny_wan") +
+                 " --chunks 5 --block-size 4 --window 6 --memory 2,8 --compare " +
+                 source_path("passes/pipelines/sparse_pbsa.toml") + " --cache pbsa");
+  ASSERT_EQ(o.code, 0) << o.text;
+  EXPECT_NE(o.text.find("layer chunk"), std::string::npos) << o.text;
+  EXPECT_NE(o.text.find("mem@8"), std::string::npos);
+  EXPECT_NE(o.text.find("rel. L2"), std::string::npos);
+  const auto at = o.text.find("[[pass]]");
+  ASSERT_NE(at, std::string::npos) << o.text;
+  // The suggestion, appended to the fusing passes, is a pipeline vdrt opt runs.
+  std::string suggestion = o.text.substr(at);
+  suggestion = suggestion.substr(0, suggestion.find("\nerror of the rollout"));
+  const fs::path toml = fs::temp_directory_path() / "vdrt_cli_suggested.toml";
+  std::ofstream(toml) << "[[pass]]\nname = \"fold-constants\"\n[[pass]]\nname = \"fuse-attention\"\n" << suggestion;
+  const fs::path out = fs::temp_directory_path() / "vdrt_cli_suggested.onnx";
+  Output opt = run("opt " + source_path("models/tiny_wan/ts17/denoiser.onnx") + " -o " + out.string() +
+                   " --pipeline " + toml.string());
+  EXPECT_EQ(opt.code, 0) << opt.text;
+  EXPECT_NE(opt.text.find("vdrt.PBSAttention"), std::string::npos) << opt.text;
+  fs::remove(toml);
+  fs::remove(out);
+}
+
+}  // namespace
+}  // namespace vdrt::test
