@@ -17,11 +17,14 @@ void infer_expand(InferContext& ctx) {
   }
   for (int64_t d : *target)
     if (d < 0) ctx.fail("Expand shape " + dims_str(*target) + " has a negative dim");
+  Shape out;
   try {
-    ctx.set_output(0, in.dtype, broadcast_shapes(in.shape, Shape::from(*target)));
+    out = broadcast_shapes(in.shape, Shape::from(*target));
   } catch (const Error&) {
     ctx.fail("cannot expand " + in.shape.str() + " to " + dims_str(*target));
   }
+  if (out.fully_known()) checked_shape(out.concrete(), "Expand");
+  ctx.set_output(0, in.dtype, out);
 }
 
 void infer_tile(InferContext& ctx) {
@@ -33,11 +36,14 @@ void infer_tile(InferContext& ctx) {
     ctx.fail("Tile repeats " + dims_str(*reps) + " must have one entry per dim of " + in.shape.str());
   std::vector<Dim> out;
   for (size_t i = 0; i < reps->size(); ++i) {
-    if ((*reps)[i] < 0) ctx.fail("Tile repeats " + dims_str(*reps) + " has a negative entry");
-    out.push_back(in.shape[i] * Dim((*reps)[i]));
-    if ((*reps)[i] == 0) out.back() = Dim(0);
+    const int64_t r = (*reps)[i];
+    if (r < 0) ctx.fail("Tile repeats " + dims_str(*reps) + " has a negative entry");
+    if (in.shape[i].known()) out.emplace_back(checked_mul(in.shape[i].value(), r, "Tile"));
+    else out.push_back(r == 0 ? Dim(0) : in.shape[i] * Dim(r));
   }
-  ctx.set_output(0, in.dtype, Shape(out));
+  Shape result(out);
+  if (result.fully_known()) checked_shape(result.concrete(), "Tile");
+  ctx.set_output(0, in.dtype, result);
 }
 
 void infer_where(InferContext& ctx) {

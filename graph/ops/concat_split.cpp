@@ -59,9 +59,11 @@ std::vector<int64_t> split_sizes(InferContext& ctx, int64_t dim) {
   if (split) {
     if (static_cast<int64_t>(split->size()) != n)
       ctx.fail("Split has " + std::to_string(n) + " outputs but split lists " + std::to_string(split->size()) + " sizes");
-    for (int64_t s : *split)
+    int64_t sum = 0;
+    for (int64_t s : *split) {
       if (s < 0) ctx.fail("Split size " + std::to_string(s) + " is negative");
-    int64_t sum = std::accumulate(split->begin(), split->end(), int64_t{0});
+      if (__builtin_add_overflow(sum, s, &sum)) ctx.fail("Split sizes " + dims_str(*split) + " overflow");
+    }
     if (dim >= 0 && sum != dim)
       ctx.fail("Split sizes " + dims_str(*split) + " add up to " + std::to_string(sum) + ", but the axis has size " +
                std::to_string(dim));

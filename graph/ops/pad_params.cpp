@@ -27,11 +27,15 @@ PadAmounts resolve_pads(size_t rank, const std::vector<int64_t>& pads, const std
 std::vector<int64_t> padded_dims(const std::vector<int64_t>& dims, const PadAmounts& p) {
   std::vector<int64_t> out(dims.size());
   for (size_t i = 0; i < dims.size(); ++i) {
-    out[i] = dims[i] + p.begin[i] + p.end[i];
+    const bool overflow = __builtin_add_overflow(dims[i], p.begin[i], &out[i]) ||
+                          __builtin_add_overflow(out[i], p.end[i], &out[i]);
+    VDRT_CHECK(!overflow, "Pad amounts " + std::to_string(p.begin[i]) + ", " + std::to_string(p.end[i]) +
+                              " are out of range");
     VDRT_CHECK(out[i] >= 0, "Pad crops axis " + std::to_string(i) + " of size " + std::to_string(dims[i]) +
                                 " by " + std::to_string(-p.begin[i]) + " and " + std::to_string(-p.end[i]) +
                                 ", which leaves a negative size");
   }
+  checked_shape(out, "Pad");
   return out;
 }
 

@@ -20,7 +20,7 @@ struct Factors {
 Factors factor(const std::vector<Dim>& dims) {
   Factors f;
   for (const Dim& d : dims) {
-    if (d.known()) f.concrete *= d.value();
+    if (d.known()) f.concrete = checked_mul(f.concrete, d.value(), "Reshape");
     else if (d.is_symbol()) f.symbols.push_back(d);
     else f.unknown = true;
   }
@@ -91,6 +91,7 @@ void infer_reshape(InferContext& ctx) {
     out[minus_one] = infer_minus_one(in, others, *target, ctx);
   }
   Shape result(out);
+  if (result.fully_known()) checked_shape(result.concrete(), "Reshape");
   if (in.fully_known() && result.fully_known() && *in.numel() != *result.numel())
     ctx.fail("cannot reshape " + in.str() + " (" + std::to_string(*in.numel()) + " elements) to " +
              dims_str(*target) + " (" + std::to_string(*result.numel()) + " elements)");

@@ -60,7 +60,7 @@ void infer_resize_like(InferContext& ctx, bool upsample) {
     std::vector<float> sf;
     if (scales) sf.assign(scales->begin(), scales->end());
     ResizePlan p = plan_resize(in.shape.concrete(), sf, sizes ? *sizes : std::vector<int64_t>{}, a.axes, a.policy);
-    return ctx.set_output(0, in.dtype, Shape::from(p.out_dims));
+    return ctx.set_output(0, in.dtype, checked_shape(p.out_dims, "Resize"));
   }
   // Some dims unknown: resolve what does not depend on them.
   std::vector<int64_t> axes = a.axes;

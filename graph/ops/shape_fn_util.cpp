@@ -32,6 +32,29 @@ std::vector<int64_t> normalize_axes(const std::vector<int64_t>& axes, int64_t ra
   return out;
 }
 
+int64_t checked_mul(int64_t a, int64_t b, const std::string& what) {
+  int64_t r;
+  if (__builtin_mul_overflow(a, b, &r) || r > (int64_t{1} << 62))
+    throw Error(what + ": " + std::to_string(a) + " * " + std::to_string(b) + " elements is too large");
+  return r;
+}
+
+Shape checked_shape(const std::vector<int64_t>& dims, const std::string& what) {
+  int64_t n = 1;
+  for (int64_t d : dims) {
+    if (d < 0) throw Error(what + ": negative dimension in " + dims_str(dims));
+    if (d && n) {
+      int64_t r;
+      if (__builtin_mul_overflow(n, d, &r) || r > (int64_t{1} << 62))
+        throw Error(what + ": shape " + dims_str(dims) + " has too many elements");
+      n = r;
+    } else {
+      n = 0;
+    }
+  }
+  return Shape::from(dims);
+}
+
 Dim dim_product(const Shape& s, size_t lo, size_t hi) {
   Dim p(1);
   for (size_t i = lo; i < hi; ++i) {

@@ -21,6 +21,14 @@ Shape unknown_dims(size_t rank);
 // the argument in messages ("Squeeze axes").
 std::vector<int64_t> normalize_axes(const std::vector<int64_t>& axes, int64_t rank, const char* what);
 
+// Concrete output dims after a check that none is negative and that the
+// element count cannot overflow (hostile repeats, pads or sizes); `what`
+// names the op in the message.
+Shape checked_shape(const std::vector<int64_t>& dims, const std::string& what);
+
+// a * b for dims that may come from user data; throws instead of overflowing.
+int64_t checked_mul(int64_t a, int64_t b, const std::string& what);
+
 // Product of dims[lo, hi) with symbolic arithmetic.
 Dim dim_product(const Shape& s, size_t lo, size_t hi);
 

@@ -28,9 +28,7 @@ void infer_constant_of_shape(InferContext& ctx) {
   }
   const ValueInfo& in = ctx.input(0);
   if (auto dims = known_ints(ctx, 0)) {
-    for (int64_t d : *dims)
-      if (d < 0) ctx.fail("ConstantOfShape got a negative dimension in shape " + dims_str(*dims));
-    ctx.set_output(0, dt, Shape::from(*dims));
+    ctx.set_output(0, dt, checked_shape(*dims, "ConstantOfShape"));
   } else if (in.shape.rank_known() && in.shape.rank() == 1 && in.shape[0].known()) {
     ctx.set_output(0, dt, unknown_dims(static_cast<size_t>(in.shape[0].value())));
   } else {

@@ -69,5 +69,11 @@ TEST(Where, LargeSameShapeRuns) {
   for (int64_t i = 0; i < n; ++i) ASSERT_EQ(ov[i], c[i] ? xv[i] : yv[i]);
 }
 
+TEST(Broadcast, HostileSizesAreErrorsNotOverflows) {
+  expect_error([] { run_op1({"Tile"}, {iota_f32({4, 4}), ints({int64_t{1} << 62, int64_t{1} << 62})}); }, {"Tile", "too large"});
+  expect_error([] { run_op1({"Expand"}, {iota_f32({1, 1}), ints({int64_t{1} << 40, int64_t{1} << 40})}); },
+               {"Expand", "too many elements"});
+}
+
 }  // namespace
 }  // namespace vdrt::test

@@ -71,5 +71,10 @@ TEST(Pad, IntegerDataAndErrors) {
                {"empty axis"});
 }
 
+TEST(Pad, HostileAmountsAreErrors) {
+  Tensor x = iota_f32({2});
+  expect_error([&] { run_op1({"Pad", "", 19}, {x, ints({INT64_MAX, 1})}); }, {"out of range"});
+}
+
 }  // namespace
 }  // namespace vdrt::test

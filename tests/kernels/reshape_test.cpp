@@ -88,5 +88,10 @@ TEST(Unsqueeze, InsertsOnesInOutputPositions) {
   EXPECT_EQ(out[0].shape.rank(), 3u);
 }
 
+TEST(Reshape, HostileTargetIsAnError) {
+  expect_error([] { run_op1({"Reshape"}, {iota_f32({4}), ints({int64_t{1} << 40, int64_t{1} << 40})}); }, {"too"});
+  expect_error([] { run_op1({"Reshape"}, {iota_f32({4}), ints({int64_t{1} << 40, int64_t{1} << 40, -1})}); }, {"too large"});
+}
+
 }  // namespace
 }  // namespace vdrt::test

@@ -109,5 +109,9 @@ TEST(NonZero, RefusedWithAClearReason) {
                {"unsupported", "data-dependent output shape", "NonZero"});
 }
 
+TEST(ConstantOfShape, HostileShapeIsAnError) {
+  expect_error([] { run_op1({"ConstantOfShape"}, {ints({int64_t{1} << 40, int64_t{1} << 40})}); }, {"too many elements"});
+}
+
 }  // namespace
 }  // namespace vdrt::test
