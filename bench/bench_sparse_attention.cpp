@@ -11,12 +11,15 @@
 // Counters: kv_MiB (cache bytes), kv_vs_dense (fraction of the dense
 // cache's bytes), keys (keys visited per query row, averaged),
 // speedup (the fastest dense repetition's time / this time, both measured in
-// this run).
+// this run), cpu_s (CPU seconds of all threads per call, from getrusage:
+// steadier than wall time on a shared machine) and cpu_speedup (the same
+// ratio on CPU seconds).
 //
 // Sizes, scaled to a 2-core CPU (Wan 1.3B: 1560 tokens per frame, 12 heads
 // of 128): 256 tokens per frame (a 16x16 grid), 4 heads of 64, chunks of 3
 // frames (768 queries), blocks of 8x8 tokens (4 per frame).
 #include <benchmark/benchmark.h>
+#include <sys/resource.h>
 
 #include <chrono>
 #include <cmath>
@@ -136,7 +139,13 @@ void run_sparse(const Setup& s, SparseMethod m, BlockKvCache& cache, const Spars
   k->run(ctx);
 }
 
-std::map<int64_t, double> g_dense_seconds;  // per cache length, for the speedup counter
+std::map<int64_t, double> g_dense_seconds, g_dense_cpu;  // per cache length, for the speedup counters
+
+double process_cpu_seconds() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return u.ru_utime.tv_sec + u.ru_stime.tv_sec + 1e-6 * (u.ru_utime.tv_usec + u.ru_stime.tv_usec);
+}
 
 void BM_Attention(benchmark::State& state, const std::string& method, int64_t frames) {
   const Setup& s = setup(frames);
@@ -154,6 +163,7 @@ void BM_Attention(benchmark::State& state, const std::string& method, int64_t fr
   const SparseMethod m = hsa ? SparseMethod::Hsa : SparseMethod::Pbsa;
   double seconds = 0;
   int64_t iters = 0;
+  const double cpu0 = process_cpu_seconds();
   for (auto _ : state) {
     auto t0 = std::chrono::steady_clock::now();
     if (method == "dense") run_dense(s);
@@ -162,8 +172,13 @@ void BM_Attention(benchmark::State& state, const std::string& method, int64_t fr
     ++iters;
   }
   const double mean = seconds / std::max<int64_t>(iters, 1);
-  if (method == "dense")
+  const double cpu = (process_cpu_seconds() - cpu0) / std::max<int64_t>(iters, 1);
+  if (method == "dense") {
     g_dense_seconds[frames] = g_dense_seconds.count(frames) ? std::min(g_dense_seconds[frames], mean) : mean;
+    g_dense_cpu[frames] = g_dense_cpu.count(frames) ? std::min(g_dense_cpu[frames], cpu) : cpu;
+  }
+  state.counters["cpu_s"] = cpu;
+  if (g_dense_cpu.count(frames)) state.counters["cpu_speedup"] = g_dense_cpu[frames] / cpu;
   const size_t bytes = method == "dense" ? dense_bytes : cache->bytes();
   state.counters["kv_MiB"] = static_cast<double>(bytes) / (1 << 20);
   state.counters["kv_vs_dense"] = static_cast<double>(bytes) / static_cast<double>(dense_bytes);
