@@ -74,6 +74,39 @@ TEST(SparseRollout, PbsaBoundsTheCacheWhereTheDenseOneGrows) {
   EXPECT_GT(dense_bytes.back(), dense_bytes[chunks - 2]);
 }
 
+// Counts the window blocks each query block visited in the last kernel run.
+class SelectionCounter : public AttentionRecorder {
+ public:
+  void record(int64_t, std::vector<QueryBlockRecord> records) override {
+    visited.clear();
+    for (const QueryBlockRecord& r : records) {
+      int64_t n = 0;
+      for (uint8_t s : r.selected) n += s;
+      visited.push_back(n);
+    }
+  }
+  std::vector<int64_t> visited;
+};
+
+TEST(SparseRollout, CagScheduleFollowsTheRolloutsChunkIndex) {
+  SessionOptions so{"cpu"};
+  so.pass_pipeline = write_pipeline("cag", "method = \"pbsa\"\nblock_size = 4\nwindow = 100\ntop_k = 0\n"
+                                           "cag_s_min = 0.0\ncag_s_max = 0.75\ncag_ramp = 3\ncag_curve = \"linear\"");
+  auto pipeline = Pipeline::load(test::source_path("models/tiny_wan/ts17"), so);
+  RolloutOptions ro;
+  ro.decode = false;
+  Rollout rollout(*pipeline, pipeline->default_context(), ro);
+  SelectionCounter counter;
+  rollout.sparse_cache()->set_recorder(&counter);
+  CagSchedule cag{0.0, 0.75, 3, CagSchedule::Curve::Linear};
+  for (int64_t c = 0; c < 5; ++c) {
+    ASSERT_TRUE(rollout.next().has_value());
+    const int64_t window_blocks = c * 3 * 4;  // 3 frames per chunk, 2x2 tiles of a 4x4 grid
+    ASSERT_FALSE(counter.visited.empty());
+    for (int64_t n : counter.visited) EXPECT_EQ(n, cag.keep(c, window_blocks)) << "chunk " << c;
+  }
+}
+
 TEST(SparseRollout, CachePolicyPbsaNeedsPbsaLayers) {
   auto pipeline = Pipeline::load(test::source_path("models/tiny_wan/ts17"), SessionOptions{"cpu"});
   RolloutOptions ro;
