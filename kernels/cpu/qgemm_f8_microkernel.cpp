@@ -6,7 +6,12 @@
 // per vector, against MR FMAs that reuse it; the 2^8 goes into the column
 // scales. The NaN codes 0x7f/0xff come out as +-480 (see docs/vdrt_ops.md:
 // vdrt.QMatMul weights must not hold NaN codes).
-//   AVX-512: tile 14 x 32 -> 28 accumulators + 2 weight vectors + broadcast
+//   AVX-512 28 x 16: 28 accumulators + 1 weight vector (+ broadcasts from
+//                    memory): one decode per 28 FMAs. The default: the
+//                    decode competes with the FMAs for the vector pipes, and
+//                    the tall tile halves it against 14 x 32 (105 against 88
+//                    GFLOPS per Zen 4 core at M = 1560, bench/RESULTS.md).
+//   AVX-512 14 x 32: the f32 GEMM's shape, kept for comparison.
 //   AVX2:    tile  6 x 16 -> 12 accumulators + 2 weight vectors + broadcast
 //   other:   tile  4 x 16 through a 256-entry table, plain C++
 #include "kernels/cpu/qgemm_f8_microkernel.h"
@@ -53,52 +58,53 @@ VDRT_AVX512 inline __attribute__((always_inline)) __m512 decode16(const uint8_t*
   return _mm512_cvtph_ps(h);
 }
 
-template <int MR>
+template <int MR, int NV>
 VDRT_AVX512 void tile_avx512(int64_t kc, const float* a, const uint8_t* b, int64_t ldb, float* c, int64_t ldc,
                              const QGemmEpilogue& ep, int m, int n) {
-  __m512 acc[MR][2];
-#pragma GCC unroll 16
-  for (int i = 0; i < MR; ++i) acc[i][0] = acc[i][1] = _mm512_setzero_ps();
+  constexpr int NR = 16 * NV;
+  __m512 acc[MR][NV];
+#pragma GCC unroll 32
+  for (int i = 0; i < MR; ++i)
+#pragma GCC unroll 2
+    for (int v = 0; v < NV; ++v) acc[i][v] = _mm512_setzero_ps();
   for (int64_t k = 0; k < kc; ++k) {
-    const __m512 b0 = decode16(b), b1 = decode16(b + 16);
-#pragma GCC unroll 16
+    __m512 bv[NV];
+#pragma GCC unroll 2
+    for (int v = 0; v < NV; ++v) bv[v] = decode16(b + 16 * v);
+#pragma GCC unroll 32
     for (int i = 0; i < MR; ++i) {
       const __m512 ai = _mm512_set1_ps(a[i]);
-      acc[i][0] = _mm512_fmadd_ps(ai, b0, acc[i][0]);
-      acc[i][1] = _mm512_fmadd_ps(ai, b1, acc[i][1]);
+#pragma GCC unroll 2
+      for (int v = 0; v < NV; ++v) acc[i][v] = _mm512_fmadd_ps(ai, bv[v], acc[i][v]);
     }
     a += MR;
     b += ldb;
   }
-  if (m == MR && n == 32) {
-    const __m512 cs0 = _mm512_loadu_ps(ep.col_scale), cs1 = _mm512_loadu_ps(ep.col_scale + 16);
-    const __m512 z = _mm512_setzero_ps();
-    const __m512 bias0 = ep.bias ? _mm512_loadu_ps(ep.bias) : z, bias1 = ep.bias ? _mm512_loadu_ps(ep.bias + 16) : z;
-#pragma GCC unroll 16
+  if (m == MR && n == NR) {
+    __m512 cs[NV], bias[NV];
+#pragma GCC unroll 2
+    for (int v = 0; v < NV; ++v) {
+      cs[v] = _mm512_loadu_ps(ep.col_scale + 16 * v);
+      bias[v] = ep.bias ? _mm512_loadu_ps(ep.bias + 16 * v) : _mm512_setzero_ps();
+    }
+#pragma GCC unroll 32
     for (int i = 0; i < MR; ++i) {
-      __m512 r0 = _mm512_mul_ps(acc[i][0], cs0), r1 = _mm512_mul_ps(acc[i][1], cs1);
-      if (ep.row_scale) {
-        const __m512 rs = _mm512_set1_ps(ep.row_scale[i]);
-        r0 = _mm512_mul_ps(r0, rs);
-        r1 = _mm512_mul_ps(r1, rs);
-      }
+      const __m512 rs = _mm512_set1_ps(ep.row_scale ? ep.row_scale[i] : 1.0f);
       float* ci = c + i * ldc;
-      if (ep.accumulate) {
-        _mm512_storeu_ps(ci, _mm512_add_ps(_mm512_loadu_ps(ci), r0));
-        _mm512_storeu_ps(ci + 16, _mm512_add_ps(_mm512_loadu_ps(ci + 16), r1));
-      } else {
-        _mm512_storeu_ps(ci, _mm512_add_ps(r0, bias0));
-        _mm512_storeu_ps(ci + 16, _mm512_add_ps(r1, bias1));
+#pragma GCC unroll 2
+      for (int v = 0; v < NV; ++v) {
+        __m512 r = _mm512_mul_ps(acc[i][v], cs[v]);
+        if (ep.row_scale) r = _mm512_mul_ps(r, rs);
+        r = ep.accumulate ? _mm512_add_ps(_mm512_loadu_ps(ci + 16 * v), r) : _mm512_add_ps(r, bias[v]);
+        _mm512_storeu_ps(ci + 16 * v, r);
       }
     }
     return;
   }
-  float sums[MR][32];
-  for (int i = 0; i < MR; ++i) {
-    _mm512_storeu_ps(sums[i], acc[i][0]);
-    _mm512_storeu_ps(sums[i] + 16, acc[i][1]);
-  }
-  store_tile<MR, 32>(sums, c, ldc, ep, m, n);
+  float sums[MR][NR];
+  for (int i = 0; i < MR; ++i)
+    for (int v = 0; v < NV; ++v) _mm512_storeu_ps(sums[i] + 16 * v, acc[i][v]);
+  store_tile<MR, NR>(sums, c, ldc, ep, m, n);
 }
 
 VDRT_AVX2 inline __attribute__((always_inline)) __m256 decode8(const uint8_t* p) {
@@ -165,7 +171,8 @@ void tile_portable(int64_t kc, const float* a, const uint8_t* b, int64_t ldb, fl
 const QGemmMicroKernel kPortable{"portable", 4, 16, 256.0f, tile_portable};
 #ifdef VDRT_HAVE_X86_QGEMM
 const QGemmMicroKernel kAvx2{"avx2", 6, 16, 256.0f, tile_avx2<6>};
-const QGemmMicroKernel kAvx512{"avx512", 14, 32, 256.0f, tile_avx512<14>};
+const QGemmMicroKernel kAvx512{"avx512", 14, 32, 256.0f, tile_avx512<14, 2>};
+const QGemmMicroKernel kAvx512Tall{"avx512-28x16", 28, 16, 256.0f, tile_avx512<28, 1>};
 #endif
 
 }  // namespace
@@ -176,7 +183,7 @@ std::vector<const QGemmMicroKernel*> available_qgemm_microkernels() {
   __builtin_cpu_init();
   if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512bw") &&
       __builtin_cpu_supports("f16c"))
-    out.push_back(&kAvx512);
+    out.push_back(&kAvx512Tall), out.push_back(&kAvx512);
   if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c"))
     out.push_back(&kAvx2);
 #endif

@@ -111,11 +111,13 @@ TEST_P(QGemmVariants, EveryMicroKernelMatchesFloat64) {
   }
 }
 
-// Tile edges in M and N, K past one block (256), the in-place path (M <= MR).
+// Tile edges in M and N, K past one block (1536) so that later blocks add
+// into C, the in-place path (M <= MR), several row blocks (M > 84).
 INSTANTIATE_TEST_SUITE_P(Shapes, QGemmVariants,
                          ::testing::Values(Dims{1, 7, 5}, Dims{1, 300, 64}, Dims{4, 64, 32}, Dims{6, 17, 16},
                                            Dims{14, 513, 33}, Dims{15, 100, 70}, Dims{29, 256, 96},
-                                           Dims{200, 600, 130}, Dims{3, 1, 40}));
+                                           Dims{200, 600, 130}, Dims{3, 1, 40}, Dims{31, 1600, 40},
+                                           Dims{5, 3100, 17}, Dims{100, 1537, 48}));
 
 TEST(QMatMul, OpOverBatchedInput) {
   const int64_t K = 40, N = 24;
