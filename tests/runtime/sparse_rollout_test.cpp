@@ -24,10 +24,10 @@ std::string write_pipeline(const std::string& name, const std::string& sparsify_
 }
 
 std::vector<Tensor> run_chunks(const std::string& toml, int chunks, const std::string& cache = "unbounded",
-                               std::vector<size_t>* cache_bytes = nullptr) {
+                               std::vector<size_t>* cache_bytes = nullptr, const std::string& style = "ts17") {
   SessionOptions so{"cpu"};
   so.pass_pipeline = toml;
-  auto pipeline = Pipeline::load(test::source_path("models/tiny_wan/ts17"), so);
+  auto pipeline = Pipeline::load(test::source_path("models/tiny_wan/" + style), so);
   RolloutOptions ro;
   ro.seed = 42;
   ro.decode = false;
@@ -46,16 +46,18 @@ std::vector<Tensor> run_chunks(const std::string& toml, int chunks, const std::s
 
 TEST(SparseRollout, EveryBlockSelectedMatchesTheDenseRollout) {
   const int chunks = 4;
-  std::vector<Tensor> dense = run_chunks("", chunks);
   const std::pair<const char*, const char*> configs[] = {
       {"pbsa_all", "method = \"pbsa\"\nblock_size = 4\nwindow = 100\ntop_k = 0\nmemory_blocks = 0"},
       {"pbsa_memory", "method = \"pbsa\"\nblock_size = 4\nwindow = 3\ntop_k = 0\nmemory_blocks = 1000"},
       {"hsa_all", "method = \"hsa\"\nblock_size = 4\ntop_frames = 0\ntop_blocks = 0"},
   };
-  for (const auto& [name, options] : configs) {
-    std::vector<Tensor> sparse = run_chunks(write_pipeline(name, options), chunks);
-    for (int c = 0; c < chunks; ++c)
-      EXPECT_LT(test::max_abs_diff(sparse[c], dense[c]), 1e-4) << name << " chunk " << c;
+  for (const char* style : {"ts17", "dyn18", "attn23"}) {
+    std::vector<Tensor> dense = run_chunks("", chunks, "unbounded", nullptr, style);
+    for (const auto& [name, options] : configs) {
+      std::vector<Tensor> sparse = run_chunks(write_pipeline(name, options), chunks, "unbounded", nullptr, style);
+      for (int c = 0; c < chunks; ++c)
+        EXPECT_LT(test::max_abs_diff(sparse[c], dense[c]), 1e-4) << style << " " << name << " chunk " << c;
+    }
   }
 }
 
