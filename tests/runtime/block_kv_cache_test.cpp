@@ -95,8 +95,10 @@ TEST(BlockKvCache, PbsaStaysWithinItsBudgetOver100Chunks) {
         int sinks = 0;
         for (const KvBlock& b : d.cache.lane(0, h).blocks) {
           sinks += b.frame == 0;
-          if (compress && b.persistent) EXPECT_EQ(b.rows, 1);
-          if (compress && b.persistent) EXPECT_NEAR(b.log_weight, std::log(static_cast<float>(b.tokens)), 1e-6);
+          if (compress && b.persistent) {
+            EXPECT_EQ(b.rows, 1);
+            EXPECT_NEAR(b.log_weight, std::log(static_cast<float>(b.tokens)), 1e-6);
+          }
         }
         ASSERT_EQ(sinks, 4) << "chunk " << c;
       }

@@ -33,7 +33,9 @@ std::vector<Tensor> run_chunks(const std::string& toml, int chunks, const std::s
   ro.decode = false;
   ro.cache = CachePolicy::parse(cache);
   Rollout rollout(*pipeline, pipeline->default_context(), ro);
-  if (!toml.empty()) EXPECT_NE(rollout.sparse_cache(), nullptr);
+  if (!toml.empty()) {
+    EXPECT_NE(rollout.sparse_cache(), nullptr);
+  }
   std::vector<Tensor> latents;
   for (int c = 0; c < chunks; ++c) {
     auto r = rollout.next();
