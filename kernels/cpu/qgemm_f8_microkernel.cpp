@@ -12,7 +12,8 @@
 //                    the tall tile halves it against 14 x 32 (105 against 88
 //                    GFLOPS per Zen 4 core at M = 1560, bench/RESULTS.md).
 //   AVX-512 14 x 32: the f32 GEMM's shape, kept for comparison.
-//   AVX2:    tile  6 x 16 -> 12 accumulators + 2 weight vectors + broadcast
+//   AVX2 12 x 8: 12 accumulators + 1 weight vector + broadcast, tall for the
+//                same reason (49 against 42 GFLOPS per core for 6 x 16).
 //   other:   tile  4 x 16 through a 256-entry table, plain C++
 #include "kernels/cpu/qgemm_f8_microkernel.h"
 
@@ -113,29 +114,47 @@ VDRT_AVX2 inline __attribute__((always_inline)) __m256 decode8(const uint8_t* p)
   return _mm256_cvtph_ps(h);
 }
 
-template <int MR>
+template <int MR, int NV>
 VDRT_AVX2 void tile_avx2(int64_t kc, const float* a, const uint8_t* b, int64_t ldb, float* c, int64_t ldc,
                          const QGemmEpilogue& ep, int m, int n) {
-  __m256 acc[MR][2];
-#pragma GCC unroll 8
-  for (int i = 0; i < MR; ++i) acc[i][0] = acc[i][1] = _mm256_setzero_ps();
+  constexpr int NR = 8 * NV;
+  __m256 acc[MR][NV];
+#pragma GCC unroll 16
+  for (int i = 0; i < MR; ++i)
+#pragma GCC unroll 2
+    for (int v = 0; v < NV; ++v) acc[i][v] = _mm256_setzero_ps();
   for (int64_t k = 0; k < kc; ++k) {
-    const __m256 b0 = decode8(b), b1 = decode8(b + 8);
-#pragma GCC unroll 8
+    __m256 bv[NV];
+#pragma GCC unroll 2
+    for (int v = 0; v < NV; ++v) bv[v] = decode8(b + 8 * v);
+#pragma GCC unroll 16
     for (int i = 0; i < MR; ++i) {
       const __m256 ai = _mm256_broadcast_ss(a + i);
-      acc[i][0] = _mm256_fmadd_ps(ai, b0, acc[i][0]);
-      acc[i][1] = _mm256_fmadd_ps(ai, b1, acc[i][1]);
+#pragma GCC unroll 2
+      for (int v = 0; v < NV; ++v) acc[i][v] = _mm256_fmadd_ps(ai, bv[v], acc[i][v]);
     }
     a += MR;
     b += ldb;
   }
-  float sums[MR][16];
-  for (int i = 0; i < MR; ++i) {
-    _mm256_storeu_ps(sums[i], acc[i][0]);
-    _mm256_storeu_ps(sums[i] + 8, acc[i][1]);
+  if (m == MR && n == NR) {
+#pragma GCC unroll 16
+    for (int i = 0; i < MR; ++i) {
+      float* ci = c + i * ldc;
+#pragma GCC unroll 2
+      for (int v = 0; v < NV; ++v) {
+        __m256 r = _mm256_mul_ps(acc[i][v], _mm256_loadu_ps(ep.col_scale + 8 * v));
+        if (ep.row_scale) r = _mm256_mul_ps(r, _mm256_set1_ps(ep.row_scale[i]));
+        if (ep.accumulate) r = _mm256_add_ps(_mm256_loadu_ps(ci + 8 * v), r);
+        else if (ep.bias) r = _mm256_add_ps(r, _mm256_loadu_ps(ep.bias + 8 * v));
+        _mm256_storeu_ps(ci + 8 * v, r);
+      }
+    }
+    return;
   }
-  store_tile<MR, 16>(sums, c, ldc, ep, m, n);
+  float sums[MR][NR];
+  for (int i = 0; i < MR; ++i)
+    for (int v = 0; v < NV; ++v) _mm256_storeu_ps(sums[i] + 8 * v, acc[i][v]);
+  store_tile<MR, NR>(sums, c, ldc, ep, m, n);
 }
 #endif  // VDRT_HAVE_X86_QGEMM
 
@@ -170,7 +189,7 @@ void tile_portable(int64_t kc, const float* a, const uint8_t* b, int64_t ldb, fl
 
 const QGemmMicroKernel kPortable{"portable", 4, 16, 256.0f, tile_portable};
 #ifdef VDRT_HAVE_X86_QGEMM
-const QGemmMicroKernel kAvx2{"avx2", 6, 16, 256.0f, tile_avx2<6>};
+const QGemmMicroKernel kAvx2{"avx2", 12, 8, 256.0f, tile_avx2<12, 1>};
 const QGemmMicroKernel kAvx512{"avx512", 14, 32, 256.0f, tile_avx512<14, 2>};
 const QGemmMicroKernel kAvx512Tall{"avx512-28x16", 28, 16, 256.0f, tile_avx512<28, 1>};
 #endif
