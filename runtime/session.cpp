@@ -19,8 +19,8 @@ namespace vdrt {
 namespace {
 
 // Integer graph inputs up to this size are known on the host while shapes
-// are inferred (frame offsets, shape arguments); float inputs never are, so
-// activations always run on the device.
+// are inferred (frame offsets, shape arguments); float inputs only when a node
+// reads them as a shape argument, so activations always run on the device.
 constexpr int64_t kHostInputLimit = 4096;
 // Nodes whose inputs are all known on the host and whose outputs stay this
 // small are computed on the host once per run (shape arithmetic, RoPE tables).
@@ -48,6 +48,10 @@ struct Slot {
 
 }  // namespace
 
+namespace {
+std::set<const Value*> shape_argument_inputs(const Graph& g);
+}  // namespace
+
 struct Session::Impl {
   std::vector<Backend*> backends;           // [0] primary, [1] CPU fallback if distinct
   std::unique_ptr<Backend> cpu_fallback;
@@ -56,6 +60,7 @@ struct Session::Impl {
   std::unordered_map<std::string, std::unique_ptr<CompiledOp>> compiled;
   std::vector<std::unique_ptr<Buffer>> arenas;
   size_t constant_bytes = 0;
+  std::set<const Value*> shape_args;  // graph inputs read as shape arguments
   std::vector<std::shared_ptr<OpState>> node_state;  // per node index; see bind_state
 
   DeviceTensor constant_tensor(const Value* v, int b) {
@@ -96,6 +101,7 @@ Session::Session(std::unique_ptr<Graph> graph, const SessionOptions& options)
                site);
     impl_->node_backend.push_back(cpu_index);
   }
+  impl_->shape_args = shape_argument_inputs(*graph_);
   spdlog::debug("session: {} nodes on {}", graph_->nodes().size(), backend_->info().name);
 }
 
@@ -135,7 +141,21 @@ std::vector<std::string> Session::placement() const {
 
 namespace {
 
-void bind_inputs(const Graph& g, const TensorMap& inputs, std::unordered_map<const Value*, ValueState>& state) {
+// Graph inputs some node reads as a shape argument (Reshape's shape, Resize's
+// scales, Range's bounds...): their contents must be known on the host.
+std::set<const Value*> shape_argument_inputs(const Graph& g) {
+  std::set<const Value*> out;
+  for (const auto& node : g.nodes()) {
+    const OpSchema* schema = OpRegistry::instance().find(node->domain(), node->op_type());
+    if (!schema) continue;
+    for (int i : schema->value_inputs)
+      if (Value* v = node->input(i); v && g.is_graph_input(v)) out.insert(v);
+  }
+  return out;
+}
+
+void bind_inputs(const Graph& g, const TensorMap& inputs, const std::set<const Value*>& shape_args,
+                 std::unordered_map<const Value*, ValueState>& state) {
   std::set<std::string> declared;
   std::map<std::string, int64_t> symbols;
   for (const Value* v : g.inputs()) {
@@ -160,7 +180,8 @@ void bind_inputs(const Graph& g, const TensorMap& inputs, std::unordered_map<con
                    {g.source_path});
       }
     }
-    state[v] = ValueState{t.dtype(), t.dims(), t, !is_float(t.dtype()) && t.numel() <= kHostInputLimit};
+    bool known = t.numel() <= kHostInputLimit && (!is_float(t.dtype()) || shape_args.count(v));
+    state[v] = ValueState{t.dtype(), t.dims(), t, known};
   }
   for (const auto& [name, _] : inputs)
     VDRT_CHECK(declared.count(name), "the model has no input named '" + name + "'", {g.source_path});
@@ -185,7 +206,7 @@ TensorMap Session::run(const TensorMap& inputs) {
   const auto& nodes = g.nodes();
   const int64_t n_nodes = static_cast<int64_t>(nodes.size());
   std::unordered_map<const Value*, ValueState> state;
-  bind_inputs(g, inputs, state);
+  bind_inputs(g, inputs, impl_->shape_args, state);
   for (const Value* v : g.values())
     if (v->is_constant()) state[v] = ValueState{v->dtype(), v->constant().dims(), v->constant(), true};
 

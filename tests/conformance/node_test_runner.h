@@ -21,9 +21,10 @@ struct NodeTestResult {
 std::vector<std::string> list_node_tests(const std::string& root);
 NodeTestResult run_node_test(const std::string& folder, const std::string& device = "cpu");
 
-// Roots of the node tests found on this machine: Debian's libonnx-testdata
-// and, when installed, the newer set inside the onnx Python wheel, plus any
-// folders named in VDRT_ONNX_NODE_TESTS (colon-separated).
+// Roots of the node tests: Debian's libonnx-testdata, the newer-op subset
+// committed in tests/data/onnx_node_1.23, and any folders named in
+// VDRT_ONNX_NODE_TESTS (colon-separated), e.g. the whole set of the onnx
+// wheel written by tests/conformance/generate_onnx_node_tests.py.
 std::vector<std::string> node_test_roots();
 
 }  // namespace vdrt::test

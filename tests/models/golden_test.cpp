@@ -21,6 +21,9 @@ struct GoldenCase {
   std::string data_dir;  // .../ts17/denoiser/test_data_set_1
 };
 
+// Keeps gtest from printing the struct's bytes in test listings.
+void PrintTo(const GoldenCase& c, std::ostream* os) { *os << c.data_dir; }
+
 std::vector<GoldenCase> golden_cases() {
   std::vector<GoldenCase> cases;
   fs::path root = source_path("models/tiny_wan");
