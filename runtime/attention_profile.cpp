@@ -141,7 +141,7 @@ std::string budget_label(double b) { return fmt::format("{:g}%", 100.0 * b); }
 
 }  // namespace
 
-AttentionProfile profile_attention(Pipeline& pipeline, const Tensor& context, const AttentionProfileOptions& options,
+AttentionProfile profile_attention(VideoPipeline& pipeline, const Tensor& context, const AttentionProfileOptions& options,
                                    const std::function<void(int64_t)>& progress) {
   VDRT_CHECK(options.chunks > 0, "profile at least one chunk");
   VDRT_CHECK(options.window_frames > 0, "the window must be at least one frame");
@@ -188,8 +188,8 @@ std::vector<double> sparse_rollout_error(const std::string& pipeline_dir, const 
                                          const std::string& cache) {
   SessionOptions dense_options{"cpu"}, sparse_options{"cpu"};
   sparse_options.pass_pipeline = pass_pipeline;
-  auto dense = Pipeline::load(pipeline_dir, dense_options);
-  auto sparse = Pipeline::load(pipeline_dir, sparse_options);
+  auto dense = VideoPipeline::load(pipeline_dir, dense_options);
+  auto sparse = VideoPipeline::load(pipeline_dir, sparse_options);
   options.decode = false;
   RolloutOptions sparse_ro = options;
   sparse_ro.cache = CachePolicy::parse(cache);

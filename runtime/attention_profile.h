@@ -59,7 +59,7 @@ struct AttentionProfile {
 // Runs options.chunks chunks of a rollout of `pipeline` (whose denoiser
 // Session is replaced by the profiling rewrite) and profiles them.
 // `progress` is called after each chunk.
-AttentionProfile profile_attention(Pipeline& pipeline, const Tensor& context, const AttentionProfileOptions& options,
+AttentionProfile profile_attention(VideoPipeline& pipeline, const Tensor& context, const AttentionProfileOptions& options,
                                    const std::function<void(int64_t chunk)>& progress = {});
 
 // The error a sparse configuration adds, chunk by chunk: the rollout of the

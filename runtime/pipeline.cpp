@@ -39,7 +39,7 @@ double meta_double(const Graph& g, const std::string& key) {
   }
 }
 
-void read_toml(Pipeline& p, const fs::path& file) {
+void read_toml(VideoPipeline& p, const fs::path& file) {
   toml::value cfg;
   try {
     cfg = toml::parse(file.string());
@@ -80,9 +80,9 @@ void check_io(const Graph& g, const std::vector<std::string>& inputs, const std:
 
 }  // namespace
 
-std::unique_ptr<Pipeline> Pipeline::load(const std::string& dir, const SessionOptions& options) {
+std::unique_ptr<VideoPipeline> VideoPipeline::load(const std::string& dir, const SessionOptions& options) {
   VDRT_CHECK(fs::is_directory(dir), "pipeline folder does not exist", {dir});
-  auto p = std::make_unique<Pipeline>();
+  auto p = std::make_unique<VideoPipeline>();
   p->dir = dir;
   p->denoiser_path = (fs::path(dir) / "denoiser.onnx").string();
   p->decoder_path = (fs::path(dir) / "decoder.onnx").string();
@@ -136,7 +136,7 @@ std::unique_ptr<Pipeline> Pipeline::load(const std::string& dir, const SessionOp
   return p;
 }
 
-Tensor Pipeline::default_context() const {
+Tensor VideoPipeline::default_context() const {
   VDRT_CHECK(!context_path.empty(), "the pipeline names no default context; pass --context FILE.pb", {dir});
   return load_tensor_pb(context_path).tensor;
 }

@@ -27,7 +27,7 @@ struct DenoiserContract {
   int64_t temporal_upsample = 1, spatial_upsample = 1;  // from the decoder, if any
 };
 
-struct Pipeline {
+struct VideoPipeline {
   std::string dir;
   std::string denoiser_path, decoder_path, context_path;
   DenoiserNames names;
@@ -36,7 +36,7 @@ struct Pipeline {
 
   // Loads and checks the folder; errors name the file and the missing or bad
   // key. `options` choose the device for both models.
-  static std::unique_ptr<Pipeline> load(const std::string& dir, const SessionOptions& options);
+  static std::unique_ptr<VideoPipeline> load(const std::string& dir, const SessionOptions& options);
   // The default text context named in pipeline.toml; throws if there is none.
   Tensor default_context() const;
 };

@@ -21,7 +21,7 @@ std::vector<int64_t> declared_dims(const Graph& g, const std::string& name, int6
 
 }  // namespace
 
-Rollout::Rollout(Pipeline& pipeline, Tensor context, RolloutOptions options)
+Rollout::Rollout(VideoPipeline& pipeline, Tensor context, RolloutOptions options)
     : pipeline_(pipeline), context_(std::move(context)), options_(std::move(options)) {
   const DenoiserContract& c = pipeline_.contract;
   scheduler_.timesteps = options_.denoising_steps.empty() ? c.denoising_steps : options_.denoising_steps;

@@ -34,7 +34,7 @@ struct ChunkResult {
 
 class Rollout {
  public:
-  Rollout(Pipeline& pipeline, Tensor context, RolloutOptions options);
+  Rollout(VideoPipeline& pipeline, Tensor context, RolloutOptions options);
 
   // Generates the next chunk. Returns nullopt when `cancel` became true
   // before the chunk finished (the cache is then left as it was).
@@ -50,7 +50,7 @@ class Rollout {
 
  private:
   TensorMap denoiser_inputs(const Tensor& x, double t) const;
-  Pipeline& pipeline_;
+  VideoPipeline& pipeline_;
   Tensor context_;
   RolloutOptions options_;
   FlowMatching scheduler_;

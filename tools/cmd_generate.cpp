@@ -35,7 +35,7 @@ int generate(const GenerateArgs& a) {
   so.device = a.device;
   so.threads = a.threads;
   so.pass_pipeline = a.passes;
-  auto pipeline = Pipeline::load(a.pipeline, so);
+  auto pipeline = VideoPipeline::load(a.pipeline, so);
   const DenoiserContract& c = pipeline->contract;
   VDRT_CHECK(pipeline->decoder, "the pipeline has no decoder.onnx, so no video can be written", {a.pipeline});
 

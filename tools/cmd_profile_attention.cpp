@@ -49,7 +49,7 @@ int profile(const ProfileArgs& a) {
   SessionOptions so;
   so.device = "cpu";  // the profiling recorder reads the cache on the host
   so.threads = a.threads;
-  auto pipeline = Pipeline::load(a.pipeline, so);
+  auto pipeline = VideoPipeline::load(a.pipeline, so);
   AttentionProfileOptions o;
   o.chunks = a.chunks;
   o.block_size = a.block_size;

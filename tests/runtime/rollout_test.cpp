@@ -12,7 +12,7 @@ namespace vdrt {
 namespace {
 
 TEST(Rollout, MatchesThePyTorchReferenceOverThreeChunks) {
-  auto pipeline = Pipeline::load(test::source_path("models/tiny_wan/ts17"), SessionOptions{"cpu"});
+  auto pipeline = VideoPipeline::load(test::source_path("models/tiny_wan/ts17"), SessionOptions{"cpu"});
   RolloutOptions options;
   options.seed = 42;
   Rollout rollout(*pipeline, pipeline->default_context(), options);
@@ -31,7 +31,7 @@ TEST(Rollout, MatchesThePyTorchReferenceOverThreeChunks) {
 }
 
 TEST(Rollout, SameSeedSameVideoOtherSeedOtherVideo) {
-  auto pipeline = Pipeline::load(test::source_path("models/tiny_wan/ts17"), SessionOptions{"cpu"});
+  auto pipeline = VideoPipeline::load(test::source_path("models/tiny_wan/ts17"), SessionOptions{"cpu"});
   RolloutOptions a;
   a.seed = 5;
   a.decode = false;
@@ -47,12 +47,12 @@ TEST(Rollout, SameSeedSameVideoOtherSeedOtherVideo) {
 
 TEST(Pipeline, MissingFolderAndBadContextAreClearErrors) {
   try {
-    Pipeline::load("/nonexistent/pipeline", SessionOptions{"cpu"});
+    VideoPipeline::load("/nonexistent/pipeline", SessionOptions{"cpu"});
     FAIL();
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("/nonexistent/pipeline"), std::string::npos);
   }
-  auto pipeline = Pipeline::load(test::source_path("models/tiny_wan/ts17"), SessionOptions{"cpu"});
+  auto pipeline = VideoPipeline::load(test::source_path("models/tiny_wan/ts17"), SessionOptions{"cpu"});
   EXPECT_THROW(Rollout(*pipeline, Tensor(DType::F32, {1, 8}), RolloutOptions{}), Error);
 }
 

@@ -27,7 +27,7 @@ std::vector<Tensor> run_chunks(const std::string& toml, int chunks, const std::s
                                std::vector<size_t>* cache_bytes = nullptr, const std::string& style = "ts17") {
   SessionOptions so{"cpu"};
   so.pass_pipeline = toml;
-  auto pipeline = Pipeline::load(test::source_path("models/tiny_wan/" + style), so);
+  auto pipeline = VideoPipeline::load(test::source_path("models/tiny_wan/" + style), so);
   RolloutOptions ro;
   ro.seed = 42;
   ro.decode = false;
@@ -96,7 +96,7 @@ TEST(SparseRollout, CagScheduleFollowsTheRolloutsChunkIndex) {
   SessionOptions so{"cpu"};
   so.pass_pipeline = write_pipeline("cag", "method = \"pbsa\"\nblock_size = 4\nwindow = 100\ntop_k = 0\n"
                                            "cag_s_min = 0.0\ncag_s_max = 0.75\ncag_ramp = 3\ncag_curve = \"linear\"");
-  auto pipeline = Pipeline::load(test::source_path("models/tiny_wan/ts17"), so);
+  auto pipeline = VideoPipeline::load(test::source_path("models/tiny_wan/ts17"), so);
   RolloutOptions ro;
   ro.decode = false;
   Rollout rollout(*pipeline, pipeline->default_context(), ro);
@@ -112,7 +112,7 @@ TEST(SparseRollout, CagScheduleFollowsTheRolloutsChunkIndex) {
 }
 
 TEST(SparseRollout, CachePolicyPbsaNeedsPbsaLayers) {
-  auto pipeline = Pipeline::load(test::source_path("models/tiny_wan/ts17"), SessionOptions{"cpu"});
+  auto pipeline = VideoPipeline::load(test::source_path("models/tiny_wan/ts17"), SessionOptions{"cpu"});
   RolloutOptions ro;
   ro.cache = CachePolicy::parse("pbsa");
   EXPECT_THROW(Rollout(*pipeline, pipeline->default_context(), ro), Error);
