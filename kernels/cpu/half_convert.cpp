@@ -12,7 +12,15 @@ namespace vdrt::cpu {
 namespace {
 
 #if defined(__x86_64__)
-const bool kF16C = __builtin_cpu_supports("f16c") && __builtin_cpu_supports("avx");
+// __builtin_cpu_init must run before __builtin_cpu_supports when this is
+// evaluated from a static initialiser (which may precede libgcc's own).
+bool has_f16c() {
+  static const bool yes = [] {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("f16c") && __builtin_cpu_supports("avx");
+  }();
+  return yes;
+}
 
 __attribute__((target("avx,f16c"))) int64_t f32_to_f16_f16c(const float* s, uint16_t* d, int64_t n) {
   int64_t i = 0;
@@ -34,7 +42,7 @@ __attribute__((target("avx,f16c"))) int64_t f16_to_f32_f16c(const uint16_t* s, f
 void f32_to_f16(const float* src, uint16_t* dst, int64_t n) {
   int64_t i = 0;
 #if defined(__x86_64__)
-  if (kF16C) i = f32_to_f16_f16c(src, dst, n);
+  if (has_f16c()) i = f32_to_f16_f16c(src, dst, n);
 #endif
   for (; i < n; ++i) dst[i] = float_to_half(src[i]);
 }
@@ -42,7 +50,7 @@ void f32_to_f16(const float* src, uint16_t* dst, int64_t n) {
 void f16_to_f32(const uint16_t* src, float* dst, int64_t n) {
   int64_t i = 0;
 #if defined(__x86_64__)
-  if (kF16C) i = f16_to_f32_f16c(src, dst, n);
+  if (has_f16c()) i = f16_to_f32_f16c(src, dst, n);
 #endif
   for (; i < n; ++i) dst[i] = half_to_float(src[i]);
 }

@@ -61,7 +61,15 @@ __attribute__((target("avx"))) void tile8_avx(const float* s, int64_t sc, float*
   tile4_sse(s + c8 * sc, sc, d + c8, dr, r8, cols - c8);            // leftover columns
 }
 
-const bool kHasAvx = __builtin_cpu_supports("avx");
+// __builtin_cpu_init must run before __builtin_cpu_supports when this is
+// evaluated from a static initialiser (which may precede libgcc's own).
+bool has_avx() {
+  static const bool yes = [] {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx");
+  }();
+  return yes;
+}
 #endif
 
 }  // namespace
@@ -70,7 +78,7 @@ void transpose_tile(size_t es, const uint8_t* src, int64_t sc, uint8_t* dst, int
   switch (es) {
 #ifdef VDRT_X86
     case 4:
-      if (kHasAvx) tile8_avx(reinterpret_cast<const float*>(src), sc, reinterpret_cast<float*>(dst), dr, rows, cols);
+      if (has_avx()) tile8_avx(reinterpret_cast<const float*>(src), sc, reinterpret_cast<float*>(dst), dr, rows, cols);
       else tile4_sse(reinterpret_cast<const float*>(src), sc, reinterpret_cast<float*>(dst), dr, rows, cols);
       return;
 #else
