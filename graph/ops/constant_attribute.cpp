@@ -1,3 +1,4 @@
+// Implements constant_attribute.h: one decoder for Constant's six value attributes.
 #include "graph/ops/constant_attribute.h"
 
 namespace vdrt {

@@ -1,3 +1,4 @@
+// Implements pad_params.h: Pad's pads/axes resolution, shared by shape function and kernel.
 #include "graph/ops/pad_params.h"
 
 #include <string>

@@ -1,3 +1,5 @@
+// Implements resize_params.h: Resize's size arithmetic and attribute defaults per opset, shared by
+// the shape function and the kernel so both see the same effective scales.
 #include "graph/ops/resize_params.h"
 
 #include <algorithm>

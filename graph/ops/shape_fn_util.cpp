@@ -1,3 +1,4 @@
+// Implements shape_fn_util.h: helpers the data-movement shape functions share.
 #include "graph/ops/shape_fn_util.h"
 
 #include <algorithm>

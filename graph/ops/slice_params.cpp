@@ -1,3 +1,4 @@
+// Implements slice_params.h: ONNX Slice clamping in one place for shape function and kernel.
 #include "graph/ops/slice_params.h"
 
 #include <algorithm>

@@ -1,3 +1,4 @@
+// Implements half_convert.h; F16C is detected at run time, the scalar loops are the fallback.
 #include "kernels/cpu/half_convert.h"
 
 #include <cstring>

@@ -1,3 +1,4 @@
+// Implements index_util.h: index validation shared by the gather and scatter kernels.
 #include "kernels/cpu/index_util.h"
 
 namespace vdrt::cpu {

@@ -1,3 +1,5 @@
+// Implements strided_copy.h. One entry point classifies the (simplified) copy
+// into three shapes: contiguous rows (memcpy), transposed tiles, element loops.
 #include "kernels/cpu/strided_copy.h"
 
 #include <algorithm>

@@ -1,3 +1,4 @@
+// Implements transpose_tile.h; the SIMD variants are chosen once at run time.
 #include "kernels/cpu/transpose_tile.h"
 
 #include <cstring>
