@@ -27,15 +27,14 @@ OpSchema& OpRegistry::add(const std::string& domain, const std::string& name) {
   auto s = std::make_unique<OpSchema>();
   s->domain = domain;
   s->name = name;
+  index_.emplace(s->domain + "|" + s->name, s.get());
   schemas_.push_back(std::move(s));
   return *schemas_.back();
 }
 
 const OpSchema* OpRegistry::find(const std::string& domain, const std::string& name) const {
-  const std::string d = domain == "ai.onnx" ? "" : domain;
-  for (const auto& s : schemas_)
-    if (s->domain == d && s->name == name) return s.get();
-  return nullptr;
+  auto it = index_.find((domain == "ai.onnx" ? std::string() : domain) + "|" + name);
+  return it == index_.end() ? nullptr : it->second;
 }
 
 std::vector<const OpSchema*> OpRegistry::all() const {

@@ -6,6 +6,7 @@
 //   VDRT_REGISTER_OP("", "Relu").inputs(1, 1).outputs(1, 1).infer(same_as_input(0));
 #include <functional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "graph/graph.h"
@@ -78,6 +79,7 @@ class OpRegistry {
 
  private:
   std::vector<std::unique_ptr<OpSchema>> schemas_;
+  std::unordered_map<std::string, const OpSchema*> index_;  // "domain|name": the first registration wins
 };
 
 // Runs the op's shape function for `node` with the given input infos;

@@ -16,6 +16,14 @@
 #include "runtime/pass_pipeline.h"
 
 namespace vdrt {
+
+struct ValueState {
+  DType dtype = DType::Undefined;
+  std::vector<int64_t> dims;
+  std::optional<Tensor> host;  // contents held on the host (bound inputs, constants, host results)
+  bool known = false;          // host contents may drive shape inference and host evaluation
+};
+
 namespace {
 
 // Integer graph inputs up to this size are known on the host while shapes
@@ -26,12 +34,7 @@ constexpr int64_t kHostInputLimit = 4096;
 // small are computed on the host once per run (shape arithmetic, RoPE tables).
 constexpr int64_t kHostEvalLimit = 1 << 16;
 
-struct ValueState {
-  DType dtype = DType::Undefined;
-  std::vector<int64_t> dims;
-  std::optional<Tensor> host;  // contents held on the host (bound inputs, constants, host results)
-  bool known = false;          // host contents may drive shape inference and host evaluation
-};
+
 
 using SlotKey = std::pair<const Value*, int>;  // value, backend index
 
@@ -200,18 +203,83 @@ std::string compile_key_part(const TensorDesc& d, const Tensor* known) {
 
 }  // namespace
 
-TensorMap Session::run(const TensorMap& inputs) {
-  auto t0 = std::chrono::steady_clock::now();
+namespace {
+
+// Identifies the plan for a set of inputs: every input's dtype and dims, and
+// the contents of those known on the host (they can change shapes).
+std::string plan_key(const Graph& g, const TensorMap& inputs, const std::set<const Value*>& shape_args) {
+  std::string key;
+  for (const Value* v : g.inputs()) {
+    auto it = inputs.find(v->name());
+    if (it == inputs.end()) return {};  // bind_inputs reports it
+    const Tensor& t = it->second;
+    key += dtype_name(t.dtype());
+    for (int64_t d : t.dims()) key += "," + std::to_string(d);
+    if (t.numel() <= kHostInputLimit && (!is_float(t.dtype()) || shape_args.count(v))) {
+      key += "=";
+      if (is_float(t.dtype()))
+        for (double x : t.as_double()) key += std::to_string(x) + ";";
+      else
+        for (int64_t x : t.as_int64()) key += std::to_string(x) + ";";
+    }
+    key += "|";
+  }
+  return inputs.size() == g.inputs().size() ? key : std::string();
+}
+
+}  // namespace
+
+// Everything about a run that depends only on input shapes (and the values of
+// small shape-driving inputs): concrete shapes, host-computed values, which
+// nodes run on the host, and where every value lives in the arenas.
+struct Session::Plan {
+  std::unordered_map<const Value*, ValueState> state;
+  std::vector<bool> on_host;
+  std::unordered_map<SlotKey, Slot, SlotKeyHash> slots;
+  std::vector<size_t> arena_bytes;  // per backend
+  std::vector<CompiledOp*> compiled;  // per node, filled on first execution
+  RunStats stats;
+
+  int home_of(const Value* v, int n_backends) const {
+    for (int k = 0; k < n_backends; ++k)
+      if (auto it = slots.find({v, k}); it != slots.end() && it->second.home_backend == k) return k;
+    return -1;
+  }
+};
+
+Session::Plan& Session::plan_for(const TensorMap& inputs) {
+  const std::string key = plan_key(*graph_, inputs, impl_->shape_args);
+  if (!key.empty()) {
+    for (auto it = plans_.begin(); it != plans_.end(); ++it)
+      if (it->first == key) {
+        plans_.splice(plans_.begin(), plans_, it);  // most recently used first
+        return *plans_.front().second;
+      }
+  }
+  auto plan = build_plan(inputs);
+  if (key.empty()) {  // not cacheable; keep it only for this run
+    plans_.emplace_front(std::string(), std::move(plan));
+  } else {
+    plans_.emplace_front(key, std::move(plan));
+  }
+  constexpr size_t kMaxPlans = 8;
+  while (plans_.size() > kMaxPlans) plans_.pop_back();
+  return *plans_.front().second;
+}
+
+std::unique_ptr<Session::Plan> Session::build_plan(const TensorMap& inputs) {
   const Graph& g = *graph_;
   const auto& nodes = g.nodes();
   const int64_t n_nodes = static_cast<int64_t>(nodes.size());
-  std::unordered_map<const Value*, ValueState> state;
+  auto plan = std::make_unique<Plan>();
+  auto& state = plan->state;
   bind_inputs(g, inputs, impl_->shape_args, state);
   for (const Value* v : g.values())
     if (v->is_constant()) state[v] = ValueState{v->dtype(), v->constant().dims(), v->constant(), true};
 
   // 1. Concrete shapes, and host values of small derived tensors.
-  std::vector<bool> on_host(nodes.size(), false);
+  auto& on_host = plan->on_host;
+  on_host.assign(nodes.size(), false);
   for (size_t i = 0; i < nodes.size(); ++i) {
     const Node& node = *nodes[i];
     int64_t opset = g.opset(node.domain());
@@ -238,7 +306,8 @@ TensorMap Session::run(const TensorMap& inputs) {
       out_elems += numel(outs[k].shape.concrete());
     }
     bool shape_only = node.domain().empty() && (node.op_type() == "Shape" || node.op_type() == "Size");
-    if ((all_known || shape_only) && out_elems <= kHostEvalLimit && host_can_evaluate(node)) {
+    bool stateful = impl_->node_state[i] != nullptr;
+    if (!stateful && (all_known || shape_only) && out_elems <= kHostEvalLimit && host_can_evaluate(node)) {
       std::vector<Tensor> computed;
       if (shape_only && !all_known) {
         // Shape and Size read only the input's shape, which is known here.
@@ -264,10 +333,13 @@ TensorMap Session::run(const TensorMap& inputs) {
       on_host[i] = true;
     }
   }
+  // Inputs that change from run to run are read from each run's feed.
+  for (const Value* v : g.inputs())
+    if (!state[v].known) state[v].host.reset();
 
   // 2. Liveness of every device-resident value, per backend.
   const int n_backends = static_cast<int>(impl_->backends.size());
-  std::unordered_map<SlotKey, Slot, SlotKeyHash> slots;
+  auto& slots = plan->slots;
   auto touch = [&](const Value* v, int b, int64_t step) {
     auto [it, fresh] = slots.try_emplace({v, b});
     Slot& s = it->second;
@@ -281,9 +353,8 @@ TensorMap Session::run(const TensorMap& inputs) {
   };
   for (int64_t i = 0; i < n_nodes; ++i) {
     if (on_host[i]) continue;
-    const Node& node = *nodes[i];
     int b = impl_->node_backend[i];
-    for (Value* v : node.outputs())
+    for (Value* v : nodes[i]->outputs())
       if (v) touch(v, b, i)->home_backend = b;
   }
   for (int64_t i = 0; i < n_nodes; ++i) {
@@ -302,44 +373,58 @@ TensorMap Session::run(const TensorMap& inputs) {
     for (int b = 0; b < n_backends; ++b)
       if (auto it = slots.find({v, b}); it != slots.end() && it->second.home_backend == b) it->second.request.last = n_nodes;
 
-  stats_ = RunStats{};
   std::vector<std::vector<SlotKey>> keys(n_backends);
   for (auto& [k, s] : slots) keys[k.second].push_back(k);
+  plan->arena_bytes.assign(n_backends, 0);
   for (int b = 0; b < n_backends; ++b) {
     std::sort(keys[b].begin(), keys[b].end(), [&](const SlotKey& x, const SlotKey& y) { return x.first->name() < y.first->name(); });
     std::vector<BufferRequest> reqs;
     for (const SlotKey& k : keys[b]) reqs.push_back(slots[k].request);
-    MemoryPlan plan = plan_memory(reqs);
-    for (size_t j = 0; j < keys[b].size(); ++j) slots[keys[b][j]].offset = plan.offsets[j];
+    MemoryPlan mp = plan_memory(reqs);
+    for (size_t j = 0; j < keys[b].size(); ++j) slots[keys[b][j]].offset = mp.offsets[j];
+    plan->arena_bytes[b] = mp.arena_bytes;
+    plan->stats.arena_bytes += mp.arena_bytes;
+    plan->stats.naive_bytes += mp.naive_bytes;
+  }
+  plan->compiled.assign(nodes.size(), nullptr);
+  return plan;
+}
+
+TensorMap Session::run(const TensorMap& inputs) {
+  auto t0 = std::chrono::steady_clock::now();
+  const Graph& g = *graph_;
+  const auto& nodes = g.nodes();
+  const int64_t n_nodes = static_cast<int64_t>(nodes.size());
+  const int n_backends = static_cast<int>(impl_->backends.size());
+  Plan& plan = plan_for(inputs);
+  auto& state = plan.state;
+  auto& slots = plan.slots;
+  for (auto& [_, s] : slots) s.filled = false;
+  for (int b = 0; b < n_backends; ++b) {
     if (impl_->arenas.size() <= static_cast<size_t>(b)) impl_->arenas.resize(b + 1);
     auto& arena = impl_->arenas[b];
-    size_t need = std::max<size_t>(plan.arena_bytes, 64);
+    size_t need = std::max<size_t>(plan.arena_bytes[b], 64);
     if (!arena || arena->size() < need) {
       arena.reset();
       arena = impl_->backends[b]->allocate(need);
     }
-    stats_.arena_bytes += plan.arena_bytes;
-    stats_.naive_bytes += plan.naive_bytes;
   }
 
-  // 3. Run.
   auto device_tensor = [&](const Value* v, int b) -> DeviceTensor {
     if (v->is_constant()) return impl_->constant_tensor(v, b);
     Slot& s = slots.at({v, b});
-    const ValueState& st = state[v];
+    const ValueState& st = state.at(v);
     DeviceTensor t{impl_->arenas[b].get(), s.offset, TensorDesc{st.dtype, st.dims}};
     if (s.home_backend != b && !s.filled) {
       Backend& dst = *impl_->backends[b];
-      if (st.host) {
-        dst.upload(*t.buffer, t.offset, st.host->raw(), st.host->nbytes());
+      const Tensor* host = g.is_graph_input(v) ? &inputs.at(v->name()) : st.host ? &*st.host : nullptr;
+      if (host) {
+        dst.upload(*t.buffer, t.offset, host->raw(), host->nbytes());
       } else {
-        int hb = -1;
-        for (int k = 0; k < n_backends; ++k)
-          if (auto it = slots.find({v, k}); it != slots.end() && it->second.home_backend == k) hb = k;
+        int hb = plan.home_of(v, n_backends);
         VDRT_CHECK(hb >= 0, "value '" + v->name() + "' is read before it is computed", {g.source_path});
-        const Slot& home = slots.at({v, hb});
         Tensor staging(st.dtype, st.dims);
-        impl_->backends[hb]->download(*impl_->arenas[hb], home.offset, staging.raw(), staging.nbytes());
+        impl_->backends[hb]->download(*impl_->arenas[hb], slots.at({v, hb}).offset, staging.raw(), staging.nbytes());
         dst.upload(*t.buffer, t.offset, staging.raw(), staging.nbytes());
       }
       s.filled = true;
@@ -347,35 +432,17 @@ TensorMap Session::run(const TensorMap& inputs) {
     return t;
   };
 
+  std::vector<DeviceTensor> ins, outs;
   for (int64_t i = 0; i < n_nodes; ++i) {
-    if (on_host[i]) continue;
+    if (plan.on_host[i]) continue;
     const Node& node = *nodes[i];
     int b = impl_->node_backend[i];
-    std::vector<DeviceTensor> ins, outs;
-    std::vector<TensorDesc> in_descs, out_descs;
-    std::vector<const Tensor*> known;
-    const OpSchema* schema = OpRegistry::instance().find(node.domain(), node.op_type());
-    std::string key = std::to_string(i);
-    for (size_t k = 0; k < node.inputs().size(); ++k) {
-      Value* v = node.input(k);
-      if (!v) { ins.emplace_back(); in_descs.emplace_back(); known.push_back(nullptr); continue; }
-      ins.push_back(device_tensor(v, b));
-      in_descs.push_back(ins.back().desc);
-      // Only the inputs that shape the op are offered for baking into the
-      // compiled op; they are part of the cache key.
-      bool shapes_op = std::find(schema->value_inputs.begin(), schema->value_inputs.end(), static_cast<int>(k)) !=
-                       schema->value_inputs.end();
-      const ValueState& st = state[v];
-      known.push_back(shapes_op && st.known ? &*st.host : nullptr);
-      key += compile_key_part(in_descs.back(), known.back());
-    }
-    for (Value* v : node.outputs()) {
-      if (!v) { outs.emplace_back(); out_descs.emplace_back(); continue; }
-      outs.push_back(device_tensor(v, b));
-      out_descs.push_back(outs.back().desc);
-    }
-    auto& op = impl_->compiled[key];
-    if (!op) op = impl_->backends[b]->compile(node, g.opset(node.domain()), in_descs, out_descs, known);
+    ins.clear();
+    outs.clear();
+    for (Value* v : node.inputs()) ins.push_back(v ? device_tensor(v, b) : DeviceTensor{});
+    for (Value* v : node.outputs()) outs.push_back(v ? device_tensor(v, b) : DeviceTensor{});
+    CompiledOp*& op = plan.compiled[i];
+    if (!op) op = compile(i, ins, outs, state);
     try {
       if (OpState* st = impl_->node_state[i].get()) impl_->backends[b]->enqueue(*op, ins, outs, st);
       else impl_->backends[b]->enqueue(*op, ins, outs);
@@ -387,23 +454,43 @@ TensorMap Session::run(const TensorMap& inputs) {
 
   TensorMap result;
   for (const Value* v : g.outputs()) {
-    const ValueState& st = state[v];
-    if (st.host && (st.known || g.is_graph_input(v))) {
-      result[v->name()] = st.host->clone();
-      continue;
-    }
-    if (v->is_constant()) { result[v->name()] = v->constant().clone(); continue; }
-    int hb = -1;
-    for (int k = 0; k < n_backends; ++k)
-      if (auto it = slots.find({v, k}); it != slots.end() && it->second.home_backend == k) hb = k;
+    const ValueState& st = state.at(v);
+    if (g.is_graph_input(v)) { result[v->name()] = inputs.at(v->name()).clone(); continue; }
+    if (st.known) { result[v->name()] = st.host->clone(); continue; }
+    int hb = plan.home_of(v, n_backends);
     VDRT_CHECK(hb >= 0, "graph output '" + v->name() + "' was not computed", {g.source_path});
     Tensor out(st.dtype, st.dims);
     impl_->backends[hb]->download(*impl_->arenas[hb], slots.at({v, hb}).offset, out.raw(), out.nbytes());
     result[v->name()] = std::move(out);
   }
+  stats_ = plan.stats;
   stats_.constant_bytes = impl_->constant_bytes;
   stats_.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return result;
+}
+
+CompiledOp* Session::compile(int64_t i, const std::vector<DeviceTensor>& ins, const std::vector<DeviceTensor>& outs,
+                             const std::unordered_map<const Value*, ValueState>& state) {
+  const Node& node = *graph_->nodes()[i];
+  const OpSchema* schema = OpRegistry::instance().find(node.domain(), node.op_type());
+  std::vector<TensorDesc> in_descs, out_descs;
+  std::vector<const Tensor*> known;
+  std::string key = std::to_string(i);
+  for (size_t k = 0; k < node.inputs().size(); ++k) {
+    in_descs.push_back(ins[k].desc);
+    Value* v = node.input(k);
+    // Only the inputs that shape the op are offered for baking into the
+    // compiled op; they are part of the cache key.
+    bool shapes_op = v && std::find(schema->value_inputs.begin(), schema->value_inputs.end(), static_cast<int>(k)) !=
+                              schema->value_inputs.end();
+    const ValueState* st = v ? &state.at(v) : nullptr;
+    known.push_back(shapes_op && st->known ? &*st->host : nullptr);
+    key += compile_key_part(in_descs.back(), known.back());
+  }
+  for (const DeviceTensor& t : outs) out_descs.push_back(t.desc);
+  auto& op = impl_->compiled[key];
+  if (!op) op = impl_->backends[impl_->node_backend[i]]->compile(node, graph_->opset(node.domain()), in_descs, out_descs, known);
+  return op.get();
 }
 
 }  // namespace vdrt

@@ -3,7 +3,9 @@
 // assigns every node to it or falls back to the CPU, infers concrete shapes
 // for the bound inputs (computing small integer shape tensors on the host),
 // plans memory by liveness into one arena per backend, and runs the nodes.
+#include <list>
 #include <map>
+#include <unordered_map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -30,6 +32,7 @@ struct RunStats {
 };
 
 using TensorMap = std::map<std::string, Tensor>;
+struct ValueState;  // a value's shape and host contents within a run plan
 
 class Session {
  public:
@@ -58,6 +61,12 @@ class Session {
 
  private:
   struct Impl;
+  struct Plan;
+  Plan& plan_for(const TensorMap& inputs);
+  std::unique_ptr<Plan> build_plan(const TensorMap& inputs);
+  CompiledOp* compile(int64_t node_index, const std::vector<DeviceTensor>& ins, const std::vector<DeviceTensor>& outs,
+                      const std::unordered_map<const Value*, ValueState>& state);
+  std::list<std::pair<std::string, std::unique_ptr<Plan>>> plans_;  // most recently used first
   std::unique_ptr<Graph> graph_;
   std::unique_ptr<Backend> backend_;
   std::unique_ptr<Impl> impl_;

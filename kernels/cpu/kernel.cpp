@@ -34,13 +34,14 @@ KernelRegistry& KernelRegistry::instance() {
   return r;
 }
 
-void KernelRegistry::add(Kernel k) { kernels_.push_back(std::move(k)); }
+void KernelRegistry::add(Kernel k) {
+  kernels_.push_back(std::move(k));
+  index_.emplace(kernels_.back().domain + "|" + kernels_.back().op, &kernels_.back());
+}
 
 const Kernel* KernelRegistry::find(const std::string& domain, const std::string& op) const {
-  const std::string d = domain == "ai.onnx" ? "" : domain;
-  for (const auto& k : kernels_)
-    if (k.domain == d && k.op == op) return &k;
-  return nullptr;
+  auto it = index_.find((domain == "ai.onnx" ? std::string() : domain) + "|" + op);
+  return it == index_.end() ? nullptr : it->second;
 }
 
 std::vector<const Kernel*> KernelRegistry::all() const {

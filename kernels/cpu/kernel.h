@@ -6,7 +6,9 @@
 //   VDRT_CPU_KERNEL("", "Relu", relu_kernel);                // any dtype accepted
 //   VDRT_CPU_KERNEL_IF("", "Conv", conv_kernel, conv_supports);
 #include <cstdint>
+#include <deque>
 #include <functional>
+#include <unordered_map>
 #include <string>
 #include <vector>
 
@@ -68,7 +70,8 @@ class KernelRegistry {
   std::vector<const Kernel*> all() const;
 
  private:
-  std::vector<Kernel> kernels_;
+  std::deque<Kernel> kernels_;  // stable addresses for the index
+  std::unordered_map<std::string, const Kernel*> index_;  // "domain|op": the first registration wins
 };
 
 // Common support predicates.
