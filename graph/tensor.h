@@ -24,7 +24,7 @@ class Tensor {
     VDRT_CHECK(static_cast<int64_t>(values.size()) == t.numel(), "value count does not match shape");
     if constexpr (std::is_same_v<T, bool>) {
       for (size_t i = 0; i < values.size(); ++i) t.data<bool>()[i] = values[i];
-    } else {
+    } else if (!values.empty()) {  // memcpy from an empty vector's null data is undefined
       std::memcpy(t.raw(), values.data(), t.nbytes());
     }
     return t;
