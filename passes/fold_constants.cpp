@@ -167,6 +167,8 @@ class FoldConstants final : public Pass {
     if (out->shape().rank() == 0) {
       if (values.size() != 1) return std::nullopt;
       t = Tensor::scalar<int64_t>(values[0]);
+    } else if (values.empty()) {
+      t = Tensor(DType::I64, {0});  // Shape of a scalar; from_vector would memcpy from nullptr
     } else {
       t = Tensor::from_vector<int64_t>({static_cast<int64_t>(values.size())}, values);
     }

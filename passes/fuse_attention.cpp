@@ -383,6 +383,10 @@ class FuseAttention final : public Pass {
       return fail("query heads are not a multiple of key heads");
     if (known(p.k.dims, 2) && known(p.v.dims, 2) && p.k.dims[2].value() != p.v.dims[2].value())
       return fail("key and value head counts differ");
+    // MatMul broadcasts a batch of 1; vdrt.Attention does not.
+    for (const Operand* o : {&p.k, &p.v, &p.past_k, &p.past_v})
+      if (o->value && known(p.q.dims, 0) && known(o->dims, 0) && p.q.dims[0].value() != o->dims[0].value())
+        return fail("query and key/value batch sizes differ (broadcast batch)");
     if (p.q.value->dtype() != DType::Undefined && !is_float(p.q.value->dtype())) return fail("query is not float");
     return true;
   }
