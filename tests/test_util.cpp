@@ -8,6 +8,14 @@
 namespace vdrt::test {
 
 std::string source_path(const std::string& relative) { return std::string(VDRT_SOURCE_ROOT) + "/" + relative; }
+std::vector<std::filesystem::path> test_data_sets(const std::filesystem::path& folder) {
+  std::vector<std::filesystem::path> sets;
+  for (const auto& e : std::filesystem::directory_iterator(folder))
+    if (e.is_directory() && e.path().filename().string().rfind("test_data_set_", 0) == 0) sets.push_back(e.path());
+  std::sort(sets.begin(), sets.end());
+  return sets;
+}
+
 std::string vdrt_binary() { return std::string(VDRT_BINARY_ROOT) + "/tools/vdrt"; }
 
 double max_abs_diff(const Tensor& actual, const Tensor& expected) {

@@ -1,6 +1,8 @@
 #pragma once
 // Helpers shared by the test suites.
+#include <filesystem>
 #include <string>
+#include <vector>
 
 #include "graph/tensor.h"
 
@@ -8,6 +10,8 @@ namespace vdrt::test {
 
 // Absolute path of a file in the source tree, e.g. source_path("models/tiny_wan").
 std::string source_path(const std::string& relative);
+// The test_data_set_N folders inside `folder`, sorted.
+std::vector<std::filesystem::path> test_data_sets(const std::filesystem::path& folder);
 // Path of the built `vdrt` binary.
 std::string vdrt_binary();
 // Largest absolute elementwise difference; fails the test on dtype/shape mismatch.

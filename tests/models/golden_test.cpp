@@ -34,9 +34,7 @@ std::vector<GoldenCase> golden_cases() {
       fs::path onnx = style.path() / (std::string(model) + ".onnx");
       fs::path sets = style.path() / model;
       if (!fs::exists(onnx) || !fs::is_directory(sets)) continue;
-      for (const auto& set : fs::directory_iterator(sets))
-        if (set.path().filename().string().rfind("test_data_set_", 0) == 0)
-          cases.push_back({onnx.string(), set.path().string()});
+      for (const fs::path& set : test_data_sets(sets)) cases.push_back({onnx.string(), set.string()});
     }
   }
   std::sort(cases.begin(), cases.end(), [](const auto& a, const auto& b) { return a.data_dir < b.data_dir; });

@@ -35,13 +35,7 @@ std::unique_ptr<Graph> optimise(const Graph& original, PassContext& ctx) {
   return g;
 }
 
-std::vector<fs::path> golden_sets(const fs::path& style) {
-  std::vector<fs::path> sets;
-  for (const auto& e : fs::directory_iterator(style / "denoiser"))
-    if (e.path().filename().string().rfind("test_data_set_", 0) == 0) sets.push_back(e.path());
-  std::sort(sets.begin(), sets.end());
-  return sets;
-}
+std::vector<fs::path> golden_sets(const fs::path& style) { return test::test_data_sets(style / "denoiser"); }
 
 class ExportedModel : public testing::TestWithParam<std::string> {
  protected:
