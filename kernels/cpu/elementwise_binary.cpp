@@ -12,20 +12,20 @@
 #include "kernels/cpu/dtype_dispatch.h"
 #include "kernels/cpu/half_float.h"
 #include "kernels/cpu/kernel.h"
+#include "kernels/cpu/wrapping.h"
 
 namespace vdrt::cpu {
 namespace {
 
-template <typename T> using Wide = std::conditional_t<std::is_floating_point_v<T>, T, int64_t>;
 
-struct AddOp { template <typename T> T operator()(T a, T b) const { return static_cast<T>(a + b); } };
-struct SubOp { template <typename T> T operator()(T a, T b) const { return static_cast<T>(a - b); } };
-struct MulOp { template <typename T> T operator()(T a, T b) const { return static_cast<T>(a * b); } };
+struct AddOp { template <typename T> T operator()(T a, T b) const { return wrapping_add(a, b); } };
+struct SubOp { template <typename T> T operator()(T a, T b) const { return wrapping_sub(a, b); } };
+struct MulOp { template <typename T> T operator()(T a, T b) const { return wrapping_mul(a, b); } };
 struct DivOp {
   template <typename T> T operator()(T a, T b) const {
     if constexpr (std::is_floating_point_v<T>) return a / b;
     // Divisors were checked for zero; -1 avoids the INT_MIN / -1 trap.
-    else if constexpr (std::is_signed_v<T>) return b == -1 ? static_cast<T>(-static_cast<Wide<T>>(a)) : static_cast<T>(a / b);
+    else if constexpr (std::is_signed_v<T>) return b == -1 ? wrapping_neg(a) : static_cast<T>(a / b);
     else return static_cast<T>(a / b);
   }
 };
@@ -65,7 +65,7 @@ struct TruncModOp {
     else return static_cast<T>(a % b);
   }
 };
-struct PReluOp { template <typename T> T operator()(T x, T slope) const { return x < 0 ? static_cast<T>(slope * x) : x; } };
+struct PReluOp { template <typename T> T operator()(T x, T slope) const { return x < 0 ? wrapping_mul(slope, x) : x; } };
 struct BitAndOp { template <typename T> T operator()(T a, T b) const { return static_cast<T>(a & b); } };
 struct BitOrOp { template <typename T> T operator()(T a, T b) const { return static_cast<T>(a | b); } };
 struct BitXorOp { template <typename T> T operator()(T a, T b) const { return static_cast<T>(a ^ b); } };
@@ -184,8 +184,8 @@ T pow_mixed(T base, E e) {
     if (e < 0) return base == 1 ? T(1) : (base == T(-1) ? (e % 2 ? T(-1) : T(1)) : T(0));
     T r = 1, b = base;
     for (auto k = static_cast<uint64_t>(e); k; k >>= 1) {
-      if (k & 1) r = static_cast<T>(r * b);
-      b = static_cast<T>(b * b);
+      if (k & 1) r = wrapping_mul(r, b);
+      b = wrapping_mul(b, b);
     }
     return r;
   } else if constexpr (std::is_same_v<T, float> && std::is_same_v<E, float>) {

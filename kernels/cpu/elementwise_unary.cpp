@@ -15,6 +15,7 @@
 #include "kernels/cpu/kernel.h"
 #include "kernels/cpu/multiversion.h"
 #include "kernels/cpu/vector_math.h"
+#include "kernels/cpu/wrapping.h"
 
 namespace vdrt::cpu {
 namespace {
@@ -130,8 +131,8 @@ KernelFn numeric_unary(const char* name, F32Loop f32, F64Fn f64) {
   });
 }
 
-struct IntAbs { template <typename T> T operator()(T v) const { if constexpr (std::is_signed_v<T>) return v < 0 ? static_cast<T>(-v) : v; else return v; } };
-struct IntNeg { template <typename T> T operator()(T v) const { return static_cast<T>(-v); } };
+struct IntAbs { template <typename T> T operator()(T v) const { if constexpr (std::is_signed_v<T>) return v < 0 ? wrapping_neg(v) : v; else return v; } };
+struct IntNeg { template <typename T> T operator()(T v) const { return wrapping_neg(v); } };
 struct IntSign { template <typename T> T operator()(T v) const { return static_cast<T>((v > 0) - (v < 0)); } };
 struct IntRelu { template <typename T> T operator()(T v) const { return v < 0 ? T(0) : v; } };
 

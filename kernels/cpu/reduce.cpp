@@ -19,6 +19,7 @@
 #include "kernels/cpu/dtype_dispatch.h"
 #include "kernels/cpu/half_float.h"
 #include "kernels/cpu/kernel.h"
+#include "kernels/cpu/wrapping.h"
 
 namespace vdrt::cpu {
 namespace {
@@ -97,16 +98,16 @@ struct ReduceOp {
     const Acc v = static_cast<Acc>(x);
     if constexpr (K == Kind::Max) return (v > a || v != v) ? v : a;
     else if constexpr (K == Kind::Min) return (v < a || v != v) ? v : a;
-    else if constexpr (K == Kind::Prod) return a * v;
-    else if constexpr (K == Kind::SumSquare || K == Kind::L2) return a + v * v;
-    else if constexpr (K == Kind::L1) return a + (v < 0 ? -v : v);
+    else if constexpr (K == Kind::Prod) return wrapping_mul(a, v);
+    else if constexpr (K == Kind::SumSquare || K == Kind::L2) return wrapping_add(a, wrapping_mul(v, v));
+    else if constexpr (K == Kind::L1) return wrapping_add(a, v < 0 ? wrapping_neg(v) : v);
     else if constexpr (K == Kind::LogSumExp) return a + static_cast<Acc>(std::exp(v - shift));
-    else return a + v;
+    else return wrapping_add(a, v);
   }
   static Acc merge(Acc a, Acc b) {
     if constexpr (K == Kind::Max || K == Kind::Min) return step(a, static_cast<T>(b), 0);
-    else if constexpr (K == Kind::Prod) return a * b;
-    else return a + b;
+    else if constexpr (K == Kind::Prod) return wrapping_mul(a, b);
+    else return wrapping_add(a, b);
   }
   static T finish(Acc a, int64_t count, Acc shift) {
     if constexpr (K == Kind::Mean) return static_cast<T>(a / static_cast<Acc>(count));
