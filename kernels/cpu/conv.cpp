@@ -3,8 +3,9 @@
 // with col from im2col, built in column blocks that bound its memory (a 3-D
 // VAE layer would otherwise need gigabytes). Pointwise convolutions (1x1,
 // stride 1, no padding) skip im2col: the input already is the column matrix.
-// Y is pre-filled with the bias and the GEMM accumulates onto it. Many
-// (image, group) pairs run in parallel with serial GEMMs; few run one at a
+// Y is pre-filled with the bias and the GEMM accumulates onto it. With
+// enough (image, group, column block) tasks they run in parallel, each with
+// a serial im2col + GEMM on its own cache-sized block; otherwise one at a
 // time with a parallel im2col and GEMM.
 #include <algorithm>
 #include <string>
@@ -23,9 +24,12 @@
 namespace vdrt::cpu {
 namespace {
 
-// Floats per im2col block (16 MB): large enough that the GEMM sees wide
-// column panels even for deep 3-D layers, small enough to stay bounded.
-constexpr int64_t kColBlockFloats = int64_t(1) << 22;
+// im2col column blocks: about half an L2 (512 KB) so that the GEMM packs
+// them from cache right after im2col wrote them (for few output channels
+// that packing is as costly as the multiply), but at least 256 columns so
+// each block amortises packing the weights.
+constexpr int64_t kColBlockFloats = int64_t(1) << 17;
+constexpr int64_t kMinBlockColumns = 256;
 
 struct ConvProblem {
   int64_t n, c, m, group, cg, mg;
@@ -79,7 +83,8 @@ void conv_kernel(KernelContext& ctx) {
     });
   }
   const float beta = ctx.has(2) ? 1.0f : 0.0f;
-  const int64_t block = p.pointwise ? O : std::clamp<int64_t>(kColBlockFloats / std::max<int64_t>(K, 1), 64, O);
+  const int64_t block =
+      p.pointwise ? O : std::min(O, (std::max(kMinBlockColumns, kColBlockFloats / std::max<int64_t>(K, 1)) + 31) / 32 * 32);
   const int64_t blocks = (O + block - 1) / block;
   const int64_t pairs = p.n * p.group;
 
@@ -100,7 +105,8 @@ void conv_kernel(KernelContext& ctx) {
     gemm_f32(p.mg, j1 - j0, K, 1.0f, a, K, 1, col.data(), j1 - j0, 1, beta, c, O, o);
   };
   const int64_t threads = tbb::this_task_arena::max_concurrency();
-  if (pairs * blocks >= 2 * threads && pairs >= threads) {
+  // Enough blocks: each task keeps its block in its own core's cache.
+  if (pairs * blocks >= 2 * threads) {
     tbb::parallel_for(tbb::blocked_range<int64_t>(0, pairs * blocks), [&](const tbb::blocked_range<int64_t>& r) {
       std::vector<float> col;
       for (int64_t t = r.begin(); t < r.end(); ++t) {

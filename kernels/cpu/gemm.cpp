@@ -56,6 +56,27 @@ class Scratch {
 };
 thread_local Scratch t_apack, t_bpack;
 
+// rows x width floats from src (row stride src_stride) to dst (row stride
+// dst_stride). Panel widths are compile-time constants in the common cases so
+// each row becomes a few vector moves instead of a memcpy call (the calls
+// dominated packing for small convolutions).
+template <int W>
+void copy_rows_fixed(float* dst, int64_t dst_stride, const float* src, int64_t src_stride, int64_t rows) {
+  for (int64_t r = 0; r < rows; ++r) std::memcpy(dst + r * dst_stride, src + r * src_stride, sizeof(float) * W);
+}
+
+void copy_rows(float* dst, int64_t dst_stride, const float* src, int64_t src_stride, int64_t rows, int width) {
+  switch (width) {
+    case 6: return copy_rows_fixed<6>(dst, dst_stride, src, src_stride, rows);
+    case 8: return copy_rows_fixed<8>(dst, dst_stride, src, src_stride, rows);
+    case 14: return copy_rows_fixed<14>(dst, dst_stride, src, src_stride, rows);
+    case 16: return copy_rows_fixed<16>(dst, dst_stride, src, src_stride, rows);
+    case 32: return copy_rows_fixed<32>(dst, dst_stride, src, src_stride, rows);
+    default:
+      for (int64_t r = 0; r < rows; ++r) std::memcpy(dst + r * dst_stride, src + r * src_stride, sizeof(float) * width);
+  }
+}
+
 // A block (mc x kc) -> panels of MR rows, k-major inside a panel; rows past
 // mc are zero so the micro-kernel always runs full tiles.
 void pack_a(const float* a, int64_t rs, int64_t cs, int64_t mc, int64_t kc, int mr, float* out) {
@@ -63,7 +84,7 @@ void pack_a(const float* a, int64_t rs, int64_t cs, int64_t mc, int64_t kc, int 
     const int m = static_cast<int>(std::min<int64_t>(mr, mc - i0));
     float* dst = out + i0 * kc;
     if (rs == 1 && m == mr) {  // A stored transposed: MR consecutive floats per k
-      for (int64_t k = 0; k < kc; ++k) std::memcpy(dst + k * mr, a + i0 + k * cs, sizeof(float) * mr);
+      copy_rows(dst, mr, a + i0, cs, kc, mr);
       continue;
     }
     for (int i = 0; i < m; ++i) {
@@ -83,7 +104,7 @@ void pack_b(const float* b, int64_t rs, int64_t cs, int64_t kc, int64_t nc, int 
     const int n = static_cast<int>(std::min<int64_t>(nr, nc - j0));
     float* dst = out + j0 * kc;
     if (cs == 1 && n == nr) {  // row-major B: a panel row is a contiguous copy
-      for (int64_t k = 0; k < kc; ++k) std::memcpy(dst + k * nr, b + k * rs + j0, sizeof(float) * nr);
+      copy_rows(dst, nr, b + j0, rs, kc, nr);
       continue;
     }
     for (int j = 0; j < n; ++j) {
