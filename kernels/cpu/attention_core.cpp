@@ -45,6 +45,7 @@ int64_t query_block(const AttentionParams& p) {
 
 struct Scratch {
   std::vector<float> q, s, o, m, l;
+  PackedA qpack;  // the scaled queries, packed once per task for every key block
 };
 thread_local Scratch t_scratch;
 
@@ -118,6 +119,10 @@ void attention_task(const AttentionParams& p, int64_t b, int64_t h, int64_t i0, 
     const float* src = qbase + (i0 + r) * p.q.seq_stride;
     for (int64_t d = 0; d < D; ++d) t.q[r * D + d] = src[d] * p.scale;
   }
+  // A few queries (decoding) are cheaper as matrix-vector products than
+  // padded to a full micro-kernel tile.
+  const bool pack_queries = bq >= best_gemm_microkernel().mr;
+  if (pack_queries) pack_a_f32(t.qpack, bq, D, t.q.data(), D, 1);
   // Keys every query of the block hides (only when hiding removes them).
   const bool can_skip = std::isinf(p.mask_fill) && p.mask_fill < 0;
   const KeyRange first = visible_keys(p, b, i0, kv_len), last = visible_keys(p, b, i1 - 1, kv_len);
@@ -133,7 +138,8 @@ void attention_task(const AttentionParams& p, int64_t b, int64_t h, int64_t i0, 
     const float* k = seg.k.data + b * seg.k.batch_stride + kvh * seg.k.head_stride + blk.local * seg.k.seq_stride;
     const float* v = seg.v.data + b * seg.v.batch_stride + kvh * seg.v.head_stride + blk.local * seg.v.seq_stride;
     float* s = t.s.data();
-    gemm_f32(bq, bk, D, 1.0f, t.q.data(), D, 1, k, 1, seg.k.seq_stride, 0.0f, s, bk, serial);
+    if (pack_queries) gemm_f32_packed(t.qpack, bk, 1.0f, k, 1, seg.k.seq_stride, 0.0f, s, bk, serial);
+    else gemm_f32(bq, bk, D, 1.0f, t.q.data(), D, 1, k, 1, seg.k.seq_stride, 0.0f, s, bk, serial);
     for (int64_t r = 0; r < bq; ++r) {
       float* row = s + r * bk;
       adjust_scores(p, b, h, i0 + r, j0, bk, row, kv_len);

@@ -88,21 +88,24 @@ void conv_kernel(KernelContext& ctx) {
   const int64_t blocks = (O + block - 1) / block;
   const int64_t pairs = p.n * p.group;
 
+  // Each group's weights are packed once and shared by all its tasks.
+  std::vector<PackedA> weights(static_cast<size_t>(p.group));
+  tbb::parallel_for(int64_t(0), p.group, [&](int64_t g) { pack_a_f32(weights[g], p.mg, K, pw + g * p.mg * K, K, 1); });
+
   // One (image, group, column block) task.
   auto task = [&](int64_t n, int64_t g, int64_t j0, bool parallel, std::vector<float>& col) {
     const int64_t j1 = std::min(O, j0 + block);
     const float* image = px + (n * p.c + g * p.cg) * I;
-    const float* a = pw + g * p.mg * K;
     float* c = py + (n * p.m + g * p.mg) * O + j0;
     GemmOptions o;
     o.parallel = parallel;
     if (p.pointwise) {
-      gemm_f32(p.mg, j1 - j0, K, 1.0f, a, K, 1, image + j0, O, 1, beta, c, O, o);
+      gemm_f32_packed(weights[g], j1 - j0, 1.0f, image + j0, O, 1, beta, c, O, o);
       return;
     }
     col.resize(static_cast<size_t>(K * (j1 - j0)));
     im2col(image, p.cg, p.grid, j0, j1, col.data(), parallel);
-    gemm_f32(p.mg, j1 - j0, K, 1.0f, a, K, 1, col.data(), j1 - j0, 1, beta, c, O, o);
+    gemm_f32_packed(weights[g], j1 - j0, 1.0f, col.data(), j1 - j0, 1, beta, c, O, o);
   };
   const int64_t threads = tbb::this_task_arena::max_concurrency();
   // Enough blocks: each task keeps its block in its own core's cache.

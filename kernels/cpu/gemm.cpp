@@ -190,26 +190,13 @@ void scale_c(int64_t M, int64_t N, float beta, float* C, int64_t ldc) {
 
 }  // namespace
 
-void gemm_f32(int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t a_rs, int64_t a_cs,
-              const float* B, int64_t b_rs, int64_t b_cs, float beta, float* C, int64_t ldc,
-              const GemmOptions& options) {
-  if (M <= 0 || N <= 0) return;
-  if (K <= 0) {
-    scale_c(M, N, beta, C, ldc);
-    return;
-  }
-  const int64_t flops = M * N * K;
-  int threads = options.parallel ? tbb::this_task_arena::max_concurrency() : 1;
-  if (flops < kParallelMinFlops) threads = 1;
-  if (M == 1) {  // row vector times matrix: C row j = dot(A row, B column j)
-    gemv(N, K, alpha, B, b_cs, b_rs, A, a_cs, beta, C, 1, threads > 1);
-    return;
-  }
-  if (N == 1) {
-    gemv(M, K, alpha, A, a_rs, a_cs, B, b_rs, beta, C, ldc, threads > 1);
-    return;
-  }
-  const GemmMicroKernel& mk = options.kernel ? *options.kernel : best_gemm_microkernel();
+namespace {
+
+// The blocked driver. With `packed` the A blocks come from it instead of
+// being packed per task.
+void gemm_blocked(int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t a_rs, int64_t a_cs,
+                  const PackedA* packed, const float* B, int64_t b_rs, int64_t b_cs, float beta, float* C, int64_t ldc,
+                  int threads, const GemmMicroKernel& mk) {
   const int64_t mc_max = round_up(std::min(kMC, M), mk.mr);
   const int64_t nc_max = round_up(std::min(kNC, N), mk.nr);
 
@@ -220,7 +207,6 @@ void gemm_f32(int64_t M, int64_t N, int64_t K, float alpha, const float* A, int6
       const float beta_block = pc == 0 ? beta : 1.0f;
       float* bpack = t_bpack.get(kc * round_up(nc, mk.nr));
       const float* bblock = B + pc * b_rs + jc * b_cs;
-      const float* ablock = A + pc * a_cs;
       float* cblock = C + jc;
 
       const int64_t m_tiles = (M + mc_max - 1) / mc_max;
@@ -237,8 +223,15 @@ void gemm_f32(int64_t M, int64_t N, int64_t K, float alpha, const float* A, int6
       auto run_task = [&](int64_t t) {
         const int64_t i0 = (t / chunks) * mc_max, j0 = (t % chunks) * chunk;
         const int64_t mc = std::min(mc_max, M - i0), w = std::min(chunk, nc - j0);
-        float* apack = t_apack.get(round_up(mc, mk.mr) * kc);
-        pack_a(ablock + i0 * a_rs, a_rs, a_cs, mc, kc, mk.mr, apack);
+        const float* apack;
+        if (packed) {
+          // Packed A holds one block of `rows` x kc per K block, panel by panel.
+          apack = packed->data.data() + pc * packed->rows + i0 * kc;
+        } else {
+          float* buf = t_apack.get(round_up(mc, mk.mr) * kc);
+          pack_a(A + pc * a_cs + i0 * a_rs, a_rs, a_cs, mc, kc, mk.mr, buf);
+          apack = buf;
+        }
         macro_kernel(mk, apack, bpack + j0 * kc, mc, w, kc, cblock + i0 * ldc + j0, ldc, alpha, beta_block);
       };
       if (threads == 1 || tasks == 1) {
@@ -257,6 +250,62 @@ void gemm_f32(int64_t M, int64_t N, int64_t K, float alpha, const float* A, int6
       });
     }
   }
+}
+
+int gemm_threads(const GemmOptions& options, int64_t flops) {
+  if (!options.parallel || flops < kParallelMinFlops) return 1;
+  return tbb::this_task_arena::max_concurrency();
+}
+
+}  // namespace
+
+void gemm_f32(int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t a_rs, int64_t a_cs,
+              const float* B, int64_t b_rs, int64_t b_cs, float beta, float* C, int64_t ldc,
+              const GemmOptions& options) {
+  if (M <= 0 || N <= 0) return;
+  if (K <= 0) {
+    scale_c(M, N, beta, C, ldc);
+    return;
+  }
+  const int threads = gemm_threads(options, M * N * K);
+  if (M == 1) {  // row vector times matrix: C row j = dot(A row, B column j)
+    gemv(N, K, alpha, B, b_cs, b_rs, A, a_cs, beta, C, 1, threads > 1);
+    return;
+  }
+  if (N == 1) {
+    gemv(M, K, alpha, A, a_rs, a_cs, B, b_rs, beta, C, ldc, threads > 1);
+    return;
+  }
+  gemm_blocked(M, N, K, alpha, A, a_rs, a_cs, nullptr, B, b_rs, b_cs, beta, C, ldc, threads,
+               options.kernel ? *options.kernel : best_gemm_microkernel());
+}
+
+void pack_a_f32(PackedA& p, int64_t M, int64_t K, const float* A, int64_t a_rs, int64_t a_cs,
+                const GemmOptions& options) {
+  p.mk = options.kernel ? options.kernel : &best_gemm_microkernel();
+  p.M = std::max<int64_t>(M, 0), p.K = std::max<int64_t>(K, 0), p.rows = round_up(p.M, p.mk->mr);
+  p.data.resize(static_cast<size_t>(p.rows * p.K));
+  for (int64_t pc = 0; pc < p.K; pc += kKC) {
+    const int64_t kc = std::min(kKC, p.K - pc);
+    pack_a(A + pc * a_cs, a_rs, a_cs, p.M, kc, p.mk->mr, p.data.data() + pc * p.rows);
+  }
+}
+
+PackedA pack_a_f32(int64_t M, int64_t K, const float* A, int64_t a_rs, int64_t a_cs, const GemmOptions& options) {
+  PackedA p;
+  pack_a_f32(p, M, K, A, a_rs, a_cs, options);
+  return p;
+}
+
+void gemm_f32_packed(const PackedA& A, int64_t N, float alpha, const float* B, int64_t b_rs, int64_t b_cs, float beta,
+                     float* C, int64_t ldc, const GemmOptions& options) {
+  if (A.M <= 0 || N <= 0) return;
+  if (A.K <= 0) {
+    scale_c(A.M, N, beta, C, ldc);
+    return;
+  }
+  gemm_blocked(A.M, N, A.K, alpha, nullptr, 0, 0, &A, B, b_rs, b_cs, beta, C, ldc, gemm_threads(options, A.M * N * A.K),
+               *A.mk);
 }
 
 }  // namespace vdrt::cpu

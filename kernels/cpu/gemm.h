@@ -3,6 +3,7 @@
 // attention). Operands are strided views, so transposed or sliced matrices
 // need no copy: element (r, c) of A lives at a[r * a_rs + c * a_cs].
 #include <cstdint>
+#include <vector>
 
 namespace vdrt::cpu {
 
@@ -30,5 +31,23 @@ inline void gemm_f32(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K
   gemm_f32(M, N, K, alpha, A, trans_a ? 1 : lda, trans_a ? lda : 1, B, trans_b ? 1 : ldb, trans_b ? ldb : 1, beta, C,
            ldc, options);
 }
+
+// A operand packed once for several products with the same left matrix
+// (convolution weights across column blocks, attention queries across key
+// blocks). Holds its own copy, in the layout of the micro-kernel it was
+// packed for.
+struct PackedA {
+  int64_t M = 0, K = 0, rows = 0;  // rows: M rounded up to the micro-kernel's MR
+  const GemmMicroKernel* mk = nullptr;
+  std::vector<float> data;
+};
+PackedA pack_a_f32(int64_t M, int64_t K, const float* A, int64_t a_rs, int64_t a_cs, const GemmOptions& options = {});
+// Same, reusing `out`'s storage (hot loops repack into a thread's buffer).
+void pack_a_f32(PackedA& out, int64_t M, int64_t K, const float* A, int64_t a_rs, int64_t a_cs,
+                const GemmOptions& options = {});
+// C[M,N] = alpha * A * B + beta * C with a packed A (options.kernel is
+// ignored: the packing fixed the micro-kernel).
+void gemm_f32_packed(const PackedA& A, int64_t N, float alpha, const float* B, int64_t b_rs, int64_t b_cs, float beta,
+                     float* C, int64_t ldc, const GemmOptions& options = {});
 
 }  // namespace vdrt::cpu

@@ -67,6 +67,27 @@ TEST(Gemm, MatchesNaiveReferenceForEveryMicroKernel) {
       for (bool parallel : {false, true}) check_gemm(c, mk, parallel);
 }
 
+TEST(Gemm, PackedLeftOperandMatchesUnpacked) {
+  for (const cpu::GemmMicroKernel* mk : cpu::available_gemm_microkernels())
+    for (auto [M, N, K] : {std::tuple<int64_t, int64_t, int64_t>{1, 5, 7}, {15, 33, 600}, {170, 70, 1100}, {29, 3100, 64}}) {
+      auto A = random_floats(M * K, 6), B = random_floats(K * N, 7), C = random_floats(M * N, 8);
+      std::vector<double> ref(M * N);
+      for (int64_t i = 0; i < M; ++i)
+        for (int64_t j = 0; j < N; ++j) {
+          double s = 0;
+          for (int64_t k = 0; k < K; ++k) s += double(A[i * K + k]) * B[k * N + j];
+          ref[i * N + j] = 0.5 * s + 2.0 * C[i * N + j];
+        }
+      GemmOptions o;
+      o.kernel = mk;
+      const cpu::PackedA packed = cpu::pack_a_f32(M, K, A.data(), K, 1, o);
+      cpu::gemm_f32_packed(packed, N, 0.5f, B.data(), N, 1, 2.0f, C.data(), N);
+      double err = 0;
+      for (size_t i = 0; i < C.size(); ++i) err = std::max(err, std::fabs(C[i] - ref[i]));
+      EXPECT_LT(err, 1e-4) << mk->isa << " " << M << "x" << N << "x" << K;
+    }
+}
+
 TEST(Gemm, StridedOperandViews) {
   // A as every second column of a wider matrix, B as a column-strided view.
   const int64_t M = 20, N = 30, K = 25;
