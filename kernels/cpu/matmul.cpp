@@ -1,14 +1,19 @@
-// MatMul (numpy semantics) and Gemm on the shared f32 GEMM core. MatMul
+// MatMul (numpy semantics) and Gemm on the shared f32 GEMM core (MatMul of
+// f64 or integers takes a plain loop). MatMul
 // folds A's batch dims into M when B is a plain matrix (the Linear-layer
 // case: one big GEMM instead of many small ones); otherwise it runs one GEMM
 // per broadcast batch index, in parallel over batches when each is small.
 #include <tbb/blocked_range.h>
 #include <tbb/parallel_for.h>
 
+#include <type_traits>
+
 #include "kernels/cpu/binary_loop.h"
+#include "kernels/cpu/dtype_dispatch.h"
 #include "kernels/cpu/gemm.h"
 #include "kernels/cpu/half_float.h"
 #include "kernels/cpu/kernel.h"
+#include "kernels/cpu/wrapping.h"
 
 namespace vdrt::cpu {
 namespace {
@@ -34,11 +39,36 @@ int64_t batch_offset(int64_t t, const std::vector<int64_t>& out_batch, const std
   return off;
 }
 
+// Other numeric dtypes (f64, integers): a plain triple loop per batch,
+// accumulating in double or int64 (integers wrap like ONNX Runtime's).
+void matmul_generic(const TensorView& a, const TensorView& b, TensorView& y, int64_t M, int64_t N, int64_t K,
+                    const std::vector<int64_t>& ob, const std::vector<int64_t>& ab, const std::vector<int64_t>& bb) {
+  dispatch_numeric(a.dtype, "MatMul", [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    using Acc = std::conditional_t<std::is_floating_point_v<T>, double, int64_t>;
+    const T* pa = static_cast<const T*>(a.data);
+    const T* pb = static_cast<const T*>(b.data);
+    T* py = static_cast<T*>(y.data);
+    const int64_t batches = numel(ob);
+    tbb::parallel_for(int64_t(0), batches * M, [&](int64_t row) {
+      const int64_t t = row / M, i = row % M;
+      const T* ar = pa + batch_offset(t, ob, ab, M * K) + i * K;
+      const T* bm = pb + batch_offset(t, ob, bb, K * N);
+      T* yr = py + t * M * N + i * N;
+      for (int64_t j = 0; j < N; ++j) {
+        Acc s = 0;
+        for (int64_t k = 0; k < K; ++k) s = wrapping_add<Acc>(s, wrapping_mul<Acc>(Acc(ar[k]), Acc(bm[k * N + j])));
+        yr[j] = static_cast<T>(s);
+      }
+    });
+  });
+}
+
 void matmul_kernel(KernelContext& ctx) {
   const TensorView &a = ctx.in(0), &b = ctx.in(1);
   TensorView& y = ctx.out(0);
-  VDRT_CHECK(a.dtype == DType::F32 && b.dtype == DType::F32,
-             std::string("MatMul supports f32 (and f16/bf16), got ") + dtype_name(a.dtype));
+  VDRT_CHECK(a.dtype == b.dtype, std::string("MatMul inputs have different dtypes: ") + dtype_name(a.dtype) + " and " +
+                                     dtype_name(b.dtype));
   const size_t ra = a.rank(), rb = b.rank();
   const int64_t K = a.dims[ra - 1];
   const int64_t M = ra >= 2 ? a.dims[ra - 2] : 1;
@@ -50,6 +80,10 @@ void matmul_kernel(KernelContext& ctx) {
   const float* pb = static_cast<const float*>(b.data);
   float* py = static_cast<float*>(y.data);
   if (y.numel() == 0) return;
+  if (a.dtype != DType::F32) {
+    matmul_generic(a, b, y, M, N, K, broadcast_dims(ab, bb), ab, bb);
+    return;
+  }
 
   // B is a single matrix (or vector): A's batch folds into M.
   if (numel(bb) == 1 && ra >= 2) {
@@ -95,7 +129,7 @@ void gemm_kernel(KernelContext& ctx) {
            b.dims[1], gemm_beta, py, N);
 }
 
-VDRT_CPU_KERNEL_IF("", "MatMul", with_half_float(matmul_kernel), f32_or_half());
+VDRT_CPU_KERNEL("", "MatMul", with_half_float(matmul_kernel));
 VDRT_CPU_KERNEL_IF("", "Gemm", with_half_float(gemm_kernel), f32_or_half());
 
 }  // namespace

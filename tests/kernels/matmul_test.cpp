@@ -57,6 +57,18 @@ INSTANTIATE_TEST_SUITE_P(
                       MatMulCase{{4, 100, 200}, {200, 150}}, MatMulCase{{6, 64, 32}, {6, 32, 64}},
                       MatMulCase{{2, 0, 4}, {4, 3}}));
 
+TEST(MatMul, IntegerAndDoubleInputs) {
+  Tensor a = Tensor::from_vector<int64_t>({2, 3}, {1, -2, 3, 4, 5, -6});
+  Tensor b = Tensor::from_vector<int64_t>({3, 2}, {7, 8, 9, 10, -11, 12});
+  EXPECT_EQ(run_op1({"MatMul"}, {a, b}).as_int64(), (std::vector<int64_t>{-44, 24, 139, 10}));
+  Tensor ad = random_tensor({2, 4, 5}, 3).to(DType::F64), bd = random_tensor({5, 3}, 4).to(DType::F64);
+  std::vector<int64_t> dims;
+  auto ref = ref_matmul(ad, bd, &dims);
+  Tensor y = run_op1({"MatMul"}, {ad, bd});
+  EXPECT_EQ(y.dtype(), DType::F64);
+  EXPECT_LT(max_error(y, ref), 1e-12);
+}
+
 TEST(MatMul, ShapeErrors) {
   EXPECT_THROW(run_op1({"MatMul"}, {random_tensor({3, 4}, 1), random_tensor({5, 6}, 2)}), Error);
   EXPECT_THROW(run_op1({"MatMul"}, {random_tensor({2, 3, 4}, 1), random_tensor({3, 4, 6}, 2)}), Error);
