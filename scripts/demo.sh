@@ -1,9 +1,19 @@
 #!/usr/bin/env bash
 # Installs what is missing, builds vdrt (Release), and generates a 3-second
 # video with the bundled tiny Wan-style model: tiny_wan.mp4 in the repo root.
+#
+# It shares the build folder ($VDRT_BUILD_DIR, default build/) with
+# scripts/run-tests.sh and configures it with the very same options (tests and
+# benchmarks ON, see scripts/common.sh), but builds only the `vdrt` target.
+# A demo-only folder would be cleaner to reason about, but the test command
+# run next would then compile every library a second time (about doubling the
+# compile time on CI's 2 cores); with one folder and explicit options nothing
+# the demo caches can turn a suite off, and nothing is compiled twice.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/common.sh
+
 scripts/install-deps.sh
-cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release -DVDRT_BUILD_TESTS=OFF -DVDRT_BUILD_BENCH=OFF
-cmake --build build -j "$(nproc)" --target vdrt
-build/tools/vdrt generate models/tiny_wan/ts17 --seconds 3 --seed 42 -o tiny_wan.mp4 "$@"
+vdrt_configure "$VDRT_BUILD_DIR" "${vdrt_release_options[@]}"
+cmake --build "$VDRT_BUILD_DIR" -j "$(nproc)" --target vdrt
+"$VDRT_BUILD_DIR/tools/vdrt" generate models/tiny_wan/ts17 --seconds 3 --seed 42 -o tiny_wan.mp4 "$@"
