@@ -16,9 +16,10 @@ namespace vdrt {
 struct DeviceInfo {
   std::string backend;     // "cpu", "opencl", "vulkan"
   std::string name;        // e.g. "AMD EPYC 7B13 (2 threads)"
-  std::string kind;        // "cpu", "gpu", "other"
+  std::string kind;        // "cpu", "gpu" (discrete), "igpu" (integrated), "other"
   size_t memory_bytes = 0;
   int index = 0;           // among devices of the same backend
+  std::string details;     // features for `vdrt devices` (subgroup size, fp16, matrix units, driver)
 };
 
 class Backend;

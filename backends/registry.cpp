@@ -26,15 +26,28 @@ std::vector<std::string> BackendRegistry::backend_names() const {
   return out;
 }
 
-std::unique_ptr<Backend> BackendRegistry::create(const std::string& selection_in, int cpu_threads) const {
+std::vector<std::string> BackendRegistry::unavailable() const {
+  std::vector<std::string> out;
+  for (const auto& f : factories_)
+    if (f.list_devices().empty()) {
+      std::string why = f.unavailable_reason ? f.unavailable_reason() : std::string();
+      out.push_back(f.name + ": " + (why.empty() ? "no device found" : why));
+    }
+  return out;
+}
+
+std::unique_ptr<Backend> BackendRegistry::create(const std::string& selection_in, const BackendOptions& options) const {
   std::string selection = selection_in.empty() ? "auto" : selection_in;
   if (selection == "auto") {
     if (const char* env = std::getenv("VDRT_DEVICE"); env && *env) selection = env;
   }
   if (selection == "auto") {
-    for (const auto& f : factories_)
-      for (const auto& d : f.list_devices())
-        if (d.kind == "gpu") return f.create(d.index, cpu_threads);
+    // Discrete GPUs first, then integrated ones; software devices (lavapipe,
+    // PoCL) never win over the CPU backend.
+    for (const char* kind : {"gpu", "igpu"})
+      for (const auto& f : factories_)
+        for (const auto& d : f.list_devices())
+          if (d.kind == kind) return f.create(d.index, options);
     selection = "cpu";
   }
   std::string name = selection;
@@ -50,10 +63,14 @@ std::unique_ptr<Backend> BackendRegistry::create(const std::string& selection_in
   for (const auto& f : factories_) {
     if (f.name != name) continue;
     auto devs = f.list_devices();
+    if (devs.empty()) {
+      std::string why = f.unavailable_reason ? f.unavailable_reason() : std::string();
+      throw Error("backend '" + name + "' has no device" + (why.empty() ? "" : ": " + why));
+    }
     VDRT_CHECK(index >= 0 && index < static_cast<int>(devs.size()),
                "backend '" + name + "' has " + std::to_string(devs.size()) + " device(s); index " +
                    std::to_string(index) + " does not exist");
-    return f.create(index, cpu_threads);
+    return f.create(index, options);
   }
   std::string known;
   for (const auto& f : factories_) known += (known.empty() ? "" : ", ") + f.name;

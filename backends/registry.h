@@ -1,6 +1,7 @@
 #pragma once
 // Lists the devices of every compiled-in backend and creates one on request.
-// Selection strings: "auto" (a GPU if any, else the CPU), "cpu", "opencl",
+// Selection strings: "auto" (a discrete GPU, else an integrated one, else
+// the CPU), "cpu", "opencl",
 // "opencl:1", "vulkan:0". The VDRT_DEVICE environment variable overrides
 // "auto".
 #include <functional>
@@ -12,10 +13,17 @@
 
 namespace vdrt {
 
+struct BackendOptions {
+  int cpu_threads = 0;              // oneTBB's worker count (0 = all cores)
+  std::string precision = "fp32";   // GPU backends: fp32 or fp16 (see SessionOptions)
+};
+
 struct BackendFactory {
   std::string name;                                        // "cpu"
   std::function<std::vector<DeviceInfo>()> list_devices;   // must not throw
-  std::function<std::unique_ptr<Backend>(int index, int cpu_threads)> create;
+  std::function<std::unique_ptr<Backend>(int index, const BackendOptions&)> create;
+  // Why the backend lists no device (no driver, no loader...); may be empty.
+  std::function<std::string()> unavailable_reason = nullptr;
 };
 
 class BackendRegistry {
@@ -24,8 +32,9 @@ class BackendRegistry {
   void add(BackendFactory f);
   std::vector<DeviceInfo> devices() const;
   std::vector<std::string> backend_names() const;
-  // `cpu_threads` bounds oneTBB's worker count (0 = all cores).
-  std::unique_ptr<Backend> create(const std::string& selection, int cpu_threads = 0) const;  // throws vdrt::Error
+  std::unique_ptr<Backend> create(const std::string& selection, const BackendOptions& options = {}) const;  // throws vdrt::Error
+  // "vulkan: <reason>" for each compiled-in backend that lists no device.
+  std::vector<std::string> unavailable() const;
 
  private:
   std::vector<BackendFactory> factories_;

@@ -83,7 +83,7 @@ Session::Session(std::unique_ptr<Graph> graph, const SessionOptions& options)
   if (!options.pass_pipeline.empty()) run_pass_pipeline_file(*graph_, options.pass_pipeline);
   infer_shapes(*graph_);
   impl_->node_state.resize(graph_->nodes().size());
-  backend_ = BackendRegistry::instance().create(options.device, options.threads);
+  backend_ = BackendRegistry::instance().create(options.device, BackendOptions{options.threads, options.precision});
   impl_->backends.push_back(backend_.get());
   int cpu_index = backend_->info().backend == "cpu" ? 0 : -1;
   for (const auto& node : graph_->nodes()) {

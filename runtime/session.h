@@ -18,6 +18,9 @@ namespace vdrt {
 struct SessionOptions {
   std::string device = "auto";  // see BackendRegistry: auto, cpu, opencl:0, vulkan:1, ...
   int threads = 0;              // CPU threads; 0 = all cores
+  // GPU arithmetic: "fp32", or "fp16" (matmul, conv and attention multiply in
+  // fp16 with fp32 accumulation; storage and every other op stay fp32).
+  std::string precision = "fp32";
   bool cpu_fallback = true;     // run nodes the device lacks on the CPU
   // A pass pipeline (TOML, passes/pipeline.h) run over the graph after
   // import, e.g. passes/pipelines/sparse_pbsa.toml; empty: the graph runs as imported.

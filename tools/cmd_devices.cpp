@@ -16,7 +16,10 @@ Action setup_devices(CLI::App& sub) {
       std::string id = d.backend + ":" + std::to_string(d.index);
       std::string mem = d.memory_bytes ? std::to_string(d.memory_bytes >> 20) + " MiB" : "-";
       std::printf("%-14s %-6s %-10s %s\n", id.c_str(), d.kind.c_str(), mem.c_str(), d.name.c_str());
+      if (!d.details.empty()) std::printf("%-14s %s\n", "", d.details.c_str());
     }
+    // A compiled-in backend without a device says why (no driver, no loader).
+    for (const std::string& why : BackendRegistry::instance().unavailable()) std::printf("(no device) %s\n", why.c_str());
     return kExitOk;
   };
 }

@@ -149,7 +149,7 @@ detail::BackendRegistrar cpu_registrar(BackendFactory{
                    "cpu", total_memory_bytes(), 0};
       return std::vector<DeviceInfo>{d};
     },
-    [](int, int threads) { return make_cpu_backend(threads); }});
+    [](int, const BackendOptions& o) { return make_cpu_backend(o.cpu_threads); }});
 
 }  // namespace
 

@@ -1,0 +1,208 @@
+#include "backends/vulkan/vulkan_backend.h"
+
+#include <cstdlib>
+
+#include <spdlog/spdlog.h>
+
+#include "backends/registry.h"
+#include "backends/vulkan/vulkan_device.h"
+#include "backends/vulkan/vulkan_memory.h"
+#include "backends/vulkan/vulkan_pipelines.h"
+#include "backends/vulkan/vulkan_stream.h"
+#include "kernels/vulkan/vk_kernel.h"
+
+namespace vdrt {
+namespace {
+using namespace vulkan;
+
+class VulkanBackend;
+
+class VulkanBuffer final : public Buffer {
+ public:
+  VulkanBuffer(VulkanBackend& b, Allocation a) : backend_(b), alloc_(a) {}
+  ~VulkanBuffer() override;
+  size_t size() const override { return alloc_.size; }
+  Backend& backend() const override;
+  const Allocation& allocation() const { return alloc_; }
+
+ private:
+  VulkanBackend& backend_;
+  Allocation alloc_;
+};
+
+struct VulkanCompiledOp final : public CompiledOp {
+  vk::Program program;
+  std::vector<const Pipeline*> pipelines;  // per dispatch
+  std::vector<std::unique_ptr<VulkanBuffer>> scratch;
+  std::string node_name, op;
+};
+
+vk::TensorInfo info_of(const TensorDesc& d) { return vk::TensorInfo{d.dtype, d.dims}; }
+
+class VulkanBackend final : public Backend {
+ public:
+  VulkanBackend(const PhysicalDeviceInfo& pd, int index, const std::string& precision)
+      : device_(pd), device_pool_(device_, false), staging_pool_(device_, true), pipelines_(device_),
+        stream_(device_, staging_pool_) {
+    caps_ = pd.caps;
+    caps_.precision = precision;
+    VDRT_CHECK(precision == "fp32" || precision == "fp16", "unknown precision '" + precision + "' (fp32 or fp16)");
+    if (precision == "fp16" && !caps_.fp16)
+      throw Error("precision fp16 needs shaderFloat16 and 16-bit storage, which " + pd.name + " lacks");
+    info_ = DeviceInfo{"vulkan", pd.name, pd.kind, pd.device_local_bytes, index};
+    info_.details = pd.summary();
+    spdlog::debug("vulkan: {} ({}), precision {}", pd.name, info_.details, precision);
+  }
+  ~VulkanBackend() override {
+    try {
+      stream_.wait();
+    } catch (...) {
+    }
+  }
+
+  const DeviceInfo& info() const override { return info_; }
+
+  bool supports(const Node& node) const override {
+    const vk::Kernel* k = vk::KernelRegistry::instance().find(node.domain(), node.op_type());
+    if (!k) return false;
+    try {
+      return !k->supports || k->supports(node, caps_);
+    } catch (const std::exception&) {
+      return false;
+    }
+  }
+
+  std::unique_ptr<Buffer> allocate(size_t bytes) override {
+    return std::make_unique<VulkanBuffer>(*this, device_pool_.allocate(bytes));
+  }
+
+  void upload(Buffer& dst, size_t offset, const void* src, size_t bytes) override {
+    if (!bytes) return;
+    stream_.upload(range(dst, offset, bytes, true), src);
+  }
+  void download(const Buffer& src, size_t offset, void* dst, size_t bytes) override {
+    if (!bytes) return;
+    stream_.download(range(src, offset, bytes, false), dst);
+  }
+
+  std::unique_ptr<CompiledOp> compile(const Node& node, int64_t opset, const std::vector<TensorDesc>& inputs,
+                                      const std::vector<TensorDesc>& outputs,
+                                      const std::vector<const Tensor*>& known) override {
+    ErrorSite site{"", node.name(), node.qualified_op()};
+    const vk::Kernel* k = vk::KernelRegistry::instance().find(node.domain(), node.op_type());
+    VDRT_CHECK(k != nullptr, "the Vulkan backend has no kernel for this op", site);
+    std::vector<vk::TensorInfo> ins, outs;
+    for (const auto& d : inputs) ins.push_back(info_of(d));
+    for (const auto& d : outputs) outs.push_back(info_of(d));
+    auto op = std::make_unique<VulkanCompiledOp>();
+    op->node_name = node.name();
+    op->op = node.qualified_op();
+    try {
+      op->program = k->build(vk::KernelArgs{node, opset, ins, outs, known, caps_});
+      for (const vk::Dispatch& d : op->program.dispatches)
+        op->pipelines.push_back(&pipelines_.get(d.shader, d.spec, static_cast<uint32_t>(d.args.size())));
+      for (size_t bytes : op->program.scratch_bytes)
+        op->scratch.push_back(std::make_unique<VulkanBuffer>(*this, device_pool_.allocate(bytes)));
+    } catch (const Error& e) {
+      throw e.with_site(site);
+    }
+    return op;
+  }
+
+  void enqueue(CompiledOp& compiled, const std::vector<DeviceTensor>& inputs,
+               const std::vector<DeviceTensor>& outputs) override {
+    auto& op = static_cast<VulkanCompiledOp&>(compiled);
+    std::vector<BoundRange> ranges;
+    for (size_t i = 0; i < op.program.dispatches.size(); ++i) {
+      const vk::Dispatch& d = op.program.dispatches[i];
+      ranges.clear();
+      for (size_t b = 0; b < d.args.size(); ++b) {
+        const vk::Arg& a = d.args[b];
+        bool write = b < d.writes.size() ? d.writes[b] : a.kind != vk::Arg::Input;
+        if (a.kind == vk::Arg::Scratch) {
+          const Allocation& s = op.scratch.at(a.index)->allocation();
+          ranges.push_back(BoundRange{s.buffer, s.offset, s.size, write});
+          continue;
+        }
+        const std::vector<DeviceTensor>& ts = a.kind == vk::Arg::Input ? inputs : outputs;
+        VDRT_CHECK(a.index < ts.size() && ts[a.index].buffer, "Vulkan kernel binds a tensor the node does not have",
+                   {"", op.node_name, op.op});
+        const DeviceTensor& t = ts[a.index];
+        ranges.push_back(range(*t.buffer, t.offset, t.desc.nbytes(), write));
+      }
+      stream_.dispatch(*op.pipelines[i], ranges, d.push, d.groups);
+    }
+  }
+
+  void synchronize() override { stream_.wait(); }
+
+  void release(const Allocation& a) {
+    // The GPU may still read the buffer: let queued work finish first.
+    try {
+      stream_.wait();
+    } catch (...) {
+    }
+    device_pool_.free(a);
+  }
+
+ private:
+  BoundRange range(const Buffer& b, size_t offset, size_t bytes, bool write) const {
+    const auto* vb = dynamic_cast<const VulkanBuffer*>(&b);
+    VDRT_CHECK(vb != nullptr, "Vulkan backend given a buffer of backend " + b.backend().info().backend);
+    VDRT_CHECK(offset + bytes <= vb->size(), "Vulkan buffer access out of range");
+    const Allocation& a = vb->allocation();
+    size_t off = a.offset + offset;
+    VDRT_CHECK(off % caps_.min_storage_offset_alignment == 0,
+               "Vulkan: tensor offset " + std::to_string(offset) + " is not aligned to the device's " +
+                   std::to_string(caps_.min_storage_offset_alignment) + " bytes");
+    // Bind whole 16-byte words where the buffer has them: vec4 loads of a
+    // tensor whose size is not a multiple of 16 stay in bounds.
+    size_t size = std::min((bytes + 15) / 16 * 16, a.size - offset);
+    return BoundRange{a.buffer, off, std::max<size_t>(size, 1), write};
+  }
+
+  Device device_;
+  MemoryPool device_pool_;
+  MemoryPool staging_pool_;
+  PipelineCache pipelines_;
+  Stream stream_;
+  vk::DeviceCaps caps_;
+  DeviceInfo info_;
+};
+
+VulkanBuffer::~VulkanBuffer() { backend_.release(alloc_); }
+Backend& VulkanBuffer::backend() const { return backend_; }
+
+detail::BackendRegistrar vulkan_registrar(BackendFactory{
+    "vulkan",
+    [] {
+      std::vector<DeviceInfo> out;
+      const auto& pds = physical_devices();
+      for (size_t i = 0; i < pds.size(); ++i) {
+        DeviceInfo d{"vulkan", pds[i].name, pds[i].kind, pds[i].device_local_bytes, static_cast<int>(i)};
+        d.details = pds[i].summary();
+        out.push_back(std::move(d));
+      }
+      return out;
+    },
+    [](int index, const BackendOptions& o) { return make_vulkan_backend(index, o.precision); },
+    [] { return vulkan_unavailable_reason(); }});
+
+}  // namespace
+
+std::string vulkan_unavailable_reason() {
+  const Instance& inst = Instance::get();
+  if (!inst.available()) return inst.why_unavailable();
+  if (physical_devices().empty()) return "the Vulkan loader found no device with Vulkan 1.2 compute and push descriptors";
+  return {};
+}
+
+std::unique_ptr<Backend> make_vulkan_backend(int index, const std::string& precision) {
+  const auto& pds = physical_devices();
+  if (pds.empty()) throw Error("no Vulkan device: " + vulkan_unavailable_reason());
+  VDRT_CHECK(index >= 0 && index < static_cast<int>(pds.size()),
+             "Vulkan device " + std::to_string(index) + " does not exist (" + std::to_string(pds.size()) + " found)");
+  return std::make_unique<VulkanBackend>(pds[index], index, precision);
+}
+
+}  // namespace vdrt

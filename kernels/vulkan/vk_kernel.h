@@ -1,0 +1,133 @@
+#pragma once
+// The Vulkan kernel interface. A kernel turns a node with concrete shapes
+// into a Program: a list of compute dispatches of embedded SPIR-V shaders
+// (kernels/vulkan/*.comp), each naming the tensors it binds, its
+// specialization constants and push constants. The backend records the
+// dispatches with the barriers they need; kernels never touch the Vulkan API.
+//
+//   VDRT_VK_KERNEL("", "Relu", build_unary, supports_unary);
+#include <cstdint>
+#include <cstring>
+#include <deque>
+#include <functional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "graph/graph.h"
+
+namespace vdrt::vk {
+
+// What the device offers, as far as kernels care.
+struct DeviceCaps {
+  uint32_t subgroup_size = 32;
+  uint32_t max_shared_bytes = 16384;
+  uint32_t max_workgroup_invocations = 128;
+  uint32_t max_groups_x = 65535, max_groups_y = 65535, max_groups_z = 65535;
+  uint64_t min_storage_offset_alignment = 16;
+  uint64_t max_storage_range = 1u << 27;
+  bool fp16 = false;                 // shaderFloat16 + 16-bit storage
+  bool coopmat_f16_16x16x16 = false; // NV cooperative matrices, f16 x f16 -> f32, used
+  // Session precision: "fp32" runs every op in fp32; "fp16" lets matmul,
+  // conv and attention multiply in fp16 (fp32 accumulation) where supported.
+  std::string precision = "fp32";
+};
+
+struct TensorInfo {
+  DType dtype = DType::Undefined;  // Undefined: an absent optional tensor
+  std::vector<int64_t> dims;
+  int64_t numel() const { return vdrt::numel(dims); }
+  bool present() const { return dtype != DType::Undefined; }
+};
+
+// A tensor a dispatch binds: an input or output of the node, or a scratch
+// buffer of the program.
+struct Arg {
+  enum Kind : uint8_t { Input, Output, Scratch };
+  Kind kind;
+  uint32_t index;
+};
+inline Arg in(uint32_t i) { return {Arg::Input, i}; }
+inline Arg out(uint32_t i) { return {Arg::Output, i}; }
+inline Arg scratch(uint32_t i) { return {Arg::Scratch, i}; }
+
+struct Dispatch {
+  std::string shader;            // embedded shader name (file stem, or stem + variant)
+  std::vector<uint32_t> spec;    // specialization constants: constant_id = position
+  std::vector<uint32_t> push;    // push constants, 32-bit words (at most 32)
+  std::vector<Arg> args;         // binding b = args[b]
+  std::vector<bool> writes;      // per arg: whether the shader writes it (default: outputs and scratch)
+  uint32_t groups[3] = {1, 1, 1};
+
+  Dispatch& u32(uint32_t v) { push.push_back(v); return *this; }
+  Dispatch& i32(int32_t v) { push.push_back(static_cast<uint32_t>(v)); return *this; }
+  Dispatch& f32(float v) { uint32_t b; std::memcpy(&b, &v, 4); push.push_back(b); return *this; }
+};
+
+struct Program {
+  std::vector<Dispatch> dispatches;
+  std::vector<size_t> scratch_bytes;  // per scratch index
+};
+
+struct KernelArgs {
+  const Node& node;
+  int64_t opset;
+  const std::vector<TensorInfo>& inputs;
+  const std::vector<TensorInfo>& outputs;
+  const std::vector<const Tensor*>& known;  // host contents of shape-argument inputs, else nullptr
+  const DeviceCaps& caps;
+
+  const AttributeMap& attrs() const { return node.attrs(); }
+  bool has(size_t i) const { return i < inputs.size() && inputs[i].present(); }
+};
+
+using BuildFn = std::function<Program(const KernelArgs&)>;
+// Whether the kernel handles the node (attributes, input/output dtypes) on a
+// device with these capabilities. Must not throw.
+using SupportsFn = std::function<bool(const Node&, const DeviceCaps&)>;
+
+struct Kernel {
+  std::string domain, op;
+  BuildFn build;
+  SupportsFn supports;
+};
+
+class KernelRegistry {
+ public:
+  static KernelRegistry& instance();
+  void add(Kernel k);
+  const Kernel* find(const std::string& domain, const std::string& op) const;
+
+ private:
+  std::deque<Kernel> kernels_;
+  std::unordered_map<std::string, const Kernel*> index_;
+};
+
+// An embedded SPIR-V module (kernels/vulkan/*.comp, compiled by glslc at build time).
+struct ShaderBinary {
+  const uint32_t* words = nullptr;
+  size_t word_count = 0;
+};
+const ShaderBinary* find_shader(const std::string& name);  // nullptr if unknown
+std::vector<std::string> shader_names();
+
+// Groups of `local` invocations covering `n` items, folded into y (and z)
+// when x would exceed the device limit. Shaders recover the flat index as
+// gl_WorkGroupID.x + gl_NumWorkGroups.x * (gl_WorkGroupID.y + gl_NumWorkGroups.y * gl_WorkGroupID.z).
+void set_groups_1d(Dispatch& d, uint64_t n, uint32_t local, const DeviceCaps& caps);
+
+// Common supports predicates.
+bool all_float32(const Node& node);  // every present input and output is f32
+
+namespace detail {
+struct KernelRegistrar {
+  KernelRegistrar(const char* domain, const char* op, BuildFn build, SupportsFn supports);
+};
+}  // namespace detail
+
+#define VDRT_VK_KERNEL(domain, op, build, supports) \
+  static ::vdrt::vk::detail::KernelRegistrar VDRT_VK_CONCAT(vdrt_vk_kernel_, __COUNTER__)(domain, op, build, supports)
+#define VDRT_VK_CONCAT_INNER(a, b) a##b
+#define VDRT_VK_CONCAT(a, b) VDRT_VK_CONCAT_INNER(a, b)
+
+}  // namespace vdrt::vk

@@ -1,0 +1,73 @@
+#include "backends/parity.h"
+
+#include <cmath>
+#include <cstdlib>
+
+#include "backends/registry.h"
+#include "graph/shape_inference.h"
+#include "runtime/session.h"
+
+namespace vdrt::test {
+
+std::vector<std::string> gpu_backends() {
+  std::vector<std::string> out;
+  for (const std::string& n : BackendRegistry::instance().backend_names())
+    if (n != "cpu") out.push_back(n);
+  if (out.empty()) out.push_back("none");  // keeps the suite instantiated; require_device fails or skips it
+  return out;
+}
+
+std::string missing_device(const std::string& backend) {
+  for (const DeviceInfo& d : BackendRegistry::instance().devices())
+    if (d.backend == backend) return {};
+  for (const std::string& u : BackendRegistry::instance().unavailable())
+    if (u.rfind(backend + ":", 0) == 0) return "no " + backend + " device: " + u;
+  return "no " + backend + " device (backend not compiled in)";
+}
+
+bool gpu_required() {
+  const char* req = std::getenv("VDRT_REQUIRE_GPU");
+  return req && std::string(req) == "1";
+}
+
+void expect_parity(const std::string& backend, const ParityCase& c) {
+  GraphBuilder b(c.opset);
+  c.build(b);
+  std::unique_ptr<Graph> g = b.take();
+  infer_shapes(*g);
+  TensorMap inputs = random_inputs(*g, 11);
+
+  SessionOptions cpu_opts;
+  cpu_opts.device = "cpu";
+  Session cpu(g->clone(), cpu_opts);
+  TensorMap expected = cpu.run(inputs);
+
+  SessionOptions gpu_opts = c.options;
+  gpu_opts.device = backend;
+  gpu_opts.cpu_fallback = false;
+  Session gpu(g->clone(), gpu_opts);
+  for (const std::string& where : gpu.placement()) EXPECT_EQ(where, backend);
+  // Twice: the second run reuses the cached plan and compiled ops.
+  for (int run = 0; run < 2; ++run) {
+    TensorMap actual = gpu.run(inputs);
+    for (const auto& [name, want] : expected) {
+      ASSERT_TRUE(actual.count(name)) << name;
+      const Tensor& got = actual.at(name);
+      ASSERT_EQ(got.dims(), want.dims()) << name;
+      ASSERT_EQ(got.dtype(), want.dtype()) << name;
+      std::vector<double> w = want.as_double(), a = got.as_double();
+      double scale = 1, worst = 0;
+      for (double x : w) scale = std::max(scale, std::fabs(x));
+      size_t at = 0;
+      for (size_t i = 0; i < w.size(); ++i) {
+        double e = std::fabs(a[i] - w[i]);
+        if (!(e <= worst)) worst = e, at = i;  // NaN counts as worst
+      }
+      EXPECT_LE(worst / scale, c.tolerance) << c.name << " output " << name << ": worst |diff| " << worst
+                                            << " at element " << at << " (cpu " << (w.empty() ? 0 : w[at])
+                                            << ", " << backend << " " << (a.empty() ? 0 : a[at]) << "), run " << run;
+    }
+  }
+}
+
+}  // namespace vdrt::test
