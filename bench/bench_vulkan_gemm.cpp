@@ -1,0 +1,154 @@
+// GEMM throughput of a backend through the whole runtime (a plain main, no
+// Google Benchmark):
+//   bench_vulkan_gemm [--device vulkan] [--precision fp32|fp16] [--runs 20] [--warmup 3]
+//                     [--chain 10] MxKxN [MxKxN ...]
+// For each shape:
+//  - single: a one-node graph y = x W with x [M, K] a host input and W [K, N]
+//    a constant (resident on the device); wall clock around Session::run, so
+//    it includes the upload of x and the download of y.
+//  - chain: graphs of 1 and of `chain` MatMuls [M, K] x [K, K] (each with its
+//    own constant weight); (t_chain - t_1) / (chain - 1) is the device time
+//    of one [M, K] x [K, K] product with the transfers cancelled out.
+// Defaults: the Wan2.1-1.3B linear layers of a 3-frame chunk,
+// 4680x1536x1536 4680x1536x8960 4680x8960x1536.
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <memory>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "graph/graph.h"
+#include "graph/shape_inference.h"
+#include "runtime/session.h"
+
+namespace vdrt {
+namespace {
+
+struct Options {
+  std::string device = "vulkan", precision = "fp32";
+  int runs = 20, warmup = 3, chain = 10;
+  std::vector<std::vector<int64_t>> shapes;  // M, K, N
+};
+
+[[noreturn]] void usage(const char* why) {
+  std::fprintf(stderr,
+               "%s\nusage: bench_vulkan_gemm [--device vulkan] [--precision fp32|fp16] [--runs N] [--warmup N] "
+               "[--chain N] MxKxN ...\n",
+               why);
+  std::exit(2);
+}
+
+Tensor random_tensor(std::vector<int64_t> dims, uint32_t seed, float scale) {
+  Tensor t(DType::F32, std::move(dims));
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> nd(0.0f, scale);
+  float* p = t.data<float>();
+  for (int64_t i = 0; i < t.numel(); ++i) p[i] = nd(rng);
+  return t;
+}
+
+// x [M, K] through `n` MatMuls with constant weights [K, N] (the first) and [K, K]
+// (the rest: the chain keeps its width only when N == K).
+std::unique_ptr<Graph> matmul_graph(int64_t M, int64_t K, int64_t N, int n) {
+  auto g = std::make_unique<Graph>();
+  g->name = "gemm";
+  g->opsets.push_back({"", 17});
+  Value* x = g->value("x");
+  x->set_dtype(DType::F32);
+  x->set_shape(Shape(std::vector<Dim>{M, K}));
+  g->inputs().push_back(x);
+  Value* cur = x;
+  for (int i = 0; i < n; ++i) {
+    // Weights scaled by 1/sqrt(K) keep the chained activations O(1).
+    Value* w = g->add_constant("w" + std::to_string(i), random_tensor({K, N}, 100 + i, 1.0f / std::sqrt(float(K))));
+    Value* y = g->value("y" + std::to_string(i));
+    g->add_node("MatMul", {cur, w}, {y}, "matmul" + std::to_string(i));
+    cur = y;
+  }
+  g->outputs().push_back(cur);
+  infer_shapes(*g);
+  return g;
+}
+
+// Median seconds of one Session::run (after warm-up), and whether every node ran on the device.
+double time_graph(std::unique_ptr<Graph> g, int64_t M, int64_t K, const Options& o, std::string* where) {
+  SessionOptions so;
+  so.device = o.device;
+  so.precision = o.precision;
+  Session s(std::move(g), so);
+  TensorMap in{{"x", random_tensor({M, K}, 7, 1.0f)}};
+  for (int i = 0; i < o.warmup; ++i) s.run(in);
+  std::vector<std::string> p = s.placement();
+  std::sort(p.begin(), p.end());
+  p.erase(std::unique(p.begin(), p.end()), p.end());
+  where->clear();
+  for (const auto& x : p) *where += (where->empty() ? "" : "+") + x;
+  std::vector<double> t;
+  for (int i = 0; i < o.runs; ++i) {
+    auto t0 = std::chrono::steady_clock::now();
+    TensorMap out = s.run(in);
+    auto t1 = std::chrono::steady_clock::now();
+    t.push_back(std::chrono::duration<double>(t1 - t0).count());
+  }
+  std::sort(t.begin(), t.end());
+  return t[t.size() / 2];
+}
+
+}  // namespace
+}  // namespace vdrt
+
+int main(int argc, char** argv) {
+  using namespace vdrt;
+  Options o;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    auto next = [&]() -> std::string {
+      if (i + 1 >= argc) usage(("missing value after " + a).c_str());
+      return argv[++i];
+    };
+    if (a == "--device") o.device = next();
+    else if (a == "--precision") o.precision = next();
+    else if (a == "--runs") o.runs = std::max(1, std::atoi(next().c_str()));
+    else if (a == "--warmup") o.warmup = std::max(0, std::atoi(next().c_str()));
+    else if (a == "--chain") o.chain = std::atoi(next().c_str());
+    else if (a == "-h" || a == "--help") usage("GEMM throughput through a Session");
+    else {
+      long long m, k, n;
+      if (std::sscanf(a.c_str(), "%lldx%lldx%lld", &m, &k, &n) != 3 || m <= 0 || k <= 0 || n <= 0)
+        usage(("bad shape '" + a + "' (want MxKxN)").c_str());
+      o.shapes.push_back({m, k, n});
+    }
+  }
+  if (o.shapes.empty()) o.shapes = {{4680, 1536, 1536}, {4680, 1536, 8960}, {4680, 8960, 1536}};
+  std::printf("device %s, precision %s, median of %d runs after %d warm-up\n", o.device.c_str(), o.precision.c_str(),
+              o.runs, o.warmup);
+  try {
+    for (const auto& s : o.shapes) {
+      const int64_t M = s[0], K = s[1], N = s[2];
+      std::string where;
+      double t = time_graph(matmul_graph(M, K, N, 1), M, K, o, &where);
+      double flops = 2.0 * M * N * K;
+      std::printf("%5lldx%5lldx%5lld  single (with transfers) %9.3f ms %7.2f TFLOP/s  [%s]\n", (long long)M,
+                  (long long)K, (long long)N, t * 1e3, flops / t / 1e12, where.c_str());
+      if (o.chain >= 2) {
+        double t1 = time_graph(matmul_graph(M, K, K, 1), M, K, o, &where);
+        double tc = time_graph(matmul_graph(M, K, K, o.chain), M, K, o, &where);
+        double per = (tc - t1) / (o.chain - 1);
+        double fk = 2.0 * M * K * K;
+        std::printf("%5lldx%5lldx%5lld  device-only (chain of %d minus chain of 1) %9.3f ms %7.2f TFLOP/s; "
+                    "chain of %d: %.3f ms  [%s]\n",
+                    (long long)M, (long long)K, (long long)K, o.chain, per * 1e3, per > 0 ? fk / per / 1e12 : 0.0,
+                    o.chain, tc * 1e3, where.c_str());
+      }
+      std::fflush(stdout);
+    }
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "error: %s\n", e.what());
+    return 1;
+  }
+  return 0;
+}

@@ -1,0 +1,135 @@
+#version 450
+// Tiled fp32 GEMM behind MatMul and Gemm: y[z] = alpha * A[z] B[z] (+ beta * C).
+// Each work group computes a BM x BN tile of one batch matrix (z = batch),
+// staging BK-deep slices of A and B in shared memory; each thread owns TM x TN
+// outputs spread over the tile (rows ty + i * BM/TM, columns tx + j * BN/TN)
+// so shared reads and global writes are conflict-free and coalesced. Every
+// operand is addressed through element strides, so a transposed operand
+// (Gemm transA / transB) needs no copy; A_KFAST / B_NFAST pick which index
+// of a tile the threads walk fastest while loading, to coalesce global reads.
+// Edges are bounds-checked: M, N and K can be anything.
+#include "common.glsl"
+layout(local_size_x_id = 0) in;
+layout(constant_id = 0) const uint NT = 256;  // threads = (BM / TM) * (BN / TN)
+layout(constant_id = 1) const uint BM = 64;
+layout(constant_id = 2) const uint BN = 64;
+layout(constant_id = 3) const uint BK = 16;
+layout(constant_id = 4) const uint TM = 4;
+layout(constant_id = 5) const uint TN = 4;
+layout(constant_id = 6) const bool A_KFAST = true;   // A's k stride is 1
+layout(constant_id = 7) const bool B_NFAST = true;   // B's n stride is 1
+layout(constant_id = 8) const bool HAS_C = false;    // add beta * C (broadcast through its strides)
+
+layout(std430, binding = 0) readonly buffer A { float a[]; };
+layout(std430, binding = 1) readonly buffer B { float b[]; };
+layout(std430, binding = 2) readonly buffer C { float c[]; };
+layout(std430, binding = 3) writeonly buffer Y { float y[]; };
+layout(push_constant) uniform P {
+  uint M, N, K;
+  uint sam, sak;    // A element strides along m and k
+  uint sbk, sbn;    // B element strides along k and n
+  uint scm, scn;    // C element strides along m and n (0 where it broadcasts)
+  float alpha, beta;
+  uint bdim[3];     // batch dims (collapsed, outermost first); z walks them
+  uint sab[3];      // A element stride per batch dim
+  uint sbb[3];      // B element stride per batch dim
+} p;
+
+const uint APAD = BM + 4;
+const uint BPAD = BN + 4;
+shared float As[BK * APAD];   // As[k][m]
+shared float Bs[BK * BPAD];   // Bs[k][n]
+
+// Each invocation moves LA elements of the A slice and LB of the B slice
+// (the host keeps BM * BK and BN * BK multiples of NT).
+const uint LA = BM * BK / NT;
+const uint LB = BN * BK / NT;
+float la[LA], lb[LB];
+uint aoff, boff, m0, n0;
+
+void a_index(uint e, out uint m, out uint k) {
+  if (A_KFAST) { m = e / BK; k = e - m * BK; } else { k = e / BM; m = e - k * BM; }
+}
+void b_index(uint e, out uint n, out uint k) {
+  if (B_NFAST) { k = e / BN; n = e - k * BN; } else { n = e / BK; k = e - n * BK; }
+}
+
+void load_tile(uint k0) {
+  const uint tid = gl_LocalInvocationID.x;
+  [[unroll]] for (uint r = 0; r < LA; ++r) {
+    uint m, k;
+    a_index(tid + r * NT, m, k);
+    uint gm = m0 + m, gk = k0 + k;
+    la[r] = (gm < p.M && gk < p.K) ? a[aoff + gm * p.sam + gk * p.sak] : 0.0;
+  }
+  [[unroll]] for (uint r = 0; r < LB; ++r) {
+    uint n, k;
+    b_index(tid + r * NT, n, k);
+    uint gn = n0 + n, gk = k0 + k;
+    lb[r] = (gn < p.N && gk < p.K) ? b[boff + gk * p.sbk + gn * p.sbn] : 0.0;
+  }
+}
+
+void stage_tile() {
+  const uint tid = gl_LocalInvocationID.x;
+  [[unroll]] for (uint r = 0; r < LA; ++r) {
+    uint m, k;
+    a_index(tid + r * NT, m, k);
+    As[k * APAD + m] = la[r];
+  }
+  [[unroll]] for (uint r = 0; r < LB; ++r) {
+    uint n, k;
+    b_index(tid + r * NT, n, k);
+    Bs[k * BPAD + n] = lb[r];
+  }
+}
+
+void main() {
+  const uint tid = gl_LocalInvocationID.x;
+  const uint TX = BN / TN, TY = BM / TM;
+  const uint tx = tid % TX, ty = tid / TX;
+  n0 = gl_WorkGroupID.x * BN;
+  m0 = gl_WorkGroupID.y * BM;
+  aoff = 0;
+  boff = 0;
+  uint z = gl_WorkGroupID.z;
+  const uint yoff = z * p.M * p.N;
+  [[unroll]] for (int d = 2; d >= 0; --d) {
+    uint q = z / p.bdim[d];
+    uint k = z - q * p.bdim[d];
+    z = q;
+    aoff += k * p.sab[d];
+    boff += k * p.sbb[d];
+  }
+
+  float acc[TM * TN];
+  [[unroll]] for (uint i = 0; i < TM * TN; ++i) acc[i] = 0.0;
+
+  // The next K slice is read into registers while this one is multiplied.
+  load_tile(0);
+  for (uint k0 = 0; k0 < p.K; k0 += BK) {
+    barrier();  // everyone is done reading the previous slice
+    stage_tile();
+    barrier();
+    if (k0 + BK < p.K) load_tile(k0 + BK);
+    [[unroll]] for (uint k = 0; k < BK; ++k) {
+      float ra[TM], rb[TN];
+      [[unroll]] for (uint i = 0; i < TM; ++i) ra[i] = As[k * APAD + ty + i * TY];
+      [[unroll]] for (uint j = 0; j < TN; ++j) rb[j] = Bs[k * BPAD + tx + j * TX];
+      [[unroll]] for (uint i = 0; i < TM; ++i)
+        [[unroll]] for (uint j = 0; j < TN; ++j) acc[i * TN + j] = fma(ra[i], rb[j], acc[i * TN + j]);
+    }
+  }
+
+  [[unroll]] for (uint i = 0; i < TM; ++i) {
+    uint gm = m0 + ty + i * TY;
+    if (gm >= p.M) break;
+    [[unroll]] for (uint j = 0; j < TN; ++j) {
+      uint gn = n0 + tx + j * TX;
+      if (gn >= p.N) break;
+      float v = p.alpha * acc[i * TN + j];
+      if (HAS_C) v += p.beta * c[gm * p.scm + gn * p.scn];
+      y[yoff + gm * p.N + gn] = v;
+    }
+  }
+}

@@ -1,0 +1,186 @@
+// MatMul (NumPy semantics: broadcast batch dims, 1-D operands) and Gemm
+// (transA, transB, alpha, beta, C broadcast to [M, N]) on one strided GEMM:
+// y[z] = alpha * A[z] B[z] (+ beta * C), every operand addressed through
+// element strides so transposes cost nothing. Shaders:
+//  - matmul.comp: tiled fp32 (shared-memory tiles, register blocking); tile
+//    shape chosen here and passed as specialization constants.
+//  - matmul_coopmat.comp: NV cooperative matrices, f16 x f16 -> f32, used only
+//    when the device has them and the session precision is fp16.
+// MatMul with a plain-matrix B (the Linear-layer case [B.., M, K] x [K, N])
+// folds A's batch into M: one GEMM instead of a batch of small ones.
+#include <algorithm>
+
+#include "kernels/vulkan/strided_copy.h"
+#include "kernels/vulkan/vk_kernel.h"
+
+namespace vdrt::vk {
+namespace {
+
+struct Gemm {
+  int64_t M = 0, N = 0, K = 0;
+  int64_t sam = 0, sak = 0, sbk = 0, sbn = 0, scm = 0, scn = 0;
+  float alpha = 1, beta = 0;
+  bool has_c = false;
+  std::vector<int64_t> bdim, sab, sbb;  // batch dims and operand strides (empty: one matrix)
+};
+
+uint32_t u32(int64_t v, const char* what) {
+  VDRT_CHECK(v >= 0 && v <= int64_t(0xffffffffu), std::string("Vulkan GEMM: ") + what + " exceeds 32 bits");
+  return static_cast<uint32_t>(v);
+}
+
+bool use_coopmat(const Gemm& g, const DeviceCaps& caps) {
+  // The shader assumes 8 subgroups of 32 in its 256 invocations and ~27 KiB of shared memory.
+  return caps.coopmat_f16_16x16x16 && caps.precision == "fp16" && caps.fp16 && caps.subgroup_size == 32 &&
+         caps.max_shared_bytes >= 28 * 1024 && caps.max_workgroup_invocations >= 256 && g.K > 0;
+}
+
+Program emit(const Gemm& g, const DeviceCaps& caps) {
+  Program prog;
+  std::vector<int64_t> bdim = g.bdim, sab = g.sab, sbb = g.sbb;
+  int64_t batches = 1;
+  for (int64_t d : bdim) batches *= d;
+  if (g.M == 0 || g.N == 0 || batches == 0) return prog;
+  VDRT_CHECK(bdim.size() <= 3, "Vulkan MatMul: more than 3 batch dims that do not merge");
+  while (bdim.size() < 3) {
+    bdim.insert(bdim.begin(), 1);
+    sab.insert(sab.begin(), 0);
+    sbb.insert(sbb.begin(), 0);
+  }
+  u32(batches * g.M * g.N, "output size");
+
+  Dispatch d;
+  d.args = {in(0), in(1), g.has_c ? in(2) : in(0), out(0)};
+  d.writes = {false, false, false, true};
+  const bool a_kfast = g.sak == 1 || g.K == 1;
+  const bool b_nfast = g.sbn == 1 || g.N == 1;
+  int64_t bm, bn;
+  if (use_coopmat(g, caps)) {
+    d.shader = "matmul_coopmat";
+    d.spec = {a_kfast, b_nfast, g.has_c};
+    bm = bn = 128;
+  } else {
+    // 128 x 128 tiles (8 x 8 per invocation) for large products, else 64 x 64
+    // (4 x 4). Both stage 16-deep K slices: 17 KiB or 8.5 KiB of shared memory.
+    const bool big = g.M >= 256 && g.N >= 256 && caps.max_shared_bytes >= 17 * 1024;
+    const uint32_t t = big ? 8 : 4, tile = big ? 128 : 64, bk = 16;
+    const uint32_t threads = (tile / t) * (tile / t);
+    VDRT_CHECK(threads <= caps.max_workgroup_invocations, "Vulkan MatMul: work group too large for the device");
+    d.shader = "matmul";
+    d.spec = {threads, tile, tile, bk, t, t, a_kfast, b_nfast, g.has_c};
+    bm = bn = tile;
+  }
+  d.u32(u32(g.M, "M")).u32(u32(g.N, "N")).u32(u32(g.K, "K"));
+  d.u32(u32(g.sam, "stride")).u32(u32(g.sak, "stride")).u32(u32(g.sbk, "stride")).u32(u32(g.sbn, "stride"));
+  d.u32(u32(g.scm, "stride")).u32(u32(g.scn, "stride"));
+  d.f32(g.alpha).f32(g.beta);
+  for (int64_t x : bdim) d.u32(u32(x, "batch"));
+  for (int64_t x : sab) d.u32(u32(x, "stride"));
+  for (int64_t x : sbb) d.u32(u32(x, "stride"));
+  const int64_t gx = (g.N + bn - 1) / bn, gy = (g.M + bm - 1) / bm;
+  VDRT_CHECK(gx <= caps.max_groups_x && gy <= caps.max_groups_y && batches <= caps.max_groups_z,
+             "Vulkan MatMul: too many work groups");
+  d.groups[0] = static_cast<uint32_t>(gx);
+  d.groups[1] = static_cast<uint32_t>(gy);
+  d.groups[2] = static_cast<uint32_t>(batches);
+  prog.dispatches.push_back(std::move(d));
+  return prog;
+}
+
+// Strides of an operand's batch dims broadcast against `out` (0 where it repeats).
+std::vector<int64_t> batch_strides(const std::vector<int64_t>& dims, const std::vector<int64_t>& out, int64_t mat) {
+  std::vector<int64_t> s(out.size(), 0), cs = contiguous_strides(dims);
+  const size_t off = out.size() - dims.size();
+  for (size_t i = 0; i < dims.size(); ++i) s[off + i] = dims[i] == 1 ? 0 : cs[i] * mat;
+  return s;
+}
+
+Program build_matmul(const KernelArgs& a) {
+  const auto& da = a.inputs[0].dims;
+  const auto& db = a.inputs[1].dims;
+  const size_t ra = da.size(), rb = db.size();
+  Gemm g;
+  g.K = da[ra - 1];
+  g.M = ra >= 2 ? da[ra - 2] : 1;
+  g.N = rb >= 2 ? db[rb - 1] : 1;
+  g.sam = g.K;
+  g.sak = 1;
+  g.sbk = rb >= 2 ? g.N : 1;
+  g.sbn = 1;
+  std::vector<int64_t> ab(da.begin(), da.end() - std::min<size_t>(ra, 2));
+  std::vector<int64_t> bb(db.begin(), db.end() - std::min<size_t>(rb, 2));
+  if (numel(bb) == 1) {
+    // B is one matrix (or vector): A's batch folds into M (A is contiguous).
+    g.M *= numel(ab);
+    return emit(g, a.caps);
+  }
+  std::vector<int64_t> ob(std::max(ab.size(), bb.size()), 1);
+  for (size_t i = 0; i < ob.size(); ++i) {
+    int64_t x = i + ab.size() >= ob.size() ? ab[i + ab.size() - ob.size()] : 1;
+    int64_t y = i + bb.size() >= ob.size() ? bb[i + bb.size() - ob.size()] : 1;
+    ob[i] = x == 1 ? y : x;
+  }
+  std::vector<int64_t> sa = batch_strides(ab, ob, g.M * g.K), sb = batch_strides(bb, ob, g.K * g.N);
+  std::vector<int64_t> so = contiguous_strides(ob);
+  for (int64_t& s : so) s *= g.M * g.N;
+  if (numel(ob) == 0) return Program{};
+  collapse_dims(ob, {&sa, &sb, &so});
+  g.bdim = ob;
+  g.sab = sa;
+  g.sbb = sb;
+  return emit(g, a.caps);
+}
+
+Program build_gemm(const KernelArgs& a) {
+  const auto& da = a.inputs[0].dims;
+  const auto& db = a.inputs[1].dims;
+  const bool ta = a.attrs().get_int("transA", 0) != 0, tb = a.attrs().get_int("transB", 0) != 0;
+  Gemm g;
+  g.alpha = a.attrs().get_float("alpha", 1.0f);
+  g.beta = a.attrs().get_float("beta", 1.0f);
+  g.M = a.outputs[0].dims[0];
+  g.N = a.outputs[0].dims[1];
+  g.K = ta ? da[0] : da[1];
+  if (ta) g.sam = 1, g.sak = da[1];
+  else g.sam = da[1], g.sak = 1;
+  if (tb) g.sbk = 1, g.sbn = db[1];
+  else g.sbk = db[1], g.sbn = 1;
+  g.has_c = a.has(2) && g.beta != 0.0f;
+  if (g.has_c) {
+    std::vector<int64_t> dc = a.inputs[2].dims;
+    while (dc.size() < 2) dc.insert(dc.begin(), 1);
+    g.scm = dc[0] == 1 ? 0 : dc[1];
+    g.scn = dc[1] == 1 ? 0 : 1;
+  }
+  return emit(g, a.caps);
+}
+
+bool supports_matmul(const Node& node, const DeviceCaps&) {
+  if (!all_float32(node) || node.inputs().size() != 2 || !node.input(0) || !node.input(1)) return false;
+  for (const Value* v : node.inputs()) {
+    // At most 3 batch dims, so they always fit the shader's push constants.
+    if (!v->shape().rank_known() || v->shape().rank() < 1 || v->shape().rank() > 5) return false;
+  }
+  return true;
+}
+
+bool supports_gemm(const Node& node, const DeviceCaps&) {
+  if (!all_float32(node) || node.inputs().size() < 2 || node.inputs().size() > 3) return false;
+  for (size_t i = 0; i < node.inputs().size(); ++i) {
+    const Value* v = node.input(i);
+    if (!v) {
+      if (i < 2) return false;
+      continue;
+    }
+    if (!v->shape().rank_known()) return false;
+    if (i < 2 ? v->shape().rank() != 2 : v->shape().rank() > 2) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+VDRT_VK_KERNEL("", "MatMul", build_matmul, supports_matmul);
+VDRT_VK_KERNEL("", "Gemm", build_gemm, supports_gemm);
+
+}  // namespace vdrt::vk
