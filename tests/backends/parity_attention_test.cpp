@@ -1,0 +1,100 @@
+// vdrt.Attention and ONNX Attention (opset 23) on every GPU backend against
+// the CPU: odd sizes that are not multiples of any tile, the KV cache as a
+// separate key range (absent, empty, longer than the new keys), grouped-query
+// heads, head dims 16 / 64 / 128, and fp16-precision cases (on a device with
+// cooperative matrices they take the tensor-core path; elsewhere fp32).
+#include <cmath>
+
+#include "backends/parity.h"
+
+namespace vdrt::test {
+namespace {
+
+struct AttnShape {
+  int64_t b, sq, skv, h, hkv, d;
+  int64_t t = -1;  // past length; -1: no past inputs
+  int64_t dv = -1; // value head dim; -1: d
+};
+
+ParityCase vdrt_attention(const std::string& name, AttnShape s, double tol = 1e-4, const std::string& precision = "fp32") {
+  ParityCase c{name, [s](GraphBuilder& b) {
+                 const int64_t dv = s.dv < 0 ? s.d : s.dv;
+                 std::vector<Value*> ins{b.input("q", {s.b, s.sq, s.h, s.d}), b.input("k", {s.b, s.skv, s.hkv, s.d}),
+                                         b.input("v", {s.b, s.skv, s.hkv, dv})};
+                 if (s.t >= 0) {
+                   ins.push_back(b.input("past_k", {s.b, s.t, s.hkv, s.d}));
+                   ins.push_back(b.input("past_v", {s.b, s.t, s.hkv, dv}));
+                 }
+                 const float scale = 1.0f / std::sqrt(static_cast<float>(s.d));
+                 b.output(b.op("Attention", ins,
+                               attrs({{"scale", Attribute(scale)}, {"num_heads", Attribute(s.h)},
+                                      {"kv_num_heads", Attribute(s.hkv)}}),
+                               "vdrt"));
+               },
+               tol};
+  c.options.precision = precision;
+  return c;
+}
+
+// ONNX Attention-23 with 4-D [B, H, S, D] inputs (as models/tiny_wan/attn23
+// writes it: no scale attribute, is_causal 0, softcap 0).
+ParityCase onnx_attention_4d(const std::string& name, AttnShape s, int64_t past = -1) {
+  return {name, [s, past](GraphBuilder& b) {
+            std::vector<Value*> ins{b.input("q", {s.b, s.h, s.sq, s.d}), b.input("k", {s.b, s.hkv, s.skv, s.d}),
+                                    b.input("v", {s.b, s.hkv, s.skv, s.d})};
+            if (past >= 0) {
+              ins.push_back(nullptr);
+              ins.push_back(b.input("past_k", {s.b, s.hkv, past, s.d}));
+              ins.push_back(b.input("past_v", {s.b, s.hkv, past, s.d}));
+            }
+            b.output(b.op("Attention", ins,
+                          attrs({{"qk_matmul_output_mode", Attribute(int64_t(0))}, {"softcap", Attribute(0.0f)},
+                                 {"is_causal", Attribute(int64_t(0))}})));
+          },
+          1e-4, 23};
+}
+
+const std::vector<ParityCase>& cases() {
+  static const std::vector<ParityCase> c = [] {
+    std::vector<ParityCase> v;
+    // name                                  b  sq  skv  h hkv   d    t
+    v.push_back(vdrt_attention("SmallNoPast", {1, 5, 7, 3, 3, 16}));
+    v.push_back(vdrt_attention("SmallEmptyPast", {1, 5, 7, 3, 3, 16, 0}));
+    v.push_back(vdrt_attention("SmallPast11", {1, 5, 7, 3, 3, 16, 11}));
+    v.push_back(vdrt_attention("SmallPast11Batch2", {2, 5, 7, 3, 3, 16, 11}));
+    v.push_back(vdrt_attention("GqaPast", {2, 9, 13, 4, 2, 16, 6}));
+    v.push_back(vdrt_attention("OnlyPast", {1, 6, 0, 2, 2, 16, 9}));
+    v.push_back(vdrt_attention("NoKeys", {1, 4, 0, 2, 1, 16, 0}));
+    v.push_back(vdrt_attention("ValueDim24", {1, 7, 10, 2, 1, 16, 5, 24}));
+    v.push_back(vdrt_attention("D64ManyTiles", {1, 37, 70, 2, 1, 64, 45}));
+    v.push_back(vdrt_attention("D128ManyTiles", {1, 33, 50, 2, 2, 128, 29}));
+    v.push_back(vdrt_attention("D128Gqa", {1, 20, 40, 4, 2, 128, 17}));
+    v.push_back(vdrt_attention("Large", {1, 300, 300, 2, 2, 128, 600}));
+    // fp16 precision: the cooperative-matrix path where the device has it.
+    v.push_back(vdrt_attention("Fp16D64", {1, 70, 90, 2, 1, 64, 33}, 2e-2, "fp16"));
+    v.push_back(vdrt_attention("Fp16D128", {1, 65, 100, 2, 2, 128, 0}, 2e-2, "fp16"));
+    v.push_back(vdrt_attention("Fp16D128NoPast", {2, 17, 31, 3, 3, 128}, 2e-2, "fp16"));
+    v.push_back(vdrt_attention("Fp16Large", {1, 300, 300, 2, 2, 128, 600}, 2e-2, "fp16"));
+    v.push_back(vdrt_attention("Fp16Odd", {1, 5, 7, 3, 3, 16, 11}, 2e-2, "fp16"));
+    // ONNX Attention-23, 4-D.
+    v.push_back(onnx_attention_4d("Onnx4dTinyWan", {1, 48, 60, 4, 4, 16}));
+    v.push_back(onnx_attention_4d("Onnx4dCross", {1, 48, 8, 4, 4, 16}));
+    v.push_back(onnx_attention_4d("Onnx4dGqaPast", {2, 11, 6, 4, 2, 32}, 9));
+    v.push_back({"Onnx3dHeads", [](GraphBuilder& b) {
+                   Value* q = b.input("q", {2, 9, 4 * 16});
+                   Value* k = b.input("k", {2, 12, 2 * 16});
+                   Value* val = b.input("v", {2, 12, 2 * 16});
+                   b.output(b.op("Attention", {q, k, val},
+                                 attrs({{"q_num_heads", Attribute(int64_t(4))}, {"kv_num_heads", Attribute(int64_t(2))},
+                                        {"scale", Attribute(0.3f)}})));
+                 },
+                 1e-4, 23});
+    return v;
+  }();
+  return c;
+}
+
+VDRT_PARITY_SUITE(AttentionParity, cases);
+
+}  // namespace
+}  // namespace vdrt::test
