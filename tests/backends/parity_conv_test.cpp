@@ -54,6 +54,18 @@ AttributeMap rattrs(const std::string& mode, const std::string& coord, const std
   return a;
 }
 
+// Where with a constant Bool condition (an irregular pattern) broadcast with x and y.
+ParityCase where(const std::string& name, std::vector<int64_t> cd, std::vector<Dim> xd, std::vector<Dim> yd) {
+  return {name, [=](GraphBuilder& b) {
+            int64_t n = 1;
+            for (int64_t d : cd) n *= d;
+            std::vector<int64_t> pattern(static_cast<size_t>(n));
+            for (int64_t i = 0; i < n; ++i) pattern[i] = (i * 7 + i / 3) % 5 < 2;
+            Value* cond = b.constant(b.graph().unique_name("cond"), Tensor::from_vector<int64_t>(cd, pattern).to(DType::Bool));
+            b.output(b.op("Where", {cond, b.input("x", xd), b.input("y", yd)}));
+          }};
+}
+
 const std::vector<ParityCase>& cases() {
   static const std::vector<ParityCase> c = [] {
     std::vector<ParityCase> v;
@@ -85,12 +97,84 @@ const std::vector<ParityCase>& cases() {
     v.push_back(resize("ResizeLinearHalfPixel", {2, 3, 5, 7}, {1, 1, 2, 2}, rattrs("linear", "half_pixel")));
     v.push_back(resize("ResizeTrilinear", {1, 3, 4, 5, 7}, {1, 1, 2, 2, 2}, rattrs("linear", "half_pixel")));
     v.push_back(resize("ResizeLinearPytorch", {1, 2, 6, 7}, {1, 1, 1.5f, 0.5f}, rattrs("linear", "pytorch_half_pixel")));
+    v.push_back(where("WhereSame", {3, 37}, {3, 37}, {3, 37}));
+    v.push_back(where("WhereBroadcast", {5, 1, 7}, {1, 6, 7}, {7}));
     return v;
   }();
   return c;
 }
 
 VDRT_PARITY_SUITE(ConvParity, cases);
+
+}  // namespace
+}  // namespace vdrt::test
+
+// Timing on a real GPU (VDRT_CONV_BENCH=1; skipped otherwise): Wan-width
+// convolutions, each followed by a Slice to a few elements so the download
+// is negligible. Prints milliseconds per Session::run and TFLOP/s.
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+
+#include "graph/shape_inference.h"
+#include "runtime/session.h"
+
+namespace vdrt::test {
+namespace {
+
+double time_graph(std::unique_ptr<Graph> g, int reps) {
+  infer_shapes(*g);
+  TensorMap inputs = random_inputs(*g, 11);
+  SessionOptions o;
+  o.device = "vulkan";
+  o.cpu_fallback = false;
+  Session s(std::move(g), o);
+  s.run(inputs);
+  s.run(inputs);
+  auto t0 = std::chrono::steady_clock::now();
+  for (int i = 0; i < reps; ++i) s.run(inputs);
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count() / reps;
+}
+
+std::unique_ptr<Graph> conv_then_slice(std::vector<int64_t> xdims, int64_t cout, AttributeMap a, bool with_conv) {
+  GraphBuilder b(18);
+  std::vector<Dim> xd(xdims.begin(), xdims.end());
+  Value* x = b.input("x", xd);
+  Value* y = x;
+  if (with_conv) {
+    std::vector<int64_t> k = a.get_ints("kernel_shape");
+    std::vector<int64_t> wd{cout, xdims[1]};
+    wd.insert(wd.end(), k.begin(), k.end());
+    y = b.op("Conv", {x, b.random(wd, 3), b.random({cout}, 5)}, a);
+  }
+  b.output(b.op("Slice", {y, b.ints({0, 0}), b.ints({1, 4}), b.ints({0, 1})}));
+  return b.take();
+}
+
+TEST(ConvBench, WanShapes) {
+  const char* e = std::getenv("VDRT_CONV_BENCH");
+  if (!e || std::string(e) != "1") GTEST_SKIP() << "set VDRT_CONV_BENCH=1";
+  VDRT_REQUIRE_DEVICE("vulkan");
+  struct Case { const char* name; std::vector<int64_t> x; int64_t cout; AttributeMap a; double flops; };
+  std::vector<Case> cases = {
+      {"patch_embed 16->1536 k(1,2,2) s(1,2,2) on 3x60x104", {1, 16, 3, 60, 104}, 1536,
+       conv_attrs({1, 2, 2}, {}, {1, 2, 2}), 2.0 * 1536 * 64 * 3 * 30 * 52},
+      {"vae conv3d 384->384 3x3x3 on 3x60x104", {1, 384, 3, 60, 104}, 384,
+       conv_attrs({3, 3, 3}, {1, 1, 1, 1, 1, 1}), 2.0 * 384 * 384 * 27 * 3 * 60 * 104},
+      {"vae conv3d 96->96 3x3x3 on 4x240x416", {1, 96, 4, 240, 416}, 96,
+       conv_attrs({3, 3, 3}, {1, 1, 1, 1, 1, 1}), 2.0 * 96 * 96 * 27 * 4 * 240 * 416},
+      {"vae conv3d 96->3 3x3x3 on 4x240x416", {1, 96, 4, 240, 416}, 3,
+       conv_attrs({3, 3, 3}, {1, 1, 1, 1, 1, 1}), 2.0 * 3 * 96 * 27 * 4 * 240 * 416},
+  };
+  for (const Case& c : cases) {
+    const int reps = 10;
+    double with = time_graph(conv_then_slice(c.x, c.cout, c.a, true), reps);
+    double base = time_graph(conv_then_slice(c.x, c.cout, c.a, false), reps);
+    double ms = with - base;
+    std::printf("[ConvBench] %s: %.3f ms per run (%.3f with upload, %.3f baseline), %.2f TFLOP/s\n", c.name, ms, with,
+                base, c.flops / (ms * 1e-3) / 1e12);
+  }
+}
 
 }  // namespace
 }  // namespace vdrt::test
