@@ -132,14 +132,14 @@ int main(int argc, char** argv) {
       std::string where;
       double t = time_graph(matmul_graph(M, K, N, 1), M, K, o, &where);
       double flops = 2.0 * M * N * K;
-      std::printf("%5lldx%5lldx%5lld  single (with transfers) %9.3f ms %7.2f TFLOP/s  [%s]\n", (long long)M,
+      std::printf("%5lldx%5lldx%5lld  single (with transfers) %9.3f ms %8.3f TFLOP/s  [%s]\n", (long long)M,
                   (long long)K, (long long)N, t * 1e3, flops / t / 1e12, where.c_str());
       if (o.chain >= 2) {
         double t1 = time_graph(matmul_graph(M, K, K, 1), M, K, o, &where);
         double tc = time_graph(matmul_graph(M, K, K, o.chain), M, K, o, &where);
         double per = (tc - t1) / (o.chain - 1);
         double fk = 2.0 * M * K * K;
-        std::printf("%5lldx%5lldx%5lld  device-only (chain of %d minus chain of 1) %9.3f ms %7.2f TFLOP/s; "
+        std::printf("%5lldx%5lldx%5lld  device-only (chain of %d minus chain of 1) %9.3f ms %8.3f TFLOP/s; "
                     "chain of %d: %.3f ms  [%s]\n",
                     (long long)M, (long long)K, (long long)K, o.chain, per * 1e3, per > 0 ? fk / per / 1e12 : 0.0,
                     o.chain, tc * 1e3, where.c_str());

@@ -33,6 +33,7 @@ layout(push_constant) uniform P {
   uint bdim[3];     // batch dims (collapsed, outermost first); z walks them
   uint sab[3];      // A element stride per batch dim
   uint sbb[3];      // B element stride per batch dim
+  uint zbase;       // first batch of this dispatch (more batches than the z limit take more dispatches)
 } p;
 
 const uint APAD = BM + 4;
@@ -92,7 +93,7 @@ void main() {
   m0 = gl_WorkGroupID.y * BM;
   aoff = 0;
   boff = 0;
-  uint z = gl_WorkGroupID.z;
+  uint z = gl_WorkGroupID.z + p.zbase;
   const uint yoff = z * p.M * p.N;
   [[unroll]] for (int d = 2; d >= 0; --d) {
     uint q = z / p.bdim[d];

@@ -35,7 +35,8 @@ bool use_coopmat(const Gemm& g, const DeviceCaps& caps) {
          caps.max_shared_bytes >= 28 * 1024 && caps.max_workgroup_invocations >= 256 && g.K > 0;
 }
 
-Program emit(const Gemm& g, const DeviceCaps& caps) {
+Program emit(const Gemm& g, const KernelArgs& a) {
+  const DeviceCaps& caps = a.caps;
   Program prog;
   std::vector<int64_t> bdim = g.bdim, sab = g.sab, sbb = g.sbb;
   int64_t batches = 1;
@@ -48,6 +49,8 @@ Program emit(const Gemm& g, const DeviceCaps& caps) {
     sbb.insert(sbb.begin(), 0);
   }
   u32(batches * g.M * g.N, "output size");
+  for (const TensorInfo& t : a.inputs)
+    if (t.present()) u32(t.numel(), "operand size");
 
   Dispatch d;
   d.args = {in(0), in(1), g.has_c ? in(2) : in(0), out(0)};
@@ -78,12 +81,16 @@ Program emit(const Gemm& g, const DeviceCaps& caps) {
   for (int64_t x : sab) d.u32(u32(x, "stride"));
   for (int64_t x : sbb) d.u32(u32(x, "stride"));
   const int64_t gx = (g.N + bn - 1) / bn, gy = (g.M + bm - 1) / bm;
-  VDRT_CHECK(gx <= caps.max_groups_x && gy <= caps.max_groups_y && batches <= caps.max_groups_z,
-             "Vulkan MatMul: too many work groups");
+  VDRT_CHECK(gx <= caps.max_groups_x && gy <= caps.max_groups_y, "Vulkan MatMul: too many work groups");
   d.groups[0] = static_cast<uint32_t>(gx);
   d.groups[1] = static_cast<uint32_t>(gy);
-  d.groups[2] = static_cast<uint32_t>(batches);
-  prog.dispatches.push_back(std::move(d));
+  // Batches beyond the device's z limit take further dispatches (push constant zbase).
+  for (int64_t z0 = 0; z0 < batches; z0 += caps.max_groups_z) {
+    Dispatch part = d;
+    part.u32(static_cast<uint32_t>(z0));
+    part.groups[2] = static_cast<uint32_t>(std::min<int64_t>(batches - z0, caps.max_groups_z));
+    prog.dispatches.push_back(std::move(part));
+  }
   return prog;
 }
 
@@ -112,7 +119,7 @@ Program build_matmul(const KernelArgs& a) {
   if (numel(bb) == 1) {
     // B is one matrix (or vector): A's batch folds into M (A is contiguous).
     g.M *= numel(ab);
-    return emit(g, a.caps);
+    return emit(g, a);
   }
   std::vector<int64_t> ob(std::max(ab.size(), bb.size()), 1);
   for (size_t i = 0; i < ob.size(); ++i) {
@@ -128,7 +135,7 @@ Program build_matmul(const KernelArgs& a) {
   g.bdim = ob;
   g.sab = sa;
   g.sbb = sb;
-  return emit(g, a.caps);
+  return emit(g, a);
 }
 
 Program build_gemm(const KernelArgs& a) {
@@ -152,7 +159,7 @@ Program build_gemm(const KernelArgs& a) {
     g.scm = dc[0] == 1 ? 0 : dc[1];
     g.scn = dc[1] == 1 ? 0 : 1;
   }
-  return emit(g, a.caps);
+  return emit(g, a);
 }
 
 bool supports_matmul(const Node& node, const DeviceCaps&) {

@@ -33,6 +33,7 @@ layout(push_constant) uniform P {
   uint bdim[3];
   uint sab[3];
   uint sbb[3];
+  uint zbase;
 } p;
 
 const uint NT = 256;
@@ -84,7 +85,7 @@ void stage_tile() {
 void main() {
   n0 = gl_WorkGroupID.x * BN;
   m0 = gl_WorkGroupID.y * BM;
-  uint z = gl_WorkGroupID.z;
+  uint z = gl_WorkGroupID.z + p.zbase;
   const uint yoff = z * p.M * p.N;
   aoff = 0;
   boff = 0;
