@@ -9,6 +9,9 @@
 //  - chain: graphs of 1 and of `chain` MatMuls [M, K] x [K, K] (each with its
 //    own constant weight); (t_chain - t_1) / (chain - 1) is the device time
 //    of one [M, K] x [K, K] product with the transfers cancelled out.
+// VDRT_VULKAN_MATMUL_TILE=BM,BN,BK,TM,TN tries another tile for the fp32
+// shader (e.g. 128,128,32,8,8 (the default for large products where shared
+// memory allows), 128,64,32,8,4, 64,64,16,4,4).
 // Defaults: the Wan2.1-1.3B linear layers of a 3-frame chunk,
 // 4680x1536x1536 4680x1536x8960 4680x8960x1536.
 #include <algorithm>

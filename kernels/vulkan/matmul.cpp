@@ -9,6 +9,9 @@
 // MatMul with a plain-matrix B (the Linear-layer case [B.., M, K] x [K, N])
 // folds A's batch into M: one GEMM instead of a batch of small ones.
 #include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <optional>
 
 #include "kernels/vulkan/strided_copy.h"
 #include "kernels/vulkan/vk_kernel.h"
@@ -33,6 +36,61 @@ bool use_coopmat(const Gemm& g, const DeviceCaps& caps) {
   // The shader assumes 8 subgroups of 32 in its 256 invocations and ~27 KiB of shared memory.
   return caps.coopmat_f16_16x16x16 && caps.precision == "fp16" && caps.fp16 && caps.subgroup_size == 32 &&
          caps.max_shared_bytes >= 28 * 1024 && caps.max_workgroup_invocations >= 256 && g.K > 0;
+}
+
+// A work-group tile of matmul.comp: BM x BN outputs, TM x TN per invocation,
+// BK-deep K slices staged in shared memory.
+struct Tile {
+  uint32_t bm, bn, bk, tm, tn;
+  uint32_t threads() const { return (bm / tm) * (bn / tn); }
+  size_t shared_bytes() const { return size_t(bk) * (bm + 4 + bn + 4) * 4; }
+  bool valid(const DeviceCaps& caps) const {
+    if (!bm || !bn || !bk || !tm || !tn || bm % tm || bn % tn || tm * tn > 64) return false;
+    const uint32_t nt = threads();
+    return nt <= caps.max_workgroup_invocations && (bm * bk) % nt == 0 && (bn * bk) % nt == 0 &&
+           shared_bytes() <= caps.max_shared_bytes;
+  }
+};
+
+// VDRT_VULKAN_MATMUL_TILE=BM,BN,BK,TM,TN overrides the choice (for tuning on
+// a device); one the device cannot run is ignored with a warning.
+const Tile* tile_override(const DeviceCaps& caps) {
+  static const std::optional<Tile> t = []() -> std::optional<Tile> {
+    const char* e = std::getenv("VDRT_VULKAN_MATMUL_TILE");
+    if (!e || !*e) return std::nullopt;
+    Tile t{};
+    if (std::sscanf(e, "%u,%u,%u,%u,%u", &t.bm, &t.bn, &t.bk, &t.tm, &t.tn) != 5) {
+      std::fprintf(stderr, "vdrt: ignoring VDRT_VULKAN_MATMUL_TILE=%s (want BM,BN,BK,TM,TN)\n", e);
+      return std::nullopt;
+    }
+    return t;
+  }();
+  if (!t) return nullptr;
+  if (!t->valid(caps)) {
+    static bool warned = false;
+    if (!warned)
+      std::fprintf(stderr, "vdrt: ignoring VDRT_VULKAN_MATMUL_TILE: %u,%u,%u,%u,%u does not fit the device\n", t->bm,
+                   t->bn, t->bk, t->tm, t->tn);
+    warned = true;
+    return nullptr;
+  }
+  return &*t;
+}
+
+Tile pick_tile(const Gemm& g, const DeviceCaps& caps) {
+  if (const Tile* t = tile_override(caps)) return *t;
+  // Large products: 128 x 128 tiles with 8 x 8 outputs per invocation, K
+  // slices of 32 where shared memory allows (34 KiB), else 16 (17 KiB).
+  // Smaller ones: 64 x 64 tiles, 4 x 4 per invocation, 8.5 KiB.
+  if (g.M >= 256 && g.N >= 256) {
+    Tile big{128, 128, 32, 8, 8};
+    if (big.valid(caps)) return big;
+    big.bk = 16;
+    if (big.valid(caps)) return big;
+  }
+  Tile small{64, 64, 16, 4, 4};
+  VDRT_CHECK(small.valid(caps), "Vulkan MatMul: the device cannot run a 64 x 64 tile");
+  return small;
 }
 
 Program emit(const Gemm& g, const KernelArgs& a) {
@@ -63,15 +121,11 @@ Program emit(const Gemm& g, const KernelArgs& a) {
     d.spec = {a_kfast, b_nfast, g.has_c};
     bm = bn = 128;
   } else {
-    // 128 x 128 tiles (8 x 8 per invocation) for large products, else 64 x 64
-    // (4 x 4). Both stage 16-deep K slices: 17 KiB or 8.5 KiB of shared memory.
-    const bool big = g.M >= 256 && g.N >= 256 && caps.max_shared_bytes >= 17 * 1024;
-    const uint32_t t = big ? 8 : 4, tile = big ? 128 : 64, bk = 16;
-    const uint32_t threads = (tile / t) * (tile / t);
-    VDRT_CHECK(threads <= caps.max_workgroup_invocations, "Vulkan MatMul: work group too large for the device");
+    const Tile t = pick_tile(g, caps);
     d.shader = "matmul";
-    d.spec = {threads, tile, tile, bk, t, t, a_kfast, b_nfast, g.has_c};
-    bm = bn = tile;
+    d.spec = {t.threads(), t.bm, t.bn, t.bk, t.tm, t.tn, a_kfast, b_nfast, g.has_c};
+    bm = t.bm;
+    bn = t.bn;
   }
   d.u32(u32(g.M, "M")).u32(u32(g.N, "N")).u32(u32(g.K, "K"));
   d.u32(u32(g.sam, "stride")).u32(u32(g.sak, "stride")).u32(u32(g.sbk, "stride")).u32(u32(g.sbn, "stride"));
