@@ -3,9 +3,13 @@
 // separate key range (absent, empty, longer than the new keys), grouped-query
 // heads, head dims 16 / 64 / 128, and fp16-precision cases (on a device with
 // cooperative matrices they take the tensor-core path; elsewhere fp32).
+#include <chrono>
 #include <cmath>
+#include <cstdio>
 
 #include "backends/parity.h"
+#include "graph/shape_inference.h"
+#include "runtime/session.h"
 
 namespace vdrt::test {
 namespace {
@@ -95,6 +99,53 @@ const std::vector<ParityCase>& cases() {
 }
 
 VDRT_PARITY_SUITE(AttentionParity, cases);
+
+// The Wan-1.3B hot case (Sq = Skv = 4680, T = 9360, H = 12, D = 128) timed
+// per attention: a chain of `n` attentions (each one's output the next one's
+// query, same keys and cache) minus a chain of one, so uploads and downloads
+// cancel. Run by hand on a real GPU:
+//   vdrt_backends_tests --gtest_also_run_disabled_tests --gtest_filter='*AttentionBench*'
+TEST(AttentionBench, DISABLED_WanHotCase) {
+  VDRT_REQUIRE_DEVICE("vulkan");
+  const int64_t sq = 4680, skv = 4680, t = 9360, h = 12, d = 128;
+  auto build = [&](int n) {
+    GraphBuilder b(18);
+    Value* x = b.input("q", {1, sq, h, d});
+    Value* k = b.input("k", {1, skv, h, d});
+    Value* v = b.input("v", {1, skv, h, d});
+    Value* pk = b.input("past_k", {1, t, h, d});
+    Value* pv = b.input("past_v", {1, t, h, d});
+    for (int i = 0; i < n; ++i)
+      x = b.op("Attention", {x, k, v, pk, pv}, attrs({{"scale", Attribute(1.0f / std::sqrt(float(d)))}}), "vdrt");
+    b.output(x);
+    std::unique_ptr<Graph> g = b.take();
+    infer_shapes(*g);
+    return g;
+  };
+  const int n = 11;
+  for (const char* precision : {"fp32", "fp16"}) {
+    double best[2] = {1e30, 1e30};
+    for (int which = 0; which < 2; ++which) {
+      std::unique_ptr<Graph> g = build(which ? n : 1);
+      TensorMap inputs = random_inputs(*g, 3);
+      SessionOptions o;
+      o.device = "vulkan";
+      o.cpu_fallback = false;
+      o.precision = precision;
+      Session s(g->clone(), o);
+      for (int r = 0; r < 4; ++r) {
+        auto t0 = std::chrono::steady_clock::now();
+        s.run(inputs);
+        best[which] = std::min(best[which], std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+      }
+    }
+    const double per = (best[1] - best[0]) / (n - 1);
+    const double flops = 4.0 * sq * (skv + t) * d * h;
+    std::printf("vdrt.Attention Sq=%lld Skv=%lld T=%lld H=%lld D=%lld %s: %.3f ms per attention (%.1f TFLOP/s)\n",
+                (long long)sq, (long long)skv, (long long)t, (long long)h, (long long)d, precision, per * 1e3,
+                flops / per * 1e-12);
+  }
+}
 
 }  // namespace
 }  // namespace vdrt::test
