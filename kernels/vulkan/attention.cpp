@@ -55,6 +55,13 @@ size_t coopmat_shared_bytes(uint32_t d, uint32_t bk) {
 
 uint32_t u32(int64_t x) { return static_cast<uint32_t>(x); }
 
+// The cooperative-matrix shader stages vec4s: every stride a multiple of 4.
+bool all_multiples_of_4(const Problem& pr) {
+  for (const View* w : {&pr.q, &pr.k, &pr.v, &pr.pk, &pr.pv, &pr.out})
+    if (w->batch % 4 || w->head % 4 || w->seq % 4) return false;
+  return true;
+}
+
 Program build_flash(const KernelArgs& a, const Problem& pr) {
   Program prog;
   if (pr.batch * pr.q_heads * pr.q_len * pr.v_dim == 0) return prog;
@@ -70,7 +77,8 @@ Program build_flash(const KernelArgs& a, const Problem& pr) {
 
   Dispatch disp;
   const bool coopmat = a.caps.coopmat_f16_16x16x16 && a.caps.precision == "fp16" && a.caps.subgroup_size == 32 &&
-                       d == dv && (d == 64 || d == 128) && a.caps.max_workgroup_invocations >= 128;
+                       d == dv && (d == 64 || d == 128) && a.caps.max_workgroup_invocations >= 128 &&
+                       all_multiples_of_4(pr);
   uint32_t bq = 0;
   if (coopmat && coopmat_shared_bytes(d, 32) <= a.caps.max_shared_bytes) {
     disp.shader = d == 64 ? "flash_attention_coopmat_d64" : "flash_attention_coopmat";

@@ -11,8 +11,8 @@
 // queries of one (batch, head); subgroup s owns query rows 16 s .. 16 s + 15,
 // whose Q strip (16 x D, f16) it keeps in registers as D/16 A fragments.
 // Per tile of BK keys:
-//   1. K and V tiles are read as f32, converted to f16 and staged in shared
-//      memory (all invocations).
+//   1. K and V tiles are read as f32 vec4s, converted to f16 and staged in
+//      shared memory (all invocations).
 //   2. Each subgroup computes its 16 x BK score strip S = Q K^T with
 //      coopmat (K^T loaded column-major from the K tile) and stores it, f32,
 //      into its own shared region.
@@ -53,6 +53,13 @@ layout(std430, binding = 2) readonly buffer V { float v[]; };
 layout(std430, binding = 3) readonly buffer PK { float pk[]; };
 layout(std430, binding = 4) readonly buffer PV { float pv[]; };
 layout(std430, binding = 5) writeonly buffer O { float o[]; };
+// The same buffers as vec4s for staging (every offset and stride is a
+// multiple of the head dim, hence of 4; attention.cpp checks).
+layout(std430, binding = 0) readonly buffer Q4 { vec4 q4[]; };
+layout(std430, binding = 1) readonly buffer K4 { vec4 k4[]; };
+layout(std430, binding = 2) readonly buffer V4 { vec4 v4[]; };
+layout(std430, binding = 3) readonly buffer PK4 { vec4 pk4[]; };
+layout(std430, binding = 4) readonly buffer PV4 { vec4 pv4[]; };
 layout(push_constant) uniform P {
   uint Sq, Skv, T;
   uint group;
@@ -71,6 +78,16 @@ shared float16_t KVs[2 * BK * KST];
 shared float Ss[4 * SREG];
 shared float16_t Ps[BQ * PST];
 
+const uint D4 = D / 4;
+
+void put4(uint at, vec4 x) {
+  f16vec4 h = f16vec4(x);
+  KVs[at] = h.x;
+  KVs[at + 1] = h.y;
+  KVs[at + 2] = h.z;
+  KVs[at + 3] = h.w;
+}
+
 void main() {
   const uint tid = gl_LocalInvocationID.x;
   const uint sg = gl_SubgroupID, lane = gl_SubgroupInvocationID;
@@ -81,9 +98,10 @@ void main() {
 
   // Stage Q (f16) and take this subgroup's strip into registers.
   const uint qbase = b * p.qb + h * p.qh;
-  for (uint e = tid; e < BQ * D; e += NT) {
-    uint i = e / D, d = e - i * D;
-    KVs[i * KST + d] = float16_t(q0 + i < p.Sq ? q[qbase + (q0 + i) * p.qs + d] : 0.0);
+  for (uint e = tid; e < BQ * D4; e += NT) {
+    uint i = e / D4, c = e - i * D4;
+    vec4 x = q0 + i < p.Sq ? q4[(qbase + (q0 + i) * p.qs) / 4 + c] : vec4(0.0);
+    put4(i * KST + 4 * c, x);
   }
   barrier();
   fcoopmatNV<16, gl_ScopeSubgroup, 16, 16> qa[NDB];
@@ -100,18 +118,18 @@ void main() {
 
   for (uint k0 = 0; k0 < nkeys; k0 += BK) {
     barrier();  // Q fragments loaded / previous tile consumed
-    for (uint e = tid; e < BK * D; e += NT) {
-      uint j = e / D, d = e - j * D, key = k0 + j;
-      float xk = 0.0, xv = 0.0;
+    for (uint e = tid; e < BK * D4; e += NT) {
+      uint j = e / D4, c = e - j * D4, key = k0 + j;
+      vec4 xk = vec4(0.0), xv = vec4(0.0);
       if (key < p.T) {
-        xk = pk[pkbase + key * p.pks + d];
-        xv = pv[pvbase + key * p.pvs + d];
+        xk = pk4[(pkbase + key * p.pks) / 4 + c];
+        xv = pv4[(pvbase + key * p.pvs) / 4 + c];
       } else if (key < nkeys) {
-        xk = k[kbase + (key - p.T) * p.ks + d];
-        xv = v[vbase + (key - p.T) * p.vs + d];
+        xk = k4[(kbase + (key - p.T) * p.ks) / 4 + c];
+        xv = v4[(vbase + (key - p.T) * p.vs) / 4 + c];
       }
-      KVs[j * KST + d] = float16_t(xk);
-      KVs[(BK + j) * KST + d] = float16_t(xv);
+      put4(j * KST + 4 * c, xk);
+      put4((BK + j) * KST + 4 * c, xv);
     }
     barrier();
 
