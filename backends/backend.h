@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <memory>
 #include <string>
+#include <cstdint>
 #include <vector>
 
 #include "graph/graph.h"
@@ -65,6 +66,13 @@ class Backend {
   virtual std::unique_ptr<Buffer> allocate(size_t bytes) = 0;  // throws OutOfMemory
   virtual void upload(Buffer& dst, size_t offset, const void* src, size_t bytes) = 0;
   virtual void download(const Buffer& src, size_t offset, void* dst, size_t bytes) = 0;
+  // Device-to-device copy within this backend, in stream order. The default
+  // goes through the host.
+  virtual void copy(const Buffer& src, size_t src_offset, Buffer& dst, size_t dst_offset, size_t bytes) {
+    std::vector<uint8_t> staging(bytes);
+    download(src, src_offset, staging.data(), bytes);
+    upload(dst, dst_offset, staging.data(), bytes);
+  }
 
   // `known_values[i]` holds the contents of input i when the runtime knows it
   // on the host (constants, shape tensors), else nullptr; backends may bake

@@ -17,6 +17,18 @@
 
 namespace vdrt {
 
+// One run's inputs, each a host tensor or a device array.
+struct InputRef {
+  DType dtype = DType::Undefined;
+  std::vector<int64_t> dims;
+  const Tensor* host = nullptr;
+  const DeviceArray* device = nullptr;
+  int64_t numel() const { return vdrt::numel(dims); }
+};
+struct Feed {
+  std::map<std::string, InputRef> inputs;
+};
+
 struct ValueState {
   DType dtype = DType::Undefined;
   std::vector<int64_t> dims;
@@ -108,7 +120,12 @@ Session::Session(std::unique_ptr<Graph> graph, const SessionOptions& options)
   spdlog::debug("session: {} nodes on {}", graph_->nodes().size(), backend_->info().name);
 }
 
-Session::~Session() = default;
+Session::~Session() {
+  // Plans and the impl hold device buffers (host values, constants, arenas):
+  // they go before the backend that owns their memory.
+  plans_.clear();
+  impl_.reset();
+}
 
 std::unique_ptr<Session> Session::load(const std::string& model_path, const SessionOptions& options) {
   return std::make_unique<Session>(load_onnx(model_path), options);
@@ -157,34 +174,44 @@ std::set<const Value*> shape_argument_inputs(const Graph& g) {
   return out;
 }
 
-void bind_inputs(const Graph& g, const TensorMap& inputs, const std::set<const Value*>& shape_args,
+void bind_inputs(const Graph& g, const Feed& feed, const std::set<const Value*>& shape_args,
                  std::unordered_map<const Value*, ValueState>& state) {
+  const auto& inputs = feed.inputs;
   std::set<std::string> declared;
   std::map<std::string, int64_t> symbols;
   for (const Value* v : g.inputs()) {
     declared.insert(v->name());
     auto it = inputs.find(v->name());
     VDRT_CHECK(it != inputs.end(), "input '" + v->name() + "' is not bound", {g.source_path});
-    const Tensor& t = it->second;
-    VDRT_CHECK(v->dtype() == DType::Undefined || t.dtype() == v->dtype(),
-               "input '" + v->name() + "' must be " + dtype_name(v->dtype()) + ", got " + dtype_name(t.dtype()),
+    const InputRef& t = it->second;
+    VDRT_CHECK(v->dtype() == DType::Undefined || t.dtype == v->dtype(),
+               "input '" + v->name() + "' must be " + dtype_name(v->dtype()) + ", got " + dtype_name(t.dtype),
                {g.source_path});
     const Shape& s = v->shape();
     if (s.rank_known()) {
-      VDRT_CHECK(s.rank() == t.dims().size(), "input '" + v->name() + "' must have shape " + s.str() + ", got " +
-                                                  dims_str(t.dims()), {g.source_path});
+      VDRT_CHECK(s.rank() == t.dims.size(), "input '" + v->name() + "' must have shape " + s.str() + ", got " +
+                                                  dims_str(t.dims), {g.source_path});
       for (size_t i = 0; i < s.rank(); ++i) {
         const Dim& d = s[i];
         bool ok = true;
-        if (d.known()) ok = d.value() == t.dims()[i];
-        else if (d.is_symbol()) ok = symbols.emplace(d.name(), t.dims()[i]).first->second == t.dims()[i];
-        VDRT_CHECK(ok, "input '" + v->name() + "' has shape " + dims_str(t.dims()) + " which does not fit " +
+        if (d.known()) ok = d.value() == t.dims[i];
+        else if (d.is_symbol()) ok = symbols.emplace(d.name(), t.dims[i]).first->second == t.dims[i];
+        VDRT_CHECK(ok, "input '" + v->name() + "' has shape " + dims_str(t.dims) + " which does not fit " +
                            s.str() + (d.is_symbol() ? " (dimension '" + d.name() + "' is bound differently by another input)" : ""),
                    {g.source_path});
       }
     }
-    bool known = t.numel() <= kHostInputLimit && (!is_float(t.dtype()) || shape_args.count(v));
-    state[v] = ValueState{t.dtype(), t.dims(), t, known};
+    bool known = t.numel() <= kHostInputLimit && (!is_float(t.dtype) || shape_args.count(v));
+    if (t.device) {
+      VDRT_CHECK(!shape_args.count(v), "input '" + v->name() + "' is read as a shape argument: bind it as a host tensor",
+                 {g.source_path});
+      // Small integer inputs drive shapes on the host: they cannot stay on the device.
+      VDRT_CHECK(!known, "input '" + v->name() + "' is a small integer tensor the host needs (frame offsets, shapes): bind it as a host tensor",
+                 {g.source_path});
+      state[v] = ValueState{t.dtype, t.dims, std::nullopt, false};
+    } else {
+      state[v] = ValueState{t.dtype, t.dims, *t.host, known};
+    }
   }
   for (const auto& [name, _] : inputs)
     VDRT_CHECK(declared.count(name), "the model has no input named '" + name + "'", {g.source_path});
@@ -207,15 +234,18 @@ namespace {
 
 // Identifies the plan for a set of inputs: every input's dtype and dims, and
 // the contents of those known on the host (they can change shapes).
-std::string plan_key(const Graph& g, const TensorMap& inputs, const std::set<const Value*>& shape_args) {
+std::string plan_key(const Graph& g, const Feed& feed, const std::set<const Value*>& shape_args) {
+  const auto& inputs = feed.inputs;
   std::string key;
   for (const Value* v : g.inputs()) {
     auto it = inputs.find(v->name());
     if (it == inputs.end()) return {};  // bind_inputs reports it
-    const Tensor& t = it->second;
-    key += dtype_name(t.dtype());
-    for (int64_t d : t.dims()) key += "," + std::to_string(d);
-    if (t.numel() <= kHostInputLimit && (!is_float(t.dtype()) || shape_args.count(v))) {
+    const InputRef& r = it->second;
+    key += dtype_name(r.dtype);
+    for (int64_t d : r.dims) key += "," + std::to_string(d);
+    if (r.device) key += "@device";
+    if (r.host && r.numel() <= kHostInputLimit && (!is_float(r.dtype) || shape_args.count(v))) {
+      const Tensor& t = *r.host;
       key += "=";
       if (is_float(t.dtype()))
         for (double x : t.as_double()) key += std::to_string(x) + ";";
@@ -238,6 +268,9 @@ struct Session::Plan {
   std::unordered_map<SlotKey, Slot, SlotKeyHash> slots;
   std::vector<size_t> arena_bytes;  // per backend
   std::vector<CompiledOp*> compiled;  // per node, filled on first execution
+  // Values computed on the host (RoPE tables, masks...) depend only on the
+  // plan: uploaded once per backend on the plan's first run, then reused.
+  std::map<SlotKey, std::unique_ptr<Buffer>> host_values;
   RunStats stats;
 
   int home_of(const Value* v, int n_backends) const {
@@ -247,8 +280,17 @@ struct Session::Plan {
   }
 };
 
-Session::Plan& Session::plan_for(const TensorMap& inputs) {
-  const std::string key = plan_key(*graph_, inputs, impl_->shape_args);
+std::vector<std::string> Session::last_placement() const {
+  std::vector<std::string> out = placement();
+  if (plans_.empty()) return out;
+  const Plan& plan = *plans_.front().second;
+  for (size_t i = 0; i < out.size(); ++i)
+    if (plan.on_host[i]) out[i] = "host";
+  return out;
+}
+
+Session::Plan& Session::plan_for(const Feed& feed) {
+  const std::string key = plan_key(*graph_, feed, impl_->shape_args);
   if (!key.empty()) {
     for (auto it = plans_.begin(); it != plans_.end(); ++it)
       if (it->first == key) {
@@ -256,7 +298,7 @@ Session::Plan& Session::plan_for(const TensorMap& inputs) {
         return *plans_.front().second;
       }
   }
-  auto plan = build_plan(inputs);
+  auto plan = build_plan(feed);
   if (key.empty()) {  // not cacheable; keep it only for this run
     plans_.emplace_front(std::string(), std::move(plan));
   } else {
@@ -267,13 +309,13 @@ Session::Plan& Session::plan_for(const TensorMap& inputs) {
   return *plans_.front().second;
 }
 
-std::unique_ptr<Session::Plan> Session::build_plan(const TensorMap& inputs) {
+std::unique_ptr<Session::Plan> Session::build_plan(const Feed& feed) {
   const Graph& g = *graph_;
   const auto& nodes = g.nodes();
   const int64_t n_nodes = static_cast<int64_t>(nodes.size());
   auto plan = std::make_unique<Plan>();
   auto& state = plan->state;
-  bind_inputs(g, inputs, impl_->shape_args, state);
+  bind_inputs(g, feed, impl_->shape_args, state);
   for (const Value* v : g.values())
     if (v->is_constant()) state[v] = ValueState{v->dtype(), v->constant().dims(), v->constant(), true};
 
@@ -390,16 +432,58 @@ std::unique_ptr<Session::Plan> Session::build_plan(const TensorMap& inputs) {
   return plan;
 }
 
+namespace {
+void add_host(Feed& f, const TensorMap& m) {
+  for (const auto& [name, t] : m) f.inputs[name] = InputRef{t.dtype(), t.dims(), &t, nullptr};
+}
+}  // namespace
+
 TensorMap Session::run(const TensorMap& inputs) {
+  Feed feed;
+  add_host(feed, inputs);
+  return run_feed(feed, {}).host_outputs;
+}
+
+IoResult Session::run(const IoBinding& binding) {
+  Feed feed;
+  add_host(feed, binding.host_inputs);
+  for (const auto& [name, a] : binding.device_inputs) {
+    VDRT_CHECK(a.defined(), "device input '" + name + "' holds no buffer", {graph_->source_path});
+    VDRT_CHECK(&a.buffer->backend() == backend_.get(),
+               "device input '" + name + "' lives on another backend than this session's", {graph_->source_path});
+    VDRT_CHECK(!feed.inputs.count(name), "input '" + name + "' is bound twice", {graph_->source_path});
+    feed.inputs[name] = InputRef{a.desc.dtype, a.desc.dims, nullptr, &a};
+  }
+  return run_feed(feed, binding.device_outputs);
+}
+
+DeviceArray Session::to_device(const Tensor& t) {
+  DeviceArray a{std::shared_ptr<Buffer>(backend_->allocate(std::max<size_t>(t.nbytes(), 1))), TensorDesc{t.dtype(), t.dims()}};
+  backend_->upload(*a.buffer, 0, t.raw(), t.nbytes());
+  return a;
+}
+
+Tensor Session::to_host(const DeviceArray& a) {
+  Tensor t(a.desc.dtype, a.desc.dims);
+  backend_->download(*a.buffer, 0, t.raw(), t.nbytes());
+  return t;
+}
+
+IoResult Session::run_feed(const Feed& feed, const std::set<std::string>& device_outputs) {
   auto t0 = std::chrono::steady_clock::now();
   const Graph& g = *graph_;
   const auto& nodes = g.nodes();
   const int64_t n_nodes = static_cast<int64_t>(nodes.size());
   const int n_backends = static_cast<int>(impl_->backends.size());
-  Plan& plan = plan_for(inputs);
+  Plan& plan = plan_for(feed);
+  for (const std::string& name : device_outputs) {
+    const Value* v = g.find_value(name);
+    VDRT_CHECK(v && g.is_graph_output(v), "'" + name + "' is not an output of the model", {g.source_path});
+  }
   auto& state = plan.state;
   auto& slots = plan.slots;
   for (auto& [_, s] : slots) s.filled = false;
+  size_t host_uploads = 0, cross_copies = 0, on_fallback = 0;
   for (int b = 0; b < n_backends; ++b) {
     if (impl_->arenas.size() <= static_cast<size_t>(b)) impl_->arenas.resize(b + 1);
     auto& arena = impl_->arenas[b];
@@ -415,12 +499,36 @@ TensorMap Session::run(const TensorMap& inputs) {
     Slot& s = slots.at({v, b});
     const ValueState& st = state.at(v);
     DeviceTensor t{impl_->arenas[b].get(), s.offset, TensorDesc{st.dtype, st.dims}};
+    if (g.is_graph_input(v)) {
+      const InputRef& r = feed.inputs.at(v->name());
+      // A device input on this backend is read in place.
+      if (r.device && &r.device->buffer->backend() == impl_->backends[b])
+        return DeviceTensor{r.device->buffer.get(), 0, TensorDesc{st.dtype, st.dims}};
+    }
+    if (!g.is_graph_input(v) && st.host && s.home_backend != b) {
+      auto& buf = plan.host_values[{v, b}];
+      if (!buf) {
+        buf = impl_->backends[b]->allocate(std::max<size_t>(st.host->nbytes(), 1));
+        impl_->backends[b]->upload(*buf, 0, st.host->raw(), st.host->nbytes());
+        ++host_uploads;
+      }
+      return DeviceTensor{buf.get(), 0, TensorDesc{st.dtype, st.dims}};
+    }
     if (s.home_backend != b && !s.filled) {
       Backend& dst = *impl_->backends[b];
-      const Tensor* host = g.is_graph_input(v) ? &inputs.at(v->name()) : st.host ? &*st.host : nullptr;
-      if (host) {
+      const InputRef* in_ref = g.is_graph_input(v) ? &feed.inputs.at(v->name()) : nullptr;
+      const Tensor* host = in_ref ? in_ref->host : st.host ? &*st.host : nullptr;
+
+      if (in_ref && in_ref->device) {  // a device input read by the CPU fallback
+        Tensor staging(st.dtype, st.dims);
+        in_ref->device->buffer->backend().download(*in_ref->device->buffer, 0, staging.raw(), staging.nbytes());
+        dst.upload(*t.buffer, t.offset, staging.raw(), staging.nbytes());
+        ++cross_copies;
+      } else if (host) {
         dst.upload(*t.buffer, t.offset, host->raw(), host->nbytes());
+        ++host_uploads;
       } else {
+        ++cross_copies;
         int hb = plan.home_of(v, n_backends);
         VDRT_CHECK(hb >= 0, "value '" + v->name() + "' is read before it is computed", {g.source_path});
         Tensor staging(st.dtype, st.dims);
@@ -441,6 +549,7 @@ TensorMap Session::run(const TensorMap& inputs) {
     outs.clear();
     for (Value* v : node.inputs()) ins.push_back(v ? device_tensor(v, b) : DeviceTensor{});
     for (Value* v : node.outputs()) outs.push_back(v ? device_tensor(v, b) : DeviceTensor{});
+    if (b != 0) ++on_fallback;
     CompiledOp*& op = plan.compiled[i];
     if (!op) op = compile(i, ins, outs, state);
     try {
@@ -450,21 +559,52 @@ TensorMap Session::run(const TensorMap& inputs) {
       throw e.with_site({g.source_path, node.name(), node.qualified_op()});
     }
   }
+  IoResult result;
+  // Outputs kept on the device are copied out of the arena (which the next
+  // run reuses) in stream order, before the host waits.
+  for (const std::string& name : device_outputs) {
+    const Value* v = g.find_value(name);
+    const ValueState& st = state.at(v);
+    DeviceArray a{std::shared_ptr<Buffer>(backend_->allocate(std::max<size_t>(numel(st.dims) * dtype_size(st.dtype), 1))),
+                  TensorDesc{st.dtype, st.dims}};
+    size_t bytes = a.desc.nbytes();
+    int hb = plan.home_of(v, n_backends);
+    if (g.is_graph_input(v) && feed.inputs.at(name).device) {
+      backend_->copy(*feed.inputs.at(name).device->buffer, 0, *a.buffer, 0, bytes);
+    } else if (hb == 0) {
+      backend_->copy(*impl_->arenas[0], slots.at({v, 0}).offset, *a.buffer, 0, bytes);
+    } else {  // computed on the host or by the CPU fallback
+      Tensor host(st.dtype, st.dims);
+      if (st.known) host = *st.host;
+      else if (g.is_graph_input(v)) host = *feed.inputs.at(name).host;
+      else impl_->backends[hb]->download(*impl_->arenas[hb], slots.at({v, hb}).offset, host.raw(), bytes);
+      backend_->upload(*a.buffer, 0, host.raw(), bytes);
+    }
+    result.device_outputs[name] = std::move(a);
+  }
   for (Backend* b : impl_->backends) b->synchronize();
 
-  TensorMap result;
   for (const Value* v : g.outputs()) {
+    if (device_outputs.count(v->name())) continue;
     const ValueState& st = state.at(v);
-    if (g.is_graph_input(v)) { result[v->name()] = inputs.at(v->name()).clone(); continue; }
-    if (st.known) { result[v->name()] = st.host->clone(); continue; }
+    auto& host_out = result.host_outputs;
+    if (g.is_graph_input(v)) {
+      const InputRef& r = feed.inputs.at(v->name());
+      host_out[v->name()] = r.host ? r.host->clone() : to_host(*r.device);
+      continue;
+    }
+    if (st.known) { host_out[v->name()] = st.host->clone(); continue; }
     int hb = plan.home_of(v, n_backends);
     VDRT_CHECK(hb >= 0, "graph output '" + v->name() + "' was not computed", {g.source_path});
     Tensor out(st.dtype, st.dims);
     impl_->backends[hb]->download(*impl_->arenas[hb], slots.at({v, hb}).offset, out.raw(), out.nbytes());
-    result[v->name()] = std::move(out);
+    host_out[v->name()] = std::move(out);
   }
   stats_ = plan.stats;
   stats_.constant_bytes = impl_->constant_bytes;
+  stats_.host_uploads = host_uploads;
+  stats_.cross_copies = cross_copies;
+  stats_.nodes_on_fallback = on_fallback;
   stats_.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return result;
 }

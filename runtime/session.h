@@ -4,6 +4,7 @@
 // for the bound inputs (computing small integer shape tensors on the host),
 // plans memory by liveness into one arena per backend, and runs the nodes.
 #include <list>
+#include <set>
 #include <map>
 #include <unordered_map>
 #include <memory>
@@ -32,10 +33,36 @@ struct RunStats {
   size_t naive_bytes = 0;        // what one buffer per value would have taken
   size_t constant_bytes = 0;     // weights resident on the device(s)
   double seconds = 0;
+  size_t host_uploads = 0;       // host tensors (inputs, host-computed values) copied to a device, last run
+  size_t cross_copies = 0;       // values copied between backends (e.g. GPU -> CPU fallback), last run
+  size_t nodes_on_fallback = 0;  // nodes the CPU fallback ran, last run
 };
 
 using TensorMap = std::map<std::string, Tensor>;
 struct ValueState;  // a value's shape and host contents within a run plan
+
+// A tensor held in the memory of a session's primary device (ONNX Runtime's
+// OrtValue on a device). Valid while the session lives.
+struct DeviceArray {
+  std::shared_ptr<Buffer> buffer;
+  TensorDesc desc;
+  bool defined() const { return buffer != nullptr; }
+};
+using DeviceMap = std::map<std::string, DeviceArray>;
+
+// Device-resident I/O (ONNX Runtime's IOBinding): inputs given as host tensors
+// or device arrays, and the outputs to leave on the device. A rollout keeps
+// its latents and KV caches on the GPU this way and moves only what it shows.
+struct IoBinding {
+  TensorMap host_inputs;
+  DeviceMap device_inputs;
+  std::set<std::string> device_outputs;  // outputs returned as DeviceArrays
+};
+struct IoResult {
+  TensorMap host_outputs;
+  DeviceMap device_outputs;
+};
+struct Feed;
 
 class Session {
  public:
@@ -46,12 +73,19 @@ class Session {
   // Runs the graph. Inputs are matched by name; every graph input must be
   // bound and have a dtype and shape that fit its declaration.
   TensorMap run(const TensorMap& inputs);
+  IoResult run(const IoBinding& binding);
+  // Copies between the host and the primary device, for IoBinding.
+  DeviceArray to_device(const Tensor& t);
+  Tensor to_host(const DeviceArray& a);
 
   const Graph& graph() const { return *graph_; }
   Graph& mutable_graph() { return *graph_; }
   Backend& backend() { return *backend_; }
-  // Backend name each node runs on, by node index.
+  // Backend name each node is assigned to, by node index.
   std::vector<std::string> placement() const;
+  // Where each node ran in the last run: a backend name, or "host" for the
+  // small shape computations done once per plan on the host.
+  std::vector<std::string> last_placement() const;
   const RunStats& last_stats() const { return stats_; }
 
   // Runtime state slots: the nodes whose op reads runtime state
@@ -65,8 +99,9 @@ class Session {
  private:
   struct Impl;
   struct Plan;
-  Plan& plan_for(const TensorMap& inputs);
-  std::unique_ptr<Plan> build_plan(const TensorMap& inputs);
+  Plan& plan_for(const Feed& feed);
+  std::unique_ptr<Plan> build_plan(const Feed& feed);
+  IoResult run_feed(const Feed& feed, const std::set<std::string>& device_outputs);
   CompiledOp* compile(int64_t node_index, const std::vector<DeviceTensor>& ins, const std::vector<DeviceTensor>& outs,
                       const std::unordered_map<const Value*, ValueState>& state);
   std::list<std::pair<std::string, std::unique_ptr<Plan>>> plans_;  // most recently used first

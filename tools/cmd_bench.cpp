@@ -9,6 +9,7 @@
 #include "importer/onnx_import.h"
 #include "runtime/session.h"
 #include "tools/command.h"
+#include "tools/placement_report.h"
 #include "tools/test_inputs.h"
 
 namespace vdrt::cli {
@@ -16,6 +17,7 @@ namespace {
 
 struct BenchArgs {
   std::string model, inputs, device = "cpu";
+  std::string precision = "fp32";
   int threads = 0, runs = 20, warmup = 3;
 };
 
@@ -23,6 +25,7 @@ int bench(const BenchArgs& a) {
   SessionOptions opts;
   opts.device = a.device;
   opts.threads = a.threads;
+  opts.precision = a.precision;
   Session session(load_onnx(a.model), opts);
   TensorMap feed = load_feed(session.graph(), a.inputs);
   for (int i = 0; i < a.warmup; ++i) session.run(feed);
@@ -40,6 +43,7 @@ int bench(const BenchArgs& a) {
   std::printf("p10_ms      %.4f\n", pct(0.1));
   std::printf("p90_ms      %.4f\n", pct(0.9));
   std::printf("mean_ms     %.4f\n", std::accumulate(ms.begin(), ms.end(), 0.0) / ms.size());
+  std::printf("%s\n", placement_line(session).c_str());
   std::printf("arena_bytes %zu (one buffer per value: %zu)\n", session.last_stats().arena_bytes,
               session.last_stats().naive_bytes);
   return kExitOk;
@@ -51,6 +55,8 @@ Action setup_bench(CLI::App& sub) {
   sub.add_option("-i,--inputs", a->inputs, "Folder with input_K.pb files")->required()->check(CLI::ExistingDirectory);
   sub.add_option("-d,--device", a->device, "auto, cpu, opencl[:N], vulkan[:N]")->capture_default_str();
   sub.add_option("-t,--threads", a->threads, "CPU threads (0 = all cores)")->capture_default_str();
+  sub.add_option("--precision", a->precision, "GPU arithmetic: fp32, or fp16 (matmul/conv/attention in fp16, fp32 accumulation)")
+      ->check(CLI::IsMember({"fp32", "fp16"}))->capture_default_str();
   sub.add_option("--runs", a->runs, "Timed runs")->capture_default_str();
   sub.add_option("--warmup", a->warmup, "Untimed runs first")->capture_default_str();
   return [a] { return bench(*a); };

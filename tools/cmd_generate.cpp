@@ -26,6 +26,7 @@ struct GenerateArgs {
   int64_t frames = 0;
   double seconds = 0, fps = 16, shift = 0;
   uint64_t seed = 0;
+  std::string precision = "fp32";
   int threads = 0;
   bool no_progress = false;
 };
@@ -34,6 +35,7 @@ int generate(const GenerateArgs& a) {
   SessionOptions so;
   so.device = a.device;
   so.threads = a.threads;
+  so.precision = a.precision;
   so.pass_pipeline = a.passes;
   auto pipeline = VideoPipeline::load(a.pipeline, so);
   const DenoiserContract& c = pipeline->contract;
@@ -106,6 +108,8 @@ Action setup_generate(CLI::App& sub) {
   sub.add_option("--context", a->context, "Text embeddings [1, L, D] as a TensorProto .pb (default: the pipeline's)");
   sub.add_option("-d,--device,--backend", a->device, "auto, cpu, opencl[:N], vulkan[:N]")->capture_default_str();
   sub.add_option("-t,--threads", a->threads, "CPU threads (0 = all cores)")->capture_default_str();
+  sub.add_option("--precision", a->precision, "GPU arithmetic: fp32, or fp16 (matmul/conv/attention in fp16, fp32 accumulation)")
+      ->check(CLI::IsMember({"fp32", "fp16"}))->capture_default_str();
   sub.add_option("--steps", a->steps, "Denoising timesteps, e.g. 1000,750,500,250 (default: model metadata)");
   sub.add_option("--shift", a->shift, "Scheduler shift (default: model metadata)");
   sub.add_option("--cache", a->cache,

@@ -12,6 +12,7 @@
 #include "runtime/compare.h"
 #include "runtime/session.h"
 #include "tools/command.h"
+#include "tools/placement_report.h"
 #include "tools/test_inputs.h"
 
 namespace vdrt::cli {
@@ -20,6 +21,7 @@ namespace fs = std::filesystem;
 
 struct RunArgs {
   std::string model, inputs, expected, out_dir, device = "auto";
+  std::string precision = "fp32";
   int threads = 0, repeat = 1;
   double rtol = 1e-3, atol = 1e-5;
 };
@@ -28,6 +30,7 @@ int run_model(const RunArgs& a) {
   SessionOptions opts;
   opts.device = a.device;
   opts.threads = a.threads;
+  opts.precision = a.precision;
   Session session(load_onnx(a.model), opts);
   const Graph& g = session.graph();
   TensorMap inputs = load_feed(g, a.inputs);
@@ -43,6 +46,7 @@ int run_model(const RunArgs& a) {
   spdlog::info("{} on {}: median {:.3f} ms over {} run(s), arena {} KiB (naive {} KiB)", fs::path(a.model).filename().string(),
                session.backend().info().name, times[times.size() / 2], times.size(),
                session.last_stats().arena_bytes >> 10, session.last_stats().naive_bytes >> 10);
+  log_placement(session);
 
   if (!a.out_dir.empty()) {
     fs::create_directories(a.out_dir);
@@ -82,6 +86,8 @@ Action setup_run(CLI::App& sub) {
   sub.add_option("--atol", a->atol, "Absolute tolerance of the comparison")->capture_default_str();
   sub.add_option("-d,--device", a->device, "auto, cpu, opencl[:N], vulkan[:N] (see `vdrt devices`)")->capture_default_str();
   sub.add_option("-t,--threads", a->threads, "CPU threads (0 = all cores)")->capture_default_str();
+  sub.add_option("--precision", a->precision, "GPU arithmetic: fp32, or fp16 (matmul/conv/attention in fp16, fp32 accumulation)")
+      ->check(CLI::IsMember({"fp32", "fp16"}))->capture_default_str();
   sub.add_option("-r,--repeat", a->repeat, "Run this many times and report the median time")->capture_default_str();
   return [a] { return run_model(*a); };
 }

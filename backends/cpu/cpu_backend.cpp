@@ -79,6 +79,14 @@ class CpuBackend final : public Backend {
     if (bytes) std::memcpy(dst, static_cast<const CpuBuffer&>(src).data() + offset, bytes);
   }
 
+  void copy(const Buffer& src, size_t src_offset, Buffer& dst, size_t dst_offset, size_t bytes) override {
+    check_range(src, src_offset, bytes);
+    check_range(dst, dst_offset, bytes);
+    if (bytes)
+      std::memmove(static_cast<CpuBuffer&>(dst).data() + dst_offset,
+                   static_cast<const CpuBuffer&>(src).data() + src_offset, bytes);
+  }
+
   std::unique_ptr<CompiledOp> compile(const Node& node, int64_t opset, const std::vector<TensorDesc>&,
                                       const std::vector<TensorDesc>&, const std::vector<const Tensor*>&) override {
     const cpu::Kernel* k = cpu::KernelRegistry::instance().find(node.domain(), node.op_type());

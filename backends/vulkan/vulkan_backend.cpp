@@ -85,6 +85,13 @@ class VulkanBackend final : public Backend {
     stream_.download(range(src, offset, bytes, false), dst);
   }
 
+  void copy(const Buffer& src, size_t src_offset, Buffer& dst, size_t dst_offset, size_t bytes) override {
+    if (!bytes) return;
+    BoundRange s = range(src, src_offset, bytes, false), d = range(dst, dst_offset, bytes, true);
+    s.size = d.size = bytes;
+    stream_.copy(s, d);
+  }
+
   std::unique_ptr<CompiledOp> compile(const Node& node, int64_t opset, const std::vector<TensorDesc>& inputs,
                                       const std::vector<TensorDesc>& outputs,
                                       const std::vector<const Tensor*>& known) override {

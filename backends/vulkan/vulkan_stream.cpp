@@ -153,6 +153,13 @@ void Stream::fill_zero(const BoundRange& dst) {
   device_.api().vkCmdFillBuffer(cmd, dst.buffer, dst.offset, (dst.size + 3) / 4 * 4, 0);
 }
 
+void Stream::copy(const BoundRange& src, const BoundRange& dst) {
+  VkCommandBuffer cmd = current();
+  hazard_check({src, dst});
+  VkBufferCopy region{src.offset, dst.offset, std::min(src.size, dst.size)};
+  device_.api().vkCmdCopyBuffer(cmd, src.buffer, dst.buffer, 1, &region);
+}
+
 void Stream::download(const BoundRange& src, void* dst) {
   const Api& api = device_.api();
   constexpr size_t kChunk = size_t(64) << 20;

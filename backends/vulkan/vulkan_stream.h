@@ -31,6 +31,7 @@ class Stream {
   // Waits for everything recorded so far, then copies a device range to the host.
   void download(const BoundRange& src, void* dst);
   void fill_zero(const BoundRange& dst);
+  void copy(const BoundRange& src, const BoundRange& dst);  // in stream order
   void submit();  // sends what is recorded; does not wait
   void wait();    // submits and waits for all work
   uint64_t dispatches() const { return dispatch_count_; }

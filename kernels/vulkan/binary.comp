@@ -1,6 +1,6 @@
 #version 450
 // c = a (op) b with NumPy broadcasting. The host collapses the shapes to at
-// most 4 dims and passes each operand's element strides (0 where it
+// most 6 dims and passes each operand's element strides (0 where it
 // broadcasts); MODE 1 is the common same-shape case without index math.
 #include "common.glsl"
 layout(local_size_x = 256) in;
@@ -11,9 +11,9 @@ layout(std430, binding = 1) readonly buffer B { float b[]; };
 layout(std430, binding = 2) writeonly buffer C { float c[]; };
 layout(push_constant) uniform P {
   uint n;
-  uint dims[4];     // output dims, outermost first
-  uint sa[4];       // strides of a per output dim
-  uint sb[4];
+  uint dims[6];     // output dims, outermost first
+  uint sa[6];       // strides of a per output dim
+  uint sb[6];
 } p;
 
 float apply(float x, float y) {
@@ -44,7 +44,7 @@ void main() {
   if (MODE == 1) { c[i] = apply(a[i], b[i]); return; }
   if (MODE == 2) { c[i] = apply(a[i], b[0]); return; }
   uint r = i, ia = 0, ib = 0;
-  [[unroll]] for (int d = 3; d >= 0; --d) {
+  [[unroll]] for (int d = 5; d >= 0; --d) {
     uint q = r / p.dims[d];
     uint k = r - q * p.dims[d];
     r = q;

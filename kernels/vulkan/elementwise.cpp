@@ -106,8 +106,8 @@ Program build_binary(const KernelArgs& a) {
   d.spec = {op, mode};
   std::vector<int64_t> sa = broadcast_strides(a.inputs[0].dims, dims), sb = broadcast_strides(a.inputs[1].dims, dims);
   collapse_dims(dims, {&sa, &sb});
-  VDRT_CHECK(dims.size() <= 4, "Vulkan broadcast over more than 4 non-mergeable dims");
-  while (dims.size() < 4) {
+  VDRT_CHECK(dims.size() <= 6, "Vulkan broadcast over more than 6 non-mergeable dims");
+  while (dims.size() < 6) {
     dims.insert(dims.begin(), 1);
     sa.insert(sa.begin(), 0);
     sb.insert(sb.begin(), 0);
@@ -123,10 +123,10 @@ Program build_binary(const KernelArgs& a) {
 
 bool supports_binary(const Node& node, const DeviceCaps&) {
   if (!all_float32(node) || node.inputs().size() != 2) return false;
-  // More than 4 dims that cannot merge is rare; the kernel checks and the
-  // shape is only known at compile time, so accept ranks up to 4 here.
+  // Up to 6 dims after merging; a rank unknown at load is checked when the
+  // node is compiled for concrete shapes.
   for (const Value* v : node.inputs())
-    if (!v || !v->shape().rank_known() || v->shape().rank() > 4) return false;
+    if (!v || (v->shape().rank_known() && v->shape().rank() > 6)) return false;
   return true;
 }
 

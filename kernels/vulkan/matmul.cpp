@@ -220,7 +220,9 @@ bool supports_matmul(const Node& node, const DeviceCaps&) {
   if (!all_float32(node) || node.inputs().size() != 2 || !node.input(0) || !node.input(1)) return false;
   for (const Value* v : node.inputs()) {
     // At most 3 batch dims, so they always fit the shader's push constants.
-    if (!v->shape().rank_known() || v->shape().rank() < 1 || v->shape().rank() > 5) return false;
+    // A rank unknown at load (shapes computed at run time) is checked when
+    // the node is compiled for concrete shapes.
+    if (v->shape().rank_known() && (v->shape().rank() < 1 || v->shape().rank() > 5)) return false;
   }
   return true;
 }

@@ -134,7 +134,8 @@ bool param_ok(const Value* p, const Value* x, int64_t axis_attr) {
   if (!p || !p->shape().fully_known()) return false;
   const std::vector<int64_t> pd = p->shape().concrete();
   if (numel(pd) == 1) return true;
-  if (!x->shape().rank_known()) return false;
+  // Rank unknown at load: a [D] parameter over the last axis always maps.
+  if (!x->shape().rank_known()) return axis_attr == -1 && pd.size() == 1;
   const int64_t rank = static_cast<int64_t>(x->shape().rank());
   if (axis_attr < -rank || axis_attr >= rank) return false;
   const int64_t axis = axis_attr < 0 ? axis_attr + rank : axis_attr;

@@ -88,7 +88,6 @@ bool supports_reduce(const Node& node, const DeviceCaps&) {
   const Value* x = node.input(0);
   const Value* y = node.output(0);
   if (!x || !y || x->dtype() != DType::F32 || y->dtype() != DType::F32) return false;
-  if (!x->shape().rank_known()) return false;
   std::vector<int64_t> axes;
   if (const Value* ax = node.input(1)) {
     if (!ax->is_constant()) return false;
@@ -96,6 +95,9 @@ bool supports_reduce(const Node& node, const DeviceCaps&) {
   } else {
     axes = node.attrs().get_ints("axes", {});
   }
+  // Rank unknown at load (shapes computed at run time): a reduction over the
+  // last axis is always one contiguous run.
+  if (!x->shape().rank_known()) return axes.size() == 1 && axes[0] == -1;
   const size_t rank = x->shape().rank();
   for (int64_t ax : axes)
     if (ax < -static_cast<int64_t>(rank) || ax >= static_cast<int64_t>(rank)) return false;
