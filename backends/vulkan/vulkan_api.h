@@ -71,7 +71,12 @@ namespace vdrt::vulkan {
   X(vkDestroyFence)                 \
   X(vkWaitForFences)                \
   X(vkResetFences)                  \
-  X(vkDeviceWaitIdle)
+  X(vkDeviceWaitIdle)               \
+  X(vkCreateQueryPool)              \
+  X(vkDestroyQueryPool)             \
+  X(vkCmdResetQueryPool)            \
+  X(vkCmdWriteTimestamp)            \
+  X(vkGetQueryPoolResults)
 
 struct Api {
 #define VDRT_VK_DECLARE(name) PFN_##name name = nullptr;

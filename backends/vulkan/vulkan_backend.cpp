@@ -33,6 +33,7 @@ class VulkanBuffer final : public Buffer {
 struct VulkanCompiledOp final : public CompiledOp {
   vk::Program program;
   std::vector<const Pipeline*> pipelines;  // per dispatch
+  std::vector<std::string> labels;          // per dispatch, for the profile: "op shader"
   std::vector<std::unique_ptr<VulkanBuffer>> scratch;
   std::string node_name, op;
 };
@@ -106,8 +107,10 @@ class VulkanBackend final : public Backend {
     op->op = node.qualified_op();
     try {
       op->program = k->build(vk::KernelArgs{node, opset, ins, outs, known, caps_});
-      for (const vk::Dispatch& d : op->program.dispatches)
+      for (const vk::Dispatch& d : op->program.dispatches) {
         op->pipelines.push_back(&pipelines_.get(d.shader, d.spec, static_cast<uint32_t>(d.args.size())));
+        op->labels.push_back(node.qualified_op() + " " + d.shader);
+      }
       for (size_t bytes : op->program.scratch_bytes)
         op->scratch.push_back(std::make_unique<VulkanBuffer>(*this, device_pool_.allocate(bytes)));
     } catch (const Error& e) {
@@ -137,7 +140,7 @@ class VulkanBackend final : public Backend {
         const DeviceTensor& t = ts[a.index];
         ranges.push_back(range(*t.buffer, t.offset, t.desc.nbytes(), write));
       }
-      stream_.dispatch(*op.pipelines[i], ranges, d.push, d.groups);
+      stream_.dispatch(*op.pipelines[i], ranges, d.push, d.groups, &op.labels[i]);
     }
   }
 

@@ -1,7 +1,10 @@
 #include "backends/vulkan/vulkan_stream.h"
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
+
+#include <spdlog/spdlog.h>
 
 #include "graph/error.h"
 
@@ -17,6 +20,13 @@ Stream::Stream(Device& device, MemoryPool& staging) : device_(device), staging_p
   ci.queueFamilyIndex = device.info().compute_queue_family;
   check(device.api().vkCreateCommandPool(device.handle(), &ci, nullptr, &pool_), "vkCreateCommandPool");
   staging_ = staging_pool_.allocate(kStagingBytes);
+  const char* prof = std::getenv("VDRT_VULKAN_PROFILE");
+  profile_ = prof && *prof && std::string(prof) != "0";
+  if (profile_) {
+    VkPhysicalDeviceProperties props;
+    Instance::get().api().vkGetPhysicalDeviceProperties(device.info().handle, &props);
+    ns_per_tick_ = props.limits.timestampPeriod;
+  }
 }
 
 Stream::~Stream() {
@@ -25,7 +35,9 @@ Stream::~Stream() {
   } catch (...) {
   }
   const Api& api = device_.api();
+  if (profile_) print_profile();
   for (Batch& b : batches_) {
+    if (b.queries) api.vkDestroyQueryPool(device_.handle(), b.queries, nullptr);
     api.vkDestroyFence(device_.handle(), b.fence, nullptr);
     api.vkFreeCommandBuffers(device_.handle(), pool_, 1, &b.cmd);
   }
@@ -42,6 +54,7 @@ VkCommandBuffer Stream::current() {
     Batch& b = batches_[i];
     if (b.in_flight && api.vkWaitForFences(device_.handle(), 1, &b.fence, VK_TRUE, 0) == VK_SUCCESS) {
       b.in_flight = false;
+      collect_profile(b);
     }
     if (!b.in_flight) {
       idx = static_cast<int>(i);
@@ -57,6 +70,12 @@ VkCommandBuffer Stream::current() {
     check(api.vkAllocateCommandBuffers(device_.handle(), &ai, &b.cmd), "vkAllocateCommandBuffers");
     VkFenceCreateInfo fi{VK_STRUCTURE_TYPE_FENCE_CREATE_INFO};
     check(api.vkCreateFence(device_.handle(), &fi, nullptr, &b.fence), "vkCreateFence");
+    if (profile_) {
+      VkQueryPoolCreateInfo qi{VK_STRUCTURE_TYPE_QUERY_POOL_CREATE_INFO};
+      qi.queryType = VK_QUERY_TYPE_TIMESTAMP;
+      qi.queryCount = 2 * kDispatchesPerBatch;
+      check(api.vkCreateQueryPool(device_.handle(), &qi, nullptr, &b.queries), "vkCreateQueryPool");
+    }
     batches_.push_back(b);
     idx = static_cast<int>(batches_.size() - 1);
   }
@@ -66,6 +85,10 @@ VkCommandBuffer Stream::current() {
   VkCommandBufferBeginInfo bi{VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO};
   bi.flags = VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT;
   check(api.vkBeginCommandBuffer(b.cmd, &bi), "vkBeginCommandBuffer");
+  if (profile_) {
+    api.vkCmdResetQueryPool(b.cmd, b.queries, 0, 2 * kDispatchesPerBatch);
+    b.labels.clear();
+  }
   recording_ = idx;
   recorded_in_batch_ = 0;
   return b.cmd;
@@ -98,7 +121,7 @@ done:
 }
 
 void Stream::dispatch(const Pipeline& p, const std::vector<BoundRange>& ranges, const std::vector<uint32_t>& push,
-                      const uint32_t groups[3]) {
+                      const uint32_t groups[3], const std::string* label) {
   const Api& api = device_.api();
   VkCommandBuffer cmd = current();
   hazard_check(ranges);
@@ -120,7 +143,15 @@ void Stream::dispatch(const Pipeline& p, const std::vector<BoundRange>& ranges, 
   if (!push.empty())
     api.vkCmdPushConstants(cmd, p.layout, VK_SHADER_STAGE_COMPUTE_BIT, 0, static_cast<uint32_t>(push.size() * 4),
                            push.data());
+  Batch& batch = batches_[recording_];
+  uint32_t q = static_cast<uint32_t>(2 * batch.labels.size());
+  if (profile_) api.vkCmdWriteTimestamp(cmd, VK_PIPELINE_STAGE_TOP_OF_PIPE_BIT, batch.queries, q);
   api.vkCmdDispatch(cmd, groups[0], groups[1], groups[2]);
+  if (profile_) {
+    api.vkCmdWriteTimestamp(cmd, VK_PIPELINE_STAGE_BOTTOM_OF_PIPE_BIT, batch.queries, q + 1);
+    static const std::string unnamed = "?";
+    batch.labels.push_back(label ? label : &unnamed);
+  }
   ++dispatch_count_;
   if (++recorded_in_batch_ >= kDispatchesPerBatch) submit();
 }
@@ -200,10 +231,39 @@ void Stream::wait() {
       VkResult r = api.vkWaitForFences(device_.handle(), 1, &b.fence, VK_TRUE, UINT64_MAX);
       b.in_flight = false;
       check(r, "vkWaitForFences (the device may have been lost)");
+      collect_profile(b);
     }
   staging_head_ = 0;
   // touched_ stays: work from an earlier submission still needs a barrier
   // before a later one reads it (a fence makes it available to the host only).
+}
+
+}  // namespace vdrt::vulkan
+
+namespace vdrt::vulkan {
+
+void Stream::collect_profile(Batch& b) {
+  if (!profile_ || b.labels.empty()) return;
+  std::vector<uint64_t> ticks(2 * b.labels.size());
+  device_.api().vkGetQueryPoolResults(device_.handle(), b.queries, 0, static_cast<uint32_t>(ticks.size()),
+                                      ticks.size() * 8, ticks.data(), 8, VK_QUERY_RESULT_64_BIT | VK_QUERY_RESULT_WAIT_BIT);
+  for (size_t i = 0; i < b.labels.size(); ++i) {
+    OpTime& t = profile_totals_[*b.labels[i]];
+    ++t.count;
+    if (ticks[2 * i + 1] > ticks[2 * i]) t.ns += (ticks[2 * i + 1] - ticks[2 * i]) * ns_per_tick_;
+  }
+  b.labels.clear();
+}
+
+void Stream::print_profile() const {
+  std::vector<std::pair<std::string, OpTime>> rows(profile_totals_.begin(), profile_totals_.end());
+  std::sort(rows.begin(), rows.end(), [](const auto& a, const auto& b) { return a.second.ns > b.second.ns; });
+  double total = 0;
+  for (const auto& r : rows) total += r.second.ns;
+  spdlog::info("vulkan profile ({} dispatches, {:.3f} ms of GPU time; each dispatch timed alone, overlap ignored):",
+               dispatch_count_, total * 1e-6);
+  for (const auto& [label, t] : rows)
+    spdlog::info("  {:>10.3f} ms {:>5.1f}%  {:>6} x  {}", t.ns * 1e-6, 100.0 * t.ns / std::max(total, 1.0), t.count, label);
 }
 
 }  // namespace vdrt::vulkan

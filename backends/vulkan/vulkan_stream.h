@@ -5,6 +5,8 @@
 // recorded only before a command that touches memory an earlier command of
 // the same barrier interval wrote (or reads what it is about to write).
 #include <cstdint>
+#include <map>
+#include <string>
 #include <vector>
 
 #include "backends/vulkan/vulkan_memory.h"
@@ -23,8 +25,9 @@ class Stream {
   Stream(Device& device, MemoryPool& staging);
   ~Stream();
 
+  // `label` names the dispatch in the profile (VDRT_VULKAN_PROFILE=1).
   void dispatch(const Pipeline& p, const std::vector<BoundRange>& ranges, const std::vector<uint32_t>& push,
-                const uint32_t groups[3]);
+                const uint32_t groups[3], const std::string* label = nullptr);
   // Copies host memory into a device range, through the staging ring, in
   // stream order (later dispatches see it).
   void upload(const BoundRange& dst, const void* src);
@@ -43,7 +46,11 @@ class Stream {
     VkCommandBuffer cmd = VK_NULL_HANDLE;
     VkFence fence = VK_NULL_HANDLE;
     bool in_flight = false;
+    VkQueryPool queries = VK_NULL_HANDLE;   // profiling: two timestamps per dispatch
+    std::vector<const std::string*> labels;
   };
+  void collect_profile(Batch& b);
+  void print_profile() const;
   VkCommandBuffer current();
   void hazard_check(const std::vector<BoundRange>& ranges);
   void barrier();
@@ -60,6 +67,10 @@ class Stream {
   size_t staging_head_ = 0;
   Allocation readback_;
   uint64_t dispatch_count_ = 0, barrier_count_ = 0, submit_count_ = 0;
+  bool profile_ = false;
+  double ns_per_tick_ = 1;
+  struct OpTime { uint64_t count = 0; double ns = 0; };
+  std::map<std::string, OpTime> profile_totals_;
 };
 
 }  // namespace vdrt::vulkan
