@@ -6,9 +6,13 @@
 //  - single: a one-node graph y = x W with x [M, K] a host input and W [K, N]
 //    a constant (resident on the device); wall clock around Session::run, so
 //    it includes the upload of x and the download of y.
-//  - chain: graphs of 1 and of `chain` MatMuls [M, K] x [K, K] (each with its
-//    own constant weight); (t_chain - t_1) / (chain - 1) is the device time
-//    of one [M, K] x [K, K] product with the transfers cancelled out.
+//  - chain: graphs of 1 and of `chain` MatMuls (rounded up to an odd count),
+//    alternating [M, K] x [K, N] and [M, N] x [N, K] (each with its own
+//    constant weight, every product 2 M K N flops, the last output [M, N]
+//    like the single one's); (t_chain - t_1) / (chain - 1) is the device
+//    time of one product with the transfers cancelled out.
+// VDRT_VK_GEMM_VARIANT=old|BM,BN,BK,WM,WN picks the fp16 cooperative-matrix
+// shader / tile (see kernels/vulkan/matmul.cpp).
 // VDRT_VULKAN_MATMUL_TILE=BM,BN,BK,TM,TN tries another tile for the fp32
 // shader (e.g. 128,128,32,8,8 (the default for large products where shared
 // memory allows), 128,64,32,8,4, 64,64,16,4,4).
@@ -19,6 +23,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <map>
 #include <memory>
 #include <random>
 #include <string>
@@ -54,8 +59,7 @@ Tensor random_tensor(std::vector<int64_t> dims, uint32_t seed, float scale) {
   return t;
 }
 
-// x [M, K] through `n` MatMuls with constant weights [K, N] (the first) and [K, K]
-// (the rest: the chain keeps its width only when N == K).
+// x [M, K] through `n` MatMuls with constant weights alternating [K, N] and [N, K].
 std::unique_ptr<Graph> matmul_graph(int64_t M, int64_t K, int64_t N, int n) {
   auto g = std::make_unique<Graph>();
   g->name = "gemm";
@@ -67,7 +71,12 @@ std::unique_ptr<Graph> matmul_graph(int64_t M, int64_t K, int64_t N, int n) {
   Value* cur = x;
   for (int i = 0; i < n; ++i) {
     // Weights scaled by 1/sqrt(K) keep the chained activations O(1).
-    Value* w = g->add_constant("w" + std::to_string(i), random_tensor({K, N}, 100 + i, 1.0f / std::sqrt(float(K))));
+    // Two weights generated once, copied into every constant (long chains of big weights).
+    static std::map<std::vector<int64_t>, Tensor> made;
+    const int64_t k = i % 2 ? N : K, n = i % 2 ? K : N;
+    auto it = made.find({k, n});
+    if (it == made.end()) it = made.emplace(std::vector<int64_t>{k, n}, random_tensor({k, n}, 100 + i, 1.0f / std::sqrt(float(k)))).first;
+    Value* w = g->add_constant("w" + std::to_string(i), it->second);
     Value* y = g->value("y" + std::to_string(i));
     g->add_node("MatMul", {cur, w}, {y}, "matmul" + std::to_string(i));
     cur = y;
@@ -78,13 +87,26 @@ std::unique_ptr<Graph> matmul_graph(int64_t M, int64_t K, int64_t N, int n) {
 }
 
 // Median seconds of one Session::run (after warm-up), and whether every node ran on the device.
-double time_graph(std::unique_ptr<Graph> g, int64_t M, int64_t K, const Options& o, std::string* where) {
+// With device_io, x is bound as a device array and the output stays on the
+// device (IoBinding), so the time is the device work plus the submission.
+double time_graph(std::unique_ptr<Graph> g, int64_t M, int64_t K, const Options& o, std::string* where,
+                  bool device_io = false) {
   SessionOptions so;
   so.device = o.device;
   so.precision = o.precision;
+  const std::string out_name = g->outputs().back()->name();
   Session s(std::move(g), so);
   TensorMap in{{"x", random_tensor({M, K}, 7, 1.0f)}};
-  for (int i = 0; i < o.warmup; ++i) s.run(in);
+  IoBinding io;
+  if (device_io) {
+    io.device_inputs["x"] = s.to_device(in.at("x"));
+    io.device_outputs.insert(out_name);
+  }
+  auto run = [&] {
+    if (device_io) s.run(io);
+    else s.run(in);
+  };
+  for (int i = 0; i < o.warmup; ++i) run();
   std::vector<std::string> p = s.placement();
   std::sort(p.begin(), p.end());
   p.erase(std::unique(p.begin(), p.end()), p.end());
@@ -93,7 +115,7 @@ double time_graph(std::unique_ptr<Graph> g, int64_t M, int64_t K, const Options&
   std::vector<double> t;
   for (int i = 0; i < o.runs; ++i) {
     auto t0 = std::chrono::steady_clock::now();
-    TensorMap out = s.run(in);
+    run();
     auto t1 = std::chrono::steady_clock::now();
     t.push_back(std::chrono::duration<double>(t1 - t0).count());
   }
@@ -138,14 +160,21 @@ int main(int argc, char** argv) {
       std::printf("%5lldx%5lldx%5lld  single (with transfers) %9.3f ms %8.3f TFLOP/s  [%s]\n", (long long)M,
                   (long long)K, (long long)N, t * 1e3, flops / t / 1e12, where.c_str());
       if (o.chain >= 2) {
-        double t1 = time_graph(matmul_graph(M, K, K, 1), M, K, o, &where);
-        double tc = time_graph(matmul_graph(M, K, K, o.chain), M, K, o, &where);
-        double per = (tc - t1) / (o.chain - 1);
-        double fk = 2.0 * M * K * K;
-        std::printf("%5lldx%5lldx%5lld  device-only (chain of %d minus chain of 1) %9.3f ms %8.3f TFLOP/s; "
-                    "chain of %d: %.3f ms  [%s]\n",
-                    (long long)M, (long long)K, (long long)K, o.chain, per * 1e3, per > 0 ? fk / per / 1e12 : 0.0,
-                    o.chain, tc * 1e3, where.c_str());
+        const int n = o.chain | 1;
+        double tc = time_graph(matmul_graph(M, K, N, n), M, K, o, &where);
+        double per = (tc - t) / (n - 1);
+        std::printf("%5lldx%5lldx%5lld  device-only (chain of %d minus 1, alternating KxN / NxK) %9.3f ms %8.3f "
+                    "TFLOP/s; chain: %.3f ms  [%s]\n",
+                    (long long)M, (long long)K, (long long)N, n, per * 1e3, per > 0 ? flops / per / 1e12 : 0.0,
+                    tc * 1e3, where.c_str());
+        // The same with device-resident input and output (no transfers to cancel).
+        double d1 = time_graph(matmul_graph(M, K, N, 1), M, K, o, &where, true);
+        double dc = time_graph(matmul_graph(M, K, N, n), M, K, o, &where, true);
+        double dper = (dc - d1) / (n - 1);
+        std::printf("%5lldx%5lldx%5lld  device I/O: one product %9.3f ms %8.3f TFLOP/s; chain of %d %9.3f ms, "
+                    "per product %9.3f ms %8.3f TFLOP/s\n",
+                    (long long)M, (long long)K, (long long)N, d1 * 1e3, flops / d1 / 1e12, n, dc * 1e3, dper * 1e3,
+                    dper > 0 ? flops / dper / 1e12 : 0.0);
       }
       std::fflush(stdout);
     }

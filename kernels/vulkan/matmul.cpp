@@ -4,8 +4,12 @@
 // element strides so transposes cost nothing. Shaders:
 //  - matmul.comp: tiled fp32 (shared-memory tiles, register blocking); tile
 //    shape chosen here and passed as specialization constants.
-//  - matmul_coopmat.comp: NV cooperative matrices, f16 x f16 -> f32, used only
-//    when the device has them and the session precision is fp16.
+//  - fp16 precision on a device with NV cooperative matrices, one matrix
+//    product (no batch): matmul_to_f16.comp converts A and B into dense,
+//    zero-padded f16 scratch matrices (one cheap pass each), then
+//    matmul_coopmat_f16.comp multiplies them with big double-buffered tiles.
+//  - matmul_coopmat.comp: the same multiply reading f32 operands directly
+//    (batched products; VDRT_VK_GEMM_VARIANT=old for every product).
 // MatMul with a plain-matrix B (the Linear-layer case [B.., M, K] x [K, N])
 // folds A's batch into M: one GEMM instead of a batch of small ones.
 #include <algorithm>
@@ -93,6 +97,111 @@ Tile pick_tile(const Gemm& g, const DeviceCaps& caps) {
   return small;
 }
 
+// Tile of matmul_coopmat_f16.comp: BM x BN per work group, BK-deep steps,
+// WM x WN per subgroup of 32.
+struct CoopTile {
+  uint32_t bm, bn, bk, wm, wn;
+  uint32_t threads() const { return (bm / wm) * (bn / wn) * 32; }
+  size_t shared_bytes(bool at, bool bt) const {
+    const size_t a = at ? size_t(bk) * (bm / 8 + 1) : size_t(bm) * (bk / 8 + 1);
+    const size_t b = bt ? size_t(bn) * (bk / 8 + 1) : size_t(bk) * (bn / 8 + 1);
+    return 2 * (a + b) * 16;
+  }
+  bool valid(const DeviceCaps& caps, bool at, bool bt) const {
+    if (!bm || !bn || !bk || !wm || !wn || bm % wm || bn % wn || wm % 16 || wn % 16 || bk % 16) return false;
+    if (bm % 8 || bn % 8 || (wm / 16) * (wn / 16) > 32) return false;
+    const uint32_t nt = threads();
+    const size_t a_ab = at ? size_t(bk) * (bm / 8 + 1) : size_t(bm) * (bk / 8 + 1);
+    return nt <= caps.max_workgroup_invocations && (size_t(bm) * bk / 8) % nt == 0 &&
+           (size_t(bn) * bk / 8) % nt == 0 && shared_bytes(at, bt) <= caps.max_shared_bytes &&
+           2 * a_ab >= size_t(nt / 32) * 64;  // the epilogue's per-subgroup scratch fits in As
+  }
+};
+
+// VDRT_VK_GEMM_VARIANT (read once): "old" keeps every fp16 product on
+// matmul_coopmat.comp; "BM,BN,BK,WM,WN" forces a tile of the f16 path.
+struct GemmVariant {
+  bool old = false;
+  std::optional<CoopTile> tile;
+};
+const GemmVariant& gemm_variant() {
+  static const GemmVariant v = [] {
+    GemmVariant v;
+    const char* e = std::getenv("VDRT_VK_GEMM_VARIANT");
+    if (!e || !*e) return v;
+    if (std::string(e) == "old") {
+      v.old = true;
+      return v;
+    }
+    CoopTile t{};
+    if (std::sscanf(e, "%u,%u,%u,%u,%u", &t.bm, &t.bn, &t.bk, &t.wm, &t.wn) == 5) v.tile = t;
+    else std::fprintf(stderr, "vdrt: ignoring VDRT_VK_GEMM_VARIANT=%s (want old or BM,BN,BK,WM,WN)\n", e);
+    return v;
+  }();
+  return v;
+}
+
+CoopTile pick_coop_tile(const Gemm& g, const DeviceCaps& caps, bool at, bool bt) {
+  if (const auto& t = gemm_variant().tile; t && t->valid(caps, at, bt)) return *t;
+  for (CoopTile t : {CoopTile{128, 256, 32, 64, 64}, CoopTile{128, 128, 32, 64, 32}}) {
+    if (t.bn > 128 && g.N < 1024) continue;
+    if (t.valid(caps, at, bt)) return t;
+  }
+  return CoopTile{0, 0, 0, 0, 0};
+}
+
+int64_t round_up(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
+
+// Dispatch of matmul_to_f16.comp: src (R x C, element strides sr / sc) into
+// scratch `dst` as a dense [Rp][Cp] f16 matrix.
+Dispatch to_f16(Arg src, Arg dst, int64_t R, int64_t C, int64_t Rp, int64_t Cp, int64_t sr, int64_t sc,
+                const DeviceCaps& caps) {
+  Dispatch d;
+  d.shader = "matmul_to_f16";
+  const bool vec4 = (sc == 1 || C == 1) && sr % 4 == 0 && C % 4 == 0;
+  d.spec = {vec4};
+  d.args = {src, dst};
+  d.writes = {false, true};
+  d.u32(u32(R, "rows")).u32(u32(C, "cols")).u32(u32(Rp, "rows")).u32(u32(Cp / 8, "cols"));
+  d.u32(u32(sr, "stride")).u32(u32(sc, "stride")).u32(0);
+  set_groups_1d(d, uint64_t(Rp) * uint64_t(Cp / 8), 256, caps);
+  return d;
+}
+
+// The f16 path: two conversion passes and the main GEMM. Returns false where
+// it does not apply (batches, no tile fits).
+bool emit_coop_f16(const Gemm& g, const KernelArgs& a, Program& prog) {
+  const DeviceCaps& caps = a.caps;
+  // A is read [M][K] when its k stride is the smaller one, else [K][M] (A_T); B likewise.
+  const bool at = !(g.sak == 1 || g.K == 1) && g.sam == 1;
+  const bool bt = !(g.sbn == 1 || g.N == 1) && g.sbk == 1;
+  const CoopTile t = pick_coop_tile(g, caps, at, bt);
+  if (!t.bm) return false;
+  const int64_t Mp = round_up(g.M, t.bm), Np = round_up(g.N, t.bn), Kp = round_up(g.K, t.bk);
+  u32(Mp * Kp, "padded A");
+  u32(Kp * Np, "padded B");
+  prog.scratch_bytes = {size_t(Mp * Kp * 2), size_t(Kp * Np * 2)};
+  if (at) prog.dispatches.push_back(to_f16(in(0), scratch(0), g.K, g.M, Kp, Mp, g.sak, g.sam, caps));
+  else prog.dispatches.push_back(to_f16(in(0), scratch(0), g.M, g.K, Mp, Kp, g.sam, g.sak, caps));
+  if (bt) prog.dispatches.push_back(to_f16(in(1), scratch(1), g.N, g.K, Np, Kp, g.sbn, g.sbk, caps));
+  else prog.dispatches.push_back(to_f16(in(1), scratch(1), g.K, g.N, Kp, Np, g.sbk, g.sbn, caps));
+  Dispatch d;
+  d.shader = "matmul_coopmat_f16";
+  d.spec = {t.threads(), t.bm, t.bn, t.bk, t.wm, t.wn, at, bt, g.has_c};
+  d.args = {scratch(0), scratch(1), g.has_c ? in(2) : in(0), out(0)};
+  d.writes = {false, false, false, true};
+  d.u32(u32(g.M, "M")).u32(u32(g.N, "N")).u32(u32(Kp, "K"));
+  d.u32(u32((at ? Mp : Kp) / 8, "lda")).u32(u32((bt ? Kp : Np) / 8, "ldb"));
+  d.u32(u32(g.scm, "stride")).u32(u32(g.scn, "stride"));
+  d.f32(g.alpha).f32(g.beta);
+  const int64_t gx = Np / t.bn, gy = Mp / t.bm;
+  VDRT_CHECK(gx <= caps.max_groups_x && gy <= caps.max_groups_y, "Vulkan MatMul: too many work groups");
+  d.groups[0] = static_cast<uint32_t>(gx);
+  d.groups[1] = static_cast<uint32_t>(gy);
+  prog.dispatches.push_back(std::move(d));
+  return true;
+}
+
 Program emit(const Gemm& g, const KernelArgs& a) {
   const DeviceCaps& caps = a.caps;
   Program prog;
@@ -109,6 +218,8 @@ Program emit(const Gemm& g, const KernelArgs& a) {
   u32(batches * g.M * g.N, "output size");
   for (const TensorInfo& t : a.inputs)
     if (t.present()) u32(t.numel(), "operand size");
+
+  if (use_coopmat(g, caps) && batches == 1 && !gemm_variant().old && emit_coop_f16(g, a, prog)) return prog;
 
   Dispatch d;
   d.args = {in(0), in(1), g.has_c ? in(2) : in(0), out(0)};

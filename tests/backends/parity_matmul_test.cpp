@@ -74,6 +74,10 @@ const std::vector<ParityCase>& cases() {
     v.push_back(fp16(gemm("GemmTransBBiasRow", 37, 50, 66, false, true, 1.0f, 1.0f, {66})));
     v.push_back(fp16(gemm("GemmBothTransFullC", 129, 70, 140, true, true, 0.5f, 2.0f, {129, 140})));
     v.push_back(fp16(gemm("GemmAlphaBetaColumn", 140, 33, 131, false, false, 1.5f, -0.75f, {140, 1})));
+    // Big enough for the 128 x 256 tiles of the f16 path (N >= 1024), odd edges.
+    v.push_back(fp16(weight("WeightWide", {300, 136}, {136, 1030})));
+    v.push_back(fp16(gemm("GemmWideTransB", 130, 72, 1100, false, true, 1.0f, 0.0f, {}, false)));
+    v.push_back(fp16(gemm("GemmWideTransABias", 140, 48, 1030, true, false, 0.5f, 1.0f, {1030})));
     return v;
   }();
   return c;
