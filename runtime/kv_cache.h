@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "graph/tensor.h"
+#include "runtime/session.h"
 
 namespace vdrt {
 
@@ -32,6 +33,16 @@ class KvCache {
   size_t layers() const { return keys_.size(); }
   const Tensor& key(size_t layer) const { return keys_.at(layer); }
   const Tensor& value(size_t layer) const { return values_.at(layer); }
+
+  // Moves the cache into `session`'s device memory (a GPU session's): from
+  // then on it holds DeviceArrays, appends and evicts with device copies, and
+  // never comes back to the host (MODEL_CONTRACT's rollout on a GPU moves
+  // only decoded frames). `session` must outlive the cache.
+  void use_device(Session& session);
+  bool on_device() const { return device_ != nullptr; }
+  const DeviceArray& device_key(size_t layer) const { return device_keys_.at(layer); }
+  const DeviceArray& device_value(size_t layer) const { return device_values_.at(layer); }
+  void append(const std::vector<DeviceArray>& keys, const std::vector<DeviceArray>& values);
   int64_t frames() const;               // frames currently held
   int64_t frames_seen() const { return frames_seen_; }
   size_t bytes() const;
@@ -43,7 +54,12 @@ class KvCache {
 
  private:
   Tensor evict(const Tensor& t) const;
+  DeviceArray concat_device(const DeviceArray& a, const DeviceArray& b) const;
+  DeviceArray evict_device(const DeviceArray& t) const;
+  int64_t new_tokens(const std::vector<std::vector<int64_t>>& dims) const;
   std::vector<Tensor> keys_, values_;
+  Session* device_ = nullptr;
+  std::vector<DeviceArray> device_keys_, device_values_;
   int64_t tokens_per_frame_;
   CachePolicy policy_;
   int64_t frames_seen_ = 0;

@@ -38,6 +38,27 @@ Rollout::Rollout(VideoPipeline& pipeline, Tensor context, RolloutOptions options
   }
   cache_ = std::make_unique<KvCache>(key_shapes, value_shapes, c.tokens_per_frame, options_.cache);
   sparse_ = SparseKvBinding::create(*pipeline_.denoiser, batch, options_.cache);
+  // On a GPU the dense cache lives in device memory: a call then uploads only
+  // the latents, timestep and context. (Sparse layers keep their block caches
+  // on the host: their kernels are CPU-only so far.)
+  if (!sparse_ && pipeline_.denoiser->backend().info().backend != "cpu") cache_->use_device(*pipeline_.denoiser);
+}
+
+TensorMap Rollout::run_denoiser(const Tensor& x, double t, DeviceMap* present) {
+  TensorMap in = denoiser_inputs(x, t);
+  if (!cache_->on_device()) return pipeline_.denoiser->run(in);
+  const DenoiserNames& n = pipeline_.names;
+  IoBinding io;
+  io.host_inputs = std::move(in);
+  for (size_t l = 0; l < cache_->layers(); ++l) {
+    io.device_inputs[n.past_key + std::to_string(l)] = cache_->device_key(l);
+    io.device_inputs[n.past_value + std::to_string(l)] = cache_->device_value(l);
+    io.device_outputs.insert(n.present_key + std::to_string(l));
+    io.device_outputs.insert(n.present_value + std::to_string(l));
+  }
+  IoResult r = pipeline_.denoiser->run(io);
+  if (present) *present = std::move(r.device_outputs);
+  return std::move(r.host_outputs);
 }
 
 std::vector<int64_t> Rollout::latent_dims() const {
@@ -53,7 +74,7 @@ TensorMap Rollout::denoiser_inputs(const Tensor& x, double t) const {
   in[n.timestep] = Tensor::from_vector<float>({batch}, std::vector<float>(batch, static_cast<float>(t)));
   in[n.context] = context_;
   in[n.frame_offset] = Tensor::scalar<int64_t>(chunk_ * pipeline_.contract.frames_per_chunk);
-  for (size_t l = 0; l < cache_->layers(); ++l) {
+  for (size_t l = 0; l < cache_->layers() && !cache_->on_device(); ++l) {
     in[n.past_key + std::to_string(l)] = cache_->key(l);
     in[n.past_value + std::to_string(l)] = cache_->value(l);
   }
@@ -76,7 +97,7 @@ std::optional<ChunkResult> Rollout::next(const std::atomic<bool>* cancel) {
   Tensor x0(DType::F32, dims);
   for (size_t k = 0; k < steps.size(); ++k) {
     if (cancelled()) return std::nullopt;
-    TensorMap out = pipeline_.denoiser->run(denoiser_inputs(x, steps[k]));
+    TensorMap out = run_denoiser(x, steps[k], nullptr);
     const Tensor& v = out.at(n.flow);
     VDRT_CHECK(v.dims() == dims, "the denoiser returned flow " + dims_str(v.dims()) + ", expected " + dims_str(dims),
                {pipeline_.denoiser_path});
@@ -93,15 +114,24 @@ std::optional<ChunkResult> Rollout::next(const std::atomic<bool>* cancel) {
   // pass (PBSA's saliency).
   if (sparse_) sparse_->set_accumulate(true);
   TensorMap out;
+  DeviceMap present;
   try {
-    out = pipeline_.denoiser->run(denoiser_inputs(x0, 0.0));
+    out = run_denoiser(x0, 0.0, &present);
   } catch (...) {
     if (sparse_) sparse_->set_accumulate(false);
     throw;
   }
   if (sparse_) sparse_->set_accumulate(false);
+  if (cache_->on_device()) {
+    std::vector<DeviceArray> dk, dv;
+    for (size_t l = 0; l < cache_->layers(); ++l) {
+      dk.push_back(present.at(n.present_key + std::to_string(l)));
+      dv.push_back(present.at(n.present_value + std::to_string(l)));
+    }
+    cache_->append(dk, dv);
+  }
   std::vector<Tensor> keys, values;
-  for (size_t l = 0; l < cache_->layers(); ++l) {
+  for (size_t l = 0; l < cache_->layers() && !cache_->on_device(); ++l) {
     Tensor k = out.at(n.present_key + std::to_string(l)), v = out.at(n.present_value + std::to_string(l));
     if (sparse_ && sparse_->has_layer(static_cast<int64_t>(l))) {
       sparse_->layer(static_cast<int64_t>(l)).append(k, v);
@@ -114,7 +144,7 @@ std::optional<ChunkResult> Rollout::next(const std::atomic<bool>* cancel) {
     keys.push_back(k);
     values.push_back(v);
   }
-  cache_->append(keys, values);
+  if (!cache_->on_device()) cache_->append(keys, values);
 
   ChunkResult r;
   r.index = chunk_;

@@ -50,6 +50,9 @@ class Rollout {
 
  private:
   TensorMap denoiser_inputs(const Tensor& x, double t) const;
+  // One denoiser call; on a GPU the KV cache stays on the device and the new
+  // keys/values come back as device arrays (in `present`), else as tensors.
+  TensorMap run_denoiser(const Tensor& x, double t, DeviceMap* present);
   VideoPipeline& pipeline_;
   Tensor context_;
   RolloutOptions options_;
