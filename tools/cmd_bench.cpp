@@ -53,7 +53,7 @@ Action setup_bench(CLI::App& sub) {
   auto a = std::make_shared<BenchArgs>();
   sub.add_option("model", a->model, "ONNX model file")->required()->check(CLI::ExistingFile);
   sub.add_option("-i,--inputs", a->inputs, "Folder with input_K.pb files")->required()->check(CLI::ExistingDirectory);
-  sub.add_option("-d,--device", a->device, "auto, cpu, opencl[:N], vulkan[:N]")->capture_default_str();
+  sub.add_option("-d,--device", a->device, "auto, cpu, vulkan[:N] (see `vdrt devices`)")->capture_default_str();
   sub.add_option("-t,--threads", a->threads, "CPU threads (0 = all cores)")->capture_default_str();
   sub.add_option("--precision", a->precision, "GPU arithmetic: fp32, or fp16 (matmul/conv/attention in fp16, fp32 accumulation)")
       ->check(CLI::IsMember({"fp32", "fp16"}))->capture_default_str();

@@ -106,7 +106,7 @@ Action setup_generate(CLI::App& sub) {
   sub.add_option("--fps", a->fps, "Frame rate of the written video")->capture_default_str();
   sub.add_option("--seed", a->seed, "Noise seed: the same seed gives the same video")->capture_default_str();
   sub.add_option("--context", a->context, "Text embeddings [1, L, D] as a TensorProto .pb (default: the pipeline's)");
-  sub.add_option("-d,--device,--backend", a->device, "auto, cpu, opencl[:N], vulkan[:N]")->capture_default_str();
+  sub.add_option("-d,--device,--backend", a->device, "auto, cpu, vulkan[:N] (see `vdrt devices`)")->capture_default_str();
   sub.add_option("-t,--threads", a->threads, "CPU threads (0 = all cores)")->capture_default_str();
   sub.add_option("--precision", a->precision, "GPU arithmetic: fp32, or fp16 (matmul/conv/attention in fp16, fp32 accumulation)")
       ->check(CLI::IsMember({"fp32", "fp16"}))->capture_default_str();

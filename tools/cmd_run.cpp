@@ -84,7 +84,7 @@ Action setup_run(CLI::App& sub) {
   sub.add_option("--expected", a->expected, "Folder with expected output_K.pb (default: the inputs folder)");
   sub.add_option("--rtol", a->rtol, "Relative tolerance of the comparison")->capture_default_str();
   sub.add_option("--atol", a->atol, "Absolute tolerance of the comparison")->capture_default_str();
-  sub.add_option("-d,--device", a->device, "auto, cpu, opencl[:N], vulkan[:N] (see `vdrt devices`)")->capture_default_str();
+  sub.add_option("-d,--device", a->device, "auto, cpu, vulkan[:N] (see `vdrt devices`)")->capture_default_str();
   sub.add_option("-t,--threads", a->threads, "CPU threads (0 = all cores)")->capture_default_str();
   sub.add_option("--precision", a->precision, "GPU arithmetic: fp32, or fp16 (matmul/conv/attention in fp16, fp32 accumulation)")
       ->check(CLI::IsMember({"fp32", "fp16"}))->capture_default_str();
