@@ -15,6 +15,8 @@
 // not read it).
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
 #include <string>
 #include <vector>
 
@@ -49,10 +51,6 @@ struct FlashTile {
   }
 };
 
-size_t coopmat_shared_bytes(uint32_t d, uint32_t bk) {
-  return 2 * (2 * size_t(bk) * (d + 8)) + 4 * (4 * 16 * size_t(bk + 4)) + 2 * (64 * size_t(bk + 8));
-}
-
 uint32_t u32(int64_t x) { return static_cast<uint32_t>(x); }
 
 // The cooperative-matrix shader stages vec4s: every stride a multiple of 4.
@@ -60,6 +58,88 @@ bool all_multiples_of_4(const Problem& pr) {
   for (const View* w : {&pr.q, &pr.k, &pr.v, &pr.pk, &pr.pv, &pr.out})
     if (w->batch % 4 || w->head % 4 || w->seq % 4) return false;
   return true;
+}
+
+// Cooperative-matrix configuration: invocations per work group (32 per 16
+// queries), keys per tile, K/V fragments loaded from global memory instead
+// of shared tiles.
+struct CoopmatConfig {
+  uint32_t nt, bk, global_kv;
+  size_t shared_bytes(uint32_t d) const {
+    const size_t nsg = nt / 32;
+    const size_t kv = global_kv ? 16 : 16 * (2 * size_t(bk) * (d / 8 + 1) + 1);
+    return kv + 4 * nsg * 16 * (bk + 4) + 2 * nsg * 16 * (bk + 8);
+  }
+};
+
+// VDRT_VK_ATTN_VARIANT="nt,bk,global_kv" forces a configuration (benchmarks).
+const CoopmatConfig* pick_coopmat(uint32_t d, const DeviceCaps& caps) {
+  // Measured on the H200 (48 KiB shared): 128,32,0 7.9 ms; 256,32,0 8.5; 128,32,1 11.5; 128,64,1 12.2.
+  static const CoopmatConfig configs[] = {{128, 32, 0}, {256, 32, 0}, {128, 32, 1}};
+  static thread_local CoopmatConfig forced;
+  if (const char* v = std::getenv("VDRT_VK_ATTN_VARIANT")) {
+    unsigned nt = 0, bk = 0, g = 0;
+    if (std::sscanf(v, "%u,%u,%u", &nt, &bk, &g) == 3) {
+      forced = {nt, bk, g};
+      if ((nt == 128 || nt == 256) && (bk == 32 || bk == 64) && nt <= caps.max_workgroup_invocations &&
+          forced.shared_bytes(d) <= caps.max_shared_bytes)
+        return &forced;
+    }
+  }
+  for (const CoopmatConfig& c : configs)
+    if (c.nt <= caps.max_workgroup_invocations && c.shared_bytes(d) <= caps.max_shared_bytes) return &c;
+  return nullptr;
+}
+
+// Convert Q, K and V to packed f16 [B, H, rows_pad, D] scratch buffers, then
+// run the cooperative-matrix shader on them.
+Program build_coopmat(const KernelArgs& a, const Problem& pr, const CoopmatConfig& cm) {
+  Program prog;
+  const uint32_t d = u32(pr.dim);
+  const uint32_t bq = cm.nt / 32 * 16;
+  const int64_t qpad = (pr.q_len + bq - 1) / bq * bq;
+  const int64_t nkeys = pr.past_len + pr.kv_len;
+  const int64_t kpad = std::max<int64_t>((nkeys + cm.bk - 1) / cm.bk * cm.bk, cm.bk);
+  prog.scratch_bytes = {size_t(pr.batch * pr.q_heads * qpad * d * 2), size_t(pr.batch * pr.kv_heads * kpad * d * 2),
+                        size_t(pr.batch * pr.kv_heads * kpad * d * 2)};
+  if (std::getenv("VDRT_VK_ATTN_VERBOSE"))
+    std::fprintf(stderr, "vdrt attention coopmat: nt %u bk %u global_kv %u shared %zu of %zu\n", cm.nt, cm.bk,
+                 cm.global_kv, cm.shared_bytes(d), size_t(a.caps.max_shared_bytes));
+  const uint32_t pki = pr.past_key_input, pvi = pki + 1;
+  // rows [0, T) from view a (binding 0), [T, T + S) from view b (binding 1).
+  auto convert = [&](Arg src_a, const View& va, Arg src_b, const View& vb, int64_t heads, int64_t rows_pad,
+                     int64_t t, int64_t s, uint32_t dst) {
+    Dispatch c;
+    c.shader = "flash_attention_f16_rows";
+    c.args = {src_a, src_b, scratch(dst)};
+    const uint64_t total = uint64_t(pr.batch) * heads * rows_pad * (d / 4);
+    VDRT_CHECK(total < (uint64_t(1) << 32), "Vulkan attention: tensor too large");
+    c.u32(u32(total)).u32(d / 4).u32(u32(heads)).u32(u32(rows_pad)).u32(u32(t)).u32(u32(s));
+    c.u32(u32(va.batch)).u32(u32(va.head)).u32(u32(va.seq)).u32(u32(vb.batch)).u32(u32(vb.head)).u32(u32(vb.seq));
+    set_groups_1d(c, total, 256, a.caps);
+    prog.dispatches.push_back(c);
+  };
+  convert(in(0), pr.q, in(0), pr.q, pr.q_heads, qpad, 0, pr.q_len, 0);
+  const bool past = pr.past_len > 0, cur = pr.kv_len > 0;
+  const Arg pk = past ? in(pki) : in(1), pv = past ? in(pvi) : in(2);
+  const Arg k = cur ? in(1) : pk, v = cur ? in(2) : pv;
+  convert(pk, pr.pk, k, pr.k, pr.kv_heads, kpad, pr.past_len, pr.kv_len, 1);
+  convert(pv, pr.pv, v, pr.v, pr.kv_heads, kpad, pr.past_len, pr.kv_len, 2);
+
+  Dispatch disp;
+  disp.shader = d == 64 ? "flash_attention_coopmat_d64" : "flash_attention_coopmat";
+  disp.spec = {cm.bk, cm.nt, cm.global_kv};
+  disp.args = {scratch(0), scratch(1), scratch(2), out(0)};
+  disp.writes = {false, false, false, true};
+  disp.u32(u32(pr.q_len)).u32(u32(nkeys)).u32(u32(qpad)).u32(u32(kpad)).u32(u32(pr.q_heads / pr.kv_heads));
+  disp.u32(u32(pr.q_heads)).f32(pr.scale * 1.4426950408889634f);
+  disp.u32(u32(pr.out.batch)).u32(u32(pr.out.head)).u32(u32(pr.out.seq));
+  disp.groups[0] = u32(qpad / bq);
+  disp.groups[1] = u32(pr.q_heads);
+  disp.groups[2] = u32(pr.batch);
+  VDRT_CHECK(disp.groups[0] <= a.caps.max_groups_x, "Vulkan attention: too many query blocks for one dispatch");
+  prog.dispatches.push_back(disp);
+  return prog;
 }
 
 Program build_flash(const KernelArgs& a, const Problem& pr) {
@@ -80,11 +160,9 @@ Program build_flash(const KernelArgs& a, const Problem& pr) {
                        d == dv && (d == 64 || d == 128) && a.caps.max_workgroup_invocations >= 128 &&
                        all_multiples_of_4(pr);
   uint32_t bq = 0;
-  if (coopmat && coopmat_shared_bytes(d, 32) <= a.caps.max_shared_bytes) {
-    disp.shader = d == 64 ? "flash_attention_coopmat_d64" : "flash_attention_coopmat";
-    disp.spec = {coopmat_shared_bytes(d, 64) <= a.caps.max_shared_bytes ? 64u : 32u};
-    bq = 64;
-  } else {
+  const CoopmatConfig* cm = coopmat ? pick_coopmat(d, a.caps) : nullptr;
+  if (cm) return build_coopmat(a, pr, *cm);
+  {
     static const FlashTile tiles[] = {{64, 64, 4}, {32, 32, 4}, {32, 16, 4}, {16, 16, 8},
                                       {16, 8, 8},  {8, 8, 8},   {4, 4, 8}};
     const FlashTile* pick = nullptr;

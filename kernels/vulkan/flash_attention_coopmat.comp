@@ -1,92 +1,94 @@
 #version 450
 // Flash attention on tensor cores (GL_NV_cooperative_matrix, 16x16x16
-// f16 x f16 -> f32), used when the session precision is fp16: the semantics,
-// push constants and bindings of flash_attention.comp (two key ranges, past
-// then new, read in place; strided views; grouped-query heads; zero output
-// without keys), head dim HEAD_DIM (64 or 128, a compile-time define: the
-// variants are declared in shader_variants.cmake) for queries, keys and
-// values alike.
+// f16 x f16 -> f32), used when the session precision is fp16, in two steps
+// (attention.cpp issues both):
 //
-// A work group of 128 invocations (4 subgroups of 32) handles BQ = 64
-// queries of one (batch, head); subgroup s owns query rows 16 s .. 16 s + 15,
-// whose Q strip (16 x D, f16) it keeps in registers as D/16 A fragments.
-// Per tile of BK keys:
-//   1. K and V tiles are read as f32 vec4s, converted to f16 and staged in
-//      shared memory (all invocations).
-//   2. Each subgroup computes its 16 x BK score strip S = Q K^T with
-//      coopmat (K^T loaded column-major from the K tile) and stores it, f32,
-//      into its own shared region.
-//   3. Online softmax in fp32 by the subgroup's lanes, two lanes per row
-//      (lane 2 r + c handles columns c, c + 2, ...): scale, row max, alpha =
-//      exp(m_old - m_new), P = exp(s - m_new) written as f16 into shared
-//      memory, row sum.
-//   4. O_tile = P V by coopmat, one 16 x 16 output block at a time, through
-//      a 16 x 16 f32 scratch (aliasing the subgroup's score region): lane
-//      2 r + c owns row r, columns 8 c .. 8 c + 7 of every output block and
-//      does O = O * alpha + O_tile in fp32 registers. (NV cooperative
-//      matrices cannot scale rows of an accumulator nor feed it back as an
-//      operand, hence the trip through shared memory.)
+// KV_CONVERT (variant flash_attention_f16_rows): copies rows of a strided
+//   f32 [B, H, S, D] view -- two consecutive key ranges, past then new --
+//   into a packed f16 scratch [B, H, rows_pad, D], zero rows past the end.
+//   Q, K and V are converted once per call instead of once per work group
+//   and tile.
+//
+// Otherwise (flash_attention_coopmat[_d64], head dim HEAD_DIM = 64 or 128):
+//   a work group of NT invocations (NT / 32 subgroups) handles 16 NT / 32
+//   queries of one (batch, head); subgroup s owns query rows 16 s .. 16 s +
+//   15 and keeps its Q strip (16 x D f16) in registers as D/16 A fragments
+//   and its output strip (16 x D f32) as D/16 coopmat accumulators. Per tile
+//   of BK keys:
+//   1. the K and V tiles (f16) are copied 16 bytes at a time into shared
+//      memory (GLOBAL_KV = 0), or the fragments are loaded straight from the
+//      f16 scratch (GLOBAL_KV = 1);
+//   2. S = Q K^T (16 x BK) by coopmat, stored f32 to the subgroup's shared
+//      region;
+//   3. online softmax in fp32 (log2 domain), two lanes per row: the running
+//      max is only raised (and the accumulators rescaled through shared
+//      memory) when a row's max grows by more than 2^8, so P = exp2(s - m)
+//      stays <= 256 (exact in the end: l uses the same m);
+//   4. O += P V by coopmat into the accumulators.
+#extension GL_EXT_shader_explicit_arithmetic_types_float16 : require
+#extension GL_EXT_shader_16bit_storage : require
+#include "common.glsl"
+
+#ifdef KV_CONVERT
+layout(local_size_x = 256) in;
+layout(std430, binding = 0) readonly buffer A4 { vec4 a4[]; };
+layout(std430, binding = 1) readonly buffer B4 { vec4 b4[]; };
+layout(std430, binding = 2) writeonly buffer O2 { uvec2 o2[]; };
+layout(push_constant) uniform P {
+  uint total, d4, nh, rows_pad, T, S;
+  uint ab, ah, as_, bb, bh, bs;
+} p;
+void main() {
+  const uint idx = flat_group() * 256 + gl_LocalInvocationID.x;
+  if (idx >= p.total) return;
+  const uint c = idx % p.d4, r = idx / p.d4;
+  const uint row = r % p.rows_pad, bhi = r / p.rows_pad;
+  const uint hh = bhi % p.nh, b = bhi / p.nh;
+  vec4 x = vec4(0.0);
+  if (row < p.T)
+    x = a4[(b * p.ab + hh * p.ah + row * p.as_) / 4 + c];
+  else if (row - p.T < p.S)
+    x = b4[(b * p.bb + hh * p.bh + (row - p.T) * p.bs) / 4 + c];
+  o2[idx] = uvec2(packHalf2x16(x.xy), packHalf2x16(x.zw));
+}
+#else
 #extension GL_NV_cooperative_matrix : require
 #extension GL_KHR_memory_scope_semantics : require
-#extension GL_EXT_shader_explicit_arithmetic_types_float16 : require
 #extension GL_KHR_shader_subgroup_basic : require
 #extension GL_KHR_shader_subgroup_shuffle : require
-#include "common.glsl"
+#extension GL_KHR_shader_subgroup_vote : require
 #ifndef HEAD_DIM
 #define HEAD_DIM 128
 #endif
-layout(local_size_x = 128) in;
-layout(constant_id = 0) const uint BK = 64;   // keys per tile: 32 or 64
+layout(local_size_x_id = 1) in;
+layout(constant_id = 0) const uint BK = 64;        // keys per tile: 32 or 64
+layout(constant_id = 1) const uint NT = 128;       // invocations: 32 per 16 query rows
+layout(constant_id = 2) const uint GLOBAL_KV = 0;  // 1: K/V fragments straight from global memory
 
 const uint D = HEAD_DIM;
-const uint NT = 128;
-const uint BQ = 64;
-const uint NDB = D / 16;           // 16-wide blocks of the head dim
-const uint KST = D + 8;            // f16 row stride of the K/V tiles (16-byte multiple, skewed)
-const uint SST = BK + 4;           // f32 row stride of a score strip
-const uint PST = BK + 8;           // f16 row stride of P
-const uint SREG = 16 * SST;        // one subgroup's score region (>= 256 floats: BK >= 32)
+const uint D8 = D / 8;            // uvec4 (8 halves) per row
+const uint NSG = NT / 32;
+const uint BQ = 16 * NSG;
+const uint NDB = D / 16;            // 16-wide blocks of the head dim
+const uint KST8 = D8 + 1;           // uvec4 row stride of the K/V tiles (skewed by 8 halves)
+const uint SST = BK + 4;            // f32 row stride of a score strip
+const uint PST = BK + 8;            // f16 row stride of P
+const uint SREG = 16 * SST;         // one subgroup's score region (>= 256 floats)
+const float TH = 8.0;               // lazy rescale threshold (log2 units)
 
-layout(std430, binding = 0) readonly buffer Q { float q[]; };
-layout(std430, binding = 1) readonly buffer K { float k[]; };
-layout(std430, binding = 2) readonly buffer V { float v[]; };
-layout(std430, binding = 3) readonly buffer PK { float pk[]; };
-layout(std430, binding = 4) readonly buffer PV { float pv[]; };
-layout(std430, binding = 5) writeonly buffer O { float o[]; };
-// The same buffers as vec4s for staging (every offset and stride is a
-// multiple of the head dim, hence of 4; attention.cpp checks).
-layout(std430, binding = 0) readonly buffer Q4 { vec4 q4[]; };
-layout(std430, binding = 1) readonly buffer K4 { vec4 k4[]; };
-layout(std430, binding = 2) readonly buffer V4 { vec4 v4[]; };
-layout(std430, binding = 3) readonly buffer PK4 { vec4 pk4[]; };
-layout(std430, binding = 4) readonly buffer PV4 { vec4 pv4[]; };
+layout(std430, binding = 0) readonly buffer Q16 { uvec4 q16[]; };
+layout(std430, binding = 1) readonly buffer K16 { uvec4 k16[]; };
+layout(std430, binding = 2) readonly buffer V16 { uvec4 v16[]; };
+layout(std430, binding = 3) writeonly buffer O { float o[]; };
 layout(push_constant) uniform P {
-  uint Sq, Skv, T;
-  uint group;
-  float scale;
-  uint qb, qh, qs;
-  uint kb, kh, ks;
-  uint vb, vh, vs;
-  uint pkb, pkh, pks;
-  uint pvb, pvh, pvs;
+  uint Sq, nkeys, qpad, kpad, group, H;
+  float scale_log2;
   uint ob, oh, os;
 } p;
 
-// K tile rows 0..BK-1 then V tile rows BK..2BK-1; the Q block (BQ rows) is
-// staged here once at the start (2 BK >= BQ).
-shared float16_t KVs[2 * BK * KST];
-shared float Ss[4 * SREG];
+shared uvec4 KVs[2 * BK * KST8 * (1 - GLOBAL_KV) + 1];  // K tile rows 0..BK-1, V tile rows BK..2BK-1
+shared float Ss[NSG * SREG];
 shared float16_t Ps[BQ * PST];
-
-const uint D4 = D / 4;
-
-void put4(uint at, vec4 x) {
-  f16vec4 h = f16vec4(x);
-  KVs[at] = h.x;
-  KVs[at + 1] = h.y;
-  KVs[at + 2] = h.z;
-  KVs[at + 3] = h.w;
-}
 
 void main() {
   const uint tid = gl_LocalInvocationID.x;
@@ -94,51 +96,42 @@ void main() {
   const uint q0 = gl_WorkGroupID.x * BQ;
   const uint h = gl_WorkGroupID.y, b = gl_WorkGroupID.z;
   const uint hk = h / p.group;
-  const uint nkeys = p.T + p.Skv;
+  const uint nkeys = p.nkeys;
+  const uint Hk = p.H / p.group;
 
-  // Stage Q (f16) and take this subgroup's strip into registers.
-  const uint qbase = b * p.qb + h * p.qh;
-  for (uint e = tid; e < BQ * D4; e += NT) {
-    uint i = e / D4, c = e - i * D4;
-    vec4 x = q0 + i < p.Sq ? q4[(qbase + (q0 + i) * p.qs) / 4 + c] : vec4(0.0);
-    put4(i * KST + 4 * c, x);
-  }
-  barrier();
   fcoopmatNV<16, gl_ScopeSubgroup, 16, 16> qa[NDB];
-  [[unroll]] for (uint db = 0; db < NDB; ++db) coopMatLoadNV(qa[db], KVs, (sg * 16) * KST + db * 16, KST, false);
+  const uint qrow0 = (b * p.H + h) * p.qpad + q0 + sg * 16;  // scratch rows are padded: always in range
+  [[unroll]] for (uint db = 0; db < NDB; ++db) coopMatLoadNV(qa[db], q16, qrow0 * D8 + db * 2, D8, false);
 
-  const uint row = lane >> 1, half_ = lane & 1;   // this lane's row in the strip, and column half
+  fcoopmatNV<32, gl_ScopeSubgroup, 16, 16> oc[NDB];
+  [[unroll]] for (uint db = 0; db < NDB; ++db) oc[db] = fcoopmatNV<32, gl_ScopeSubgroup, 16, 16>(0.0);
+
+  const uint row = lane >> 1, half_ = lane & 1;  // this lane's row in the strip, and column parity
   const uint sreg = sg * SREG;
-  float oacc[NDB * 8];
-  [[unroll]] for (uint i = 0; i < NDB * 8; ++i) oacc[i] = 0.0;
-  float m = -1.0 / 0.0, l = 0.0;
-
-  const uint kbase = b * p.kb + hk * p.kh, vbase = b * p.vb + hk * p.vh;
-  const uint pkbase = b * p.pkb + hk * p.pkh, pvbase = b * p.pvb + hk * p.pvh;
+  const float NEG = -1.0 / 0.0;
+  float m = NEG, l = 0.0;
+  const uint kvrow0 = (b * Hk + hk) * p.kpad;
 
   for (uint k0 = 0; k0 < nkeys; k0 += BK) {
-    barrier();  // Q fragments loaded / previous tile consumed
-    for (uint e = tid; e < BK * D4; e += NT) {
-      uint j = e / D4, c = e - j * D4, key = k0 + j;
-      vec4 xk = vec4(0.0), xv = vec4(0.0);
-      if (key < p.T) {
-        xk = pk4[(pkbase + key * p.pks) / 4 + c];
-        xv = pv4[(pvbase + key * p.pvs) / 4 + c];
-      } else if (key < nkeys) {
-        xk = k4[(kbase + (key - p.T) * p.ks) / 4 + c];
-        xv = v4[(vbase + (key - p.T) * p.vs) / 4 + c];
+    if (GLOBAL_KV == 0) {
+      barrier();  // previous tile consumed
+      for (uint e = tid; e < BK * D8; e += NT) {
+        uint j = e / D8, c = e - j * D8;
+        KVs[j * KST8 + c] = k16[(kvrow0 + k0 + j) * D8 + c];
+        KVs[(BK + j) * KST8 + c] = v16[(kvrow0 + k0 + j) * D8 + c];
       }
-      put4(j * KST + 4 * c, xk);
-      put4((BK + j) * KST + 4 * c, xv);
+      barrier();
     }
-    barrier();
 
     // S strip = Q K^T, one 16 x 16 block of keys at a time.
-    for (uint jb = 0; jb < BK / 16; ++jb) {
+    [[unroll]] for (uint jb = 0; jb < BK / 16; ++jb) {
       fcoopmatNV<32, gl_ScopeSubgroup, 16, 16> s = fcoopmatNV<32, gl_ScopeSubgroup, 16, 16>(0.0);
       [[unroll]] for (uint db = 0; db < NDB; ++db) {
         fcoopmatNV<16, gl_ScopeSubgroup, 16, 16> kt;
-        coopMatLoadNV(kt, KVs, (jb * 16) * KST + db * 16, KST, true);  // (d, key) = Ks[key][d]
+        if (GLOBAL_KV == 0)
+          coopMatLoadNV(kt, KVs, (jb * 16) * KST8 + db * 2, KST8, true);  // (d, key) = Ks[key][d]
+        else
+          coopMatLoadNV(kt, k16, (kvrow0 + k0 + jb * 16) * D8 + db * 2, D8, true);
         s = coopMatMulAddNV(qa[db], kt, s);
       }
       coopMatStoreNV(s, Ss, sreg + jb * 16, SST, false);
@@ -146,51 +139,72 @@ void main() {
     subgroupMemoryBarrierShared();
     subgroupBarrier();
 
-    // Online softmax of this lane's half row.
+    // Online softmax of this lane's half row (log2 domain).
+    float sv[BK / 2];
     float mt = m;
-    for (uint j = half_; j < BK; j += 2) {
-      float x = k0 + j < nkeys ? Ss[sreg + row * SST + j] * p.scale : -1.0 / 0.0;
-      Ss[sreg + row * SST + j] = x;
-      mt = max(mt, x);
+    [[unroll]] for (uint i = 0; i < BK / 2; ++i) {
+      const uint j = half_ + 2 * i;
+      sv[i] = k0 + j < nkeys ? Ss[sreg + row * SST + j] * p.scale_log2 : NEG;
+      mt = max(mt, sv[i]);
     }
     mt = max(mt, subgroupShuffleXor(mt, 1));
-    const float alpha = exp(m - mt);
-    m = mt;
+    const bool fresh = m == NEG;  // no keys seen yet: the row's accumulators are zero
+    const bool raise = !fresh && mt > m + TH;
+    if (fresh) m = mt;
+    if (subgroupAny(raise)) {
+      const float alpha = raise ? exp2(m - mt) : 1.0;
+      if (raise) m = mt;
+      l *= alpha;
+      [[unroll]] for (uint db = 0; db < NDB; ++db) {
+        coopMatStoreNV(oc[db], Ss, sreg, 16, false);
+        subgroupMemoryBarrierShared();
+        subgroupBarrier();
+        [[unroll]] for (uint c = 0; c < 8; ++c) Ss[sreg + row * 16 + half_ * 8 + c] *= alpha;
+        subgroupMemoryBarrierShared();
+        subgroupBarrier();
+        coopMatLoadNV(oc[db], Ss, sreg, 16, false);
+        subgroupMemoryBarrierShared();
+        subgroupBarrier();
+      }
+    }
     float ls = 0.0;
-    for (uint j = half_; j < BK; j += 2) {
-      float16_t pj = float16_t(exp(Ss[sreg + row * SST + j] - mt));
-      Ps[(sg * 16 + row) * PST + j] = pj;
+    [[unroll]] for (uint i = 0; i < BK / 2; ++i) {
+      float16_t pj = float16_t(exp2(sv[i] - m));
+      Ps[(sg * 16 + row) * PST + half_ + 2 * i] = pj;
       ls += float(pj);
     }
     ls += subgroupShuffleXor(ls, 1);
-    l = l * alpha + ls;
+    l += ls;
     subgroupMemoryBarrierShared();
     subgroupBarrier();
 
-    // O = O * alpha + P V, one 16 x 16 output block at a time.
+    // O += P V.
+    fcoopmatNV<16, gl_ScopeSubgroup, 16, 16> pa[BK / 16];
+    [[unroll]] for (uint jb = 0; jb < BK / 16; ++jb) coopMatLoadNV(pa[jb], Ps, (sg * 16) * PST + jb * 16, PST, false);
     [[unroll]] for (uint db = 0; db < NDB; ++db) {
-      fcoopmatNV<32, gl_ScopeSubgroup, 16, 16> acc = fcoopmatNV<32, gl_ScopeSubgroup, 16, 16>(0.0);
-      for (uint jb = 0; jb < BK / 16; ++jb) {
-        fcoopmatNV<16, gl_ScopeSubgroup, 16, 16> pa, vb_;
-        coopMatLoadNV(pa, Ps, (sg * 16) * PST + jb * 16, PST, false);
-        coopMatLoadNV(vb_, KVs, (BK + jb * 16) * KST + db * 16, KST, false);
-        acc = coopMatMulAddNV(pa, vb_, acc);
+      [[unroll]] for (uint jb = 0; jb < BK / 16; ++jb) {
+        fcoopmatNV<16, gl_ScopeSubgroup, 16, 16> vb_;
+        if (GLOBAL_KV == 0)
+          coopMatLoadNV(vb_, KVs, (BK + jb * 16) * KST8 + db * 2, KST8, false);
+        else
+          coopMatLoadNV(vb_, v16, (kvrow0 + k0 + jb * 16) * D8 + db * 2, D8, false);
+        oc[db] = coopMatMulAddNV(pa[jb], vb_, oc[db]);
       }
-      coopMatStoreNV(acc, Ss, sreg, 16, false);
-      subgroupMemoryBarrierShared();
-      subgroupBarrier();
-      [[unroll]] for (uint c = 0; c < 8; ++c)
-        oacc[db * 8 + c] = oacc[db * 8 + c] * alpha + Ss[sreg + row * 16 + half_ * 8 + c];
-      subgroupMemoryBarrierShared();
-      subgroupBarrier();
     }
   }
 
+  // O / l, through the subgroup's shared region one 16 x 16 block at a time.
   const uint qi = q0 + sg * 16 + row;
-  if (qi < p.Sq) {
-    const float inv = l > 0.0 ? 1.0 / l : 0.0;
-    const uint obase = b * p.ob + h * p.oh + qi * p.os;
-    [[unroll]] for (uint db = 0; db < NDB; ++db)
-      [[unroll]] for (uint c = 0; c < 8; ++c) o[obase + db * 16 + half_ * 8 + c] = oacc[db * 8 + c] * inv;
+  const float inv = l > 0.0 ? 1.0 / l : 0.0;
+  const uint obase = b * p.ob + h * p.oh + qi * p.os;
+  [[unroll]] for (uint db = 0; db < NDB; ++db) {
+    subgroupMemoryBarrierShared();
+    subgroupBarrier();
+    coopMatStoreNV(oc[db], Ss, sreg, 16, false);
+    subgroupMemoryBarrierShared();
+    subgroupBarrier();
+    if (qi < p.Sq)
+      [[unroll]] for (uint c = 0; c < 8; ++c) o[obase + db * 16 + half_ * 8 + c] = Ss[sreg + row * 16 + half_ * 8 + c] * inv;
   }
 }
+#endif

@@ -6,6 +6,10 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include "backends/parity.h"
 #include "graph/shape_inference.h"
@@ -18,6 +22,7 @@ struct AttnShape {
   int64_t b, sq, skv, h, hkv, d;
   int64_t t = -1;  // past length; -1: no past inputs
   int64_t dv = -1; // value head dim; -1: d
+  float scale = 0;  // 0: 1 / sqrt(d)
 };
 
 ParityCase vdrt_attention(const std::string& name, AttnShape s, double tol = 1e-4, const std::string& precision = "fp32") {
@@ -29,7 +34,7 @@ ParityCase vdrt_attention(const std::string& name, AttnShape s, double tol = 1e-
                    ins.push_back(b.input("past_k", {s.b, s.t, s.hkv, s.d}));
                    ins.push_back(b.input("past_v", {s.b, s.t, s.hkv, dv}));
                  }
-                 const float scale = 1.0f / std::sqrt(static_cast<float>(s.d));
+                 const float scale = s.scale != 0 ? s.scale : 1.0f / std::sqrt(static_cast<float>(s.d));
                  b.output(b.op("Attention", ins,
                                attrs({{"scale", Attribute(scale)}, {"num_heads", Attribute(s.h)},
                                       {"kv_num_heads", Attribute(s.hkv)}}),
@@ -80,6 +85,14 @@ const std::vector<ParityCase>& cases() {
     v.push_back(vdrt_attention("Fp16D128NoPast", {2, 17, 31, 3, 3, 128}, 2e-2, "fp16"));
     v.push_back(vdrt_attention("Fp16Large", {1, 300, 300, 2, 2, 128, 600}, 2e-2, "fp16"));
     v.push_back(vdrt_attention("Fp16Odd", {1, 5, 7, 3, 3, 16, 11}, 2e-2, "fp16"));
+    v.push_back(vdrt_attention("Fp16D128Gqa", {1, 40, 100, 4, 2, 128, 37}, 2e-2, "fp16"));
+    v.push_back(vdrt_attention("Fp16D64Gqa3", {2, 150, 20, 6, 2, 64, 130}, 2e-2, "fp16"));
+    v.push_back(vdrt_attention("Fp16OnlyPast", {1, 33, 0, 2, 2, 128, 70}, 2e-2, "fp16"));
+    v.push_back(vdrt_attention("Fp16NoKeys", {1, 9, 0, 2, 2, 128, 0}, 2e-2, "fp16"));
+    // Wide scores (scale 0.5): running maxima grow by more than 2^8 after
+    // the first tile, so the lazy rescale of the coopmat path runs.
+    v.push_back(vdrt_attention("Fp16WideScores", {1, 100, 200, 2, 2, 128, 1500, -1, 0.5f}, 2e-2, "fp16"));
+    v.push_back(vdrt_attention("WideScores", {1, 100, 200, 2, 2, 128, 1500, -1, 0.5f}));
     // ONNX Attention-23, 4-D.
     v.push_back(onnx_attention_4d("Onnx4dTinyWan", {1, 48, 60, 4, 4, 16}));
     v.push_back(onnx_attention_4d("Onnx4dCross", {1, 48, 8, 4, 4, 16}));
@@ -123,7 +136,24 @@ TEST(AttentionBench, DISABLED_WanHotCase) {
     return g;
   };
   const int n = 11;
-  for (const char* precision : {"fp32", "fp16"}) {
+  // VDRT_ATTN_BENCH_FP16_ONLY skips fp32; VDRT_ATTN_BENCH_VARIANTS="nt,bk,g;..."
+  // times each cooperative-matrix configuration (VDRT_VK_ATTN_VARIANT).
+  std::vector<std::pair<std::string, std::string>> runs;
+  if (!std::getenv("VDRT_ATTN_BENCH_FP16_ONLY")) runs.push_back({"fp32", ""});
+  if (const char* vs = std::getenv("VDRT_ATTN_BENCH_VARIANTS")) {
+    std::string all = vs;
+    for (size_t at = 0; at <= all.size();) {
+      size_t e = all.find(';', at);
+      if (e == std::string::npos) e = all.size();
+      if (e > at) runs.push_back({"fp16", all.substr(at, e - at)});
+      at = e + 1;
+    }
+  } else {
+    runs.push_back({"fp16", ""});
+  }
+  for (const auto& [prec, variant] : runs) {
+    const char* precision = prec.c_str();
+    if (!variant.empty()) setenv("VDRT_VK_ATTN_VARIANT", variant.c_str(), 1);
     double best[2] = {1e30, 1e30};
     for (int which = 0; which < 2; ++which) {
       std::unique_ptr<Graph> g = build(which ? n : 1);
@@ -141,9 +171,11 @@ TEST(AttentionBench, DISABLED_WanHotCase) {
     }
     const double per = (best[1] - best[0]) / (n - 1);
     const double flops = 4.0 * sq * (skv + t) * d * h;
-    std::printf("vdrt.Attention Sq=%lld Skv=%lld T=%lld H=%lld D=%lld %s: %.3f ms per attention (%.1f TFLOP/s)\n",
-                (long long)sq, (long long)skv, (long long)t, (long long)h, (long long)d, precision, per * 1e3,
-                flops / per * 1e-12);
+    std::printf("vdrt.Attention Sq=%lld Skv=%lld T=%lld H=%lld D=%lld %s%s%s: %.3f ms per attention (%.1f TFLOP/s)\n",
+                (long long)sq, (long long)skv, (long long)t, (long long)h, (long long)d, precision,
+                variant.empty() ? "" : " variant ", variant.c_str(), per * 1e3, flops / per * 1e-12);
+    std::fflush(stdout);
+    if (!variant.empty()) unsetenv("VDRT_VK_ATTN_VARIANT");
   }
 }
 
