@@ -1,11 +1,27 @@
 #include "test_util.h"
 
+#include <sys/wait.h>
+
+#include <cstdio>
+
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <cmath>
 
 namespace vdrt::test {
+
+CliResult run_vdrt(const std::string& args, const std::string& env) {
+  CliResult r;
+  FILE* p = popen(((env.empty() ? "" : "env " + env + " ") + vdrt_binary() + " " + args + " 2>&1").c_str(), "r");
+  if (!p) return r;
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof buf, p)) > 0) r.output.append(buf, n);
+  const int status = pclose(p);
+  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return r;
+}
 
 std::string source_path(const std::string& relative) { return std::string(VDRT_SOURCE_ROOT) + "/" + relative; }
 std::vector<std::filesystem::path> test_data_sets(const std::filesystem::path& folder) {

@@ -14,6 +14,14 @@ std::string source_path(const std::string& relative);
 std::vector<std::filesystem::path> test_data_sets(const std::filesystem::path& folder);
 // Path of the built `vdrt` binary.
 std::string vdrt_binary();
+// Runs the built `vdrt` binary with `args` (a shell command line) and
+// captures its exit code and its stdout and stderr, interleaved.
+struct CliResult {
+  int code = -1;
+  std::string output;
+};
+// `env`: "NAME=value ..." set for that process only.
+CliResult run_vdrt(const std::string& args, const std::string& env = "");
 // Largest absolute elementwise difference; fails the test on dtype/shape mismatch.
 double max_abs_diff(const Tensor& actual, const Tensor& expected);
 

@@ -17,23 +17,6 @@ namespace vdrt::test {
 namespace {
 namespace fs = std::filesystem;
 
-struct Result {
-  int exit_code = -1;
-  std::string output;  // stdout and stderr
-};
-
-Result vdrt(const std::string& args) {
-  std::string cmd = vdrt_binary() + " " + args + " 2>&1";
-  Result r;
-  FILE* p = popen(cmd.c_str(), "r");
-  if (!p) return r;
-  std::array<char, 4096> buf;
-  size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) r.output.append(buf.data(), n);
-  int status = pclose(p);
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
-}
 
 fs::path temp_dir(const std::string& name) {
   fs::path d = fs::temp_directory_path() / ("vdrt_opt_test_" + name);
@@ -46,23 +29,23 @@ TEST(VdrtOpt, WritesAModelThatRunsWithTheGoldenOutputs) {
   fs::path dir = temp_dir("run");
   fs::path out = dir / "denoiser.onnx";
   std::string model = source_path("models/tiny_wan/ts17/denoiser.onnx");
-  Result r = vdrt("opt " + model + " -o " + out.string() + " --explain");
-  ASSERT_EQ(r.exit_code, 0) << r.output;
+  CliResult r = run_vdrt("opt " + model + " -o " + out.string() + " --explain");
+  ASSERT_EQ(r.code, 0) << r.output;
   EXPECT_NE(r.output.find("vdrt.Attention"), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("pass fuse-attention"), std::string::npos) << r.output;  // one log line per pass
   EXPECT_NE(r.output.find("explain: no near-misses"), std::string::npos) << r.output;
   ASSERT_TRUE(fs::exists(out));
-  Result run = vdrt("run " + out.string() + " --inputs " +
+  CliResult run = run_vdrt("run " + out.string() + " --inputs " +
                     source_path("models/tiny_wan/ts17/denoiser/test_data_set_1") + " --atol 1e-4 --rtol 0");
-  EXPECT_EQ(run.exit_code, 0) << run.output;
+  EXPECT_EQ(run.code, 0) << run.output;
   fs::remove_all(dir);
 }
 
 TEST(VdrtOpt, DumpDirHoldsTheGraphAfterEveryPass) {
   fs::path dir = temp_dir("dump");
-  Result r = vdrt("opt " + source_path("models/tiny_wan/dyn18/denoiser.onnx") + " -o " + (dir / "out.onnx").string() +
+  CliResult r = run_vdrt("opt " + source_path("models/tiny_wan/dyn18/denoiser.onnx") + " -o " + (dir / "out.onnx").string() +
                   " --passes fold-constants,fuse-attention --dump-dir " + (dir / "dump").string());
-  ASSERT_EQ(r.exit_code, 0) << r.output;
+  ASSERT_EQ(r.code, 0) << r.output;
   for (const char* f : {"00-input.dot", "00-input.onnx", "01-fold-constants.dot", "01-fold-constants.onnx",
                         "02-fuse-attention.dot", "02-fuse-attention.onnx"})
     EXPECT_TRUE(fs::exists(dir / "dump" / f)) << f;
@@ -76,19 +59,19 @@ TEST(VdrtOpt, PipelineFileWithOptions) {
   fs::path dir = temp_dir("pipeline");
   std::ofstream(dir / "p.toml") << "[[pass]]\nname = \"fold-constants\"\nmax_bytes = 4096\n\n"
                                    "[[pass]]\nname = \"fuse-attention\"\nsplit_cache = false\n";
-  Result r = vdrt("opt " + source_path("models/tiny_wan/attn23/denoiser.onnx") + " -o " + (dir / "o.onnx").string() +
+  CliResult r = run_vdrt("opt " + source_path("models/tiny_wan/attn23/denoiser.onnx") + " -o " + (dir / "o.onnx").string() +
                   " --pipeline " + (dir / "p.toml").string());
-  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_EQ(r.code, 0) << r.output;
   EXPECT_EQ(r.output.find("pass fuse-norms"), std::string::npos) << r.output;  // only the listed passes ran
-  Result p = vdrt("opt --print-pipeline --pipeline " + (dir / "p.toml").string());
-  EXPECT_EQ(p.exit_code, 0) << p.output;
+  CliResult p = run_vdrt("opt --print-pipeline --pipeline " + (dir / "p.toml").string());
+  EXPECT_EQ(p.code, 0) << p.output;
   EXPECT_NE(p.output.find("split_cache = false"), std::string::npos) << p.output;
   fs::remove_all(dir);
 }
 
 TEST(VdrtOpt, HelpDocumentsEveryPassAndOption) {
-  Result r = vdrt("opt --help");
-  ASSERT_EQ(r.exit_code, 0) << r.output;
+  CliResult r = run_vdrt("opt --help");
+  ASSERT_EQ(r.code, 0) << r.output;
   for (const std::string& name : PassRegistry::instance().names()) {
     EXPECT_NE(r.output.find("  " + name + "\n"), std::string::npos) << name;
     for (const auto& o : PassRegistry::instance().create(name)->option_specs())
@@ -96,29 +79,29 @@ TEST(VdrtOpt, HelpDocumentsEveryPassAndOption) {
   }
   for (const char* flag : {"--pipeline", "--dump-dir", "--explain", "--list-passes", "-o,--output"})
     EXPECT_NE(r.output.find(flag), std::string::npos) << flag;
-  Result list = vdrt("opt --list-passes");
-  EXPECT_EQ(list.exit_code, 0);
+  CliResult list = run_vdrt("opt --list-passes");
+  EXPECT_EQ(list.code, 0);
   EXPECT_NE(list.output.find("fuse-attention"), std::string::npos);
-  Result print = vdrt("opt --print-pipeline");
+  CliResult print = run_vdrt("opt --print-pipeline");
   EXPECT_NE(print.output.find("[[pass]]"), std::string::npos);
 }
 
 TEST(VdrtOpt, BadInputsFailCleanly) {
   fs::path dir = temp_dir("bad");
   std::string model = source_path("models/tiny_wan/ts17/denoiser.onnx");
-  Result no_out = vdrt("opt " + model);
-  EXPECT_EQ(no_out.exit_code, 2) << no_out.output;
+  CliResult no_out = run_vdrt("opt " + model);
+  EXPECT_EQ(no_out.code, 2) << no_out.output;
   std::ofstream(dir / "bad.toml") << "[[pass]]\nname = \"fuse-everything\"\n";
-  Result bad_pass = vdrt("opt " + model + " -o " + (dir / "o.onnx").string() + " --pipeline " + (dir / "bad.toml").string());
-  EXPECT_EQ(bad_pass.exit_code, 1) << bad_pass.output;
+  CliResult bad_pass = run_vdrt("opt " + model + " -o " + (dir / "o.onnx").string() + " --pipeline " + (dir / "bad.toml").string());
+  EXPECT_EQ(bad_pass.code, 1) << bad_pass.output;
   EXPECT_NE(bad_pass.output.find("unknown pass 'fuse-everything'"), std::string::npos) << bad_pass.output;
   std::ofstream(dir / "opt.toml") << "[[pass]]\nname = \"fuse-gelu\"\ntolerance = \"loose\"\n";
-  Result bad_opt = vdrt("opt " + model + " -o " + (dir / "o.onnx").string() + " --pipeline " + (dir / "opt.toml").string());
-  EXPECT_EQ(bad_opt.exit_code, 1) << bad_opt.output;
+  CliResult bad_opt = run_vdrt("opt " + model + " -o " + (dir / "o.onnx").string() + " --pipeline " + (dir / "opt.toml").string());
+  EXPECT_EQ(bad_opt.code, 1) << bad_opt.output;
   EXPECT_NE(bad_opt.output.find("tolerance"), std::string::npos) << bad_opt.output;
   std::ofstream(dir / "garbage.onnx") << "not a model";
-  Result garbage = vdrt("opt " + (dir / "garbage.onnx").string() + " -o " + (dir / "o.onnx").string());
-  EXPECT_EQ(garbage.exit_code, 1) << garbage.output;
+  CliResult garbage = run_vdrt("opt " + (dir / "garbage.onnx").string() + " -o " + (dir / "o.onnx").string());
+  EXPECT_EQ(garbage.code, 1) << garbage.output;
   EXPECT_FALSE(fs::exists(dir / "o.onnx"));
   fs::remove_all(dir);
 }

@@ -15,63 +15,47 @@ namespace vdrt::test {
 namespace {
 namespace fs = std::filesystem;
 
-struct Output {
-  int code = -1;
-  std::string text;
-};
-
-Output run(const std::string& args) {
-  Output out;
-  const std::string cmd = vdrt_binary() + " " + args + " 2>&1";
-  FILE* p = popen(cmd.c_str(), "r");
-  if (!p) return out;
-  std::array<char, 4096> buf{};
-  while (fgets(buf.data(), buf.size(), p)) out.text += buf.data();
-  const int status = pclose(p);
-  out.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return out;
-}
 
 TEST(SparseCli, GenerateWithTheShippedPipelines) {
   const std::string model = source_path("models/tiny_wan");
   for (const char* pipeline : {"sparse_pbsa", "sparse_hsa"}) {
     const fs::path video = fs::temp_directory_path() / (std::string("vdrt_cli_") + pipeline + ".y4m");
     const std::string cache = std::string(pipeline) == "sparse_pbsa" ? "pbsa" : "unbounded";
-    Output o = run("generate " + model + " -o " + video.string() + " --frames 36 --no-progress --cache " + cache +
+    CliResult o = run_vdrt("generate " + model + " -o " + video.string() + " --frames 36 --no-progress --cache " + cache +
                    " --pipeline " + source_path(std::string("passes/pipelines/") + pipeline + ".toml"));
-    EXPECT_EQ(o.code, 0) << o.text;
-    EXPECT_NE(o.text.find("wrote 36 frames"), std::string::npos) << o.text;
+    EXPECT_EQ(o.code, 0) << o.output;
+    EXPECT_NE(o.output.find("wrote 36 frames"), std::string::npos) << o.output;
     EXPECT_GT(fs::file_size(video), 0u);
     fs::remove(video);
   }
   // pbsa without PBSA layers, and a missing pipeline file, are usage errors with a reason.
-  Output bad = run("generate " + model + " -o /tmp/vdrt_cli_bad.y4m --frames 12 --no-progress --cache pbsa");
+  CliResult bad = run_vdrt("generate " + model + " -o /tmp/vdrt_cli_bad.y4m --frames 12 --no-progress --cache pbsa");
   EXPECT_NE(bad.code, 0);
-  EXPECT_NE(bad.text.find("pbsa"), std::string::npos) << bad.text;
-  Output missing = run("generate " + model + " -o /tmp/vdrt_cli_bad.y4m --frames 12 --pipeline /nonexistent.toml");
+  EXPECT_NE(bad.output.find("pbsa"), std::string::npos) << bad.output;
+  CliResult missing = run_vdrt("generate " + model + " -o /tmp/vdrt_cli_bad.y4m --frames 12 --pipeline /nonexistent.toml");
   EXPECT_NE(missing.code, 0);
 }
 
 TEST(SparseCli, ProfileAttentionSuggestsAConfigurationVdrtAccepts) {
-  Output o = run("profile-attention " + source_path("models/tiny_wan") +
+  CliResult o = run_vdrt("profile-attention " + source_path("models/tiny_wan") +
                  " --chunks 5 --block-size 4 --window 6 --memory 2,8 --compare " +
                  source_path("passes/pipelines/sparse_pbsa.toml") + " --cache pbsa");
-  ASSERT_EQ(o.code, 0) << o.text;
-  EXPECT_NE(o.text.find("layer chunk"), std::string::npos) << o.text;
-  EXPECT_NE(o.text.find("mem@8"), std::string::npos);
-  EXPECT_NE(o.text.find("rel. L2"), std::string::npos);
-  const auto at = o.text.find("[[pass]]");
-  ASSERT_NE(at, std::string::npos) << o.text;
+  ASSERT_EQ(o.code, 0) << o.output;
+  EXPECT_NE(o.output.find("layer chunk"), std::string::npos) << o.output;
+  EXPECT_NE(o.output.find("mem@8"), std::string::npos);
+  EXPECT_NE(o.output.find("rel. L2"), std::string::npos);
+  const auto at = o.output.find("[[pass]]");
+  ASSERT_NE(at, std::string::npos) << o.output;
   // The suggestion, appended to the fusing passes, is a pipeline vdrt opt runs.
-  std::string suggestion = o.text.substr(at);
+  std::string suggestion = o.output.substr(at);
   suggestion = suggestion.substr(0, suggestion.find("\nerror of the rollout"));
   const fs::path toml = fs::temp_directory_path() / "vdrt_cli_suggested.toml";
   std::ofstream(toml) << "[[pass]]\nname = \"fold-constants\"\n[[pass]]\nname = \"fuse-attention\"\n" << suggestion;
   const fs::path out = fs::temp_directory_path() / "vdrt_cli_suggested.onnx";
-  Output opt = run("opt " + source_path("models/tiny_wan/ts17/denoiser.onnx") + " -o " + out.string() +
+  CliResult opt = run_vdrt("opt " + source_path("models/tiny_wan/ts17/denoiser.onnx") + " -o " + out.string() +
                    " --pipeline " + toml.string());
-  EXPECT_EQ(opt.code, 0) << opt.text;
-  EXPECT_NE(opt.text.find("vdrt.PBSAttention"), std::string::npos) << opt.text;
+  EXPECT_EQ(opt.code, 0) << opt.output;
+  EXPECT_NE(opt.output.find("vdrt.PBSAttention"), std::string::npos) << opt.output;
   fs::remove(toml);
   fs::remove(out);
 }

@@ -1,0 +1,46 @@
+// `vdrt devices` and `--device` on machines with and without a Vulkan driver:
+// the device is listed with its features, and its absence is a clear message
+// and exit code 1, never a crash.
+#include <gtest/gtest.h>
+
+#include "test_util.h"
+
+namespace vdrt::test {
+namespace {
+
+TEST(DevicesCli, ListsTheCpuAndEveryVulkanDeviceWithItsFeatures) {
+  CliResult r = run_vdrt("devices");
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_NE(r.output.find("cpu:0"), std::string::npos) << r.output;
+#ifdef VDRT_WITH_VULKAN
+  // CI pins Mesa lavapipe (scripts/run-tests.sh); elsewhere any driver will do.
+  if (std::getenv("VDRT_REQUIRE_GPU") && std::string(std::getenv("VDRT_REQUIRE_GPU")) == "1") {
+    EXPECT_NE(r.output.find("vulkan:0"), std::string::npos) << r.output;
+    EXPECT_NE(r.output.find("subgroup "), std::string::npos) << r.output;
+    EXPECT_NE(r.output.find("fp16 "), std::string::npos) << r.output;
+  }
+#endif
+}
+
+TEST(DevicesCli, NoVulkanDriverIsAClearMessage) {
+  CliResult r = run_vdrt("devices", "VDRT_VULKAN_DISABLE=1");
+  ASSERT_EQ(r.code, 0) << r.output;
+#ifdef VDRT_WITH_VULKAN
+  EXPECT_NE(r.output.find("(no device) vulkan: disabled by VDRT_VULKAN_DISABLE"), std::string::npos) << r.output;
+#endif
+  // A missing loader (no libvulkan.so.1 at all): the library path leads nowhere.
+  r = run_vdrt("devices", "VK_DRIVER_FILES=/nonexistent/icd.json VK_ICD_FILENAMES=/nonexistent/icd.json");
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_EQ(r.output.find("vulkan:0"), std::string::npos) << r.output;
+
+  const std::string model = source_path("models/tiny_wan/ts17/denoiser.onnx");
+  const std::string data = source_path("models/tiny_wan/ts17/denoiser/test_data_set_1");
+  r = run_vdrt("run " + model + " -i " + data + " -d vulkan", "VDRT_VULKAN_DISABLE=1");
+  EXPECT_EQ(r.code, 1) << r.output;
+  EXPECT_NE(r.output.find("vulkan"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("no device"), std::string::npos) << r.output;
+  EXPECT_EQ(r.output.find("internal error"), std::string::npos) << r.output;
+}
+
+}  // namespace
+}  // namespace vdrt::test
