@@ -101,6 +101,7 @@ Tile pick_tile(const Gemm& g, const DeviceCaps& caps) {
 // WM x WN per subgroup of 32.
 struct CoopTile {
   uint32_t bm, bn, bk, wm, wn;
+  uint32_t flags = 0;  // 1: fragments straight from global memory; 2: the glslc -O build (matmul_tc16)
   uint32_t threads() const { return (bm / wm) * (bn / wn) * 32; }
   size_t shared_bytes(bool at, bool bt) const {
     const size_t a = at ? size_t(bk) * (bm / 8 + 1) : size_t(bm) * (bk / 8 + 1);
@@ -119,7 +120,8 @@ struct CoopTile {
 };
 
 // VDRT_VK_GEMM_VARIANT (read once): "old" keeps every fp16 product on
-// matmul_coopmat.comp; "BM,BN,BK,WM,WN" forces a tile of the f16 path.
+// matmul_coopmat.comp; "BM,BN,BK,WM,WN[,FLAGS]" forces a tile (and flags,
+// see CoopTile) of the f16 path.
 struct GemmVariant {
   bool old = false;
   std::optional<CoopTile> tile;
@@ -134,7 +136,7 @@ const GemmVariant& gemm_variant() {
       return v;
     }
     CoopTile t{};
-    if (std::sscanf(e, "%u,%u,%u,%u,%u", &t.bm, &t.bn, &t.bk, &t.wm, &t.wn) == 5) v.tile = t;
+    if (std::sscanf(e, "%u,%u,%u,%u,%u,%u", &t.bm, &t.bn, &t.bk, &t.wm, &t.wn, &t.flags) >= 5) v.tile = t;
     else std::fprintf(stderr, "vdrt: ignoring VDRT_VK_GEMM_VARIANT=%s (want old or BM,BN,BK,WM,WN)\n", e);
     return v;
   }();
@@ -143,8 +145,10 @@ const GemmVariant& gemm_variant() {
 
 CoopTile pick_coop_tile(const Gemm& g, const DeviceCaps& caps, bool at, bool bt) {
   if (const auto& t = gemm_variant().tile; t && t->valid(caps, at, bt)) return *t;
-  for (CoopTile t : {CoopTile{128, 256, 32, 64, 64}, CoopTile{128, 128, 32, 64, 32}}) {
-    if (t.bn > 128 && g.N < 1024) continue;
+  // H200, 4680 x 8960 x 1536: 128 x 128 tiles of 4 subgroups (64 x 64 each)
+  // 132 TFLOP/s; 8 subgroups (64 x 32) and 128 x 256 / 256 x 128 tiles
+  // (64 x 64), BK 64, the -O build and direct global fragment loads 116-120.
+  for (CoopTile t : {CoopTile{128, 128, 32, 64, 64, 0}, CoopTile{128, 128, 32, 64, 32, 0}}) {
     if (t.valid(caps, at, bt)) return t;
   }
   return CoopTile{0, 0, 0, 0, 0};
@@ -186,8 +190,8 @@ bool emit_coop_f16(const Gemm& g, const KernelArgs& a, Program& prog) {
   if (bt) prog.dispatches.push_back(to_f16(in(1), scratch(1), g.N, g.K, Np, Kp, g.sbn, g.sbk, caps));
   else prog.dispatches.push_back(to_f16(in(1), scratch(1), g.K, g.N, Kp, Np, g.sbk, g.sbn, caps));
   Dispatch d;
-  d.shader = "matmul_coopmat_f16";
-  d.spec = {t.threads(), t.bm, t.bn, t.bk, t.wm, t.wn, at, bt, g.has_c};
+  d.shader = t.flags & 2 ? "matmul_tc16" : "matmul_coopmat_f16";
+  d.spec = {t.threads(), t.bm, t.bn, t.bk, t.wm, t.wn, at, bt, g.has_c, (t.flags & 1) != 0};
   d.args = {scratch(0), scratch(1), g.has_c ? in(2) : in(0), out(0)};
   d.writes = {false, false, false, true};
   d.u32(u32(g.M, "M")).u32(u32(g.N, "N")).u32(u32(Kp, "K"));

@@ -1,0 +1,146 @@
+// Body of matmul_coopmat_f16.comp (built -O0) and matmul_tc16.comp (the
+// same shader built with glslc -O); see matmul_coopmat_f16.comp.
+#include "common.glsl"
+layout(local_size_x_id = 0) in;
+layout(constant_id = 0) const uint NT = 256;
+layout(constant_id = 1) const uint BM = 128;
+layout(constant_id = 2) const uint BN = 128;
+layout(constant_id = 3) const uint BK = 32;
+layout(constant_id = 4) const uint WM = 64;
+layout(constant_id = 5) const uint WN = 32;
+layout(constant_id = 6) const bool A_T = false;   // A16 is [Kp][Mp]
+layout(constant_id = 7) const bool B_T = false;   // B16 is [Np][Kp]
+layout(constant_id = 8) const bool HAS_C = false;
+layout(constant_id = 9) const bool DIRECT = false;  // fragments straight from global memory (no shared staging)
+
+layout(std430, binding = 0) readonly buffer A { uvec4 a[]; };
+layout(std430, binding = 1) readonly buffer B { uvec4 b[]; };
+layout(std430, binding = 2) readonly buffer C { float c[]; };
+layout(std430, binding = 3) writeonly buffer Y { float y[]; };
+layout(push_constant) uniform P {
+  uint M, N, Kp;    // valid output rows / columns, padded K
+  uint lda, ldb;    // uvec4 per row of A16 / B16
+  uint scm, scn;
+  float alpha, beta;
+} p;
+
+const uint FM = WM / 16, FN = WN / 16;
+// Shared tiles in uvec4 (8 halves). A: BM rows of BK (or BK rows of BM with A_T).
+const uint A_ROWS = A_T ? BK : BM, A_COLS = (A_T ? BM : BK) / 8, ASTR = A_COLS + 1;
+const uint B_ROWS = B_T ? BN : BK, B_COLS = (B_T ? BK : BN) / 8, BSTR = B_COLS + 1;
+const uint ABUF = A_ROWS * ASTR, BBUF = B_ROWS * BSTR;
+const uint LA = A_ROWS * A_COLS / NT, LB = B_ROWS * B_COLS / NT;   // uvec4 per invocation per step
+shared uvec4 As[2 * ABUF];
+shared uvec4 Bs[2 * BBUF];
+
+uvec4 ra[LA], rb[LB];
+uint m0, n0;
+
+void load_step(uint k0) {
+  const uint tid = gl_LocalInvocationID.x;
+  [[unroll]] for (uint r = 0; r < LA; ++r) {
+    uint e = tid + r * NT, row = e / A_COLS, col = e - row * A_COLS;
+    ra[r] = A_T ? a[(k0 + row) * p.lda + m0 / 8 + col] : a[(m0 + row) * p.lda + k0 / 8 + col];
+  }
+  [[unroll]] for (uint r = 0; r < LB; ++r) {
+    uint e = tid + r * NT, row = e / B_COLS, col = e - row * B_COLS;
+    rb[r] = B_T ? b[(n0 + row) * p.ldb + k0 / 8 + col] : b[(k0 + row) * p.ldb + n0 / 8 + col];
+  }
+}
+
+void store_step(uint buf) {
+  const uint tid = gl_LocalInvocationID.x;
+  [[unroll]] for (uint r = 0; r < LA; ++r) {
+    uint e = tid + r * NT, row = e / A_COLS, col = e - row * A_COLS;
+    As[buf * ABUF + row * ASTR + col] = ra[r];
+  }
+  [[unroll]] for (uint r = 0; r < LB; ++r) {
+    uint e = tid + r * NT, row = e / B_COLS, col = e - row * B_COLS;
+    Bs[buf * BBUF + row * BSTR + col] = rb[r];
+  }
+}
+
+void main() {
+  n0 = gl_WorkGroupID.x * BN;
+  m0 = gl_WorkGroupID.y * BM;
+  const uint sg = gl_SubgroupID;
+  const uint wm = (sg / (BN / WN)) * WM, wn = (sg % (BN / WN)) * WN;
+
+  fcoopmatNV<32, gl_ScopeSubgroup, 16, 16> acc[FM * FN];
+  [[unroll]] for (uint i = 0; i < FM * FN; ++i) acc[i] = fcoopmatNV<32, gl_ScopeSubgroup, 16, 16>(0.0);
+
+  const uint steps = p.Kp / BK;
+  if (DIRECT) {
+    for (uint k0 = 0; k0 < p.Kp; k0 += 16) {
+      fcoopmatNV<16, gl_ScopeSubgroup, 16, 16> fa[FM];
+      fcoopmatNV<16, gl_ScopeSubgroup, 16, 16> fb[FN];
+      [[unroll]] for (uint i = 0; i < FM; ++i) {
+        if (A_T) coopMatLoadNV(fa[i], a, k0 * p.lda + (m0 + wm + i * 16) / 8, p.lda, true);
+        else coopMatLoadNV(fa[i], a, (m0 + wm + i * 16) * p.lda + k0 / 8, p.lda, false);
+      }
+      [[unroll]] for (uint j = 0; j < FN; ++j) {
+        if (B_T) coopMatLoadNV(fb[j], b, (n0 + wn + j * 16) * p.ldb + k0 / 8, p.ldb, true);
+        else coopMatLoadNV(fb[j], b, k0 * p.ldb + (n0 + wn + j * 16) / 8, p.ldb, false);
+      }
+      [[unroll]] for (uint i = 0; i < FM; ++i)
+        [[unroll]] for (uint j = 0; j < FN; ++j) acc[i * FN + j] = coopMatMulAddNV(fa[i], fb[j], acc[i * FN + j]);
+    }
+    barrier();
+  } else {
+  load_step(0);
+  store_step(0);
+  barrier();
+  for (uint s = 0; s < steps; ++s) {
+    const uint cur = s & 1;
+    if (s + 1 < steps) load_step((s + 1) * BK);
+    [[unroll]] for (uint kk = 0; kk < BK; kk += 16) {
+      fcoopmatNV<16, gl_ScopeSubgroup, 16, 16> fa[FM];
+      fcoopmatNV<16, gl_ScopeSubgroup, 16, 16> fb[FN];
+      [[unroll]] for (uint i = 0; i < FM; ++i) {
+        if (A_T) coopMatLoadNV(fa[i], As, cur * ABUF + kk * ASTR + (wm + i * 16) / 8, ASTR, true);
+        else coopMatLoadNV(fa[i], As, cur * ABUF + (wm + i * 16) * ASTR + kk / 8, ASTR, false);
+      }
+      [[unroll]] for (uint j = 0; j < FN; ++j) {
+        if (B_T) coopMatLoadNV(fb[j], Bs, cur * BBUF + (wn + j * 16) * BSTR + kk / 8, BSTR, true);
+        else coopMatLoadNV(fb[j], Bs, cur * BBUF + kk * BSTR + (wn + j * 16) / 8, BSTR, false);
+      }
+      [[unroll]] for (uint i = 0; i < FM; ++i)
+        [[unroll]] for (uint j = 0; j < FN; ++j) acc[i * FN + j] = coopMatMulAddNV(fa[i], fb[j], acc[i * FN + j]);
+    }
+    if (s + 1 < steps) store_step(cur ^ 1);
+    barrier();
+  }
+  }
+
+  // Epilogue. As is free now (the loop ended with a barrier): 64 uvec4 (a
+  // 16 x 16 f32 block) of it per subgroup for the blocks that need checks.
+  const uint lane = gl_SubgroupInvocationID;
+  const bool direct_ok = !HAS_C && (p.N & 3u) == 0;
+  [[unroll]] for (uint i = 0; i < FM; ++i) {
+    [[unroll]] for (uint j = 0; j < FN; ++j) {
+      const uint rm = m0 + wm + i * 16, rn = n0 + wn + j * 16;
+      if (rm >= p.M || rn >= p.N) continue;   // uniform across the subgroup
+      if (direct_ok && rm + 16 <= p.M && rn + 16 <= p.N) {
+        coopMatStoreNV(acc[i * FN + j] * p.alpha, y, rm * p.N + rn, p.N, false);
+        continue;
+      }
+      coopMatStoreNV(acc[i * FN + j], As, sg * 64, 4, false);
+      subgroupMemoryBarrierShared();
+      subgroupBarrier();
+      for (uint v = lane; v < 64; v += gl_SubgroupSize) {
+        const vec4 q = uintBitsToFloat(As[sg * 64 + v]);
+        const uint gm = rm + v / 4;
+        [[unroll]] for (uint t = 0; t < 4; ++t) {
+          const uint gn = rn + (v % 4) * 4 + t;
+          if (gm < p.M && gn < p.N) {
+            float o = p.alpha * q[t];
+            if (HAS_C) o += p.beta * c[gm * p.scm + gn * p.scn];
+            y[gm * p.N + gn] = o;
+          }
+        }
+      }
+      subgroupMemoryBarrierShared();
+      subgroupBarrier();
+    }
+  }
+}
