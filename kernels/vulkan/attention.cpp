@@ -61,27 +61,29 @@ bool all_multiples_of_4(const Problem& pr) {
 }
 
 // Cooperative-matrix configuration: invocations per work group (32 per 16
-// queries), keys per tile, K/V fragments loaded from global memory instead
-// of shared tiles.
+// queries), keys per tile, K (bit 0) / V (bit 1) fragments loaded from
+// global memory instead of shared tiles, staged tiles loaded one tile ahead.
 struct CoopmatConfig {
-  uint32_t nt, bk, global_kv;
+  uint32_t nt, bk, global_kv, prefetch;
   size_t shared_bytes(uint32_t d) const {
     const size_t nsg = nt / 32;
-    const size_t kv = global_kv ? 16 : 16 * (2 * size_t(bk) * (d / 8 + 1) + 1);
+    const size_t rows = size_t(bk) * (2 - (global_kv & 1) - ((global_kv >> 1) & 1));
+    const size_t kv = 16 * (rows * (d / 8 + 1) + 1);
     return kv + 4 * nsg * 16 * (bk + 4) + 2 * nsg * 16 * (bk + 8);
   }
 };
 
-// VDRT_VK_ATTN_VARIANT="nt,bk,global_kv" forces a configuration (benchmarks).
+// VDRT_VK_ATTN_VARIANT="nt,bk,global_kv[,prefetch]" forces a configuration (benchmarks).
 const CoopmatConfig* pick_coopmat(uint32_t d, const DeviceCaps& caps) {
-  // Measured on the H200 (48 KiB shared): 128,32,0 7.9 ms; 256,32,0 8.5; 128,32,1 11.5; 128,64,1 12.2.
-  static const CoopmatConfig configs[] = {{128, 32, 0}, {256, 32, 0}, {128, 32, 1}};
+  // Wan hot case on the H200 (48 KiB shared): 128,32,0,1 6.9 ms; 256,32,0,1 7.4; 128,32,0,0 7.9-8.3;
+  // 128,32,1|2,1 8.9; 128,64,2,1 10.1; 128,64,1,1 10.4; 256,32,2,1 11.1; 128,32,3,0 11.5.
+  static const CoopmatConfig configs[] = {{128, 32, 0, 1}, {256, 32, 0, 1}, {128, 32, 3, 0}};
   static thread_local CoopmatConfig forced;
   if (const char* v = std::getenv("VDRT_VK_ATTN_VARIANT")) {
-    unsigned nt = 0, bk = 0, g = 0;
-    if (std::sscanf(v, "%u,%u,%u", &nt, &bk, &g) == 3) {
-      forced = {nt, bk, g};
-      if ((nt == 128 || nt == 256) && (bk == 32 || bk == 64) && nt <= caps.max_workgroup_invocations &&
+    unsigned nt = 0, bk = 0, g = 0, pf = 1;
+    if (std::sscanf(v, "%u,%u,%u,%u", &nt, &bk, &g, &pf) >= 3) {
+      forced = {nt, bk, g, pf};
+      if ((nt == 128 || nt == 256) && (bk == 32 || bk == 64) && g < 4 && nt <= caps.max_workgroup_invocations &&
           forced.shared_bytes(d) <= caps.max_shared_bytes)
         return &forced;
     }
@@ -103,8 +105,8 @@ Program build_coopmat(const KernelArgs& a, const Problem& pr, const CoopmatConfi
   prog.scratch_bytes = {size_t(pr.batch * pr.q_heads * qpad * d * 2), size_t(pr.batch * pr.kv_heads * kpad * d * 2),
                         size_t(pr.batch * pr.kv_heads * kpad * d * 2)};
   if (std::getenv("VDRT_VK_ATTN_VERBOSE"))
-    std::fprintf(stderr, "vdrt attention coopmat: nt %u bk %u global_kv %u shared %zu of %zu\n", cm.nt, cm.bk,
-                 cm.global_kv, cm.shared_bytes(d), size_t(a.caps.max_shared_bytes));
+    std::fprintf(stderr, "vdrt attention coopmat: nt %u bk %u global_kv %u prefetch %u shared %zu of %zu\n", cm.nt, cm.bk,
+                 cm.global_kv, cm.prefetch, cm.shared_bytes(d), size_t(a.caps.max_shared_bytes));
   const uint32_t pki = pr.past_key_input, pvi = pki + 1;
   // rows [0, T) from view a (binding 0), [T, T + S) from view b (binding 1).
   auto convert = [&](Arg src_a, const View& va, Arg src_b, const View& vb, int64_t heads, int64_t rows_pad,
@@ -128,7 +130,7 @@ Program build_coopmat(const KernelArgs& a, const Problem& pr, const CoopmatConfi
 
   Dispatch disp;
   disp.shader = d == 64 ? "flash_attention_coopmat_d64" : "flash_attention_coopmat";
-  disp.spec = {cm.bk, cm.nt, cm.global_kv};
+  disp.spec = {cm.bk, cm.nt, cm.global_kv, cm.prefetch};
   disp.args = {scratch(0), scratch(1), scratch(2), out(0)};
   disp.writes = {false, false, false, true};
   disp.u32(u32(pr.q_len)).u32(u32(nkeys)).u32(u32(qpad)).u32(u32(kpad)).u32(u32(pr.q_heads / pr.kv_heads));

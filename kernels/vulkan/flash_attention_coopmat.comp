@@ -16,8 +16,9 @@
 //   and its output strip (16 x D f32) as D/16 coopmat accumulators. Per tile
 //   of BK keys:
 //   1. the K and V tiles (f16) are copied 16 bytes at a time into shared
-//      memory (GLOBAL_KV = 0), or the fragments are loaded straight from the
-//      f16 scratch (GLOBAL_KV = 1);
+//      memory through registers, loaded from global memory one tile ahead
+//      (PREFETCH), or (GLOBAL_KV bits) their fragments are loaded straight
+//      from the f16 scratch;
 //   2. S = Q K^T (16 x BK) by coopmat, stored f32 to the subgroup's shared
 //      region;
 //   3. online softmax in fp32 (log2 domain), two lanes per row: the running
@@ -63,7 +64,8 @@ void main() {
 layout(local_size_x_id = 1) in;
 layout(constant_id = 0) const uint BK = 64;        // keys per tile: 32 or 64
 layout(constant_id = 1) const uint NT = 128;       // invocations: 32 per 16 query rows
-layout(constant_id = 2) const uint GLOBAL_KV = 0;  // 1: K/V fragments straight from global memory
+layout(constant_id = 2) const uint GLOBAL_KV = 0;  // bit 0: K, bit 1: V fragments straight from global memory
+layout(constant_id = 3) const uint PREFETCH = 1;   // 1: the next tile's global loads overlap this tile's math
 
 const uint D = HEAD_DIM;
 const uint D8 = D / 8;            // uvec4 (8 halves) per row
@@ -86,9 +88,24 @@ layout(push_constant) uniform P {
   uint ob, oh, os;
 } p;
 
-shared uvec4 KVs[2 * BK * KST8 * (1 - GLOBAL_KV) + 1];  // K tile rows 0..BK-1, V tile rows BK..2BK-1
+const uint KG = GLOBAL_KV & 1, VG = (GLOBAL_KV >> 1) & 1;
+const uint VROW = BK * (1 - KG);    // first V tile row in KVs
+const uint PER = BK * D8 / NT;      // uvec4s per invocation per staged tile
+shared uvec4 KVs[BK * (2 - KG - VG) * KST8 + 1];  // K tile rows (unless KG), then V tile rows (unless VG)
 shared float Ss[NSG * SREG];
 shared float16_t Ps[BQ * PST];
+
+uvec4 kr[PER], vr[PER];  // staged K / V tile, this invocation's share
+
+// Global loads of the tile whose first key row (in the scratch) is r0.
+void fetch(uint r0) {
+  const uint tid = gl_LocalInvocationID.x;
+  [[unroll]] for (uint i = 0; i < PER; ++i) {
+    const uint e = tid + i * NT, j = e / D8, c = e - j * D8;
+    if (KG == 0) kr[i] = k16[(r0 + j) * D8 + c];
+    if (VG == 0) vr[i] = v16[(r0 + j) * D8 + c];
+  }
+}
 
 void main() {
   const uint tid = gl_LocalInvocationID.x;
@@ -112,15 +129,18 @@ void main() {
   float m = NEG, l = 0.0;
   const uint kvrow0 = (b * Hk + hk) * p.kpad;
 
+  if (PREFETCH != 0 && (KG == 0 || VG == 0)) fetch(kvrow0);
   for (uint k0 = 0; k0 < nkeys; k0 += BK) {
-    if (GLOBAL_KV == 0) {
+    if (KG == 0 || VG == 0) {
+      if (PREFETCH == 0) fetch(kvrow0 + k0);
       barrier();  // previous tile consumed
-      for (uint e = tid; e < BK * D8; e += NT) {
-        uint j = e / D8, c = e - j * D8;
-        KVs[j * KST8 + c] = k16[(kvrow0 + k0 + j) * D8 + c];
-        KVs[(BK + j) * KST8 + c] = v16[(kvrow0 + k0 + j) * D8 + c];
+      [[unroll]] for (uint i = 0; i < PER; ++i) {
+        const uint e = tid + i * NT, j = e / D8, c = e - j * D8;
+        if (KG == 0) KVs[j * KST8 + c] = kr[i];
+        if (VG == 0) KVs[(VROW + j) * KST8 + c] = vr[i];
       }
       barrier();
+      if (PREFETCH != 0 && k0 + BK < nkeys) fetch(kvrow0 + k0 + BK);
     }
 
     // S strip = Q K^T, one 16 x 16 block of keys at a time.
@@ -128,7 +148,7 @@ void main() {
       fcoopmatNV<32, gl_ScopeSubgroup, 16, 16> s = fcoopmatNV<32, gl_ScopeSubgroup, 16, 16>(0.0);
       [[unroll]] for (uint db = 0; db < NDB; ++db) {
         fcoopmatNV<16, gl_ScopeSubgroup, 16, 16> kt;
-        if (GLOBAL_KV == 0)
+        if (KG == 0)
           coopMatLoadNV(kt, KVs, (jb * 16) * KST8 + db * 2, KST8, true);  // (d, key) = Ks[key][d]
         else
           coopMatLoadNV(kt, k16, (kvrow0 + k0 + jb * 16) * D8 + db * 2, D8, true);
@@ -184,8 +204,8 @@ void main() {
     [[unroll]] for (uint db = 0; db < NDB; ++db) {
       [[unroll]] for (uint jb = 0; jb < BK / 16; ++jb) {
         fcoopmatNV<16, gl_ScopeSubgroup, 16, 16> vb_;
-        if (GLOBAL_KV == 0)
-          coopMatLoadNV(vb_, KVs, (BK + jb * 16) * KST8 + db * 2, KST8, false);
+        if (VG == 0)
+          coopMatLoadNV(vb_, KVs, (VROW + jb * 16) * KST8 + db * 2, KST8, false);
         else
           coopMatLoadNV(vb_, v16, (kvrow0 + k0 + jb * 16) * D8 + db * 2, D8, false);
         oc[db] = coopMatMulAddNV(pa[jb], vb_, oc[db]);
