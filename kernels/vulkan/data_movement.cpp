@@ -43,10 +43,8 @@ Program build_transpose(const KernelArgs& a) {
 
 Program build_expand(const KernelArgs& a) {
   const auto& od = a.outputs[0].dims;
-  const auto& id = a.inputs[0].dims;
-  std::vector<int64_t> cs = contiguous_strides(id), s(od.size(), 0);
-  for (size_t i = 0; i < id.size(); ++i) s[od.size() - id.size() + i] = id[i] == 1 ? 0 : cs[i];
-  return single(strided_copy(od, s, contiguous_strides(od), 0, 0, elem_bytes(a), in(0), out(0), a.caps));
+  return single(strided_copy(od, broadcast_strides(a.inputs[0].dims, od), contiguous_strides(od), 0, 0, elem_bytes(a),
+                             in(0), out(0), a.caps));
 }
 
 Program build_slice(const KernelArgs& a) {

@@ -81,15 +81,6 @@ const std::map<std::string, BinaryOp>& binary_ops() {
   return ops;
 }
 
-// Element strides of an operand broadcast to `out` dims (0 where it repeats).
-std::vector<int64_t> broadcast_strides(const std::vector<int64_t>& dims, const std::vector<int64_t>& out) {
-  std::vector<int64_t> s(out.size(), 0);
-  std::vector<int64_t> cs = contiguous_strides(dims);
-  size_t off = out.size() - dims.size();
-  for (size_t i = 0; i < dims.size(); ++i) s[off + i] = dims[i] == 1 ? 0 : cs[i];
-  return s;
-}
-
 Program build_binary(const KernelArgs& a) {
   uint32_t op = binary_ops().at(a.node.op_type());
   if (op == kModFloor && a.attrs().get_int("fmod", 0) == 1) op = kModTrunc;

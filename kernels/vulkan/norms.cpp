@@ -66,6 +66,14 @@ Dispatch col_dispatch(RowOp op, uint64_t outer, uint64_t len, uint64_t inner, Ar
   return d;
 }
 
+Dispatch reduce_dispatch(RowOp op, int64_t outer, int64_t len, int64_t inner, const DeviceCaps& caps) {
+  if (inner == 1)
+    return row_dispatch(op, static_cast<uint64_t>(outer), static_cast<uint64_t>(len), in(0), RowParam{in(0)}, nullptr,
+                        out(0), 0.0f, caps);
+  return col_dispatch(op, static_cast<uint64_t>(outer), static_cast<uint64_t>(len), static_cast<uint64_t>(inner), in(0),
+                      out(0), caps);
+}
+
 bool param_mapping(const std::vector<int64_t>& param, const std::vector<int64_t>& target, RowParam& out) {
   if (numel(param) == 1) {
     out.div = 4;  // any multiple of 4: the shader broadcasts one value

@@ -75,12 +75,7 @@ Program build_reduce(const KernelArgs& a) {
   for (int64_t i = 0; i < first; ++i) outer *= dims[i];
   for (int64_t i = first; i <= last; ++i) len *= dims[i];
   for (int64_t i = last + 1; i < static_cast<int64_t>(dims.size()); ++i) inner *= dims[i];
-  if (inner == 1)
-    prog.dispatches.push_back(row_dispatch(op, static_cast<uint64_t>(outer), static_cast<uint64_t>(len), in(0),
-                                           RowParam{in(0)}, nullptr, out(0), 0.0f, a.caps));
-  else
-    prog.dispatches.push_back(col_dispatch(op, static_cast<uint64_t>(outer), static_cast<uint64_t>(len),
-                                           static_cast<uint64_t>(inner), in(0), out(0), a.caps));
+  prog.dispatches.push_back(reduce_dispatch(op, outer, len, inner, a.caps));
   return prog;
 }
 

@@ -28,6 +28,9 @@ Dispatch row_dispatch(RowOp op, uint64_t rows, uint64_t n, Arg x, RowParam scale
 // x viewed as [outer, len, inner]: softmax over len (writes x's shape) or a
 // reduction over len (writes [outer, inner]).
 Dispatch col_dispatch(RowOp op, uint64_t outer, uint64_t len, uint64_t inner, Arg x, Arg y, const DeviceCaps& caps);
+// The reduction of input 0 over the middle axis of [outer, len, inner] into
+// output 0: contiguous rows when inner == 1, else one thread per column.
+Dispatch reduce_dispatch(RowOp op, int64_t outer, int64_t len, int64_t inner, const DeviceCaps& caps);
 
 // How a parameter of dims `param` broadcasts against `target` (numpy
 // alignment) as p[(e / div) % mod]; false when it needs more than that.

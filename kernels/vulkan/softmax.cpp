@@ -22,12 +22,7 @@ Program build_softmax(const KernelArgs& a) {
   }
   Program prog;
   if (outer * len * inner == 0) return prog;
-  if (inner == 1)
-    prog.dispatches.push_back(row_dispatch(op, static_cast<uint64_t>(outer), static_cast<uint64_t>(len), in(0),
-                                           RowParam{in(0)}, nullptr, out(0), 0.0f, a.caps));
-  else
-    prog.dispatches.push_back(col_dispatch(op, static_cast<uint64_t>(outer), static_cast<uint64_t>(len),
-                                           static_cast<uint64_t>(inner), in(0), out(0), a.caps));
+  prog.dispatches.push_back(reduce_dispatch(op, outer, len, inner, a.caps));
   return prog;
 }
 

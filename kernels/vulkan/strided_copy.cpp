@@ -8,6 +8,14 @@ std::vector<int64_t> contiguous_strides(const std::vector<int64_t>& dims) {
   return s;
 }
 
+std::vector<int64_t> broadcast_strides(const std::vector<int64_t>& dims, const std::vector<int64_t>& out) {
+  std::vector<int64_t> s(out.size(), 0);
+  std::vector<int64_t> cs = contiguous_strides(dims);
+  size_t off = out.size() - dims.size();
+  for (size_t i = 0; i < dims.size(); ++i) s[off + i] = dims[i] == 1 ? 0 : cs[i];
+  return s;
+}
+
 void collapse_dims(std::vector<int64_t>& dims, std::vector<std::vector<int64_t>*> strides) {
   std::vector<int64_t> d;
   std::vector<std::vector<int64_t>> s(strides.size());

@@ -11,6 +11,10 @@ namespace vdrt::vk {
 // Row-major element strides of `dims`.
 std::vector<int64_t> contiguous_strides(const std::vector<int64_t>& dims);
 
+// Element strides of a tensor of `dims` broadcast (NumPy rules) to `out`
+// dims: 0 along the dims it repeats.
+std::vector<int64_t> broadcast_strides(const std::vector<int64_t>& dims, const std::vector<int64_t>& out);
+
 // Merges adjacent dims whose strides chain in every operand (and drops
 // size-1 dims), so most copies and broadcasts become 1-3 dims.
 void collapse_dims(std::vector<int64_t>& dims, std::vector<std::vector<int64_t>*> strides);

@@ -6,22 +6,14 @@
 namespace vdrt::vk {
 namespace {
 
-std::vector<int64_t> bcast_strides(const std::vector<int64_t>& dims, const std::vector<int64_t>& out) {
-  std::vector<int64_t> s(out.size(), 0);
-  std::vector<int64_t> cs = contiguous_strides(dims);
-  size_t off = out.size() - dims.size();
-  for (size_t i = 0; i < dims.size(); ++i) s[off + i] = dims[i] == 1 ? 0 : cs[i];
-  return s;
-}
-
 Program build_where(const KernelArgs& a) {
   std::vector<int64_t> dims = a.outputs[0].dims;
   const uint64_t n = static_cast<uint64_t>(numel(dims));
   Program prog;
   if (!n) return prog;
   VDRT_CHECK(n < (uint64_t(1) << 32), "Vulkan Where indexes tensors with 32-bit offsets");
-  std::vector<int64_t> sc = bcast_strides(a.inputs[0].dims, dims), sx = bcast_strides(a.inputs[1].dims, dims),
-                       sy = bcast_strides(a.inputs[2].dims, dims);
+  std::vector<int64_t> sc = broadcast_strides(a.inputs[0].dims, dims), sx = broadcast_strides(a.inputs[1].dims, dims),
+                       sy = broadcast_strides(a.inputs[2].dims, dims);
   collapse_dims(dims, {&sc, &sx, &sy});
   VDRT_CHECK(dims.size() <= 4, "Vulkan Where broadcast over more than 4 non-mergeable dims");
   while (dims.size() < 4) {
