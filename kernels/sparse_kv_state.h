@@ -36,6 +36,10 @@ struct KvLane {
   // softmax mass block i received, summed over the lane's query rows and
   // query heads: the saliency signal of PBSA.
   float* mass = nullptr;
+  // When non-null (and the state asks for masses), kernels APPEND the pooled
+  // (mean) query [key_dim] of every query block of every query head of the
+  // lane: PBSA's pooled_refresh ranks memory candidates with them.
+  std::vector<float>* pooled_queries = nullptr;
 };
 
 // What the attention of one query block looked like, for profiling

@@ -71,6 +71,9 @@ class SparsifyAttention final : public Pass {
         {"memory_blocks", int64_t{64}, "PBSA: persistent memory budget, blocks per layer and KV head."},
         {"compress", false, "PBSA: keep memory blocks as mean key/value with a log(count) weight."},
         {"saliency_decay", 1.0, "PBSA: saliency <- decay * saliency + mass each chunk (1 = plain accumulation)."},
+        {"memory_rank", std::string("accumulated"),
+         "PBSA: how memory candidates are ranked: accumulated (saliency of visited blocks, decayed) or "
+         "pooled_refresh (Sparse Forcing: pooled attention of the clean pass over all candidates)."},
         {"sink_frames", int64_t{-1}, "First frames always kept (PBSA: in memory; HSA: at frame level); "
                                      "-1 = method default (PBSA 0, HSA 1)."},
         {"top_frames", int64_t{0}, "HSA: cached frames kept per query block besides the sinks; 0 = all."},
@@ -226,6 +229,7 @@ class SparsifyAttention final : public Pass {
     p.memory_blocks = opt_int("memory_blocks");
     p.compress = opt_bool("compress");
     p.saliency_decay = static_cast<float>(opt_float("saliency_decay"));
+    p.memory_rank = SparseAttentionParams::parse_memory_rank(opt_string("memory_rank"));
     p.top_frames = opt_int("top_frames");
     p.top_blocks = opt_int("top_blocks");
     // Validate through the attribute parser: one set of rules for all users.

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 
 #include <tbb/parallel_for.h>
 
@@ -23,6 +24,7 @@ struct BlockKvCache::Lane {
   std::vector<std::unique_ptr<Block>> memory;  // persistent blocks
   KvLane view;
   std::vector<float> mass;
+  std::vector<float> pooled_q;  // pooled queries of the clean pass (memory_rank pooled_refresh), [n, dk]
 };
 
 BlockKvCache::BlockKvCache(int64_t batch, int64_t kv_heads, int64_t key_dim, int64_t value_dim,
@@ -40,7 +42,12 @@ BlockKvCache::BlockKvCache(int64_t batch, int64_t kv_heads, int64_t key_dim, int
     VDRT_CHECK(frame_policy_.kind != CachePolicy::Kind::Pbsa,
                "cache policy pbsa needs layers rewritten to vdrt.PBSAttention; this layer runs vdrt.HSAttention");
   order_ = params_.layout.tile_order();
-  for (int64_t i = 0; i < batch * kv_heads; ++i) lanes_.push_back(std::make_unique<Lane>());
+  for (int64_t i = 0; i < batch * kv_heads; ++i) {
+    lanes_.push_back(std::make_unique<Lane>());
+    if (params_.method == SparseMethod::Pbsa &&
+        params_.memory_rank == SparseAttentionParams::MemoryRank::PooledRefresh)
+      lanes_.back()->view.pooled_queries = &lanes_.back()->pooled_q;
+  }
 }
 
 BlockKvCache::~BlockKvCache() = default;
@@ -120,11 +127,42 @@ void compress_block(std::vector<float>& data, int32_t& rows, int32_t tokens, flo
 
 }  // namespace
 
+std::vector<double> pooled_block_importance(const std::vector<float>& pooled_q, const std::vector<const float*>& keys,
+                                           int64_t dk, float scale) {
+  std::vector<double> importance(keys.size(), 0.0);
+  if (keys.empty()) return importance;
+  std::vector<double> logits(keys.size());
+  for (size_t q0 = 0; q0 + static_cast<size_t>(dk) <= pooled_q.size(); q0 += static_cast<size_t>(dk)) {
+    const float* q = pooled_q.data() + q0;
+    double top = -std::numeric_limits<double>::infinity();
+    for (size_t c = 0; c < keys.size(); ++c) {
+      double dot = 0;
+      for (int64_t d = 0; d < dk; ++d) dot += static_cast<double>(q[d]) * keys[c][d];
+      logits[c] = scale * dot;
+      top = std::max(top, logits[c]);
+    }
+    double sum = 0;
+    for (double& l : logits) sum += (l = std::exp(l - top));
+    for (size_t c = 0; c < keys.size(); ++c) importance[c] += logits[c] / sum;
+  }
+  return importance;
+}
+
 void BlockKvCache::admit_and_evict(Lane& lane, std::vector<std::unique_ptr<Block>> leaving) {
   const SparseAttentionParams& p = params_;
   if (p.method == SparseMethod::Hsa) return;  // HSA evicts whole frames (see append)
   std::vector<std::unique_ptr<Block>> pool = std::move(lane.memory);
   for (auto& blk : leaving) pool.push_back(std::move(blk));
+  if (p.memory_rank == SparseAttentionParams::MemoryRank::PooledRefresh) {
+    // Sparse Forcing's refresh: the clean pass's pooled block attention over
+    // every candidate (old memory and the blocks leaving the window), a
+    // block's importance being its column of A summed over query blocks.
+    std::vector<const float*> keys;
+    for (const auto& blk : pool)
+      keys.push_back(blk->data.data() + static_cast<size_t>(blk->rows) * (dk_ + dv_));
+    const std::vector<double> importance = pooled_block_importance(lane.pooled_q, keys, dk_, p.scale);
+    for (size_t i = 0; i < pool.size(); ++i) pool[i]->saliency = importance[i];
+  }
   // Sinks first, then by saliency; ties keep the newer frame (it has had
   // less time to collect mass).
   std::stable_sort(pool.begin(), pool.end(), [&](const auto& a, const auto& b) {
@@ -216,6 +254,7 @@ void BlockKvCache::append(const Tensor& key, const Tensor& value) {
                           lane.window.begin() + static_cast<int64_t>(keep_front + drop));
       }
     }
+    lane.pooled_q.clear();  // a refresh uses the clean pass of its own chunk only
     rebuild_view(lane);
   });
 }

@@ -17,6 +17,9 @@
 //    mean key/value (one row weighted by log(tokens)). Memory is therefore
 //    bounded at any video length: window_frames * tokens_per_frame +
 //    memory_blocks * tile tokens per lane.
+//    With memory_rank = pooled_refresh (Sparse Forcing) the competition is
+//    decided instead by the clean pass's pooled block attention over all
+//    candidates (pooled_block_importance); saliency then holds that score.
 //  * HSA: every frame is kept (unbounded), or the frame policy of
 //    CachePolicy `window:N,sink:S` (the first S and the most recent N-S frames).
 #include <memory>
@@ -28,6 +31,12 @@
 #include "runtime/kv_cache.h"
 
 namespace vdrt {
+
+// Sparse Forcing's importance of candidate blocks: for each pooled query q
+// (pooled_q holds them back to back, dk floats each),
+// A[q, c] = softmax_c(scale * q . keys[c]); importance[c] = sum_q A[q, c].
+std::vector<double> pooled_block_importance(const std::vector<float>& pooled_q, const std::vector<const float*>& keys,
+                                            int64_t dk, float scale);
 
 class BlockKvCache final : public SparseKvState {
  public:

@@ -52,6 +52,16 @@ CagSchedule::Curve CagSchedule::parse_curve(const std::string& name) {
   throw Error("cag_curve must be 'linear' or 'cosine', got '" + name + "'");
 }
 
+SparseAttentionParams::MemoryRank SparseAttentionParams::parse_memory_rank(const std::string& name) {
+  if (name == "accumulated") return MemoryRank::Accumulated;
+  if (name == "pooled_refresh") return MemoryRank::PooledRefresh;
+  throw Error("memory_rank must be 'accumulated' or 'pooled_refresh', got '" + name + "'");
+}
+
+const char* SparseAttentionParams::memory_rank_name(MemoryRank r) {
+  return r == MemoryRank::Accumulated ? "accumulated" : "pooled_refresh";
+}
+
 const char* CagSchedule::curve_name(Curve c) { return c == Curve::Linear ? "linear" : "cosine"; }
 
 int64_t SparseAttentionParams::budget(int64_t chunk, int64_t n, int64_t fixed) const {
@@ -111,6 +121,7 @@ SparseAttentionParams SparseAttentionParams::from_attributes(SparseMethod method
     p.compress = a.get_int("compress", 0) != 0;
     p.saliency_decay = a.get_float("saliency_decay", 1.0f);
     VDRT_CHECK(p.saliency_decay > 0.0f && p.saliency_decay <= 1.0f, "saliency_decay must be in (0, 1]");
+    p.memory_rank = parse_memory_rank(a.get_string("memory_rank", "accumulated"));
     VDRT_CHECK(p.sink_frames * p.layout.tiles() <= p.memory_blocks,
                "sink_frames " + std::to_string(p.sink_frames) + " need " +
                    std::to_string(p.sink_frames * p.layout.tiles()) + " blocks but memory_blocks is " +
@@ -141,6 +152,7 @@ void SparseAttentionParams::to_attributes(AttributeMap& a) const {
     a.set("memory_blocks", memory_blocks);
     a.set("compress", int64_t{compress ? 1 : 0});
     a.set("saliency_decay", saliency_decay);
+    a.set("memory_rank", std::string(memory_rank_name(memory_rank)));
   } else {
     a.set("top_frames", top_frames);
     a.set("top_blocks", top_blocks);

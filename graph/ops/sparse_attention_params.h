@@ -71,6 +71,17 @@ struct SparseAttentionParams {
   int64_t memory_blocks = 0;   // persistent memory M, blocks per layer and KV head
   bool compress = false;       // keep memory blocks as mean K/V with a log(count) weight
   float saliency_decay = 1.0f; // saliency <- decay * saliency + mass, once per chunk
+  // How memory candidates are ranked when blocks leave the window:
+  //  Accumulated: saliency (exact softmax mass of the blocks each query
+  //    visited in cache-filling passes, folded with saliency_decay);
+  //  PooledRefresh (Sparse Forcing): once per chunk, from the clean pass's
+  //    pooled queries, A = softmax(scale * pooled q . pooled k) over all
+  //    candidates (memory and the blocks leaving the window); importance =
+  //    column sum of A over query blocks and heads; top memory_blocks kept.
+  enum class MemoryRank { Accumulated, PooledRefresh };
+  MemoryRank memory_rank = MemoryRank::Accumulated;
+  static MemoryRank parse_memory_rank(const std::string& name);  // "accumulated" | "pooled_refresh"
+  static const char* memory_rank_name(MemoryRank r);
 
   // HSA
   int64_t top_frames = 0;      // cached frames kept per query block (besides sinks); 0 = all

@@ -81,6 +81,7 @@ class PastLanes {
 
 struct TaskResult {
   std::vector<std::pair<int32_t, float>> mass;  // (block, mass) for the lane's saliency
+  std::vector<float> pooled_q;                  // for the lane's pooled_queries (PBSA pooled_refresh)
   QueryBlockRecord record;
 };
 
@@ -227,6 +228,7 @@ void sparse_attention(KernelContext& ctx, SparseMethod method) {
       TaskResult& res = results[task];
       if (accumulate)
         for (int32_t bi : chosen) res.mass.emplace_back(bi, static_cast<float>(tile.mass(bi)));
+      if (accumulate && lane.pooled_queries) res.pooled_q = pooled_q;
       if (recorder) {
         QueryBlockRecord& rec = res.record;
         rec.batch = b;
@@ -249,7 +251,11 @@ void sparse_attention(KernelContext& ctx, SparseMethod method) {
   if (accumulate)
     for (int64_t task = 0; task < tasks; ++task) {
       const int64_t h = (task / (tiles * F)) % Hq, b = task / (tiles * F * Hq);
-      float* mass = state->lane(b, h / group).mass;
+      const KvLane& lane = state->lane(b, h / group);
+      if (lane.pooled_queries)
+        lane.pooled_queries->insert(lane.pooled_queries->end(), results[task].pooled_q.begin(),
+                                    results[task].pooled_q.end());
+      float* mass = lane.mass;
       if (!mass) continue;
       for (const auto& [bi, m] : results[task].mass) mass[bi] += m;
     }

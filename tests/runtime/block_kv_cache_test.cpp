@@ -7,9 +7,12 @@
 
 #include <gtest/gtest.h>
 
+#include <fstream>
 #include <random>
+#include <sstream>
 
 #include "kernels/sparse_attention_util.h"
+#include "test_util.h"
 
 namespace vdrt::test {
 namespace {
@@ -39,6 +42,65 @@ struct Driver {
     return y;
   }
 };
+
+// Sparse Forcing's memory refresh (memory_rank = pooled_refresh) against the
+// NumPy reference tests/data/sparse_reference/pbsa_reference.py: the kernel's
+// clean pass pools the queries, the cache ranks old memory plus the blocks
+// leaving the window by pooled block attention; the kept (frame, tile) set
+// of every KV head after every chunk must be the reference's.
+TEST(BlockKvCache, PbsaPooledRefreshMatchesNumpyReference) {
+  std::ifstream f(source_path("tests/data/sparse_reference/pbsa_reference.txt"));
+  ASSERT_TRUE(f.good()) << "missing tests/data/sparse_reference/pbsa_reference.txt";
+  std::string line, word;
+  std::getline(f, line);  // comment
+  std::getline(f, line);
+  std::istringstream ps(line);
+  int64_t H, HQ, D, GH, GW, TH, TW, F, W, C, chunks;
+  float scale;
+  ps >> word >> H >> HQ >> D >> GH >> GW >> TH >> TW >> F >> W >> C >> scale >> chunks;
+  ASSERT_EQ(word, "params");
+  SparseAttentionParams p = sparse_params(SparseMethod::Pbsa, GH, GW, TH, TW, scale);
+  p.window_frames = W;
+  p.memory_blocks = C;
+  p.top_k = 3;  // the window's selection does not enter the refresh
+  p.memory_rank = SparseAttentionParams::MemoryRank::PooledRefresh;
+  Driver d(SparseMethod::Pbsa, p, H, D, CachePolicy::parse("pbsa"));
+  std::mt19937 rng(5);
+  const int64_t T = F * GH * GW;
+  auto read_tensor = [&](const char* tag, std::vector<int64_t> dims) {
+    std::getline(f, line);
+    std::istringstream ls(line);
+    ls >> word;
+    EXPECT_EQ(word, tag);
+    Tensor t(DType::F32, dims);
+    for (int64_t i = 0; i < t.numel(); ++i) ls >> t.data<float>()[i];
+    EXPECT_FALSE(ls.fail()) << tag;
+    return t;
+  };
+  int refreshed = 0;
+  for (int64_t c = 0; c < chunks; ++c) {
+    std::getline(f, line);
+    ASSERT_EQ(line, "chunk " + std::to_string(c));
+    Tensor q = read_tensor("q", {1, T, HQ, D});
+    Tensor k = read_tensor("k", {1, T, H, D});
+    Tensor v = random_tensor({1, T, H, D}, rng);
+    d.step(c, q, k, v);
+    for (int64_t h = 0; h < H; ++h) {
+      std::getline(f, line);
+      std::istringstream ls(line);
+      int64_t rc, rh;
+      ls >> word >> rc >> rh;
+      ASSERT_TRUE(word == "memory" && rc == c && rh == h) << line;
+      std::vector<std::string> expected, got;
+      while (ls >> word) expected.push_back(word);
+      for (const KvBlock& b : d.cache.lane(0, h).blocks)
+        if (b.persistent) got.push_back(std::to_string(b.frame) + ":" + std::to_string(b.tile));
+      EXPECT_EQ(got, expected) << "chunk " << c << " KV head " << h;
+      refreshed += !expected.empty();
+    }
+  }
+  EXPECT_EQ(refreshed, 8);  // chunks 2..5, both heads
+}
 
 TEST(BlockKvCache, EveryBlockKeptEqualsDenseOverChunks) {
   std::mt19937 rng(21);
