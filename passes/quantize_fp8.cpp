@@ -18,6 +18,22 @@
 // of 3-bit mantissas than the residual stream. The bytes saved would not pay
 // for a float8 im2col path.
 //
+// Scope: `scope = "all"` considers every MatMul/Gemm with a constant weight;
+// `scope = "dit_linear"` only Light Forcing's W8A8 set, the linear layers of
+// the transformer blocks, recognised by structure (DitLinearScope below):
+//  * attention q/k/v: the projections feeding an attention core (vdrt.Attention,
+//    vdrt.PBSAttention/HSAttention, ONNX Attention, or an unfused Softmax
+//    between MatMul(Q, K^T) and MatMul(P, V)) through non-linear-layer ops
+//    (Reshape, Transpose, the q/k norms, RoPE, the KV-cache Concat);
+//  * attention o: the first projection fed by the attention's output;
+//  * FFN: the projections on either side of a GELU (vdrt.Gelu, Gelu, or the
+//    Tanh/Erf of an unfused one) that lies downstream of an attention, which
+//    leaves out the text embedding's GELU MLP.
+// Embeddings (patch, text, time), the time projection (modulation) and the
+// head are not in the set. When a graph has no attention core (e.g. a
+// subgraph), node names are the fallback: self_attn / cross_attn / attn
+// projections named q, k, v, o and ffn layers.
+//
 // Layers stay in float32 when an `exclude` pattern matches the node's name
 // or the name of its weight or bias (the dynamo exporter names nodes
 // node_MatMul_15 but keeps 'head.head.bias'), when the weight is small
@@ -26,6 +42,7 @@
 #include <cmath>
 #include <cstring>
 #include <optional>
+#include <set>
 
 #include "graph/error.h"
 #include "graph/ops/quantize_params.h"
@@ -60,6 +77,131 @@ bool is_transpose_2d(const Node* n) {
   return perm == std::vector<int64_t>{1, 0};
 }
 
+bool is_gelu_marker(const Node* n) {
+  if (!n) return false;
+  if (n->domain() == kVdrtDomain) return n->op_type() == "Gelu";
+  return n->domain().empty() && (n->op_type() == "Gelu" || n->op_type() == "Tanh" || n->op_type() == "Erf");
+}
+
+bool is_attention_core(const Node* n) {
+  if (!n) return false;
+  if (n->domain() == kVdrtDomain)
+    return n->op_type() == "Attention" || n->op_type() == "PBSAttention" || n->op_type() == "HSAttention";
+  return n->domain().empty() && (n->op_type() == "Attention" || n->op_type() == "Softmax");
+}
+
+// A MatMul/Gemm (or an already rewritten vdrt.QMatMul) whose B is a weight:
+// a constant, or a DequantizeLinear of one (possibly transposed).
+bool is_linear_layer(const Node* n) {
+  if (!n) return false;
+  if (n->domain() == kVdrtDomain) return n->op_type() == "QMatMul";
+  if (!n->domain().empty() || (n->op_type() != "MatMul" && n->op_type() != "Gemm")) return false;
+  const Value* b = n->input(1);
+  if (!b) return false;
+  if (b->is_constant()) return true;
+  const Node* p = b->producer();
+  if (is_transpose_2d(p) && p->input(0)) p = p->input(0)->producer();
+  return p && p->domain().empty() && p->op_type() == "DequantizeLinear" && p->input(0) && p->input(0)->is_constant();
+}
+
+// The linear layers of the DiT blocks (see the header comment).
+class DitLinearScope {
+ public:
+  explicit DitLinearScope(const Graph& graph) {
+    std::vector<const Node*> cores, gelus;
+    for (const auto& n : graph.nodes()) {
+      if (is_attention_core(n.get())) cores.push_back(n.get());
+      if (is_gelu_marker(n.get())) gelus.push_back(n.get());
+    }
+    structural_ = !cores.empty();
+    std::set<const Node*> downstream;  // everything an attention core feeds
+    std::vector<const Node*> stack(cores.begin(), cores.end());
+    while (!stack.empty()) {
+      const Node* n = stack.back();
+      stack.pop_back();
+      for (const Value* out : n->outputs())
+        if (out)
+          for (const Node* c : out->consumers())
+            if (downstream.insert(c).second) stack.push_back(c);
+    }
+    for (const Node* core : cores) {
+      for (const Value* in : core->inputs()) backward(in);
+      for (const Value* out : core->outputs()) forward(out, /*through_matmul=*/true);
+    }
+    for (const Node* g : gelus) {
+      if (!downstream.count(g)) continue;  // e.g. the text embedding's MLP
+      for (const Value* in : g->inputs()) backward(in);
+      for (const Value* out : g->outputs()) forward(out, /*through_matmul=*/false);
+    }
+  }
+
+  bool structural() const { return structural_; }
+  bool contains(const Node* n) const { return layers_.count(n) > 0; }
+
+ private:
+  static constexpr int kMaxVisit = 256;  // per search: the paths are a few ops long
+
+  // Up from `v` to the first linear layers; an activation x activation MatMul
+  // (Q K^T of an unfused attention) is walked through, another core is not.
+  void backward(const Value* v) {
+    std::vector<const Value*> stack{v};
+    std::set<const Node*> seen;
+    while (!stack.empty() && static_cast<int>(seen.size()) < kMaxVisit) {
+      const Value* x = stack.back();
+      stack.pop_back();
+      const Node* p = x ? x->producer() : nullptr;
+      if (!p || !seen.insert(p).second) continue;
+      if (is_linear_layer(p)) {
+        layers_.insert(p);
+        continue;
+      }
+      if (is_attention_core(p) || is_gelu_marker(p)) continue;
+      for (const Value* in : p->inputs()) stack.push_back(in);
+    }
+  }
+
+  // Down from `v` to the first linear layers. Through an activation x
+  // activation MatMul (P V of an unfused attention) when `through_matmul`,
+  // whose other operand (V) is then searched upwards.
+  void forward(const Value* v, bool through_matmul) {
+    std::vector<const Value*> stack{v};
+    std::set<const Node*> seen;
+    while (!stack.empty() && static_cast<int>(seen.size()) < kMaxVisit) {
+      const Value* x = stack.back();
+      stack.pop_back();
+      if (!x) continue;
+      for (const Node* c : x->consumers()) {
+        if (!seen.insert(c).second) continue;
+        if (is_linear_layer(c)) {
+          if (c->input(0) == x) layers_.insert(c);
+          continue;
+        }
+        if (is_attention_core(c) || is_gelu_marker(c)) continue;
+        const bool matmul = c->domain().empty() && c->op_type() == "MatMul";
+        if (matmul && !through_matmul) continue;
+        if (matmul)
+          for (const Value* in : c->inputs())
+            if (in != x) backward(in);
+        for (const Value* out : c->outputs()) stack.push_back(out);
+      }
+    }
+  }
+
+  bool structural_ = false;
+  std::set<const Node*> layers_;
+};
+
+// The name fallback of scope dit_linear: the projections of an attention
+// (q, k, v, o) and the FFN layers, as PyTorch module paths spell them.
+bool dit_linear_by_name(const std::string& name) {
+  static const std::vector<std::string> patterns = {"*self_attn*/q/*", "*self_attn*/k/*", "*self_attn*/v/*", "*self_attn*/o/*",
+                                      "*cross_attn*/q/*", "*cross_attn*/k/*", "*cross_attn*/v/*", "*cross_attn*/o/*",
+                                      "*self_attn.q.*", "*self_attn.k.*", "*self_attn.v.*", "*self_attn.o.*",
+                                      "*cross_attn.q.*", "*cross_attn.k.*", "*cross_attn.v.*", "*cross_attn.o.*",
+                                      "*ffn*"};
+  return first_match(patterns, {name}) != nullptr;
+}
+
 class QuantizeFp8 final : public Pass {
  public:
   std::string name() const override { return "quantize-fp8"; }
@@ -72,6 +214,10 @@ class QuantizeFp8 final : public Pass {
     return {{"exclude", StringList{},
              "Glob patterns (* and ?) of layers to keep in float32, matched against the node name and the names of "
              "its weight and bias, e.g. [\"*head*\", \"*patch_embedding*\"]."},
+            {"scope", std::string("all"),
+             "\"all\": every MatMul/Gemm with a constant weight; \"dit_linear\" (Light Forcing's W8A8 set): only "
+             "the transformer blocks' self-/cross-attention q/k/v/o and FFN layers, found by structure (embeddings, "
+             "modulation and head stay float32)."},
             {"act_quant", std::string("none"),
              "\"none\", or \"per_token_e4m3\": quantise each activation row to e4m3 at run time (scale absmax/448)."},
             {"float_weights", true, "Quantise float32 weights; false only folds weights that are float8 already (QDQ)."},
@@ -84,13 +230,28 @@ class QuantizeFp8 final : public Pass {
     const std::string act = opt_string("act_quant");
     VDRT_CHECK(act == "none" || act == "per_token_e4m3",
                "quantize-fp8: act_quant must be \"none\" or \"per_token_e4m3\", got \"" + act + "\"");
+    const std::string scope = opt_string("scope");
+    VDRT_CHECK(scope == "all" || scope == "dit_linear",
+               "quantize-fp8: scope must be \"all\" or \"dit_linear\", got \"" + scope + "\"");
     try_infer_shapes(graph);
+    std::optional<DitLinearScope> dit;
+    if (scope == "dit_linear") dit.emplace(graph);
     std::vector<Node*> candidates;
     for (const auto& n : graph.nodes())
       if (n->domain().empty() && (n->op_type() == "MatMul" || n->op_type() == "Gemm")) candidates.push_back(n.get());
     bool changed = false;
-    for (Node* n : candidates)
+    for (Node* n : candidates) {
+      if (dit) {
+        const bool in = dit->structural() ? dit->contains(n)
+                                          : dit_linear_by_name(n->name()) ||
+                                                (n->input(1) && dit_linear_by_name(n->input(1)->name()));
+        if (!in) {
+          if (is_linear_layer(n)) ctx.explain(*n, "outside scope dit_linear (not a block's attention or FFN layer)");
+          continue;
+        }
+      }
       if (rewrite(graph, *n, ctx, act)) changed = true;
+    }
     if (changed) {
       ensure_opset(graph, kVdrtDomain, 1);
       remove_dead_nodes(graph);

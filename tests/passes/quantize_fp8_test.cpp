@@ -4,6 +4,7 @@
 // it must leave alone, and the committed QDQ model against ONNX Runtime.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 
 #include "graph_builder.h"
@@ -297,6 +298,61 @@ TEST(QuantizeFp8, QdqNearMisses) {
 // tests/data/fp8/qdq_linear.onnx (make_qdq_model.py): exporter-style float8
 // weights in three layouts plus a static activation QDQ, checked against
 // ONNX Runtime's output before and after the pass.
+// scope = "dit_linear" (Light Forcing's W8A8 set) on the bundled tiny Wan in
+// all three export styles, unfused (quantize-fp8 alone: Softmax attention,
+// Tanh GELU) and after the default pipeline (vdrt.Attention, vdrt.Gelu):
+// exactly 2 blocks x (4 self + 4 cross + 2 FFN) = 20 layers; the time
+// embedding and projection (3 Gemm), the text embedding (2 MatMul, around
+// a GELU of its own) and the head (1 MatMul) stay float32.
+TEST(QuantizeFp8, ScopeDitLinearQuantizesOnlyTheBlocksLinearLayers) {
+  for (const char* style : {"ts17", "dyn18", "attn23"}) {
+    for (bool fused : {false, true}) {
+      SCOPED_TRACE(std::string(style) + (fused ? " fused" : " unfused"));
+      auto g = load_onnx(test::source_path(std::string("models/tiny_wan/") + style + "/denoiser.onnx"));
+      PassContext ctx;
+      const std::string q = "[[pass]]\nname = \"quantize-fp8\"\nscope = \"dit_linear\"\nact_quant = \"per_token_e4m3\"\n";
+      ASSERT_TRUE(run_toml(*g, (fused ? default_pipeline_toml() + "\n" : std::string()) + q, ctx)) << test::explained(ctx);
+      EXPECT_EQ(test::count_ops(*g, "vdrt.QMatMul"), 20);
+      int float_linear = 0;
+      std::vector<std::string> float_weights;
+      for (const auto& n : g->nodes()) {
+        if (n->qualified_op() == "vdrt.QMatMul") {
+          EXPECT_EQ(n->attrs().get_string("act_quant"), "per_token_e4m3");
+          if (std::string(style) == "ts17") {  // this export keeps module paths in node names
+            const std::string& name = n->name();
+            EXPECT_TRUE(name.find("/blocks.") == 0 &&
+                        (name.find("_attn/") != std::string::npos || name.find("/ffn/") != std::string::npos))
+                << name;
+          }
+        }
+        if ((n->qualified_op() == "MatMul" || n->qualified_op() == "Gemm") && n->input(1) &&
+            n->input(1)->is_constant()) {
+          ++float_linear;
+          float_weights.push_back(n->input(1)->name());
+        }
+      }
+      EXPECT_EQ(float_linear, 6);
+      EXPECT_EQ(test::count_ops(*g, "Gemm"), 3);  // time_embedding.0/.2, time_projection.1
+      if (std::string(style) != "ts17") {
+        for (const char* w : {"time_embedding.0.weight", "time_embedding.2.weight", "time_projection.1.weight"}) {
+          EXPECT_NE(std::find(float_weights.begin(), float_weights.end(), w), float_weights.end()) << w;
+        }
+      } else {
+        for (const auto& n : g->nodes()) {
+          if (n->qualified_op() == "MatMul" && n->input(1) && n->input(1)->is_constant()) {
+            EXPECT_TRUE(n->name().find("/text_embedding/") == 0 || n->name() == "/head/head/MatMul") << n->name();
+          }
+        }
+      }
+      // The float32 layers are explained.
+      EXPECT_NE(test::explained(ctx).find("outside scope dit_linear"), std::string::npos);
+    }
+  }
+  auto g = load_onnx(test::source_path("models/tiny_wan/ts17/denoiser.onnx"));
+  PassContext ctx;
+  EXPECT_THROW(run_toml(*g, "[[pass]]\nname = \"quantize-fp8\"\nscope = \"blocks\"\n", ctx), Error);
+}
+
 TEST(QuantizeFp8, CommittedQdqModelFoldsAndMatchesOnnxRuntime) {
   const std::string dir = test::source_path("tests/data/fp8");
   auto g = load_onnx(dir + "/qdq_linear.onnx");
