@@ -2,6 +2,12 @@
 // the unmasked, non-causal, no-present-output cases of ONNX Attention
 // (kernels/cpu/attention.cpp), both as strided views for one flash-attention
 // shader:
+//   flash_attention_tiled.comp     fp32, register-tiled (64 queries x 64
+//                                  keys per work group of 256, 4 x 4 scores
+//                                  per invocation), head dim == value dim,
+//                                  multiple of 16, strides multiples of 4,
+//                                  more than 16 queries (the default;
+//                                  VDRT_VK_ATTN_FP32=old forces the next);
 //   flash_attention.comp           fp32, any head dim (specialization
 //                                  constants), tiles picked from the
 //                                  device's shared memory;
@@ -144,6 +150,37 @@ Program build_coopmat(const KernelArgs& a, const Problem& pr, const CoopmatConfi
   return prog;
 }
 
+// Register-tiled fp32 shader (flash_attention_tiled.comp): head-dim chunk
+// DC of the score loop and keys per staged V chunk VK, from the device's
+// shared memory. Returns false where the shader does not apply.
+struct TiledConfig {
+  uint32_t dc = 0, vk = 0;
+  static size_t shared_bytes(uint32_t d, uint32_t dc, uint32_t vk) {
+    const size_t qk = 2 * 64 * (dc + 4), vch = size_t(vk) * d;
+    return 4 * (std::max(qk, vch) + 64 * 68 + 64 * 16);
+  }
+};
+
+bool pick_tiled(const Problem& pr, const DeviceCaps& caps, TiledConfig* out) {
+  if (const char* e = std::getenv("VDRT_VK_ATTN_FP32"))
+    if (std::string(e) == "old") return false;
+  const uint32_t d = u32(pr.dim);
+  if (pr.dim != pr.v_dim || d % 16 || d > 256 || pr.q_len <= 16 || !all_multiples_of_4(pr) ||
+      caps.max_workgroup_invocations < 256)
+    return false;
+  for (uint32_t dc : {32u, 16u}) {
+    if (d % dc) continue;
+    // The largest V chunk (dividing 64) that fits the Q/K chunk area.
+    uint32_t vk = 64;
+    while (vk > 4 && size_t(vk) * d > size_t(2) * 64 * (dc + 4)) vk /= 2;
+    if (TiledConfig::shared_bytes(d, dc, vk) <= caps.max_shared_bytes) {
+      *out = {dc, vk};
+      return true;
+    }
+  }
+  return false;
+}
+
 Program build_flash(const KernelArgs& a, const Problem& pr) {
   Program prog;
   if (pr.batch * pr.q_heads * pr.q_len * pr.v_dim == 0) return prog;
@@ -164,7 +201,15 @@ Program build_flash(const KernelArgs& a, const Problem& pr) {
   uint32_t bq = 0;
   const CoopmatConfig* cm = coopmat ? pick_coopmat(d, a.caps) : nullptr;
   if (cm) return build_coopmat(a, pr, *cm);
-  {
+  TiledConfig tc;
+  if (pick_tiled(pr, a.caps, &tc)) {
+    if (std::getenv("VDRT_VK_ATTN_VERBOSE"))
+      std::fprintf(stderr, "vdrt attention fp32 tiled: D %u dc %u vk %u shared %zu of %zu\n", d, tc.dc, tc.vk,
+                   TiledConfig::shared_bytes(d, tc.dc, tc.vk), size_t(a.caps.max_shared_bytes));
+    disp.shader = "flash_attention_tiled";
+    disp.spec = {d, tc.dc, tc.vk};
+    bq = 64;
+  } else {
     static const FlashTile tiles[] = {{64, 64, 4}, {32, 32, 4}, {32, 16, 4}, {16, 16, 8},
                                       {16, 8, 8},  {8, 8, 8},   {4, 4, 8}};
     const FlashTile* pick = nullptr;

@@ -79,6 +79,18 @@ const std::vector<ParityCase>& cases() {
     v.push_back(vdrt_attention("D128ManyTiles", {1, 33, 50, 2, 2, 128, 29}));
     v.push_back(vdrt_attention("D128Gqa", {1, 20, 40, 4, 2, 128, 17}));
     v.push_back(vdrt_attention("Large", {1, 300, 300, 2, 2, 128, 600}));
+    // More than 16 queries: the register-tiled fp32 shader (64 x 64 tiles)
+    // where the head dims allow it (equal, multiple of 16).
+    v.push_back(vdrt_attention("TiledNoKeys", {1, 70, 0, 2, 1, 64, 0}));
+    v.push_back(vdrt_attention("TiledOnlyPast", {2, 65, 0, 3, 3, 128, 77}));
+    v.push_back(vdrt_attention("TiledEmptyPast", {1, 129, 64, 2, 2, 128, 0}));
+    v.push_back(vdrt_attention("TiledNoPastGqa", {2, 40, 65, 6, 2, 16}));
+    v.push_back(vdrt_attention("TiledPastBoundary", {1, 64, 1, 2, 1, 64, 63}));
+    v.push_back(vdrt_attention("TiledD32", {1, 50, 70, 2, 2, 32, 30}));
+    v.push_back(vdrt_attention("TiledD48", {1, 17, 90, 2, 1, 48, 41}));
+    v.push_back(vdrt_attention("TiledD96Gqa3", {1, 100, 33, 6, 2, 96, 100}));
+    v.push_back(vdrt_attention("TiledD256", {1, 70, 40, 1, 1, 256, 50}));
+    v.push_back(vdrt_attention("TiledValueDim64", {1, 40, 50, 2, 2, 128, 20, 64}));  // old shader (Dv != D)
     // fp16 precision: the cooperative-matrix path where the device has it.
     v.push_back(vdrt_attention("Fp16D64", {1, 70, 90, 2, 1, 64, 33}, 2e-2, "fp16"));
     v.push_back(vdrt_attention("Fp16D128", {1, 65, 100, 2, 2, 128, 0}, 2e-2, "fp16"));
@@ -137,23 +149,30 @@ TEST(AttentionBench, DISABLED_WanHotCase) {
   };
   const int n = 11;
   // VDRT_ATTN_BENCH_FP16_ONLY skips fp32; VDRT_ATTN_BENCH_VARIANTS="nt,bk,g;..."
-  // times each cooperative-matrix configuration (VDRT_VK_ATTN_VARIANT).
+  // times each cooperative-matrix configuration (VDRT_VK_ATTN_VARIANT);
+  // VDRT_ATTN_BENCH_FP32_VARIANTS="tiled;old" times each fp32 shader
+  // (VDRT_VK_ATTN_FP32: "old" forces flash_attention.comp, anything else
+  // the default choice).
   std::vector<std::pair<std::string, std::string>> runs;
-  if (!std::getenv("VDRT_ATTN_BENCH_FP16_ONLY")) runs.push_back({"fp32", ""});
-  if (const char* vs = std::getenv("VDRT_ATTN_BENCH_VARIANTS")) {
-    std::string all = vs;
+  auto split = [&](const char* list, const std::string& prec) {
+    std::string all = list;
     for (size_t at = 0; at <= all.size();) {
       size_t e = all.find(';', at);
       if (e == std::string::npos) e = all.size();
-      if (e > at) runs.push_back({"fp16", all.substr(at, e - at)});
+      if (e > at) runs.push_back({prec, all.substr(at, e - at)});
       at = e + 1;
     }
-  } else {
-    runs.push_back({"fp16", ""});
+  };
+  if (!std::getenv("VDRT_ATTN_BENCH_FP16_ONLY")) {
+    if (const char* vs = std::getenv("VDRT_ATTN_BENCH_FP32_VARIANTS")) split(vs, "fp32");
+    else runs.push_back({"fp32", ""});
   }
+  if (const char* vs = std::getenv("VDRT_ATTN_BENCH_VARIANTS")) split(vs, "fp16");
+  else runs.push_back({"fp16", ""});
   for (const auto& [prec, variant] : runs) {
     const char* precision = prec.c_str();
-    if (!variant.empty()) setenv("VDRT_VK_ATTN_VARIANT", variant.c_str(), 1);
+    const char* variant_env = prec == "fp32" ? "VDRT_VK_ATTN_FP32" : "VDRT_VK_ATTN_VARIANT";
+    if (!variant.empty()) setenv(variant_env, variant.c_str(), 1);
     double best[2] = {1e30, 1e30};
     for (int which = 0; which < 2; ++which) {
       std::unique_ptr<Graph> g = build(which ? n : 1);
@@ -175,7 +194,7 @@ TEST(AttentionBench, DISABLED_WanHotCase) {
                 (long long)sq, (long long)skv, (long long)t, (long long)h, (long long)d, precision,
                 variant.empty() ? "" : " variant ", variant.c_str(), per * 1e3, flops / per * 1e-12);
     std::fflush(stdout);
-    if (!variant.empty()) unsetenv("VDRT_VK_ATTN_VARIANT");
+    if (!variant.empty()) unsetenv(variant_env);
   }
 }
 
