@@ -64,6 +64,10 @@ class SparsifyAttention final : public Pass {
         {"block_size", int64_t{64}, "Tokens per block; the tile is the most square h x w with h * w = block_size "
                                     "that fits the frame grid (block_tile overrides)."},
         {"block_tile", std::string(""), "Block tile as HxW tokens, e.g. \"8x8\"."},
+        {"block_layout", std::string("tiles"),
+         "tiles (2-D tiles of the frame's token grid) or tokens (Light Forcing: 1-D runs of block_size tokens in "
+         "token order aligned to frames, the last block of a frame short; a block_size above the frame's tokens "
+         "is clamped to the frame: one block per frame)."},
         {"frame_grid", std::string(""), "A frame's token grid as HxW; default from the model metadata."},
         {"layers", std::string(""), "Comma-separated cache layers to rewrite; empty = all."},
         {"window", int64_t{9}, "PBSA: local window, frames."},
@@ -78,10 +82,24 @@ class SparsifyAttention final : public Pass {
                                      "-1 = method default (PBSA 0, HSA 1)."},
         {"top_frames", int64_t{0}, "HSA: cached frames kept per query block besides the sinks; 0 = all."},
         {"top_blocks", int64_t{0}, "HSA: blocks kept inside the kept frames; 0 = all."},
+        {"keep_frames", int64_t{0}, "HSA (Light Forcing's frame stage): cached frames kept, sinks and nearest "
+                                    "included; one stage while the cache holds no more; 0 = off (top_frames)."},
+        {"keep_sink", int64_t{-1}, "HSA: first frames always kept (= sink_frames; -1: sink_frames decides)."},
+        {"keep_near", int64_t{0}, "HSA: frames just before the chunk always kept (with keep_frames)."},
+        {"current_chunk", std::string("dense"),
+         "HSA: dense (this chunk's keys always, all of them) or compete (Light Forcing: its blocks compete in the "
+         "block top-k, whose budget int((1 - s) * K_all) counts every key block)."},
         {"cag_s_min", 0.0, "CAG: sparsity at chunk 0 (fraction of candidate blocks skipped)."},
         {"cag_s_max", 0.0, "CAG: sparsity after the ramp; 0 with cag_s_min 0 turns CAG off."},
         {"cag_ramp", int64_t{0}, "CAG: chunks over which sparsity rises from s_min to s_max."},
-        {"cag_curve", std::string("linear"), "CAG: linear or cosine."},
+        {"cag_curve", std::string("linear"),
+         "CAG: linear or cosine (s_min -> s_max over cag_ramp), or lightforcing (s_i = cag_base - beta / "
+         "sqrt(frames_i), beta solved so that the KV-weighted mean sparsity is cag_target; chunk 0 dense)."},
+        {"cag_target", 0.0, "CAG lightforcing: target (work-weighted mean) sparsity, e.g. 0.88."},
+        {"cag_base", 0.0, "CAG lightforcing: base sparsity the curve approaches, e.g. 0.98."},
+        {"cag_chunk_frames", int64_t{3}, "CAG lightforcing: latent frames per chunk."},
+        {"cag_total_frames", int64_t{21}, "CAG lightforcing: latent frames of the video beta is solved over."},
+        {"cag_window", int64_t{0}, "CAG lightforcing: cap of the frames attended (local window + sink); 0 = none."},
     };
   }
 
@@ -189,6 +207,14 @@ class SparsifyAttention final : public Pass {
         }
       }
     }
+    if (opt_string("block_layout") == "tokens") {
+      const int64_t bs = opt_int("block_size");
+      VDRT_CHECK(bs > 0, "sparsify-attention: block_size must be positive");
+      l.block_tokens = std::min(bs, l.tokens_per_frame());  // clamped to the frame: one block per frame
+      return l;
+    }
+    VDRT_CHECK(opt_string("block_layout") == "tiles",
+               "sparsify-attention: block_layout must be tiles or tokens, got '" + opt_string("block_layout") + "'");
     if (!opt_string("block_tile").empty()) {
       auto hw = parse_hw(opt_string("block_tile"));
       VDRT_CHECK(hw.has_value(), "sparsify-attention: block_tile must be HxW, got '" + opt_string("block_tile") + "'");
@@ -224,6 +250,19 @@ class SparsifyAttention final : public Pass {
     p.cag.s_max = opt_float("cag_s_max");
     p.cag.ramp = opt_int("cag_ramp");
     p.cag.curve = CagSchedule::parse_curve(opt_string("cag_curve"));
+    p.cag.target = opt_float("cag_target");
+    p.cag.base = opt_float("cag_base");
+    p.cag.chunk_frames = opt_int("cag_chunk_frames");
+    p.cag.total_frames = opt_int("cag_total_frames");
+    p.cag.window = opt_int("cag_window");
+    if (opt_int("keep_sink") >= 0) p.sink_frames = opt_int("keep_sink");
+    p.keep_frames = opt_int("keep_frames");
+    p.keep_near = opt_int("keep_near");
+    const std::string& cc = opt_string("current_chunk");
+    VDRT_CHECK(cc == "dense" || cc == "compete",
+               "sparsify-attention: current_chunk must be dense or compete, got '" + cc + "'");
+    p.current_chunk = cc == "dense" ? SparseAttentionParams::CurrentChunk::Dense
+                                    : SparseAttentionParams::CurrentChunk::Compete;
     p.window_frames = opt_int("window");
     p.top_k = opt_int("top_k");
     p.memory_blocks = opt_int("memory_blocks");

@@ -30,7 +30,14 @@ LaneIndex LaneIndex::build(const KvLane& lane, int64_t key_dim) {
     li.frames.push_back(frame);
     li.frame_blocks.push_back(std::move(blocks));
   }
+  li.cached_blocks = static_cast<int64_t>(n);
   return li;
+}
+
+void LaneIndex::append_current(const float* pooled_keys, int64_t count) {
+  const int64_t first = blocks();
+  pooled.insert(pooled.end(), pooled_keys, pooled_keys + count * key_dim);
+  for (int64_t i = 0; i < count; ++i) current.push_back(static_cast<int32_t>(first + i));
 }
 
 void score_rows(const float* rows, int64_t count, int64_t dim, const float* q, float scale, float* out) {
@@ -65,8 +72,36 @@ std::vector<int32_t> select_pbsa(const SparseAttentionParams& p, const LaneIndex
   return out;
 }
 
+std::vector<int32_t> select_frames(const SparseAttentionParams& p, const LaneIndex& lane, const float* pooled_q) {
+  const int64_t nf = static_cast<int64_t>(lane.frames.size());
+  std::vector<int32_t> all(static_cast<size_t>(nf));
+  std::iota(all.begin(), all.end(), 0);
+  if (p.keep_frames <= 0 || nf <= p.keep_frames) return all;  // one stage
+  const int64_t sink = std::min(p.sink_frames, nf), near = std::min(p.keep_near, nf - sink);
+  std::vector<float> frame_scores(static_cast<size_t>(nf));
+  score_rows(lane.frame_pooled.data(), nf, lane.key_dim, pooled_q, p.scale, frame_scores.data());
+  const std::vector<int32_t> middle(all.begin() + sink, all.end() - near);
+  std::vector<int32_t> kept = top_indices(frame_scores.data(), middle, p.keep_frames - sink - near);
+  kept.insert(kept.end(), all.begin(), all.begin() + sink);
+  kept.insert(kept.end(), all.end() - near, all.end());
+  std::sort(kept.begin(), kept.end());
+  return kept;
+}
+
 std::vector<int32_t> select_hsa(const SparseAttentionParams& p, const LaneIndex& lane, const float* block_scores,
                                 const float* pooled_q, int64_t chunk) {
+  const bool compete = p.current_chunk == SparseAttentionParams::CurrentChunk::Compete;
+  if (p.keep_frames > 0 || compete) {
+    std::vector<int32_t> candidates;
+    for (int32_t f : select_frames(p, lane, pooled_q))
+      candidates.insert(candidates.end(), lane.frame_blocks[f].begin(), lane.frame_blocks[f].end());
+    if (compete) candidates.insert(candidates.end(), lane.current.begin(), lane.current.end());
+    int64_t budget = static_cast<int64_t>(candidates.size());
+    if (p.top_blocks > 0) budget = std::min(budget, p.top_blocks);
+    if (p.cag.enabled())
+      budget = std::min(budget, compete ? p.cag.keep_floor(chunk, lane.blocks()) : p.cag.keep(chunk, lane.cached_blocks));
+    return top_indices(block_scores, candidates, budget);
+  }
   const int64_t nf = static_cast<int64_t>(lane.frames.size());
   std::vector<float> frame_scores(static_cast<size_t>(nf));
   score_rows(lane.frame_pooled.data(), nf, lane.key_dim, pooled_q, p.scale, frame_scores.data());
@@ -80,7 +115,7 @@ std::vector<int32_t> select_hsa(const SparseAttentionParams& p, const LaneIndex&
   // CAG counts skipped blocks against the whole cache, not just the kept frames.
   int64_t budget = static_cast<int64_t>(candidates.size());
   if (p.top_blocks > 0) budget = std::min(budget, p.top_blocks);
-  if (p.cag.enabled()) budget = std::min(budget, p.cag.keep(chunk, lane.blocks()));
+  if (p.cag.enabled()) budget = std::min(budget, p.cag.keep(chunk, lane.cached_blocks));
   return top_indices(block_scores, candidates, budget);
 }
 

@@ -24,8 +24,14 @@ struct LaneIndex {
   std::vector<int64_t> frames;          // distinct frames of the lane's blocks, ascending
   std::vector<float> frame_pooled;      // [frames, key_dim]: token-weighted mean key
   std::vector<std::vector<int32_t>> frame_blocks;
+  // current_chunk = compete: this chunk's blocks, appended after the lane's
+  // (indices cached_blocks .. blocks()-1); they are not in `frames`.
+  std::vector<int32_t> current;
+  int64_t cached_blocks = 0;
 
   static LaneIndex build(const KvLane& lane, int64_t key_dim);
+  // Appends `count` blocks of this chunk with their mean keys ([count, key_dim]).
+  void append_current(const float* pooled_keys, int64_t count);
   int64_t blocks() const { return key_dim ? static_cast<int64_t>(pooled.size()) / key_dim : 0; }
 };
 
@@ -40,7 +46,15 @@ std::vector<int32_t> top_indices(const float* scores, const std::vector<int32_t>
 // the score of every block of the lane; `pooled_q` the block's mean query.
 std::vector<int32_t> select_pbsa(const SparseAttentionParams& p, const LaneIndex& lane, const float* block_scores,
                                  int64_t chunk);
+//
+// HSA with keep_frames (Light Forcing's frame stage) and/or current_chunk =
+// compete: the frame stage keeps sinks + nearest + the best middle frames
+// (one stage while the cache holds <= keep_frames frames); with compete,
+// this chunk's blocks (lane.current) join the candidates and the budget is
+// int((1 - s) * K_all), K_all = every block of the lane (cached + current).
 std::vector<int32_t> select_hsa(const SparseAttentionParams& p, const LaneIndex& lane, const float* block_scores,
                                 const float* pooled_q, int64_t chunk);
+// The frames (indices into lane.frames, ascending) the frame stage keeps.
+std::vector<int32_t> select_frames(const SparseAttentionParams& p, const LaneIndex& lane, const float* pooled_q);
 
 }  // namespace vdrt::cpu

@@ -4,8 +4,10 @@
 // block is one spatial tile of one frame of this chunk. Each task pools its
 // queries, scores the lane's cached blocks by pooled q.k, selects blocks
 // (kernels/cpu/block_select.h), and runs flash attention (block_flash.h)
-// over this chunk's keys (always, dense) and the selected blocks, gathered
-// a few hundred keys at a time. The full score matrix never exists.
+// over this chunk's keys (always, dense; or, with HSA current_chunk =
+// compete, cut into blocks that compete with the cached ones in the top-k)
+// and the selected blocks, gathered a few hundred keys at a time. The full
+// score matrix never exists.
 //
 // The cache is the runtime state bound to the node (kernels/sparse_kv_state.h).
 // Without one, past_key/past_value are cut into blocks here and read as
@@ -136,19 +138,38 @@ void sparse_attention(KernelContext& ctx, SparseMethod method) {
     if (past) return past->lane(b, h);
     return kEmptyLane;
   };
+  const BlockLayout::TileOrder order = layout.tile_order();
+  const int64_t tiles = layout.tiles();
+  // current_chunk = compete (Light Forcing): this chunk's keys are cut into
+  // blocks like the cache's and compete with them in the block top-k.
+  const bool compete = method == SparseMethod::Hsa && p.current_chunk == SparseAttentionParams::CurrentChunk::Compete;
+  VDRT_CHECK(!compete || Sk % P == 0,
+             "current_chunk = compete needs whole frames of keys, got " + std::to_string(Sk) + " tokens");
+  const int64_t Fk = Sk / P;
   std::vector<LaneIndex> index(static_cast<size_t>(B * Hkv));
   tbb::parallel_for(int64_t{0}, B * Hkv, [&](int64_t i) {
     const KvLane& lane = lane_of(i / Hkv, i % Hkv);
     index[i] = LaneIndex::build(lane, D);
     for (const KvBlock& blk : lane.blocks)
       VDRT_CHECK(blk.rows > 0 && blk.key && blk.value && blk.pooled_key, "a cached block has no rows");
+    if (!compete) return;
+    const int64_t b = i / Hkv, hk = i % Hkv;
+    std::vector<float> pooled(static_cast<size_t>(Fk * tiles * D), 0.0f);
+    for (int64_t fk = 0; fk < Fk; ++fk)
+      for (int64_t t = 0; t < tiles; ++t) {
+        float* out = pooled.data() + (fk * tiles + t) * D;
+        for (int32_t r = order.offset[t]; r < order.offset[t + 1]; ++r) {
+          const float* src = kv.as<float>() + ((b * Sk + fk * P + order.token[r]) * Hkv + hk) * D;
+          for (int64_t d = 0; d < D; ++d) out[d] += src[d];
+        }
+        for (int64_t d = 0; d < D; ++d) out[d] /= static_cast<float>(order.offset[t + 1] - order.offset[t]);
+      }
+    index[i].append_current(pooled.data(), Fk * tiles);
   });
 
   AttentionRecorder* recorder = state ? state->recorder() : nullptr;
   const bool accumulate = state && state->accumulate_mass();
   const bool track = accumulate || recorder;
-  const BlockLayout::TileOrder order = layout.tile_order();
-  const int64_t tiles = layout.tiles();
   const int64_t tasks = B * Hq * F * tiles;
   std::vector<TaskResult> results(track ? static_cast<size_t>(tasks) : 0);
 
@@ -180,17 +201,17 @@ void sparse_attention(KernelContext& ctx, SparseMethod method) {
       }
       for (float& x : pooled_q) x /= static_cast<float>(rows);
 
-      const int64_t nb = li.blocks();
-      scores.resize(static_cast<size_t>(nb));
-      score_rows(li.pooled.data(), nb, D, pooled_q.data(), p.scale, scores.data());
+      const int64_t nall = li.blocks(), nb = li.cached_blocks;  // nall - nb: this chunk's blocks (compete)
+      scores.resize(static_cast<size_t>(nall));
+      score_rows(li.pooled.data(), nall, D, pooled_q.data(), p.scale, scores.data());
       const std::vector<int32_t> chosen = method == SparseMethod::Pbsa
                                               ? select_pbsa(p, li, scores.data(), chunk)
                                               : select_hsa(p, li, scores.data(), pooled_q.data(), chunk);
 
       // One spare id so that tracking is on even without cached blocks (the local mass).
       FlashTile tile(qbuf.data(), D, rows, D, Dv, track ? nb + 1 : 0);
-      // This chunk's own keys, always and densely.
-      for (int64_t c0 = 0; c0 < Sk; c0 += kFoldKeys) {
+      // This chunk's own keys, always and densely (unless they compete).
+      for (int64_t c0 = 0; !compete && c0 < Sk; c0 += kFoldKeys) {
         const int64_t n = std::min(kFoldKeys, Sk - c0);
         tile.fold(k + ((b * Sk + c0) * Hkv + hk) * D, Hkv * D, v + ((b * Sk + c0) * Hkv + hk) * Dv, Hkv * Dv, n);
       }
@@ -205,6 +226,23 @@ void sparse_attention(KernelContext& ctx, SparseMethod method) {
         segments.clear();
       };
       for (int32_t bi : chosen) {
+        if (bi >= nb) {  // a block of this chunk (compete): gathered token by token, untracked (local) mass
+          const int64_t fk = (bi - nb) / tiles, t2 = (bi - nb) % tiles;
+          const int32_t c0 = order.offset[t2], n = order.offset[t2 + 1] - c0;
+          if (filled + n > kFoldKeys) flush();
+          if (static_cast<int64_t>(kbuf.size()) < (filled + n) * D) {
+            kbuf.resize(static_cast<size_t>((filled + n) * D));
+            vbuf.resize(static_cast<size_t>((filled + n) * Dv));
+          }
+          for (int32_t r = 0; r < n; ++r) {
+            const int64_t tok = b * Sk + fk * P + order.token[c0 + r];
+            std::copy_n(k + (tok * Hkv + hk) * D, D, kbuf.data() + (filled + r) * D);
+            std::copy_n(v + (tok * Hkv + hk) * Dv, Dv, vbuf.data() + (filled + r) * Dv);
+          }
+          segments.push_back(FlashSegment{-1, static_cast<int32_t>(filled), static_cast<int32_t>(filled + n), 0.0f});
+          filled += n;
+          continue;
+        }
         const KvBlock& blk = lane.blocks[bi];
         if (filled + blk.rows > kFoldKeys) flush();
         if (static_cast<int64_t>(kbuf.size()) < (filled + blk.rows) * D) {
@@ -227,7 +265,8 @@ void sparse_attention(KernelContext& ctx, SparseMethod method) {
       if (!track) continue;
       TaskResult& res = results[task];
       if (accumulate)
-        for (int32_t bi : chosen) res.mass.emplace_back(bi, static_cast<float>(tile.mass(bi)));
+        for (int32_t bi : chosen)
+          if (bi < nb) res.mass.emplace_back(bi, static_cast<float>(tile.mass(bi)));
       if (accumulate && lane.pooled_queries) res.pooled_q = pooled_q;
       if (recorder) {
         QueryBlockRecord& rec = res.record;
@@ -240,10 +279,11 @@ void sparse_attention(KernelContext& ctx, SparseMethod method) {
         rec.block_mass.assign(static_cast<size_t>(nb), 0.0f);
         rec.selected.assign(static_cast<size_t>(nb), 0);
         for (int32_t bi : chosen) {
+          if (bi >= nb) continue;
           rec.block_mass[bi] = static_cast<float>(tile.mass(bi));
           rec.selected[bi] = 1;
         }
-        rec.block_score = scores;
+        rec.block_score.assign(scores.begin(), scores.begin() + nb);
       }
     }
   });

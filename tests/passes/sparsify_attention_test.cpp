@@ -175,6 +175,43 @@ TEST(SparsifyAttention, RewritesSelfAttentionWithTheOptions) {
   EXPECT_EQ(m.y->shape(), Shape({1, 32, 2, 8}));
 }
 
+TEST(SparsifyAttention, LightForcingOptions) {
+  // Light Forcing: token blocks (64 clamped to the 16-token frame), compete,
+  // the keep_* frame stage, and CAG by target and base.
+  OneAttention m;
+  PassContext ctx;
+  PassOptions o;
+  o.set("method", std::string("hsa"));
+  o.set("block_layout", std::string("tokens"));
+  o.set("block_size", int64_t{64});
+  o.set("current_chunk", std::string("compete"));
+  o.set("keep_frames", int64_t{6});
+  o.set("keep_sink", int64_t{1});
+  o.set("keep_near", int64_t{2});
+  o.set("cag_curve", std::string("lightforcing"));
+  o.set("cag_target", 0.88);
+  o.set("cag_base", 0.98);
+  ASSERT_TRUE(run_pass(m.b.graph(), ctx, o));
+  Node* n = m.y->producer();
+  ASSERT_EQ(n->qualified_op(), "vdrt.HSAttention");
+  auto p = SparseAttentionParams::from_attributes(SparseMethod::Hsa, n->attrs());
+  EXPECT_EQ(p.layout.block_tokens, 16);
+  EXPECT_EQ(p.layout.tiles(), 1);
+  EXPECT_EQ(p.current_chunk, SparseAttentionParams::CurrentChunk::Compete);
+  EXPECT_EQ(p.keep_frames, 6);
+  EXPECT_EQ(p.keep_near, 2);
+  EXPECT_EQ(p.sink_frames, 1);
+  EXPECT_EQ(p.cag.curve, CagSchedule::Curve::LightForcing);
+  EXPECT_NEAR(p.cag.sparsity(1), 0.827, 5e-4);
+  EXPECT_NEAR(p.cag.sparsity(6), 0.898, 5e-4);
+  OneAttention bad;
+  PassOptions keep;
+  keep.set("method", std::string("hsa"));
+  keep.set("keep_frames", int64_t{2});
+  keep.set("keep_near", int64_t{2});  // 1 sink + 2 near > 2
+  EXPECT_THROW(run_pass(bad.b.graph(), ctx, keep), Error);
+}
+
 TEST(SparsifyAttention, NearMissesStayDense) {
   {
     OneAttention m("cross");
