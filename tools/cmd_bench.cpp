@@ -9,6 +9,7 @@
 #include "importer/onnx_import.h"
 #include "runtime/session.h"
 #include "tools/command.h"
+#include "tools/common_options.h"
 #include "tools/placement_report.h"
 #include "tools/test_inputs.h"
 
@@ -16,17 +17,16 @@ namespace vdrt::cli {
 namespace {
 
 struct BenchArgs {
-  std::string model, inputs, device = "cpu";
-  std::string precision = "fp32";
-  int threads = 0, runs = 20, warmup = 3;
+  std::string model, inputs;
+  DeviceOptions dev;
+  PipelineOptions pipe;
+  int runs = 20, warmup = 3;
 };
 
 int bench(const BenchArgs& a) {
-  SessionOptions opts;
-  opts.device = a.device;
-  opts.threads = a.threads;
-  opts.precision = a.precision;
-  Session session(load_onnx(a.model), opts);
+  auto graph = load_onnx(a.model);
+  optimize_at_load(*graph, a.pipe);
+  Session session(std::move(graph), session_options(a.dev));
   TensorMap feed = load_feed(session.graph(), a.inputs);
   for (int i = 0; i < a.warmup; ++i) session.run(feed);
   std::vector<double> ms;
@@ -53,13 +53,17 @@ Action setup_bench(CLI::App& sub) {
   auto a = std::make_shared<BenchArgs>();
   sub.add_option("model", a->model, "ONNX model file")->required()->check(CLI::ExistingFile);
   sub.add_option("-i,--inputs", a->inputs, "Folder with input_K.pb files")->required()->check(CLI::ExistingDirectory);
-  sub.add_option("-d,--device", a->device, "auto, cpu, vulkan[:N] (see `vdrt devices`)")->capture_default_str();
-  sub.add_option("-t,--threads", a->threads, "CPU threads (0 = all cores)")->capture_default_str();
-  sub.add_option("--precision", a->precision, "GPU arithmetic: fp32, or fp16 (matmul/conv/attention in fp16, fp32 accumulation)")
-      ->check(CLI::IsMember({"fp32", "fp16"}))->capture_default_str();
-  sub.add_option("--runs", a->runs, "Timed runs")->capture_default_str();
-  sub.add_option("--warmup", a->warmup, "Untimed runs first")->capture_default_str();
-  return [a] { return bench(*a); };
+  add_device_options(sub, a->dev);
+  add_pipeline_options(sub, a->pipe);
+  sub.add_option("-r,--runs,--repeat", a->runs, "Timed runs (>= 1)")->capture_default_str();
+  sub.add_option("--warmup", a->warmup, "Untimed runs first (>= 0)")->capture_default_str();
+  return [a] {
+    validate(a->dev);
+    validate(a->pipe);
+    require_at_least("--runs", a->runs, 1);
+    require_at_least("--warmup", a->warmup, 0);
+    return bench(*a);
+  };
 }
 
 CommandRegistrar reg("bench", "Time repeated runs of a model (median, p10, p90)", setup_bench);

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstring>
 #include <cstdio>
+#include <filesystem>
 
 #include <spdlog/fmt/fmt.h>
 #include <spdlog/spdlog.h>
@@ -13,6 +14,7 @@
 #include "runtime/rollout.h"
 #include "runtime/video_writer.h"
 #include "tools/command.h"
+#include "tools/common_options.h"
 #include "tools/progress.h"
 
 namespace vdrt::cli {
@@ -21,44 +23,91 @@ namespace {
 std::atomic<bool> g_interrupted{false};
 extern "C" void on_sigint(int) { g_interrupted.store(true); }
 
+namespace fs = std::filesystem;
+
 struct GenerateArgs {
-  std::string pipeline, output = "out.mp4", context, device = "auto", steps, cache = "unbounded", passes;
-  int64_t frames = 0;
-  double seconds = 0, fps = 16, shift = 0;
-  uint64_t seed = 0;
-  std::string precision = "fp32";
-  int threads = 0;
-  bool no_progress = false;
+  std::string pipeline, output = "out.mp4", context, steps, cache = "unbounded";
+  DeviceOptions dev;
+  PipelineOptions pipe;
+  int64_t frames = 0, seed = 0;
+  double seconds = 0, fps = 16, shift = NAN;
+  bool no_progress = false, overwrite = false;
+  bool frames_given = false, seconds_given = false;
 };
 
+// Everything the command line decides, checked before the models load (exit code 2).
+void validate_generate(const GenerateArgs& a) {
+  validate(a.dev);
+  validate(a.pipe);
+  if (a.frames_given) require_at_least("--frames", static_cast<double>(a.frames), 1);
+  if (a.seconds_given) require_positive("--seconds", a.seconds);
+  if (!a.frames_given && !a.seconds_given) throw UsageError("give the video length: --frames N or --seconds S");
+  if (!(a.fps > 0 && a.fps <= 1000)) throw UsageError(fmt::format("--fps must be in (0, 1000], got {:g}", a.fps));
+  if (!std::isnan(a.shift)) require_positive("--shift", a.shift);
+  require_at_least("--seed", static_cast<double>(a.seed), 0);
+  usage_check("--cache", [&] { CachePolicy::parse(a.cache); });
+  if (!a.steps.empty()) usage_check("--steps", [&] { parse_timesteps(a.steps); });
+  if (!a.context.empty() && !fs::is_regular_file(a.context))
+    throw UsageError("--context " + a.context + ": no such file (a TensorProto .pb of text embeddings [1, L, D])");
+  VideoFormat format = VideoFormat::Auto;
+  usage_check("-o", [&] { format = video_format_for_path(a.output); });
+  if (format != VideoFormat::Png) return;
+  // PNG frames: a folder named with a trailing '/' or a pattern such as frames/%05d.png.
+  if (a.output.back() != '/' && a.output.find('%') == std::string::npos)
+    throw UsageError("-o " + a.output + ": is a folder; name PNG frames as '" + a.output + "/' or '" + a.output +
+                     "/%05d.png', or give a video file (.mp4, .mkv, .y4m)");
+  const fs::path dir = a.output.back() == '/' ? fs::path(a.output) : fs::path(a.output).parent_path();
+  std::error_code ec;
+  if (!dir.empty() && fs::is_directory(dir, ec) && !fs::is_empty(dir, ec) && !a.overwrite)
+    throw UsageError("-o " + a.output + ": the folder " + dir.string() +
+                     " is not empty (frames of an earlier run?); empty it, pick another, or pass --overwrite");
+}
+
 int generate(const GenerateArgs& a) {
-  SessionOptions so;
-  so.device = a.device;
-  so.threads = a.threads;
-  so.precision = a.precision;
-  so.pass_pipeline = a.passes;
+  SessionOptions so = session_options(a.dev);
+  so.pass_pipeline = pipeline_file(a.pipe);
   auto pipeline = VideoPipeline::load(a.pipeline, so);
   const DenoiserContract& c = pipeline->contract;
   VDRT_CHECK(pipeline->decoder, "the pipeline has no decoder.onnx, so no video can be written", {a.pipeline});
 
   const int64_t frames_per_chunk = c.frames_per_chunk * c.temporal_upsample;
-  int64_t want = a.frames > 0 ? a.frames : static_cast<int64_t>(std::llround(a.seconds * a.fps));
-  VDRT_CHECK(want > 0, "ask for a positive number of frames (--frames N or --seconds S)");
+  int64_t want = a.frames_given ? a.frames : static_cast<int64_t>(std::llround(a.seconds * a.fps));
+  if (want <= 0) throw UsageError(fmt::format("--seconds {:g} at --fps {:g} is less than one frame", a.seconds, a.fps));
   const int64_t chunks = (want + frames_per_chunk - 1) / frames_per_chunk;
 
   RolloutOptions ro;
-  ro.seed = a.seed;
+  ro.seed = static_cast<uint64_t>(a.seed);
   ro.cache = CachePolicy::parse(a.cache);
   if (!a.steps.empty()) ro.denoising_steps = parse_timesteps(a.steps);
-  if (a.shift > 0) ro.shift = a.shift;
+  if (!std::isnan(a.shift)) ro.shift = a.shift;
   Tensor context = a.context.empty() ? pipeline->default_context() : load_tensor_pb(a.context).tensor;
   Rollout rollout(*pipeline, context, ro);
 
   VideoWriterOptions vo;
   vo.fps = a.fps;
   auto writer = open_video_writer(a.output, vo);
-  spdlog::info("generating {} frames ({} chunks of {}) with {} on {}, seed {}, cache {}", want, chunks,
-               frames_per_chunk, a.pipeline, pipeline->denoiser->backend().info().name, a.seed, ro.cache.str());
+  // What bounds the KV cache: dense layers follow --cache; layers rewritten to
+  // sparse attention keep block caches (PBSA: bounded by the op's window and
+  // persistent memory whatever --cache says; HSA: --cache).
+  std::string cache_desc = ro.cache.str();
+  if (const SparseKvBinding* sparse = rollout.sparse_cache()) {
+    int64_t pbsa = 0, window = 0, memory = 0;
+    for (const auto& [layer, cache] : sparse->caches())
+      if (cache->params().method == SparseMethod::Pbsa) {
+        ++pbsa;
+        window = cache->params().window_frames;
+        memory = cache->params().memory_blocks;
+      }
+    const int64_t dense = c.num_layers - static_cast<int64_t>(sparse->caches().size());
+    const int64_t hsa = static_cast<int64_t>(sparse->caches().size()) - pbsa;
+    cache_desc = pbsa > 0 ? fmt::format("pbsa-bounded ({} PBSA layers: window {} frames + {} memory blocks per KV head)",
+                                        pbsa, window, memory)
+                          : std::string();
+    if (hsa > 0) cache_desc += fmt::format("{}{} HSA layers {}", cache_desc.empty() ? "" : ", ", hsa, ro.cache.str());
+    if (dense > 0) cache_desc += fmt::format(", {} dense layers {}", dense, ro.cache.str());
+  }
+  spdlog::info("generating {} video frames ({} chunks of {}) with {} on {}, seed {}, cache {}", want, chunks,
+               frames_per_chunk, a.pipeline, pipeline->denoiser->backend().info().name, a.seed, cache_desc);
 
   g_interrupted = false;
   auto previous = std::signal(SIGINT, on_sigint);
@@ -100,28 +149,35 @@ Action setup_generate(CLI::App& sub) {
   auto a = std::make_shared<GenerateArgs>();
   sub.add_option("pipeline", a->pipeline, "Pipeline folder (denoiser.onnx, decoder.onnx, pipeline.toml)")
       ->required()->check(CLI::ExistingDirectory);
-  sub.add_option("-o,--output", a->output, "Video file: .mp4/.mkv (H.264), .y4m, or frames/%05d.png")->capture_default_str();
-  auto* frames = sub.add_option("-n,--frames", a->frames, "Number of video frames to write");
-  sub.add_option("-s,--seconds", a->seconds, "Video length in seconds (at --fps)")->excludes(frames);
-  sub.add_option("--fps", a->fps, "Frame rate of the written video")->capture_default_str();
-  sub.add_option("--seed", a->seed, "Noise seed: the same seed gives the same video")->capture_default_str();
-  sub.add_option("--context", a->context, "Text embeddings [1, L, D] as a TensorProto .pb (default: the pipeline's)");
-  sub.add_option("-d,--device,--backend", a->device, "auto, cpu, vulkan[:N] (see `vdrt devices`)")->capture_default_str();
-  sub.add_option("-t,--threads", a->threads, "CPU threads (0 = all cores)")->capture_default_str();
-  sub.add_option("--precision", a->precision, "GPU arithmetic: fp32, or fp16 (matmul/conv/attention in fp16, fp32 accumulation)")
-      ->check(CLI::IsMember({"fp32", "fp16"}))->capture_default_str();
-  sub.add_option("--steps", a->steps, "Denoising timesteps, e.g. 1000,750,500,250 (default: model metadata)");
-  sub.add_option("--shift", a->shift, "Scheduler shift (default: model metadata)");
-  sub.add_option("--cache", a->cache,
-                 "KV cache policy: unbounded | window:N[,sink:S] (frames) | pbsa (the bounded window + persistent "
-                 "memory of vdrt.PBSAttention layers)")
+  sub.add_option("-o,--output", a->output,
+                 "Video file: .mp4/.mkv (H.264), .y4m; or PNG frames: 'frames/' or 'frames/%05d.png' (a folder that "
+                 "is not empty needs --overwrite)")
       ->capture_default_str();
-  sub.add_option("--pipeline", a->passes,
-                 "Pass pipeline TOML run over the denoiser before generating, e.g. "
-                 "passes/pipelines/sparse_pbsa.toml (sparse attention)")
-      ->check(CLI::ExistingFile);
-  sub.add_flag("--no-progress", a->no_progress, "Do not show the progress line");
-  return [a] { return generate(*a); };
+  sub.add_flag("--overwrite", a->overwrite,
+               "Write PNG frames into a folder that is not empty (frames with the same numbers are replaced; "
+               "nothing else is removed)");
+  auto* frames = sub.add_option("-n,--frames", a->frames, "Number of video frames to write (decoded frames, not latent frames)");
+  auto* seconds = sub.add_option("-s,--seconds", a->seconds, "Video length in seconds (at --fps)")->excludes(frames);
+  sub.add_option("--fps", a->fps, "Frame rate of the written video")->capture_default_str();
+  sub.add_option("--seed", a->seed, "Noise seed (>= 0): the same seed gives the same video")->capture_default_str();
+  sub.add_option("--context", a->context, "Text embeddings [1, L, D] as a TensorProto .pb (default: the pipeline's)");
+  add_device_options(sub, a->dev);
+  sub.add_option("--steps", a->steps, "Denoising timesteps in [0, 1000], e.g. 1000,750,500,250 (default: model metadata)");
+  sub.add_option("--shift", a->shift, "Scheduler shift, > 0 (default: model metadata)");
+  sub.add_option("--cache", a->cache,
+                 "KV cache policy, in latent frames: unbounded | window:N[,sink:S] | pbsa. Dense (and HSA) attention "
+                 "layers keep every frame (unbounded) or the last N with the first S (window). Layers a PBSA "
+                 "pipeline rewrote to vdrt.PBSAttention are always bounded by the op's window + persistent memory; "
+                 "'pbsa' says so and fails without such layers; window:N does not apply to them")
+      ->capture_default_str();
+  add_pipeline_options(sub, a->pipe, "the denoiser (e.g. passes/pipelines/sparse_pbsa.toml: sparse attention)");
+  sub.add_flag("--no-progress", a->no_progress, "Do not show the progress line (-q hides it too)");
+  return [a, frames, seconds] {
+    a->frames_given = frames->count() > 0;
+    a->seconds_given = seconds->count() > 0;
+    validate_generate(*a);
+    return generate(*a);
+  };
 }
 
 CommandRegistrar reg("generate", "Generate a video autoregressively with an exported pipeline", setup_generate);

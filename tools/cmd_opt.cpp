@@ -16,6 +16,7 @@
 #include "passes/pipeline.h"
 #include "runtime/host_eval.h"
 #include "tools/command.h"
+#include "tools/common_options.h"
 #include "tools/opt_report.h"
 
 namespace vdrt::cli {
@@ -35,16 +36,11 @@ NodeEvaluator host_evaluator() {
   };
 }
 
-Pipeline choose_pipeline(const OptArgs& a) {
-  if (!a.passes.empty()) {
-    std::string toml;
-    std::stringstream list(a.passes);
-    std::string name;
-    while (std::getline(list, name, ','))
-      if (!name.empty()) toml += "[[pass]]\nname = \"" + name + "\"\n";
-    return parse_pipeline(toml, "--passes");
-  }
-  return a.pipeline.empty() ? default_pipeline() : load_pipeline(a.pipeline);
+PipelineOptions pipeline_options(const OptArgs& a) {
+  PipelineOptions p;
+  p.pipeline = a.pipeline;
+  p.passes = a.passes;
+  return p;
 }
 
 std::map<std::string, int> op_counts(const Graph& g) {
@@ -58,6 +54,7 @@ int optimize(const OptArgs& a) {
     std::printf("%s", describe_passes().c_str());
     return kExitOk;
   }
+  validate(pipeline_options(a));  // unknown passes or options, --passes with --pipeline: exit 2
   if (a.print_pipeline) {
     if (a.pipeline.empty()) {
       std::printf("%s", default_pipeline_toml().c_str());
@@ -68,12 +65,17 @@ int optimize(const OptArgs& a) {
     }
     return kExitOk;
   }
-  if (a.model.empty() || (a.output.empty() && !a.report)) {
-    std::fprintf(stderr, "vdrt opt: MODEL and -o OUT.onnx (or --report) are required (see vdrt opt --help)\n");
+  if (a.model.empty() || (a.output.empty() && !a.report && !a.explain)) {
+    std::fprintf(stderr,
+                 "vdrt opt: MODEL and -o OUT.onnx (or --report, or --explain for a dry run) are required (see vdrt opt "
+                 "--help)\n");
     return kExitUsage;
   }
-  PassManager manager(choose_pipeline(a));
+  std::string label;
+  const std::string toml = pipeline_toml(pipeline_options(a), &label);
+  PassManager manager(parse_pipeline(toml, label));
   auto graph = load_onnx(a.model);
+  check_pass_preconditions(*graph, toml, label);
   const size_t nodes_before = graph->nodes().size();
 
   PassContext ctx;
@@ -81,7 +83,7 @@ int optimize(const OptArgs& a) {
   PassManagerOptions options;
   options.dump_dir = a.dump_dir;
   options.write_model = [](const Graph& g, const std::string& path) { save_onnx(g, path); };
-  manager.run(*graph, ctx, options);
+  const std::vector<PassRecord> records = manager.run(*graph, ctx, options);
 
   if (!a.output.empty()) {
     ExportOptions eo;
@@ -97,6 +99,14 @@ int optimize(const OptArgs& a) {
   if (a.explain) {
     if (ctx.explanations().empty()) std::printf("explain: no near-misses\n");
     for (const auto& e : ctx.explanations()) std::printf("explain: %s\n", e.str().c_str());
+    bool any_changed = false;
+    for (const PassRecord& r : records) any_changed = any_changed || r.changed;
+    if (!any_changed)
+      std::printf("explain: no pass changed the graph (%zu nodes): nothing matched what the passes rewrite\n",
+                  nodes_before);
+    for (const PassRecord& r : records)
+      if (!r.changed) std::printf("explain: pass %s changed nothing\n", r.pass.c_str());
+    if (a.output.empty() && !a.report) std::printf("explain: dry run, nothing written (give -o OUT.onnx to write)\n");
   }
   if (a.report) return print_quantization_report(a.model, *graph, a.inputs);
   return kExitOk;
@@ -117,16 +127,19 @@ Action setup_opt(CLI::App& sub) {
   sub.add_option("--pipeline", a->pipeline, "Pipeline TOML file (default: the built-in pipeline)")
       ->check(CLI::ExistingFile);
   sub.add_option("--passes", a->passes,
-                 "Comma-separated pass names to run with default options, instead of a pipeline file");
+                 "Comma-separated pass names to run with default options, instead of a pipeline file (not with "
+                 "--pipeline)");
   sub.add_option("--dump-dir", a->dump_dir,
                  "Write the graph as DOT and ONNX before the first pass and after every pass (NN-<pass>.dot/.onnx)");
-  sub.add_flag("--explain", a->explain, "Print why candidate patterns were not rewritten (near-misses)");
+  sub.add_flag("--explain", a->explain,
+               "Print why candidate patterns were not rewritten (near-misses) and which passes changed nothing; "
+               "without -o a dry run");
   sub.add_flag("--list-passes", a->list_passes, "List the passes with their options and exit");
   sub.add_flag("--print-pipeline", a->print_pipeline,
                "Print the pipeline that would run (the default one, or --pipeline after checking it) and exit");
   sub.add_flag("--report", a->report,
                "Print each quantised layer's relative error against the float model on sample inputs");
-  sub.add_option("--inputs", a->inputs,
+  sub.add_option("-i,--inputs", a->inputs,
                  "Sample inputs for --report: a test_data_set folder (default: the model's test_data_set_0)")
       ->check(CLI::ExistingDirectory);
   sub.add_option("--external-data", a->external_data,

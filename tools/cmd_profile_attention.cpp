@@ -3,6 +3,8 @@
 // softmax mass goes (runtime/attention_profile.h), then prints a suggested
 // sparsify-attention configuration as TOML.
 #include <cstdio>
+#include <filesystem>
+#include <fstream>
 #include <sstream>
 
 #include <spdlog/spdlog.h>
@@ -10,7 +12,10 @@
 #include "importer/tensor_file.h"
 #include "runtime/attention_profile.h"
 #include "runtime/flow_matching.h"
+#include "runtime/kv_cache.h"
+#include "passes/pipeline.h"
 #include "tools/command.h"
+#include "tools/common_options.h"
 
 namespace vdrt::cli {
 namespace {
@@ -19,9 +24,10 @@ struct ProfileArgs {
   std::string pipeline, context, steps, budgets = "0.05,0.1,0.2,0.3,0.5", memory = "4,16,64", block_tile, compare,
       cache = "unbounded";
   int64_t chunks = 4, block_size = 64, window = 9;
-  uint64_t seed = 0;
+  int64_t seed = 0;
   double target = 0.95;
-  int threads = 0;
+  DeviceOptions dev;
+  std::string output;  // -o FILE: a complete pipeline (default passes + the suggestion)
 };
 
 template <typename T>
@@ -45,10 +51,35 @@ std::vector<T> parse_list(const std::string& text, const char* what) {
   return out;
 }
 
+// Everything the command line decides, checked before the model loads (exit code 2).
+void validate_profile(const ProfileArgs& a) {
+  validate(a.dev);
+  if (a.dev.device != "auto" && a.dev.device != "cpu" && a.dev.device != "cpu:0")
+    throw UsageError("--device " + a.dev.device +
+                     ": profile-attention runs on the CPU for now (its recorder reads the KV cache on the host)");
+  require_at_least("--chunks", static_cast<double>(a.chunks), 1);
+  require_at_least("--block-size", static_cast<double>(a.block_size), 1);
+  require_at_least("--window", static_cast<double>(a.window), 1);
+  require_at_least("--seed", static_cast<double>(a.seed), 0);
+  if (!(a.target > 0 && a.target <= 1)) throw UsageError(fmt::format("--target must be in (0, 1], got {:g}", a.target));
+  usage_check("", [&] {
+    for (double b : parse_list<double>(a.budgets, "budgets"))
+      VDRT_CHECK(b > 0 && b <= 1, fmt::format("--budgets: {:g} is not a fraction in (0, 1]", b));
+    for (int64_t m : parse_list<int64_t>(a.memory, "memory"))
+      VDRT_CHECK(m >= 0, "--memory: sizes are block counts >= 0");
+  });
+  if (!a.steps.empty()) usage_check("--steps", [&] { parse_timesteps(a.steps); });
+  usage_check("--cache", [&] { CachePolicy::parse(a.cache); });
+  if (!a.context.empty() && !std::filesystem::is_regular_file(a.context))
+    throw UsageError("--context " + a.context + ": no such file (a TensorProto .pb of text embeddings [1, L, D])");
+  if (!a.output.empty() && std::filesystem::is_directory(a.output))
+    throw UsageError("-o " + a.output + ": is a folder; give the pipeline file to write, e.g. sparse.toml");
+}
+
 int profile(const ProfileArgs& a) {
   SessionOptions so;
   so.device = "cpu";  // the profiling recorder reads the cache on the host
-  so.threads = a.threads;
+  so.threads = a.dev.threads;
   auto pipeline = VideoPipeline::load(a.pipeline, so);
   AttentionProfileOptions o;
   o.chunks = a.chunks;
@@ -58,13 +89,23 @@ int profile(const ProfileArgs& a) {
   o.budgets = parse_list<double>(a.budgets, "budgets");
   o.memory_sizes = parse_list<int64_t>(a.memory, "memory");
   o.target_mass = a.target;
-  o.rollout.seed = a.seed;
+  o.rollout.seed = static_cast<uint64_t>(a.seed);
   if (!a.steps.empty()) o.rollout.denoising_steps = parse_timesteps(a.steps);
   Tensor context = a.context.empty() ? pipeline->default_context() : load_tensor_pb(a.context).tensor;
   AttentionProfile p = profile_attention(*pipeline, context, o, [&](int64_t c) {
     spdlog::info("profiled chunk {}/{}", c + 1, a.chunks);
   });
   std::printf("%s\n%s", p.report().c_str(), p.suggestion().c_str());
+  if (!a.output.empty()) {
+    // A complete pipeline: the default passes (which fuse the attention that
+    // sparsify-attention rewrites), then the suggestion.
+    std::ofstream f(a.output);
+    f << "# Written by vdrt profile-attention: the default pipeline followed by the suggested sparse attention.\n"
+         "# Use it with: vdrt generate PIPELINE_DIR --pipeline " << a.output << "\n\n"
+      << default_pipeline_toml() << "\n" << p.suggestion() << "\n[[pass]]\nname = \"eliminate-dead\"\n";
+    VDRT_CHECK(f.good(), "cannot write the pipeline file", {a.output});
+    spdlog::info("wrote the pipeline to {}", a.output);
+  }
   if (!a.compare.empty()) {
     std::vector<double> err = sparse_rollout_error(a.pipeline, a.compare, context, a.chunks, o.rollout, a.cache);
     std::printf("\nerror of the rollout with %s (cache %s) against the dense rollout, per chunk:\n%6s %12s\n",
@@ -87,11 +128,15 @@ Action setup_profile(CLI::App& sub) {
   sub.add_option("--budgets", a->budgets, "Fractions of cached blocks kept, comma-separated")->capture_default_str();
   sub.add_option("--memory", a->memory, "Persistent memory sizes examined, blocks per KV head, comma-separated")
       ->capture_default_str();
-  sub.add_option("--target", a->target, "Mass the suggested configuration must keep")->capture_default_str();
-  sub.add_option("--seed", a->seed, "Noise seed")->capture_default_str();
+  sub.add_option("--target", a->target, "Fraction of the softmax mass the suggested configuration must keep, in (0, 1]")
+      ->capture_default_str();
+  sub.add_option("--seed", a->seed, "Noise seed (>= 0)")->capture_default_str();
+  sub.add_option("-o,--output", a->output,
+                 "Write a complete, runnable pipeline TOML (the default passes + the suggested sparsify-attention) "
+                 "for `vdrt generate --pipeline FILE`");
   sub.add_option("--context", a->context, "Text embeddings [1, L, D] as a TensorProto .pb (default: the pipeline's)");
   sub.add_option("--steps", a->steps, "Denoising timesteps (default: model metadata)");
-  sub.add_option("-t,--threads", a->threads, "CPU threads (0 = all cores)")->capture_default_str();
+  add_device_options(sub, a->dev, /*with_precision=*/false);
   sub.add_option("--compare", a->compare,
                  "A pass pipeline TOML (e.g. a sparse configuration): also run its rollout and report its error "
                  "against the dense rollout per chunk")
@@ -105,7 +150,10 @@ Action setup_profile(CLI::App& sub) {
       "the older frames' mass the most salient blocks hold (PBSA's persistent memory); and how much of the\n"
       "cache's mass the top blocks keep, ranked by true mass and by pooled q.k score. The suggestion is a\n"
       "sparsify-attention entry for a pipeline file (passes/pipelines/sparse_pbsa.toml).\n");
-  return [a] { return profile(*a); };
+  return [a] {
+    validate_profile(*a);
+    return profile(*a);
+  };
 }
 
 CommandRegistrar reg("profile-attention",

@@ -7,6 +7,7 @@
 
 #include "graph/error.h"
 #include "tools/command.h"
+#include "tools/common_options.h"
 
 int main(int argc, char** argv) {
   using namespace vdrt::cli;
@@ -15,12 +16,32 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   bool verbose = false, quiet = false;
   app.add_flag("-v,--verbose", verbose, "Log details (debug level)");
-  app.add_flag("-q,--quiet", quiet, "Log only errors");
+  app.add_flag("-q,--quiet", quiet, "Log only errors (no progress line)");
 
   std::map<CLI::App*, Action> actions;
   for (const Command& c : commands()) {
     CLI::App* sub = app.add_subcommand(c.name, c.description);
+    // -v/-q are accepted before and after the subcommand.
+    sub->add_flag("-v,--verbose", verbose, "Log details (debug level)");
+    sub->add_flag("-q,--quiet", quiet, "Log only errors (no progress line)");
     actions[sub] = c.setup(*sub);
+  }
+  // The first word that is not a flag names the subcommand: say which one is unknown.
+  for (int i = 1; i < argc; ++i) {
+    const std::string word = argv[i];
+    if (word.empty() || word[0] == '-') continue;
+    bool known = false;
+    std::string names;
+    for (const Command& c : commands()) {
+      known = known || c.name == word;
+      names += (names.empty() ? "" : ", ") + c.name;
+    }
+    if (!known) {
+      std::fprintf(stderr, "vdrt: unknown subcommand '%s' (subcommands: %s; see vdrt --help)\n", word.c_str(),
+                   names.c_str());
+      return kExitUsage;
+    }
+    break;
   }
   try {
     app.parse(argc, argv);
@@ -36,6 +57,9 @@ int main(int argc, char** argv) {
     if (!sub->parsed()) continue;
     try {
       return action();
+    } catch (const UsageError& e) {
+      std::fprintf(stderr, "vdrt %s: %s\n", sub->get_name().c_str(), e.what());
+      return kExitUsage;
     } catch (const vdrt::OutOfMemory& e) {
       std::fprintf(stderr, "vdrt: out of memory: %s\n", e.what());
       return kExitError;

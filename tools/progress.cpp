@@ -4,9 +4,13 @@
 
 #include <cstdio>
 
+#include <spdlog/spdlog.h>
+
 namespace vdrt::cli {
 
-Progress::Progress(bool enabled) : enabled_(enabled), tty_(isatty(STDERR_FILENO)) {}
+// -q (log level above info) silences the progress line too.
+Progress::Progress(bool enabled)
+    : enabled_(enabled && spdlog::should_log(spdlog::level::info)), tty_(isatty(STDERR_FILENO)) {}
 Progress::~Progress() { finish(); }
 
 void Progress::update(const std::string& line) {

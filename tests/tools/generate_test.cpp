@@ -111,9 +111,9 @@ TEST(Generate, SigintLeavesAPlayableFileOfTheChunksDone) {
 TEST(Generate, BadArgumentsGiveUsageErrors) {
   EXPECT_EQ(wait_for(spawn({vdrt_binary(), "generate"})).exit_code, 2);
   EXPECT_EQ(wait_for(spawn({vdrt_binary(), "generate", source_path("models/tiny_wan/ts17"), "--frames", "12",
-                            "--cache", "sometimes", "-o", "/tmp/x.y4m"})).exit_code, 1);
+                            "--cache", "sometimes", "-o", "/tmp/x.y4m"})).exit_code, 2);
   EXPECT_EQ(wait_for(spawn({vdrt_binary(), "generate", source_path("models/tiny_wan/ts17"), "--frames", "12",
-                            "-o", "/tmp/x.unknownformat"})).exit_code, 1);
+                            "-o", "/tmp/x.unknownformat"})).exit_code, 2);
 }
 
 }  // namespace

@@ -93,11 +93,11 @@ TEST(VdrtOpt, BadInputsFailCleanly) {
   EXPECT_EQ(no_out.code, 2) << no_out.output;
   std::ofstream(dir / "bad.toml") << "[[pass]]\nname = \"fuse-everything\"\n";
   CliResult bad_pass = run_vdrt("opt " + model + " -o " + (dir / "o.onnx").string() + " --pipeline " + (dir / "bad.toml").string());
-  EXPECT_EQ(bad_pass.code, 1) << bad_pass.output;
+  EXPECT_EQ(bad_pass.code, 2) << bad_pass.output;
   EXPECT_NE(bad_pass.output.find("unknown pass 'fuse-everything'"), std::string::npos) << bad_pass.output;
   std::ofstream(dir / "opt.toml") << "[[pass]]\nname = \"fuse-gelu\"\ntolerance = \"loose\"\n";
   CliResult bad_opt = run_vdrt("opt " + model + " -o " + (dir / "o.onnx").string() + " --pipeline " + (dir / "opt.toml").string());
-  EXPECT_EQ(bad_opt.code, 1) << bad_opt.output;
+  EXPECT_EQ(bad_opt.code, 2) << bad_opt.output;
   EXPECT_NE(bad_opt.output.find("tolerance"), std::string::npos) << bad_opt.output;
   std::ofstream(dir / "garbage.onnx") << "not a model";
   CliResult garbage = run_vdrt("opt " + (dir / "garbage.onnx").string() + " -o " + (dir / "o.onnx").string());

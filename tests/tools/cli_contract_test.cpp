@@ -1,0 +1,219 @@
+// The contract every `vdrt` subcommand shares (README "Exit codes"): a bad
+// command-line value exits 2 before any work, a bad model or data 1, a
+// mismatch 3; the shared options (device, threads, pipeline, verbosity)
+// behave the same everywhere. Each case is an exact command from issue 17.
+#include <gtest/gtest.h>
+
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "test_util.h"
+
+namespace vdrt::test {
+namespace {
+namespace fs = std::filesystem;
+
+const std::string kModel = "models/tiny_wan/ts17/denoiser.onnx";
+const std::string kData = "models/tiny_wan/ts17/denoiser/test_data_set_1";
+
+fs::path temp_dir(const std::string& name) {
+  fs::path d = fs::temp_directory_path() / ("vdrt_cli_contract_" + name + "_" + std::to_string(getpid()));
+  fs::remove_all(d);
+  fs::create_directories(d);
+  return d;
+}
+
+bool has(const CliResult& r, const std::string& text) { return r.output.find(text) != std::string::npos; }
+
+// A usage error: exit 2 with `text` in the message.
+void expect_usage(const std::string& args, const std::string& text) {
+  CliResult r = run_vdrt(args);
+  EXPECT_EQ(r.code, 2) << args << "\n" << r.output;
+  EXPECT_TRUE(has(r, text)) << args << "\n" << r.output;
+}
+
+TEST(CliContract, BadValuesAreUsageErrorsBeforeAnyWork) {
+  const std::string gen = "generate " + source_path("models/tiny_wan/ts17") + " ";
+  const std::string y4m = " -o " + (fs::temp_directory_path() / "vdrt_cli_contract.y4m").string();
+  expect_usage(gen + "-n 12 --cache windw:12" + y4m, "bad cache policy 'windw:12'");
+  expect_usage(gen + "-n 12 --steps 1000,abc" + y4m, "--steps");
+  expect_usage(gen + "--seconds 0" + y4m, "--seconds must be > 0");
+  expect_usage(gen + "-n 12 --fps 0" + y4m, "--fps must be in (0, 1000]");
+  expect_usage(gen + "-n 12 -o x.avi", "unknown video format '.avi'");
+  expect_usage(gen + "-n 12 -d cuda" + y4m, "backend 'cuda' is not compiled into this binary");
+  expect_usage(gen + "-n 12 -d cpu:1" + y4m, "backend 'cpu' has 1 device(s)");
+  expect_usage(gen + "-n 12 --seed -1" + y4m, "--seed must be >= 0");
+  expect_usage(gen + "-n 12 --shift -3" + y4m, "--shift must be > 0");
+  expect_usage(gen + "-n 12 --context /nonexistent.pb" + y4m, "--context /nonexistent.pb: no such file");
+  expect_usage(gen + y4m, "--frames N or --seconds S");
+  const std::string prof = "profile-attention " + source_path("models/tiny_wan") + " ";
+  expect_usage(prof + "--chunks 0", "--chunks must be >= 1");
+  expect_usage(prof + "--budgets 0.1,abc", "'abc' is not a number");
+  expect_usage(prof + "--budgets 0.1,2", "is not a fraction in (0, 1]");
+  expect_usage(prof + "--target 2", "--target must be in (0, 1]");
+  expect_usage(prof + "-d cuda", "not compiled into this binary");
+  const std::string bench = "bench " + source_path(kModel) + " -i " + source_path(kData) + " ";
+  expect_usage(bench + "--runs 0", "--runs must be >= 1");
+  expect_usage(bench + "--warmup -1", "--warmup must be >= 0");
+  expect_usage(bench + "--threads -1", "--threads must be in 0..");
+  expect_usage(bench + "--threads 100000", "--threads must be in 0..");
+  expect_usage("run " + source_path(kModel) + " -i " + source_path(kData) + " --repeat 0", "--runs must be >= 1");
+  expect_usage("runn", "unknown subcommand 'runn'");
+}
+
+TEST(CliContract, UnknownPassesAndOptionsNameTheFileAndEntry) {
+  fs::path dir = temp_dir("pipelines");
+  std::ofstream(dir / "bad.toml") << "[[pass]]\nname = \"fold-constants\"\n[[pass]]\nname = \"fuse-everything\"\n";
+  std::ofstream(dir / "opt.toml") << "[[pass]]\nname = \"fuse-gelu\"\ntolerance = \"loose\"\n";
+  const std::string model = source_path(kModel), data = source_path(kData);
+  for (const std::string& cmd : {"run " + model + " -i " + data, "bench " + model + " -i " + data,
+                                 "opt " + model + " -o " + (dir / "o.onnx").string(),
+                                 "generate " + source_path("models/tiny_wan/ts17") + " -n 12 -o " +
+                                     (dir / "v.y4m").string()}) {
+    CliResult r = run_vdrt(cmd + " --pipeline " + (dir / "bad.toml").string());
+    EXPECT_EQ(r.code, 2) << cmd << r.output;
+    EXPECT_TRUE(has(r, "bad.toml") && has(r, "unknown pass 'fuse-everything'") && has(r, "entry #2")) << r.output;
+    r = run_vdrt(cmd + " --pipeline " + (dir / "opt.toml").string());
+    EXPECT_EQ(r.code, 2) << cmd << r.output;
+    EXPECT_TRUE(has(r, "opt.toml") && has(r, "tolerance")) << r.output;
+    r = run_vdrt(cmd + " --passes fuse-x");
+    EXPECT_EQ(r.code, 2) << cmd << r.output;
+    EXPECT_TRUE(has(r, "unknown pass 'fuse-x'")) << r.output;
+    r = run_vdrt(cmd + " --passes fuse-gelu --pipeline " + source_path("passes/pipelines/sparse_pbsa.toml"));
+    EXPECT_EQ(r.code, 2) << cmd << r.output;
+    EXPECT_TRUE(has(r, "either --passes or --pipeline, not both")) << r.output;
+  }
+  EXPECT_FALSE(fs::exists(dir / "o.onnx"));
+  EXPECT_FALSE(fs::exists(dir / "v.y4m"));
+  fs::remove_all(dir);
+}
+
+TEST(CliContract, RunChecksCannotPassSilently) {
+  const std::string run = "run " + source_path(kModel) + " -i " + source_path(kData);
+  expect_usage(run + " --expected /nonexistent", "--expected /nonexistent: no such folder");
+  fs::path dir = temp_dir("run");
+  fs::create_directories(dir / "inputs");
+  for (const auto& e : fs::directory_iterator(source_path(kData)))
+    if (e.path().filename().string().rfind("input_", 0) == 0) fs::copy(e.path(), dir / "inputs");
+  expect_usage(run + " --expected " + (dir / "inputs").string(), "holds no output_0.pb");
+  // An inputs folder without outputs runs, and says nothing was compared.
+  CliResult r = run_vdrt("run " + source_path(kModel) + " -i " + (dir / "inputs").string());
+  EXPECT_EQ(r.code, 0) << r.output;
+  EXPECT_TRUE(has(r, "not compared")) << r.output;
+  // -o may not overwrite the outputs it is compared with, nor name a file.
+  expect_usage(run + " -o " + source_path(kData), "is the inputs or expected folder");
+  std::ofstream(dir / "file") << "x";
+  expect_usage(run + " -o " + (dir / "file").string(), "exists and is not a folder");
+  // A mismatch: exit 3, the worst element, the count and the relative error.
+  r = run_vdrt(run + " --rtol 0 --atol 1e-12");
+  EXPECT_EQ(r.code, 3) << r.output;
+  EXPECT_TRUE(has(r, "elements out of tolerance; worst: element")) << r.output;
+  EXPECT_TRUE(has(r, "rel. ")) << r.output;
+  // The outputs written with -o compare equal when given as --expected.
+  r = run_vdrt(run + " -o " + (dir / "out").string());
+  EXPECT_EQ(r.code, 0) << r.output;
+  r = run_vdrt(run + " --expected " + (dir / "out").string() + " --rtol 0 --atol 0");
+  EXPECT_EQ(r.code, 0) << r.output;
+  fs::remove_all(dir);
+}
+
+TEST(CliContract, OptimiseAtLoad) {
+  const std::string model = source_path(kModel), data = source_path(kData);
+  // Default: the default pipeline (fused ops); -O0 the raw graph; --passes only those.
+  CliResult r = run_vdrt("run " + model + " -i " + data);
+  EXPECT_EQ(r.code, 0) << r.output;
+  EXPECT_TRUE(has(r, "pass pipeline <default> ran (570 -> ")) << r.output;
+  r = run_vdrt("bench " + model + " -i " + data + " --runs 2 --warmup 0 -O0");
+  EXPECT_EQ(r.code, 0) << r.output;
+  EXPECT_FALSE(has(r, "pass pipeline")) << r.output;
+  r = run_vdrt("bench " + model + " -i " + data + " --runs 2 --warmup 0 --passes fold-constants,fuse-gelu");
+  EXPECT_EQ(r.code, 0) << r.output;
+  EXPECT_TRUE(has(r, "pass pipeline --passes fold-constants,fuse-gelu ran")) << r.output;
+  expect_usage("run " + model + " -i " + data + " -O0 --passes fuse-gelu", "-O0");
+  // sparsify-attention without fused attention: an error that says why.
+  expect_usage("opt " + model + " --passes sparsify-attention --explain", "has none and no fuse-attention");
+  expect_usage("run " + model + " -i " + data + " --passes sparsify-attention", "has none and no fuse-attention");
+  // opt --explain without -o is a dry run that says why nothing happened.
+  r = run_vdrt("opt " + model + " --passes fuse-gelu --explain");
+  EXPECT_EQ(r.code, 0) << r.output;
+  EXPECT_TRUE(has(r, "explain: pass fuse-gelu changed nothing")) << r.output;
+  EXPECT_TRUE(has(r, "dry run")) << r.output;
+}
+
+TEST(CliContract, VerbosityAnywhereAndQuietSilencesProgress) {
+  const std::string gen = "generate " + source_path("models/tiny_wan/ts17") + " -n 12 -d cpu -o " +
+                          (fs::temp_directory_path() / "vdrt_cli_contract_q.y4m").string();
+  CliResult loud = run_vdrt(gen);
+  EXPECT_EQ(loud.code, 0) << loud.output;
+  EXPECT_TRUE(has(loud, "chunk 1/1")) << loud.output;  // the progress line (plain lines when not a terminal)
+  for (const std::string& cmd : {"-q " + gen, gen + " -q"}) {
+    CliResult q = run_vdrt(cmd);
+    EXPECT_EQ(q.code, 0) << q.output;
+    EXPECT_FALSE(has(q, "chunk 1/1")) << cmd << q.output;
+    EXPECT_FALSE(has(q, "[info]")) << cmd << q.output;
+  }
+  CliResult v = run_vdrt("run " + source_path(kModel) + " -i " + source_path(kData) + " -v");
+  EXPECT_EQ(v.code, 0) << v.output;
+  EXPECT_TRUE(has(v, "[debug]")) << v.output;
+  // One name for repeated runs: --runs, with --repeat kept as an alias, in both.
+  EXPECT_EQ(run_vdrt("run " + source_path(kModel) + " -i " + source_path(kData) + " --runs 2").code, 0);
+  EXPECT_EQ(run_vdrt("bench " + source_path(kModel) + " -i " + source_path(kData) + " --repeat 2 --warmup 0").code, 0);
+}
+
+TEST(CliContract, GenerateOutputFolders) {
+  fs::path dir = temp_dir("png");
+  const std::string gen = "generate " + source_path("models/tiny_wan/ts17") + " -n 12 -d cpu --no-progress ";
+  // A folder without '/' or a pattern, or a name without extension: refused.
+  expect_usage(gen + "-o " + dir.string(), "is a folder; name PNG frames as");
+  expect_usage(gen + "-o " + (dir / "out").string(), "unknown video format");
+  CliResult r = run_vdrt(gen + "-o " + (dir / "frames").string() + "/");
+  EXPECT_EQ(r.code, 0) << r.output;
+  std::ofstream(dir / "frames" / "mine.txt") << "keep me";
+  // Again into the same (now non-empty) folder: refused unless --overwrite, which removes nothing else.
+  expect_usage(gen + "-o " + (dir / "frames").string() + "/", "is not empty");
+  r = run_vdrt(gen + "-o " + (dir / "frames").string() + "/%05d.png --overwrite");
+  EXPECT_EQ(r.code, 0) << r.output;
+  EXPECT_TRUE(fs::exists(dir / "frames" / "mine.txt"));
+  fs::remove_all(dir);
+}
+
+TEST(CliContract, GenerateLogsTheBoundedCacheOfAPbsaPipeline) {
+  const fs::path video = fs::temp_directory_path() / "vdrt_cli_contract_pbsa.y4m";
+  for (const char* cache : {"unbounded", "pbsa"}) {
+    CliResult r = run_vdrt("generate " + source_path("models/tiny_wan") + " -n 24 --no-progress -o " + video.string() +
+                           " --cache " + cache + " --pipeline " + source_path("passes/pipelines/sparse_pbsa.toml"));
+    EXPECT_EQ(r.code, 0) << r.output;
+    EXPECT_TRUE(has(r, "cache pbsa-bounded (2 PBSA layers: window 6 frames")) << r.output;
+    EXPECT_FALSE(has(r, "cache unbounded")) << r.output;
+  }
+  fs::remove(video);
+}
+
+TEST(CliContract, ProfileAttentionWritesARunnablePipeline) {
+  fs::path dir = temp_dir("profile");
+  const fs::path toml = dir / "suggested.toml";
+  CliResult p = run_vdrt("-q profile-attention " + source_path("models/tiny_wan") +
+                         " --chunks 3 --block-size 4 --window 6 -o " + toml.string());
+  ASSERT_EQ(p.code, 0) << p.output;
+  ASSERT_TRUE(fs::exists(toml));
+  CliResult g = run_vdrt("generate " + source_path("models/tiny_wan") + " -n 24 --no-progress --cache pbsa -o " +
+                         (dir / "v.y4m").string() + " --pipeline " + toml.string());
+  EXPECT_EQ(g.code, 0) << g.output;
+  EXPECT_TRUE(has(g, "PBSA layers")) << g.output;
+  EXPECT_GT(fs::file_size(dir / "v.y4m"), 0u);
+  fs::remove_all(dir);
+}
+
+TEST(CliContract, HelpNamesOnlyCompiledInDevices) {
+  for (const char* cmd : {"run", "bench", "generate", "profile-attention"}) {
+    CliResult r = run_vdrt(std::string(cmd) + " --help");
+    EXPECT_EQ(r.code, 0) << r.output;
+    EXPECT_TRUE(has(r, "-d,--device")) << cmd;
+    EXPECT_FALSE(has(r, "opencl")) << cmd << r.output;  // not compiled in
+  }
+}
+
+}  // namespace
+}  // namespace vdrt::test
