@@ -114,6 +114,44 @@ TEST_P(SparsifyModel, ShippedPipelinesRunAndRoundTrip) {
   }
 }
 
+// Each Light Forcing preset writes the paper's setting onto every HSA node:
+// token blocks, compete, keep_*, and a CAG schedule equal to the published
+// list to 3 decimals (short / Hopper) or the one solved for the long setting.
+TEST_P(SparsifyModel, LightForcingPresetsCarryThePublishedSchedules) {
+  struct Preset {
+    const char* file;
+    int64_t keep_frames, keep_near;
+    std::vector<double> schedule;
+  };
+  const std::vector<Preset> presets = {
+      {"lightforcing_short", 6, 2, {0, .827, .855, .872, .883, .892, .898}},
+      {"lightforcing_short_fp8", 6, 2, {0, .827, .855, .872, .883, .892, .898}},
+      {"lightforcing_hopper", 6, 2, {0, .747, .775, .792, .803, .812, .818}},
+      {"lightforcing_long", 3, 1, {0, .733, .773, .797, .813, .825, .834}},
+  };
+  for (const Preset& preset : presets) {
+    SCOPED_TRACE(preset.file);
+    auto g = load_onnx((style() / "denoiser.onnx").string());
+    run_pass_pipeline_file(*g, test::source_path(std::string("passes/pipelines/") + preset.file + ".toml"));
+    int64_t hsa = 0;
+    for (const auto& n : g->nodes()) {
+      if (n->op_type() != "HSAttention") continue;
+      ++hsa;
+      auto p = SparseAttentionParams::from_attributes(SparseMethod::Hsa, n->attrs());
+      EXPECT_EQ(p.layout.block_tokens, 16);  // 64 / 128 clamped to the tiny model's frame
+      EXPECT_EQ(p.current_chunk, SparseAttentionParams::CurrentChunk::Compete);
+      EXPECT_EQ(p.keep_frames, preset.keep_frames);
+      EXPECT_EQ(p.keep_near, preset.keep_near);
+      EXPECT_EQ(p.sink_frames, 1);
+      EXPECT_EQ(p.cag.curve, CagSchedule::Curve::LightForcing);
+      for (size_t i = 0; i < preset.schedule.size(); ++i)
+        EXPECT_NEAR(std::round(p.cag.sparsity(static_cast<int64_t>(i)) * 1000) / 1000, preset.schedule[i], 1e-9)
+            << "chunk " << i;
+    }
+    EXPECT_EQ(hsa, 2);
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Styles, SparsifyModel, testing::Values("ts17", "dyn18", "attn23"),
                          [](const testing::TestParamInfo<std::string>& i) { return i.param; });
 

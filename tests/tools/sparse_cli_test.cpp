@@ -18,10 +18,15 @@ namespace fs = std::filesystem;
 
 TEST(SparseCli, GenerateWithTheShippedPipelines) {
   const std::string model = source_path("models/tiny_wan");
-  for (const char* pipeline : {"sparse_pbsa", "sparse_hsa", "sparse_forcing", "fp8_w8a8"}) {
+  // The Light Forcing presets' 64/128-token blocks exceed the tiny model's
+  // 16-token frames: the pass clamps them to one block per frame.
+  for (const char* pipeline : {"sparse_pbsa", "sparse_hsa", "sparse_forcing", "fp8_w8a8", "lightforcing_short",
+                               "lightforcing_hopper", "lightforcing_long", "lightforcing_short_fp8"}) {
     const fs::path video = fs::temp_directory_path() / (std::string("vdrt_cli_") + pipeline + ".y4m");
     const std::string cache =
-        std::string(pipeline) == "sparse_pbsa" || std::string(pipeline) == "sparse_forcing" ? "pbsa" : "unbounded";
+        std::string(pipeline) == "sparse_pbsa" || std::string(pipeline) == "sparse_forcing" ? "pbsa"
+        : std::string(pipeline) == "lightforcing_long"                                       ? "window:13,sink:1"
+                                                                                             : "unbounded";
     CliResult o = run_vdrt("generate " + model + " -o " + video.string() + " --frames 36 --no-progress --cache " + cache +
                    " --pipeline " + source_path(std::string("passes/pipelines/") + pipeline + ".toml"));
     EXPECT_EQ(o.code, 0) << o.output;
