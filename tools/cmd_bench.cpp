@@ -10,6 +10,7 @@
 #include "runtime/session.h"
 #include "tools/command.h"
 #include "tools/common_options.h"
+#include "tools/json_output.h"
 #include "tools/placement_report.h"
 #include "tools/test_inputs.h"
 
@@ -21,6 +22,7 @@ struct BenchArgs {
   DeviceOptions dev;
   PipelineOptions pipe;
   int runs = 20, warmup = 3;
+  bool json = false;
 };
 
 int bench(const BenchArgs& a) {
@@ -35,6 +37,7 @@ int bench(const BenchArgs& a) {
     session.run(feed);
     ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
   }
+  if (a.json) { print_json(bench_json(a.model, session, ms, a.warmup)); return kExitOk; }
   std::sort(ms.begin(), ms.end());
   auto pct = [&](double p) { return ms[static_cast<size_t>(p * (ms.size() - 1))]; };
   std::printf("device      %s\n", session.backend().info().name.c_str());
@@ -55,6 +58,7 @@ Action setup_bench(CLI::App& sub) {
   sub.add_option("-i,--inputs", a->inputs, "Folder with input_K.pb files")->required()->check(CLI::ExistingDirectory);
   add_device_options(sub, a->dev);
   add_pipeline_options(sub, a->pipe);
+  add_json_flag(sub, a->json);
   sub.add_option("-r,--runs,--repeat", a->runs, "Timed runs (>= 1)")->capture_default_str();
   sub.add_option("--warmup", a->warmup, "Untimed runs first (>= 0)")->capture_default_str();
   return [a] {

@@ -4,12 +4,19 @@
 
 #include "backends/registry.h"
 #include "tools/command.h"
+#include "tools/json_output.h"
 
 namespace vdrt::cli {
 namespace {
 
 Action setup_devices(CLI::App& sub) {
-  return [] {
+  auto json = std::make_shared<bool>(false);
+  add_json_flag(sub, *json);
+  return [json] {
+    if (*json) {
+      print_json(devices_json());
+      return kExitOk;
+    }
     auto devices = BackendRegistry::instance().devices();
     std::printf("%-14s %-6s %-10s %s\n", "DEVICE", "KIND", "MEMORY", "NAME");
     for (const DeviceInfo& d : devices) {

@@ -9,13 +9,16 @@
 #include "graph/shape_inference.h"
 #include "importer/onnx_import.h"
 #include "tools/command.h"
+#include "tools/inspect_shapes.h"
+#include "tools/json_output.h"
 
 namespace vdrt::cli {
 namespace {
 
 struct InspectArgs {
   std::string model;
-  bool nodes = false;
+  std::string inputs;  // a test_data_set folder whose input shapes make the rest concrete
+  bool nodes = false, json = false;
 };
 
 std::string value_str(const Value* v) {
@@ -29,6 +32,12 @@ int inspect(const InspectArgs& a) {
     infer_shapes(*g);
   } catch (const Error& e) {
     shape_error = e.what();
+  }
+  if (std::string why = refine_shapes(*g, a.inputs); shape_error.empty()) shape_error = why;
+  if (a.json) {
+    Json doc = inspect_json(a.model, *g, shape_error, a.nodes);
+    print_json(doc);
+    return !shape_error.empty() || doc["unknown_ops"].dump() != "0" ? kExitError : kExitOk;
   }
   std::printf("model     %s\n", a.model.c_str());
   std::printf("producer  %s %s, IR %lld\n", g->producer_name.c_str(), g->producer_version.c_str(),
@@ -102,6 +111,10 @@ Action setup_inspect(CLI::App& sub) {
   auto a = std::make_shared<InspectArgs>();
   sub.add_option("model", a->model, "ONNX model file")->required()->check(CLI::ExistingFile);
   sub.add_flag("--nodes", a->nodes, "List every node with its output shapes");
+  sub.add_option("-i,--inputs", a->inputs,
+                 "A test_data_set folder: show the shapes that its input_K.pb tensors give every value")
+      ->check(CLI::ExistingDirectory);
+  add_json_flag(sub, a->json);
   return [a] { return inspect(*a); };
 }
 

@@ -17,6 +17,7 @@
 #include "runtime/host_eval.h"
 #include "tools/command.h"
 #include "tools/common_options.h"
+#include "tools/json_output.h"
 #include "tools/opt_report.h"
 
 namespace vdrt::cli {
@@ -24,7 +25,7 @@ namespace {
 
 struct OptArgs {
   std::string model, output, pipeline, dump_dir, passes, inputs;
-  bool explain = false, list_passes = false, print_pipeline = false, report = false;
+  bool explain = false, list_passes = false, print_pipeline = false, report = false, json = false;
   size_t external_data = 0;
 };
 
@@ -51,6 +52,7 @@ std::map<std::string, int> op_counts(const Graph& g) {
 
 int optimize(const OptArgs& a) {
   if (a.list_passes) {
+    if (a.json) { print_json(passes_json()); return kExitOk; }
     std::printf("%s", describe_passes().c_str());
     return kExitOk;
   }
@@ -96,6 +98,7 @@ int optimize(const OptArgs& a) {
     if (op.rfind("vdrt.", 0) == 0) fused += (fused.empty() ? "" : ", ") + std::to_string(count) + " " + op;
   spdlog::info("{}: {} -> {} nodes{}", a.output.empty() ? "optimised" : "wrote " + a.output, nodes_before, graph->nodes().size(),
                fused.empty() ? "" : " (" + fused + ")");
+  if (a.json) return print_opt_json(a.model, a.output, nodes_before, *graph, ctx.explanations(), a.report, a.inputs);
   if (a.explain) {
     if (ctx.explanations().empty()) std::printf("explain: no near-misses\n");
     for (const auto& e : ctx.explanations()) std::printf("explain: %s\n", e.str().c_str());
@@ -134,6 +137,7 @@ Action setup_opt(CLI::App& sub) {
   sub.add_flag("--explain", a->explain,
                "Print why candidate patterns were not rewritten (near-misses) and which passes changed nothing; "
                "without -o a dry run");
+  add_json_flag(sub, a->json);
   sub.add_flag("--list-passes", a->list_passes, "List the passes with their options and exit");
   sub.add_flag("--print-pipeline", a->print_pipeline,
                "Print the pipeline that would run (the default one, or --pipeline after checking it) and exit");

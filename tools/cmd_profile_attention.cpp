@@ -15,6 +15,7 @@
 #include "runtime/kv_cache.h"
 #include "passes/pipeline.h"
 #include "tools/command.h"
+#include "tools/json_output.h"
 #include "tools/common_options.h"
 
 namespace vdrt::cli {
@@ -27,6 +28,7 @@ struct ProfileArgs {
   int64_t seed = 0;
   double target = 0.95;
   DeviceOptions dev;
+  bool json = false;
   std::string output;  // -o FILE: a complete pipeline (default passes + the suggestion)
 };
 
@@ -95,7 +97,7 @@ int profile(const ProfileArgs& a) {
   AttentionProfile p = profile_attention(*pipeline, context, o, [&](int64_t c) {
     spdlog::info("profiled chunk {}/{}", c + 1, a.chunks);
   });
-  std::printf("%s\n%s", p.report().c_str(), p.suggestion().c_str());
+  if (!a.json) std::printf("%s\n%s", p.report().c_str(), p.suggestion().c_str());
   if (!a.output.empty()) {
     // A complete pipeline: the default passes (which fuse the attention that
     // sparsify-attention rewrites), then the suggestion.
@@ -105,6 +107,12 @@ int profile(const ProfileArgs& a) {
       << default_pipeline_toml() << "\n" << p.suggestion() << "\n[[pass]]\nname = \"eliminate-dead\"\n";
     VDRT_CHECK(f.good(), "cannot write the pipeline file", {a.output});
     spdlog::info("wrote the pipeline to {}", a.output);
+  }
+  if (a.json) {
+    std::vector<double> err;
+    if (!a.compare.empty()) err = sparse_rollout_error(a.pipeline, a.compare, context, a.chunks, o.rollout, a.cache);
+    print_json(attention_profile_json(p, a.compare, a.cache, err));
+    return kExitOk;
   }
   if (!a.compare.empty()) {
     std::vector<double> err = sparse_rollout_error(a.pipeline, a.compare, context, a.chunks, o.rollout, a.cache);
@@ -137,6 +145,7 @@ Action setup_profile(CLI::App& sub) {
   sub.add_option("--context", a->context, "Text embeddings [1, L, D] as a TensorProto .pb (default: the pipeline's)");
   sub.add_option("--steps", a->steps, "Denoising timesteps (default: model metadata)");
   add_device_options(sub, a->dev, /*with_precision=*/false);
+  add_json_flag(sub, a->json);
   sub.add_option("--compare", a->compare,
                  "A pass pipeline TOML (e.g. a sparse configuration): also run its rollout and report its error "
                  "against the dense rollout per chunk")

@@ -14,6 +14,7 @@
 #include "runtime/session.h"
 #include "tools/command.h"
 #include "tools/common_options.h"
+#include "tools/json_output.h"
 #include "tools/placement_report.h"
 #include "tools/test_inputs.h"
 
@@ -27,6 +28,7 @@ struct RunArgs {
   PipelineOptions pipe;
   int repeat = 1;
   double rtol = 1e-3, atol = 1e-5;
+  bool json = false;
 };
 
 bool same_path(const std::string& a, const std::string& b) {
@@ -106,6 +108,7 @@ int run_model(const RunArgs& a) {
     }
   }
 
+  if (a.json) return print_run_json(a.model, session, outputs, a.expected.empty() ? a.inputs : a.expected, a.rtol, a.atol, times);
   std::string expected_dir = a.expected.empty() ? a.inputs : a.expected;
   std::vector<NamedTensor> expected;
   if (fs::exists(fs::path(expected_dir) / "output_0.pb")) expected = load_test_set(expected_dir, "output");
@@ -141,6 +144,7 @@ Action setup_run(CLI::App& sub) {
   sub.add_option("--atol", a->atol, "Absolute tolerance of the comparison")->capture_default_str();
   add_device_options(sub, a->dev);
   add_pipeline_options(sub, a->pipe);
+  add_json_flag(sub, a->json);
   sub.add_option("-r,--runs,--repeat", a->repeat, "Run this many times and report the median time")->capture_default_str();
   return [a] {
     validate_run(*a);
