@@ -154,27 +154,33 @@ Program build_coopmat(const KernelArgs& a, const Problem& pr, const CoopmatConfi
 // DC of the score loop and keys per staged V chunk VK, from the device's
 // shared memory. Returns false where the shader does not apply.
 struct TiledConfig {
-  uint32_t dc = 0, vk = 0;
+  uint32_t dc = 0, vk = 0, prefetch = 0;
   static size_t shared_bytes(uint32_t d, uint32_t dc, uint32_t vk) {
     const size_t qk = 2 * 64 * (dc + 4), vch = size_t(vk) * d;
     return 4 * (std::max(qk, vch) + 64 * 68 + 64 * 16);
   }
 };
 
+// VDRT_VK_ATTN_FP32: "old" forces flash_attention.comp; "dc,prefetch"
+// (e.g. "32,1") forces the tiled shader's head-dim chunk (16 or 32) and
+// register prefetch of the next chunk (0 or 1) where it applies.
 bool pick_tiled(const Problem& pr, const DeviceCaps& caps, TiledConfig* out) {
-  if (const char* e = std::getenv("VDRT_VK_ATTN_FP32"))
+  unsigned force_dc = 0, prefetch = 0;
+  if (const char* e = std::getenv("VDRT_VK_ATTN_FP32")) {
     if (std::string(e) == "old") return false;
+    if (std::sscanf(e, "%u,%u", &force_dc, &prefetch) < 1) force_dc = 0;
+  }
   const uint32_t d = u32(pr.dim);
   if (pr.dim != pr.v_dim || d % 16 || d > 256 || pr.q_len <= 16 || !all_multiples_of_4(pr) ||
       caps.max_workgroup_invocations < 256)
     return false;
   for (uint32_t dc : {32u, 16u}) {
-    if (d % dc) continue;
+    if (d % dc || (force_dc && force_dc != dc && d % force_dc == 0)) continue;
     // The largest V chunk (dividing 64) that fits the Q/K chunk area.
     uint32_t vk = 64;
     while (vk > 4 && size_t(vk) * d > size_t(2) * 64 * (dc + 4)) vk /= 2;
     if (TiledConfig::shared_bytes(d, dc, vk) <= caps.max_shared_bytes) {
-      *out = {dc, vk};
+      *out = {dc, vk, prefetch ? 1u : 0u};
       return true;
     }
   }
@@ -204,10 +210,10 @@ Program build_flash(const KernelArgs& a, const Problem& pr) {
   TiledConfig tc;
   if (pick_tiled(pr, a.caps, &tc)) {
     if (std::getenv("VDRT_VK_ATTN_VERBOSE"))
-      std::fprintf(stderr, "vdrt attention fp32 tiled: D %u dc %u vk %u shared %zu of %zu\n", d, tc.dc, tc.vk,
-                   TiledConfig::shared_bytes(d, tc.dc, tc.vk), size_t(a.caps.max_shared_bytes));
+      std::fprintf(stderr, "vdrt attention fp32 tiled: D %u dc %u vk %u prefetch %u shared %zu of %zu\n", d, tc.dc,
+                   tc.vk, tc.prefetch, TiledConfig::shared_bytes(d, tc.dc, tc.vk), size_t(a.caps.max_shared_bytes));
     disp.shader = "flash_attention_tiled";
-    disp.spec = {d, tc.dc, tc.vk};
+    disp.spec = {d, tc.dc, tc.vk, tc.prefetch};
     bq = 64;
   } else {
     static const FlashTile tiles[] = {{64, 64, 4}, {32, 32, 4}, {32, 16, 4}, {16, 16, 8},

@@ -24,6 +24,9 @@ layout(local_size_x = 256) in;
 layout(constant_id = 0) const uint D = 128;  // query/key/value head dim, multiple of 16
 layout(constant_id = 1) const uint DC = 32;  // head-dim chunk of the S loop (divides D, multiple of 4)
 layout(constant_id = 2) const uint VK = 32;  // keys per staged V chunk (divides 64, multiple of 4)
+// 1: the next Q/K or V chunk is loaded from global memory into registers
+// while the current one is multiplied (stored to shared after the barrier).
+layout(constant_id = 3) const uint PF = 0;
 const uint BQ = 64, BK = 64, NT = 256;
 const uint RS4 = (DC + 4) / 4;               // Q/K chunk row stride in vec4s (skewed)
 const uint KOFF = BQ * RS4;                  // K chunk offset in A4
@@ -34,6 +37,8 @@ const uint PS4 = (BK + 4) / 4;               // P row stride in vec4s (skewed)
 const uint NC = D / 16;                      // output columns per invocation and row
 const bool VEC = (D % 64) == 0;
 const uint D4 = D / 4;
+const uint NQK = (BQ * (DC / 4) + NT - 1) / NT;  // Q (and K) chunk vec4s per invocation
+const uint NVL = (V4 + NT - 1) / NT;              // V chunk vec4s per invocation
 
 layout(std430, binding = 0) readonly buffer Q { vec4 q[]; };
 layout(std430, binding = 1) readonly buffer K { vec4 k[]; };
@@ -57,20 +62,76 @@ shared vec4 A4[A4N];        // Q and K chunks, or a V chunk
 shared vec4 P4[BQ * PS4];   // probabilities of the current tile
 shared float red[BQ * 16];  // per-row partial maxima / sums
 
+vec4 rq[NQK], rk[NQK], rv[NVL];  // a chunk in flight from global memory
+
+uint tid, q0, nkeys, qbase, qs4, kbase, ks4, vbase, vs4, pkbase, pks4, pvbase, pvs4;
+
+// Q rows q0.. and keys k0.. of head-dim chunk d0 into rq / rk (zeros past the ends).
+void load_qk(uint k0, uint d0) {
+  [[unroll]] for (uint n = 0; n < NQK; ++n) {
+    const uint e = tid + n * NT;
+    const uint r = e / (DC / 4), c = e - r * (DC / 4);
+    const uint dq = d0 / 4 + c;
+    const uint qi = q0 + r;
+    rq[n] = qi < p.Sq && e < BQ * (DC / 4) ? q[qbase + qi * qs4 + dq] : vec4(0.0);
+    const uint key = k0 + r;
+    vec4 x = vec4(0.0);
+    if (e < BQ * (DC / 4)) {
+      if (key < p.T) x = pk[pkbase + key * pks4 + dq];
+      else if (key < nkeys) x = k[kbase + (key - p.T) * ks4 + dq];
+    }
+    rk[n] = x;
+  }
+}
+
+void store_qk() {
+  [[unroll]] for (uint n = 0; n < NQK; ++n) {
+    const uint e = tid + n * NT;
+    const uint r = e / (DC / 4), c = e - r * (DC / 4);
+    if (e < BQ * (DC / 4)) {
+      A4[r * RS4 + c] = rq[n];
+      A4[KOFF + r * RS4 + c] = rk[n];
+    }
+  }
+}
+
+// Values of keys k0 .. k0 + VK - 1 into rv.
+void load_v(uint k0) {
+  [[unroll]] for (uint n = 0; n < NVL; ++n) {
+    const uint e = tid + n * NT;
+    const uint r = e / D4, c = e - r * D4;
+    const uint key = k0 + r;
+    vec4 x = vec4(0.0);
+    if (e < V4) {
+      if (key < p.T) x = pv[pvbase + key * pvs4 + c];
+      else if (key < nkeys) x = v[vbase + (key - p.T) * vs4 + c];
+    }
+    rv[n] = x;
+  }
+}
+
+void store_v() {
+  [[unroll]] for (uint n = 0; n < NVL; ++n) {
+    const uint e = tid + n * NT;
+    if (e < V4) A4[e] = rv[n];
+  }
+}
+
 void main() {
-  const uint tid = gl_LocalInvocationID.x;
+  tid = gl_LocalInvocationID.x;
   const uint tx = tid % 16, ty = tid / 16;
-  const uint q0 = gl_WorkGroupID.x * BQ;
+  q0 = gl_WorkGroupID.x * BQ;
   const uint h = gl_WorkGroupID.y, b = gl_WorkGroupID.z;
   const uint hk = h / p.group;
-  const uint nkeys = p.T + p.Skv;
+  nkeys = p.T + p.Skv;
   const float sl2 = p.scale * 1.4426950408889634;  // scores in log2 units
 
-  const uint qbase = (b * p.qb + h * p.qh) / 4, qs4 = p.qs / 4;
-  const uint kbase = (b * p.kb + hk * p.kh) / 4, ks4 = p.ks / 4;
-  const uint vbase = (b * p.vb + hk * p.vh) / 4, vs4 = p.vs / 4;
-  const uint pkbase = (b * p.pkb + hk * p.pkh) / 4, pks4 = p.pks / 4;
-  const uint pvbase = (b * p.pvb + hk * p.pvh) / 4, pvs4 = p.pvs / 4;
+  qbase = (b * p.qb + h * p.qh) / 4, qs4 = p.qs / 4;
+  kbase = (b * p.kb + hk * p.kh) / 4, ks4 = p.ks / 4;
+  vbase = (b * p.vb + hk * p.vh) / 4, vs4 = p.vs / 4;
+  pkbase = (b * p.pkb + hk * p.pkh) / 4, pks4 = p.pks / 4;
+  pvbase = (b * p.pvb + hk * p.pvh) / 4, pvs4 = p.pvs / 4;
+  if (PF != 0 && nkeys > 0) load_qk(0, 0);
 
   float acc[4 * NC];  // acc[i * NC + c]: row ty + 16 i, column col(c)
   [[unroll]] for (uint x = 0; x < 4 * NC; ++x) acc[x] = 0.0;
@@ -85,19 +146,11 @@ void main() {
     float s[16];  // s[i * 4 + j]: row ty + 16 i, key tx + 16 j
     [[unroll]] for (uint x = 0; x < 16; ++x) s[x] = 0.0;
     for (uint d0 = 0; d0 < D; d0 += DC) {
+      if (PF == 0) load_qk(k0, d0);  // else loaded during the previous chunk's math
       barrier();  // previous chunk (or previous tile's V chunk) consumed
-      for (uint e = tid; e < BQ * (DC / 4); e += NT) {
-        const uint r = e / (DC / 4), c = e - r * (DC / 4);
-        const uint dq = d0 / 4 + c;
-        const uint qi = q0 + r;
-        A4[r * RS4 + c] = qi < p.Sq ? q[qbase + qi * qs4 + dq] : vec4(0.0);
-        const uint key = k0 + r;
-        vec4 x = vec4(0.0);
-        if (key < p.T) x = pk[pkbase + key * pks4 + dq];
-        else if (key < nkeys) x = k[kbase + (key - p.T) * ks4 + dq];
-        A4[KOFF + r * RS4 + c] = x;
-      }
+      store_qk();
       barrier();
+      if (PF != 0 && d0 + DC < D) load_qk(k0, d0 + DC);
       [[unroll]] for (uint dd = 0; dd < DC / 4; ++dd) {
         vec4 qv[4], kv[4];
         [[unroll]] for (uint i = 0; i < 4; ++i) qv[i] = A4[(ty + 16 * i) * RS4 + dd];
@@ -145,16 +198,14 @@ void main() {
 
     // O += P V, V staged VK keys at a time in the Q/K chunk area.
     for (uint v0 = 0; v0 < BK; v0 += VK) {
+      if (PF == 0 || v0 == 0) load_v(k0 + v0);
       if (v0 > 0) barrier();  // previous V chunk consumed
-      for (uint e = tid; e < V4; e += NT) {
-        const uint r = e / D4, c = e - r * D4;
-        const uint key = k0 + v0 + r;
-        vec4 x = vec4(0.0);
-        if (key < p.T) x = pv[pvbase + key * pvs4 + c];
-        else if (key < nkeys) x = v[vbase + (key - p.T) * vs4 + c];
-        A4[e] = x;
-      }
+      store_v();
       barrier();  // V chunk and P written
+      if (PF != 0) {
+        if (v0 + VK < BK) load_v(k0 + v0 + VK);
+        else if (k0 + BK < nkeys) load_qk(k0 + BK, 0);
+      }
       for (uint kk = 0; kk < VK; kk += 4) {
         vec4 pr[4];
         [[unroll]] for (uint i = 0; i < 4; ++i) pr[i] = P4[(ty + 16 * i) * PS4 + (v0 + kk) / 4];

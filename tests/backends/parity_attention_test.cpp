@@ -150,8 +150,9 @@ TEST(AttentionBench, DISABLED_WanHotCase) {
   const int n = 11;
   // VDRT_ATTN_BENCH_FP16_ONLY skips fp32; VDRT_ATTN_BENCH_VARIANTS="nt,bk,g;..."
   // times each cooperative-matrix configuration (VDRT_VK_ATTN_VARIANT);
-  // VDRT_ATTN_BENCH_FP32_VARIANTS="tiled;old" times each fp32 shader
-  // (VDRT_VK_ATTN_FP32: "old" forces flash_attention.comp, anything else
+  // VDRT_ATTN_BENCH_FP32_VARIANTS="old;default;32,0;32,1" times each fp32
+  // shader (VDRT_VK_ATTN_FP32: "old" forces flash_attention.comp, "dc,pf"
+  // the register-tiled shader's head-dim chunk and prefetch, anything else
   // the default choice).
   std::vector<std::pair<std::string, std::string>> runs;
   auto split = [&](const char* list, const std::string& prec) {
