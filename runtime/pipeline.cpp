@@ -125,10 +125,11 @@ std::unique_ptr<VideoPipeline> VideoPipeline::load(const std::string& dir, const
     check_io(*dg, {n.decoder_latents}, {n.decoder_frames});
     if (dg->metadata.count("vdrt.temporal_upsample")) c.temporal_upsample = meta_int(*dg, "vdrt.temporal_upsample");
     if (dg->metadata.count("vdrt.spatial_upsample")) c.spatial_upsample = meta_int(*dg, "vdrt.spatial_upsample");
-    // A pass pipeline (SessionOptions::pass_pipeline) rewrites the denoiser,
+    // A pass pipeline (SessionOptions::pass_pipeline[_text]) rewrites the denoiser,
     // e.g. into sparse attention; the decoder runs as imported.
     SessionOptions decoder_options = options;
     decoder_options.pass_pipeline.clear();
+    decoder_options.pass_pipeline_text.clear();
     p->decoder = std::make_unique<Session>(std::move(dg), decoder_options);
   } else {
     spdlog::warn("{}: no decoder.onnx; only latents can be produced", dir);

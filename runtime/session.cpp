@@ -93,6 +93,8 @@ struct Session::Impl {
 Session::Session(std::unique_ptr<Graph> graph, const SessionOptions& options)
     : graph_(std::move(graph)), impl_(std::make_unique<Impl>()) {
   if (!options.pass_pipeline.empty()) run_pass_pipeline_file(*graph_, options.pass_pipeline);
+  else if (!options.pass_pipeline_text.empty())
+    run_pass_pipeline_text(*graph_, options.pass_pipeline_text, options.pass_pipeline_label);
   infer_shapes(*graph_);
   impl_->node_state.resize(graph_->nodes().size());
   backend_ = BackendRegistry::instance().create(options.device, BackendOptions{options.threads, options.precision});

@@ -26,6 +26,9 @@ struct SessionOptions {
   // A pass pipeline (TOML, passes/pipeline.h) run over the graph after
   // import, e.g. passes/pipelines/sparse_pbsa.toml; empty: the graph runs as imported.
   std::string pass_pipeline;
+  // The same as TOML text (used when pass_pipeline is empty), named in
+  // messages by pass_pipeline_label, e.g. "<default>" or "--passes a,b".
+  std::string pass_pipeline_text, pass_pipeline_label = "<pipeline>";
 };
 
 struct RunStats {

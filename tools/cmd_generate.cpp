@@ -65,7 +65,7 @@ void validate_generate(const GenerateArgs& a) {
 
 int generate(const GenerateArgs& a) {
   SessionOptions so = session_options(a.dev);
-  so.pass_pipeline = pipeline_file(a.pipe);
+  set_session_pipeline(so, a.pipe);
   auto pipeline = VideoPipeline::load(a.pipeline, so);
   const DenoiserContract& c = pipeline->contract;
   VDRT_CHECK(pipeline->decoder, "the pipeline has no decoder.onnx, so no video can be written", {a.pipeline});

@@ -1,8 +1,6 @@
 #include "tools/common_options.h"
 
-#include <unistd.h>
 
-#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <thread>
@@ -15,7 +13,6 @@
 #include "runtime/pass_pipeline.h"
 
 namespace vdrt::cli {
-namespace fs = std::filesystem;
 
 namespace {
 
@@ -132,25 +129,12 @@ void validate(const PipelineOptions& o) {
   usage_check("", [&] { PassManager check(parse_pipeline(toml, label)); });
 }
 
-std::string pipeline_file(const PipelineOptions& o) {
-  if (!o.pipeline.empty()) return o.pipeline;
-  std::string label;
-  const std::string toml = pipeline_toml(o, &label);
-  if (toml.empty()) return "";
-  fs::path dir = fs::temp_directory_path() / ("vdrt-" + std::to_string(getpid()));
-  fs::create_directories(dir);
-  fs::path file = dir / (o.passes.empty() ? "default-pipeline.toml" : "passes-pipeline.toml");
-  std::ofstream(file) << toml;
-  // Removed at exit: the session reads it while it loads.
-  static struct Cleanup {
-    fs::path dir;
-    ~Cleanup() {
-      std::error_code ec;
-      if (!dir.empty()) fs::remove_all(dir, ec);
-    }
-  } cleanup;
-  cleanup.dir = dir;
-  return file.string();
+void set_session_pipeline(SessionOptions& so, const PipelineOptions& o) {
+  if (!o.pipeline.empty()) {
+    so.pass_pipeline = o.pipeline;
+    return;
+  }
+  so.pass_pipeline_text = pipeline_toml(o, &so.pass_pipeline_label);
 }
 
 void check_pass_preconditions(const Graph& graph, const std::string& toml, const std::string& label) {

@@ -49,9 +49,9 @@ void validate(const PipelineOptions& o);
 
 // The pipeline as TOML text ("" for -O0) and a label for messages.
 std::string pipeline_toml(const PipelineOptions& o, std::string* label = nullptr);
-// A pipeline file SessionOptions::pass_pipeline can load: the --pipeline
-// file itself, or the TOML written to a temporary file; "" for -O0.
-std::string pipeline_file(const PipelineOptions& o);
+// Points a session at the selected pipeline: the --pipeline file, or the
+// TOML text of --passes or the default pipeline; nothing for -O0.
+void set_session_pipeline(SessionOptions& so, const PipelineOptions& o);
 // Throws UsageError when a pass would find nothing to rewrite because the
 // pass that makes its input is missing (sparsify-attention without fused attention).
 void check_pass_preconditions(const Graph& graph, const std::string& toml, const std::string& label);
