@@ -37,7 +37,7 @@ int inspect(const InspectArgs& a) {
   if (a.json) {
     Json doc = inspect_json(a.model, *g, shape_error, a.nodes);
     print_json(doc);
-    return !shape_error.empty() || doc["unknown_ops"].dump() != "0" ? kExitError : kExitOk;
+    return !shape_error.empty() || doc["unknown_ops"].dump() != "0" ? kExitError : kExitOk;  // as in text mode
   }
   std::printf("model     %s\n", a.model.c_str());
   std::printf("producer  %s %s, IR %lld\n", g->producer_name.c_str(), g->producer_version.c_str(),

@@ -353,7 +353,17 @@ Json memory_json(const Session& s) {
   return j;
 }
 
-Json session_device_json(Session& s) { return device_json(s.backend().info()); }
+// The session's device; memory and features as `vdrt devices` lists them
+// where the backend instance does not report them itself.
+Json session_device_json(Session& s) {
+  DeviceInfo info = s.backend().info();
+  for (const DeviceInfo& d : BackendRegistry::instance().devices())
+    if (d.backend == info.backend && d.index == info.index) {
+      if (info.memory_bytes == 0) info.memory_bytes = d.memory_bytes;
+      if (info.details.empty()) info.details = d.details;
+    }
+  return device_json(info);
+}
 
 }  // namespace
 

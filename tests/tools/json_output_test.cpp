@@ -401,6 +401,7 @@ TEST(JsonCli, RunReportsEveryOutputWithItsError) {
   EXPECT_EQ(d["model"].s, kModel);
   EXPECT_EQ(d["device"]["backend"].s, "cpu");
   EXPECT_EQ(d["device"]["id"].s, "cpu:0");
+  EXPECT_GT(d["device"]["memory_bytes"].n, 0);
   EXPECT_EQ(d["expected_dir"].s, kData);
   EXPECT_DOUBLE_EQ(d["rtol"].n, 1e-3);
   EXPECT_DOUBLE_EQ(d["atol"].n, 1e-5);
@@ -454,6 +455,20 @@ TEST(JsonCli, RunMismatchIsExitCode3WithTheWorstElement) {
     flat = flat * shape[k] + index[k];
   }
   EXPECT_EQ(flat, flow["worst"]["flat_index"].n);
+}
+
+TEST(JsonCli, FailuresLeaveStdoutEmpty) {
+  // A bad command line (exit 2) and a bad model (exit 1): the reason on stderr, nothing on stdout.
+  Split r = run_split("run " + kModel + " -i " + kData + " --expected /nonexistent --json");
+  EXPECT_EQ(r.code, 2) << r.err;
+  EXPECT_EQ(r.out, "");
+  EXPECT_NE(r.err.find("/nonexistent"), std::string::npos) << r.err;
+  const fs::path bad = fs::temp_directory_path() / "vdrt_json_test_bad.onnx";
+  std::ofstream(bad) << "not a model";
+  r = run_split("inspect " + bad.string() + " --json");
+  EXPECT_EQ(r.code, 1) << r.err;
+  EXPECT_EQ(r.out, "");
+  fs::remove(bad);
 }
 
 TEST(JsonCli, RunWithoutExpectedOutputsComparesNothing) {
