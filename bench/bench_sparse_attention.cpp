@@ -7,7 +7,9 @@
 //   pbsa         vdrt.PBSAttention over a PBSA block cache (window + memory);
 //   hsa          vdrt.HSAttention over a block cache holding every frame;
 //   hsa-window   the same with the cache policy window:60,sink:1 (frames), which
-//                bounds HSA's cache the way `--cache window:N,sink:S` does.
+//                bounds HSA's cache the way `--cache window:N,sink:S` does;
+//   lightforcing vdrt.HSAttention in Light Forcing's short setting (1-D 64-token
+//                blocks, this chunk competing, keep 6 = 1 + 2 + 3, CAG 0.88 / 0.98).
 // Counters: kv_MiB (cache bytes), kv_vs_dense (fraction of the dense
 // cache's bytes), keys (keys visited per query row, averaged),
 // speedup (the fastest dense repetition's time / this time, both measured in
@@ -66,10 +68,31 @@ SparseAttentionParams params(SparseMethod m) {
   return p;
 }
 
+// Light Forcing's short setting (passes/pipelines/lightforcing_short.toml):
+// 1-D blocks of 64 tokens (4 per 256-token frame, as the tiles), this
+// chunk's blocks competing in one top-k of int((1 - s) * K_all), keep 6
+// frames = 1 sink + 2 near + 3 chosen, CAG 0.88 / 0.98 (s continues along
+// base - beta / sqrt(frames) past the 21 frames beta is solved over).
+SparseAttentionParams lightforcing_params() {
+  SparseAttentionParams p;
+  p.method = SparseMethod::Hsa;
+  p.scale = kScale;
+  p.num_heads = p.kv_num_heads = kHeads;
+  p.layout = BlockLayout{kGrid, kGrid, 0, 0, kTile * kTile};
+  p.sink_frames = 1;
+  p.keep_frames = 6;
+  p.keep_near = 2;
+  p.current_chunk = SparseAttentionParams::CurrentChunk::Compete;
+  p.cag.curve = CagSchedule::Curve::LightForcing;
+  p.cag.target = 0.88;
+  p.cag.base = 0.98;
+  return p;
+}
+
 struct Setup {
   Tensor q, k, v;              // the chunk
   Tensor past_k, past_v;       // the dense cache
-  std::shared_ptr<BlockKvCache> pbsa, hsa, hsa_window, all;
+  std::shared_ptr<BlockKvCache> pbsa, hsa, hsa_window, all, lightforcing;
 };
 
 // Builds the caches of `frames` frames chunk by chunk, as a rollout would
@@ -92,18 +115,20 @@ const Setup& setup(int64_t frames) {
   s.hsa_window = std::make_shared<BlockKvCache>(1, kHeads, kDim, kDim, params(SparseMethod::Hsa),
                                                 CachePolicy::parse("window:60,sink:1"));
   s.all = std::make_shared<BlockKvCache>(1, kHeads, kDim, kDim, all);
+  s.lightforcing = std::make_shared<BlockKvCache>(1, kHeads, kDim, kDim, lightforcing_params());
   const int64_t row = kHeads * kDim;
   for (int64_t f0 = 0; f0 < frames; f0 += kChunkFrames) {
     const int64_t n = std::min(kChunkFrames, frames - f0) * kP;
     Tensor ck(DType::F32, {1, n, kHeads, kDim}), cv(DType::F32, {1, n, kHeads, kDim});
     std::copy_n(s.past_k.data<float>() + f0 * kP * row, n * row, ck.data<float>());
     std::copy_n(s.past_v.data<float>() + f0 * kP * row, n * row, cv.data<float>());
-    for (auto* c : {s.pbsa.get(), s.hsa.get(), s.hsa_window.get(), s.all.get()}) {
+    for (auto* c : {s.pbsa.get(), s.hsa.get(), s.hsa_window.get(), s.all.get(), s.lightforcing.get()}) {
       c->begin_chunk(f0 / kChunkFrames);
       c->append(ck, cv);
     }
   }
-  for (auto* c : {s.pbsa.get(), s.hsa.get(), s.hsa_window.get(), s.all.get()}) c->begin_chunk(frames / kChunkFrames);
+  for (auto* c : {s.pbsa.get(), s.hsa.get(), s.hsa_window.get(), s.all.get(), s.lightforcing.get()})
+    c->begin_chunk(frames / kChunkFrames);
   return cache.emplace(frames, std::move(s)).first->second;
 }
 
@@ -150,8 +175,9 @@ double process_cpu_seconds() {
 void BM_Attention(benchmark::State& state, const std::string& method, int64_t frames) {
   const Setup& s = setup(frames);
   const size_t dense_bytes = 2 * s.past_k.nbytes();
-  const bool hsa = method.rfind("hsa", 0) == 0;
-  SparseAttentionParams p = params(hsa ? SparseMethod::Hsa : SparseMethod::Pbsa);
+  const bool lf = method == "lightforcing";
+  const bool hsa = method.rfind("hsa", 0) == 0 || lf;
+  SparseAttentionParams p = lf ? lightforcing_params() : params(hsa ? SparseMethod::Hsa : SparseMethod::Pbsa);
   if (method == "dense-blocks") {
     p.window_frames = 1 << 20;
     p.top_k = 0;
@@ -159,6 +185,7 @@ void BM_Attention(benchmark::State& state, const std::string& method, int64_t fr
   BlockKvCache* cache = method == "pbsa"         ? s.pbsa.get()
                         : method == "hsa"        ? s.hsa.get()
                         : method == "hsa-window" ? s.hsa_window.get()
+                        : lf                     ? s.lightforcing.get()
                                                  : s.all.get();
   const SparseMethod m = hsa ? SparseMethod::Hsa : SparseMethod::Pbsa;
   double seconds = 0;
@@ -190,13 +217,20 @@ void BM_Attention(benchmark::State& state, const std::string& method, int64_t fr
     keys = kS + static_cast<double>(std::min<int64_t>(p.top_k, cache->window_frames_held() * tiles) +
                                     cache->memory_blocks_held(0, 0)) *
                     kTile * kTile;
-  if (hsa) keys = kS + static_cast<double>(std::min<int64_t>(p.top_blocks, frames * tiles)) * kTile * kTile;
+  if (hsa && !lf) keys = kS + static_cast<double>(std::min<int64_t>(p.top_blocks, frames * tiles)) * kTile * kTile;
+  // Light Forcing: int((1 - s) * K_all) blocks, this chunk's included, at most the kept frames' and the chunk's.
+  if (lf) {
+    const int64_t chunk_blocks = kS / (kTile * kTile);
+    const int64_t budget = p.cag.keep_floor(frames / kChunkFrames, frames * tiles + chunk_blocks);
+    const int64_t candidates = std::min<int64_t>(frames, p.keep_frames) * tiles + chunk_blocks;
+    keys = static_cast<double>(std::min(budget, candidates)) * kTile * kTile;
+  }
   state.counters["keys"] = keys;
 }
 
 void register_all() {
   for (int64_t frames : {21, 81, 240})
-    for (const char* method : {"dense", "dense-blocks", "pbsa", "hsa", "hsa-window"})
+    for (const char* method : {"dense", "dense-blocks", "pbsa", "hsa", "hsa-window", "lightforcing"})
       benchmark::RegisterBenchmark(("attention/" + std::string(method) + "/frames:" + std::to_string(frames)).c_str(),
                                    [method, frames](benchmark::State& st) { BM_Attention(st, method, frames); })
           ->Unit(benchmark::kMillisecond)
