@@ -263,6 +263,8 @@ class SparsifyAttention final : public Pass {
                "sparsify-attention: current_chunk must be dense or compete, got '" + cc + "'");
     p.current_chunk = cc == "dense" ? SparseAttentionParams::CurrentChunk::Dense
                                     : SparseAttentionParams::CurrentChunk::Compete;
+    VDRT_CHECK(method == SparseMethod::Hsa || (cc == "dense" && p.keep_frames == 0 && p.keep_near == 0),
+               "sparsify-attention: current_chunk = compete, keep_frames and keep_near are HSA options (method hsa)");
     p.window_frames = opt_int("window");
     p.top_k = opt_int("top_k");
     p.memory_blocks = opt_int("memory_blocks");

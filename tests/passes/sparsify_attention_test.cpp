@@ -248,6 +248,10 @@ TEST(SparsifyAttention, LightForcingOptions) {
   keep.set("keep_frames", int64_t{2});
   keep.set("keep_near", int64_t{2});  // 1 sink + 2 near > 2
   EXPECT_THROW(run_pass(bad.b.graph(), ctx, keep), Error);
+  PassOptions pbsa;  // Light Forcing's options belong to HSA
+  pbsa.set("method", std::string("pbsa"));
+  pbsa.set("current_chunk", std::string("compete"));
+  EXPECT_THROW(run_pass(bad.b.graph(), ctx, pbsa), Error);
 }
 
 TEST(SparsifyAttention, NearMissesStayDense) {
