@@ -376,6 +376,8 @@ class FuseAttention final : public Pass {
     };
     if (!(p.scale > 0) || !std::isfinite(p.scale)) return fail("the scale " + std::to_string(p.scale) + " is not positive");
     auto known = [](const Dims& d, size_t i) { return d.size() == 4 && d[i].known(); };
+    // vdrt.Attention needs num_heads; never emit one without it.
+    if (!known(p.q.dims, 2)) return fail("the number of query heads is unknown");
     if (known(p.q.dims, 3) && known(p.k.dims, 3) && p.q.dims[3].value() != p.k.dims[3].value())
       return fail("query and key head sizes differ");
     if (known(p.q.dims, 2) && known(p.k.dims, 2) && p.k.dims[2].value() > 0 &&

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <map>
+#include <set>
 
 #include "passes/rewrite.h"
 
@@ -86,6 +87,20 @@ std::optional<Dims> slice_dims(const Dims& in, int64_t start, int64_t end, int64
     for (int64_t i = clamp(start, -1, n - 1), e = clamp(end, -1, n - 1); i > e; i += step) out.push_back(in[i]);
   }
   return out;
+}
+
+// Elements ONNX Slice picks from an axis of n (step != 0).
+int64_t slice_length(int64_t n, int64_t start, int64_t end, int64_t step) {
+  auto clamp = [&](int64_t i, int64_t lo, int64_t hi) {
+    if (i < 0) i = i < -n ? lo : i + n;  // no overflow for INT64_MIN
+    return std::min(std::max(i, lo), hi);
+  };
+  if (step > 0) {
+    int64_t s = clamp(start, 0, n), e = clamp(end, 0, n);
+    return e > s ? (e - s + step - 1) / step : 0;
+  }
+  int64_t s = clamp(start, -1, n - 1), e = clamp(end, -1, n - 1);
+  return s > e ? (s - e + (-step) - 1) / (-step) : 0;
 }
 
 std::optional<Dims> shape_tensor_impl(const Value* v, int depth);
@@ -222,7 +237,71 @@ std::optional<Dims> derive_dims(const Value* v, int depth) {
     if (!in || !target) return std::nullopt;
     return reshape_dims(*in, *target, n->attrs().get_int("allowzero", 0) != 0);
   }
-  if (n->op_type() == "Concat" && !n->inputs().empty()) {
+  const std::string& op = n->op_type();
+  // Ops whose first output has their first input's shape (RoPE, activations,
+  // normalisations, casts sit between a view() and the attention).
+  static const std::set<std::string> same_shape = {
+      "Identity", "Cast", "CastLike", "Neg", "Abs", "Relu", "Sigmoid", "Tanh", "Erf", "Exp", "Log", "Sqrt",
+      "Reciprocal", "Sin", "Cos", "Softmax", "LogSoftmax", "Dropout", "LayerNormalization", "RMSNormalization",
+      "InstanceNormalization", "Gelu", "LeakyRelu", "Clip", "Floor", "Ceil", "Round", "Sign", "Not"};
+  if (same_shape.count(op) && n->input(0)) return dims_impl(n->input(0), depth + 1);
+  // Multidirectional broadcasting, with dims compared symbolically.
+  static const std::set<std::string> broadcasting = {"Add", "Sub", "Mul", "Div", "Pow", "Max", "Min",
+                                                     "Where", "Equal", "Less", "Greater", "And", "Or", "Mod"};
+  if (broadcasting.count(op) && !n->inputs().empty()) {
+    std::optional<Dims> out;
+    for (Value* i : n->inputs()) {
+      auto x = dims_impl(i, depth + 1);
+      if (!x) return std::nullopt;
+      if (!out) { out = x; continue; }
+      Dims a = *out, b = *x;
+      if (a.size() < b.size()) std::swap(a, b);
+      b.insert(b.begin(), a.size() - b.size(), Dim(1));
+      for (size_t k = 0; k < a.size(); ++k) {
+        if (a[k].known() && a[k].value() == 1) a[k] = b[k];
+        else if (b[k].known() && b[k].value() == 1) continue;
+        else if (same_dim(a[k], b[k]) || a[k].known()) continue;
+        else if (b[k].known()) a[k] = b[k];
+        else a[k] = Dim();  // two different symbols: left to the placeholder
+      }
+      out = a;
+    }
+    return out;
+  }
+  if (op == "Slice" && n->inputs().size() >= 3) {  // opset >= 10, constant starts/ends/axes/steps
+    auto in = dims_impl(n->input(0), depth + 1);
+    auto starts = int_constant(n->input(1)), ends = int_constant(n->input(2));
+    if (!in || !starts || !ends || starts->size() != ends->size()) return std::nullopt;
+    const int64_t rank = static_cast<int64_t>(in->size());
+    std::vector<int64_t> axes, steps(starts->size(), 1);
+    if (n->inputs().size() > 3 && n->input(3)) {
+      auto a = int_constant(n->input(3));
+      if (!a || a->size() != starts->size()) return std::nullopt;
+      axes = *a;
+    } else {
+      for (size_t k = 0; k < starts->size(); ++k) axes.push_back(static_cast<int64_t>(k));
+    }
+    if (n->inputs().size() > 4 && n->input(4)) {
+      auto st = int_constant(n->input(4));
+      if (!st || st->size() != starts->size()) return std::nullopt;
+      steps = *st;
+    }
+    Dims out = *in;
+    for (size_t k = 0; k < axes.size(); ++k) {
+      int64_t ax = axes[k] < 0 ? axes[k] + rank : axes[k];
+      if (ax < 0 || ax >= rank || steps[k] == 0) return std::nullopt;
+      const Dim& d = (*in)[ax];
+      if (d.known()) {
+        out[ax] = Dim(slice_length(d.value(), (*starts)[k], (*ends)[k], steps[k]));
+      } else if ((*starts)[k] == 0 && steps[k] == 1 && (*ends)[k] >= (int64_t{1} << 62)) {
+        out[ax] = d;  // the whole axis
+      } else {
+        out[ax] = Dim();
+      }
+    }
+    return out;
+  }
+  if (op == "Concat" && !n->inputs().empty()) {
     std::vector<Dims> ins;
     for (Value* i : n->inputs()) {
       auto x = dims_impl(i, depth + 1);

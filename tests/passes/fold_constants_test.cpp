@@ -49,6 +49,36 @@ TEST(FoldConstants, FoldsStaticDimsOfDynamicShapes) {
   EXPECT_EQ(test::count_ops(b.graph(), "Shape"), 1);
 }
 
+TEST(FoldConstants, ShapeStartEndSizeGatherAndArithmeticOverStaticDims) {
+  // Issue 12: only the dims read must be static; the symbolic S is never read.
+  GraphBuilder b(17);
+  Value* q = b.input("q", {1, 4, Dim::symbol("S"), 16});
+  Value* k = b.input("k", {2, 3, 5});
+  Value* tail = b.op("Shape", {q}, attrs({{"start", int64_t{-1}}}));                      // [16]
+  Value* head = b.op("Shape", {q}, attrs({{"start", int64_t{0}}, {"end", int64_t{2}}}));  // [1, 4]
+  Value* h = b.op("Gather", {head, b.ints({1})}, attrs({{"axis", int64_t{0}}}));            // [4]
+  Value* hd = b.op("Mul", {h, tail});                                                      // [64]
+  Value* f = b.op("Cast", {b.op("Unsqueeze", {b.op("Size", {k}), b.ints({0})})}, attrs({{"to", int64_t{1}}}));
+  Value* r = b.op("Reciprocal", {b.op("Sqrt", {b.op("Cast", {tail}, attrs({{"to", int64_t{1}}}))})});  // 0.25
+  Value* ratio = b.op("Div", {f, r});                                                       // 120
+  b.output(b.op("Mul", {q, r}));
+  b.output(b.op("Add", {b.op("Reshape", {k, b.ints({-1})}), ratio}));
+  b.output(b.op("Identity", {hd}));
+  Value* s_dim = b.op("Gather", {b.op("Shape", {q}), b.ints({2})}, attrs({{"axis", int64_t{0}}}));
+  b.output(b.op("Identity", {s_dim}));
+  Value* size_q = b.op("Size", {q});
+  b.output(b.op("Identity", {size_q}));
+  EXPECT_TRUE(test::run_pass("fold-constants", b.graph()));
+  ASSERT_TRUE(r->is_constant());
+  EXPECT_FLOAT_EQ(static_cast<float>(r->constant().as_double()[0]), 0.25f);
+  ASSERT_TRUE(ratio->is_constant());
+  EXPECT_FLOAT_EQ(static_cast<float>(ratio->constant().as_double()[0]), 120.0f);
+  ASSERT_TRUE(hd->is_constant());
+  EXPECT_EQ(hd->constant().as_int64(), (std::vector<int64_t>{64}));
+  EXPECT_FALSE(s_dim->is_constant());   // reads S
+  EXPECT_FALSE(size_q->is_constant());  // q is not fully known
+}
+
 TEST(FoldConstants, LeavesLargeResultsGraphOutputsAndRandomOps) {
   GraphBuilder b;
   Value* x = b.input("x", {2});

@@ -41,6 +41,22 @@ TEST(VdrtOpt, WritesAModelThatRunsWithTheGoldenOutputs) {
   fs::remove_all(dir);
 }
 
+TEST(VdrtOpt, EveryAttentionOfEveryExportStyleFuses) {
+  // Issue 12: ts17 computes the SDPA scale from Shape(q) at run time; every
+  // style must still fuse both layers' self- and cross-attention.
+  fs::path dir = temp_dir("styles");
+  for (const char* style : {"ts17", "dyn18", "attn23"}) {
+    SCOPED_TRACE(style);
+    std::string model = source_path(std::string("models/tiny_wan/") + style + "/denoiser.onnx");
+    CliResult r = run_vdrt("opt " + model + " -o " + (dir / (std::string(style) + ".onnx")).string() + " --explain");
+    ASSERT_EQ(r.code, 0) << r.output;
+    EXPECT_NE(r.output.find("(4 vdrt.Attention"), std::string::npos) << r.output;
+    EXPECT_NE(r.output.find("explain: no near-misses"), std::string::npos) << r.output;
+    EXPECT_EQ(r.output.find("not fused"), std::string::npos) << r.output;
+  }
+  fs::remove_all(dir);
+}
+
 TEST(VdrtOpt, DumpDirHoldsTheGraphAfterEveryPass) {
   fs::path dir = temp_dir("dump");
   CliResult r = run_vdrt("opt " + source_path("models/tiny_wan/dyn18/denoiser.onnx") + " -o " + (dir / "out.onnx").string() +
