@@ -1,6 +1,6 @@
 #pragma once
-// ONNX TensorProto element type codes <-> vdrt DTypes. The codes are spelled
-// out here because the installed ONNX headers (1.12) predate float8 (17, 19).
+// ONNX TensorProto element type codes <-> vdrt DTypes, in the importer's
+// int32 spelling; the table itself is graph/onnx_dtype.h.
 #include <cstdint>
 #include <optional>
 #include <string>

@@ -12,9 +12,9 @@
 
 namespace vdrt {
 
-// Maps an ONNX TensorProto.DataType code to a DType; throws vdrt::Error
-// naming the ONNX type when vdrt has no equivalent (strings, complex, 4-bit).
-DType dtype_from_onnx_code(int64_t code);
+// Maps an ONNX TensorProto.DataType code (graph/onnx_dtype.h) to a DType;
+// throws vdrt::Error naming the ONNX type when vdrt has no equivalent.
+DType dtype_from_onnx_attribute_code(int64_t code);
 
 // Reads attribute `name` as a dtype (ONNX code or dtype name); returns
 // `fallback` when it is absent.

@@ -3,7 +3,9 @@
 // conversion models do on large tensors, and the scalar bit-twiddling
 // routines in graph/dtype.cpp are ~10x slower than the F16C instructions
 // x86 CPUs have had since 2012; these pick the instructions at run time and
-// give bit-identical results (round to nearest even) otherwise.
+// give bit-identical results (round to nearest even) otherwise. This is the
+// one bulk conversion of the CPU backend: Cast and the f16/bf16 wrapper of
+// float kernels (half_float.h) both use it.
 #include <cstdint>
 
 namespace vdrt::cpu {

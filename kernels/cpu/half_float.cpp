@@ -5,26 +5,22 @@
 #include <vector>
 
 #include "kernels/cpu/dtype_dispatch.h"
+#include "kernels/cpu/half_convert.h"
 
 namespace vdrt::cpu {
 namespace {
 
+// The one bulk f32 <-> f16/bf16 conversion is half_convert.h (F16C where available).
 void half_to_f32(const TensorView& src, float* dst) {
   const auto* s = static_cast<const uint16_t*>(src.data);
-  const int64_t n = src.numel();
-  if (src.dtype == DType::F16)
-    for (int64_t i = 0; i < n; ++i) dst[i] = half_to_float(s[i]);
-  else
-    for (int64_t i = 0; i < n; ++i) dst[i] = bf16_to_float(s[i]);
+  if (src.dtype == DType::F16) f16_to_f32(s, dst, src.numel());
+  else bf16_to_f32(s, dst, src.numel());
 }
 
 void f32_to_half(const float* src, const TensorView& dst) {
   auto* d = static_cast<uint16_t*>(dst.data);
-  const int64_t n = dst.numel();
-  if (dst.dtype == DType::F16)
-    for (int64_t i = 0; i < n; ++i) d[i] = float_to_half(src[i]);
-  else
-    for (int64_t i = 0; i < n; ++i) d[i] = float_to_bf16(src[i]);
+  if (dst.dtype == DType::F16) f32_to_f16(src, d, dst.numel());
+  else f32_to_bf16(src, d, dst.numel());
 }
 
 }  // namespace
