@@ -1,8 +1,11 @@
 #include "tools/inspect_shapes.h"
 
+#include <algorithm>
+
 #include "graph/error.h"
 #include "graph/shape_inference.h"
 #include "passes/pass_registry.h"
+#include "passes/symbolic_shapes.h"
 #include "runtime/host_eval.h"
 #include "tools/test_inputs.h"
 
@@ -57,7 +60,22 @@ std::string refine_shapes(Graph& graph, const std::string& inputs_dir) {
   for (Value* v : graph.values()) {
     if (v->shape().fully_known()) continue;
     const Value* f = folded->find_value(v->name());
-    if (!f) continue;
+    if (!f || (!f->producer() && !f->is_constant() && !folded->is_graph_input(f))) {
+      // Folded away with its consumers (the value is left without producer or
+      // contents): a Shape still has one entry per dim of its input that it
+      // reads, and fold-constants may have derived those dims symbolically.
+      const Node* n = v->producer();
+      const Value* in = n && n->domain().empty() && n->op_type() == "Shape" && n->input(0)
+                            ? folded->find_value(n->input(0)->name())
+                            : nullptr;
+      auto d = in ? symbolic_dims(in) : std::nullopt;
+      if (!d) continue;
+      const int64_t rank = static_cast<int64_t>(d->size());
+      auto at = [&](int64_t i) { return std::clamp(i < 0 ? i + rank : i, int64_t{0}, rank); };
+      const int64_t start = at(n->attrs().get_int("start", 0)), end = at(n->attrs().get_int("end", rank));
+      v->set_shape(Shape({Dim(std::max<int64_t>(end - start, 0))}));
+      continue;
+    }
     const Shape s = f->is_constant() ? Shape::from(f->constant().dims()) : f->shape();
     if (known_dims(s) > known_dims(v->shape()) && (!v->shape().rank_known() || s.rank() == v->shape().rank()))
       v->set_shape(s);
