@@ -172,6 +172,14 @@ AttentionProfile profile_attention(VideoPipeline& pipeline, const Tensor& contex
   AttentionProfile profile;
   profile.options = options;
   profile.layout = binding->caches().begin()->second->params().layout;
+  if (options.check_layout) options.check_layout(profile.layout);
+  // What was used, not what was asked: a block_size the grid cannot tile
+  // exactly is clamped by sparsify-attention, so report the tile itself.
+  const BlockLayout& used = profile.layout;
+  if (!used.token_blocks() && profile.options.block_tile.empty() && used.tile_h * used.tile_w != options.block_size) {
+    profile.options.block_size = used.tile_h * used.tile_w;
+    profile.options.block_tile = fmt::format("{}x{}", used.tile_h, used.tile_w);
+  }
   for (int64_t c = 0; c < options.chunks; ++c) {
     recorder.begin_chunk(c);
     auto r = rollout.next();

@@ -33,6 +33,9 @@ struct AttentionProfileOptions {
   std::vector<int64_t> memory_sizes = {4, 16, 64};          // persistent memory sizes examined, blocks per KV head
   double target_mass = 0.95;                  // the suggestion keeps at least this much of the cache's mass
   RolloutOptions rollout;
+  // Called with the block layout sparsify-attention chose, before the rollout
+  // runs: may throw to refuse a block size the frame grid cannot tile exactly.
+  std::function<void(const BlockLayout&)> check_layout;
 };
 
 struct LayerChunkProfile {

@@ -29,6 +29,7 @@ struct ProfileArgs {
   double target = 0.95;
   DeviceOptions dev;
   bool json = false;
+  bool block_size_given = false;
   std::string output;  // -o FILE: a complete pipeline (default passes + the suggestion)
 };
 
@@ -50,6 +51,23 @@ std::vector<T> parse_list(const std::string& text, const char* what) {
     }
   }
   VDRT_CHECK(!out.empty(), std::string("--") + what + " is empty");
+  return out;
+}
+
+// The block sizes sparsify-attention tiles exactly on a grid_h x grid_w token
+// grid (its rule: the most square divisor pair h x w of the size with h <=
+// grid_h, w <= grid_w; other sizes are clamped), comma-separated.
+std::string exact_block_sizes(int64_t grid_h, int64_t grid_w) {
+  std::string out;
+  for (int64_t bs = 1; bs <= grid_h * grid_w; ++bs) {
+    int64_t best_h = 1;
+    for (int64_t h = 1; h * h <= bs; ++h)
+      if (bs % h == 0 && h <= grid_h) best_h = h;
+    const bool exact = grid_h == 1 ? bs <= grid_w : bs / best_h <= grid_w;
+    if (!exact) continue;
+    if (!out.empty()) out += ',';
+    out += std::to_string(bs);
+  }
   return out;
 }
 
@@ -87,6 +105,13 @@ int profile(const ProfileArgs& a) {
   o.chunks = a.chunks;
   o.block_size = a.block_size;
   o.block_tile = a.block_tile;
+  if (a.block_size_given && a.block_tile.empty()) o.check_layout = [&a](const BlockLayout& l) {
+    if (l.token_blocks() || l.tile_h * l.tile_w == a.block_size) return;
+    throw UsageError(fmt::format("--block-size {}: the {}x{} token grid tiles it as {}x{} = {} tokens; block sizes "
+                                 "that tile it exactly: {} (or give --block-tile HxW)",
+                                 a.block_size, l.grid_h, l.grid_w, l.tile_h, l.tile_w, l.tile_h * l.tile_w,
+                                 exact_block_sizes(l.grid_h, l.grid_w)));
+  };
   o.window_frames = a.window;
   o.budgets = parse_list<double>(a.budgets, "budgets");
   o.memory_sizes = parse_list<int64_t>(a.memory, "memory");
@@ -129,8 +154,10 @@ Action setup_profile(CLI::App& sub) {
       ->required()
       ->check(CLI::ExistingDirectory);
   sub.add_option("-c,--chunks", a->chunks, "Chunks to generate and profile")->capture_default_str();
-  sub.add_option("--block-size", a->block_size, "Tokens per block (a tile of the frame's token grid)")
-      ->capture_default_str();
+  auto* block_size = sub.add_option("--block-size", a->block_size,
+                                    "Tokens per block: a tile of the frame's token grid; a size the grid cannot tile "
+                                    "exactly is refused when given (the default is clamped to the grid)")
+                         ->capture_default_str();
   sub.add_option("--block-tile", a->block_tile, "Block tile as HxW tokens (overrides --block-size)");
   sub.add_option("-w,--window", a->window, "Local window examined, frames")->capture_default_str();
   sub.add_option("--budgets", a->budgets, "Fractions of cached blocks kept, comma-separated")->capture_default_str();
@@ -159,7 +186,8 @@ Action setup_profile(CLI::App& sub) {
       "the older frames' mass the most salient blocks hold (PBSA's persistent memory); and how much of the\n"
       "cache's mass the top blocks keep, ranked by true mass and by pooled q.k score. The suggestion is a\n"
       "sparsify-attention entry for a pipeline file (passes/pipelines/sparse_pbsa.toml).\n");
-  return [a] {
+  return [a, block_size] {
+    a->block_size_given = block_size->count() > 0;
     validate_profile(*a);
     return profile(*a);
   };

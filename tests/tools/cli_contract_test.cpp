@@ -215,5 +215,23 @@ TEST(CliContract, HelpNamesOnlyCompiledInDevices) {
   }
 }
 
+// Issue 17 item 9: a block size the 4x4 token grid cannot tile is refused
+// (it used to be echoed as 5 while tiles of 4 were used); the default,
+// clamped to the grid, is reported as the tile actually used.
+TEST(CliContract, ProfileAttentionNeverEchoesABlockSizeItDidNotUse) {
+  const std::string prof = "profile-attention " + source_path("models/tiny_wan") + " --chunks 1 ";
+  CliResult bad = run_vdrt(prof + "--block-size 5");
+  EXPECT_EQ(bad.code, 2) << bad.output;
+  EXPECT_TRUE(has(bad, "--block-size 5: the 4x4 token grid tiles it as 1x4 = 4 tokens; block sizes that tile it "
+                       "exactly: 1,2,3,4,6,8,9,12,16"))
+      << bad.output;
+  EXPECT_FALSE(has(bad, "block_size = 5")) << bad.output;
+  CliResult def = run_vdrt("-q " + prof);
+  ASSERT_EQ(def.code, 0) << def.output;
+  EXPECT_TRUE(has(def, "blocks: 4x4 tiles")) << def.output;
+  EXPECT_TRUE(has(def, "block_tile = \"4x4\"")) << def.output;
+  EXPECT_FALSE(has(def, "block_size = 64")) << def.output;
+}
+
 }  // namespace
 }  // namespace vdrt::test
