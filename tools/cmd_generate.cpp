@@ -43,6 +43,10 @@ void validate_generate(const GenerateArgs& a) {
   if (a.seconds_given) require_positive("--seconds", a.seconds);
   if (!a.frames_given && !a.seconds_given) throw UsageError("give the video length: --frames N or --seconds S");
   if (!(a.fps > 0 && a.fps <= 1000)) throw UsageError(fmt::format("--fps must be in (0, 1000], got {:g}", a.fps));
+  // --fps is the written video's frame rate, known here: a length under one frame is refused before the models load.
+  if (a.seconds_given && a.seconds > 0 && std::llround(a.seconds * a.fps) < 1)
+    throw UsageError(fmt::format("--seconds {:g} at --fps {:g} is less than one frame (one frame = {:g} s)", a.seconds,
+                                 a.fps, 1.0 / a.fps));
   if (!std::isnan(a.shift)) require_positive("--shift", a.shift);
   require_at_least("--seed", static_cast<double>(a.seed), 0);
   usage_check("--cache", [&] { CachePolicy::parse(a.cache); });

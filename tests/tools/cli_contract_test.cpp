@@ -233,5 +233,21 @@ TEST(CliContract, ProfileAttentionNeverEchoesABlockSizeItDidNotUse) {
   EXPECT_FALSE(has(def, "block_size = 64")) << def.output;
 }
 
+// Issue 17 item 9: --seconds under one frame at the command line's --fps is
+// refused before the models load (the folder here has none).
+TEST(CliContract, SecondsUnderOneFrameIsRefusedBeforeLoading) {
+  fs::path dir = temp_dir("no_models");
+  const std::string gen = "generate " + dir.string() + " -o " + (dir / "v.y4m").string();
+  CliResult r = run_vdrt(gen + " --seconds 0.01");
+  EXPECT_EQ(r.code, 2) << r.output;
+  EXPECT_TRUE(has(r, "--seconds 0.01 at --fps 16 is less than one frame (one frame = 0.0625 s)")) << r.output;
+  CliResult r2 = run_vdrt(gen + " --seconds 0.1 --fps 4");
+  EXPECT_EQ(r2.code, 2) << r2.output;
+  EXPECT_TRUE(has(r2, "--seconds 0.1 at --fps 4 is less than one frame")) << r2.output;
+  CliResult ok = run_vdrt(gen + " --seconds 0.1");  // 1.6 frames: past the check, fails at loading (no models)
+  EXPECT_EQ(ok.code, 1) << ok.output;
+  fs::remove_all(dir);
+}
+
 }  // namespace
 }  // namespace vdrt::test
