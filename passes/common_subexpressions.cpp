@@ -65,8 +65,9 @@ class CommonSubexpressions final : public Pass {
   }
   std::vector<OptionSpec> option_specs() const override {
     return {{"merge_constants", true, "Also merge constants with identical dtype, shape and bytes."},
-            {"max_constant_bytes", int64_t{1} << 20,
-             "Constants larger than this are not compared (hashing huge weights costs time and rarely pays)."}};
+            OptionSpec{"max_constant_bytes", int64_t{1} << 20,
+                       "Constants larger than this are not compared (hashing huge weights costs time and rarely pays)."}
+                .at_least(0)};
   }
 
   bool run(Graph& graph, PassContext& ctx) override {

@@ -51,9 +51,11 @@ class FoldConstants final : public Pass {
            "static dims, replacing them by constants.";
   }
   std::vector<OptionSpec> option_specs() const override {
-    return {{"max_bytes", int64_t{16} << 20, "Largest folded result, in bytes; bigger results stay computed."},
+    return {OptionSpec{"max_bytes", int64_t{16} << 20, "Largest folded result, in bytes; bigger results stay computed."}
+                .at_least(0),
             {"fold_shapes", true, "Fold Shape/Gather/Slice/Concat chains whose dims are static."},
-            {"max_sweeps", int64_t{8}, "Fold, re-infer shapes and fold again at most this many times."}};
+            OptionSpec{"max_sweeps", int64_t{8}, "Fold, re-infer shapes and fold again at most this many times."}
+                .at_least(1)};
   }
 
   bool run(Graph& graph, PassContext& ctx) override {

@@ -1,5 +1,6 @@
 #include "passes/pass.h"
 
+#include <cmath>
 #include <sstream>
 
 #include "graph/error.h"
@@ -91,6 +92,31 @@ std::vector<Explanation> PassContext::explanations_of(const std::string& pass) c
   return out;
 }
 
+std::string OptionSpec::violation(const OptionValue& value) const {
+  if (const auto* text = std::get_if<std::string>(&value); text && !allowed.empty()) {
+    std::string list;
+    for (const std::string& a : allowed) {
+      if (a == *text) return "";
+      list += (list.empty() ? "" : ", ") + a;
+    }
+    return "must be one of " + list + "; got '" + *text + "'";
+  }
+  double v = 0;
+  if (const auto* i = std::get_if<int64_t>(&value)) v = static_cast<double>(*i);
+  else if (const auto* d = std::get_if<double>(&value)) v = *d;
+  else return "";
+  if (v >= min && v <= max) return "";  // NaN fails both
+  auto num = [](double x) {
+    std::ostringstream s;
+    s << x;
+    return s.str();
+  };
+  const std::string range = std::isinf(max) ? ">= " + num(min)
+                            : std::isinf(min) ? "<= " + num(max)
+                                              : "in [" + num(min) + ", " + num(max) + "]";
+  return "must be " + range + ", got " + option_value_str(value);
+}
+
 void Pass::configure(const PassOptions& given) {
   std::vector<OptionSpec> specs = option_specs();
   PassOptions resolved;
@@ -110,6 +136,8 @@ void Pass::configure(const PassOptions& given) {
     VDRT_CHECK(value.index() == spec->default_value.index() || int_for_float || string_for_list,
                "option '" + key + "' of pass '" + name() + "' must be a " + option_type_name(spec->default_value) +
                    ", got " + option_type_name(value) + " " + option_value_str(value));
+    if (std::string why = spec->violation(value); !why.empty())
+      throw Error("option '" + key + "' of pass '" + name() + "' " + why);
     if (int_for_float) resolved.set(key, static_cast<double>(std::get<int64_t>(value)));
     else if (string_for_list) resolved.set(key, StringList{std::get<std::string>(value)});
     else resolved.set(key, value);

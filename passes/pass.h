@@ -6,6 +6,7 @@
 // through PassContext::evaluator, which the caller supplies.
 #include <cstdint>
 #include <functional>
+#include <limits>
 #include <map>
 #include <string>
 #include <variant>
@@ -25,6 +26,28 @@ struct OptionSpec {
   std::string name;
   OptionValue default_value;  // also fixes the option's type
   std::string help;
+  // Checked when a pipeline is configured, before any pass runs: a number
+  // must lie in [min, max]; a string must be one of `allowed` (empty: any).
+  double min = -std::numeric_limits<double>::infinity();
+  double max = std::numeric_limits<double>::infinity();
+  std::vector<std::string> allowed;
+
+  // {"window", int64_t{9}, "..."}.at_least(1), {"method", ...}.one_of({"pbsa", "hsa"})
+  OptionSpec at_least(double lo) && {
+    min = lo;
+    return std::move(*this);
+  }
+  OptionSpec in_range(double lo, double hi) && {
+    min = lo;
+    max = hi;
+    return std::move(*this);
+  }
+  OptionSpec one_of(std::vector<std::string> values) && {
+    allowed = std::move(values);
+    return std::move(*this);
+  }
+  // "" when `value` is allowed, else why not ("must be >= 0, got -1").
+  std::string violation(const OptionValue& value) const;
 };
 
 class PassOptions {

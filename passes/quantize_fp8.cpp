@@ -214,16 +214,20 @@ class QuantizeFp8 final : public Pass {
     return {{"exclude", StringList{},
              "Glob patterns (* and ?) of layers to keep in float32, matched against the node name and the names of "
              "its weight and bias, e.g. [\"*head*\", \"*patch_embedding*\"]."},
-            {"scope", std::string("all"),
-             "\"all\": every MatMul/Gemm with a constant weight; \"dit_linear\" (Light Forcing's W8A8 set): only "
-             "the transformer blocks' self-/cross-attention q/k/v/o and FFN layers, found by structure (embeddings, "
-             "modulation and head stay float32)."},
-            {"act_quant", std::string("none"),
-             "\"none\", or \"per_token_e4m3\": quantise each activation row to e4m3 at run time (scale absmax/448)."},
+            OptionSpec{"scope", std::string("all"),
+                       "\"all\": every MatMul/Gemm with a constant weight; \"dit_linear\" (Light Forcing's W8A8 set): "
+                       "only the transformer blocks' self-/cross-attention q/k/v/o and FFN layers, found by structure "
+                       "(embeddings, modulation and head stay float32)."}
+                .one_of({"all", "dit_linear"}),
+            OptionSpec{"act_quant", std::string("none"),
+                       "\"none\", or \"per_token_e4m3\": quantise each activation row to e4m3 at run time (scale "
+                       "absmax/448)."}
+                .one_of({"none", "per_token_e4m3"}),
             {"float_weights", true, "Quantise float32 weights; false only folds weights that are float8 already (QDQ)."},
             {"fold_qdq", true, "Fold DequantizeLinear(float8e4m3 weight) -> MatMul/Gemm."},
             {"fuse_bias", true, "Fuse a following Add of a constant [N] bias into the op."},
-            {"min_elements", int64_t{0}, "Leave weights with fewer elements than this in float32."}};
+            OptionSpec{"min_elements", int64_t{0}, "Leave weights with fewer elements than this in float32."}
+                .at_least(0)};
   }
 
   bool run(Graph& graph, PassContext& ctx) override {

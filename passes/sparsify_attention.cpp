@@ -60,46 +60,46 @@ class SparsifyAttention final : public Pass {
   }
   std::vector<OptionSpec> option_specs() const override {
     return {
-        {"method", std::string("pbsa"), "pbsa or hsa."},
-        {"block_size", int64_t{64}, "Tokens per block; the tile is the most square h x w with h * w = block_size "
-                                    "that fits the frame grid (block_tile overrides)."},
+        OptionSpec{"method", std::string("pbsa"), "pbsa or hsa."}.one_of({"pbsa", "hsa"}),
+        OptionSpec{"block_size", int64_t{64}, "Tokens per block; the tile is the most square h x w with h * w = block_size "
+                                    "that fits the frame grid (block_tile overrides)."}.at_least(1),
         {"block_tile", std::string(""), "Block tile as HxW tokens, e.g. \"8x8\"."},
-        {"block_layout", std::string("tiles"),
+        OptionSpec{"block_layout", std::string("tiles"),
          "tiles (2-D tiles of the frame's token grid) or tokens (Light Forcing: 1-D runs of block_size tokens in "
          "token order aligned to frames, the last block of a frame short; a block_size above the frame's tokens "
-         "is clamped to the frame: one block per frame)."},
+         "is clamped to the frame: one block per frame)."}.one_of({"tiles", "tokens"}),
         {"frame_grid", std::string(""), "A frame's token grid as HxW; default from the model metadata."},
         {"layers", std::string(""), "Comma-separated cache layers to rewrite; empty = all."},
-        {"window", int64_t{9}, "PBSA: local window, frames."},
-        {"top_k", int64_t{0}, "PBSA: window blocks kept per query block; 0 = all."},
-        {"memory_blocks", int64_t{64}, "PBSA: persistent memory budget, blocks per layer and KV head."},
+        OptionSpec{"window", int64_t{9}, "PBSA: local window, frames."}.at_least(1),
+        OptionSpec{"top_k", int64_t{0}, "PBSA: window blocks kept per query block; 0 = all."}.at_least(0),
+        OptionSpec{"memory_blocks", int64_t{64}, "PBSA: persistent memory budget, blocks per layer and KV head."}.at_least(0),
         {"compress", false, "PBSA: keep memory blocks as mean key/value with a log(count) weight."},
-        {"saliency_decay", 1.0, "PBSA: saliency <- decay * saliency + mass each chunk (1 = plain accumulation)."},
-        {"memory_rank", std::string("accumulated"),
+        OptionSpec{"saliency_decay", 1.0, "PBSA: saliency <- decay * saliency + mass each chunk (1 = plain accumulation)."}.in_range(0, 1),
+        OptionSpec{"memory_rank", std::string("accumulated"),
          "PBSA: how memory candidates are ranked: accumulated (saliency of visited blocks, decayed) or "
-         "pooled_refresh (Sparse Forcing: pooled attention of the clean pass over all candidates)."},
-        {"sink_frames", int64_t{-1}, "First frames always kept (PBSA: in memory; HSA: at frame level); "
-                                     "-1 = method default (PBSA 0, HSA 1)."},
-        {"top_frames", int64_t{0}, "HSA: cached frames kept per query block besides the sinks; 0 = all."},
-        {"top_blocks", int64_t{0}, "HSA: blocks kept inside the kept frames; 0 = all."},
-        {"keep_frames", int64_t{0}, "HSA (Light Forcing's frame stage): cached frames kept, sinks and nearest "
-                                    "included; one stage while the cache holds no more; 0 = off (top_frames)."},
-        {"keep_sink", int64_t{-1}, "HSA: first frames always kept (= sink_frames; -1: sink_frames decides)."},
-        {"keep_near", int64_t{0}, "HSA: frames just before the chunk always kept (with keep_frames)."},
-        {"current_chunk", std::string("dense"),
+         "pooled_refresh (Sparse Forcing: pooled attention of the clean pass over all candidates)."}.one_of({"accumulated", "pooled_refresh"}),
+        OptionSpec{"sink_frames", int64_t{-1}, "First frames always kept (PBSA: in memory; HSA: at frame level); "
+                                     "-1 = method default (PBSA 0, HSA 1)."}.at_least(-1),
+        OptionSpec{"top_frames", int64_t{0}, "HSA: cached frames kept per query block besides the sinks; 0 = all."}.at_least(0),
+        OptionSpec{"top_blocks", int64_t{0}, "HSA: blocks kept inside the kept frames; 0 = all."}.at_least(0),
+        OptionSpec{"keep_frames", int64_t{0}, "HSA (Light Forcing's frame stage): cached frames kept, sinks and nearest "
+                                    "included; one stage while the cache holds no more; 0 = off (top_frames)."}.at_least(0),
+        OptionSpec{"keep_sink", int64_t{-1}, "HSA: first frames always kept (= sink_frames; -1: sink_frames decides)."}.at_least(-1),
+        OptionSpec{"keep_near", int64_t{0}, "HSA: frames just before the chunk always kept (with keep_frames)."}.at_least(0),
+        OptionSpec{"current_chunk", std::string("dense"),
          "HSA: dense (this chunk's keys always, all of them) or compete (Light Forcing: its blocks compete in the "
-         "block top-k, whose budget int((1 - s) * K_all) counts every key block)."},
-        {"cag_s_min", 0.0, "CAG: sparsity at chunk 0 (fraction of candidate blocks skipped)."},
-        {"cag_s_max", 0.0, "CAG: sparsity after the ramp; 0 with cag_s_min 0 turns CAG off."},
-        {"cag_ramp", int64_t{0}, "CAG: chunks over which sparsity rises from s_min to s_max."},
-        {"cag_curve", std::string("linear"),
+         "block top-k, whose budget int((1 - s) * K_all) counts every key block)."}.one_of({"dense", "compete"}),
+        OptionSpec{"cag_s_min", 0.0, "CAG: sparsity at chunk 0 (fraction of candidate blocks skipped)."}.in_range(0, 1),
+        OptionSpec{"cag_s_max", 0.0, "CAG: sparsity after the ramp; 0 with cag_s_min 0 turns CAG off."}.in_range(0, 1),
+        OptionSpec{"cag_ramp", int64_t{0}, "CAG: chunks over which sparsity rises from s_min to s_max."}.at_least(0),
+        OptionSpec{"cag_curve", std::string("linear"),
          "CAG: linear or cosine (s_min -> s_max over cag_ramp), or lightforcing (s_i = cag_base - beta / "
-         "sqrt(frames_i), beta solved so that the KV-weighted mean sparsity is cag_target; chunk 0 dense)."},
-        {"cag_target", 0.0, "CAG lightforcing: target (work-weighted mean) sparsity, e.g. 0.88."},
-        {"cag_base", 0.0, "CAG lightforcing: base sparsity the curve approaches, e.g. 0.98."},
-        {"cag_chunk_frames", int64_t{3}, "CAG lightforcing: latent frames per chunk."},
-        {"cag_total_frames", int64_t{21}, "CAG lightforcing: latent frames of the video beta is solved over."},
-        {"cag_window", int64_t{0}, "CAG lightforcing: cap of the frames attended (local window + sink); 0 = none."},
+         "sqrt(frames_i), beta solved so that the KV-weighted mean sparsity is cag_target; chunk 0 dense)."}.one_of({"linear", "cosine", "lightforcing"}),
+        OptionSpec{"cag_target", 0.0, "CAG lightforcing: target (work-weighted mean) sparsity, e.g. 0.88."}.in_range(0, 1),
+        OptionSpec{"cag_base", 0.0, "CAG lightforcing: base sparsity the curve approaches, e.g. 0.98."}.in_range(0, 1),
+        OptionSpec{"cag_chunk_frames", int64_t{3}, "CAG lightforcing: latent frames per chunk."}.at_least(1),
+        OptionSpec{"cag_total_frames", int64_t{21}, "CAG lightforcing: latent frames of the video beta is solved over."}.at_least(1),
+        OptionSpec{"cag_window", int64_t{0}, "CAG lightforcing: cap of the frames attended (local window + sink); 0 = none."}.at_least(0),
     };
   }
 

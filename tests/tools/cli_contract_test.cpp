@@ -249,5 +249,35 @@ TEST(CliContract, SecondsUnderOneFrameIsRefusedBeforeLoading) {
   fs::remove_all(dir);
 }
 
+// Issue 17 items 9 and 11: pass options are checked when the pipeline is
+// parsed, before any work: a number out of its range (max_bytes = -1) or a
+// string outside its values (method = "pbs") exits 2 naming the file, the
+// [[pass]] entry, the key and what is allowed.
+TEST(CliContract, PipelineOptionValuesAreCheckedWhenParsed) {
+  fs::path dir = temp_dir("pass_values");
+  const fs::path neg = dir / "neg.toml", pbs = dir / "pbs.toml";
+  std::ofstream(neg) << "[[pass]]\nname = \"fold-constants\"\nmax_bytes = -1\n";
+  std::ofstream(pbs) << "[[pass]]\nname = \"fuse-attention\"\n[[pass]]\nname = \"sparsify-attention\"\n"
+                        "method = \"pbs\"\n";
+  const std::string out = " -o " + (dir / "out.onnx").string();
+  CliResult r = run_vdrt("opt " + source_path(kModel) + " --pipeline " + neg.string() + out);
+  EXPECT_EQ(r.code, 2) << r.output;
+  EXPECT_TRUE(has(r, neg.string() + ": option 'max_bytes' of pass 'fold-constants' must be >= 0, got -1 "
+                                    "(pipeline entry #1)"))
+      << r.output;
+  EXPECT_FALSE(has(r, "pass fold-constants")) << r.output;  // no pass ran
+  r = run_vdrt("opt " + source_path(kModel) + " --pipeline " + pbs.string() + out);
+  EXPECT_EQ(r.code, 2) << r.output;
+  EXPECT_TRUE(has(r, pbs.string() + ": option 'method' of pass 'sparsify-attention' must be one of pbsa, hsa; "
+                                    "got 'pbs' (pipeline entry #2)"))
+      << r.output;
+  EXPECT_FALSE(has(r, "pass fuse-attention")) << r.output;
+  r = run_vdrt("generate " + source_path("models/tiny_wan") + " -n 12 -o " + (dir / "v.y4m").string() +
+               " --pipeline " + pbs.string());
+  EXPECT_EQ(r.code, 2) << r.output;
+  EXPECT_TRUE(has(r, "must be one of pbsa, hsa; got 'pbs' (pipeline entry #2)")) << r.output;
+  fs::remove_all(dir);
+}
+
 }  // namespace
 }  // namespace vdrt::test
