@@ -1,6 +1,8 @@
 #include "runtime/pipeline.h"
 
 #include <filesystem>
+#include <set>
+#include <string>
 
 #include <spdlog/spdlog.h>
 #include <toml.hpp>
@@ -46,6 +48,32 @@ void read_toml(VideoPipeline& p, const fs::path& file) {
   } catch (const std::exception& e) {
     throw Error(std::string("cannot parse pipeline.toml: ") + e.what(), {file.string()});
   }
+  // A model folder is data: a key vdrt does not read (a typo, a renamed
+  // role) is an error naming the file and key, as in pass pipelines.
+  static const std::set<std::string> kTop = {"denoiser", "decoder", "context", "names"};
+  static const std::set<std::string> kNames = {"noisy_latents", "timestep",      "context",        "frame_offset",
+                                               "flow",          "past_key",      "past_value",     "present_key",
+                                               "present_value", "decoder_latents", "decoder_frames"};
+  auto known = [](const std::set<std::string>& keys) {
+    std::string out;
+    for (const std::string& k : keys) out += (out.empty() ? "" : ", ") + k;
+    return out;
+  };
+  VDRT_CHECK(cfg.is_table(), "pipeline.toml must be a TOML table", {file.string()});
+  for (const auto& [key, value] : cfg.as_table()) {
+    VDRT_CHECK(kTop.count(key), "unknown key '" + key + "' (keys: " + known(kTop) + ")",
+               {file.string()});
+    VDRT_CHECK(key == "names" ? value.is_table() : value.is_string(),
+               "'" + key + "' must be " + (key == "names" ? "a table [names]" : "a string (a path)"),
+               {file.string()});
+  }
+  if (cfg.contains("names"))
+    for (const auto& [key, value] : cfg.at("names").as_table()) {
+      VDRT_CHECK(kNames.count(key), "unknown key '" + key + "' in [names] (roles: " + known(kNames) + ")",
+                 {file.string()});
+      VDRT_CHECK(value.is_string(), "[names] " + key + " must be a string (a tensor name)",
+                 {file.string()});
+    }
   auto path_of = [&](const char* key, const std::string& fallback) {
     std::string v = toml::find_or<std::string>(cfg, key, fallback);
     return v.empty() ? v : (fs::path(p.dir) / v).lexically_normal().string();

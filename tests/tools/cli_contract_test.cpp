@@ -279,5 +279,33 @@ TEST(CliContract, PipelineOptionValuesAreCheckedWhenParsed) {
   fs::remove_all(dir);
 }
 
+// Issue 17 item 10: a model folder's pipeline.toml is data; a key vdrt does
+// not read is an error (exit 1) naming the file and the key, as pass
+// pipelines already do. Every committed model folder stays valid.
+TEST(CliContract, ModelFolderPipelineTomlRefusesUnknownKeys) {
+  fs::path dir = temp_dir("model_toml");
+  const std::string denoiser = "denoiser = \"" + source_path("models/tiny_wan/ts17/denoiser.onnx") + "\"\n";
+  const std::string gen = "generate " + dir.string() + " -n 12 --no-progress -o " + (dir / "v.y4m").string();
+  std::ofstream(dir / "pipeline.toml") << denoiser << "fps = 16\n";
+  CliResult r = run_vdrt(gen);
+  EXPECT_EQ(r.code, 1) << r.output;
+  EXPECT_TRUE(has(r, (dir / "pipeline.toml").string() + ": unknown key 'fps' (keys: context, decoder, denoiser, "
+                                                          "names)"))
+      << r.output;
+  std::ofstream(dir / "pipeline.toml") << denoiser << "[names]\nnoisy_latent = \"x\"\n";
+  r = run_vdrt(gen);
+  EXPECT_EQ(r.code, 1) << r.output;
+  EXPECT_TRUE(has(r, (dir / "pipeline.toml").string() + ": unknown key 'noisy_latent' in [names]")) << r.output;
+  std::ofstream(dir / "pipeline.toml") << "denoiser = 3\n";
+  r = run_vdrt(gen);
+  EXPECT_EQ(r.code, 1) << r.output;
+  EXPECT_TRUE(has(r, "'denoiser' must be a string (a path)")) << r.output;
+  for (const char* folder : {"models/tiny_wan", "models/tiny_wan/ts17", "models/tiny_wan/dyn18", "models/tiny_wan/attn23"}) {
+    CliResult ok = run_vdrt("-q generate " + source_path(folder) + " -n 1 --no-progress -o " + (dir / "ok.y4m").string());
+    EXPECT_EQ(ok.code, 0) << folder << "\n" << ok.output;
+  }
+  fs::remove_all(dir);
+}
+
 }  // namespace
 }  // namespace vdrt::test
