@@ -22,25 +22,39 @@ std::string find_sample_inputs(const std::string& model_path) {
   return "";
 }
 
+int quantized_layers(const Graph& g) {
+  int layers = 0;
+  for (const auto& n : g.nodes()) layers += n->domain() == kVdrtDomain && n->op_type() == "QMatMul";
+  return layers;
+}
+
+// The folder of sample inputs the report runs the model on; "" (after saying
+// so on stderr) when there is none.
+std::string report_inputs(const std::string& model_path, const std::string& inputs_dir) {
+  const std::string dir = inputs_dir.empty() ? find_sample_inputs(model_path) : inputs_dir;
+  if (dir.empty())
+    std::fprintf(stderr, "vdrt opt --report: no test_data_set_0 beside %s; give sample inputs with --inputs DIR\n",
+                 model_path.c_str());
+  return dir;
+}
+
+QuantReport run_report(const std::string& model_path, const Graph& optimized, const std::string& dir) {
+  auto reference = load_onnx(model_path);
+  return quantization_report(*reference, optimized, load_feed(*reference, dir));
+}
+
 }  // namespace
 
 int print_quantization_report(const std::string& model_path, const Graph& optimized, const std::string& inputs_dir) {
-  int layers = 0;
-  for (const auto& n : optimized.nodes()) layers += n->domain() == kVdrtDomain && n->op_type() == "QMatMul";
+  const int layers = quantized_layers(optimized);
   if (layers == 0) {
     std::printf("report: no quantised layers (run the quantize-fp8 pass, e.g. --passes quantize-fp8)\n");
     return kExitOk;
   }
-  const std::string dir = inputs_dir.empty() ? find_sample_inputs(model_path) : inputs_dir;
-  if (dir.empty()) {
-    std::fprintf(stderr, "vdrt opt --report: no test_data_set_0 beside %s; give sample inputs with --inputs DIR\n",
-                 model_path.c_str());
-    return kExitUsage;
-  }
-  auto reference = load_onnx(model_path);
-  const TensorMap feed = load_feed(*reference, dir);
+  const std::string dir = report_inputs(model_path, inputs_dir);
+  if (dir.empty()) return kExitUsage;
   std::printf("quantisation error on %s (%d layers)\n", dir.c_str(), layers);
-  std::printf("%s", format_report(quantization_report(*reference, optimized, feed)).c_str());
+  std::printf("%s", format_report(run_report(model_path, optimized, dir)).c_str());
   return kExitOk;
 }
 
@@ -68,8 +82,7 @@ int print_opt_json(const std::string& model_path, const std::string& output, siz
     print_json(doc);
     return kExitOk;
   }
-  int layers = 0;
-  for (const auto& n : optimized.nodes()) layers += n->domain() == kVdrtDomain && n->op_type() == "QMatMul";
+  const int layers = quantized_layers(optimized);
   Json& q = doc["report"] = Json::object();
   q["quantized_layers"] = layers;
   if (layers == 0) {
@@ -80,14 +93,9 @@ int print_opt_json(const std::string& model_path, const std::string& output, siz
     print_json(doc);
     return kExitOk;
   }
-  const std::string dir = inputs_dir.empty() ? find_sample_inputs(model_path) : inputs_dir;
-  if (dir.empty()) {
-    std::fprintf(stderr, "vdrt opt --report: no test_data_set_0 beside %s; give sample inputs with --inputs DIR\n",
-                 model_path.c_str());
-    return kExitUsage;
-  }
-  auto reference = load_onnx(model_path);
-  const QuantReport r = quantization_report(*reference, optimized, load_feed(*reference, dir));
+  const std::string dir = report_inputs(model_path, inputs_dir);
+  if (dir.empty()) return kExitUsage;
+  const QuantReport r = run_report(model_path, optimized, dir);
   q["inputs"] = dir;
   q["note"] = nullptr;
   auto err = [](double e) { return e < 0 ? Json() : Json(e); };
