@@ -56,7 +56,7 @@ class VulkanBackend final : public Backend {
   }
   ~VulkanBackend() override {
     try {
-      stream_.wait();
+      synchronize();
     } catch (...) {
     }
   }
@@ -144,15 +144,26 @@ class VulkanBackend final : public Backend {
     }
   }
 
-  void synchronize() override { stream_.wait(); }
+  void synchronize() override {
+    stream_.wait();
+    for (const Allocation& a : retired_) device_pool_.free(a);
+    retired_.clear();
+    retired_bytes_ = 0;
+  }
 
+  // The GPU may still read a released buffer (recorded or in-flight work):
+  // its memory returns to the pool at the next synchronize, not here, so
+  // freeing a buffer (a KV cache growing chunk by chunk) never stalls the
+  // stream. Past 1 GiB waiting, the stream is drained at once.
   void release(const Allocation& a) {
-    // The GPU may still read the buffer: let queued work finish first.
-    try {
-      stream_.wait();
-    } catch (...) {
+    retired_.push_back(a);
+    retired_bytes_ += a.size;
+    if (retired_bytes_ > (size_t(1) << 30)) {
+      try {
+        synchronize();
+      } catch (...) {
+      }
     }
-    device_pool_.free(a);
   }
 
  private:
@@ -178,6 +189,8 @@ class VulkanBackend final : public Backend {
   Stream stream_;
   vk::DeviceCaps caps_;
   DeviceInfo info_;
+  std::vector<Allocation> retired_;  // released buffers the GPU may still use
+  size_t retired_bytes_ = 0;
 };
 
 VulkanBuffer::~VulkanBuffer() { backend_.release(alloc_); }
