@@ -9,7 +9,7 @@
 #include "backends/vulkan/vulkan_memory.h"
 #include "backends/vulkan/vulkan_pipelines.h"
 #include "backends/vulkan/vulkan_stream.h"
-#include "kernels/vulkan/vk_kernel.h"
+#include "kernels/gpu/gpu_kernel.h"
 
 namespace vdrt {
 namespace {
@@ -31,14 +31,14 @@ class VulkanBuffer final : public Buffer {
 };
 
 struct VulkanCompiledOp final : public CompiledOp {
-  vk::Program program;
+  gpu::Program program;
   std::vector<const Pipeline*> pipelines;  // per dispatch
   std::vector<std::string> labels;          // per dispatch, for the profile: "op shader"
   std::vector<std::unique_ptr<VulkanBuffer>> scratch;
   std::string node_name, op;
 };
 
-vk::TensorInfo info_of(const TensorDesc& d) { return vk::TensorInfo{d.dtype, d.dims}; }
+gpu::TensorInfo info_of(const TensorDesc& d) { return gpu::TensorInfo{d.dtype, d.dims}; }
 
 class VulkanBackend final : public Backend {
  public:
@@ -64,7 +64,7 @@ class VulkanBackend final : public Backend {
   const DeviceInfo& info() const override { return info_; }
 
   bool supports(const Node& node) const override {
-    const vk::Kernel* k = vk::KernelRegistry::instance().find(node.domain(), node.op_type());
+    const gpu::Kernel* k = gpu::KernelRegistry::instance().find(node.domain(), node.op_type());
     if (!k) return false;
     try {
       return !k->supports || k->supports(node, caps_);
@@ -97,17 +97,17 @@ class VulkanBackend final : public Backend {
                                       const std::vector<TensorDesc>& outputs,
                                       const std::vector<const Tensor*>& known) override {
     ErrorSite site{"", node.name(), node.qualified_op()};
-    const vk::Kernel* k = vk::KernelRegistry::instance().find(node.domain(), node.op_type());
+    const gpu::Kernel* k = gpu::KernelRegistry::instance().find(node.domain(), node.op_type());
     VDRT_CHECK(k != nullptr, "the Vulkan backend has no kernel for this op", site);
-    std::vector<vk::TensorInfo> ins, outs;
+    std::vector<gpu::TensorInfo> ins, outs;
     for (const auto& d : inputs) ins.push_back(info_of(d));
     for (const auto& d : outputs) outs.push_back(info_of(d));
     auto op = std::make_unique<VulkanCompiledOp>();
     op->node_name = node.name();
     op->op = node.qualified_op();
     try {
-      op->program = k->build(vk::KernelArgs{node, opset, ins, outs, known, caps_});
-      for (const vk::Dispatch& d : op->program.dispatches) {
+      op->program = k->build(gpu::KernelArgs{node, opset, ins, outs, known, caps_});
+      for (const gpu::Dispatch& d : op->program.dispatches) {
         op->pipelines.push_back(&pipelines_.get(d.shader, d.spec, static_cast<uint32_t>(d.args.size())));
         op->labels.push_back(node.qualified_op() + " " + d.shader);
       }
@@ -124,17 +124,17 @@ class VulkanBackend final : public Backend {
     auto& op = static_cast<VulkanCompiledOp&>(compiled);
     std::vector<BoundRange> ranges;
     for (size_t i = 0; i < op.program.dispatches.size(); ++i) {
-      const vk::Dispatch& d = op.program.dispatches[i];
+      const gpu::Dispatch& d = op.program.dispatches[i];
       ranges.clear();
       for (size_t b = 0; b < d.args.size(); ++b) {
-        const vk::Arg& a = d.args[b];
-        bool write = b < d.writes.size() ? d.writes[b] : a.kind != vk::Arg::Input;
-        if (a.kind == vk::Arg::Scratch) {
+        const gpu::Arg& a = d.args[b];
+        bool write = b < d.writes.size() ? d.writes[b] : a.kind != gpu::Arg::Input;
+        if (a.kind == gpu::Arg::Scratch) {
           const Allocation& s = op.scratch.at(a.index)->allocation();
           ranges.push_back(BoundRange{s.buffer, s.offset, s.size, write});
           continue;
         }
-        const std::vector<DeviceTensor>& ts = a.kind == vk::Arg::Input ? inputs : outputs;
+        const std::vector<DeviceTensor>& ts = a.kind == gpu::Arg::Input ? inputs : outputs;
         VDRT_CHECK(a.index < ts.size() && ts[a.index].buffer, "Vulkan kernel binds a tensor the node does not have",
                    {"", op.node_name, op.op});
         const DeviceTensor& t = ts[a.index];
@@ -187,7 +187,7 @@ class VulkanBackend final : public Backend {
   MemoryPool staging_pool_;
   PipelineCache pipelines_;
   Stream stream_;
-  vk::DeviceCaps caps_;
+  gpu::DeviceCaps caps_;
   DeviceInfo info_;
   std::vector<Allocation> retired_;  // released buffers the GPU may still use
   size_t retired_bytes_ = 0;

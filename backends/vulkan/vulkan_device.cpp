@@ -95,7 +95,7 @@ PhysicalDeviceInfo describe(const Api& api, VkPhysicalDevice pd) {
       if (fams[i].queueFlags & VK_QUEUE_GRAPHICS_BIT) break;
     }
 
-  vk::DeviceCaps& c = d.caps;
+  gpu::DeviceCaps& c = d.caps;
   c.subgroup_size = subgroup.subgroupSize;
   c.max_shared_bytes = p.limits.maxComputeSharedMemorySize;
   c.max_workgroup_invocations = p.limits.maxComputeWorkGroupInvocations;

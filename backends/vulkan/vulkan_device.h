@@ -6,7 +6,7 @@
 #include <vector>
 
 #include "backends/vulkan/vulkan_api.h"
-#include "kernels/vulkan/vk_kernel.h"
+#include "kernels/gpu/gpu_kernel.h"
 
 namespace vdrt::vulkan {
 
@@ -21,7 +21,7 @@ struct PhysicalDeviceInfo {
   uint32_t compute_queue_family = UINT32_MAX;
   bool push_descriptor = false;
   bool bf16_extension = false;  // VK_KHR_shader_bfloat16 (not yet used by vdrt's shaders)
-  vk::DeviceCaps caps;
+  gpu::DeviceCaps caps;
   std::vector<std::string> coopmat_shapes;  // "16x8x16 f16->f32", as the driver lists them
 
   std::string summary() const;  // one line for `vdrt devices`

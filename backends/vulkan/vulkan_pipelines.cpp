@@ -9,7 +9,7 @@
 #include <spdlog/spdlog.h>
 
 #include "graph/error.h"
-#include "kernels/vulkan/vk_kernel.h"
+#include "kernels/vulkan/vk_shaders.h"
 
 namespace vdrt::vulkan {
 namespace {

@@ -17,10 +17,10 @@
 #include <cstdlib>
 #include <optional>
 
-#include "kernels/vulkan/strided_copy.h"
-#include "kernels/vulkan/vk_kernel.h"
+#include "kernels/gpu/strided_copy.h"
+#include "kernels/gpu/gpu_kernel.h"
 
-namespace vdrt::vk {
+namespace vdrt::gpu {
 namespace {
 
 struct Gemm {
@@ -32,7 +32,7 @@ struct Gemm {
 };
 
 uint32_t u32(int64_t v, const char* what) {
-  VDRT_CHECK(v >= 0 && v <= int64_t(0xffffffffu), std::string("Vulkan GEMM: ") + what + " exceeds 32 bits");
+  VDRT_CHECK(v >= 0 && v <= int64_t(0xffffffffu), std::string("GPU GEMM: ") + what + " exceeds 32 bits");
   return static_cast<uint32_t>(v);
 }
 
@@ -93,7 +93,7 @@ Tile pick_tile(const Gemm& g, const DeviceCaps& caps) {
     if (big.valid(caps)) return big;
   }
   Tile small{64, 64, 16, 4, 4};
-  VDRT_CHECK(small.valid(caps), "Vulkan MatMul: the device cannot run a 64 x 64 tile");
+  VDRT_CHECK(small.valid(caps), "GPU MatMul: the device cannot run a 64 x 64 tile");
   return small;
 }
 
@@ -199,7 +199,7 @@ bool emit_coop_f16(const Gemm& g, const KernelArgs& a, Program& prog) {
   d.u32(u32(g.scm, "stride")).u32(u32(g.scn, "stride"));
   d.f32(g.alpha).f32(g.beta);
   const int64_t gx = Np / t.bn, gy = Mp / t.bm;
-  VDRT_CHECK(gx <= caps.max_groups_x && gy <= caps.max_groups_y, "Vulkan MatMul: too many work groups");
+  VDRT_CHECK(gx <= caps.max_groups_x && gy <= caps.max_groups_y, "GPU MatMul: too many work groups");
   d.groups[0] = static_cast<uint32_t>(gx);
   d.groups[1] = static_cast<uint32_t>(gy);
   prog.dispatches.push_back(std::move(d));
@@ -213,7 +213,7 @@ Program emit(const Gemm& g, const KernelArgs& a) {
   int64_t batches = 1;
   for (int64_t d : bdim) batches *= d;
   if (g.M == 0 || g.N == 0 || batches == 0) return prog;
-  VDRT_CHECK(bdim.size() <= 3, "Vulkan MatMul: more than 3 batch dims that do not merge");
+  VDRT_CHECK(bdim.size() <= 3, "GPU MatMul: more than 3 batch dims that do not merge");
   while (bdim.size() < 3) {
     bdim.insert(bdim.begin(), 1);
     sab.insert(sab.begin(), 0);
@@ -250,7 +250,7 @@ Program emit(const Gemm& g, const KernelArgs& a) {
   for (int64_t x : sab) d.u32(u32(x, "stride"));
   for (int64_t x : sbb) d.u32(u32(x, "stride"));
   const int64_t gx = (g.N + bn - 1) / bn, gy = (g.M + bm - 1) / bm;
-  VDRT_CHECK(gx <= caps.max_groups_x && gy <= caps.max_groups_y, "Vulkan MatMul: too many work groups");
+  VDRT_CHECK(gx <= caps.max_groups_x && gy <= caps.max_groups_y, "GPU MatMul: too many work groups");
   d.groups[0] = static_cast<uint32_t>(gx);
   d.groups[1] = static_cast<uint32_t>(gy);
   // Batches beyond the device's z limit take further dispatches (push constant zbase).
@@ -358,7 +358,7 @@ bool supports_gemm(const Node& node, const DeviceCaps&) {
 
 }  // namespace
 
-VDRT_VK_KERNEL("", "MatMul", build_matmul, supports_matmul);
-VDRT_VK_KERNEL("", "Gemm", build_gemm, supports_gemm);
+VDRT_GPU_KERNEL("", "MatMul", build_matmul, supports_matmul);
+VDRT_GPU_KERNEL("", "Gemm", build_gemm, supports_gemm);
 
-}  // namespace vdrt::vk
+}  // namespace vdrt::gpu

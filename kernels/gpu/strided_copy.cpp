@@ -1,6 +1,6 @@
-#include "kernels/vulkan/strided_copy.h"
+#include "kernels/gpu/strided_copy.h"
 
-namespace vdrt::vk {
+namespace vdrt::gpu {
 
 std::vector<int64_t> contiguous_strides(const std::vector<int64_t>& dims) {
   std::vector<int64_t> s(dims.size(), 1);
@@ -40,11 +40,11 @@ bool copyable(DType t) { return dtype_size(t) == 4 || dtype_size(t) == 8; }
 Dispatch strided_copy(std::vector<int64_t> dims, std::vector<int64_t> in_strides, std::vector<int64_t> out_strides,
                       int64_t in_offset, int64_t out_offset, size_t elem_bytes, Arg src, Arg dst,
                       const DeviceCaps& caps) {
-  VDRT_CHECK(elem_bytes == 4 || elem_bytes == 8, "Vulkan copy of " + std::to_string(elem_bytes) + "-byte elements");
+  VDRT_CHECK(elem_bytes == 4 || elem_bytes == 8, "GPU copy of " + std::to_string(elem_bytes) + "-byte elements");
   int64_t n = numel(dims);
   collapse_dims(dims, {&in_strides, &out_strides});
-  VDRT_CHECK(dims.size() <= 6, "Vulkan copy over more than 6 non-mergeable dims");
-  VDRT_CHECK(n < (int64_t(1) << 32), "Vulkan copy of more than 2^32 elements");
+  VDRT_CHECK(dims.size() <= 6, "GPU copy over more than 6 non-mergeable dims");
+  VDRT_CHECK(n < (int64_t(1) << 32), "GPU copy of more than 2^32 elements");
   while (dims.size() < 6) {
     dims.insert(dims.begin(), 1);
     in_strides.insert(in_strides.begin(), 0);
@@ -64,4 +64,4 @@ Dispatch strided_copy(std::vector<int64_t> dims, std::vector<int64_t> in_strides
   return d;
 }
 
-}  // namespace vdrt::vk
+}  // namespace vdrt::gpu

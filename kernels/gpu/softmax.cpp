@@ -1,9 +1,9 @@
 // Softmax and LogSoftmax (opset 13 semantics: one axis; before 13 the input
 // is coerced to 2-D at the axis, so the row is every dim from the axis on).
 // Contiguous rows run on reduce_rows.comp, a middle axis on reduce_cols.comp.
-#include "kernels/vulkan/row_kernels.h"
+#include "kernels/gpu/row_kernels.h"
 
-namespace vdrt::vk {
+namespace vdrt::gpu {
 namespace {
 
 Program build_softmax(const KernelArgs& a) {
@@ -37,7 +37,7 @@ bool supports_softmax(const Node& node, const DeviceCaps&) {
 
 }  // namespace
 
-VDRT_VK_KERNEL("", "Softmax", build_softmax, supports_softmax);
-VDRT_VK_KERNEL("", "LogSoftmax", build_softmax, supports_softmax);
+VDRT_GPU_KERNEL("", "Softmax", build_softmax, supports_softmax);
+VDRT_GPU_KERNEL("", "LogSoftmax", build_softmax, supports_softmax);
 
-}  // namespace vdrt::vk
+}  // namespace vdrt::gpu

@@ -7,9 +7,9 @@
 // and non-constant axes stay on the CPU.
 #include <map>
 
-#include "kernels/vulkan/row_kernels.h"
+#include "kernels/gpu/row_kernels.h"
 
-namespace vdrt::vk {
+namespace vdrt::gpu {
 namespace {
 
 RowOp reduce_op(const std::string& op) {
@@ -51,7 +51,7 @@ Program build_reduce(const KernelArgs& a) {
   if (a.has(1)) {
     const Tensor* t = a.known.size() > 1 ? a.known[1] : nullptr;
     if (!t && a.node.input(1) && a.node.input(1)->is_constant()) t = &a.node.input(1)->constant();
-    VDRT_CHECK(t != nullptr, "Vulkan " + a.node.op_type() + ": axes must be known on the host");
+    VDRT_CHECK(t != nullptr, "GPU " + a.node.op_type() + ": axes must be known on the host");
     axes = t->as_int64();
   } else {
     axes = a.attrs().get_ints("axes", {});
@@ -59,7 +59,7 @@ Program build_reduce(const KernelArgs& a) {
   const std::vector<bool> red = reduce_mask(axes, a.attrs().get_int("noop_with_empty_axes", 0) != 0, dims.size());
   int64_t first, last;
   VDRT_CHECK(contiguous_run(dims, red, first, last),
-             "Vulkan " + a.node.op_type() + ": reduced axes are not contiguous in " + dims_str(dims));
+             "GPU " + a.node.op_type() + ": reduced axes are not contiguous in " + dims_str(dims));
   const RowOp op = reduce_op(a.node.op_type());
   Program prog;
   if (a.outputs[0].numel() == 0) return prog;
@@ -105,9 +105,9 @@ bool supports_reduce(const Node& node, const DeviceCaps&) {
 
 }  // namespace
 
-VDRT_VK_KERNEL("", "ReduceSum", build_reduce, supports_reduce);
-VDRT_VK_KERNEL("", "ReduceMean", build_reduce, supports_reduce);
-VDRT_VK_KERNEL("", "ReduceMax", build_reduce, supports_reduce);
-VDRT_VK_KERNEL("", "ReduceMin", build_reduce, supports_reduce);
+VDRT_GPU_KERNEL("", "ReduceSum", build_reduce, supports_reduce);
+VDRT_GPU_KERNEL("", "ReduceMean", build_reduce, supports_reduce);
+VDRT_GPU_KERNEL("", "ReduceMax", build_reduce, supports_reduce);
+VDRT_GPU_KERNEL("", "ReduceMin", build_reduce, supports_reduce);
 
-}  // namespace vdrt::vk
+}  // namespace vdrt::gpu

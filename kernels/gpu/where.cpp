@@ -1,9 +1,9 @@
 // Where (f32 x / y, Bool condition, NumPy broadcasting of all three, up to
 // 4 non-mergeable dims): where.comp.
-#include "kernels/vulkan/strided_copy.h"
-#include "kernels/vulkan/vk_kernel.h"
+#include "kernels/gpu/strided_copy.h"
+#include "kernels/gpu/gpu_kernel.h"
 
-namespace vdrt::vk {
+namespace vdrt::gpu {
 namespace {
 
 Program build_where(const KernelArgs& a) {
@@ -11,11 +11,11 @@ Program build_where(const KernelArgs& a) {
   const uint64_t n = static_cast<uint64_t>(numel(dims));
   Program prog;
   if (!n) return prog;
-  VDRT_CHECK(n < (uint64_t(1) << 32), "Vulkan Where indexes tensors with 32-bit offsets");
+  VDRT_CHECK(n < (uint64_t(1) << 32), "GPU Where indexes tensors with 32-bit offsets");
   std::vector<int64_t> sc = broadcast_strides(a.inputs[0].dims, dims), sx = broadcast_strides(a.inputs[1].dims, dims),
                        sy = broadcast_strides(a.inputs[2].dims, dims);
   collapse_dims(dims, {&sc, &sx, &sy});
-  VDRT_CHECK(dims.size() <= 4, "Vulkan Where broadcast over more than 4 non-mergeable dims");
+  VDRT_CHECK(dims.size() <= 4, "GPU Where broadcast over more than 4 non-mergeable dims");
   while (dims.size() < 4) {
     dims.insert(dims.begin(), 1);
     sc.insert(sc.begin(), 0);
@@ -43,6 +43,6 @@ bool supports_where(const Node& node, const DeviceCaps&) {
 
 }  // namespace
 
-VDRT_VK_KERNEL("", "Where", build_where, supports_where);
+VDRT_GPU_KERNEL("", "Where", build_where, supports_where);
 
-}  // namespace vdrt::vk
+}  // namespace vdrt::gpu

@@ -4,9 +4,9 @@
 #include <cstdint>
 #include <vector>
 
-#include "kernels/vulkan/vk_kernel.h"
+#include "kernels/gpu/gpu_kernel.h"
 
-namespace vdrt::vk {
+namespace vdrt::gpu {
 
 // Row-major element strides of `dims`.
 std::vector<int64_t> contiguous_strides(const std::vector<int64_t>& dims);
@@ -27,4 +27,4 @@ Dispatch strided_copy(std::vector<int64_t> dims, std::vector<int64_t> in_strides
 // Whether copy.comp can move elements of this dtype (4- and 8-byte types).
 bool copyable(DType t);
 
-}  // namespace vdrt::vk
+}  // namespace vdrt::gpu

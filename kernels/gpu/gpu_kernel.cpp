@@ -1,8 +1,8 @@
-#include "kernels/vulkan/vk_kernel.h"
+#include "kernels/gpu/gpu_kernel.h"
 
 #include <algorithm>
 
-namespace vdrt::vk {
+namespace vdrt::gpu {
 
 KernelRegistry& KernelRegistry::instance() {
   static KernelRegistry r;
@@ -26,7 +26,7 @@ void set_groups_1d(Dispatch& d, uint64_t n, uint32_t local, const DeviceCaps& ca
   uint64_t rest = (groups + x - 1) / x;
   uint64_t y = std::min<uint64_t>(rest, caps.max_groups_y);
   uint64_t z = (rest + y - 1) / y;
-  VDRT_CHECK(z <= caps.max_groups_z, "Vulkan: too many work groups for " + std::to_string(n) + " items");
+  VDRT_CHECK(z <= caps.max_groups_z, "GPU: too many work groups for " + std::to_string(n) + " items");
   d.groups[0] = static_cast<uint32_t>(x);
   d.groups[1] = static_cast<uint32_t>(y);
   d.groups[2] = static_cast<uint32_t>(z);
@@ -46,4 +46,4 @@ KernelRegistrar::KernelRegistrar(const char* domain, const char* op, BuildFn bui
 }
 }  // namespace detail
 
-}  // namespace vdrt::vk
+}  // namespace vdrt::gpu

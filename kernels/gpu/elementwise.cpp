@@ -3,10 +3,10 @@
 #include <limits>
 #include <map>
 
-#include "kernels/vulkan/strided_copy.h"
-#include "kernels/vulkan/vk_kernel.h"
+#include "kernels/gpu/strided_copy.h"
+#include "kernels/gpu/gpu_kernel.h"
 
-namespace vdrt::vk {
+namespace vdrt::gpu {
 namespace {
 
 enum UnaryOp : uint32_t {
@@ -97,7 +97,7 @@ Program build_binary(const KernelArgs& a) {
   d.spec = {op, mode};
   std::vector<int64_t> sa = broadcast_strides(a.inputs[0].dims, dims), sb = broadcast_strides(a.inputs[1].dims, dims);
   collapse_dims(dims, {&sa, &sb});
-  VDRT_CHECK(dims.size() <= 6, "Vulkan broadcast over more than 6 non-mergeable dims");
+  VDRT_CHECK(dims.size() <= 6, "GPU broadcast over more than 6 non-mergeable dims");
   while (dims.size() < 6) {
     dims.insert(dims.begin(), 1);
     sa.insert(sa.begin(), 0);
@@ -123,37 +123,37 @@ bool supports_binary(const Node& node, const DeviceCaps&) {
 
 }  // namespace
 
-VDRT_VK_KERNEL("", "Relu", build_unary, supports_unary);
-VDRT_VK_KERNEL("", "Sigmoid", build_unary, supports_unary);
-VDRT_VK_KERNEL("", "Tanh", build_unary, supports_unary);
-VDRT_VK_KERNEL("", "Exp", build_unary, supports_unary);
-VDRT_VK_KERNEL("", "Log", build_unary, supports_unary);
-VDRT_VK_KERNEL("", "Sqrt", build_unary, supports_unary);
-VDRT_VK_KERNEL("", "Reciprocal", build_unary, supports_unary);
-VDRT_VK_KERNEL("", "Neg", build_unary, supports_unary);
-VDRT_VK_KERNEL("", "Abs", build_unary, supports_unary);
-VDRT_VK_KERNEL("", "Sin", build_unary, supports_unary);
-VDRT_VK_KERNEL("", "Cos", build_unary, supports_unary);
-VDRT_VK_KERNEL("", "Erf", build_unary, supports_unary);
-VDRT_VK_KERNEL("", "Floor", build_unary, supports_unary);
-VDRT_VK_KERNEL("", "Ceil", build_unary, supports_unary);
-VDRT_VK_KERNEL("", "Round", build_unary, supports_unary);
-VDRT_VK_KERNEL("", "Sign", build_unary, supports_unary);
-VDRT_VK_KERNEL("", "Softplus", build_unary, supports_unary);
-VDRT_VK_KERNEL("", "LeakyRelu", build_unary, supports_unary);
-VDRT_VK_KERNEL("", "Elu", build_unary, supports_unary);
-VDRT_VK_KERNEL("", "HardSigmoid", build_unary, supports_unary);
-VDRT_VK_KERNEL("", "Gelu", build_unary, supports_unary);
-VDRT_VK_KERNEL("", "Clip", build_unary, supports_unary);
-VDRT_VK_KERNEL("vdrt", "Gelu", build_unary, supports_unary);
-VDRT_VK_KERNEL("", "Add", build_binary, supports_binary);
-VDRT_VK_KERNEL("", "Sub", build_binary, supports_binary);
-VDRT_VK_KERNEL("", "Mul", build_binary, supports_binary);
-VDRT_VK_KERNEL("", "Div", build_binary, supports_binary);
-VDRT_VK_KERNEL("", "Pow", build_binary, supports_binary);
-VDRT_VK_KERNEL("", "Max", build_binary, supports_binary);
-VDRT_VK_KERNEL("", "Min", build_binary, supports_binary);
-VDRT_VK_KERNEL("", "Mod", build_binary, supports_binary);
-VDRT_VK_KERNEL("", "PRelu", build_binary, supports_binary);
+VDRT_GPU_KERNEL("", "Relu", build_unary, supports_unary);
+VDRT_GPU_KERNEL("", "Sigmoid", build_unary, supports_unary);
+VDRT_GPU_KERNEL("", "Tanh", build_unary, supports_unary);
+VDRT_GPU_KERNEL("", "Exp", build_unary, supports_unary);
+VDRT_GPU_KERNEL("", "Log", build_unary, supports_unary);
+VDRT_GPU_KERNEL("", "Sqrt", build_unary, supports_unary);
+VDRT_GPU_KERNEL("", "Reciprocal", build_unary, supports_unary);
+VDRT_GPU_KERNEL("", "Neg", build_unary, supports_unary);
+VDRT_GPU_KERNEL("", "Abs", build_unary, supports_unary);
+VDRT_GPU_KERNEL("", "Sin", build_unary, supports_unary);
+VDRT_GPU_KERNEL("", "Cos", build_unary, supports_unary);
+VDRT_GPU_KERNEL("", "Erf", build_unary, supports_unary);
+VDRT_GPU_KERNEL("", "Floor", build_unary, supports_unary);
+VDRT_GPU_KERNEL("", "Ceil", build_unary, supports_unary);
+VDRT_GPU_KERNEL("", "Round", build_unary, supports_unary);
+VDRT_GPU_KERNEL("", "Sign", build_unary, supports_unary);
+VDRT_GPU_KERNEL("", "Softplus", build_unary, supports_unary);
+VDRT_GPU_KERNEL("", "LeakyRelu", build_unary, supports_unary);
+VDRT_GPU_KERNEL("", "Elu", build_unary, supports_unary);
+VDRT_GPU_KERNEL("", "HardSigmoid", build_unary, supports_unary);
+VDRT_GPU_KERNEL("", "Gelu", build_unary, supports_unary);
+VDRT_GPU_KERNEL("", "Clip", build_unary, supports_unary);
+VDRT_GPU_KERNEL("vdrt", "Gelu", build_unary, supports_unary);
+VDRT_GPU_KERNEL("", "Add", build_binary, supports_binary);
+VDRT_GPU_KERNEL("", "Sub", build_binary, supports_binary);
+VDRT_GPU_KERNEL("", "Mul", build_binary, supports_binary);
+VDRT_GPU_KERNEL("", "Div", build_binary, supports_binary);
+VDRT_GPU_KERNEL("", "Pow", build_binary, supports_binary);
+VDRT_GPU_KERNEL("", "Max", build_binary, supports_binary);
+VDRT_GPU_KERNEL("", "Min", build_binary, supports_binary);
+VDRT_GPU_KERNEL("", "Mod", build_binary, supports_binary);
+VDRT_GPU_KERNEL("", "PRelu", build_binary, supports_binary);
 
-}  // namespace vdrt::vk
+}  // namespace vdrt::gpu

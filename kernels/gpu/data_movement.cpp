@@ -3,10 +3,10 @@
 // strided copy (copy.comp) per input or output.
 #include <numeric>
 
-#include "kernels/vulkan/strided_copy.h"
-#include "kernels/vulkan/vk_kernel.h"
+#include "kernels/gpu/strided_copy.h"
+#include "kernels/gpu/gpu_kernel.h"
 
-namespace vdrt::vk {
+namespace vdrt::gpu {
 namespace {
 
 size_t elem_bytes(const KernelArgs& a) { return dtype_size(a.outputs[0].dtype); }
@@ -172,20 +172,20 @@ bool supports_cast(const Node& node, const DeviceCaps&) {
 
 }  // namespace
 
-VDRT_VK_KERNEL("", "Reshape", build_reshape, supports_copyable);
-VDRT_VK_KERNEL("", "Squeeze", build_reshape, supports_copyable);
-VDRT_VK_KERNEL("", "Unsqueeze", build_reshape, supports_copyable);
-VDRT_VK_KERNEL("", "Flatten", build_reshape, supports_copyable);
-VDRT_VK_KERNEL("", "Identity", build_reshape, supports_copyable);
-VDRT_VK_KERNEL("", "Dropout", build_reshape, [](const Node& n, const DeviceCaps& c) {
+VDRT_GPU_KERNEL("", "Reshape", build_reshape, supports_copyable);
+VDRT_GPU_KERNEL("", "Squeeze", build_reshape, supports_copyable);
+VDRT_GPU_KERNEL("", "Unsqueeze", build_reshape, supports_copyable);
+VDRT_GPU_KERNEL("", "Flatten", build_reshape, supports_copyable);
+VDRT_GPU_KERNEL("", "Identity", build_reshape, supports_copyable);
+VDRT_GPU_KERNEL("", "Dropout", build_reshape, [](const Node& n, const DeviceCaps& c) {
   return n.outputs().size() == 1 && supports_copyable(n, c);
 });
-VDRT_VK_KERNEL("", "Transpose", build_transpose, supports_copyable);
-VDRT_VK_KERNEL("", "Expand", build_expand, supports_copyable);
-VDRT_VK_KERNEL("", "Slice", build_slice, supports_copyable);
-VDRT_VK_KERNEL("", "Concat", build_concat, supports_copyable);
-VDRT_VK_KERNEL("", "Split", build_split, supports_copyable);
-VDRT_VK_KERNEL("", "Gather", build_gather, supports_gather);
-VDRT_VK_KERNEL("", "Cast", build_cast, supports_cast);
+VDRT_GPU_KERNEL("", "Transpose", build_transpose, supports_copyable);
+VDRT_GPU_KERNEL("", "Expand", build_expand, supports_copyable);
+VDRT_GPU_KERNEL("", "Slice", build_slice, supports_copyable);
+VDRT_GPU_KERNEL("", "Concat", build_concat, supports_copyable);
+VDRT_GPU_KERNEL("", "Split", build_split, supports_copyable);
+VDRT_GPU_KERNEL("", "Gather", build_gather, supports_gather);
+VDRT_GPU_KERNEL("", "Cast", build_cast, supports_cast);
 
-}  // namespace vdrt::vk
+}  // namespace vdrt::gpu

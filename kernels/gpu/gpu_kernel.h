@@ -1,11 +1,14 @@
 #pragma once
-// The Vulkan kernel interface. A kernel turns a node with concrete shapes
-// into a Program: a list of compute dispatches of embedded SPIR-V shaders
-// (kernels/vulkan/*.comp), each naming the tensors it binds, its
-// specialization constants and push constants. The backend records the
-// dispatches with the barriers they need; kernels never touch the Vulkan API.
+// The GPU kernel interface, shared by the Vulkan and OpenCL backends. A kernel
+// turns a node with concrete shapes into a Program: a list of compute
+// dispatches, each naming a device kernel (kernels/vulkan/NAME.comp,
+// kernels/opencl/NAME.cl), the tensors it binds, its compile-time constants
+// and its 32-bit parameters. Planning a dispatch (tiles, strides, grids) is
+// the same on every GPU API; only the device code differs, so it lives here
+// once and each backend implements the kernels it names (docs/gpu_kernels.md
+// gives the calling convention). Kernels never touch a GPU API.
 //
-//   VDRT_VK_KERNEL("", "Relu", build_unary, supports_unary);
+//   VDRT_GPU_KERNEL("", "Relu", build_unary, supports_unary);
 #include <cstdint>
 #include <cstring>
 #include <deque>
@@ -16,7 +19,7 @@
 
 #include "graph/graph.h"
 
-namespace vdrt::vk {
+namespace vdrt::gpu {
 
 // What the device offers, as far as kernels care.
 struct DeviceCaps {
@@ -26,8 +29,8 @@ struct DeviceCaps {
   uint32_t max_groups_x = 65535, max_groups_y = 65535, max_groups_z = 65535;
   uint64_t min_storage_offset_alignment = 16;
   uint64_t max_storage_range = 1u << 27;
-  bool fp16 = false;                 // shaderFloat16 + 16-bit storage
-  bool coopmat_f16_16x16x16 = false; // NV cooperative matrices, f16 x f16 -> f32, used
+  bool fp16 = false;                 // fp16 arithmetic and 16-bit storage (Vulkan shaderFloat16, OpenCL cl_khr_fp16)
+  bool coopmat_f16_16x16x16 = false; // Vulkan NV cooperative matrices, f16 x f16 -> f32, used
   // Session precision: "fp32" runs every op in fp32; "fp16" lets matmul,
   // conv and attention multiply in fp16 (fp32 accumulation) where supported.
   std::string precision = "fp32";
@@ -52,12 +55,12 @@ inline Arg out(uint32_t i) { return {Arg::Output, i}; }
 inline Arg scratch(uint32_t i) { return {Arg::Scratch, i}; }
 
 struct Dispatch {
-  std::string shader;            // embedded shader name (file stem, or stem + variant)
-  std::vector<uint32_t> spec;    // specialization constants: constant_id = position
-  std::vector<uint32_t> push;    // push constants, 32-bit words (at most 32)
-  std::vector<Arg> args;         // binding b = args[b]
+  std::string shader;            // device kernel: file stem, or stem + variant (same name in every backend)
+  std::vector<uint32_t> spec;    // compile-time constants: Vulkan constant_id = position, OpenCL -DSPEC<position>
+  std::vector<uint32_t> push;    // parameters, 32-bit words (at most 32): Vulkan push constants, OpenCL a __constant block
+  std::vector<Arg> args;         // binding b = args[b] (OpenCL: kernel arguments 2b and 2b+1, buffer and byte offset)
   std::vector<bool> writes;      // per arg: whether the shader writes it (default: outputs and scratch)
-  uint32_t groups[3] = {1, 1, 1};
+  uint32_t groups[3] = {1, 1, 1};  // work groups; their size is the kernel's own (local_size / reqd_work_group_size)
 
   Dispatch& u32(uint32_t v) { push.push_back(v); return *this; }
   Dispatch& i32(int32_t v) { push.push_back(static_cast<uint32_t>(v)); return *this; }
@@ -103,14 +106,6 @@ class KernelRegistry {
   std::unordered_map<std::string, const Kernel*> index_;
 };
 
-// An embedded SPIR-V module (kernels/vulkan/*.comp, compiled by glslc at build time).
-struct ShaderBinary {
-  const uint32_t* words = nullptr;
-  size_t word_count = 0;
-};
-const ShaderBinary* find_shader(const std::string& name);  // nullptr if unknown
-std::vector<std::string> shader_names();
-
 // Groups of `local` invocations covering `n` items, folded into y (and z)
 // when x would exceed the device limit. Shaders recover the flat index as
 // gl_WorkGroupID.x + gl_NumWorkGroups.x * (gl_WorkGroupID.y + gl_NumWorkGroups.y * gl_WorkGroupID.z).
@@ -125,9 +120,9 @@ struct KernelRegistrar {
 };
 }  // namespace detail
 
-#define VDRT_VK_KERNEL(domain, op, build, supports) \
-  static ::vdrt::vk::detail::KernelRegistrar VDRT_VK_CONCAT(vdrt_vk_kernel_, __COUNTER__)(domain, op, build, supports)
-#define VDRT_VK_CONCAT_INNER(a, b) a##b
-#define VDRT_VK_CONCAT(a, b) VDRT_VK_CONCAT_INNER(a, b)
+#define VDRT_GPU_KERNEL(domain, op, build, supports) \
+  static ::vdrt::gpu::detail::KernelRegistrar VDRT_GPU_CONCAT(vdrt_gpu_kernel_, __COUNTER__)(domain, op, build, supports)
+#define VDRT_GPU_CONCAT_INNER(a, b) a##b
+#define VDRT_GPU_CONCAT(a, b) VDRT_GPU_CONCAT_INNER(a, b)
 
-}  // namespace vdrt::vk
+}  // namespace vdrt::gpu

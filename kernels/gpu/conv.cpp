@@ -14,9 +14,9 @@
 #include <vector>
 
 #include "graph/ops/conv_params.h"
-#include "kernels/vulkan/vk_kernel.h"
+#include "kernels/gpu/gpu_kernel.h"
 
-namespace vdrt::vk {
+namespace vdrt::gpu {
 namespace {
 
 struct Tile {
@@ -45,7 +45,7 @@ Program build_conv(const KernelArgs& a) {
   const auto& xd = a.inputs[0].dims;
   const auto& wd = a.inputs[1].dims;
   VDRT_CHECK(xd.size() >= 3 && xd.size() <= 5 && wd.size() == xd.size(),
-             "Vulkan Conv needs X [N, C, D...] (1-3 spatial dims) and W of equal rank");
+             "GPU Conv needs X [N, C, D...] (1-3 spatial dims) and W of equal rank");
   const int64_t n = xd[0], c = xd[1], m = wd[0];
   const int64_t group = a.attrs().get_int("group", 1);
   VDRT_CHECK(group >= 1 && c % group == 0 && m % group == 0 && wd[1] * group == c, "Conv channels do not fit the group");
@@ -66,7 +66,7 @@ Program build_conv(const KernelArgs& a) {
   const int64_t K = cg * taps;
   constexpr int64_t kMax32 = int64_t(1) << 32;
   VDRT_CHECK(a.inputs[0].numel() < kMax32 && a.inputs[1].numel() < kMax32 && a.outputs[0].numel() < kMax32,
-             "Vulkan Conv indexes tensors with 32-bit offsets");
+             "GPU Conv indexes tensors with 32-bit offsets");
   const bool has_bias = a.has(2);
 
   auto geometry = [&](Dispatch& d) {
@@ -99,7 +99,7 @@ Program build_conv(const KernelArgs& a) {
     const uint64_t gy = (static_cast<uint64_t>(mg) + t.bm - 1) / t.bm;
     const uint64_t gz = static_cast<uint64_t>(n * group);
     VDRT_CHECK(gx <= a.caps.max_groups_x && gy <= a.caps.max_groups_y && gz <= a.caps.max_groups_z,
-               "Vulkan Conv grid exceeds the device's work-group limits");
+               "GPU Conv grid exceeds the device's work-group limits");
     d.groups[0] = static_cast<uint32_t>(gx);
     d.groups[1] = static_cast<uint32_t>(gy);
     d.groups[2] = static_cast<uint32_t>(gz);
@@ -119,6 +119,6 @@ bool supports_conv(const Node& node, const DeviceCaps&) {
 
 }  // namespace
 
-VDRT_VK_KERNEL("", "Conv", build_conv, supports_conv);
+VDRT_GPU_KERNEL("", "Conv", build_conv, supports_conv);
 
-}  // namespace vdrt::vk
+}  // namespace vdrt::gpu

@@ -5,9 +5,9 @@
 #include <cstdint>
 #include <vector>
 
-#include "kernels/vulkan/vk_kernel.h"
+#include "kernels/gpu/gpu_kernel.h"
 
-namespace vdrt::vk {
+namespace vdrt::gpu {
 
 enum RowOp : uint32_t {
   kRowLayerNorm = 0, kRowRmsNorm, kRowSoftmax, kRowLogSoftmax, kRowSum, kRowMean, kRowMax, kRowMin,
@@ -36,4 +36,4 @@ Dispatch reduce_dispatch(RowOp op, int64_t outer, int64_t len, int64_t inner, co
 // alignment) as p[(e / div) % mod]; false when it needs more than that.
 bool param_mapping(const std::vector<int64_t>& param, const std::vector<int64_t>& target, RowParam& out);
 
-}  // namespace vdrt::vk
+}  // namespace vdrt::gpu

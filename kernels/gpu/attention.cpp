@@ -1,4 +1,4 @@
-// Attention on Vulkan: vdrt.Attention (kernels/cpu/vdrt_attention.cpp) and
+// Attention on GPUs: vdrt.Attention (kernels/cpu/vdrt_attention.cpp) and
 // the unmasked, non-causal, no-present-output cases of ONNX Attention
 // (kernels/cpu/attention.cpp), both as strided views for one flash-attention
 // shader:
@@ -26,9 +26,9 @@
 #include <string>
 #include <vector>
 
-#include "kernels/vulkan/vk_kernel.h"
+#include "kernels/gpu/gpu_kernel.h"
 
-namespace vdrt::vk {
+namespace vdrt::gpu {
 namespace {
 
 // A strided [batch, head, seq, dim] view: element strides.
@@ -121,7 +121,7 @@ Program build_coopmat(const KernelArgs& a, const Problem& pr, const CoopmatConfi
     c.shader = "flash_attention_f16_rows";
     c.args = {src_a, src_b, scratch(dst)};
     const uint64_t total = uint64_t(pr.batch) * heads * rows_pad * (d / 4);
-    VDRT_CHECK(total < (uint64_t(1) << 32), "Vulkan attention: tensor too large");
+    VDRT_CHECK(total < (uint64_t(1) << 32), "GPU attention: tensor too large");
     c.u32(u32(total)).u32(d / 4).u32(u32(heads)).u32(u32(rows_pad)).u32(u32(t)).u32(u32(s));
     c.u32(u32(va.batch)).u32(u32(va.head)).u32(u32(va.seq)).u32(u32(vb.batch)).u32(u32(vb.head)).u32(u32(vb.seq));
     set_groups_1d(c, total, 256, a.caps);
@@ -145,7 +145,7 @@ Program build_coopmat(const KernelArgs& a, const Problem& pr, const CoopmatConfi
   disp.groups[0] = u32(qpad / bq);
   disp.groups[1] = u32(pr.q_heads);
   disp.groups[2] = u32(pr.batch);
-  VDRT_CHECK(disp.groups[0] <= a.caps.max_groups_x, "Vulkan attention: too many query blocks for one dispatch");
+  VDRT_CHECK(disp.groups[0] <= a.caps.max_groups_x, "GPU attention: too many query blocks for one dispatch");
   prog.dispatches.push_back(disp);
   return prog;
 }
@@ -192,12 +192,12 @@ Program build_flash(const KernelArgs& a, const Problem& pr) {
   if (pr.batch * pr.q_heads * pr.q_len * pr.v_dim == 0) return prog;
   constexpr int64_t kMax32 = int64_t(1) << 32;
   for (size_t i = 0; i < a.inputs.size(); ++i)
-    VDRT_CHECK(!a.has(i) || a.inputs[i].numel() < kMax32, "Vulkan attention indexes tensors with 32-bit offsets");
-  VDRT_CHECK(a.outputs[0].numel() < kMax32, "Vulkan attention indexes tensors with 32-bit offsets");
+    VDRT_CHECK(!a.has(i) || a.inputs[i].numel() < kMax32, "GPU attention indexes tensors with 32-bit offsets");
+  VDRT_CHECK(a.outputs[0].numel() < kMax32, "GPU attention indexes tensors with 32-bit offsets");
   VDRT_CHECK(pr.q_heads <= a.caps.max_groups_y && pr.batch <= a.caps.max_groups_z,
-             "Vulkan attention: too many heads or batches for one dispatch");
+             "GPU attention: too many heads or batches for one dispatch");
   VDRT_CHECK(pr.kv_heads > 0 && pr.q_heads % pr.kv_heads == 0,
-             "Vulkan attention: query heads must be a multiple of key heads");
+             "GPU attention: query heads must be a multiple of key heads");
   const uint32_t d = u32(pr.dim), dv = u32(pr.v_dim);
 
   Dispatch disp;
@@ -226,7 +226,7 @@ Program build_flash(const KernelArgs& a, const Problem& pr) {
         break;
       }
     }
-    VDRT_CHECK(pick != nullptr, "Vulkan attention: head dims " + std::to_string(d) + "/" + std::to_string(dv) +
+    VDRT_CHECK(pick != nullptr, "GPU attention: head dims " + std::to_string(d) + "/" + std::to_string(dv) +
                                     " need more shared memory than the device has");
     disp.shader = "flash_attention";
     disp.spec = {d, dv, pick->bq, pick->bk, pick->threads()};
@@ -249,7 +249,7 @@ Program build_flash(const KernelArgs& a, const Problem& pr) {
   disp.groups[0] = u32((pr.q_len + bq - 1) / bq);
   disp.groups[1] = u32(pr.q_heads);
   disp.groups[2] = u32(pr.batch);
-  VDRT_CHECK(disp.groups[0] <= a.caps.max_groups_x, "Vulkan attention: too many query blocks for one dispatch");
+  VDRT_CHECK(disp.groups[0] <= a.caps.max_groups_x, "GPU attention: too many query blocks for one dispatch");
   prog.dispatches.push_back(disp);
   return prog;
 }
@@ -350,7 +350,7 @@ bool supports_onnx_attention(const Node& node, const DeviceCaps&) {
 
 }  // namespace
 
-VDRT_VK_KERNEL("vdrt", "Attention", build_vdrt_attention, supports_vdrt_attention);
-VDRT_VK_KERNEL("", "Attention", build_onnx_attention, supports_onnx_attention);
+VDRT_GPU_KERNEL("vdrt", "Attention", build_vdrt_attention, supports_vdrt_attention);
+VDRT_GPU_KERNEL("", "Attention", build_onnx_attention, supports_onnx_attention);
 
-}  // namespace vdrt::vk
+}  // namespace vdrt::gpu

@@ -7,14 +7,14 @@
 #include <algorithm>
 #include <limits>
 
-#include "kernels/vulkan/row_kernels.h"
+#include "kernels/gpu/row_kernels.h"
 
-namespace vdrt::vk {
+namespace vdrt::gpu {
 
 namespace {
 
 uint32_t u32_checked(uint64_t v, const char* what) {
-  VDRT_CHECK(v <= std::numeric_limits<uint32_t>::max(), std::string("Vulkan: ") + what + " exceeds 32-bit indexing");
+  VDRT_CHECK(v <= std::numeric_limits<uint32_t>::max(), std::string("GPU: ") + what + " exceeds 32-bit indexing");
   return static_cast<uint32_t>(v);
 }
 
@@ -122,12 +122,12 @@ Program build_row_norm(const KernelArgs& a) {
   const int64_t n = numel(norm_dims);
   RowParam scale{in(1)}, bias{in(2)};
   VDRT_CHECK(param_mapping(a.inputs[1].dims, norm_dims, scale),
-             "Vulkan " + a.node.op_type() + ": scale " + dims_str(a.inputs[1].dims) + " does not broadcast to " +
+             "GPU " + a.node.op_type() + ": scale " + dims_str(a.inputs[1].dims) + " does not broadcast to " +
                  dims_str(norm_dims));
   const bool has_bias = !rms && a.has(2);
   if (has_bias)
     VDRT_CHECK(param_mapping(a.inputs[2].dims, norm_dims, bias),
-               "Vulkan LayerNormalization: B " + dims_str(a.inputs[2].dims) + " does not broadcast to " +
+               "GPU LayerNormalization: B " + dims_str(a.inputs[2].dims) + " does not broadcast to " +
                    dims_str(norm_dims));
   Program prog;
   if (rows == 0 || n == 0) return prog;
@@ -179,7 +179,7 @@ bool supports_row_norm(const Node& node, const DeviceCaps&) {
 // (n, group) block of C/G channels x S.
 Program build_group_norm(const KernelArgs& a) {
   const auto& dims = a.inputs[0].dims;
-  VDRT_CHECK(dims.size() >= 2, "Vulkan " + a.node.op_type() + " needs an [N, C, ...] input");
+  VDRT_CHECK(dims.size() >= 2, "GPU " + a.node.op_type() + " needs an [N, C, ...] input");
   const bool instance = a.node.op_type() == "InstanceNormalization";
   const int64_t nb = dims[0], c = dims[1];
   int64_t spatial = 1;
@@ -191,12 +191,12 @@ Program build_group_norm(const KernelArgs& a) {
   const bool per_channel = a.inputs[1].numel() == c;
   const int64_t expected = per_channel ? c : groups;
   VDRT_CHECK(a.inputs[1].numel() == expected && a.inputs[2].numel() == expected,
-             "Vulkan " + a.node.op_type() + ": scale and bias need " + std::to_string(expected) + " elements");
+             "GPU " + a.node.op_type() + ": scale and bias need " + std::to_string(expected) + " elements");
   Program prog;
   if (nb * c * spatial == 0) return prog;
   RowParam scale{in(1)}, bias{in(2)};
   const uint64_t div = static_cast<uint64_t>(per_channel ? spatial : cpg * spatial);
-  VDRT_CHECK(div <= std::numeric_limits<uint32_t>::max(), "Vulkan group norm block too large");
+  VDRT_CHECK(div <= std::numeric_limits<uint32_t>::max(), "GPU group norm block too large");
   scale.div = bias.div = static_cast<uint32_t>(div);
   scale.mod = bias.mod = static_cast<uint32_t>(expected);
   prog.dispatches.push_back(row_dispatch(kRowLayerNorm, static_cast<uint64_t>(nb * groups),
@@ -217,11 +217,11 @@ bool supports_group_norm(const Node& node, const DeviceCaps&) {
 
 }  // namespace
 
-VDRT_VK_KERNEL("", "LayerNormalization", build_row_norm, supports_row_norm);
-VDRT_VK_KERNEL("vdrt", "LayerNormalization", build_row_norm, supports_row_norm);
-VDRT_VK_KERNEL("", "RMSNormalization", build_row_norm, supports_row_norm);
-VDRT_VK_KERNEL("vdrt", "RMSNormalization", build_row_norm, supports_row_norm);
-VDRT_VK_KERNEL("", "GroupNormalization", build_group_norm, supports_group_norm);
-VDRT_VK_KERNEL("", "InstanceNormalization", build_group_norm, supports_group_norm);
+VDRT_GPU_KERNEL("", "LayerNormalization", build_row_norm, supports_row_norm);
+VDRT_GPU_KERNEL("vdrt", "LayerNormalization", build_row_norm, supports_row_norm);
+VDRT_GPU_KERNEL("", "RMSNormalization", build_row_norm, supports_row_norm);
+VDRT_GPU_KERNEL("vdrt", "RMSNormalization", build_row_norm, supports_row_norm);
+VDRT_GPU_KERNEL("", "GroupNormalization", build_group_norm, supports_group_norm);
+VDRT_GPU_KERNEL("", "InstanceNormalization", build_group_norm, supports_group_norm);
 
-}  // namespace vdrt::vk
+}  // namespace vdrt::gpu

@@ -10,9 +10,9 @@
 #include <vector>
 
 #include "graph/ops/resize_params.h"
-#include "kernels/vulkan/vk_kernel.h"
+#include "kernels/gpu/gpu_kernel.h"
 
-namespace vdrt::vk {
+namespace vdrt::gpu {
 namespace {
 
 // Source coordinate of output o on one axis: x = a * o + b.
@@ -35,7 +35,7 @@ void affine(const std::string& mode, int64_t n_in, int64_t n_out, double scale, 
     const double offset = in / 2 * (1 - adjustment);
     b = offset + 0.5 / scale - 0.5;
   } else {
-    VDRT_CHECK(false, "Vulkan Resize does not handle coordinate_transformation_mode " + mode);
+    VDRT_CHECK(false, "GPU Resize does not handle coordinate_transformation_mode " + mode);
   }
 }
 
@@ -55,24 +55,24 @@ Program build_resize(const KernelArgs& a) {
   std::vector<float> scales;
   std::vector<int64_t> sizes;
   if (a.has(scales_at)) {
-    VDRT_CHECK(a.known.size() > scales_at && a.known[scales_at], "Vulkan Resize needs its scales on the host");
+    VDRT_CHECK(a.known.size() > scales_at && a.known[scales_at], "GPU Resize needs its scales on the host");
     for (double v : a.known[scales_at]->as_double()) scales.push_back(static_cast<float>(v));
   }
   if (scales_at == 2 && a.has(3)) {
-    VDRT_CHECK(a.known.size() > 3 && a.known[3], "Vulkan Resize needs its sizes on the host");
+    VDRT_CHECK(a.known.size() > 3 && a.known[3], "GPU Resize needs its sizes on the host");
     sizes = a.known[3]->as_int64();
   }
   const ResizePlan plan = plan_resize(id, scales, sizes, at.axes, at.policy);
   VDRT_CHECK(plan.out_dims == od, "Resize output " + dims_str(od) + " does not match the planned " +
                                       dims_str(plan.out_dims));
   const size_t r = id.size();
-  VDRT_CHECK(r >= 1 && r <= 5, "Vulkan Resize handles ranks 1 to 5");
+  VDRT_CHECK(r >= 1 && r <= 5, "GPU Resize handles ranks 1 to 5");
   Program prog;
   const uint64_t n = static_cast<uint64_t>(a.outputs[0].numel());
   if (n == 0) return prog;
   VDRT_CHECK(a.inputs[0].numel() > 0, "Resize cannot sample an empty input into " + dims_str(od));
   VDRT_CHECK(n < (uint64_t(1) << 31) && a.inputs[0].numel() < (int64_t(1) << 31),
-             "Vulkan Resize indexes tensors with 32-bit offsets");
+             "GPU Resize indexes tensors with 32-bit offsets");
   const bool linear = at.mode == "linear";
   uint32_t interp = 0, down = 0;
   std::vector<uint32_t> ins(5, 1), outs(5, 1);
@@ -127,6 +127,6 @@ bool supports_resize(const Node& node, const DeviceCaps&) {
 
 }  // namespace
 
-VDRT_VK_KERNEL("", "Resize", build_resize, supports_resize);
+VDRT_GPU_KERNEL("", "Resize", build_resize, supports_resize);
 
-}  // namespace vdrt::vk
+}  // namespace vdrt::gpu
