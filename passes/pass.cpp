@@ -92,29 +92,35 @@ std::vector<Explanation> PassContext::explanations_of(const std::string& pass) c
   return out;
 }
 
+std::string OptionSpec::constraint() const {
+  if (!allowed.empty()) {
+    std::string list;
+    for (const std::string& a : allowed) list += (list.empty() ? "" : ", ") + a;
+    return "one of " + list;
+  }
+  auto num = [](double x) {
+    std::ostringstream s;
+    s << x;
+    return s.str();
+  };
+  if (std::isinf(min) && std::isinf(max)) return "";
+  return std::isinf(max) ? ">= " + num(min)
+         : std::isinf(min) ? "<= " + num(max)
+                           : "in [" + num(min) + ", " + num(max) + "]";
+}
+
 std::string OptionSpec::violation(const OptionValue& value) const {
   if (const auto* text = std::get_if<std::string>(&value); text && !allowed.empty()) {
-    std::string list;
-    for (const std::string& a : allowed) {
+    for (const std::string& a : allowed)
       if (a == *text) return "";
-      list += (list.empty() ? "" : ", ") + a;
-    }
-    return "must be one of " + list + "; got '" + *text + "'";
+    return "must be " + constraint() + "; got '" + *text + "'";
   }
   double v = 0;
   if (const auto* i = std::get_if<int64_t>(&value)) v = static_cast<double>(*i);
   else if (const auto* d = std::get_if<double>(&value)) v = *d;
   else return "";
   if (v >= min && v <= max) return "";  // NaN fails both
-  auto num = [](double x) {
-    std::ostringstream s;
-    s << x;
-    return s.str();
-  };
-  const std::string range = std::isinf(max) ? ">= " + num(min)
-                            : std::isinf(min) ? "<= " + num(max)
-                                              : "in [" + num(min) + ", " + num(max) + "]";
-  return "must be " + range + ", got " + option_value_str(value);
+  return "must be " + constraint() + ", got " + option_value_str(value);
 }
 
 void Pass::configure(const PassOptions& given) {

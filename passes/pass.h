@@ -46,6 +46,11 @@ struct OptionSpec {
     allowed = std::move(values);
     return std::move(*this);
   }
+  // What is allowed, in words: ">= 0", "in [0, 1]", "one of pbsa, hsa"; ""
+  // when anything of the type is. The one wording of the rule, shared by
+  // violation() and `vdrt opt --list-passes`, so the listing cannot drift
+  // from what configure() checks.
+  std::string constraint() const;
   // "" when `value` is allowed, else why not ("must be >= 0, got -1").
   std::string violation(const OptionValue& value) const;
 };

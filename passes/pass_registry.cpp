@@ -63,8 +63,9 @@ std::string describe_passes() {
     auto pass = r.create(name);
     out += "  " + name + "\n" + wrap(pass->description(), 6);
     for (const auto& o : pass->option_specs()) {
-      out += "      " + o.name + " (" + option_type_name(o.default_value) +
-             ", default " + option_value_str(o.default_value) + ")\n";
+      const std::string allowed = o.constraint();
+      out += "      " + o.name + " (" + option_type_name(o.default_value) + ", default " +
+             option_value_str(o.default_value) + (allowed.empty() ? "" : ", " + allowed) + ")\n";
       out += wrap(o.help, 10);
     }
   }

@@ -26,7 +26,8 @@ class PassRegistry {
   std::vector<std::pair<std::string, PassFactory>> factories_;
 };
 
-// Every pass with its description and options, formatted for --help.
+// Every pass with its description and options (type, default and, where
+// configure() checks one, the allowed range or values), formatted for --help.
 std::string describe_passes();
 
 namespace detail {

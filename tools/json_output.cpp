@@ -464,6 +464,15 @@ Json passes_json() {
       j["type"] = option_type_name(o.default_value);
       j["default"] = option_value_json(o.default_value);
       j["help"] = o.help;
+      // The bounds and values configure() checks (OptionSpec), null where there is none.
+      auto bound = [&](double b) -> Json {
+        if (std::isinf(b)) return nullptr;
+        if (o.default_value.index() == 1) return static_cast<long long>(b);  // an int option's bound is an int
+        return b;
+      };
+      j["min"] = bound(o.min);
+      j["max"] = bound(o.max);
+      j["allowed"] = o.allowed.empty() ? Json() : Json::array_of(o.allowed);
       opts.push(std::move(j));
     }
     list.push(std::move(p));

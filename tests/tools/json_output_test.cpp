@@ -531,6 +531,56 @@ TEST(JsonCli, OptListPassesGivesEveryOptionTyped) {
     }
 }
 
+// Issue 17: each option's allowed range or values, taken from the OptionSpec
+// that configure() checks: the listed bounds are the ones a pipeline is held
+// to (one past them exits 2, on them is accepted), and unconstrained options
+// say null.
+TEST(JsonCli, OptListPassesGivesTheAllowedRangeOrValues) {
+  J d = run_json("opt --list-passes --json");
+  const J& fold = d["passes"].find("name", "fold-constants")["options"];
+  EXPECT_EQ(fold.find("name", "max_bytes")["min"].t, J::Num);
+  EXPECT_EQ(fold.find("name", "max_bytes")["min"].n, 0);
+  EXPECT_EQ(fold.find("name", "max_bytes")["max"].t, J::Null);
+  EXPECT_EQ(fold.find("name", "max_bytes")["allowed"].t, J::Null);
+  EXPECT_EQ(fold.find("name", "max_sweeps")["min"].n, 1);
+  EXPECT_EQ(fold.find("name", "fold_shapes")["min"].t, J::Null);  // a bool: no range
+  const J& sparse = d["passes"].find("name", "sparsify-attention")["options"];
+  const J& method = sparse.find("name", "method");
+  ASSERT_EQ(method["allowed"].t, J::Arr);
+  ASSERT_EQ(method["allowed"].a.size(), 2u);
+  EXPECT_EQ(method["allowed"][0].s, "pbsa");
+  EXPECT_EQ(method["allowed"][1].s, "hsa");
+  EXPECT_EQ(method["min"].t, J::Null);
+  EXPECT_EQ(sparse.find("name", "saliency_decay")["min"].n, 0);
+  EXPECT_EQ(sparse.find("name", "saliency_decay")["max"].n, 1);
+  EXPECT_EQ(sparse.find("name", "block_tile")["allowed"].t, J::Null);  // any "HxW" string
+  for (const J& p : d["passes"].a)
+    for (const J& o : p["options"].a) {
+      for (const char* k : {"min", "max", "allowed"}) EXPECT_TRUE(o.has(k)) << p["name"].s << "." << o["name"].s;
+      if (o["type"].s != "int" && o["type"].s != "float") EXPECT_EQ(o["min"].t, J::Null) << o["name"].s;
+      if (o["type"].s != "string") EXPECT_EQ(o["allowed"].t, J::Null) << o["name"].s;
+    }
+
+  // What is listed is what is enforced.
+  const fs::path dir = fs::temp_directory_path() / ("vdrt_json_test_ranges_" + std::to_string(getpid()));
+  fs::create_directories(dir);
+  auto accepted = [&](const std::string& entry) {
+    std::ofstream(dir / "p.toml") << "[[pass]]\n" << entry;
+    Split r = run_split("opt --print-pipeline --pipeline " + (dir / "p.toml").string());
+    EXPECT_TRUE(r.code == 0 || r.code == 2) << entry << r.err;
+    return r.code == 0;
+  };
+  const auto min_sweeps = static_cast<long long>(fold.find("name", "max_sweeps")["min"].n);
+  EXPECT_TRUE(accepted("name = \"fold-constants\"\nmax_sweeps = " + std::to_string(min_sweeps) + "\n"));
+  EXPECT_FALSE(accepted("name = \"fold-constants\"\nmax_sweeps = " + std::to_string(min_sweeps - 1) + "\n"));
+  EXPECT_TRUE(accepted("name = \"sparsify-attention\"\nsaliency_decay = 1.0\n"));
+  EXPECT_FALSE(accepted("name = \"sparsify-attention\"\nsaliency_decay = 1.01\n"));
+  for (const J& v : method["allowed"].a)
+    EXPECT_TRUE(accepted("name = \"sparsify-attention\"\nmethod = \"" + v.s + "\"\n")) << v.s;
+  EXPECT_FALSE(accepted("name = \"sparsify-attention\"\nmethod = \"pbs\"\n"));
+  fs::remove_all(dir);
+}
+
 TEST(JsonCli, OptReportGivesEachQuantisedLayersError) {
   J d = run_json("opt " + kModel + " --passes quantize-fp8 --report --json");
   EXPECT_EQ(d["nodes_before"].n, 570);

@@ -102,6 +102,42 @@ TEST(VdrtOpt, HelpDocumentsEveryPassAndOption) {
   EXPECT_NE(print.output.find("[[pass]]"), std::string::npos);
 }
 
+// Issue 17: --list-passes shows each option's allowed range or values, the
+// ones configure() enforces (OptionSpec::constraint, the wording of its
+// error messages), and nothing for an option that takes any value.
+TEST(VdrtOpt, ListPassesShowsAllowedRangesAndValues) {
+  CliResult r = run_vdrt("opt --list-passes");
+  ASSERT_EQ(r.code, 0) << r.output;
+  for (const char* line : {"      max_bytes (int, default 16777216, >= 0)\n",
+                           "      max_sweeps (int, default 8, >= 1)\n",
+                           "      fold_shapes (bool, default true)\n",
+                           "      method (string, default \"pbsa\", one of pbsa, hsa)\n",
+                           "      saliency_decay (float, default 1, in [0, 1])\n",
+                           "      sink_frames (int, default -1, >= -1)\n",
+                           "      scope (string, default \"all\", one of all, dit_linear)\n"})
+    EXPECT_NE(r.output.find(line), std::string::npos) << line << r.output;
+  // Every constrained option of every pass shows its constraint, in --help too.
+  CliResult help = run_vdrt("opt --help");
+  for (const std::string& name : PassRegistry::instance().names())
+    for (const auto& o : PassRegistry::instance().create(name)->option_specs()) {
+      if (o.constraint().empty()) continue;
+      const std::string shown = ", " + o.constraint() + ")\n";
+      const size_t at = r.output.find("      " + o.name + " (", r.output.find("  " + name + "\n"));
+      ASSERT_NE(at, std::string::npos) << name << "." << o.name;
+      EXPECT_EQ(r.output.substr(r.output.find('\n', at) + 1 - shown.size(), shown.size()), shown)
+          << name << "." << o.name;
+      EXPECT_NE(help.output.find(shown), std::string::npos) << name << "." << o.name;
+    }
+  // The same words name a refused value.
+  const fs::path dir = temp_dir("ranges");
+  std::ofstream(dir / "p.toml") << "[[pass]]\nname = \"fold-constants\"\nmax_sweeps = 0\n";
+  CliResult bad = run_vdrt("opt --print-pipeline --pipeline " + (dir / "p.toml").string());
+  EXPECT_EQ(bad.code, 2) << bad.output;
+  EXPECT_NE(bad.output.find("option 'max_sweeps' of pass 'fold-constants' must be >= 1, got 0"), std::string::npos)
+      << bad.output;
+  fs::remove_all(dir);
+}
+
 TEST(VdrtOpt, BadInputsFailCleanly) {
   fs::path dir = temp_dir("bad");
   std::string model = source_path("models/tiny_wan/ts17/denoiser.onnx");
