@@ -7,8 +7,10 @@
 #include <sstream>
 
 #include <spdlog/fmt/fmt.h>
+#include <spdlog/spdlog.h>
 
 #include "importer/onnx_import.h"
+#include "passes/pipeline.h"
 #include "runtime/pass_pipeline.h"
 
 namespace vdrt {
@@ -147,14 +149,35 @@ AttentionProfile profile_attention(VideoPipeline& pipeline, const Tensor& contex
   VDRT_CHECK(options.window_frames > 0, "the window must be at least one frame");
   VDRT_CHECK(!options.budgets.empty() && !options.memory_sizes.empty(), "give at least one budget and memory size");
   for (double b : options.budgets) VDRT_CHECK(b > 0 && b <= 1, "budgets are fractions in (0, 1]");
+  const std::string& passes = options.passes_toml ? *options.passes_toml : default_pass_pipeline_toml();
+  check_profile_passes(passes, options.passes_label);
+  auto graph = load_onnx(pipeline.denoiser_path);
+  AttentionProfile profile;
+  profile.passes_run = passes;
+  // The rewrite below replaces vdrt.Attention: a pipeline that fuses none
+  // (-O0, a --passes list without fuse-attention) would leave nothing to
+  // profile, so the two passes that fuse it are added, and said to be.
+  bool fuses = false;
+  for (const auto& n : graph->nodes()) fuses = fuses || n->qualified_op() == "vdrt.Attention";
+  for (const PipelineStep& step : parse_pipeline(passes, options.passes_label).steps)
+    fuses = fuses || (step.enabled && step.pass == "fuse-attention");
+  if (!fuses) {
+    profile.added_passes = {"fold-constants", "fuse-attention"};
+    for (const std::string& name : profile.added_passes)
+      profile.passes_run += (profile.passes_run.empty() ? "" : "\n") + ("[[pass]]\nname = \"" + name + "\"\n");
+    spdlog::info("{} fuses no attention; added fold-constants, fuse-attention before the profiling rewrite",
+                 options.passes_label);
+  }
+  if (!profile.passes_run.empty()) {
+    const std::string label = options.passes_label + (fuses ? "" : " + fold-constants,fuse-attention");
+    run_pass_pipeline_text(*graph, profile.passes_run, label);
+  }
   // Dense attention through the sparse op: every frame in the window,
   // every block selected, so the recorder sees the model's own attention.
-  std::string toml = default_pass_pipeline_toml() +
-                     "\n[[pass]]\nname = \"sparsify-attention\"\nmethod = \"pbsa\"\nwindow = 1000000000\n"
+  std::string toml = "[[pass]]\nname = \"sparsify-attention\"\nmethod = \"pbsa\"\nwindow = 1000000000\n"
                      "top_k = 0\nmemory_blocks = 0\nblock_size = " +
                      std::to_string(options.block_size) + "\n";
   if (!options.block_tile.empty()) toml += "block_tile = \"" + options.block_tile + "\"\n";
-  auto graph = load_onnx(pipeline.denoiser_path);
   run_pass_pipeline_text(*graph, toml, "<profile-attention>");
   pipeline.denoiser = std::make_unique<Session>(std::move(graph), SessionOptions{"cpu"});
 
@@ -169,7 +192,6 @@ AttentionProfile profile_attention(VideoPipeline& pipeline, const Tensor& contex
   ProfileRecorder recorder(options, *binding);
   binding->set_recorder(&recorder);
 
-  AttentionProfile profile;
   profile.options = options;
   profile.layout = binding->caches().begin()->second->params().layout;
   if (options.check_layout) options.check_layout(profile.layout);
@@ -189,6 +211,17 @@ AttentionProfile profile_attention(VideoPipeline& pipeline, const Tensor& contex
   }
   binding->set_recorder(nullptr);
   return profile;
+}
+
+void check_profile_passes(const std::string& toml, const std::string& label) {
+  const std::vector<PipelineStep> steps = parse_pipeline(toml, label).steps;
+  for (size_t i = 0; i < steps.size(); ++i)
+    VDRT_CHECK(!steps[i].enabled || steps[i].pass != "sparsify-attention",
+               fmt::format("sparsify-attention (pipeline entry #{}): profile-attention profiles dense attention and "
+                           "adds its own sparsify-attention that keeps every block; profile without that entry, and "
+                           "measure the sparse configuration with --compare FILE",
+                           i + 1),
+               {label});
 }
 
 std::vector<double> sparse_rollout_error(const std::string& pipeline_dir, const std::string& pass_pipeline,

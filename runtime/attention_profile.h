@@ -16,6 +16,7 @@
 #pragma once
 
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -33,6 +34,13 @@ struct AttentionProfileOptions {
   std::vector<int64_t> memory_sizes = {4, 16, 64};          // persistent memory sizes examined, blocks per KV head
   double target_mass = 0.95;                  // the suggestion keeps at least this much of the cache's mass
   RolloutOptions rollout;
+  // The pass pipeline (TOML) run over the denoiser before the profiling
+  // rewrite, so that the profile is of the model as it will run: unset, the
+  // default pipeline; "", none (-O0). It may not sparsify attention itself
+  // (check_profile_passes). The rewrite works on fused attention: when these
+  // passes fuse none, fold-constants and fuse-attention run after them.
+  std::optional<std::string> passes_toml;
+  std::string passes_label = "<default>";  // names passes_toml in messages
   // Called with the block layout sparsify-attention chose, before the rollout
   // runs: may throw to refuse a block size the frame grid cannot tile exactly.
   std::function<void(const BlockLayout&)> check_layout;
@@ -53,11 +61,22 @@ struct LayerChunkProfile {
 
 struct AttentionProfile {
   AttentionProfileOptions options;
+  // The passes that ran before the profiling rewrite, as TOML: passes_toml
+  // and any fusion passes added for it. A pipeline file that runs what was
+  // profiled is this followed by suggestion().
+  std::string passes_run;
+  std::vector<std::string> added_passes;  // fold-constants, fuse-attention when added
   BlockLayout layout;
   std::vector<LayerChunkProfile> rows;  // by chunk, then layer
   std::string report() const;           // the per layer and chunk table
   std::string suggestion() const;       // a sparsify-attention [[pass]] entry, TOML
 };
+
+// Throws vdrt::Error when the pipeline `toml` (named `label`) cannot precede
+// the profiling rewrite: an enabled sparsify-attention entry, since the
+// profile measures dense attention (a sparse configuration's error is what
+// sparse_rollout_error measures).
+void check_profile_passes(const std::string& toml, const std::string& label);
 
 // Runs options.chunks chunks of a rollout of `pipeline` (whose denoiser
 // Session is replaced by the profiling rewrite) and profiles them.

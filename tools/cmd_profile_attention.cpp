@@ -1,7 +1,9 @@
 // `vdrt profile-attention PIPELINE_DIR --chunks N`: runs a rollout of the
 // dense model and reports, per layer and chunk, where its self-attention's
 // softmax mass goes (runtime/attention_profile.h), then prints a suggested
-// sparsify-attention configuration as TOML.
+// sparsify-attention configuration as TOML. The denoiser is optimised at
+// load like in run/bench/generate (--pipeline, --passes, -O0), so the
+// profile is of the model the suggestion will be added to.
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -13,7 +15,6 @@
 #include "runtime/attention_profile.h"
 #include "runtime/flow_matching.h"
 #include "runtime/kv_cache.h"
-#include "passes/pipeline.h"
 #include "tools/command.h"
 #include "tools/json_output.h"
 #include "tools/common_options.h"
@@ -28,9 +29,10 @@ struct ProfileArgs {
   int64_t seed = 0;
   double target = 0.95;
   DeviceOptions dev;
+  PipelineOptions pipe;
   bool json = false;
   bool block_size_given = false;
-  std::string output;  // -o FILE: a complete pipeline (default passes + the suggestion)
+  std::string output;  // -o FILE: a complete pipeline (the passes that ran + the suggestion)
 };
 
 template <typename T>
@@ -74,6 +76,10 @@ std::string exact_block_sizes(int64_t grid_h, int64_t grid_w) {
 // Everything the command line decides, checked before the model loads (exit code 2).
 void validate_profile(const ProfileArgs& a) {
   validate(a.dev);
+  validate(a.pipe);
+  std::string label;
+  const std::string passes = pipeline_toml(a.pipe, &label);
+  usage_check("", [&] { check_profile_passes(passes, label); });
   if (a.dev.device != "auto" && a.dev.device != "cpu" && a.dev.device != "cpu:0")
     throw UsageError("--device " + a.dev.device +
                      ": profile-attention runs on the CPU for now (its recorder reads the KV cache on the host)");
@@ -112,6 +118,8 @@ int profile(const ProfileArgs& a) {
                                  a.block_size, l.grid_h, l.grid_w, l.tile_h, l.tile_w, l.tile_h * l.tile_w,
                                  exact_block_sizes(l.grid_h, l.grid_w)));
   };
+  o.passes_toml = pipeline_toml(a.pipe, &o.passes_label);
+  if (a.pipe.level == 0) o.passes_label = "-O0";
   o.window_frames = a.window;
   o.budgets = parse_list<double>(a.budgets, "budgets");
   o.memory_sizes = parse_list<int64_t>(a.memory, "memory");
@@ -124,12 +132,14 @@ int profile(const ProfileArgs& a) {
   });
   if (!a.json) std::printf("%s\n%s", p.report().c_str(), p.suggestion().c_str());
   if (!a.output.empty()) {
-    // A complete pipeline: the default passes (which fuse the attention that
-    // sparsify-attention rewrites), then the suggestion.
+    // A complete pipeline: the passes the profiled model ran (which fuse the
+    // attention that sparsify-attention rewrites), then the suggestion.
     std::ofstream f(a.output);
-    f << "# Written by vdrt profile-attention: the default pipeline followed by the suggested sparse attention.\n"
+    f << "# Written by vdrt profile-attention: the passes of the profiled model (" << o.passes_label
+      << (p.added_passes.empty() ? "" : " + fold-constants, fuse-attention")
+      << ") followed by the suggested sparse attention.\n"
          "# Use it with: vdrt generate PIPELINE_DIR --pipeline " << a.output << "\n\n"
-      << default_pipeline_toml() << "\n" << p.suggestion() << "\n[[pass]]\nname = \"eliminate-dead\"\n";
+      << p.passes_run << "\n" << p.suggestion() << "\n[[pass]]\nname = \"eliminate-dead\"\n";
     VDRT_CHECK(f.good(), "cannot write the pipeline file", {a.output});
     spdlog::info("wrote the pipeline to {}", a.output);
   }
@@ -172,6 +182,9 @@ Action setup_profile(CLI::App& sub) {
   sub.add_option("--context", a->context, "Text embeddings [1, L, D] as a TensorProto .pb (default: the pipeline's)");
   sub.add_option("--steps", a->steps, "Denoising timesteps (default: model metadata)");
   add_device_options(sub, a->dev, /*with_precision=*/false);
+  add_pipeline_options(sub, a->pipe,
+                       "the denoiser before the profiling rewrite (it may not contain sparsify-attention: use "
+                       "--compare for a sparse configuration)");
   add_json_flag(sub, a->json);
   sub.add_option("--compare", a->compare,
                  "A pass pipeline TOML (e.g. a sparse configuration): also run its rollout and report its error "
@@ -185,7 +198,11 @@ Action setup_profile(CLI::App& sub) {
       "per layer and chunk, the mass on this chunk's keys, the local window and older frames; how much of\n"
       "the older frames' mass the most salient blocks hold (PBSA's persistent memory); and how much of the\n"
       "cache's mass the top blocks keep, ranked by true mass and by pooled q.k score. The suggestion is a\n"
-      "sparsify-attention entry for a pipeline file (passes/pipelines/sparse_pbsa.toml).\n");
+      "sparsify-attention entry for a pipeline file (passes/pipelines/sparse_pbsa.toml).\n"
+      "\nThe denoiser is first optimised as in run and generate: the default pipeline, --pipeline FILE,\n"
+      "--passes a,b, or -O0 (as imported). The rewrite works on fused attention, so when those passes\n"
+      "fuse none (-O0), fold-constants and fuse-attention are added; -o writes the passes that ran\n"
+      "followed by the suggestion.\n");
   return [a, block_size] {
     a->block_size_given = block_size->count() > 0;
     validate_profile(*a);

@@ -493,6 +493,8 @@ Json attention_profile_json(const AttentionProfile& p, const std::string& compar
   opts["memory_sizes"] = Json::array_of(o.memory_sizes);
   opts["target_mass"] = o.target_mass;
   opts["seed"] = o.rollout.seed;
+  opts["pipeline"] = o.passes_label;
+  opts["added_passes"] = Json::array_of(p.added_passes);
   Json& layout = doc["layout"] = Json::object();
   layout["grid_h"] = p.layout.grid_h;
   layout["grid_w"] = p.layout.grid_w;

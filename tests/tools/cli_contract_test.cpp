@@ -71,7 +71,9 @@ TEST(CliContract, UnknownPassesAndOptionsNameTheFileAndEntry) {
   for (const std::string& cmd : {"run " + model + " -i " + data, "bench " + model + " -i " + data,
                                  "opt " + model + " -o " + (dir / "o.onnx").string(),
                                  "generate " + source_path("models/tiny_wan/ts17") + " -n 12 -o " +
-                                     (dir / "v.y4m").string()}) {
+                                     (dir / "v.y4m").string(),
+                                 "profile-attention " + source_path("models/tiny_wan") + " -o " +
+                                     (dir / "p.toml").string()}) {
     CliResult r = run_vdrt(cmd + " --pipeline " + (dir / "bad.toml").string());
     EXPECT_EQ(r.code, 2) << cmd << r.output;
     EXPECT_TRUE(has(r, "bad.toml") && has(r, "unknown pass 'fuse-everything'") && has(r, "entry #2")) << r.output;
@@ -87,6 +89,7 @@ TEST(CliContract, UnknownPassesAndOptionsNameTheFileAndEntry) {
   }
   EXPECT_FALSE(fs::exists(dir / "o.onnx"));
   EXPECT_FALSE(fs::exists(dir / "v.y4m"));
+  EXPECT_FALSE(fs::exists(dir / "p.toml"));
   fs::remove_all(dir);
 }
 
@@ -140,6 +143,65 @@ TEST(CliContract, OptimiseAtLoad) {
   EXPECT_EQ(r.code, 0) << r.output;
   EXPECT_TRUE(has(r, "explain: pass fuse-gelu changed nothing")) << r.output;
   EXPECT_TRUE(has(r, "dry run")) << r.output;
+}
+
+// Issue 17 deliverable 3: profile-attention takes --pipeline/--passes/-O
+// from the shared options and optimises the denoiser at load, as run, bench
+// and generate do; -O0 is the raw graph plus only the two passes the
+// profiling rewrite needs (named in the log and in the -o file, which stays
+// runnable); a pipeline that already sparsifies attention is refused.
+TEST(CliContract, ProfileAttentionOptimisesAtLoad) {
+  fs::path dir = temp_dir("profile_pipeline");
+  const std::string prof = "profile-attention " + source_path("models/tiny_wan") + " --chunks 2 --block-size 4 ";
+  const std::string denoiser = source_path("models/tiny_wan/ts17/denoiser.onnx");
+  for (const char* cmd : {"run", "bench", "generate", "profile-attention"}) {
+    CliResult h = run_vdrt(std::string(cmd) + " --help");
+    EXPECT_TRUE(has(h, "--pipeline") && has(h, "--passes") && has(h, "-O ")) << cmd << h.output;
+  }
+  CliResult r = run_vdrt(prof);
+  EXPECT_EQ(r.code, 0) << r.output;
+  EXPECT_TRUE(has(r, denoiser + ": pass pipeline <default> ran (570 -> 209 nodes)")) << r.output;
+  EXPECT_FALSE(has(r, "fuses no attention")) << r.output;
+
+  r = run_vdrt(prof + "--passes fold-constants,fuse-attention,fuse-gelu");
+  EXPECT_EQ(r.code, 0) << r.output;
+  EXPECT_TRUE(has(r, "pass pipeline --passes fold-constants,fuse-attention,fuse-gelu ran (570 -> ")) << r.output;
+  EXPECT_FALSE(has(r, "pass fuse-norms")) << r.output;  // only the passes asked for
+
+  std::ofstream(dir / "mine.toml") << "[[pass]]\nname = \"fold-constants\"\n[[pass]]\nname = \"fuse-attention\"\n";
+  r = run_vdrt(prof + "--pipeline " + (dir / "mine.toml").string() + " -o " + (dir / "from_mine.toml").string());
+  EXPECT_EQ(r.code, 0) << r.output;
+  EXPECT_TRUE(has(r, "pass pipeline " + (dir / "mine.toml").string() + " ran (570 -> 281 nodes)")) << r.output;
+
+  r = run_vdrt(prof + "-O0 -o " + (dir / "raw.toml").string());
+  EXPECT_EQ(r.code, 0) << r.output;
+  EXPECT_TRUE(has(r, "-O0 fuses no attention; added fold-constants, fuse-attention before the profiling rewrite"))
+      << r.output;
+  EXPECT_TRUE(has(r, "pass pipeline -O0 + fold-constants,fuse-attention ran (570 -> 281 nodes)")) << r.output;
+  EXPECT_FALSE(has(r, "<default>")) << r.output;
+  EXPECT_FALSE(has(r, "pass fuse-norms")) << r.output;
+  std::ifstream f(dir / "raw.toml");
+  const std::string written(std::istreambuf_iterator<char>(f), {});
+  EXPECT_TRUE(written.find("(-O0 + fold-constants, fuse-attention) followed by the suggested sparse attention") !=
+              std::string::npos)
+      << written;
+  const size_t fold = written.find("name = \"fold-constants\""), fuse = written.find("name = \"fuse-attention\""),
+               sparse = written.find("name = \"sparsify-attention\"");
+  EXPECT_TRUE(fold < fuse && fuse < sparse && sparse != std::string::npos) << written;
+  EXPECT_EQ(written.find("fuse-norms"), std::string::npos) << written;
+  // The written pipeline runs what was profiled.
+  CliResult g = run_vdrt("generate " + source_path("models/tiny_wan") + " -n 24 --no-progress --cache pbsa -o " +
+                         (dir / "v.y4m").string() + " --pipeline " + (dir / "raw.toml").string());
+  EXPECT_EQ(g.code, 0) << g.output;
+  EXPECT_TRUE(has(g, "ran (570 -> 281 nodes)")) << g.output;
+  EXPECT_TRUE(has(g, "2 PBSA layers")) << g.output;
+
+  expect_usage(prof + "--pipeline " + source_path("passes/pipelines/sparse_pbsa.toml"),
+               "sparse_pbsa.toml: sparsify-attention (pipeline entry #7): profile-attention profiles dense attention");
+  expect_usage(prof + "--passes fold-constants,fuse-attention,sparsify-attention", "--compare FILE");
+  expect_usage(prof + "-O0 --passes fuse-gelu", "-O0 runs the graph as imported");
+  expect_usage(prof + "-O2", "-O: Value 2 not in range 0 to 1");
+  fs::remove_all(dir);
 }
 
 TEST(CliContract, VerbosityAnywhereAndQuietSilencesProgress) {

@@ -6,6 +6,7 @@
 
 #include <sys/wait.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -633,6 +634,37 @@ TEST(JsonCli, ProfileAttentionGivesPerLayerFiguresAndTheSuggestion) {
   EXPECT_GT(d["rows"].a.back()["cached_frames"].n, 0);
   EXPECT_NE(d["suggestion"].s.find("sparsify-attention"), std::string::npos) << d["suggestion"].s;
   EXPECT_EQ(d["compare"].t, J::Null);
+  EXPECT_EQ(d["options"]["pipeline"].s, "<default>");
+  EXPECT_TRUE(d["options"]["added_passes"].a.empty());
+}
+
+// Issue 17: profile-attention optimises the denoiser at load like run and
+// generate, so the profile is of the model that will run: the exact passes
+// (default pipeline, -O0) give the same masses to rounding, while a pipeline
+// that quantises to fp8 changes them. -O0 fuses no attention, so the
+// profiler adds the two passes its rewrite needs and says so.
+TEST(JsonCli, ProfileAttentionProfilesTheOptimisedModel) {
+  const std::string prof = "profile-attention " + source_path("models/tiny_wan") + " --chunks 3 --block-size 4 --json";
+  J def = run_json(prof);
+  J raw = run_json(prof + " -O0");
+  J fp8 = run_json(prof + " --passes fold-constants,fuse-attention,quantize-fp8");
+  EXPECT_EQ(raw["options"]["pipeline"].s, "-O0");
+  ASSERT_EQ(raw["options"]["added_passes"].a.size(), 2u);
+  EXPECT_EQ(raw["options"]["added_passes"][0].s, "fold-constants");
+  EXPECT_EQ(raw["options"]["added_passes"][1].s, "fuse-attention");
+  EXPECT_EQ(fp8["options"]["pipeline"].s, "--passes fold-constants,fuse-attention,quantize-fp8");
+  EXPECT_TRUE(fp8["options"]["added_passes"].a.empty());
+  ASSERT_EQ(def["rows"].a.size(), 6u);
+  ASSERT_EQ(raw["rows"].a.size(), 6u);
+  ASSERT_EQ(fp8["rows"].a.size(), 6u);
+  double raw_diff = 0, fp8_diff = 0;
+  for (size_t i = 0; i < 6; ++i)
+    for (const char* k : {"local_mass", "window_mass"}) {
+      raw_diff = std::max(raw_diff, std::fabs(def["rows"][i][k].n - raw["rows"][i][k].n));
+      fp8_diff = std::max(fp8_diff, std::fabs(def["rows"][i][k].n - fp8["rows"][i][k].n));
+    }
+  EXPECT_LT(raw_diff, 1e-6);  // folding and fusion are exact up to float rounding
+  EXPECT_GT(fp8_diff, 1e-5);  // e4m3 weights move the attention (about 3e-4 on this model)
 }
 
 }  // namespace
