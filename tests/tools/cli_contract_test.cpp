@@ -8,6 +8,8 @@
 
 #include <filesystem>
 #include <fstream>
+#include <utility>
+#include <vector>
 
 #include "test_util.h"
 
@@ -366,6 +368,34 @@ TEST(CliContract, ModelFolderPipelineTomlRefusesUnknownKeys) {
     CliResult ok = run_vdrt("-q generate " + source_path(folder) + " -n 1 --no-progress -o " + (dir / "ok.y4m").string());
     EXPECT_EQ(ok.code, 0) << folder << "\n" << ok.output;
   }
+  fs::remove_all(dir);
+}
+
+// docs/MODEL_CONTRACT.md's table of what a model folder's pipeline.toml
+// refuses, case by case, through both commands that read a folder: exit 1
+// and a message naming the file and the key (the cases the test above does
+// not cover: non-string [names] values, a non-table names, a table that is
+// no key, a list for a path, text that is not TOML).
+TEST(CliContract, ModelFolderPipelineTomlRefusalsAreTheDocumentedOnes) {
+  fs::path dir = temp_dir("model_toml_doc");
+  const fs::path file = dir / "pipeline.toml";
+  const std::string denoiser = "denoiser = \"" + source_path("models/tiny_wan/ts17/denoiser.onnx") + "\"\n";
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {denoiser + "[names]\nnoisy_latents = 3\n", "[names] noisy_latents must be a string (a tensor name)"},
+      {denoiser + "names = \"x\"\n", "'names' must be a table [names]"},
+      {denoiser + "[extra]\na = \"b\"\n", "unknown key 'extra' (keys: context, decoder, denoiser, names)"},
+      {denoiser + "context = [\"a.pb\"]\n", "'context' must be a string (a path)"},
+      {denoiser + "decoder = true\n", "'decoder' must be a string (a path)"},
+      {"denoiser =\n", "cannot parse pipeline.toml"},
+  };
+  for (const auto& [text, message] : cases)
+    for (const std::string& cmd : {"generate " + dir.string() + " -n 12 --no-progress -o " + (dir / "v.y4m").string(),
+                                   "profile-attention " + dir.string() + " --chunks 1"}) {
+      std::ofstream(file) << text;
+      CliResult r = run_vdrt(cmd);
+      EXPECT_EQ(r.code, 1) << text << r.output;
+      EXPECT_TRUE(has(r, file.string() + ": " + message)) << cmd << "\n" << text << r.output;
+    }
   fs::remove_all(dir);
 }
 
