@@ -1,5 +1,6 @@
 #include "backends/registry.h"
 
+#include <algorithm>
 #include <cstdlib>
 
 #include "graph/error.h"
@@ -43,11 +44,16 @@ std::unique_ptr<Backend> BackendRegistry::create(const std::string& selection_in
   }
   if (selection == "auto") {
     // Discrete GPUs first, then integrated ones; software devices (lavapipe,
-    // PoCL) never win over the CPU backend.
+    // PoCL) never win over the CPU backend. Among GPUs of one kind Vulkan
+    // comes first: its kernels use the matrix units OpenCL cannot reach.
+    std::vector<const BackendFactory*> ordered;
+    for (const auto& f : factories_) ordered.push_back(&f);
+    auto rank = [](const BackendFactory* f) { return f->name == "vulkan" ? 0 : f->name == "opencl" ? 1 : 2; };
+    std::stable_sort(ordered.begin(), ordered.end(), [&](auto* a, auto* b) { return rank(a) < rank(b); });
     for (const char* kind : {"gpu", "igpu"})
-      for (const auto& f : factories_)
-        for (const auto& d : f.list_devices())
-          if (d.kind == kind) return f.create(d.index, options);
+      for (const BackendFactory* f : ordered)
+        for (const auto& d : f->list_devices())
+          if (d.kind == kind) return f->create(d.index, options);
     selection = "cpu";
   }
   std::string name = selection;

@@ -8,18 +8,12 @@
 
 #include <spdlog/spdlog.h>
 
+#include "backends/cache_folder.h"
 #include "graph/error.h"
 #include "kernels/vulkan/vk_shaders.h"
 
 namespace vdrt::vulkan {
 namespace {
-
-std::string cache_folder() {
-  if (const char* v = std::getenv("VDRT_CACHE_DIR"); v && *v) return v;
-  if (const char* v = std::getenv("XDG_CACHE_HOME"); v && *v) return std::string(v) + "/vdrt";
-  if (const char* v = std::getenv("HOME"); v && *v) return std::string(v) + "/.cache/vdrt";
-  return {};
-}
 
 std::string cache_file_name(const PhysicalDeviceInfo& d) {
   char buf[128];

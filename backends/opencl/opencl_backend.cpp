@@ -1,0 +1,320 @@
+#include "backends/opencl/opencl_backend.h"
+
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+#include <list>
+#include <map>
+
+#include <spdlog/spdlog.h>
+
+#include "backends/opencl/opencl_device.h"
+#include "backends/opencl/opencl_programs.h"
+#include "backends/registry.h"
+#include "kernels/gpu/gpu_kernel.h"
+
+namespace vdrt {
+namespace {
+using namespace opencl;
+
+class OpenCLBackend;
+
+class OpenCLBuffer final : public Buffer {
+ public:
+  OpenCLBuffer(OpenCLBackend& b, cl_mem mem, size_t size) : backend_(b), mem_(mem), size_(size) {}
+  // The driver keeps the memory alive until enqueued commands that use it
+  // complete, so releasing here never races the queue.
+  ~OpenCLBuffer() override { clReleaseMemObject(mem_); }
+  size_t size() const override { return size_; }
+  Backend& backend() const override;
+  cl_mem mem() const { return mem_; }
+
+ private:
+  OpenCLBackend& backend_;
+  cl_mem mem_;
+  size_t size_;
+};
+
+struct OpenCLCompiledOp final : public CompiledOp {
+  gpu::Program program;
+  std::vector<const ProgramCache::Kernel*> kernels;  // per dispatch
+  std::vector<cl_mem> params;                        // per dispatch: the parameter words
+  std::vector<std::unique_ptr<OpenCLBuffer>> scratch;
+  std::vector<std::string> labels;                   // per dispatch, for the profile: "op kernel"
+  std::string node_name, op;
+  ~OpenCLCompiledOp() override {
+    for (cl_mem m : params) clReleaseMemObject(m);
+  }
+};
+
+gpu::TensorInfo info_of(const TensorDesc& d) { return gpu::TensorInfo{d.dtype, d.dims}; }
+
+bool env_on(const char* name) {
+  const char* v = std::getenv(name);
+  return v && *v && std::string(v) != "0";
+}
+
+class OpenCLBackend final : public Backend {
+ public:
+  OpenCLBackend(const DeviceEntry& dev, int index, const std::string& precision) : dev_(dev) {
+    VDRT_CHECK(precision == "fp32" || precision == "fp16", "unknown precision '" + precision + "' (fp32 or fp16)");
+    if (precision != "fp32")
+      throw Error("precision " + precision + " is not implemented by the OpenCL backend yet (it runs fp32); " +
+                  dev.name + " is usable with --precision fp32");
+    caps_ = dev.caps;
+    caps_.precision = precision;
+    cl_int rc = CL_SUCCESS;
+    cl_context_properties props[] = {CL_CONTEXT_PLATFORM, reinterpret_cast<cl_context_properties>(dev.platform), 0};
+    context_ = clCreateContext(props, 1, &dev_.device, nullptr, nullptr, &rc);
+    check(rc, "clCreateContext on " + dev.name);
+    profile_ = env_on("VDRT_OPENCL_PROFILE");
+    queue_ = clCreateCommandQueue(context_, dev_.device, profile_ ? CL_QUEUE_PROFILING_ENABLE : 0, &rc);
+    if (rc != CL_SUCCESS) clReleaseContext(context_);
+    check(rc, "clCreateCommandQueue on " + dev.name);
+    programs_ = std::make_unique<ProgramCache>(context_, dev_);
+    info_ = DeviceInfo{"opencl", dev.name, dev.kind, dev.global_mem_bytes, index};
+    info_.details = dev.summary();
+    spdlog::debug("opencl: {} ({})", dev.name, info_.details);
+  }
+  ~OpenCLBackend() override {
+    try {
+      synchronize();
+    } catch (...) {
+    }
+    if (profile_) print_profile();
+    programs_.reset();
+    clReleaseCommandQueue(queue_);
+    clReleaseContext(context_);
+    ProgramStats s = program_stats();
+    spdlog::debug("opencl: {} programs built from source, {} loaded from the binary cache", s.built, s.loaded);
+  }
+
+  const DeviceInfo& info() const override { return info_; }
+
+  bool supports(const Node& node) const override {
+    const gpu::Kernel* k = gpu::KernelRegistry::instance().find(node.domain(), node.op_type());
+    if (!k) return false;
+    try {
+      return !k->supports || k->supports(node, caps_);
+    } catch (const std::exception&) {
+      return false;
+    }
+  }
+
+  std::unique_ptr<Buffer> allocate(size_t bytes) override {
+    if (bytes > dev_.max_alloc_bytes)
+      throw OutOfMemory("OpenCL: " + std::to_string(bytes >> 20) + " MiB in one buffer exceeds " + dev_.name +
+                        "'s largest allocation (" + std::to_string(dev_.max_alloc_bytes >> 20) + " MiB)");
+    cl_int rc = CL_SUCCESS;
+    cl_mem m = clCreateBuffer(context_, CL_MEM_READ_WRITE, std::max<size_t>(bytes, 16), nullptr, &rc);
+    if (rc != CL_SUCCESS)
+      throw OutOfMemory("OpenCL: cannot allocate " + std::to_string(bytes >> 20) + " MiB on " + dev_.name + ": " +
+                        error_name(rc));
+    return std::make_unique<OpenCLBuffer>(*this, m, bytes);
+  }
+
+  void upload(Buffer& dst, size_t offset, const void* src, size_t bytes) override {
+    if (!bytes) return;
+    cl_mem m = mem_of(dst, offset, bytes);
+    // Small uploads (latents, timesteps, tables) are copied aside and
+    // written without blocking, so a call never waits for the queue to
+    // drain; large ones (weights at load) are written in place.
+    if (bytes <= kStagedUploadBytes) {
+      staged_.emplace_back(static_cast<const unsigned char*>(src), static_cast<const unsigned char*>(src) + bytes);
+      check(clEnqueueWriteBuffer(queue_, m, CL_FALSE, offset, bytes, staged_.back().data(), 0, nullptr, nullptr),
+            "clEnqueueWriteBuffer");
+      staged_bytes_ += bytes;
+      if (staged_bytes_ > kStagedLimitBytes) synchronize();
+    } else {
+      check(clEnqueueWriteBuffer(queue_, m, CL_TRUE, offset, bytes, src, 0, nullptr, nullptr), "clEnqueueWriteBuffer");
+    }
+  }
+
+  void download(const Buffer& src, size_t offset, void* dst, size_t bytes) override {
+    if (!bytes) return;
+    check(clEnqueueReadBuffer(queue_, mem_of(src, offset, bytes), CL_TRUE, offset, bytes, dst, 0, nullptr, nullptr),
+          "clEnqueueReadBuffer");
+  }
+
+  void copy(const Buffer& src, size_t src_offset, Buffer& dst, size_t dst_offset, size_t bytes) override {
+    if (!bytes) return;
+    check(clEnqueueCopyBuffer(queue_, mem_of(src, src_offset, bytes), mem_of(dst, dst_offset, bytes), src_offset,
+                              dst_offset, bytes, 0, nullptr, nullptr),
+          "clEnqueueCopyBuffer");
+  }
+
+  std::unique_ptr<CompiledOp> compile(const Node& node, int64_t opset, const std::vector<TensorDesc>& inputs,
+                                      const std::vector<TensorDesc>& outputs,
+                                      const std::vector<const Tensor*>& known) override {
+    ErrorSite site{"", node.name(), node.qualified_op()};
+    const gpu::Kernel* k = gpu::KernelRegistry::instance().find(node.domain(), node.op_type());
+    VDRT_CHECK(k != nullptr, "the OpenCL backend has no kernel for this op", site);
+    std::vector<gpu::TensorInfo> ins, outs;
+    for (const auto& d : inputs) ins.push_back(info_of(d));
+    for (const auto& d : outputs) outs.push_back(info_of(d));
+    auto op = std::make_unique<OpenCLCompiledOp>();
+    op->node_name = node.name();
+    op->op = node.qualified_op();
+    try {
+      op->program = k->build(gpu::KernelArgs{node, opset, ins, outs, known, caps_});
+      for (const gpu::Dispatch& d : op->program.dispatches) {
+        op->kernels.push_back(&programs_->get(d.shader, d.spec));
+        op->labels.push_back(node.qualified_op() + " " + d.shader);
+        // Parameters are fixed once shapes are: one small read-only buffer
+        // per dispatch, written at compile time, bound at every enqueue.
+        std::vector<uint32_t> words = d.push;
+        if (words.empty()) words.push_back(0);
+        cl_int rc = CL_SUCCESS;
+        cl_mem m = clCreateBuffer(context_, CL_MEM_READ_ONLY | CL_MEM_COPY_HOST_PTR, words.size() * 4, words.data(), &rc);
+        check(rc, "clCreateBuffer (kernel parameters)");
+        op->params.push_back(m);
+      }
+      for (size_t bytes : op->program.scratch_bytes) {
+        auto buf = allocate(bytes);
+        op->scratch.emplace_back(static_cast<OpenCLBuffer*>(buf.release()));
+      }
+    } catch (const Error& e) {
+      throw e.with_site(site);
+    }
+    return op;
+  }
+
+  void enqueue(CompiledOp& compiled, const std::vector<DeviceTensor>& inputs,
+               const std::vector<DeviceTensor>& outputs) override {
+    auto& op = static_cast<OpenCLCompiledOp&>(compiled);
+    for (size_t i = 0; i < op.program.dispatches.size(); ++i) {
+      const gpu::Dispatch& d = op.program.dispatches[i];
+      const ProgramCache::Kernel& k = *op.kernels[i];
+      cl_uint arg = 0;
+      for (const gpu::Arg& a : d.args) {
+        cl_mem m;
+        cl_ulong off = 0;
+        if (a.kind == gpu::Arg::Scratch) {
+          m = op.scratch.at(a.index)->mem();
+        } else {
+          const std::vector<DeviceTensor>& ts = a.kind == gpu::Arg::Input ? inputs : outputs;
+          VDRT_CHECK(a.index < ts.size() && ts[a.index].buffer, "OpenCL kernel binds a tensor the node does not have",
+                     {"", op.node_name, op.op});
+          const DeviceTensor& t = ts[a.index];
+          m = mem_of(*t.buffer, t.offset, t.desc.nbytes());
+          off = t.offset;
+        }
+        set_arg(k.kernel, arg++, sizeof m, &m, op, d);
+        set_arg(k.kernel, arg++, sizeof off, &off, op, d);
+      }
+      set_arg(k.kernel, arg++, sizeof(cl_mem), &op.params[i], op, d);
+      size_t global[3];
+      for (int j = 0; j < 3; ++j) global[j] = size_t(d.groups[j]) * k.local[j];
+      cl_event ev = nullptr;
+      cl_int rc = clEnqueueNDRangeKernel(queue_, k.kernel, 3, nullptr, global, k.local.data(), 0, nullptr,
+                                         profile_ ? &ev : nullptr);
+      if (rc != CL_SUCCESS)
+        throw Error("OpenCL: launching kernel " + d.shader + " failed: " + error_name(rc), {"", op.node_name, op.op});
+      if (ev) events_.emplace_back(op.labels[i], ev);
+      // NVIDIA's driver holds commands until a flush: start the GPU while
+      // later nodes are still being enqueued.
+      if (++unflushed_ >= 64) {
+        clFlush(queue_);
+        unflushed_ = 0;
+      }
+    }
+  }
+
+  void synchronize() override {
+    cl_int rc = clFinish(queue_);
+    staged_.clear();
+    staged_bytes_ = 0;
+    unflushed_ = 0;
+    collect_profile();
+    check(rc, "clFinish (a kernel failed or the device ran out of memory)");
+  }
+
+ private:
+  static constexpr size_t kStagedUploadBytes = size_t(16) << 20;
+  static constexpr size_t kStagedLimitBytes = size_t(256) << 20;
+
+  cl_mem mem_of(const Buffer& b, size_t offset, size_t bytes) const {
+    const auto* cb = dynamic_cast<const OpenCLBuffer*>(&b);
+    VDRT_CHECK(cb != nullptr, "OpenCL backend given a buffer of backend " + b.backend().info().backend);
+    VDRT_CHECK(offset + bytes <= cb->size(), "OpenCL buffer access out of range");
+    return cb->mem();
+  }
+
+  void set_arg(cl_kernel k, cl_uint index, size_t size, const void* value, const OpenCLCompiledOp& op,
+               const gpu::Dispatch& d) {
+    cl_int rc = clSetKernelArg(k, index, size, value);
+    if (rc != CL_SUCCESS)
+      throw Error("OpenCL: kernel " + d.shader + " argument " + std::to_string(index) + ": " + error_name(rc) +
+                      " (does its signature follow docs/gpu_kernels.md?)",
+                  {"", op.node_name, op.op});
+  }
+
+  void collect_profile() {
+    for (auto& [label, ev] : events_) {
+      cl_ulong t0 = 0, t1 = 0;
+      clGetEventProfilingInfo(ev, CL_PROFILING_COMMAND_START, sizeof t0, &t0, nullptr);
+      clGetEventProfilingInfo(ev, CL_PROFILING_COMMAND_END, sizeof t1, &t1, nullptr);
+      auto& [ns, count] = profile_totals_[label];
+      ns += t1 > t0 ? t1 - t0 : 0;
+      ++count;
+      clReleaseEvent(ev);
+    }
+    events_.clear();
+  }
+
+  void print_profile() const {
+    std::vector<std::pair<double, std::string>> rows;
+    double total = 0;
+    for (const auto& [label, v] : profile_totals_) {
+      rows.emplace_back(v.first * 1e-6, label + " x" + std::to_string(v.second));
+      total += v.first * 1e-6;
+    }
+    std::sort(rows.rbegin(), rows.rend());
+    spdlog::info("opencl profile: {:.3f} ms of kernels on {}", total, dev_.name);
+    for (const auto& [ms, label] : rows) spdlog::info("  {:10.3f} ms  {:5.1f}%  {}", ms, total > 0 ? 100 * ms / total : 0.0, label);
+  }
+
+  const DeviceEntry& dev_;
+  gpu::DeviceCaps caps_;
+  DeviceInfo info_;
+  cl_context context_ = nullptr;
+  cl_command_queue queue_ = nullptr;
+  std::unique_ptr<ProgramCache> programs_;
+  std::list<std::vector<unsigned char>> staged_;  // host copies of uploads still in flight
+  size_t staged_bytes_ = 0;
+  size_t unflushed_ = 0;
+  bool profile_ = false;
+  std::vector<std::pair<std::string, cl_event>> events_;
+  std::map<std::string, std::pair<cl_ulong, size_t>> profile_totals_;
+};
+
+Backend& OpenCLBuffer::backend() const { return backend_; }
+
+detail::BackendRegistrar opencl_registrar(BackendFactory{
+    "opencl",
+    [] {
+      std::vector<DeviceInfo> out;
+      const auto& ds = devices();
+      for (size_t i = 0; i < ds.size(); ++i) {
+        DeviceInfo d{"opencl", ds[i].name, ds[i].kind, ds[i].global_mem_bytes, static_cast<int>(i)};
+        d.details = ds[i].summary();
+        out.push_back(std::move(d));
+      }
+      return out;
+    },
+    [](int index, const BackendOptions& o) { return make_opencl_backend(index, o.precision); },
+    [] { return opencl_unavailable_reason(); }});
+
+}  // namespace
+
+std::string opencl_unavailable_reason() { return opencl::unavailable_reason(); }
+
+std::unique_ptr<Backend> make_opencl_backend(int index, const std::string& precision) {
+  const auto& ds = opencl::devices();
+  if (ds.empty()) throw Error("no OpenCL device: " + opencl_unavailable_reason());
+  VDRT_CHECK(index >= 0 && index < static_cast<int>(ds.size()),
+             "OpenCL device " + std::to_string(index) + " does not exist (" + std::to_string(ds.size()) + " found)");
+  return std::make_unique<OpenCLBackend>(ds[index], index, precision);
+}
+
+}  // namespace vdrt

@@ -1,0 +1,150 @@
+#include "backends/opencl/opencl_programs.h"
+
+#include <atomic>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include "backends/cache_folder.h"
+#include "graph/error.h"
+#include "kernels/opencl/cl_sources.h"
+
+namespace vdrt::opencl {
+namespace {
+
+std::atomic<size_t> g_built{0}, g_loaded{0};
+
+uint64_t fnv1a(const std::string& s, uint64_t h = 0xcbf29ce484222325ull) {
+  for (unsigned char c : s) h = (h ^ c) * 0x100000001b3ull;
+  return h;
+}
+
+std::string hex64(uint64_t v) {
+  char buf[17];
+  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(v));
+  return buf;
+}
+
+std::vector<unsigned char> read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return {};
+  return std::vector<unsigned char>(std::istreambuf_iterator<char>(in), {});
+}
+
+// Written to a temporary name and renamed, so a concurrent start never reads
+// half a binary.
+void write_file(const std::string& path, const std::vector<unsigned char>& data) {
+  std::error_code ec;
+  std::filesystem::create_directories(std::filesystem::path(path).parent_path(), ec);
+  std::string tmp = path + ".tmp" + std::to_string(::getpid());
+  {
+    std::ofstream out(tmp, std::ios::binary);
+    if (!out) return;
+    out.write(reinterpret_cast<const char*>(data.data()), static_cast<std::streamsize>(data.size()));
+    if (!out) return;
+  }
+  std::filesystem::rename(tmp, path, ec);
+  if (ec) std::filesystem::remove(tmp, ec);
+}
+
+std::string build_log(cl_program p, cl_device_id d) {
+  size_t n = 0;
+  clGetProgramBuildInfo(p, d, CL_PROGRAM_BUILD_LOG, 0, nullptr, &n);
+  std::string log(n, '\0');
+  if (n) clGetProgramBuildInfo(p, d, CL_PROGRAM_BUILD_LOG, n, log.data(), nullptr);
+  while (!log.empty() && (log.back() == '\0' || log.back() == '\n' || log.back() == ' ')) log.pop_back();
+  return log;
+}
+
+}  // namespace
+
+ProgramStats program_stats() { return ProgramStats{g_built.load(), g_loaded.load()}; }
+
+ProgramCache::ProgramCache(cl_context context, const DeviceEntry& device) : context_(context), device_(device) {
+  if (std::string f = cache_folder(); !f.empty()) folder_ = f + "/opencl";
+}
+
+ProgramCache::~ProgramCache() {
+  for (auto& [_, k] : kernels_) clReleaseKernel(k.kernel);
+  for (cl_program p : programs_) clReleaseProgram(p);
+}
+
+cl_program ProgramCache::build(const std::string& name, const std::string& source, const std::string& options) {
+  cl_device_id dev = device_.device;
+  std::string path;
+  if (!folder_.empty()) {
+    uint64_t h = fnv1a(source);
+    for (const std::string* s : {&options, &device_.name, &device_.driver_version, &device_.device_version,
+                                 &device_.platform_name, &device_.platform_version})
+      h = fnv1a(*s + '\x1f', h);
+    path = folder_ + "/" + name + "-" + hex64(h) + ".bin";
+    std::vector<unsigned char> bin = read_file(path);
+    if (!bin.empty()) {
+      const unsigned char* ptr = bin.data();
+      size_t size = bin.size();
+      cl_int status = CL_SUCCESS, rc = CL_SUCCESS;
+      cl_program p = clCreateProgramWithBinary(context_, 1, &dev, &size, &ptr, &status, &rc);
+      if (rc == CL_SUCCESS && status == CL_SUCCESS && clBuildProgram(p, 1, &dev, options.c_str(), nullptr, nullptr) == CL_SUCCESS) {
+        ++g_loaded;
+        return p;
+      }
+      // A binary the driver no longer accepts (an update it did not
+      // announce in its version string) is rebuilt from source.
+      if (p) clReleaseProgram(p);
+      spdlog::debug("opencl: cached binary {} rejected, rebuilding", path);
+    }
+  }
+  const char* srcs[] = {source.c_str()};
+  cl_int rc = CL_SUCCESS;
+  cl_program p = clCreateProgramWithSource(context_, 1, srcs, nullptr, &rc);
+  check(rc, "clCreateProgramWithSource(" + name + ")");
+  rc = clBuildProgram(p, 1, &dev, options.c_str(), nullptr, nullptr);
+  if (rc != CL_SUCCESS) {
+    std::string log = build_log(p, dev);
+    clReleaseProgram(p);
+    throw Error("OpenCL: kernel " + name + " (" + options + ") does not build on " + device_.name + ": " +
+                error_name(rc) + (log.empty() ? "" : "\n" + log));
+  }
+  ++g_built;
+  if (!path.empty()) {
+    size_t size = 0;
+    if (clGetProgramInfo(p, CL_PROGRAM_BINARY_SIZES, sizeof size, &size, nullptr) == CL_SUCCESS && size) {
+      std::vector<unsigned char> bin(size);
+      unsigned char* ptr = bin.data();
+      if (clGetProgramInfo(p, CL_PROGRAM_BINARIES, sizeof ptr, &ptr, nullptr) == CL_SUCCESS) write_file(path, bin);
+    }
+  }
+  return p;
+}
+
+const ProgramCache::Kernel& ProgramCache::get(const std::string& name, const std::vector<uint32_t>& spec) {
+  std::string options = "-cl-std=CL1.2 -cl-mad-enable";
+  for (size_t i = 0; i < spec.size(); ++i) options += " -DSPEC" + std::to_string(i) + "=" + std::to_string(spec[i]) + "u";
+  std::string key = name + " " + options;
+  if (auto it = kernels_.find(key); it != kernels_.end()) return it->second;
+
+  const char* body = cl::find_source(name);
+  VDRT_CHECK(body != nullptr, "the OpenCL backend has no kernel '" + name + "' (kernels/opencl/" + name + ".cl)");
+  const char* common = cl::find_source("common");
+  std::string source = std::string(common ? common : "") + "\n" + body;
+  cl_program p = build(name, source, options);
+  programs_.push_back(p);
+  cl_int rc = CL_SUCCESS;
+  Kernel k;
+  k.kernel = clCreateKernel(p, name.c_str(), &rc);
+  check(rc, "clCreateKernel(" + name + ")");
+  size_t local[3] = {0, 0, 0};
+  clGetKernelWorkGroupInfo(k.kernel, device_.device, CL_KERNEL_COMPILE_WORK_GROUP_SIZE, sizeof local, local, nullptr);
+  if (local[0] == 0) {
+    clReleaseKernel(k.kernel);
+    throw Error("OpenCL: kernel " + name + " does not declare reqd_work_group_size (docs/gpu_kernels.md)");
+  }
+  k.local = {local[0], local[1] ? local[1] : 1, local[2] ? local[2] : 1};
+  return kernels_.emplace(key, k).first->second;
+}
+
+}  // namespace vdrt::opencl
