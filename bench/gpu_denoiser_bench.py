@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """One Wan2.1-1.3B-width denoiser call on a GPU: PyTorch eager (fp32, bf16 autocast)
-against vdrt (Vulkan fp32 / fp16) in one run on the same machine.
+against vdrt (Vulkan fp32 / fp16, OpenCL fp32) in one run on the same machine.
 
 The model is models/tiny_wan.py's causal Wan DiT at the real width (dim 1536, 12 heads
 of 128, FFN 8960, text 4096 x 512 tokens, latents 16x60x104 = 1560 tokens per frame, a
@@ -9,9 +9,10 @@ exporter (opset 17) here, never committed. vdrt times it with bench/time_denoise
 (random inputs of the same shapes, the KV cache of `--past-frames` frames).
 
     python3 bench/gpu_denoiser_bench.py --layers 30 --past-frames 6 \
-        --time-denoiser build/bench/time_denoiser --work /tmp/wan --json out.json
+        --time-denoiser build/bench/time_denoiser --work /tmp/wan --json out.json \
+        --configs vulkan:fp32,vulkan:fp16,opencl:fp32
 
-Needs torch (CUDA), onnx; the vdrt side needs a Vulkan device.
+Needs torch (CUDA), onnx; the vdrt side needs the devices named in --configs.
 """
 import argparse
 import json
@@ -72,7 +73,8 @@ def main():
     ap.add_argument("--past-frames", type=int, default=6)
     ap.add_argument("--runs", type=int, default=10)
     ap.add_argument("--time-denoiser", default="build/bench/time_denoiser")
-    ap.add_argument("--precisions", default="fp32,fp16")
+    ap.add_argument("--configs", default="vulkan:fp32,vulkan:fp16",
+                    help="vdrt device:precision pairs to time, comma separated")
     ap.add_argument("--work", default="/tmp/vdrt_wan")
     ap.add_argument("--json", default="")
     ap.add_argument("--skip-torch", action="store_true")
@@ -100,18 +102,20 @@ def main():
     result["export_s"] = time.perf_counter() - t0
     print(f"exported {path} in {result['export_s']:.1f} s", flush=True)
     del model
-    for prec in a.precisions.split(","):
-        cmd = [a.time_denoiser, path, "--device", "vulkan", "--precision", prec, "--past", str(past),
+    for config in a.configs.split(","):
+        device, prec = config.split(":")
+        key = f"vdrt_{device}_{prec}"
+        cmd = [a.time_denoiser, path, "--device", device, "--precision", prec, "--past", str(past),
                "--frame-offset", str(a.past_frames), "--runs", str(a.runs)]
         p = subprocess.run(cmd, capture_output=True, text=True)
         if p.returncode != 0:
             print(p.stdout, p.stderr, flush=True)
-            result[f"vdrt_vulkan_{prec}_error"] = (p.stderr or p.stdout)[-2000:]
+            result[f"{key}_error"] = (p.stderr or p.stdout)[-2000:]
             continue
         line = [l for l in p.stdout.splitlines() if l.startswith("{")][-1]
         r = json.loads(line)
-        result[f"vdrt_vulkan_{prec}"] = r
-        print(f"vdrt vulkan {prec}: {r['median_ms']:.2f} ms ({r['placement']}, copies {r['host_uploads']}+{r['cross_copies']})",
+        result[key] = r
+        print(f"vdrt {device} {prec}: {r['median_ms']:.2f} ms ({r['placement']}, copies {r['host_uploads']}+{r['cross_copies']})",
               flush=True)
     print(json.dumps(result, indent=1))
     if a.json:

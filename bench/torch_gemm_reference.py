@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """torch.matmul TFLOP/s at the Wan-1.3B layer shapes, for the same-run comparison with
-bench/bench_vulkan_gemm (bench/RESULTS.md). fp32 with TF32 off, bf16 and fp16.
+bench/bench_gpu_gemm (bench/RESULTS.md). fp32 with TF32 off, bf16 and fp16.
 
     python3 bench/torch_gemm_reference.py 4680x1536x1536 4680x1536x8960 4680x8960x1536
 """

@@ -275,7 +275,16 @@ TEST(CliContract, HelpNamesOnlyCompiledInDevices) {
     CliResult r = run_vdrt(std::string(cmd) + " --help");
     EXPECT_EQ(r.code, 0) << r.output;
     EXPECT_TRUE(has(r, "-d,--device")) << cmd;
-    EXPECT_FALSE(has(r, "opencl")) << cmd << r.output;  // not compiled in
+#ifdef VDRT_WITH_OPENCL
+    EXPECT_TRUE(has(r, "opencl[:N]")) << cmd << r.output;
+#else
+    EXPECT_FALSE(has(r, "opencl")) << cmd << r.output;
+#endif
+#ifdef VDRT_WITH_VULKAN
+    EXPECT_TRUE(has(r, "vulkan[:N]")) << cmd << r.output;
+#else
+    EXPECT_FALSE(has(r, "vulkan")) << cmd << r.output;
+#endif
   }
 }
 

@@ -305,12 +305,24 @@ TEST(JsonCli, DevicesListsTheCpuWithItsMemory) {
 }
 
 TEST(JsonCli, DevicesSaysWhyABackendHasNoDevice) {
-  J d = run_json("devices --json", 0, nullptr, "VDRT_VULKAN_DISABLE=1");
+  J d = run_json("devices --json", 0, nullptr, "VDRT_VULKAN_DISABLE=1 VDRT_OPENCL_DISABLE=1");
   EXPECT_EQ(d["devices"].a.size(), 1u);  // the CPU alone
+  std::vector<std::string> why;
+  for (const J& u : d["unavailable"].a) why.push_back(u.s);
+  size_t expected = 0;
 #ifdef VDRT_WITH_VULKAN
-  ASSERT_EQ(d["unavailable"].a.size(), 1u);
-  EXPECT_NE(d["unavailable"][0].s.find("VDRT_VULKAN_DISABLE"), std::string::npos) << d["unavailable"][0].s;
+  ++expected;
+  EXPECT_TRUE(std::count_if(why.begin(), why.end(), [](const std::string& w) {
+    return w.rfind("vulkan: ", 0) == 0 && w.find("VDRT_VULKAN_DISABLE") != std::string::npos;
+  })) << d["unavailable"].a.size();
 #endif
+#ifdef VDRT_WITH_OPENCL
+  ++expected;
+  EXPECT_TRUE(std::count_if(why.begin(), why.end(), [](const std::string& w) {
+    return w.rfind("opencl: ", 0) == 0 && w.find("VDRT_OPENCL_DISABLE") != std::string::npos;
+  })) << d["unavailable"].a.size();
+#endif
+  EXPECT_EQ(why.size(), expected);
 }
 
 TEST(JsonCli, InspectGivesShapesOpsAndSupport) {

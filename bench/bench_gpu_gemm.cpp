@@ -1,6 +1,6 @@
 // GEMM throughput of a backend through the whole runtime (a plain main, no
 // Google Benchmark):
-//   bench_vulkan_gemm [--device vulkan] [--precision fp32|fp16] [--runs 20] [--warmup 3]
+//   bench_gpu_gemm [--device vulkan|opencl] [--precision fp32|fp16] [--runs 20] [--warmup 3]
 //                     [--chain 10] MxKxN [MxKxN ...]
 // For each shape:
 //  - single: a one-node graph y = x W with x [M, K] a host input and W [K, N]
@@ -44,7 +44,7 @@ struct Options {
 
 [[noreturn]] void usage(const char* why) {
   std::fprintf(stderr,
-               "%s\nusage: bench_vulkan_gemm [--device vulkan] [--precision fp32|fp16] [--runs N] [--warmup N] "
+               "%s\nusage: bench_gpu_gemm [--device vulkan|opencl] [--precision fp32|fp16] [--runs N] [--warmup N] "
                "[--chain N] MxKxN ...\n",
                why);
   std::exit(2);
