@@ -108,6 +108,11 @@ Listing list_all() {
       out.devices.push_back(describe(p, d));
     }
   }
+  // GPUs first, so that `--device opencl` (index 0) is the GPU on a machine
+  // that also has PoCL or a CPU driver installed.
+  auto rank = [](const DeviceEntry& e) { return e.kind == "gpu" ? 0 : e.kind == "igpu" ? 1 : e.kind == "other" ? 2 : 3; };
+  std::stable_sort(out.devices.begin(), out.devices.end(),
+                   [&](const DeviceEntry& a, const DeviceEntry& b) { return rank(a) < rank(b); });
   if (out.devices.empty()) out.why = "no available OpenCL device with a compiler on " + std::to_string(np) + " platform(s)";
   return out;
 }

@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -29,23 +30,51 @@ std::string hex64(uint64_t v) {
   return buf;
 }
 
-std::vector<unsigned char> read_file(const std::string& path) {
+// Cached binaries carry vdrt's own header (magic, payload size, payload
+// hash): some drivers abort the process on a damaged binary instead of
+// returning CL_INVALID_BINARY (PoCL asserts), so a truncated or corrupt file
+// must never reach the driver.
+constexpr char kMagic[8] = {'V', 'D', 'R', 'T', 'C', 'L', 'B', '1'};
+constexpr size_t kHeader = 24;
+
+uint64_t hash_bytes(const unsigned char* p, size_t n) {
+  uint64_t h = 0xcbf29ce484222325ull;
+  for (size_t i = 0; i < n; ++i) h = (h ^ p[i]) * 0x100000001b3ull;
+  return h;
+}
+
+// The driver binary of a cache file, or empty when the file is missing or damaged.
+std::vector<unsigned char> read_binary(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) return {};
-  return std::vector<unsigned char>(std::istreambuf_iterator<char>(in), {});
+  std::vector<unsigned char> data(std::istreambuf_iterator<char>(in), {});
+  if (data.size() < kHeader || std::memcmp(data.data(), kMagic, 8) != 0) return {};
+  uint64_t size = 0, hash = 0;
+  std::memcpy(&size, data.data() + 8, 8);
+  std::memcpy(&hash, data.data() + 16, 8);
+  if (size != data.size() - kHeader || hash != hash_bytes(data.data() + kHeader, size)) return {};
+  return std::vector<unsigned char>(data.begin() + kHeader, data.end());
 }
 
 // Written to a temporary name and renamed, so a concurrent start never reads
 // half a binary.
-void write_file(const std::string& path, const std::vector<unsigned char>& data) {
+void write_binary(const std::string& path, const std::vector<unsigned char>& data) {
   std::error_code ec;
   std::filesystem::create_directories(std::filesystem::path(path).parent_path(), ec);
   std::string tmp = path + ".tmp" + std::to_string(::getpid());
   {
     std::ofstream out(tmp, std::ios::binary);
     if (!out) return;
+    uint64_t size = data.size(), hash = hash_bytes(data.data(), data.size());
+    out.write(kMagic, 8);
+    out.write(reinterpret_cast<const char*>(&size), 8);
+    out.write(reinterpret_cast<const char*>(&hash), 8);
     out.write(reinterpret_cast<const char*>(data.data()), static_cast<std::streamsize>(data.size()));
-    if (!out) return;
+    if (!out) {
+      out.close();
+      std::filesystem::remove(tmp, ec);
+      return;
+    }
   }
   std::filesystem::rename(tmp, path, ec);
   if (ec) std::filesystem::remove(tmp, ec);
@@ -82,7 +111,7 @@ cl_program ProgramCache::build(const std::string& name, const std::string& sourc
                                  &device_.platform_name, &device_.platform_version})
       h = fnv1a(*s + '\x1f', h);
     path = folder_ + "/" + name + "-" + hex64(h) + ".bin";
-    std::vector<unsigned char> bin = read_file(path);
+    std::vector<unsigned char> bin = read_binary(path);
     if (!bin.empty()) {
       const unsigned char* ptr = bin.data();
       size_t size = bin.size();
@@ -96,6 +125,8 @@ cl_program ProgramCache::build(const std::string& name, const std::string& sourc
       // announce in its version string) is rebuilt from source.
       if (p) clReleaseProgram(p);
       spdlog::debug("opencl: cached binary {} rejected, rebuilding", path);
+    } else if (std::filesystem::exists(path)) {
+      spdlog::debug("opencl: cached binary {} is damaged, rebuilding", path);
     }
   }
   const char* srcs[] = {source.c_str()};
@@ -115,7 +146,7 @@ cl_program ProgramCache::build(const std::string& name, const std::string& sourc
     if (clGetProgramInfo(p, CL_PROGRAM_BINARY_SIZES, sizeof size, &size, nullptr) == CL_SUCCESS && size) {
       std::vector<unsigned char> bin(size);
       unsigned char* ptr = bin.data();
-      if (clGetProgramInfo(p, CL_PROGRAM_BINARIES, sizeof ptr, &ptr, nullptr) == CL_SUCCESS) write_file(path, bin);
+      if (clGetProgramInfo(p, CL_PROGRAM_BINARIES, sizeof ptr, &ptr, nullptr) == CL_SUCCESS) write_binary(path, bin);
     }
   }
   return p;
