@@ -26,6 +26,7 @@ vdrt_release_options=(
   -DVDRT_BUILD_BENCH=ON
   -DVDRT_SANITIZE=OFF
   -DVDRT_WITH_VULKAN=ON   # the Vulkan backend (a tree without it only warns the variable is unused)
+  -DVDRT_WITH_OPENCL=ON   # the OpenCL backend
 )
 # Options of the sanitizer build (importer tests only; no benchmarks).
 vdrt_asan_options=(
@@ -35,6 +36,7 @@ vdrt_asan_options=(
   -DVDRT_BUILD_BENCH=OFF
   -DVDRT_SANITIZE=ON
   -DVDRT_WITH_VULKAN=ON
+  -DVDRT_WITH_OPENCL=ON
 )
 
 # vdrt_configure DIR OPTION...: configures DIR. Refuses, with a message, a
