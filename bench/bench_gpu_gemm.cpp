@@ -13,9 +13,11 @@
 //    time of one product with the transfers cancelled out.
 // VDRT_VK_GEMM_VARIANT=old|BM,BN,BK,WM,WN picks the fp16 cooperative-matrix
 // shader / tile (see kernels/vulkan/matmul.cpp).
-// VDRT_VULKAN_MATMUL_TILE=BM,BN,BK,TM,TN tries another tile for the fp32
-// shader (e.g. 128,128,32,8,8 (the default for large products where shared
-// memory allows), 128,64,32,8,4, 64,64,16,4,4).
+// VDRT_MATMUL_TILE=BM,BN,BK,TM,TN (alias VDRT_VULKAN_MATMUL_TILE) tries
+// another tile for the fp32 shader on either GPU backend, over the device's
+// tuning file (e.g. 128,128,32,8,8 (the default for large products where
+// shared memory allows), 128,64,32,8,4, 64,64,16,4,4); `vdrt tune` times
+// them all and keeps the fastest per device.
 // Defaults: the Wan2.1-1.3B linear layers of a 3-frame chunk,
 // 4680x1536x1536 4680x1536x8960 4680x8960x1536.
 #include <algorithm>

@@ -8,10 +8,12 @@
 
 #include <spdlog/spdlog.h>
 
+#include "backends/gpu_tuning.h"
 #include "backends/opencl/opencl_device.h"
 #include "backends/opencl/opencl_programs.h"
 #include "backends/registry.h"
 #include "kernels/gpu/gpu_kernel.h"
+#include "kernels/gpu/matmul_tile.h"
 
 namespace vdrt {
 namespace {
@@ -49,6 +51,11 @@ struct OpenCLCompiledOp final : public CompiledOp {
 
 gpu::TensorInfo info_of(const TensorDesc& d) { return gpu::TensorInfo{d.dtype, d.dims}; }
 
+// The device's tuning file: keyed by name and driver version.
+std::string tuning_file_of(const DeviceEntry& dev) {
+  return tuning::tuning_file("opencl", tuning::device_key(dev.name, dev.driver_version));
+}
+
 bool env_on(const char* name) {
   const char* v = std::getenv(name);
   return v && *v && std::string(v) != "0";
@@ -63,6 +70,8 @@ class OpenCLBackend final : public Backend {
                   dev.name + " is usable with --precision fp32");
     caps_ = dev.caps;
     caps_.precision = precision;
+    const std::string file = tuning_file_of(dev);
+    const std::string source = tuning::apply_tuning(file, caps_);
     cl_int rc = CL_SUCCESS;
     cl_context_properties props[] = {CL_CONTEXT_PLATFORM, reinterpret_cast<cl_context_properties>(dev.platform), 0};
     context_ = clCreateContext(props, 1, &dev_.device, nullptr, nullptr, &rc);
@@ -73,8 +82,10 @@ class OpenCLBackend final : public Backend {
     check(rc, "clCreateCommandQueue on " + dev.name);
     programs_ = std::make_unique<ProgramCache>(context_, dev_);
     info_ = DeviceInfo{"opencl", dev.name, dev.kind, dev.global_mem_bytes, index};
-    info_.details = dev.summary();
+    info_.details = dev.summary() + "; " + tuning::tuning_summary(file, dev.caps);
     spdlog::debug("opencl: {} ({})", dev.name, info_.details);
+    if (caps_.matmul_tile.set())
+      spdlog::debug("opencl: fp32 matmul tile {} from {}", gpu::to_string(caps_.matmul_tile), source);
   }
   ~OpenCLBackend() override {
     try {
@@ -159,7 +170,7 @@ class OpenCLBackend final : public Backend {
       op->program = k->build(gpu::KernelArgs{node, opset, ins, outs, known, caps_});
       for (const gpu::Dispatch& d : op->program.dispatches) {
         op->kernels.push_back(&programs_->get(d.shader, d.spec));
-        op->labels.push_back(node.qualified_op() + " " + d.shader);
+        op->labels.push_back(node.qualified_op() + " " + d.shader + (d.variant.empty() ? "" : " " + d.variant));
         // Parameters are fixed once shapes are: one small read-only buffer
         // per dispatch, written at compile time, bound at every enqueue.
         std::vector<uint32_t> words = d.push;
@@ -297,13 +308,25 @@ detail::BackendRegistrar opencl_registrar(BackendFactory{
       const auto& ds = devices();
       for (size_t i = 0; i < ds.size(); ++i) {
         DeviceInfo d{"opencl", ds[i].name, ds[i].kind, ds[i].global_mem_bytes, static_cast<int>(i)};
-        d.details = ds[i].summary();
+        d.details = ds[i].summary() + "; " + tuning::tuning_summary(tuning_file_of(ds[i]), ds[i].caps);
         out.push_back(std::move(d));
       }
       return out;
     },
     [](int index, const BackendOptions& o) { return make_opencl_backend(index, o.precision); },
     [] { return opencl_unavailable_reason(); }});
+
+// `vdrt tune` reaches a device's caps and tuning file through this.
+const bool opencl_tunable = [] {
+  tuning::register_tunable("opencl", [](int index) -> std::optional<tuning::TunableDevice> {
+    const auto& ds = devices();
+    if (index < 0 || index >= static_cast<int>(ds.size())) return std::nullopt;
+    const DeviceEntry& d = ds[index];
+    return tuning::TunableDevice{"opencl", d.name, d.driver_version, tuning::device_key(d.name, d.driver_version),
+                                 tuning_file_of(d), d.caps};
+  });
+  return true;
+}();
 
 }  // namespace
 

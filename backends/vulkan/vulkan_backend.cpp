@@ -4,12 +4,14 @@
 
 #include <spdlog/spdlog.h>
 
+#include "backends/gpu_tuning.h"
 #include "backends/registry.h"
 #include "backends/vulkan/vulkan_device.h"
 #include "backends/vulkan/vulkan_memory.h"
 #include "backends/vulkan/vulkan_pipelines.h"
 #include "backends/vulkan/vulkan_stream.h"
 #include "kernels/gpu/gpu_kernel.h"
+#include "kernels/gpu/matmul_tile.h"
 
 namespace vdrt {
 namespace {
@@ -40,6 +42,12 @@ struct VulkanCompiledOp final : public CompiledOp {
 
 gpu::TensorInfo info_of(const TensorDesc& d) { return gpu::TensorInfo{d.dtype, d.dims}; }
 
+// The device's tuning file: keyed by name and driver (name, info and version).
+std::string driver_of(const PhysicalDeviceInfo& pd) { return pd.driver + " " + std::to_string(pd.driver_version); }
+std::string tuning_file_of(const PhysicalDeviceInfo& pd) {
+  return tuning::tuning_file("vulkan", tuning::device_key(pd.name, driver_of(pd)));
+}
+
 class VulkanBackend final : public Backend {
  public:
   VulkanBackend(const PhysicalDeviceInfo& pd, int index, const std::string& precision)
@@ -50,9 +58,13 @@ class VulkanBackend final : public Backend {
     VDRT_CHECK(precision == "fp32" || precision == "fp16", "unknown precision '" + precision + "' (fp32 or fp16)");
     if (precision == "fp16" && !caps_.fp16)
       throw Error("precision fp16 needs shaderFloat16 and 16-bit storage, which " + pd.name + " lacks");
+    const std::string file = tuning_file_of(pd);
+    const std::string source = tuning::apply_tuning(file, caps_);
     info_ = DeviceInfo{"vulkan", pd.name, pd.kind, pd.device_local_bytes, index};
-    info_.details = pd.summary();
+    info_.details = pd.summary() + "; " + tuning::tuning_summary(file, pd.caps);
     spdlog::debug("vulkan: {} ({}), precision {}", pd.name, info_.details, precision);
+    if (caps_.matmul_tile.set())
+      spdlog::debug("vulkan: fp32 matmul tile {} from {}", gpu::to_string(caps_.matmul_tile), source);
   }
   ~VulkanBackend() override {
     try {
@@ -109,7 +121,7 @@ class VulkanBackend final : public Backend {
       op->program = k->build(gpu::KernelArgs{node, opset, ins, outs, known, caps_});
       for (const gpu::Dispatch& d : op->program.dispatches) {
         op->pipelines.push_back(&pipelines_.get(d.shader, d.spec, static_cast<uint32_t>(d.args.size())));
-        op->labels.push_back(node.qualified_op() + " " + d.shader);
+        op->labels.push_back(node.qualified_op() + " " + d.shader + (d.variant.empty() ? "" : " " + d.variant));
       }
       for (size_t bytes : op->program.scratch_bytes)
         op->scratch.push_back(std::make_unique<VulkanBuffer>(*this, device_pool_.allocate(bytes)));
@@ -203,13 +215,25 @@ detail::BackendRegistrar vulkan_registrar(BackendFactory{
       const auto& pds = physical_devices();
       for (size_t i = 0; i < pds.size(); ++i) {
         DeviceInfo d{"vulkan", pds[i].name, pds[i].kind, pds[i].device_local_bytes, static_cast<int>(i)};
-        d.details = pds[i].summary();
+        d.details = pds[i].summary() + "; " + tuning::tuning_summary(tuning_file_of(pds[i]), pds[i].caps);
         out.push_back(std::move(d));
       }
       return out;
     },
     [](int index, const BackendOptions& o) { return make_vulkan_backend(index, o.precision); },
     [] { return vulkan_unavailable_reason(); }});
+
+// `vdrt tune` reaches a device's caps and tuning file through this.
+const bool vulkan_tunable = [] {
+  tuning::register_tunable("vulkan", [](int index) -> std::optional<tuning::TunableDevice> {
+    const auto& pds = physical_devices();
+    if (index < 0 || index >= static_cast<int>(pds.size())) return std::nullopt;
+    const PhysicalDeviceInfo& pd = pds[index];
+    return tuning::TunableDevice{"vulkan", pd.name, driver_of(pd), tuning::device_key(pd.name, driver_of(pd)),
+                                 tuning_file_of(pd), pd.caps};
+  });
+  return true;
+}();
 
 }  // namespace
 

@@ -21,6 +21,14 @@
 
 namespace vdrt::gpu {
 
+// A work-group tile of the fp32 GEMM (kernels/gpu/matmul_tile.h): BM x BN
+// outputs, TM x TN per invocation, BK-deep K slices. All zero: none chosen.
+struct MatmulTile {
+  uint32_t bm = 0, bn = 0, bk = 0, tm = 0, tn = 0;
+  bool set() const { return bm || bn || bk || tm || tn; }
+  bool operator==(const MatmulTile&) const = default;
+};
+
 // What the device offers, as far as kernels care.
 struct DeviceCaps {
   uint32_t subgroup_size = 32;
@@ -34,6 +42,9 @@ struct DeviceCaps {
   // Session precision: "fp32" runs every op in fp32; "fp16" lets matmul,
   // conv and attention multiply in fp16 (fp32 accumulation) where supported.
   std::string precision = "fp32";
+  // The fp32 GEMM tile measured fastest on this device (VDRT_MATMUL_TILE or
+  // its tuning file, backends/gpu_tuning.h); zeros: chosen by shape.
+  MatmulTile matmul_tile;
 };
 
 struct TensorInfo {
@@ -61,6 +72,7 @@ struct Dispatch {
   std::vector<Arg> args;         // binding b = args[b] (OpenCL: kernel arguments 2b and 2b+1, buffer and byte offset)
   std::vector<bool> writes;      // per arg: whether the shader writes it (default: outputs and scratch)
   uint32_t groups[3] = {1, 1, 1};  // work groups; their size is the kernel's own (local_size / reqd_work_group_size)
+  std::string variant;           // shown after the kernel name in profiles (e.g. the GEMM tile), so a choice is visible
 
   Dispatch& u32(uint32_t v) { push.push_back(v); return *this; }
   Dispatch& i32(int32_t v) { push.push_back(static_cast<uint32_t>(v)); return *this; }

@@ -2,8 +2,9 @@
 // (transA, transB, alpha, beta, C broadcast to [M, N]) on one strided GEMM:
 // y[z] = alpha * A[z] B[z] (+ beta * C), every operand addressed through
 // element strides so transposes cost nothing. Shaders:
-//  - matmul.comp: tiled fp32 (shared-memory tiles, register blocking); tile
-//    shape chosen here and passed as specialization constants.
+//  - matmul.comp / matmul.cl: tiled fp32 (shared-memory tiles, register
+//    blocking); the tile (tuned per device, else chosen by shape: see
+//    matmul_tile.h) is passed as specialization constants.
 //  - fp16 precision on a device with NV cooperative matrices, one matrix
 //    product (no batch): matmul_to_f16.comp converts A and B into dense,
 //    zero-padded f16 scratch matrices (one cheap pass each), then
@@ -15,10 +16,13 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+#include <mutex>
 #include <optional>
+#include <set>
 
-#include "kernels/gpu/strided_copy.h"
 #include "kernels/gpu/gpu_kernel.h"
+#include "kernels/gpu/matmul_tile.h"
+#include "kernels/gpu/strided_copy.h"
 
 namespace vdrt::gpu {
 namespace {
@@ -42,59 +46,24 @@ bool use_coopmat(const Gemm& g, const DeviceCaps& caps) {
          caps.max_shared_bytes >= 28 * 1024 && caps.max_workgroup_invocations >= 256 && g.K > 0;
 }
 
-// A work-group tile of matmul.comp: BM x BN outputs, TM x TN per invocation,
-// BK-deep K slices staged in shared memory.
-struct Tile {
-  uint32_t bm, bn, bk, tm, tn;
-  uint32_t threads() const { return (bm / tm) * (bn / tn); }
-  size_t shared_bytes() const { return size_t(bk) * (bm + 4 + bn + 4) * 4; }
-  bool valid(const DeviceCaps& caps) const {
-    if (!bm || !bn || !bk || !tm || !tn || bm % tm || bn % tn || tm * tn > 64) return false;
-    const uint32_t nt = threads();
-    return nt <= caps.max_workgroup_invocations && (bm * bk) % nt == 0 && (bn * bk) % nt == 0 &&
-           shared_bytes() <= caps.max_shared_bytes;
+// The fp32 tile: the device's tuned one (DeviceCaps::matmul_tile, filled by
+// the backend from VDRT_MATMUL_TILE or its tuning file, see
+// backends/gpu_tuning.h) for every product, else chosen by shape. A tuned
+// tile the device cannot run falls back with one warning per tile (the
+// backends check it when created, so this only guards hand-made caps).
+MatmulTile pick_tile(const Gemm& g, const DeviceCaps& caps) {
+  const MatmulTile& t = caps.matmul_tile;
+  if (t.set()) {
+    if (matmul_tile_fits(t, caps)) return t;
+    static std::mutex m;
+    static std::set<std::string> warned;
+    std::lock_guard<std::mutex> lock(m);
+    if (warned.insert(to_string(t)).second)
+      std::fprintf(stderr, "vdrt: ignoring the fp32 matmul tile %s: it does not fit the device\n", to_string(t).c_str());
   }
-};
-
-// VDRT_VULKAN_MATMUL_TILE=BM,BN,BK,TM,TN overrides the choice (for tuning on
-// a device); one the device cannot run is ignored with a warning.
-const Tile* tile_override(const DeviceCaps& caps) {
-  static const std::optional<Tile> t = []() -> std::optional<Tile> {
-    const char* e = std::getenv("VDRT_VULKAN_MATMUL_TILE");
-    if (!e || !*e) return std::nullopt;
-    Tile t{};
-    if (std::sscanf(e, "%u,%u,%u,%u,%u", &t.bm, &t.bn, &t.bk, &t.tm, &t.tn) != 5) {
-      std::fprintf(stderr, "vdrt: ignoring VDRT_VULKAN_MATMUL_TILE=%s (want BM,BN,BK,TM,TN)\n", e);
-      return std::nullopt;
-    }
-    return t;
-  }();
-  if (!t) return nullptr;
-  if (!t->valid(caps)) {
-    static bool warned = false;
-    if (!warned)
-      std::fprintf(stderr, "vdrt: ignoring VDRT_VULKAN_MATMUL_TILE: %u,%u,%u,%u,%u does not fit the device\n", t->bm,
-                   t->bn, t->bk, t->tm, t->tn);
-    warned = true;
-    return nullptr;
-  }
-  return &*t;
-}
-
-Tile pick_tile(const Gemm& g, const DeviceCaps& caps) {
-  if (const Tile* t = tile_override(caps)) return *t;
-  // Large products: 128 x 128 tiles with 8 x 8 outputs per invocation, K
-  // slices of 32 where shared memory allows (34 KiB), else 16 (17 KiB).
-  // Smaller ones: 64 x 64 tiles, 4 x 4 per invocation, 8.5 KiB.
-  if (g.M >= 256 && g.N >= 256) {
-    Tile big{128, 128, 32, 8, 8};
-    if (big.valid(caps)) return big;
-    big.bk = 16;
-    if (big.valid(caps)) return big;
-  }
-  Tile small{64, 64, 16, 4, 4};
-  VDRT_CHECK(small.valid(caps), "GPU MatMul: the device cannot run a 64 x 64 tile");
-  return small;
+  MatmulTile d = default_matmul_tile(g.M, g.N, caps);
+  VDRT_CHECK(matmul_tile_fits(d, caps), "GPU MatMul: the device cannot run a " + to_string(d) + " tile");
+  return d;
 }
 
 // Tile of matmul_coopmat_f16.comp: BM x BN per work group, BK-deep steps,
@@ -236,9 +205,10 @@ Program emit(const Gemm& g, const KernelArgs& a) {
     d.spec = {a_kfast, b_nfast, g.has_c};
     bm = bn = 128;
   } else {
-    const Tile t = pick_tile(g, caps);
+    const MatmulTile t = pick_tile(g, caps);
     d.shader = "matmul";
-    d.spec = {t.threads(), t.bm, t.bn, t.bk, t.tm, t.tn, a_kfast, b_nfast, g.has_c};
+    d.variant = to_string(t);
+    d.spec = {matmul_tile_threads(t), t.bm, t.bn, t.bk, t.tm, t.tn, a_kfast, b_nfast, g.has_c};
     bm = t.bm;
     bn = t.bn;
   }
