@@ -1,5 +1,6 @@
-// vdrt.RMSNormalization, vdrt.LayerNormalization and vdrt.Gelu: the ONNX
-// ops of the same names (opset 23, 17 and 20), usable in a model of any
+// vdrt.RMSNormalization, vdrt.LayerNormalization, vdrt.Gelu and
+// vdrt.GroupNormalization: the ONNX ops of the same names (opset 23, 17, 20
+// and 21, per-channel scale and bias), usable in a model of any
 // opset. The fusion passes emit them when a model declares an opset that
 // predates the ONNX op, since raising a model's opset would change the
 // meaning of its other nodes. Shapes come from the ONNX op's own function.
@@ -38,6 +39,12 @@ VDRT_REGISTER_OP("vdrt", "Gelu")
     .outputs(1, 1)
     .set_infer(forward_to_onnx("Gelu", 20))
     .describe("ONNX Gelu-20 (X; approximate = none | tanh) at any opset.");
+
+VDRT_REGISTER_OP("vdrt", "GroupNormalization")
+    .inputs(3, 3)
+    .outputs(1, 1)
+    .set_infer(forward_to_onnx("GroupNormalization", 21))
+    .describe("ONNX GroupNormalization-21 (X, scale[C], bias[C]; num_groups, epsilon) at any opset.");
 
 }  // namespace
 }  // namespace vdrt

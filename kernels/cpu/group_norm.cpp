@@ -77,6 +77,7 @@ void instance_norm_kernel(KernelContext& ctx) {
 }
 
 VDRT_CPU_KERNEL_IF("", "GroupNormalization", with_half_float(group_norm_kernel), f32_or_half());
+VDRT_CPU_KERNEL_IF("vdrt", "GroupNormalization", with_half_float(group_norm_kernel), f32_or_half());
 VDRT_CPU_KERNEL_IF("", "InstanceNormalization", with_half_float(instance_norm_kernel), f32_or_half());
 
 }  // namespace

@@ -222,6 +222,7 @@ VDRT_GPU_KERNEL("vdrt", "LayerNormalization", build_row_norm, supports_row_norm)
 VDRT_GPU_KERNEL("", "RMSNormalization", build_row_norm, supports_row_norm);
 VDRT_GPU_KERNEL("vdrt", "RMSNormalization", build_row_norm, supports_row_norm);
 VDRT_GPU_KERNEL("", "GroupNormalization", build_group_norm, supports_group_norm);
+VDRT_GPU_KERNEL("vdrt", "GroupNormalization", build_group_norm, supports_group_norm);
 VDRT_GPU_KERNEL("", "InstanceNormalization", build_group_norm, supports_group_norm);
 
 }  // namespace vdrt::gpu
