@@ -140,7 +140,12 @@ void expect_fused_by_default_pipeline(GraphBuilder& b, const Style& st) {
   EXPECT_EQ(test::count_ops(b.graph(), "Softmax"), 0);
   EXPECT_EQ(test::count_ops(b.graph(), "Sqrt"), 0);  // the whole scale chain folded
   EXPECT_EQ(test::count_ops(b.graph(), "Div"), 0);
-  EXPECT_TRUE(ctx.explanations().empty()) << test::explained(ctx);
+  // The rotate-half RoPE here takes cos/sin as graph inputs, which nothing
+  // shows to be two equal halves: fuse-rope leaves it and says so.
+  for (const Explanation& e : ctx.explanations())
+    EXPECT_TRUE(st.with_rope && e.pass == "fuse-rope" &&
+                e.message.find("halves cannot be shown equal") != std::string::npos)
+        << e.str();
   const Node* fused = nullptr;
   for (const auto& n : b.graph().nodes())
     if (n->qualified_op() == "vdrt.Attention") fused = n.get();

@@ -1,0 +1,100 @@
+"""Exports the rotate-half RoPE test models for vdrt's fuse-rope pass into models/rope/.
+
+    python models/export_rope.py
+
+RotateHalfRope applies the GPT-NeoX / Llama rotation (x * cos + rotate_half(x) * sin, with
+rotate_half(x) = cat(-x[..., D/2:], x[..., :D/2])) to q and k laid out [B, N, S, D]:
+q with cos/sin computed in the graph from the `position_offset` input
+(cat(freqs, freqs).cos(), as Llama writes it), k with a constant table (a buffer sliced to
+the sequence, as models that cache cos/sin write it). Both tables are full width with equal
+halves, so the rotation is an ONNX RotaryEmbedding (interleaved = 0).
+
+Exported by the TorchScript exporter at opset 17 and the dynamo exporter at opset 18, each
+with one test_data_set of ONNX Runtime outputs (checked against PyTorch here). Deterministic:
+running it again gives the same bytes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import warnings
+from pathlib import Path
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import torch
+from onnx import numpy_helper
+from torch import nn
+
+OUT = Path(__file__).resolve().parent / "rope"
+BATCH, HEADS, SEQ, HEAD_DIM, MAX_POS = 1, 2, 6, 16, 32
+
+
+def rotate_half(x: torch.Tensor) -> torch.Tensor:
+    half = x.shape[-1] // 2
+    return torch.cat((-x[..., half:], x[..., :half]), dim=-1)
+
+
+class RotateHalfRope(nn.Module):
+    def __init__(self, head_dim: int = HEAD_DIM, theta: float = 10000.0, max_pos: int = MAX_POS):
+        super().__init__()
+        inv_freq = 1.0 / theta ** (torch.arange(0, head_dim, 2, dtype=torch.float32) / head_dim)
+        self.register_buffer("inv_freq", inv_freq)
+        freqs = torch.outer(torch.arange(max_pos, dtype=torch.float32), inv_freq)
+        emb = torch.cat((freqs, freqs), dim=-1)
+        self.register_buffer("cos_cached", emb.cos())
+        self.register_buffer("sin_cached", emb.sin())
+
+    def forward(self, q: torch.Tensor, k: torch.Tensor, position_offset: torch.Tensor):
+        seq = q.shape[2]
+        positions = (position_offset + torch.arange(seq)).to(torch.float32)
+        freqs = positions[:, None] * self.inv_freq[None, :]
+        emb = torch.cat((freqs, freqs), dim=-1)
+        cos, sin = emb.cos()[None, None], emb.sin()[None, None]  # [1, 1, S, D]
+        q_out = q * cos + rotate_half(q) * sin
+        k_cos, k_sin = self.cos_cached[:seq][None, None], self.sin_cached[:seq][None, None]
+        k_out = k * k_cos + rotate_half(k) * k_sin
+        return q_out, k_out
+
+
+def save(t: np.ndarray, name: str, path: Path) -> None:
+    path.write_bytes(numpy_helper.from_array(t, name).SerializeToString())
+
+
+def main() -> None:
+    torch.manual_seed(0)
+    model = RotateHalfRope().eval()
+    q = torch.randn(BATCH, HEADS, SEQ, HEAD_DIM)
+    k = torch.randn(BATCH, HEADS, SEQ, HEAD_DIM)
+    offset = torch.tensor(3, dtype=torch.int64)
+    with torch.no_grad():
+        want = [t.numpy() for t in model(q, k, offset)]
+    for style, opset, dynamo in (("ts17", 17, False), ("dyn18", 18, True)):
+        path = OUT / f"rotate_half_{style}.onnx"
+        with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
+            warnings.simplefilter("ignore")
+            torch.onnx.export(model, (q, k, offset), str(path), input_names=["q", "k", "position_offset"],
+                              output_names=["q_rot", "k_rot"], opset_version=opset, dynamo=dynamo,
+                              external_data=False)
+        m = onnx.load(str(path))
+        onnx.checker.check_model(m, full_check=True)
+        m.producer_version = "vdrt-test"
+        onnx.save(m, str(path))
+        feed = {"q": q.numpy(), "k": k.numpy(), "position_offset": offset.numpy()}
+        got = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(None, feed)
+        for name, g, w in zip(("q_rot", "k_rot"), got, want):
+            print(f"{style} {name}: max |ORT - torch| = {np.abs(g - w).max():.2e}")
+        ops = sorted({n.op_type for n in m.graph.node})
+        print(f"{style}: {len(m.graph.node)} nodes, ops {ops}")
+        data = OUT / f"rotate_half_{style}" / "test_data_set_0"
+        data.mkdir(parents=True, exist_ok=True)
+        for i, (name, t) in enumerate(feed.items()):
+            save(t, name, data / f"input_{i}.pb")
+        for i, (name, t) in enumerate(zip(("q_rot", "k_rot"), got)):
+            save(t, name, data / f"output_{i}.pb")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,420 @@
+// fuse-rope: rewrites rotary position embeddings written out elementwise
+// into one RotaryEmbedding node (ONNX opset >= 23) or vdrt.RotaryEmbedding,
+// its twin with the same semantics for older models. Two spellings:
+//
+//  * interleaved (Wan's complex form in real arithmetic, tiny_wan.apply_rope):
+//      P = Reshape(x, [..., D/2, 2]); re = Gather(P, 0, last axis), im = Gather(P, 1, last axis)
+//      Concat(Unsqueeze(re*cos - im*sin, -1), Unsqueeze(re*sin + im*cos, -1), -1) [-> Reshape]
+//  * rotate-half (GPT-NeoX / Llama):
+//      x*cos + Concat(-x[..., D/2:], x[..., :D/2], -1)*sin
+//    with cos/sin full width, whose halves must provably be equal (a constant
+//    checked element by element, or Cos/Sin of Concat(f, f) on the last axis).
+//
+// x is [B, S, N, D] (the op takes it as 3-D [B, S, N*D]) or [B, N, S, D] (4-D,
+// as is); cos/sin must broadcast over the heads and match D/2 (interleaved)
+// or D (rotate-half) in the last axis; they become [B, S, D/2] caches
+// (Reshape, and Expand when they broadcast over B or S) shared by every
+// use. Products and sums may come in any order; dims must be static and x
+// f32 (the kernels' type). Anything else that still looks like RoPE is left
+// alone and reported through explain.
+#include <algorithm>
+#include <cmath>
+#include <map>
+#include <set>
+
+#include "passes/pass_registry.h"
+#include "passes/pattern.h"
+#include "passes/rewrite.h"
+#include "passes/symbolic_shapes.h"
+
+namespace vdrt {
+namespace {
+
+Node* producer_op(const Value* v, const char* op) {
+  Node* n = v ? v->producer() : nullptr;
+  return n && n->domain().empty() && n->op_type() == op ? n : nullptr;
+}
+
+std::optional<std::vector<int64_t>> static_dims(const Value* v) {
+  if (!v || !v->shape().rank_known() || !v->shape().fully_known()) return std::nullopt;
+  return v->shape().concrete();
+}
+
+// The axis attribute or axes input of `n` as one normalized axis, given the rank.
+std::optional<int64_t> single_axis(const Node& n, int64_t rank) {
+  std::vector<int64_t> axes;
+  if (n.attrs().has("axes")) axes = n.attrs().get_ints("axes");
+  else if (n.attrs().has("axis")) axes = {n.attrs().get_int("axis")};
+  else if (auto c = int_constant(n.input(1))) axes = *c;
+  if (axes.size() != 1) return std::nullopt;
+  return axes[0] < 0 ? axes[0] + rank : axes[0];
+}
+
+// Mul(a, b) -> {a, b}.
+bool mul_operands(const Value* v, Value*& a, Value*& b, Node*& node) {
+  node = producer_op(v, "Mul");
+  if (!node || node->inputs().size() != 2) return false;
+  a = node->input(0);
+  b = node->input(1);
+  return true;
+}
+
+// Within {a, b}, which one is `want`: the other, or nullptr.
+Value* other_of(Value* a, Value* b, const Value* want) { return a == want ? b : b == want ? a : nullptr; }
+
+// Whether the two halves of `v` along its last axis are provably equal.
+bool halves_equal(const Value* v, int depth = 0) {
+  if (!v || depth > 6) return false;
+  if (v->is_constant()) {
+    const Tensor& t = v->constant();
+    if (t.dtype() != DType::F32 || t.dims().empty()) return false;
+    const int64_t d = t.dims().back();
+    if (d % 2) return false;
+    const float* p = t.data<float>();
+    for (int64_t r = 0; r < t.numel() / d; ++r)
+      for (int64_t i = 0; i < d / 2; ++i)
+        if (p[r * d + i] != p[r * d + d / 2 + i]) return false;
+    return true;
+  }
+  Node* n = v->producer();
+  if (!n || !n->domain().empty()) return false;
+  const std::string& op = n->op_type();
+  if (op == "Concat" && n->inputs().size() == 2 && n->input(0) == n->input(1) && v->shape().rank_known()) {
+    auto axis = single_axis(*n, static_cast<int64_t>(v->shape().rank()));
+    return axis && *axis == static_cast<int64_t>(v->shape().rank()) - 1;
+  }
+  // Elementwise maps and views that keep the last axis whole.
+  const Value* in = n->input(0);
+  const bool last_kept = in && in->shape().rank_known() && v->shape().rank_known() && in->shape().rank() > 0 &&
+                         v->shape().rank() > 0 && in->shape()[in->shape().rank() - 1] == v->shape()[v->shape().rank() - 1] &&
+                         in->shape()[in->shape().rank() - 1].known();
+  if (op == "Cos" || op == "Sin" || op == "Cast" || op == "Identity") return halves_equal(in, depth + 1);
+  if ((op == "Unsqueeze" || op == "Reshape" || op == "Expand") && last_kept) return halves_equal(in, depth + 1);
+  if ((op == "Mul" || op == "Div") && n->inputs().size() == 2 && scalar_constant(n->input(1)) && last_kept)
+    return halves_equal(in, depth + 1);
+  return false;
+}
+
+struct RopeMatch {
+  bool interleaved = true;
+  Value* x = nullptr;                  // the unrotated tensor, [B, S, N, D] or [B, N, S, D] as data
+  std::vector<int64_t> dims;           // x's 4 dims in that order
+  bool heads_first = false;            // [B, N, S, D]
+  Value* cos = nullptr;
+  Value* sin = nullptr;
+  bool halve_caches = false;           // rotate-half: caches are full width with equal halves
+  Node* root = nullptr;                // replaced by a Reshape of the op's output
+  std::vector<Node*> nodes;            // everything the rewrite replaces
+};
+
+class FuseRope final : public Pass {
+ public:
+  std::string name() const override { return "fuse-rope"; }
+  std::string description() const override {
+    return "Rewrites rotary position embeddings written out elementwise (Wan's interleaved pairs, or "
+           "rotate-half) into one RotaryEmbedding node (vdrt.RotaryEmbedding below opset 23).";
+  }
+  std::vector<OptionSpec> option_specs() const override {
+    return {{"interleaved", true, "Fuse the interleaved (adjacent pairs, complex) form."},
+            {"rotate_half", true, "Fuse the rotate-half form."},
+            {"onnx_ops", true, "Emit ONNX RotaryEmbedding when the model's opset has it; false always emits "
+                               "vdrt.RotaryEmbedding."}};
+  }
+
+  bool run(Graph& graph, PassContext& ctx) override {
+    caches_.clear();
+    std::vector<Node*> order;
+    for (const auto& n : graph.nodes()) order.push_back(n.get());
+    std::set<Node*> gone;
+    bool changed = false;
+    for (Node* n : order) {
+      if (gone.count(n) || !n->domain().empty() || n->outputs().size() != 1) continue;
+      Value* out = n->output(0);
+      if (!out || (out->consumers().empty() && !graph.is_graph_output(out))) continue;
+      std::optional<RopeMatch> m;
+      if (n->op_type() == "Concat" && opt_bool("interleaved")) m = match_interleaved(graph, *n, ctx);
+      else if (n->op_type() == "Add" && opt_bool("rotate_half")) m = match_rotate_half(graph, *n, ctx);
+      if (!m) continue;
+      bool clash = false;
+      for (Node* x : m->nodes) clash |= gone.count(x) != 0;
+      if (clash) continue;
+      for (Node* x : m->nodes) gone.insert(x);
+      rewrite(graph, *m, ctx);
+      changed = true;
+    }
+    if (changed) remove_dead_nodes(graph);
+    return changed;
+  }
+
+ private:
+  // The cos/sin layout against x's [d0, d1, d2, half-or-D] view: which axis
+  // is the sequence. False (with why) when they vary across heads.
+  static bool place_caches(RopeMatch& m, int64_t cache_width, std::string& why) {
+    auto cd = static_dims(m.cos), sd = static_dims(m.sin);
+    if (!cd || !sd) return why = "cos/sin shapes are not static", false;
+    if (*cd != *sd) return why = "cos and sin have different shapes " + dims_str(*cd) + ", " + dims_str(*sd), false;
+    if (cd->size() > 4 || cd->empty()) return why = "cos/sin have rank " + std::to_string(cd->size()), false;
+    std::vector<int64_t> c(4 - cd->size(), 1);
+    c.insert(c.end(), cd->begin(), cd->end());
+    if (c[3] != cache_width)
+      return why = "cos/sin last dim is " + std::to_string(c[3]) + ", not " + std::to_string(cache_width), false;
+    auto fits = [&](int64_t have, int64_t want) { return have == want || have == 1; };
+    if (!fits(c[0], m.dims[0])) return why = "cos/sin batch " + std::to_string(c[0]) + " does not broadcast", false;
+    if (c[2] == 1 && fits(c[1], m.dims[1])) { m.heads_first = false; return true; }
+    if (c[1] == 1 && fits(c[2], m.dims[2])) { m.heads_first = true; return true; }
+    why = "cos/sin " + dims_str(*cd) + " vary across heads of x " + dims_str(m.dims);
+    return false;
+  }
+
+  std::optional<RopeMatch> match_interleaved(const Graph& graph, Node& concat, PassContext& ctx) const {
+    if (concat.inputs().size() != 2) return std::nullopt;
+    Node* u0 = producer_op(concat.input(0), "Unsqueeze");
+    Node* u1 = producer_op(concat.input(1), "Unsqueeze");
+    if (!u0 || !u1) return std::nullopt;
+    Node* sub = producer_op(u0->input(0), "Sub");
+    Node* add = producer_op(u1->input(0), "Add");
+    if (!sub || !add) return std::nullopt;
+    Value *a1, *a2, *b1, *b2, *c1, *c2, *d1, *d2;
+    Node *ma, *mb, *mc, *md;
+    if (!mul_operands(sub->input(0), a1, a2, ma) || !mul_operands(sub->input(1), b1, b2, mb) ||
+        !mul_operands(add->input(0), c1, c2, mc) || !mul_operands(add->input(1), d1, d2, md))
+      return std::nullopt;
+    // From here on it is a rotation of pairs in all but the details.
+    auto miss = [&](const std::string& why) {
+      ctx.explain(concat, "looks like an interleaved RoPE but " + why + "; not fused");
+      return std::nullopt;
+    };
+    // re and im: Gather(P, 0 / 1) along P's last axis, P = [..., D/2, 2].
+    auto pair_part = [](Value* v, int64_t which, Node** g) -> Value* {
+      Node* n = producer_op(v, "Gather");
+      if (!n || !n->input(0) || !n->input(0)->shape().rank_known()) return nullptr;
+      const int64_t rank = static_cast<int64_t>(n->input(0)->shape().rank());
+      int64_t axis = n->attrs().get_int("axis", 0);
+      if (axis < 0) axis += rank;
+      auto idx = int_constant(n->input(1));
+      const Dim& last = n->input(0)->shape()[rank - 1];
+      if (axis != rank - 1 || !idx || idx->size() != 1 || n->input(1)->shape().rank() != 0 || (*idx)[0] != which ||
+          !last.known() || last.value() != 2)
+        return nullptr;
+      *g = n;
+      return n->input(0);
+    };
+    Node *g0 = nullptr, *g1 = nullptr;
+    Value *re = nullptr, *im = nullptr, *cos = nullptr, *sin = nullptr;
+    for (Value* cand : {a1, a2})
+      if (!re && pair_part(cand, 0, &g0)) { re = cand; cos = other_of(a1, a2, cand); }
+    for (Value* cand : {b1, b2})
+      if (!im && pair_part(cand, 1, &g1)) { im = cand; sin = other_of(b1, b2, cand); }
+    if (!re || !im) return miss("the rotated values are not Gather(pairs, 0) and Gather(pairs, 1) on a last axis of 2");
+    if (g0->input(0) != g1->input(0)) return miss("re and im come from different tensors");
+    // imag = re*sin + im*cos, the two products in either order.
+    auto is_pair = [](Value* p, Value* q, Value* u, Value* w) { return (p == u && q == w) || (p == w && q == u); };
+    const bool imag_ok = (is_pair(c1, c2, re, sin) && is_pair(d1, d2, im, cos)) ||
+                         (is_pair(c1, c2, im, cos) && is_pair(d1, d2, re, sin));
+    if (!imag_ok) return miss("the pair is not rotated as (re*cos - im*sin, re*sin + im*cos)");
+    Value* pairs = g0->input(0);
+    const int64_t prank = static_cast<int64_t>(pairs->shape().rank());
+    for (Node* u : {u0, u1}) {
+      auto ax = single_axis(*u, prank);
+      if (!ax || *ax != prank - 1) return miss("the halves are not unsqueezed on the last axis");
+    }
+    auto cax = single_axis(concat, prank);
+    if (!cax || *cax != prank - 1) return miss("the halves are not stacked on the last axis");
+    Node* split = producer_op(pairs, "Reshape");
+    if (!split) return miss("the pairs do not come from a Reshape of x");
+    auto pd = static_dims(pairs);
+    if (!pd || pd->size() != 5) return miss("the pairs tensor is not a static [B, S, N, D/2, 2]");
+    RopeMatch m;
+    m.x = split->input(0);
+    m.dims.assign(pd->begin(), pd->end() - 1);
+    const int64_t half = m.dims[3];
+    m.dims[3] = 2 * half;
+    if (m.x->dtype() != DType::F32) return miss("x is " + std::string(dtype_name(m.x->dtype())) + ", not f32");
+    m.cos = cos;
+    m.sin = sin;
+    std::string why;
+    if (!place_caches(m, half, why)) return miss(why);
+    m.nodes = {&concat, u0, u1, sub, add, ma, mb, mc, md, g0, g1, split};
+    // A Reshape that only merges the stacked pairs back is absorbed.
+    m.root = &concat;
+    if (Node* after = sole_consumer(graph, concat.output(0)); after && after->domain().empty() &&
+                                                                 after->op_type() == "Reshape" &&
+                                                                 after->input(0) == concat.output(0)) {
+      m.root = after;
+      m.nodes.push_back(after);
+    }
+    if (!static_dims(m.root->output(0))) return miss("the result's shape is not static");
+    std::vector<Node*> uniq;
+    for (Node* n : m.nodes)
+      if (std::find(uniq.begin(), uniq.end(), n) == uniq.end()) uniq.push_back(n);
+    if (!interior_is_private(graph, uniq, m.root, &why)) return miss(why);
+    m.nodes = uniq;
+    return m;
+  }
+
+  std::optional<RopeMatch> match_rotate_half(const Graph& graph, Node& add, PassContext& ctx) const {
+    if (add.inputs().size() != 2) return std::nullopt;
+    Value *a1, *a2, *b1, *b2;
+    Node *ma, *mb;
+    if (!mul_operands(add.input(0), a1, a2, ma) || !mul_operands(add.input(1), b1, b2, mb)) return std::nullopt;
+    // One product is rotated * sin with rotated = Concat(Neg(x2), x1), the other x * cos.
+    Node* cat = nullptr;
+    Node *m_rot = nullptr, *m_x = nullptr;
+    Value *x = nullptr, *cos = nullptr, *sin = nullptr;
+    for (int pick = 0; pick < 2 && !cat; ++pick) {
+      Value *p1 = pick ? b1 : a1, *p2 = pick ? b2 : a2, *q1 = pick ? a1 : b1, *q2 = pick ? a2 : b2;
+      for (Value* cand : {p1, p2}) {
+        Node* c = producer_op(cand, "Concat");
+        if (!c || c->inputs().size() != 2 || !producer_op(c->input(0), "Neg")) continue;
+        cat = c;
+        m_rot = pick ? mb : ma;
+        m_x = pick ? ma : mb;
+        sin = other_of(p1, p2, cand);
+        Node* s1 = producer_op(c->input(1), "Slice");
+        Value* src = s1 ? s1->input(0) : nullptr;
+        if (src && (q1 == src || q2 == src)) {
+          x = src;
+          cos = other_of(q1, q2, src);
+        }
+        break;
+      }
+    }
+    if (!cat) return std::nullopt;
+    auto miss = [&](const std::string& why) {
+      ctx.explain(add, "looks like a rotate-half RoPE but " + why + "; not fused");
+      return std::nullopt;
+    };
+    if (!x) return miss("x * cos and the halves rotated are not of the same x");
+    if (!halves_equal(cos) || !halves_equal(sin))
+      return miss("cos/sin are full width and their two halves cannot be shown equal");
+    Node* neg = producer_op(cat->input(0), "Neg");
+    Node* s2 = producer_op(neg->input(0), "Slice");
+    Node* s1 = producer_op(cat->input(1), "Slice");
+    auto xd = static_dims(x);
+    if (!xd || xd->size() != 4) return miss("x is not a static 4-D tensor");
+    const int64_t d = (*xd)[3], rank = 4;
+    if (d % 2) return miss("the head size is odd");
+    auto cax = single_axis(*cat, rank);
+    if (!cax || *cax != rank - 1) return miss("the halves are not concatenated on the last axis");
+    // Slice(x, starts, ends, axes[, steps]): s1 takes [0, D/2), s2 takes [D/2, D).
+    auto half_of = [&](Node* s, int64_t lo, int64_t hi) {
+      if (!s || s->input(0) != x || s->inputs().size() < 4) return false;
+      auto st = int_constant(s->input(1)), en = int_constant(s->input(2)), ax = int_constant(s->input(3));
+      if (!st || !en || !ax || st->size() != 1 || en->size() != 1 || ax->size() != 1) return false;
+      if (s->inputs().size() > 4 && s->input(4)) {
+        auto stp = int_constant(s->input(4));
+        if (!stp || stp->size() != 1 || (*stp)[0] != 1) return false;
+      }
+      const int64_t a = (*ax)[0] < 0 ? (*ax)[0] + rank : (*ax)[0];
+      const int64_t e = std::min((*en)[0] < 0 ? (*en)[0] + d : (*en)[0], d);
+      const int64_t b = (*st)[0] < 0 ? (*st)[0] + d : (*st)[0];
+      return a == rank - 1 && b == lo && e == hi;
+    };
+    if (!half_of(s1, 0, d / 2) || !half_of(s2, d / 2, d)) return miss("the halves are not x[..., :D/2] and x[..., D/2:]");
+    if (x->dtype() != DType::F32) return miss("x is " + std::string(dtype_name(x->dtype())) + ", not f32");
+    RopeMatch m;
+    m.interleaved = false;
+    m.x = x;
+    m.dims = *xd;
+    m.cos = cos;
+    m.sin = sin;
+    m.halve_caches = true;
+    std::string why;
+    if (!place_caches(m, d, why)) return miss(why);
+    m.root = &add;
+    m.nodes = {&add, m_rot, m_x, cat, neg, s1, s2};
+    if (!interior_is_private(graph, m.nodes, m.root, &why)) return miss(why);
+    return m;
+  }
+
+  // cos or sin as a [B, S, half] cache, built once per source value.
+  Value* cache_of(Graph& graph, const RopeMatch& m, Value* table) {
+    const int64_t b = m.dims[0], s = m.heads_first ? m.dims[2] : m.dims[1];
+    const int64_t half = m.dims[3] / 2;
+    auto key = std::make_tuple(table, b, s, m.heads_first);
+    if (auto it = caches_.find(key); it != caches_.end()) return it->second;
+    std::vector<int64_t> c = *static_dims(table);
+    const int64_t width = c.back();
+    c.insert(c.begin(), 4 - c.size(), 1);
+    const int64_t cb = c[0], cs = m.heads_first ? c[2] : c[1];
+    Value* v = table;
+    const std::string base = table->name() + "_rope_cache";
+    if (table->is_constant() && table->constant().dtype() == DType::F32) {
+      // A constant table becomes the cache itself: first `half` of each row, broadcast to [B, S].
+      Tensor t(DType::F32, {b, s, half});
+      const float* src = table->constant().data<float>();
+      float* dst = t.data<float>();
+      for (int64_t i = 0; i < b; ++i)
+        for (int64_t j = 0; j < s; ++j)
+          std::copy_n(src + ((cb == 1 ? 0 : i) * cs + (cs == 1 ? 0 : j)) * width, half, dst + (i * s + j) * half);
+      v = add_constant_fresh(graph, base, std::move(t));
+      caches_[key] = v;
+      return v;
+    }
+    if (m.halve_caches && width != half) {
+      std::vector<int64_t> dims = *static_dims(table);
+      const int64_t r = static_cast<int64_t>(dims.size());
+      Node* sl = add_node_fresh(graph, "Slice",
+                                {v, add_int64s(graph, base + "_starts", {0}), add_int64s(graph, base + "_ends", {half}),
+                                 add_int64s(graph, base + "_axes", {r - 1})},
+                                1, base + "_half");
+      v = sl->output(0);
+    }
+    if (static_dims(v) != std::vector<int64_t>{cb, cs, half}) {
+      Node* rs = add_node_fresh(graph, "Reshape", {v, add_int64s(graph, base + "_shape", {cb, cs, half})}, 1,
+                                base + "_3d");
+      v = rs->output(0);
+    }
+    if (cb != b || cs != s) {
+      Node* ex = add_node_fresh(graph, "Expand", {v, add_int64s(graph, base + "_expand", {b, s, half})}, 1,
+                                base + "_bs");
+      v = ex->output(0);
+    }
+    caches_[key] = v;
+    return v;
+  }
+
+  void rewrite(Graph& graph, const RopeMatch& m, PassContext& ctx) {
+    const bool onnx = opt_bool("onnx_ops") && graph.opset("") >= 23;
+    const std::string domain = onnx ? "" : kVdrtDomain;
+    if (!onnx) ensure_opset(graph, kVdrtDomain, 1);
+    const int64_t heads = m.heads_first ? m.dims[1] : m.dims[2];
+    // The op's X: 4-D [B, N, S, D] as is, else 3-D [B, S, N*D].
+    const std::vector<int64_t> want = m.heads_first ? m.dims
+                                                    : std::vector<int64_t>{m.dims[0], m.dims[1], m.dims[2] * m.dims[3]};
+    Value* x = m.x;
+    for (int hops = 0; hops < 2 && static_dims(x) != want; ++hops) {
+      Node* r = producer_op(x, "Reshape");
+      if (!r || !r->input(0)) break;
+      x = r->input(0);
+    }
+    const std::string base = m.root->name().empty() ? graph.unique_name("rope") : m.root->name();
+    if (static_dims(x) != want)
+      x = add_node_fresh(graph, "Reshape", {m.x, add_int64s(graph, base + "_x_shape", want)}, 1, base + "_x")->output(0);
+    std::vector<Value*> inputs{x, cache_of(graph, m, m.cos), cache_of(graph, m, m.sin)};
+    const std::vector<int64_t> out_dims = *static_dims(m.root->output(0));
+    const std::string root_name = m.root->name();
+    Node *rope, *fin = nullptr;
+    if (out_dims == want) {  // the op produces the root's value itself
+      rope = replace_producer(graph, m.root, "RotaryEmbedding", inputs, domain);
+    } else {
+      rope = add_node_fresh(graph, "RotaryEmbedding", inputs, 1, base + "_rope", domain);
+      fin = replace_producer(graph, m.root, "Reshape",
+                             {rope->output(0), add_int64s(graph, base + "_out_shape", out_dims)});
+      fin->set_name(root_name.empty() ? graph.unique_name("rope_view") : root_name + "_rope_view");
+    }
+    rope->set_name(graph.unique_name(base + "_rope"));
+    rope->attrs().set("interleaved", static_cast<int64_t>(m.interleaved ? 1 : 0));
+    if (!m.heads_first) rope->attrs().set("num_heads", heads);
+    infer_node_outputs(graph, *rope);
+    if (fin) infer_node_outputs(graph, *fin);
+    ctx.count(m.interleaved ? "interleaved ropes" : "rotate-half ropes");
+  }
+
+  std::map<std::tuple<Value*, int64_t, int64_t, bool>, Value*> caches_;
+};
+
+VDRT_REGISTER_PASS(FuseRope);
+
+}  // namespace
+}  // namespace vdrt
