@@ -11,6 +11,7 @@
 //    matmul_coopmat_f16.comp multiplies them with big double-buffered tiles.
 //  - matmul_coopmat.comp: the same multiply reading f32 operands directly
 //    (batched products; VDRT_VK_GEMM_VARIANT=old for every product).
+// vdrt.QMatMul runs the fp32 tiled shader with B as e4m3 codes (B_E4M3).
 // MatMul with a plain-matrix B (the Linear-layer case [B.., M, K] x [K, N])
 // folds A's batch into M: one GEMM instead of a batch of small ones.
 #include <algorithm>
@@ -33,6 +34,10 @@ struct Gemm {
   float alpha = 1, beta = 0;
   bool has_c = false;
   std::vector<int64_t> bdim, sab, sbb;  // batch dims and operand strides (empty: one matrix)
+  // Where the operands are bound. vdrt.QMatMul: B is e4m3 codes with
+  // per-column scales S, and A may be a scratch of quantised activations.
+  Arg a = in(0), b = in(1), c = in(2), s = in(0);
+  bool b_e4m3 = false;
 };
 
 uint32_t u32(int64_t v, const char* what) {
@@ -192,23 +197,27 @@ Program emit(const Gemm& g, const KernelArgs& a) {
   for (const TensorInfo& t : a.inputs)
     if (t.present()) u32(t.numel(), "operand size");
 
-  if (use_coopmat(g, caps) && batches == 1 && !gemm_variant().old && emit_coop_f16(g, a, prog)) return prog;
+  // Cooperative matrices take f32 operands bound as inputs 0-2 only.
+  const bool plain = !g.b_e4m3 && g.a.kind == Arg::Input && g.a.index == 0;
+  if (plain && use_coopmat(g, caps) && batches == 1 && !gemm_variant().old && emit_coop_f16(g, a, prog)) return prog;
 
   Dispatch d;
-  d.args = {in(0), in(1), g.has_c ? in(2) : in(0), out(0)};
-  d.writes = {false, false, false, true};
+  d.args = {g.a, g.b, g.has_c ? g.c : g.a, out(0), g.b_e4m3 ? g.s : g.a};
+  d.writes = {false, false, false, true, false};
   const bool a_kfast = g.sak == 1 || g.K == 1;
   const bool b_nfast = g.sbn == 1 || g.N == 1;
   int64_t bm, bn;
-  if (use_coopmat(g, caps)) {
+  if (plain && use_coopmat(g, caps)) {
     d.shader = "matmul_coopmat";
     d.spec = {a_kfast, b_nfast, g.has_c};
+    d.args.pop_back();  // no scales
+    d.writes.pop_back();
     bm = bn = 128;
   } else {
     const MatmulTile t = pick_tile(g, caps);
     d.shader = "matmul";
     d.variant = to_string(t);
-    d.spec = {matmul_tile_threads(t), t.bm, t.bn, t.bk, t.tm, t.tn, a_kfast, b_nfast, g.has_c};
+    d.spec = {matmul_tile_threads(t), t.bm, t.bn, t.bk, t.tm, t.tn, a_kfast, b_nfast, g.has_c, g.b_e4m3};
     bm = t.bm;
     bn = t.bn;
   }
@@ -301,6 +310,54 @@ Program build_gemm(const KernelArgs& a) {
   return emit(g, a);
 }
 
+// vdrt.QMatMul: Y = A' (W * scale) + bias with e4m3 weight codes decoded in
+// the GEMM's tile loads. act_quant = per_token_e4m3 first writes A' (each
+// row snapped to e4m3 at its own absmax / 448 scale) to a scratch matrix.
+Program build_qmatmul(const KernelArgs& a) {
+  const auto& da = a.inputs[0].dims;
+  const auto& dw = a.inputs[1].dims;
+  Gemm g;
+  g.K = dw[0];
+  g.N = dw[1];
+  VDRT_CHECK(!da.empty() && da.back() == g.K, "GPU QMatMul: A's last dim is not W's K");
+  g.M = g.K > 0 ? a.inputs[0].numel() / g.K : 0;
+  g.sam = g.K;
+  g.sak = 1;
+  g.sbk = g.N;
+  g.sbn = 1;
+  g.b_e4m3 = true;
+  g.s = in(2);
+  if (a.has(3)) {
+    g.has_c = true;
+    g.c = in(3);
+    g.scm = 0;
+    g.scn = 1;
+    g.beta = 1.0f;
+  }
+  if (a.attrs().get_string("act_quant", "none") != "per_token_e4m3" || g.M == 0 || g.K == 0) return emit(g, a);
+  Dispatch q;
+  q.shader = "quantize_rows_e4m3";
+  q.args = {in(0), scratch(0)};
+  q.u32(u32(g.M, "rows")).u32(u32(g.K, "row length"));
+  set_groups_1d(q, uint64_t(g.M) * 256, 256, a.caps);
+  g.a = scratch(0);
+  Program prog = emit(g, a);
+  prog.scratch_bytes.push_back(size_t(g.M) * size_t(g.K) * 4);
+  prog.dispatches.insert(prog.dispatches.begin(), std::move(q));
+  return prog;
+}
+
+bool supports_qmatmul(const Node& node, const DeviceCaps&) {
+  const auto& ins = node.inputs();
+  if (ins.size() < 3 || ins.size() > 4 || !ins[0] || !ins[1] || !ins[2]) return false;
+  if (ins[0]->dtype() != DType::F32 || ins[1]->dtype() != DType::F8E4M3 || ins[2]->dtype() != DType::F32) return false;
+  if (ins.size() == 4 && ins[3] && ins[3]->dtype() != DType::F32) return false;
+  if (!ins[1]->shape().rank_known() || ins[1]->shape().rank() != 2) return false;
+  const std::string act = node.attrs().get_string("act_quant", "none");
+  return (act == "none" || act == "per_token_e4m3") && node.outputs().size() == 1 &&
+         node.output(0)->dtype() == DType::F32;
+}
+
 bool supports_matmul(const Node& node, const DeviceCaps&) {
   if (!all_float32(node) || node.inputs().size() != 2 || !node.input(0) || !node.input(1)) return false;
   for (const Value* v : node.inputs()) {
@@ -330,5 +387,6 @@ bool supports_gemm(const Node& node, const DeviceCaps&) {
 
 VDRT_GPU_KERNEL("", "MatMul", build_matmul, supports_matmul);
 VDRT_GPU_KERNEL("", "Gemm", build_gemm, supports_gemm);
+VDRT_GPU_KERNEL("vdrt", "QMatMul", build_qmatmul, supports_qmatmul);
 
 }  // namespace vdrt::gpu

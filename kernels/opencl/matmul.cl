@@ -11,6 +11,10 @@
 // (pairs of float4 along k, rows of the tile across a warp; rows padded to
 // 4 (mod 8) floats). Everything else takes the GLSL's scalar paths.
 // Summation over k keeps the GLSL order (one fma per k, k ascending).
+// B_E4M3 (vdrt.QMatMul): B holds float8 e4m3fn codes, one byte each
+// (strides count bytes), decoded and multiplied by the column's scale s[n]
+// as the slice is loaded (scalar path only), so a weight never exists in
+// f32 in memory.
 
 #ifndef SPEC0
 #define SPEC0 256
@@ -39,6 +43,9 @@
 #ifndef SPEC8
 #define SPEC8 0
 #endif
+#ifndef SPEC9
+#define SPEC9 0
+#endif
 
 #define NT SPEC0       // invocations = (BM / TM) * (BN / TN)
 #define BM SPEC1
@@ -49,6 +56,7 @@
 #define A_KFAST SPEC6  // A's k stride is 1 (or K == 1)
 #define B_NFAST SPEC7  // B's n stride is 1 (or N == 1)
 #define HAS_C SPEC8    // add beta * C (broadcast through its strides)
+#define B_E4M3 SPEC9   // B is e4m3 codes scaled per column by s
 
 struct matmul_params {
   uint M, N, K;
@@ -183,6 +191,32 @@ inline void stage_a(local float* As, uint tid, int vec, const private float* la)
   }
 }
 
+// float8 e4m3fn: 1 sign, 4 exponent (bias 7), 3 mantissa bits; no
+// infinities; the NaN codes read as +-480 like the CPU kernel's.
+inline float e4m3_to_float(uint c) {
+  const uint e = (c >> 3) & 15u, m = c & 7u;
+  const float v = e == 0u ? (float)m * (1.0f / 512.0f) : as_float(((e + 120u) << 23) | (m << 20));
+  return (c & 0x80u) ? -v : v;
+}
+
+inline void load_b_e4m3(global const uchar* b, global const float* scale, constant const struct matmul_params* p,
+                        uint tid, uint n0, uint k0, private float* lb) {
+#pragma unroll
+  for (uint r = 0; r < LB; ++r) {
+    const uint e = tid + r * NT;
+    uint n, k;
+#if B_NFAST
+    k = e / BN;
+    n = e - k * BN;
+#else
+    n = e / BK;
+    k = e - n * BK;
+#endif
+    const uint gn = n0 + n, gk = k0 + k;
+    lb[r] = (gn < p->N && gk < p->K) ? e4m3_to_float(b[gk * p->sbk + gn * p->sbn]) * scale[gn] : 0.0f;
+  }
+}
+
 inline void load_b(global const float* b, constant const struct matmul_params* p, uint tid, uint n0, uint k0, int vec,
                    private float* lb) {
 #if B_VEC_OK
@@ -295,7 +329,7 @@ inline void stage_b(local float* Bs, uint tid, int vec, const private float* lb)
 #endif
 
 kernel __attribute__((reqd_work_group_size(NT, 1, 1))) void matmul(BUF(float, a), BUF(float, b), BUF(float, c),
-                                                                    BUF(float, y),
+                                                                    BUF(float, y), BUF(float, s),
                                                                     constant const struct matmul_params* p) {
   local float As[BK * APAD] __attribute__((aligned(16)));  // As[k][m]
   local float Bs[BK * BPAD] __attribute__((aligned(16)));  // Bs[k][n]
@@ -317,7 +351,13 @@ kernel __attribute__((reqd_work_group_size(NT, 1, 1))) void matmul(BUF(float, a)
   }
 
   global const float* A = (global const float*)((global const char*)a_base + a_off) + aoff;
+#if B_E4M3
+  global const uchar* B8 = (global const uchar*)b_base + b_off + boff;
+  global const float* S = (global const float*)((global const char*)s_base + s_off);
+  global const float* B = 0;
+#else
   global const float* B = (global const float*)((global const char*)b_base + b_off) + boff;
+#endif
   global float* Y = (global float*)((global char*)y_base + y_off) + yoff;
 #if HAS_C
   global const float* C = (global const float*)((global const char*)c_base + c_off);
@@ -325,7 +365,11 @@ kernel __attribute__((reqd_work_group_size(NT, 1, 1))) void matmul(BUF(float, a)
 
   // float4 fetches: unit fast stride, 4-aligned slow stride, 16-byte aligned base.
   const int avec = (A_KFAST ? (p->sak == 1 && p->sam % 4 == 0) : (p->sam == 1 && p->sak % 4 == 0)) && ALIGNED16(A);
+#if B_E4M3
+  const int bvec = 0;
+#else
   const int bvec = (B_NFAST ? (p->sbn == 1 && p->sbk % 4 == 0) : (p->sbk == 1 && p->sbn % 4 == 0)) && ALIGNED16(B);
+#endif
 
   float acc[TM * TN];
 #pragma unroll
@@ -334,7 +378,11 @@ kernel __attribute__((reqd_work_group_size(NT, 1, 1))) void matmul(BUF(float, a)
   float la[LA], lb[LB];
   // The next K slice is read into registers while this one is multiplied.
   load_a(A, p, tid, m0, 0, avec, la);
+#if B_E4M3
+  load_b_e4m3(B8, S, p, tid, n0, 0, lb);
+#else
   load_b(B, p, tid, n0, 0, bvec, lb);
+#endif
   for (uint k0 = 0; k0 < p->K; k0 += BK) {
     barrier(CLK_LOCAL_MEM_FENCE);  // everyone is done reading the previous slice
     stage_a(As, tid, avec, la);
@@ -342,7 +390,11 @@ kernel __attribute__((reqd_work_group_size(NT, 1, 1))) void matmul(BUF(float, a)
     barrier(CLK_LOCAL_MEM_FENCE);
     if (k0 + BK < p->K) {
       load_a(A, p, tid, m0, k0 + BK, avec, la);
+#if B_E4M3
+      load_b_e4m3(B8, S, p, tid, n0, k0 + BK, lb);
+#else
       load_b(B, p, tid, n0, k0 + BK, bvec, lb);
+#endif
     }
 #pragma unroll
     for (uint k = 0; k < BK; ++k) {

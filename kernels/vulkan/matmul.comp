@@ -8,6 +8,9 @@
 // (Gemm transA / transB) needs no copy; A_KFAST / B_NFAST pick which index
 // of a tile the threads walk fastest while loading, to coalesce global reads.
 // Edges are bounds-checked: M, N and K can be anything.
+// B_E4M3 (vdrt.QMatMul): B holds float8 e4m3fn codes, one byte each
+// (strides count bytes), decoded and multiplied by the column's scale S[n]
+// as the slice is loaded, so a weight never exists in f32 in memory.
 #include "common.glsl"
 layout(local_size_x_id = 0) in;
 layout(constant_id = 0) const uint NT = 256;  // threads = (BM / TM) * (BN / TN)
@@ -19,11 +22,13 @@ layout(constant_id = 5) const uint TN = 4;
 layout(constant_id = 6) const bool A_KFAST = true;   // A's k stride is 1
 layout(constant_id = 7) const bool B_NFAST = true;   // B's n stride is 1
 layout(constant_id = 8) const bool HAS_C = false;    // add beta * C (broadcast through its strides)
+layout(constant_id = 9) const bool B_E4M3 = false;   // B is e4m3 codes scaled per column by S
 
 layout(std430, binding = 0) readonly buffer A { float a[]; };
-layout(std430, binding = 1) readonly buffer B { float b[]; };
+layout(std430, binding = 1) readonly buffer B { uint bw[]; };  // f32 bits, or 4 e4m3 codes a word
 layout(std430, binding = 2) readonly buffer C { float c[]; };
 layout(std430, binding = 3) writeonly buffer Y { float y[]; };
+layout(std430, binding = 4) readonly buffer S { float sc[]; };  // per-column scales (B_E4M3)
 layout(push_constant) uniform P {
   uint M, N, K;
   uint sam, sak;    // A element strides along m and k
@@ -55,6 +60,14 @@ void b_index(uint e, out uint n, out uint k) {
   if (B_NFAST) { k = e / BN; n = e - k * BN; } else { n = e / BK; k = e - n * BK; }
 }
 
+// float8 e4m3fn: 1 sign, 4 exponent (bias 7), 3 mantissa bits; no
+// infinities; the NaN codes read as +-480 like the CPU kernel's.
+float e4m3_to_float(uint c) {
+  uint e = (c >> 3) & 15u, m = c & 7u;
+  float v = e == 0u ? float(m) * (1.0 / 512.0) : uintBitsToFloat(((e + 120u) << 23) | (m << 20));
+  return (c & 0x80u) != 0u ? -v : v;
+}
+
 void load_tile(uint k0) {
   const uint tid = gl_LocalInvocationID.x;
   [[unroll]] for (uint r = 0; r < LA; ++r) {
@@ -67,7 +80,14 @@ void load_tile(uint k0) {
     uint n, k;
     b_index(tid + r * NT, n, k);
     uint gn = n0 + n, gk = k0 + k;
-    lb[r] = (gn < p.N && gk < p.K) ? b[boff + gk * p.sbk + gn * p.sbn] : 0.0;
+    if (gn >= p.N || gk >= p.K) {
+      lb[r] = 0.0;
+    } else if (B_E4M3) {
+      uint i = boff + gk * p.sbk + gn * p.sbn;
+      lb[r] = e4m3_to_float((bw[i >> 2] >> ((i & 3u) * 8u)) & 0xffu) * sc[gn];
+    } else {
+      lb[r] = uintBitsToFloat(bw[boff + gk * p.sbk + gn * p.sbn]);
+    }
   }
 }
 

@@ -1,0 +1,46 @@
+// vdrt.QMatMul's per-token activation quantisation (act_quant =
+// per_token_e4m3), the OpenCL twin of quantize_rows_e4m3.comp and of
+// kernels/cpu/fp8_activation_quant.cpp: one work group per row finds absmax
+// |x| (as bits, so NaN wins), takes s = absmax / 448 (1 for a zero row) and
+// writes q = s * e4m3(x / s), saturating, round to nearest even.
+
+struct quantize_rows_e4m3_params {
+  uint rows, k;
+};
+
+#define MAX_BITS 0x43e00000u         // 448.0f
+#define MIN_NORMAL_BITS 0x3c800000u  // 2^-6, the smallest normal e4m3
+
+// Snaps y to the nearest e4m3 value (ties to even), saturating at 448.
+inline float snap_e4m3(float y) {
+  const uint b = as_uint(y);
+  const uint sign = b & 0x80000000u;
+  const uint a = min(b & 0x7fffffffu, MAX_BITS);  // bit order is value order for |y|
+  const uint normal = (a + 0x7ffffu + ((a >> 20) & 1u)) & 0xfff00000u;
+  // 2^14's float ulp is 2^-9, e4m3's subnormal quantum: adding it rounds.
+  volatile float t = as_float(a) + 16384.0f;
+  const float sub = t - 16384.0f;
+  return as_float(sign | (a < MIN_NORMAL_BITS ? as_uint(sub) : normal));
+}
+
+kernel __attribute__((reqd_work_group_size(256, 1, 1))) void quantize_rows_e4m3(
+    BUF(float, x), BUF(float, q), constant const struct quantize_rows_e4m3_params* p) {
+  local uint red[256];
+  AT(float, x);
+  AT(float, q);
+  const uint row = flat_group();
+  if (row >= p->rows) return;
+  const uint tid = (uint)get_local_id(0);
+  const uint base = row * p->k;
+  uint amax = 0u;
+  for (uint i = tid; i < p->k; i += 256u) amax = max(amax, as_uint(x[base + i]) & 0x7fffffffu);
+  red[tid] = amax;
+  barrier(CLK_LOCAL_MEM_FENCE);
+  for (uint s = 128u; s > 0u; s >>= 1) {
+    if (tid < s) red[tid] = max(red[tid], red[tid + s]);
+    barrier(CLK_LOCAL_MEM_FENCE);
+  }
+  amax = red[0];
+  const float scale = amax == 0u ? 1.0f : as_float(amax) / 448.0f;
+  for (uint i = tid; i < p->k; i += 256u) q[base + i] = scale * snap_e4m3(x[base + i] / scale);
+}
