@@ -1,6 +1,7 @@
 // GEMM throughput of a backend through the whole runtime (a plain main, no
 // Google Benchmark):
-//   bench_gpu_gemm [--device vulkan|opencl] [--precision fp32|fp16] [--runs 20] [--warmup 3]
+//   bench_gpu_gemm [--device vulkan|opencl] [--precision fp32|fp16] [--weights f32|fp8|fp8-w8a8]
+//                     [--runs 20] [--warmup 3]
 //                     [--chain 10] MxKxN [MxKxN ...]
 // For each shape:
 //  - single: a one-node graph y = x W with x [M, K] a host input and W [K, N]
@@ -33,6 +34,7 @@
 
 #include "graph/graph.h"
 #include "graph/shape_inference.h"
+#include "runtime/pass_pipeline.h"
 #include "runtime/session.h"
 
 namespace vdrt {
@@ -40,13 +42,15 @@ namespace {
 
 struct Options {
   std::string device = "vulkan", precision = "fp32";
+  std::string weights = "f32";  // f32, fp8 (vdrt.QMatMul: e4m3 codes + per-channel scales), fp8-w8a8
   int runs = 20, warmup = 3, chain = 10;
   std::vector<std::vector<int64_t>> shapes;  // M, K, N
 };
 
 [[noreturn]] void usage(const char* why) {
   std::fprintf(stderr,
-               "%s\nusage: bench_gpu_gemm [--device vulkan|opencl] [--precision fp32|fp16] [--runs N] [--warmup N] "
+               "%s\nusage: bench_gpu_gemm [--device vulkan|opencl] [--precision fp32|fp16] [--weights f32|fp8|fp8-w8a8] "
+               "[--runs N] [--warmup N] "
                "[--chain N] MxKxN ...\n",
                why);
   std::exit(2);
@@ -88,11 +92,21 @@ std::unique_ptr<Graph> matmul_graph(int64_t M, int64_t K, int64_t N, int n) {
   return g;
 }
 
+// The chain with every weight quantised by quantize-fp8 (scope "all"): each
+// MatMul becomes a vdrt.QMatMul reading one byte per weight.
+std::unique_ptr<Graph> quantised(std::unique_ptr<Graph> g, const std::string& weights) {
+  if (weights == "f32") return g;
+  const std::string act = weights == "fp8-w8a8" ? "per_token_e4m3" : "none";
+  run_pass_pipeline_text(*g, "[[pass]]\nname = \"quantize-fp8\"\nact_quant = \"" + act + "\"\n", "--weights " + weights);
+  return g;
+}
+
 // Median seconds of one Session::run (after warm-up), and whether every node ran on the device.
 // With device_io, x is bound as a device array and the output stays on the
 // device (IoBinding), so the time is the device work plus the submission.
 double time_graph(std::unique_ptr<Graph> g, int64_t M, int64_t K, const Options& o, std::string* where,
                   bool device_io = false) {
+  g = quantised(std::move(g), o.weights);
   SessionOptions so;
   so.device = o.device;
   so.precision = o.precision;
@@ -142,6 +156,10 @@ int main(int argc, char** argv) {
     else if (a == "--runs") o.runs = std::max(1, std::atoi(next().c_str()));
     else if (a == "--warmup") o.warmup = std::max(0, std::atoi(next().c_str()));
     else if (a == "--chain") o.chain = std::atoi(next().c_str());
+    else if (a == "--weights") {
+      o.weights = next();
+      if (o.weights != "f32" && o.weights != "fp8" && o.weights != "fp8-w8a8") usage("--weights: f32, fp8 or fp8-w8a8");
+    }
     else if (a == "-h" || a == "--help") usage("GEMM throughput through a Session");
     else {
       long long m, k, n;
@@ -151,8 +169,8 @@ int main(int argc, char** argv) {
     }
   }
   if (o.shapes.empty()) o.shapes = {{4680, 1536, 1536}, {4680, 1536, 8960}, {4680, 8960, 1536}};
-  std::printf("device %s, precision %s, median of %d runs after %d warm-up\n", o.device.c_str(), o.precision.c_str(),
-              o.runs, o.warmup);
+  std::printf("device %s, precision %s, weights %s, median of %d runs after %d warm-up\n", o.device.c_str(),
+              o.precision.c_str(), o.weights.c_str(), o.runs, o.warmup);
   try {
     for (const auto& s : o.shapes) {
       const int64_t M = s[0], K = s[1], N = s[2];
