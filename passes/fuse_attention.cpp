@@ -15,8 +15,16 @@
 // rebuilt when used. Self- and cross-attention are told apart by whether Q
 // and K come from the same activations (attention_trace.h).
 //
+// A decomposed attention may add one mask to the scaled scores, Add(scores,
+// M) with M float, rank <= 4 and broadcasting into [B, H, S_q, S_kv]
+// (TorchScript and dynamo write SDPA's attn_mask and is_causal that way;
+// boolean masks arrive as Where(mask, 0, -inf), which stays in front of
+// the fused op, and the Where(IsNaN(p), 0, p) after Softmax is absorbed):
+// M becomes vdrt.Attention's mask input. A mask that is scaled with the
+// scores, a second mask, or one that enlarges the scores is refused.
+//
 // Every precondition is checked; attention that cannot be fused exactly
-// (masks, causal flags, softcap, extra outputs in use, unknown ranks,
+// (ONNX/MS masks, causal flags, softcap, extra outputs in use, unknown ranks,
 // shared intermediates) is left alone and reported through explain.
 #include <cmath>
 #include <set>
@@ -75,6 +83,7 @@ Operand from_3d(Value* v, int64_t heads) {
 
 struct Plan {
   Operand q, k, v, past_k, past_v;  // past_*.value == nullptr: no cache
+  Value* mask = nullptr;            // additive [B, H, S_q, S_kv] mask, as the scores see it
   double scale = 0;
   std::string source;
   Node* anchor = nullptr;           // names the fused node
@@ -99,6 +108,9 @@ class FuseAttention final : public Pass {
     return {{"decomposed", true, "Fuse MatMul/Softmax/MatMul attention."},
             {"onnx_attention", true, "Fuse ONNX Attention (opset 23)."},
             {"ms_multihead", true, "Fuse com.microsoft MultiHeadAttention."},
+            {"masks", true,
+             "Fuse decomposed attention with an additive mask on the scores (float masks, and boolean masks "
+             "through the exporters' Where(mask, 0, -inf)) into vdrt.Attention's mask input."},
             {"split_cache", true,
              "Take Concat(past, new) keys/values apart so the KV cache becomes separate inputs."}};
   }
@@ -130,11 +142,13 @@ class FuseAttention final : public Pass {
   std::optional<Plan> match_decomposed(Graph& graph, Node& softmax, PassContext& ctx) const {
     Value* scores = softmax.input(0);
     Value* probs = softmax.output(0);
-    // Walk back from Softmax to the score MatMul; anything but scalar
-    // scaling in between is a mask or a transform vdrt.Attention lacks.
+    // Walk back from Softmax to the score MatMul: scalar scaling and at
+    // most one additive mask (Add) after all scaling; anything else is a
+    // transform vdrt.Attention lacks.
     std::vector<Node*> core = {&softmax};
     double score_scale = 1.0;
     Value* s = scores;
+    Value* mask = nullptr;
     Node* qk = nullptr;
     for (int guard = 0; guard < 8 && s && s->producer(); ++guard) {
       Node* p = s->producer();
@@ -149,9 +163,25 @@ class FuseAttention final : public Pass {
         core.push_back(p);
         continue;
       }
+      if (p->op_type() == "Add" && reaches_matmul(s)) {  // scores + mask
+        const bool left = reaches_matmul(p->input(0));
+        if (left == reaches_matmul(p->input(1)))
+          return attention_miss(ctx, softmax, p, "both operands of the mask Add come from a MatMul; not fused");
+        if (!opt_bool("masks"))
+          return attention_miss(ctx, softmax, p, "scores have a mask (Add) and the option masks is off; not fused");
+        if (mask) return attention_miss(ctx, softmax, p, "scores have two masks added; not fused");
+        if (score_scale != 1.0)
+          return attention_miss(ctx, softmax, p, "the mask is scaled together with the scores; not fused");
+        mask = p->input(left ? 1 : 0);
+        std::string why;
+        if (!mask_fits(*p, mask, &why)) return attention_miss(ctx, softmax, p, why + "; not fused");
+        s = p->input(left ? 0 : 1);
+        core.push_back(p);
+        continue;
+      }
       if (p->op_type() == "Add" || p->op_type() == "Where" || p->op_type() == "Sub") {
         if (reaches_matmul(s)) return attention_miss(ctx, softmax, p, "scores have a mask (" + p->op_type() +
-                                                     "); vdrt.Attention takes no mask, not fused");
+                                                     ") that is not an additive Add; not fused");
         return std::nullopt;
       }
       return std::nullopt;
@@ -166,6 +196,13 @@ class FuseAttention final : public Pass {
     int64_t opset = graph.opset("");
     int64_t axis = softmax.attrs().get_int("axis", opset >= 13 ? -1 : 1);
     if (axis != -1 && axis != 3) return miss("Softmax axis is " + std::to_string(axis) + ", not the last axis");
+    // Masked exports zero the rows whose keys are all masked:
+    // Where(IsNaN(p), 0, p). The fused kernel gives those rows zeros itself.
+    if (Node* nan_guard = nan_to_zero(graph, probs)) {
+      core.push_back(nan_guard->input(0)->producer());  // the IsNaN
+      core.push_back(nan_guard);
+      probs = nan_guard->output(0);
+    }
     if (graph.is_graph_output(probs) || consumer_count(probs) != 1)
       return miss("the softmax output '" + probs->name() + "' is also used outside the attention");
     Node* pv = probs->consumers().front();
@@ -191,6 +228,7 @@ class FuseAttention final : public Pass {
     Plan plan;
     plan.source = "decomposed";
     plan.anchor = &softmax;
+    plan.mask = mask;
     plan.scale = tq->scale * tk->scale * score_scale;
     plan.q = from_trace(*tq, tq->base);
     if (!take_kv(graph, *tk, *tv, plan, ctx, softmax)) return std::nullopt;
@@ -201,17 +239,68 @@ class FuseAttention final : public Pass {
     return plan;
   }
 
-  static bool reaches_matmul(Value* v) {
-    for (int guard = 0; guard < 8 && v && v->producer(); ++guard) {
-      Node* p = v->producer();
-      if (p->op_type() == "MatMul") return true;
-      // follow the first non-constant input
-      Value* next = nullptr;
-      for (Value* in : p->inputs())
-        if (in && !in->is_constant()) { next = in; break; }
-      v = next;
-    }
+  // Whether a MatMul lies within a few producers above v (any non-constant
+  // input path): tells the scores from a mask at an Add.
+  static bool reaches_matmul(Value* v, int depth = 8) {
+    Node* p = v ? v->producer() : nullptr;
+    if (!p || depth == 0) return false;
+    if (p->op_type() == "MatMul") return true;
+    for (Value* in : p->inputs())
+      if (in && !in->is_constant() && reaches_matmul(in, depth - 1)) return true;
     return false;
+  }
+
+  // The Where(IsNaN(p), 0, p) that follows Softmax output p in masked
+  // exports, when p feeds exactly that IsNaN and Where.
+  static Node* nan_to_zero(const Graph& graph, Value* p) {
+    if (graph.is_graph_output(p) || p->consumers().size() != 2) return nullptr;
+    Node* isnan = nullptr;
+    Node* where = nullptr;
+    for (Node* c : p->consumers()) {
+      if (!c->domain().empty()) return nullptr;
+      if (c->op_type() == "IsNaN") isnan = c;
+      else if (c->op_type() == "Where") where = c;
+    }
+    if (!isnan || !where || graph.is_graph_output(isnan->output(0)) || consumer_count(isnan->output(0)) != 1)
+      return nullptr;
+    auto zero = scalar_constant(where->input(1));
+    if (where->input(0) != isnan->output(0) || !zero || *zero != 0.0 || where->input(2) != p) return nullptr;
+    return where;
+  }
+
+  // The additive mask of a score Add: float like the scores, rank <= 4,
+  // broadcast into the scores without enlarging them.
+  static bool mask_fits(const Node& add, const Value* mask, std::string* why) {
+    if (mask->dtype() != DType::Undefined && !is_float(mask->dtype())) {
+      *why = "the mask '" + mask->name() + "' is not float";
+      return false;
+    }
+    auto r = rank_of(mask);
+    if (!r || *r < 1 || *r > 4) {
+      *why = "the mask '" + mask->name() + "' has " + (r ? "rank " + std::to_string(*r) : "an unknown rank") +
+             ", not 1 to 4";
+      return false;
+    }
+    auto md = symbolic_dims(mask);
+    auto sd = symbolic_dims(add.output(0));
+    auto other = symbolic_dims(add.input(0) == mask ? add.input(1) : add.input(0));
+    if (!md || !sd || !other || sd->size() != 4 || other->size() != 4) {
+      *why = "the shapes of the mask '" + mask->name() + "' or of the scores are unknown";
+      return false;
+    }
+    for (size_t i = 0; i < 4; ++i)
+      if (!((*other)[i] == (*sd)[i])) {
+        *why = "the mask '" + mask->name() + "' broadcasts the scores to a larger shape";
+        return false;
+      }
+    for (size_t j = 0; j < md->size(); ++j) {
+      const Dim& d = (*md)[md->size() - 1 - j];
+      if (!(d.known() && d.value() == 1) && !(d == (*sd)[3 - j])) {
+        *why = "the mask '" + mask->name() + "' does not broadcast to the scores";
+        return false;
+      }
+    }
+    return true;
   }
 
   // ---- ONNX Attention (opset 23) ---------------------------------------------------------
@@ -442,6 +531,10 @@ class FuseAttention final : public Pass {
     if (p.past_k.value) {
       inputs.push_back(materialize(graph, p.past_k, name + "/past_key"));
       inputs.push_back(materialize(graph, p.past_v, name + "/past_value"));
+    }
+    if (p.mask) {
+      inputs.resize(5, nullptr);
+      inputs.push_back(p.mask);
     }
 
     // Where the output goes: straight into the value a following

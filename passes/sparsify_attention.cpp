@@ -131,6 +131,10 @@ class SparsifyAttention final : public Pass {
         ctx.explain(*node, "layer " + std::to_string(layer) + " is not in `layers`; left dense");
         continue;
       }
+      if (node->input(5)) {
+        ctx.explain(*node, "self-attention with a mask (input 5); the sparse kernels take none, so it is left dense");
+        continue;
+      }
       if (!graph.is_graph_input(pk) || !graph.is_graph_input(pv)) {
         ctx.explain(*node, "past_key/past_value are not graph inputs, so the runtime cannot own the cache; left dense");
         continue;

@@ -25,6 +25,13 @@ void infer_attention(InferContext& ctx) {
   for (size_t i = 0; i < 5; ++i)
     if (ctx.has_input(i)) check_rank4(ctx, i, names[i]);
   if (ctx.has_input(3) != ctx.has_input(4)) ctx.fail("past_key and past_value must be given together");
+  if (ctx.has_input(5)) {
+    const ValueInfo& m = ctx.input(5);
+    if (m.shape.rank_known() && (m.shape.rank() < 1 || m.shape.rank() > 4))
+      ctx.fail("mask must have rank 1 to 4 [B, H, S_q, S_kv], got " + m.shape.str());
+    if (m.dtype != DType::Undefined && ctx.input(0).dtype != DType::Undefined && m.dtype != ctx.input(0).dtype)
+      ctx.fail(std::string("mask has dtype ") + dtype_name(m.dtype) + ", query has " + dtype_name(ctx.input(0).dtype));
+  }
   const ValueInfo& q = ctx.input(0);
   const ValueInfo& k = ctx.input(1);
   const ValueInfo& v = ctx.input(2);
@@ -57,11 +64,11 @@ void infer_attention(InferContext& ctx) {
 }
 
 VDRT_REGISTER_OP("vdrt", "Attention")
-    .inputs(3, 5)
+    .inputs(3, 6)
     .outputs(1, 1)
     .set_infer(infer_attention)
     .describe("softmax(scale * Q K^T) V in [B, S, H, D] layout; optional past_key/past_value (the KV cache) "
-              "are prepended to key/value along S. Attributes: scale, num_heads, kv_num_heads, "
+              "are prepended to key/value along S; optional mask is added to the scores [B, H, S_q, S_kv]. Attributes: scale, num_heads, kv_num_heads, "
               "kv_cache_layer, kind, source.");
 
 }  // namespace

@@ -2,7 +2,11 @@
 // softmax(scale * Q K^T) V in [B, S, H, D] layout through the flash-style
 // attention core, which reads the cache (past_key/past_value) and this
 // call's keys as two consecutive key segments, so the cache is never
-// copied into a concatenation.
+// copied into a concatenation. The optional additive mask (input 5, over
+// [B, H, S_q, S_kv] with size-1 dims broadcast) is read in place as the
+// core's bias; a key the mask sets to -inf is skipped, and a query row with
+// every key masked gives zeros (what the exporters' IsNaN/Where after
+// Softmax produce).
 #include "kernels/cpu/attention_core.h"
 #include "kernels/cpu/kernel.h"
 
@@ -52,6 +56,24 @@ void attention_kernel(KernelContext& ctx) {
   p.out_head_stride = Dv;
   p.out_seq_stride = Hq * Dv;
   p.scale = ctx.attrs.get_float("scale");
+  if (ctx.has(5)) {
+    const TensorView& m = ctx.in(5);
+    const int64_t kv_len = p.kv_len();
+    VDRT_CHECK(m.dtype == DType::F32 && m.rank() >= 1 && m.rank() <= 4,
+               "vdrt.Attention: the mask must be an f32 tensor of rank 1 to 4, got " + dims_str(m.dims));
+    const int64_t want[4] = {B, Hq, Sq, kv_len};
+    for (size_t j = 0; j < m.rank(); ++j) {
+      const int64_t d = m.dims[m.rank() - 1 - j], w = want[3 - j];
+      VDRT_CHECK(d == 1 || d == w, "vdrt.Attention: mask " + dims_str(m.dims) + " does not broadcast to [" +
+                                       std::to_string(B) + ", " + std::to_string(Hq) + ", " + std::to_string(Sq) +
+                                       ", " + std::to_string(kv_len) + "]");
+    }
+    p.bias[0] = make_attention_bias(m.as<float>(), m.dims);
+    if (m.dims.back() == 1) {  // one value for every key
+      p.bias[0].key_stride = 0;
+      p.bias[0].key_len = kv_len;
+    }
+  }
   attention_f32(p);
 }
 

@@ -16,7 +16,8 @@
 //                                  128 [64], when the device has them and
 //                                  the session precision is fp16.
 // The cache (past_key/past_value) and this call's keys are read as two
-// consecutive key ranges, never concatenated. Tensors that are absent or
+// consecutive key ranges, never concatenated. vdrt.Attention with a mask
+// (input 5) is not supported here yet and falls back to the CPU. Tensors that are absent or
 // empty are never bound: another input takes their binding (the shader does
 // not read it).
 #include <algorithm>
@@ -281,6 +282,8 @@ Program build_vdrt_attention(const KernelArgs& a) {
 }
 
 bool supports_vdrt_attention(const Node& node, const DeviceCaps&) {
+  // Input 5 (the additive mask) has no shader yet: masked attention runs
+  // on the CPU (docs/vdrt_ops.md).
   if (!all_float32(node) || node.inputs().size() < 3 || node.inputs().size() > 5) return false;
   for (size_t i = 0; i < 3; ++i)
     if (!node.input(i)) return false;

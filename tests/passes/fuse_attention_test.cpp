@@ -213,6 +213,28 @@ TEST(FuseAttention, SoftmaxOverTheWrongAxis) {
   expect_not_fused(b, "Softmax axis is 2");
 }
 
+// A masked attention fuses with the mask as vdrt.Attention's input 5 and
+// gives the decomposed graph's outputs.
+void expect_masked_fusion(GraphBuilder& b, Value* mask, size_t past_inputs) {
+  auto before = b.graph().clone();
+  PassContext ctx;
+  ASSERT_TRUE(test::run_pass("fuse-attention", b.graph(), &ctx)) << test::explained(ctx);
+  test::run_pass("eliminate-dead", b.graph());
+  ASSERT_EQ(test::count_ops(b.graph(), "vdrt.Attention"), 1) << test::explained(ctx);
+  EXPECT_EQ(test::count_ops(b.graph(), "Softmax"), 0);
+  for (const auto& n : b.graph().nodes()) {
+    if (n->qualified_op() != "vdrt.Attention") continue;
+    ASSERT_EQ(n->inputs().size(), 6u);
+    EXPECT_EQ(n->input(5), mask);
+    EXPECT_EQ(n->input(3) != nullptr, past_inputs == 2);
+    EXPECT_NEAR(n->attrs().get_float("scale"), 0.35, 1e-6);
+  }
+  auto inputs = test::random_inputs(*before, 7, {{"T", T}});
+  auto want = test::run_graph(*before, inputs);
+  auto got = test::run_graph(b.graph(), inputs);
+  for (const auto& [name, t] : want) EXPECT_LE(test::max_abs_diff(got.at(name), t), 1e-5) << name;
+}
+
 TEST(FuseAttention, AdditiveMask) {
   GraphBuilder b(17);
   Qkv a = make_qkv(b, true, false);
@@ -220,7 +242,18 @@ TEST(FuseAttention, AdditiveMask) {
   Value* s = b.op("MatMul", {b.op("Transpose", {a.q}, perm({0, 2, 1, 3})), b.op("Transpose", {a.k}, perm({0, 2, 3, 1}))});
   Value* p = b.op("Softmax", {b.op("Add", {b.op("Mul", {s, b.scalar(0.35f)}), mask})}, axis(-1));
   finish(b, b.op("MatMul", {p, b.op("Transpose", {a.v}, perm({0, 2, 1, 3}))}));
-  expect_not_fused(b, "mask");
+  expect_masked_fusion(b, mask, 0);
+}
+
+TEST(FuseAttention, MaskBroadcastOverKeysWithCache) {
+  // One value per (head, query) for every key, past and new: [1, H, S, 1].
+  GraphBuilder b(17);
+  Qkv a = make_qkv(b, false, true);
+  Value* mask = b.input("mask", {1, H, S, 1});
+  Value* s = b.op("MatMul", {b.op("Transpose", {a.q}, perm({0, 2, 1, 3})), b.op("Transpose", {a.k}, perm({0, 2, 3, 1}))});
+  Value* p = b.op("Softmax", {b.op("Add", {mask, b.op("Mul", {s, b.scalar(0.35f)})})}, axis(-1));
+  finish(b, b.op("MatMul", {p, b.op("Transpose", {a.v}, perm({0, 2, 1, 3}))}));
+  expect_masked_fusion(b, mask, 2);
 }
 
 TEST(FuseAttention, ProbabilitiesUsedElsewhere) {
