@@ -14,6 +14,9 @@ VDRT_BUILD_DIR="${VDRT_BUILD_DIR:-build}"
 # The AddressSanitizer + UBSan build of the importer tests. Default: build-asan
 # (or VDRT_BUILD_DIR with -asan appended).
 VDRT_ASAN_BUILD_DIR="${VDRT_ASAN_BUILD_DIR:-${VDRT_BUILD_DIR%/}-asan}"
+# The Python virtual environment of the Python package's tests (nanobind,
+# NumPy, pytest from PyPI). Default: build-venv (VDRT_BUILD_DIR with -venv).
+VDRT_VENV_DIR="${VDRT_VENV_DIR:-${VDRT_BUILD_DIR%/}-venv}"
 
 # Options of the main build. The demo uses this same folder and these same
 # options (and builds only the `vdrt` target), so that the test command that
@@ -27,6 +30,7 @@ vdrt_release_options=(
   -DVDRT_SANITIZE=OFF
   -DVDRT_WITH_VULKAN=ON   # the Vulkan backend (a tree without it only warns the variable is unused)
   -DVDRT_WITH_OPENCL=ON   # the OpenCL backend
+  -DVDRT_BUILD_PYTHON=OFF # the Python package; run-tests.sh turns it on with its venv's Python
 )
 # Options of the sanitizer build (importer tests only; no benchmarks).
 vdrt_asan_options=(
@@ -37,6 +41,7 @@ vdrt_asan_options=(
   -DVDRT_SANITIZE=ON
   -DVDRT_WITH_VULKAN=ON
   -DVDRT_WITH_OPENCL=ON
+  -DVDRT_BUILD_PYTHON=OFF
 )
 
 # vdrt_configure DIR OPTION...: configures DIR. Refuses, with a message, a
@@ -55,6 +60,22 @@ vdrt_configure() {
     fi
   fi
   cmake -S . -B "$dir" "$@"
+}
+
+# The Python packages the Python tests and the extension's build need (PyPI).
+vdrt_python_packages=("nanobind>=2.0" "numpy>=1.21" "pytest>=7")
+
+# vdrt_python_venv DIR: creates (once) a virtual environment in DIR with
+# vdrt_python_packages; prints nothing on success. Returns non-zero with a
+# message when python3 -m venv or pip fails (no network to PyPI?).
+vdrt_python_venv() {
+  local dir="$1" python="${VDRT_PYTHON:-python3}"
+  if [ -x "$dir/bin/python" ] && "$dir/bin/python" -c "import nanobind, numpy, pytest" 2>/dev/null; then
+    return 0
+  fi
+  "$python" -m venv "$dir" || { echo "error: $python -m venv $dir failed (install python3-venv)" >&2; return 1; }
+  "$dir/bin/python" -m pip install -q --disable-pip-version-check "${vdrt_python_packages[@]}" ||
+    { echo "error: pip could not install ${vdrt_python_packages[*]} into $dir (no access to PyPI?)" >&2; return 1; }
 }
 
 # Test counting. Each vdrt_count_* prints one line per test that failed or was
@@ -111,6 +132,24 @@ vdrt_count_gtest_xml() {
     /<\/testsuite>/ { flush() }
     END { flush(); printf "counts %d %d %d\n", p, f, k }
   ' "$1"
+}
+
+# pytest --junitxml=FILE (one line of XML, so read by Python, which the
+# Python suite has anyway): an error or failure counts as failed.
+vdrt_count_pytest_xml() {
+  "$1" - "$2" <<'PY'
+import sys, xml.etree.ElementTree as ET
+p = f = k = 0
+for case in ET.parse(sys.argv[1]).iter("testcase"):
+    name = case.get("classname", "") + "." + case.get("name", "?")
+    if case.find("failure") is not None or case.find("error") is not None:
+        f += 1; print("failed " + name)
+    elif case.find("skipped") is not None:
+        k += 1; print("skipped " + name)
+    else:
+        p += 1
+print(f"counts {p} {f} {k}")
+PY
 }
 
 # A GoogleTest console log, for a binary that died before writing its XML

@@ -11,6 +11,7 @@ packages=(
   ocl-icd-opencl-dev opencl-headers pocl-opencl-icd
   libvulkan-dev mesa-vulkan-drivers glslc
   libavcodec-dev libavformat-dev libavutil-dev libswscale-dev zlib1g-dev
+  python3-dev python3-venv   # the Python package: headers for the extension, a venv for its tests
 )
 
 missing=()

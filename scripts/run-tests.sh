@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Installs what is missing, builds vdrt (Release) with its tests and
 # benchmarks, runs every ctest suite, then rebuilds the importer under
-# AddressSanitizer + UBSan and runs its tests (malformed and fuzzed models).
+# AddressSanitizer + UBSan and runs its tests (malformed and fuzzed models),
+# then builds the Python package in the same build folder (the extension
+# links the libraries already built) and runs its pytest suite (python/tests)
+# in a virtual environment with nanobind, NumPy and pytest from PyPI.
 #
 # The last line of output is the summary, alone on its line:
 #     tests: N passed, N failed, N skipped
@@ -14,6 +17,8 @@
 # Environment:
 #   VDRT_BUILD_DIR       build folder (default build; relative to the repo root)
 #   VDRT_ASAN_BUILD_DIR  sanitizer build folder (default $VDRT_BUILD_DIR-asan)
+#   VDRT_VENV_DIR        the Python tests' virtual environment (default $VDRT_BUILD_DIR-venv)
+#   VDRT_PYTHON          the Python that creates it (default python3)
 #   VDRT_REQUIRE_GPU     1 (default): a skipped test (a GPU test that found no
 #                        device) is an error; 0: skips are allowed
 #   VK_DRIVER_FILES / VK_ICD_FILENAMES   left alone when set; otherwise the
@@ -79,10 +84,24 @@ suite_problem() {
   problems+=("$1: $2")
 }
 
+# The Python tests' environment first: the main build builds the extension
+# with its Python (and its nanobind).
+python_suite="python package ($VDRT_BUILD_DIR/python, pytest)"
+venv="$(abs "$VDRT_VENV_DIR")"
+python_options=(-DVDRT_BUILD_PYTHON=OFF)
+if vdrt_python_venv "$venv"; then
+  python_options=(-DVDRT_BUILD_PYTHON=ON "-DPython_EXECUTABLE=$venv/bin/python")
+  python_ready=1
+else
+  python_ready=0
+fi
+
 # --- 1. Release build, every ctest suite ------------------------------------
 ctest_suite="ctest ($VDRT_BUILD_DIR)"
-if vdrt_configure "$VDRT_BUILD_DIR" "${vdrt_release_options[@]}" &&
+main_built=0
+if vdrt_configure "$VDRT_BUILD_DIR" "${vdrt_release_options[@]}" "${python_options[@]}" &&
    cmake --build "$VDRT_BUILD_DIR" -j "$jobs"; then
+  main_built=1
   junit="$(abs "$VDRT_BUILD_DIR")/Testing/vdrt-ctest-junit.xml"
   rm -f "$junit"
   ctest --test-dir "$VDRT_BUILD_DIR" --output-on-failure --no-tests=error -j "$jobs" \
@@ -136,6 +155,35 @@ if vdrt_configure "$VDRT_ASAN_BUILD_DIR" "${vdrt_asan_options[@]}" &&
   fi
 else
   suite_problem "$asan_suite" "configure or build failed; no test ran"
+fi
+
+# --- 3. The Python package (python/tests) ----------------------------------
+# Built in the main build folder (target vdrt_python: the extension, linked
+# against the libraries step 1 built, and its type stubs) and imported from
+# there; `pip install .` builds the same CMake project (pyproject.toml).
+if [ "$python_ready" != 1 ]; then
+  suite_problem "$python_suite" "no Python environment (see the error above); no test ran"
+elif [ "$main_built" != 1 ]; then
+  suite_problem "$python_suite" "the main build failed; no test ran"
+elif ! cmake --build "$VDRT_BUILD_DIR" -j "$jobs" --target vdrt_python; then
+  suite_problem "$python_suite" "the Python extension did not build; no test ran"
+else
+  xml="$(abs "$VDRT_BUILD_DIR")/Testing/vdrt-python-tests.xml"
+  mkdir -p "$(dirname "$xml")"
+  rm -f "$xml"
+  PYTHONPATH="$(abs "$VDRT_BUILD_DIR")/python" VDRT_CLI="$(abs "$VDRT_BUILD_DIR")/tools/vdrt" \
+    "$venv/bin/python" -m pytest -q -p no:cacheprovider python/tests --junitxml="$xml"
+  rc=$?
+  if [ -s "$xml" ]; then
+    record "$python_suite" "$(vdrt_count_pytest_xml "$venv/bin/python" "$xml")"
+    if [ "$last_total" -eq 0 ]; then
+      suite_problem "$python_suite" "pytest found no tests"
+    elif [ "$rc" -ne 0 ] && [ "$last_failed" -eq 0 ]; then
+      suite_problem "$python_suite" "pytest exited with $rc although no test failed"
+    fi
+  else
+    suite_problem "$python_suite" "pytest exited with $rc and wrote no results"
+  fi
 fi
 
 # --- Summary ----------------------------------------------------------------
