@@ -89,13 +89,13 @@ std::vector<int64_t> image_strides(const ConvGrid& g) {
   return s;
 }
 
-std::vector<int64_t> tap_offsets(const ConvGrid& g, int64_t tap) {
-  std::vector<int64_t> koff(g.kernel.size());
+// Writes tap's offsets into koff (sized to the kernel's dims by the caller,
+// once per block of rows: no allocation per row).
+void tap_offsets(const ConvGrid& g, int64_t tap, std::vector<int64_t>& koff) {
   for (size_t d = g.kernel.size(); d-- > 0;) {
     koff[d] = (tap % g.kernel[d]) * g.dilation[d] - g.pad_begin[d];
     tap /= g.kernel[d];
   }
-  return koff;
 }
 
 }  // namespace
@@ -110,10 +110,11 @@ void im2col(const float* image, int64_t channels, const ConvGrid& g, int64_t j0,
   const int64_t taps = g.taps(), width = j1 - j0, image_size = g.image_size();
   const int64_t last_s = g.stride.back();
   auto rows = [&](int64_t r0, int64_t r1) {
+    std::vector<int64_t> koff(g.kernel.size());
     for (int64_t r = r0; r < r1; ++r) {
       const float* src = image + (r / taps) * image_size;
       float* dst = col + r * width;
-      const std::vector<int64_t> koff = tap_offsets(g, r % taps);
+      tap_offsets(g, r % taps, koff);
       for_each_segment(g, segs, stride, koff, [&](size_t k, int64_t base, int64_t lo, int64_t hi) {
         const int64_t g0 = segs.start[k], g1 = g0 + segs.len[k];
         float* d = dst + segs.col[k] - g0;  // indexed by grid position
@@ -146,11 +147,12 @@ void col2im_add(const float* col, int64_t channels, const ConvGrid& g, int64_t j
   // Each channel's rows only touch that channel's image plane, so channels
   // can run in parallel without races.
   auto channel_range = [&](int64_t c0, int64_t c1) {
+    std::vector<int64_t> koff(g.kernel.size());
     for (int64_t c = c0; c < c1; ++c)
       for (int64_t t = 0; t < taps; ++t) {
         const float* src = col + (c * taps + t) * width;
         float* dst = image + c * image_size;
-        const std::vector<int64_t> koff = tap_offsets(g, t);
+        tap_offsets(g, t, koff);
         for_each_segment(g, segs, stride, koff, [&](size_t k, int64_t base, int64_t lo, int64_t hi) {
           const float* s = src + segs.col[k] - segs.start[k];
           for (int64_t p = lo; p < hi; ++p) dst[base + p * last_s] += s[p];
