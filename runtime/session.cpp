@@ -1,6 +1,7 @@
 #include "runtime/session.h"
 
 #include <chrono>
+#include <cstring>
 #include <set>
 #include <unordered_map>
 
@@ -17,16 +18,19 @@
 
 namespace vdrt {
 
-// One run's inputs, each a host tensor or a device array.
+// One run's inputs, each a host tensor or a device array, by graph input
+// index. It points into the caller's tensors: making it allocates nothing.
 struct InputRef {
   DType dtype = DType::Undefined;
-  std::vector<int64_t> dims;
+  const std::vector<int64_t>* dims = nullptr;  // nullptr: not bound
   const Tensor* host = nullptr;
   const DeviceArray* device = nullptr;
-  int64_t numel() const { return vdrt::numel(dims); }
+  bool bound() const { return dims != nullptr; }
+  int64_t numel() const { return vdrt::numel(*dims); }
 };
 struct Feed {
-  std::map<std::string, InputRef> inputs;
+  std::vector<InputRef> inputs;          // per Graph::inputs() index
+  const std::string* unknown = nullptr;  // a name the model has no input for
 };
 
 struct ValueState {
@@ -59,6 +63,34 @@ struct Slot {
   size_t offset = 0;
   int home_backend = -1;  // where the value is computed; -1: uploaded from the host
   bool filled = false;
+  bool alias = false;     // shares the bytes of a view node's input (offset copied from it)
+};
+
+// How a node's input or output is found on each run, resolved once per plan.
+struct TensorRef {
+  const Value* value = nullptr;  // nullptr: absent optional input
+  const ValueState* state = nullptr;
+  Slot* slot = nullptr;          // nullptr for constants
+  int input_index = -1;          // index among the graph inputs, or -1
+  Buffer* fixed = nullptr;       // a constant's or a host value's buffer, once made
+};
+
+// Ops whose output is their input's bytes under another shape.
+bool is_view_op(const Node& n) {
+  if (!n.domain().empty()) return false;
+  const std::string& t = n.op_type();
+  return t == "Reshape" || t == "Squeeze" || t == "Unsqueeze" || t == "Flatten" || t == "Identity";
+}
+
+// 64-bit FNV-1a, for plan keys.
+struct Hasher {
+  uint64_t h = 1469598103934665603ull;
+  void bytes(const void* p, size_t n) {
+    const auto* c = static_cast<const uint8_t*>(p);
+    for (size_t i = 0; i < n; ++i) h = (h ^ c[i]) * 1099511628211ull;
+  }
+  template <typename T>
+  void add(const T& x) { bytes(&x, sizeof x); }
 };
 
 }  // namespace
@@ -77,8 +109,16 @@ struct Session::Impl {
   size_t constant_bytes = 0;
   std::set<const Value*> shape_args;  // graph inputs read as shape arguments
   std::vector<std::shared_ptr<OpState>> node_state;  // per node index; see bind_state
+  std::unordered_map<std::string, size_t> input_index;  // graph input name -> index
+  bool alias_views = true;
+  bool profiling = false;
+  NodeProfile profile;
+  // Reused by every run (runs are not concurrent): the feed, and each node's
+  // tensors, whose dims keep their capacity from run to run and plan to plan.
+  Feed feed;
+  std::vector<std::vector<DeviceTensor>> ins, outs;  // per node
 
-  DeviceTensor constant_tensor(const Value* v, int b) {
+  Buffer* constant_buffer(const Value* v, int b) {
     auto& buf = constants[{v, b}];
     const Tensor& t = v->constant();
     if (!buf) {
@@ -86,7 +126,7 @@ struct Session::Impl {
       backends[b]->upload(*buf, 0, t.raw(), t.nbytes());
       constant_bytes += t.nbytes();
     }
-    return DeviceTensor{buf.get(), 0, TensorDesc{t.dtype(), t.dims()}};
+    return buf.get();
   }
 };
 
@@ -97,6 +137,10 @@ Session::Session(std::unique_ptr<Graph> graph, const SessionOptions& options)
     run_pass_pipeline_text(*graph_, options.pass_pipeline_text, options.pass_pipeline_label);
   infer_shapes(*graph_);
   impl_->node_state.resize(graph_->nodes().size());
+  for (const auto& node : graph_->nodes()) {
+    impl_->ins.emplace_back(node->inputs().size());
+    impl_->outs.emplace_back(node->outputs().size());
+  }
   backend_ = BackendRegistry::instance().create(options.device, BackendOptions{options.threads, options.precision});
   impl_->backends.push_back(backend_.get());
   int cpu_index = backend_->info().backend == "cpu" ? 0 : -1;
@@ -119,6 +163,8 @@ Session::Session(std::unique_ptr<Graph> graph, const SessionOptions& options)
     impl_->node_backend.push_back(cpu_index);
   }
   impl_->shape_args = shape_argument_inputs(*graph_);
+  for (size_t k = 0; k < graph_->inputs().size(); ++k) impl_->input_index[graph_->inputs()[k]->name()] = k;
+  impl_->alias_views = options.alias_views;
   spdlog::debug("session: {} nodes on {}", graph_->nodes().size(), backend_->info().name);
 }
 
@@ -155,6 +201,17 @@ void Session::bind_state(const Node& node, std::shared_ptr<OpState> state) {
   throw Error("bind_state: the node is not in this session's graph", {graph_->source_path, node.name()});
 }
 
+void Session::set_profiling(bool on) {
+  impl_->profiling = on;
+  if (on) {
+    impl_->profile = NodeProfile{};
+    impl_->profile.seconds.assign(graph_->nodes().size(), 0.0);
+    impl_->profile.calls.assign(graph_->nodes().size(), 0);
+  }
+}
+
+const NodeProfile& Session::profile() const { return impl_->profile; }
+
 std::vector<std::string> Session::placement() const {
   std::vector<std::string> out;
   for (int b : impl_->node_backend) out.push_back(impl_->backends[b]->info().backend);
@@ -178,27 +235,25 @@ std::set<const Value*> shape_argument_inputs(const Graph& g) {
 
 void bind_inputs(const Graph& g, const Feed& feed, const std::set<const Value*>& shape_args,
                  std::unordered_map<const Value*, ValueState>& state) {
-  const auto& inputs = feed.inputs;
-  std::set<std::string> declared;
   std::map<std::string, int64_t> symbols;
-  for (const Value* v : g.inputs()) {
-    declared.insert(v->name());
-    auto it = inputs.find(v->name());
-    VDRT_CHECK(it != inputs.end(), "input '" + v->name() + "' is not bound", {g.source_path});
-    const InputRef& t = it->second;
+  for (size_t index = 0; index < g.inputs().size(); ++index) {
+    const Value* v = g.inputs()[index];
+    const InputRef& t = feed.inputs[index];
+    VDRT_CHECK(t.bound(), "input '" + v->name() + "' is not bound", {g.source_path});
     VDRT_CHECK(v->dtype() == DType::Undefined || t.dtype == v->dtype(),
                "input '" + v->name() + "' must be " + dtype_name(v->dtype()) + ", got " + dtype_name(t.dtype),
                {g.source_path});
     const Shape& s = v->shape();
+    const std::vector<int64_t>& dims = *t.dims;
     if (s.rank_known()) {
-      VDRT_CHECK(s.rank() == t.dims.size(), "input '" + v->name() + "' must have shape " + s.str() + ", got " +
-                                                  dims_str(t.dims), {g.source_path});
+      VDRT_CHECK(s.rank() == dims.size(), "input '" + v->name() + "' must have shape " + s.str() + ", got " +
+                                                  dims_str(dims), {g.source_path});
       for (size_t i = 0; i < s.rank(); ++i) {
         const Dim& d = s[i];
         bool ok = true;
-        if (d.known()) ok = d.value() == t.dims[i];
-        else if (d.is_symbol()) ok = symbols.emplace(d.name(), t.dims[i]).first->second == t.dims[i];
-        VDRT_CHECK(ok, "input '" + v->name() + "' has shape " + dims_str(t.dims) + " which does not fit " +
+        if (d.known()) ok = d.value() == dims[i];
+        else if (d.is_symbol()) ok = symbols.emplace(d.name(), dims[i]).first->second == dims[i];
+        VDRT_CHECK(ok, "input '" + v->name() + "' has shape " + dims_str(dims) + " which does not fit " +
                            s.str() + (d.is_symbol() ? " (dimension '" + d.name() + "' is bound differently by another input)" : ""),
                    {g.source_path});
       }
@@ -210,13 +265,13 @@ void bind_inputs(const Graph& g, const Feed& feed, const std::set<const Value*>&
       // Small integer inputs drive shapes on the host: they cannot stay on the device.
       VDRT_CHECK(!known, "input '" + v->name() + "' is a small integer tensor the host needs (frame offsets, shapes): bind it as a host tensor",
                  {g.source_path});
-      state[v] = ValueState{t.dtype, t.dims, std::nullopt, false};
+      state[v] = ValueState{t.dtype, dims, std::nullopt, false};
     } else {
-      state[v] = ValueState{t.dtype, t.dims, *t.host, known};
+      state[v] = ValueState{t.dtype, dims, *t.host, known};
     }
   }
-  for (const auto& [name, _] : inputs)
-    VDRT_CHECK(declared.count(name), "the model has no input named '" + name + "'", {g.source_path});
+  VDRT_CHECK(!feed.unknown, "the model has no input named '" + (feed.unknown ? *feed.unknown : "") + "'",
+             {g.source_path});
 }
 
 std::string compile_key_part(const TensorDesc& d, const Tensor* known) {
@@ -228,35 +283,6 @@ std::string compile_key_part(const TensorDesc& d, const Tensor* known) {
   else if (known)
     for (double x : known->as_double()) key += ":" + std::to_string(x);
   return key;
-}
-
-}  // namespace
-
-namespace {
-
-// Identifies the plan for a set of inputs: every input's dtype and dims, and
-// the contents of those known on the host (they can change shapes).
-std::string plan_key(const Graph& g, const Feed& feed, const std::set<const Value*>& shape_args) {
-  const auto& inputs = feed.inputs;
-  std::string key;
-  for (const Value* v : g.inputs()) {
-    auto it = inputs.find(v->name());
-    if (it == inputs.end()) return {};  // bind_inputs reports it
-    const InputRef& r = it->second;
-    key += dtype_name(r.dtype);
-    for (int64_t d : r.dims) key += "," + std::to_string(d);
-    if (r.device) key += "@device";
-    if (r.host && r.numel() <= kHostInputLimit && (!is_float(r.dtype) || shape_args.count(v))) {
-      const Tensor& t = *r.host;
-      key += "=";
-      if (is_float(t.dtype()))
-        for (double x : t.as_double()) key += std::to_string(x) + ";";
-      else
-        for (int64_t x : t.as_int64()) key += std::to_string(x) + ";";
-    }
-    key += "|";
-  }
-  return inputs.size() == g.inputs().size() ? key : std::string();
 }
 
 }  // namespace
@@ -273,7 +299,24 @@ struct Session::Plan {
   // Values computed on the host (RoPE tables, masks...) depend only on the
   // plan: uploaded once per backend on the plan's first run, then reused.
   std::map<SlotKey, std::unique_ptr<Buffer>> host_values;
+  // Node i's inputs then outputs are refs[ref_begin[i]...]: one array, so
+  // that a plan made per chunk (frame offsets change) is few allocations.
+  std::vector<TensorRef> refs;
+  std::vector<size_t> ref_begin;  // per node
+  std::vector<bool> is_view;  // per node: runs as its input's bytes, nothing to execute
   RunStats stats;
+
+  // The inputs this plan was made for (see Session::plan_for): dtype, dims,
+  // whether on the device, and the contents of those that drive shapes.
+  bool cacheable = false;
+  uint64_t key = 0;
+  struct InputKey {
+    DType dtype;
+    std::vector<int64_t> dims;
+    bool device;
+    std::optional<Tensor> contents;
+  };
+  std::vector<InputKey> inputs;
 
   int home_of(const Value* v, int n_backends) const {
     for (int k = 0; k < n_backends; ++k)
@@ -285,30 +328,68 @@ struct Session::Plan {
 std::vector<std::string> Session::last_placement() const {
   std::vector<std::string> out = placement();
   if (plans_.empty()) return out;
-  const Plan& plan = *plans_.front().second;
+  const Plan& plan = *plans_.front();
   for (size_t i = 0; i < out.size(); ++i)
     if (plan.on_host[i]) out[i] = "host";
   return out;
 }
 
+namespace {
+
+// Whether input `index`'s contents shape the plan: small host tensors that
+// are integers or read as shape arguments (bind_inputs makes them known).
+bool contents_in_key(const InputRef& r, bool shape_arg) {
+  return r.host && r.numel() <= kHostInputLimit && (!is_float(r.dtype) || shape_arg);
+}
+
+}  // namespace
+
+// A plan is found by a hash of every input's dtype, dims, place and (for
+// those that drive shapes) contents, then checked against the inputs it was
+// made for, so that a collision cannot pick a wrong plan. Neither allocates.
 Session::Plan& Session::plan_for(const Feed& feed) {
-  const std::string key = plan_key(*graph_, feed, impl_->shape_args);
-  if (!key.empty()) {
+  const Graph& g = *graph_;
+  bool cacheable = !feed.unknown;
+  Hasher h;
+  for (size_t k = 0; k < feed.inputs.size() && cacheable; ++k) {
+    const InputRef& r = feed.inputs[k];
+    if (!r.bound()) { cacheable = false; break; }  // bind_inputs reports it
+    h.add(r.dtype);
+    h.add(r.dims->size());
+    h.bytes(r.dims->data(), r.dims->size() * sizeof(int64_t));
+    h.add(r.device != nullptr);
+    if (contents_in_key(r, impl_->shape_args.count(g.inputs()[k]) > 0)) h.bytes(r.host->raw(), r.host->nbytes());
+  }
+  auto matches = [&](const Plan& p) {
+    if (!p.cacheable || p.key != h.h) return false;
+    for (size_t k = 0; k < feed.inputs.size(); ++k) {
+      const InputRef& r = feed.inputs[k];
+      const Plan::InputKey& want = p.inputs[k];
+      if (r.dtype != want.dtype || *r.dims != want.dims || (r.device != nullptr) != want.device) return false;
+      if (want.contents && (!r.host || std::memcmp(r.host->raw(), want.contents->raw(), want.contents->nbytes()) != 0))
+        return false;
+    }
+    return true;
+  };
+  if (cacheable)
     for (auto it = plans_.begin(); it != plans_.end(); ++it)
-      if (it->first == key) {
+      if (matches(**it)) {
         plans_.splice(plans_.begin(), plans_, it);  // most recently used first
-        return *plans_.front().second;
+        return *plans_.front();
       }
-  }
   auto plan = build_plan(feed);
-  if (key.empty()) {  // not cacheable; keep it only for this run
-    plans_.emplace_front(std::string(), std::move(plan));
-  } else {
-    plans_.emplace_front(key, std::move(plan));
+  plan->cacheable = cacheable;  // if not, it is kept only for this run
+  plan->key = h.h;
+  for (size_t k = 0; k < feed.inputs.size() && cacheable; ++k) {
+    const InputRef& r = feed.inputs[k];
+    Plan::InputKey key{r.dtype, *r.dims, r.device != nullptr, std::nullopt};
+    if (contents_in_key(r, impl_->shape_args.count(g.inputs()[k]) > 0)) key.contents = r.host->clone();
+    plan->inputs.push_back(std::move(key));
   }
+  plans_.push_front(std::move(plan));
   constexpr size_t kMaxPlans = 8;
   while (plans_.size() > kMaxPlans) plans_.pop_back();
-  return *plans_.front().second;
+  return *plans_.front();
 }
 
 std::unique_ptr<Session::Plan> Session::build_plan(const Feed& feed) {
@@ -417,8 +498,38 @@ std::unique_ptr<Session::Plan> Session::build_plan(const Feed& feed) {
     for (int b = 0; b < n_backends; ++b)
       if (auto it = slots.find({v, b}); it != slots.end() && it->second.home_backend == b) it->second.request.last = n_nodes;
 
+  // 3. Views: a Reshape (Squeeze, Unsqueeze, Flatten, Identity) on the CPU
+  // whose input was computed in the same arena leaves its output in the
+  // input's bytes. Every value is written once, by its producer, and no
+  // kernel writes its inputs, so the two share one buffer that lives from the
+  // input's producer to the last reader of either; the node runs nothing.
+  // Graph inputs (read from the caller or uploaded), constants and values
+  // computed on the host or on another backend keep their own buffers.
+  plan->is_view.assign(nodes.size(), false);
+  std::unordered_map<Slot*, Slot*> root;  // aliased slot -> the slot that owns the bytes
+  for (int64_t i = 0; i < n_nodes && impl_->alias_views; ++i) {
+    const Node& node = *nodes[i];
+    int b = impl_->node_backend[i];
+    if (on_host[i] || !is_view_op(node) || impl_->backends[b]->info().backend != "cpu") continue;
+    const Value* x = node.input(0);
+    const Value* y = node.outputs().size() == 1 ? node.output(0) : nullptr;
+    if (!x || !y || x->is_constant() || g.is_graph_input(x)) continue;
+    auto xs = slots.find({x, b}), ys = slots.find({y, b});
+    if (xs == slots.end() || ys == slots.end() || xs->second.home_backend != b ||
+        xs->second.request.bytes != ys->second.request.bytes)
+      continue;
+    Slot* owner = &xs->second;
+    if (auto r = root.find(owner); r != root.end()) owner = r->second;
+    owner->request.first = std::min(owner->request.first, ys->second.request.first);
+    owner->request.last = std::max(owner->request.last, ys->second.request.last);
+    ys->second.alias = true;
+    root[&ys->second] = owner;
+    plan->is_view[i] = true;
+  }
+
   std::vector<std::vector<SlotKey>> keys(n_backends);
-  for (auto& [k, s] : slots) keys[k.second].push_back(k);
+  for (auto& [k, s] : slots)
+    if (!s.alias) keys[k.second].push_back(k);
   plan->arena_bytes.assign(n_backends, 0);
   for (int b = 0; b < n_backends; ++b) {
     std::sort(keys[b].begin(), keys[b].end(), [&](const SlotKey& x, const SlotKey& y) { return x.first->name() < y.first->name(); });
@@ -430,31 +541,69 @@ std::unique_ptr<Session::Plan> Session::build_plan(const Feed& feed) {
     plan->stats.arena_bytes += mp.arena_bytes;
     plan->stats.naive_bytes += mp.naive_bytes;
   }
+  for (auto& [aliased, owner] : root) aliased->offset = owner->offset;
+
+  // 4. Where each node finds its tensors on every run.
   plan->compiled.assign(nodes.size(), nullptr);
+  plan->ref_begin.assign(nodes.size(), 0);
+  auto ref = [&](const Value* v, int b) {
+    TensorRef& r = plan->refs.emplace_back();
+    if (!v) return;
+    r.value = v;
+    r.state = &state.at(v);
+    if (v->is_constant()) return;
+    r.slot = &slots.at({v, b});
+    if (auto it = impl_->input_index.find(v->name()); it != impl_->input_index.end() && g.is_graph_input(v))
+      r.input_index = static_cast<int>(it->second);
+  };
+  for (int64_t i = 0; i < n_nodes; ++i) {
+    plan->ref_begin[i] = plan->refs.size();
+    if (on_host[i] || plan->is_view[i]) continue;
+    int b = impl_->node_backend[i];
+    for (const Value* v : nodes[i]->inputs()) ref(v, b);
+    for (const Value* v : nodes[i]->outputs()) ref(v, b);
+  }
   return plan;
 }
 
 namespace {
-void add_host(Feed& f, const TensorMap& m) {
-  for (const auto& [name, t] : m) f.inputs[name] = InputRef{t.dtype(), t.dims(), &t, nullptr};
+
+// Points `feed` at the caller's tensors; its vector keeps its capacity from
+// run to run.
+void start_feed(Feed& feed, size_t n_inputs) {
+  feed.inputs.assign(n_inputs, InputRef{});
+  feed.unknown = nullptr;
 }
+
 }  // namespace
 
 TensorMap Session::run(const TensorMap& inputs) {
-  Feed feed;
-  add_host(feed, inputs);
+  Feed& feed = impl_->feed;
+  start_feed(feed, graph_->inputs().size());
+  for (const auto& [name, t] : inputs) {
+    auto it = impl_->input_index.find(name);
+    if (it == impl_->input_index.end()) { feed.unknown = &name; continue; }
+    feed.inputs[it->second] = InputRef{t.dtype(), &t.dims(), &t, nullptr};
+  }
   return run_feed(feed, {}).host_outputs;
 }
 
 IoResult Session::run(const IoBinding& binding) {
-  Feed feed;
-  add_host(feed, binding.host_inputs);
+  Feed& feed = impl_->feed;
+  start_feed(feed, graph_->inputs().size());
+  for (const auto& [name, t] : binding.host_inputs) {
+    auto it = impl_->input_index.find(name);
+    if (it == impl_->input_index.end()) { feed.unknown = &name; continue; }
+    feed.inputs[it->second] = InputRef{t.dtype(), &t.dims(), &t, nullptr};
+  }
   for (const auto& [name, a] : binding.device_inputs) {
     VDRT_CHECK(a.defined(), "device input '" + name + "' holds no buffer", {graph_->source_path});
     VDRT_CHECK(&a.buffer->backend() == backend_.get(),
                "device input '" + name + "' lives on another backend than this session's", {graph_->source_path});
-    VDRT_CHECK(!feed.inputs.count(name), "input '" + name + "' is bound twice", {graph_->source_path});
-    feed.inputs[name] = InputRef{a.desc.dtype, a.desc.dims, nullptr, &a};
+    auto it = impl_->input_index.find(name);
+    if (it == impl_->input_index.end()) { feed.unknown = &name; continue; }
+    VDRT_CHECK(!feed.inputs[it->second].bound(), "input '" + name + "' is bound twice", {graph_->source_path});
+    feed.inputs[it->second] = InputRef{a.desc.dtype, &a.desc.dims, nullptr, &a};
   }
   return run_feed(feed, binding.device_outputs);
 }
@@ -496,31 +645,40 @@ IoResult Session::run_feed(const Feed& feed, const std::set<std::string>& device
     }
   }
 
-  auto device_tensor = [&](const Value* v, int b) -> DeviceTensor {
-    if (v->is_constant()) return impl_->constant_tensor(v, b);
-    Slot& s = slots.at({v, b});
-    const ValueState& st = state.at(v);
-    DeviceTensor t{impl_->arenas[b].get(), s.offset, TensorDesc{st.dtype, st.dims}};
-    if (g.is_graph_input(v)) {
-      const InputRef& r = feed.inputs.at(v->name());
-      // A device input on this backend is read in place.
-      if (r.device && &r.device->buffer->backend() == impl_->backends[b])
-        return DeviceTensor{r.device->buffer.get(), 0, TensorDesc{st.dtype, st.dims}};
+  // Places tensor `t` (whose shape the plan set) for a node on backend b,
+  // uploading or copying its contents there first when they live elsewhere.
+  auto place = [&](TensorRef& r, int b, DeviceTensor& t) {
+    const Value* v = r.value;
+    if (!v) return;
+    t.desc.dtype = r.state->dtype;
+    t.desc.dims = r.state->dims;  // within the capacity of earlier runs: no allocation
+    if (r.fixed) { t.buffer = r.fixed; t.offset = 0; return; }
+    if (v->is_constant()) { t.buffer = r.fixed = impl_->constant_buffer(v, b); t.offset = 0; return; }
+    Slot& s = *r.slot;
+    const ValueState& st = *r.state;
+    t.buffer = impl_->arenas[b].get();
+    t.offset = s.offset;
+    const InputRef* in_ref = r.input_index >= 0 ? &feed.inputs[r.input_index] : nullptr;
+    // A device input on this backend is read in place.
+    if (in_ref && in_ref->device && &in_ref->device->buffer->backend() == impl_->backends[b]) {
+      t.buffer = in_ref->device->buffer.get();
+      t.offset = 0;
+      return;
     }
-    if (!g.is_graph_input(v) && st.host && s.home_backend != b) {
+    if (!in_ref && st.host && s.home_backend != b) {
       auto& buf = plan.host_values[{v, b}];
       if (!buf) {
         buf = impl_->backends[b]->allocate(std::max<size_t>(st.host->nbytes(), 1));
         impl_->backends[b]->upload(*buf, 0, st.host->raw(), st.host->nbytes());
         ++host_uploads;
       }
-      return DeviceTensor{buf.get(), 0, TensorDesc{st.dtype, st.dims}};
+      t.buffer = r.fixed = buf.get();
+      t.offset = 0;
+      return;
     }
     if (s.home_backend != b && !s.filled) {
       Backend& dst = *impl_->backends[b];
-      const InputRef* in_ref = g.is_graph_input(v) ? &feed.inputs.at(v->name()) : nullptr;
       const Tensor* host = in_ref ? in_ref->host : st.host ? &*st.host : nullptr;
-
       if (in_ref && in_ref->device) {  // a device input read by the CPU fallback
         Tensor staging(st.dtype, st.dims);
         in_ref->device->buffer->backend().download(*in_ref->device->buffer, 0, staging.raw(), staging.nbytes());
@@ -539,26 +697,33 @@ IoResult Session::run_feed(const Feed& feed, const std::set<std::string>& device
       }
       s.filled = true;
     }
-    return t;
   };
 
-  std::vector<DeviceTensor> ins, outs;
+  const bool profiling = impl_->profiling;
+  size_t views = 0;
   for (int64_t i = 0; i < n_nodes; ++i) {
     if (plan.on_host[i]) continue;
-    const Node& node = *nodes[i];
+    if (plan.is_view[i]) { ++views; continue; }
     int b = impl_->node_backend[i];
-    ins.clear();
-    outs.clear();
-    for (Value* v : node.inputs()) ins.push_back(v ? device_tensor(v, b) : DeviceTensor{});
-    for (Value* v : node.outputs()) outs.push_back(v ? device_tensor(v, b) : DeviceTensor{});
+    std::vector<DeviceTensor>& ins = impl_->ins[i];
+    std::vector<DeviceTensor>& outs = impl_->outs[i];
+    TensorRef* refs = plan.refs.data() + plan.ref_begin[i];
+    for (size_t k = 0; k < ins.size(); ++k) place(refs[k], b, ins[k]);
+    for (size_t k = 0; k < outs.size(); ++k) place(refs[ins.size() + k], b, outs[k]);
     if (b != 0) ++on_fallback;
     CompiledOp*& op = plan.compiled[i];
     if (!op) op = compile(i, ins, outs, state);
+    std::chrono::steady_clock::time_point start;
+    if (profiling) start = std::chrono::steady_clock::now();
     try {
       if (OpState* st = impl_->node_state[i].get()) impl_->backends[b]->enqueue(*op, ins, outs, st);
       else impl_->backends[b]->enqueue(*op, ins, outs);
     } catch (const Error& e) {
-      throw e.with_site({g.source_path, node.name(), node.qualified_op()});
+      throw e.with_site({g.source_path, nodes[i]->name(), nodes[i]->qualified_op()});
+    }
+    if (profiling) {
+      impl_->profile.seconds[i] += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      ++impl_->profile.calls[i];
     }
   }
   IoResult result;
@@ -571,14 +736,15 @@ IoResult Session::run_feed(const Feed& feed, const std::set<std::string>& device
                   TensorDesc{st.dtype, st.dims}};
     size_t bytes = a.desc.nbytes();
     int hb = plan.home_of(v, n_backends);
-    if (g.is_graph_input(v) && feed.inputs.at(name).device) {
-      backend_->copy(*feed.inputs.at(name).device->buffer, 0, *a.buffer, 0, bytes);
+    const InputRef* in_ref = g.is_graph_input(v) ? &feed.inputs[impl_->input_index.at(name)] : nullptr;
+    if (in_ref && in_ref->device) {
+      backend_->copy(*in_ref->device->buffer, 0, *a.buffer, 0, bytes);
     } else if (hb == 0) {
       backend_->copy(*impl_->arenas[0], slots.at({v, 0}).offset, *a.buffer, 0, bytes);
     } else {  // computed on the host or by the CPU fallback
       Tensor host(st.dtype, st.dims);
       if (st.known) host = *st.host;
-      else if (g.is_graph_input(v)) host = *feed.inputs.at(name).host;
+      else if (in_ref) host = *in_ref->host;
       else impl_->backends[hb]->download(*impl_->arenas[hb], slots.at({v, hb}).offset, host.raw(), bytes);
       backend_->upload(*a.buffer, 0, host.raw(), bytes);
     }
@@ -591,7 +757,7 @@ IoResult Session::run_feed(const Feed& feed, const std::set<std::string>& device
     const ValueState& st = state.at(v);
     auto& host_out = result.host_outputs;
     if (g.is_graph_input(v)) {
-      const InputRef& r = feed.inputs.at(v->name());
+      const InputRef& r = feed.inputs[impl_->input_index.at(v->name())];
       host_out[v->name()] = r.host ? r.host->clone() : to_host(*r.device);
       continue;
     }
@@ -607,7 +773,12 @@ IoResult Session::run_feed(const Feed& feed, const std::set<std::string>& device
   stats_.host_uploads = host_uploads;
   stats_.cross_copies = cross_copies;
   stats_.nodes_on_fallback = on_fallback;
+  stats_.aliased_views = views;
   stats_.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  if (profiling) {
+    impl_->profile.run_seconds += stats_.seconds;
+    ++impl_->profile.runs;
+  }
   return result;
 }
 

@@ -29,6 +29,10 @@ struct SessionOptions {
   // The same as TOML text (used when pass_pipeline is empty), named in
   // messages by pass_pipeline_label, e.g. "<default>" or "--passes a,b".
   std::string pass_pipeline_text, pass_pipeline_label = "<pipeline>";
+  // Reshape, Squeeze, Unsqueeze, Flatten and Identity on the CPU backend
+  // share their input's bytes in the arena instead of copying them (off:
+  // every one copies, for comparison).
+  bool alias_views = true;
 };
 
 struct RunStats {
@@ -39,6 +43,19 @@ struct RunStats {
   size_t host_uploads = 0;       // host tensors (inputs, host-computed values) copied to a device, last run
   size_t cross_copies = 0;       // values copied between backends (e.g. GPU -> CPU fallback), last run
   size_t nodes_on_fallback = 0;  // nodes the CPU fallback ran, last run
+  size_t aliased_views = 0;      // view nodes (Reshape...) that ran as no-ops on their input's bytes
+};
+
+// Execution time of every node, summed over the runs made while profiling
+// is on (Session::set_profiling). A node's time is the time its backend's
+// enqueue took: the kernel itself on the CPU backend, which runs kernels to
+// completion; only the host-side submission on GPU backends (their own
+// profilers, VDRT_VULKAN_PROFILE=1 and VDRT_OPENCL_PROFILE=1, time kernels).
+struct NodeProfile {
+  std::vector<double> seconds;  // per node index
+  std::vector<int64_t> calls;   // per node index; nodes run on the host or as views are not called
+  double run_seconds = 0;       // wall time of the profiled runs, whole
+  int64_t runs = 0;
 };
 
 using TensorMap = std::map<std::string, Tensor>;
@@ -91,6 +108,11 @@ class Session {
   std::vector<std::string> last_placement() const;
   const RunStats& last_stats() const { return stats_; }
 
+  // Per-node timing (see NodeProfile). Turning it on clears what was
+  // gathered; off (the default) costs one branch per node.
+  void set_profiling(bool on);
+  const NodeProfile& profile() const;
+
   // Runtime state slots: the nodes whose op reads runtime state
   // (OpSchema::runtime_state), in graph order, and binding a state object
   // to one of them (nullptr unbinds). The kernel of a bound node receives the
@@ -107,7 +129,7 @@ class Session {
   IoResult run_feed(const Feed& feed, const std::set<std::string>& device_outputs);
   CompiledOp* compile(int64_t node_index, const std::vector<DeviceTensor>& ins, const std::vector<DeviceTensor>& outs,
                       const std::unordered_map<const Value*, ValueState>& state);
-  std::list<std::pair<std::string, std::unique_ptr<Plan>>> plans_;  // most recently used first
+  std::list<std::unique_ptr<Plan>> plans_;  // most recently used first
   std::unique_ptr<Graph> graph_;
   std::unique_ptr<Backend> backend_;
   std::unique_ptr<Impl> impl_;

@@ -518,6 +518,28 @@ TEST(JsonCli, BenchGivesTheDistribution) {
   EXPECT_EQ(d["arena_bytes"].n, d["memory"]["arena_bytes"].n);
   EXPECT_GT(d["placement"]["nodes"]["cpu"].n, 0);
   EXPECT_GE(d["placement"]["host_uploads"].n, 0);
+  EXPECT_EQ(d["profile"].t, J::Null);  // only with --profile
+}
+
+TEST(JsonCli, BenchProfileGivesTimePerOpType) {
+  J d = run_json("bench " + kModel + " -i " + kData + " -d cpu --runs 4 --warmup 1 --profile --json");
+  const J& p = d["profile"];
+  EXPECT_EQ(p["runs"].n, 4);
+  EXPECT_EQ(p["node_time"].s, "kernel");
+  EXPECT_GT(p["ms_per_run"].n, 0);
+  double percent = 0;
+  for (const J& row : p["op_types"].a) {
+    EXPECT_GE(row["total_ms"].n, 0);
+    EXPECT_GT(row["calls"].n, 0) << row["op"].s;
+    EXPECT_NEAR(row["ms_per_call"].n, row["total_ms"].n / row["calls"].n, 1e-9) << row["op"].s;
+    percent += row["percent"].n;
+  }
+  EXPECT_NEAR(percent, 100.0, 0.1);
+  // The default pipeline fuses the attention; the tiny model has 4 of them.
+  EXPECT_EQ(p["op_types"].find("op", "vdrt.Attention")["nodes"].n, 4);
+  EXPECT_EQ(p["op_types"].find("op", "vdrt.Attention")["calls"].n, 16);
+  EXPECT_GT(p["op_types"].find("op", "MatMul")["total_ms"].n, 0);
+  EXPECT_EQ(p["op_types"].a.back()["op"].s, "(runtime)");
 }
 
 TEST(JsonCli, OptListPassesGivesEveryOptionTyped) {
