@@ -152,6 +152,15 @@ TEST(FuseModulation, OtherFloatTypesAreExplained) {
   EXPECT_NE(test::explained(ctx).find("not float32"), std::string::npos) << test::explained(ctx);
 }
 
+TEST(FuseModulation, ShapesThatDoNotBroadcastAreExplained) {  // a broken model: [2, 5, 8] * [2, 1, 8] + [7]
+  GraphBuilder b(17);
+  Value* prod = b.op("Mul", {b.input("y", {2, 5, 8}), b.input("gate", {2, 1, 8})});
+  b.output(b.op("Add", {b.input("x", {7}), prod}));
+  PassContext ctx;
+  EXPECT_FALSE(test::run_pass("fuse-modulation", b.graph(), &ctx));
+  EXPECT_NE(test::explained(ctx).find("do not broadcast"), std::string::npos) << test::explained(ctx);
+}
+
 TEST(FuseModulation, OptionsTurnEachFormOff) {
   GraphBuilder b(17);
   Value* x = b.input("x", {2, 5, 8});
