@@ -49,6 +49,7 @@ struct FrameIterator {
   // KeyboardInterrupt (through raise_pending_signals) on Ctrl-C.
   Tensor next_tensor() {
     if (rollout->chunks_done() >= chunks) return {};
+    raise_pending_signals();  // a Ctrl-C that came between chunks (Python's handler was in place)
     std::optional<ChunkResult> r;
     bool interrupted = false;
     {
