@@ -7,6 +7,8 @@ and ONNX Runtime CPU outputs, float32) for the styles
 
     ts17   torch.onnx TorchScript exporter (dynamo=False), opset 17
     dyn18  torch.onnx dynamo exporter (dynamo=True), opset 18
+    attn23 torch.onnx dynamo exporter, opset 23: SDPA becomes the ONNX Attention op (attn_mask,
+           is_causal) and GroupNorm the ONNX GroupNormalization op
 
 The cases (dim 16, 2 heads of 8, 12 tokens; every file a few KiB):
 
@@ -38,7 +40,8 @@ from export_all import ExportStyle, export, op_counts, ort_run, ort_session, wri
 
 OUT_DIR = Path(__file__).resolve().parent / "fusion_cases"
 STYLES = [ExportStyle("ts17", 17, dynamo=False, attention_op="Softmax"),
-          ExportStyle("dyn18", 18, dynamo=True, attention_op="Softmax")]
+          ExportStyle("dyn18", 18, dynamo=True, attention_op="Softmax"),
+          ExportStyle("attn23", 23, dynamo=True, attention_op="Attention")]
 DIM, HEADS, TOKENS, CHUNK = 16, 2, 12, 4
 
 

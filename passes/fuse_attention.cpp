@@ -23,10 +23,14 @@
 // M becomes vdrt.Attention's mask input. A mask that is scaled with the
 // scores, a second mask, or one that enlarges the scores is refused.
 //
+// ONNX Attention's attn_mask (bool or float, covering every key) and
+// is_causal (a constant mask built here) need static sequence lengths.
+//
 // Every precondition is checked; attention that cannot be fused exactly
-// (ONNX/MS masks, causal flags, softcap, extra outputs in use, unknown ranks,
+// (MS masks and unidirectional, softcap, extra outputs in use, unknown ranks,
 // shared intermediates) is left alone and reported through explain.
 #include <cmath>
+#include <limits>
 #include <set>
 
 #include "passes/attention_trace.h"
@@ -84,6 +88,8 @@ Operand from_3d(Value* v, int64_t heads) {
 struct Plan {
   Operand q, k, v, past_k, past_v;  // past_*.value == nullptr: no cache
   Value* mask = nullptr;            // additive [B, H, S_q, S_kv] mask, as the scores see it
+  bool mask_is_bool = false;        // `mask` is boolean (true attends): made additive when emitted
+  int64_t causal_q = 0, causal_keys = 0, causal_offset = 0;  // causal_q > 0: a causal mask to build
   double scale = 0;
   std::string source;
   Node* anchor = nullptr;           // names the fused node
@@ -306,9 +312,11 @@ class FuseAttention final : public Pass {
   // ---- ONNX Attention (opset 23) ---------------------------------------------------------
   std::optional<Plan> match_onnx(Graph& graph, Node& a, PassContext& ctx) const {
     auto miss = [&](const std::string& why) { return attention_miss(ctx, a, nullptr, why + "; not fused"); };
-    if (a.attrs().get_int("is_causal", 0) != 0) return miss("is_causal=1 (vdrt.Attention has no causal mask)");
+    const bool causal = a.attrs().get_int("is_causal", 0) != 0;
     if (a.attrs().get_float("softcap", 0.0f) != 0.0f) return miss("softcap is set");
-    if (a.input(3)) return miss("it has an attn_mask");
+    if ((a.input(3) || causal) && !opt_bool("masks"))
+      return miss(std::string(causal ? "is_causal=1" : "it has an attn_mask") + " and the option masks is off");
+    if (a.input(3) && causal) return miss("it has both an attn_mask and is_causal=1");
     if (a.inputs().size() > 6 && a.input(6)) return miss("it has nonpad_kv_seqlen");
     if (used(graph, a.output(3))) return miss("its qk_matmul_output is used");
     Plan plan;
@@ -371,8 +379,57 @@ class FuseAttention final : public Pass {
     plan.present_k = a.output(1);
     plan.present_v = a.output(2);
     plan.remove = {&a};
+    if ((a.input(3) || causal) && !onnx_mask(a, causal, plan, &why)) return miss(why);
     if (!check_dims(plan, ctx, a)) return std::nullopt;
     return plan;
+  }
+
+  // ONNX Attention's attn_mask (bool: true attends; float: added) or
+  // is_causal (query i sees keys j <= i + past length, as vdrt's ONNX
+  // Attention kernel) as vdrt.Attention's additive mask. Needs static
+  // sequence lengths, and a mask that covers every key (ONNX pads a shorter
+  // one with -inf).
+  static bool onnx_mask(const Node& a, bool causal, Plan& plan, std::string* why) {
+    auto seq = [](const Dims& d) { return d.size() == 4 ? d[1] : Dim(); };
+    const Dim sq = seq(plan.q.dims), skv = seq(plan.k.dims);
+    const Dim t = plan.past_k.value ? seq(plan.past_k.dims) : Dim(0);
+    const char* what = causal ? "is_causal=1" : "an attn_mask";
+    if (!sq.known() || !skv.known() || !t.known()) {
+      *why = std::string(what) + " with sequence lengths that are not static";
+      return false;
+    }
+    const int64_t total = t.value() + skv.value();
+    if (causal) {
+      plan.causal_q = sq.value();
+      plan.causal_keys = total;
+      plan.causal_offset = t.value();
+      return true;
+    }
+    Value* m = a.input(3);
+    auto md = symbolic_dims(m);
+    if (!md || md->empty() || md->size() > 4) {
+      *why = "the attn_mask's rank is unknown or not 1 to 4";
+      return false;
+    }
+    if (m->dtype() != DType::Bool && !is_float(m->dtype())) {
+      *why = "the attn_mask is neither bool nor float";
+      return false;
+    }
+    const Dim want[4] = {plan.q.dims[0], plan.q.dims[2], sq, Dim(total)};
+    for (size_t j = 0; j < md->size(); ++j) {
+      const Dim& d = (*md)[md->size() - 1 - j];
+      const Dim& w = want[3 - j];
+      const bool ok = j == 0 ? d.known() && d.value() == total
+                             : (d.known() && d.value() == 1) || (d.known() && w.known() && d.value() == w.value());
+      if (!ok) {
+        *why = "the attn_mask " + Shape(*md).str() + " does not cover [B, H, " + std::to_string(sq.value()) + ", " +
+               std::to_string(total) + "] exactly";
+        return false;
+      }
+    }
+    plan.mask = m;
+    plan.mask_is_bool = m->dtype() == DType::Bool;
+    return true;
   }
 
   // ---- com.microsoft MultiHeadAttention --------------------------------------------------
@@ -511,6 +568,32 @@ class FuseAttention final : public Pass {
     return v;
   }
 
+  // The plan's mask as vdrt.Attention takes it: float additive. A boolean
+  // mask becomes Where(mask, 0, -inf) (a constant when it is one), a causal
+  // plan a constant [S_q, keys] of 0 and -inf.
+  static Value* additive_mask(Graph& graph, const Plan& p, const std::string& name) {
+    constexpr float kInf = std::numeric_limits<float>::infinity();
+    if (p.causal_q > 0) {
+      Tensor t(DType::F32, {p.causal_q, p.causal_keys});
+      for (int64_t i = 0; i < p.causal_q; ++i)
+        for (int64_t j = 0; j < p.causal_keys; ++j)
+          t.data<float>()[i * p.causal_keys + j] = j <= i + p.causal_offset ? 0.0f : -kInf;
+      return add_constant_fresh(graph, name + "/causal_mask", std::move(t));
+    }
+    if (!p.mask || !p.mask_is_bool) return p.mask;
+    if (p.mask->is_constant()) {
+      const Tensor& b = p.mask->constant();
+      Tensor t(DType::F32, b.dims());
+      for (int64_t i = 0; i < b.numel(); ++i) t.data<float>()[i] = b.data<bool>()[i] ? 0.0f : -kInf;
+      return add_constant_fresh(graph, name + "/mask", std::move(t));
+    }
+    Value* zero = add_constant_fresh(graph, name + "/mask_zero", Tensor::scalar<float>(0.0f));
+    Value* ninf = add_constant_fresh(graph, name + "/mask_ninf", Tensor::scalar<float>(-kInf));
+    Node* w = add_node_fresh(graph, "Where", {p.mask, zero, ninf}, 1, name + "/mask");
+    infer_node_outputs(graph, *w);
+    return w->output(0);
+  }
+
   void emit(Graph& graph, Plan& p, PassContext& ctx, std::set<Node*>& gone) const {
     const std::string name = fused_name(*p.anchor);
     Value* key_source = p.k.value;
@@ -532,9 +615,9 @@ class FuseAttention final : public Pass {
       inputs.push_back(materialize(graph, p.past_k, name + "/past_key"));
       inputs.push_back(materialize(graph, p.past_v, name + "/past_value"));
     }
-    if (p.mask) {
+    if (Value* mask = additive_mask(graph, p, name)) {
       inputs.resize(5, nullptr);
-      inputs.push_back(p.mask);
+      inputs.push_back(mask);
     }
 
     // Where the output goes: straight into the value a following

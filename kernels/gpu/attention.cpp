@@ -16,8 +16,11 @@
 //                                  128 [64], when the device has them and
 //                                  the session precision is fp16.
 // The cache (past_key/past_value) and this call's keys are read as two
-// consecutive key ranges, never concatenated. vdrt.Attention with a mask
-// (input 5) is not supported here yet and falls back to the CPU. Tensors that are absent or
+// consecutive key ranges, never concatenated. vdrt.Attention's additive
+// mask (input 5, [B, H, S_q, T + S_kv] right-aligned, size-1 dims broadcast)
+// is read by flash_attention.comp only (MASKED = 1, binding 6, strides
+// over batch/head/query/key, 0 where it broadcasts); a masked problem
+// never takes the tiled or cooperative-matrix shaders. Tensors that are absent or
 // empty are never bound: another input takes their binding (the shader does
 // not read it).
 #include <algorithm>
@@ -47,6 +50,8 @@ struct Problem {
   View q, k, v, pk, pv, out;
   float scale = 1.0f;
   uint32_t past_key_input = 3;  // input index of past_key (past_value follows)
+  int64_t mask_input = -1;      // input index of the additive mask, -1: none
+  int64_t mask_stride[4] = {0, 0, 0, 0};  // batch, head, query, key
 };
 
 struct FlashTile {
@@ -202,14 +207,15 @@ Program build_flash(const KernelArgs& a, const Problem& pr) {
   const uint32_t d = u32(pr.dim), dv = u32(pr.v_dim);
 
   Dispatch disp;
-  const bool coopmat = a.caps.coopmat_f16_16x16x16 && a.caps.precision == "fp16" && a.caps.subgroup_size == 32 &&
+  const bool masked = pr.mask_input >= 0;
+  const bool coopmat = !masked && a.caps.coopmat_f16_16x16x16 && a.caps.precision == "fp16" && a.caps.subgroup_size == 32 &&
                        d == dv && (d == 64 || d == 128) && a.caps.max_workgroup_invocations >= 128 &&
                        all_multiples_of_4(pr);
   uint32_t bq = 0;
   const CoopmatConfig* cm = coopmat ? pick_coopmat(d, a.caps) : nullptr;
   if (cm) return build_coopmat(a, pr, *cm);
   TiledConfig tc;
-  if (pick_tiled(pr, a.caps, &tc)) {
+  if (!masked && pick_tiled(pr, a.caps, &tc)) {
     if (std::getenv("VDRT_VK_ATTN_VERBOSE"))
       std::fprintf(stderr, "vdrt attention fp32 tiled: D %u dc %u vk %u prefetch %u shared %zu of %zu\n", d, tc.dc,
                    tc.vk, tc.prefetch, TiledConfig::shared_bytes(d, tc.dc, tc.vk), size_t(a.caps.max_shared_bytes));
@@ -230,7 +236,7 @@ Program build_flash(const KernelArgs& a, const Problem& pr) {
     VDRT_CHECK(pick != nullptr, "GPU attention: head dims " + std::to_string(d) + "/" + std::to_string(dv) +
                                     " need more shared memory than the device has");
     disp.shader = "flash_attention";
-    disp.spec = {d, dv, pick->bq, pick->bk, pick->threads()};
+    disp.spec = {d, dv, pick->bq, pick->bk, pick->threads(), masked ? 1u : 0u};
     bq = pick->bq;
   }
 
@@ -244,9 +250,13 @@ Program build_flash(const KernelArgs& a, const Problem& pr) {
   }
   const Arg pkb = pr.past_len > 0 ? in(pki) : kb, pvb = pr.past_len > 0 ? in(pvi) : vb;
   disp.args = {in(0), kb, vb, pkb, pvb, out(0)};
+  if (disp.shader == "flash_attention")  // an empty mask is never read (no keys or no queries)
+    disp.args.push_back(masked && a.inputs[size_t(pr.mask_input)].numel() > 0 ? in(u32(pr.mask_input)) : in(0));
   disp.u32(u32(pr.q_len)).u32(u32(pr.kv_len)).u32(u32(pr.past_len)).u32(u32(pr.q_heads / pr.kv_heads)).f32(pr.scale);
   for (const View* w : {&pr.q, &pr.k, &pr.v, &pr.pk, &pr.pv, &pr.out})
     disp.u32(u32(w->batch)).u32(u32(w->head)).u32(u32(w->seq));
+  if (disp.shader == "flash_attention")
+    for (int64_t st : pr.mask_stride) disp.u32(u32(st));
   disp.groups[0] = u32((pr.q_len + bq - 1) / bq);
   disp.groups[1] = u32(pr.q_heads);
   disp.groups[2] = u32(pr.batch);
@@ -278,13 +288,25 @@ Program build_vdrt_attention(const KernelArgs& a) {
   }
   pr.past_key_input = 3;
   pr.scale = a.attrs().get_float("scale");
+  if (a.has(5)) {
+    const auto& md = a.inputs[5].dims;
+    const int64_t want[4] = {pr.batch, pr.q_heads, pr.q_len, pr.past_len + pr.kv_len};
+    VDRT_CHECK(!md.empty() && md.size() <= 4, "vdrt.Attention: the mask must have rank 1 to 4");
+    int64_t stride = 1;
+    for (size_t j = 0; j < md.size(); ++j) {
+      const int64_t dim = md[md.size() - 1 - j];
+      VDRT_CHECK(dim == 1 || dim == want[3 - j], "vdrt.Attention: the mask " + dims_str(md) +
+                                                     " does not broadcast to the scores");
+      pr.mask_stride[3 - j] = dim == 1 ? 0 : stride;
+      stride *= dim;
+    }
+    pr.mask_input = 5;
+  }
   return build_flash(a, pr);
 }
 
 bool supports_vdrt_attention(const Node& node, const DeviceCaps&) {
-  // Input 5 (the additive mask) has no shader yet: masked attention runs
-  // on the CPU (docs/vdrt_ops.md).
-  if (!all_float32(node) || node.inputs().size() < 3 || node.inputs().size() > 5) return false;
+  if (!all_float32(node) || node.inputs().size() < 3 || node.inputs().size() > 6) return false;
   for (size_t i = 0; i < 3; ++i)
     if (!node.input(i)) return false;
   if ((node.input(3) != nullptr) != (node.input(4) != nullptr)) return false;

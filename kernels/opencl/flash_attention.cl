@@ -2,7 +2,8 @@
 // for the algorithm): any head dims, tiles sized by kernels/gpu/attention.cpp
 // from the device's local memory, so it is the fallback wherever the
 // register-tiled kernel does not apply or fit, and VDRT_VK_ATTN_FP32=old.
-// Same arithmetic in the same order as the GLSL, so both backends agree.
+// Same arithmetic in the same order as the GLSL, so both backends agree,
+// including the optional mask (SPEC5 = MASKED, argument msk).
 
 // Specialization constants (docs/gpu_kernels.md); the defaults only let the
 // file build on its own.
@@ -21,11 +22,15 @@
 #ifndef SPEC4
 #define SPEC4 128
 #endif
+#ifndef SPEC5
+#define SPEC5 0
+#endif
 #define D SPEC0   // query/key head dim
 #define DV SPEC1  // value head dim
 #define BQ SPEC2  // queries per work group
 #define BK SPEC3  // keys per tile
 #define NT SPEC4  // invocations: BQ * TPQ
+#define MASKED SPEC5  // 1: add the mask msk to the scaled scores
 #define TPQ (NT / BQ)
 #define NACC ((DV + TPQ - 1) / TPQ)
 #define DM (D > DV ? D : DV)
@@ -42,17 +47,19 @@ struct flash_attention_params {
   uint pkb, pkh, pks;
   uint pvb, pvh, pvs;
   uint ob, oh, os;
+  uint mb, mh, mq, mk;  // mask strides (0 where it broadcasts)
 };
 
 kernel __attribute__((reqd_work_group_size(NT, 1, 1))) void flash_attention(
     BUF(const float, q), BUF(const float, k), BUF(const float, v), BUF(const float, pk), BUF(const float, pv),
-    BUF(float, o), constant const struct flash_attention_params* p) {
+    BUF(float, o), BUF(const float, msk), constant const struct flash_attention_params* p) {
   AT(const float, q);
   AT(const float, k);
   AT(const float, v);
   AT(const float, pk);
   AT(const float, pv);
   AT(float, o);
+  AT(const float, msk);
   local float Qs[BQ * D];
   local float KVs[BK * KST];
   local float Ss[BQ * SST];
@@ -97,7 +104,12 @@ kernel __attribute__((reqd_work_group_size(NT, 1, 1))) void flash_attention(
       float s = 0.0f;
 #pragma unroll
       for (uint d = 0; d < D; ++d) s += Qs[i * D + d] * KVs[j * KST + d];
-      Ss[i * SST + j] = k0 + j < nkeys ? s * scale : -INFINITY;
+      float sc = -INFINITY;
+      if (k0 + j < nkeys) {
+        sc = s * scale;
+        if (MASKED != 0 && q0 + i < Sq) sc += msk[b * p->mb + h * p->mh + (q0 + i) * p->mq + (k0 + j) * p->mk];
+      }
+      Ss[i * SST + j] = sc;
     }
     barrier(CLK_LOCAL_MEM_FENCE);
     for (uint e = tid; e < BK * DV; e += NT) {
@@ -107,13 +119,15 @@ kernel __attribute__((reqd_work_group_size(NT, 1, 1))) void flash_attention(
       else if (key < nkeys) x = v[vbase + (key - T) * vs + d];
       KVs[j * KST + d] = x;
     }
-    // Running max of this row (the first key of a tile always exists).
+    // Running max of this row (unmasked, the first key of a tile always
+    // exists; masked, every score so far may be -inf).
     float mt = m;
     for (uint j = 0; j < BK; ++j) mt = max(mt, Ss[row * SST + j]);
-    const float alpha = exp(m - mt);
+    const bool none = isinf(mt);
+    const float alpha = none ? 1.0f : exp(m - mt);
     m = mt;
     barrier(CLK_LOCAL_MEM_FENCE);  // every row max read before the scores are overwritten
-    for (uint j = r; j < BK; j += TPQ) Ss[row * SST + j] = exp(Ss[row * SST + j] - mt);
+    for (uint j = r; j < BK; j += TPQ) Ss[row * SST + j] = none ? 0.0f : exp(Ss[row * SST + j] - mt);
     barrier(CLK_LOCAL_MEM_FENCE);
     float ls = 0.0f;
 #pragma unroll

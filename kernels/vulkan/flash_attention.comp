@@ -14,6 +14,12 @@
 // of the output row (TPQ invocations per query, each owning output dims
 // r, r + TPQ, ...) with the online-softmax rescaling, all in fp32.
 // With no keys at all the output is zero.
+//
+// MASKED = 1 adds an fp32 mask to the scaled scores (vdrt.Attention input 5)
+// read through strides over (batch, head, query, key), zero where the mask
+// broadcasts; a tile whose keys are all -inf for a row leaves that row's
+// running state untouched, and a row with every key masked gives zeros.
+// The other fp32 shader and the cooperative-matrix ones take no mask.
 #include "common.glsl"
 layout(local_size_x_id = 4) in;
 layout(constant_id = 0) const uint D = 64;    // query/key head dim
@@ -21,6 +27,7 @@ layout(constant_id = 1) const uint DV = 64;   // value head dim
 layout(constant_id = 2) const uint BQ = 32;   // queries per work group
 layout(constant_id = 3) const uint BK = 16;   // keys per tile
 layout(constant_id = 4) const uint NT = 128;  // invocations: BQ * TPQ
+layout(constant_id = 5) const uint MASKED = 0; // 1: add the mask at binding 6
 const uint TPQ = NT / BQ;                     // invocations per query row
 const uint NACC = (DV + TPQ - 1) / TPQ;       // output dims per invocation
 const uint DM = D > DV ? D : DV;
@@ -33,6 +40,7 @@ layout(std430, binding = 2) readonly buffer V { float v[]; };
 layout(std430, binding = 3) readonly buffer PK { float pk[]; };
 layout(std430, binding = 4) readonly buffer PV { float pv[]; };
 layout(std430, binding = 5) writeonly buffer O { float o[]; };
+layout(std430, binding = 6) readonly buffer M { float msk[]; };
 layout(push_constant) uniform P {
   uint Sq, Skv, T;
   uint group;        // query heads per key/value head
@@ -43,6 +51,7 @@ layout(push_constant) uniform P {
   uint pkb, pkh, pks;
   uint pvb, pvh, pvs;
   uint ob, oh, os;
+  uint mb, mh, mq, mk;  // mask strides (0 where it broadcasts)
 } p;
 
 shared float Qs[BQ * D];
@@ -85,7 +94,12 @@ void main() {
       uint i = e / BK, j = e - i * BK;
       float s = 0.0;
       [[unroll]] for (uint d = 0; d < D; ++d) s += Qs[i * D + d] * KVs[j * KST + d];
-      Ss[i * SST + j] = k0 + j < nkeys ? s * p.scale : -1.0 / 0.0;
+      float sc = -1.0 / 0.0;
+      if (k0 + j < nkeys) {
+        sc = s * p.scale;
+        if (MASKED != 0 && q0 + i < p.Sq) sc += msk[b * p.mb + h * p.mh + (q0 + i) * p.mq + (k0 + j) * p.mk];
+      }
+      Ss[i * SST + j] = sc;
     }
     barrier();
     for (uint e = tid; e < BK * DV; e += NT) {
@@ -95,13 +109,15 @@ void main() {
       else if (key < nkeys) x = v[vbase + (key - p.T) * p.vs + d];
       KVs[j * KST + d] = x;
     }
-    // Running max of this row (the first key of a tile always exists).
+    // Running max of this row (unmasked, the first key of a tile always
+    // exists; masked, every score so far may be -inf).
     float mt = m;
     for (uint j = 0; j < BK; ++j) mt = max(mt, Ss[row * SST + j]);
-    const float alpha = exp(m - mt);
+    const bool none = isinf(mt);
+    const float alpha = none ? 1.0 : exp(m - mt);
     m = mt;
     barrier();  // every row max read before the scores are overwritten
-    for (uint j = r; j < BK; j += TPQ) Ss[row * SST + j] = exp(Ss[row * SST + j] - mt);
+    for (uint j = r; j < BK; j += TPQ) Ss[row * SST + j] = none ? 0.0 : exp(Ss[row * SST + j] - mt);
     barrier();
     float ls = 0.0;
     [[unroll]] for (uint i = 0; i < NACC; ++i) acc[i] *= alpha;

@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <limits>
 #include <string>
 #include <utility>
 #include <vector>
@@ -43,6 +44,38 @@ ParityCase vdrt_attention(const std::string& name, AttnShape s, double tol = 1e-
                tol};
   c.options.precision = precision;
   return c;
+}
+
+// vdrt.Attention with an additive mask (input 5) of `mask_dims`, a constant
+// of N(0, 1) values with about a third of the keys at -inf and, where the
+// mask has query rows, row 1 masked entirely (which must give zeros).
+ParityCase vdrt_masked_attention(const std::string& name, AttnShape s, std::vector<int64_t> mask_dims) {
+  return {name, [s, mask_dims](GraphBuilder& b) {
+            std::vector<Value*> ins{b.input("q", {s.b, s.sq, s.h, s.d}), b.input("k", {s.b, s.skv, s.hkv, s.d}),
+                                    b.input("v", {s.b, s.skv, s.hkv, s.d})};
+            if (s.t >= 0) {
+              ins.push_back(b.input("past_k", {s.b, s.t, s.hkv, s.d}));
+              ins.push_back(b.input("past_v", {s.b, s.t, s.hkv, s.d}));
+            } else {
+              ins.resize(5, nullptr);
+            }
+            Tensor m(DType::F32, mask_dims);
+            const int64_t keys = mask_dims.back();
+            const int64_t rows = mask_dims.size() >= 2 ? mask_dims[mask_dims.size() - 2] : 1;
+            uint32_t state = 12345;
+            for (int64_t i = 0; i < m.numel(); ++i) {
+              state = state * 1664525u + 1013904223u;
+              const int64_t row = (i / keys) % rows;
+              const bool hidden = (state >> 24) % 3 == 0 || (rows > 1 && row == 1);
+              m.data<float>()[i] = hidden && keys > 1 ? -std::numeric_limits<float>::infinity()
+                                                      : float(int32_t(state >> 16) % 200) / 100.0f;
+            }
+            ins.push_back(b.constant("mask", m));
+            b.output(b.op("Attention", ins,
+                          attrs({{"scale", Attribute(1.0f / std::sqrt(float(s.d)))}, {"num_heads", Attribute(s.h)}}),
+                          "vdrt"));
+          },
+          1e-4};
 }
 
 // ONNX Attention-23 with 4-D [B, H, S, D] inputs (as models/tiny_wan/attn23
@@ -105,6 +138,15 @@ const std::vector<ParityCase>& cases() {
     // the first tile, so the lazy rescale of the coopmat path runs.
     v.push_back(vdrt_attention("Fp16WideScores", {1, 100, 200, 2, 2, 128, 1500, -1, 0.5f}, 2e-2, "fp16"));
     v.push_back(vdrt_attention("WideScores", {1, 100, 200, 2, 2, 128, 1500, -1, 0.5f}));
+    // Additive masks (flash_attention.comp only): full [B, H, Sq, T+S],
+    // broadcast over batch and heads, one value per key, over the cache,
+    // many tiles with fully masked rows, and head dims the tiled shader
+    // would otherwise take.
+    v.push_back(vdrt_masked_attention("MaskFull", {2, 5, 7, 3, 3, 16}, {2, 3, 5, 7}));
+    v.push_back(vdrt_masked_attention("MaskBroadcastPast", {1, 9, 13, 4, 2, 16, 6}, {9, 19}));
+    v.push_back(vdrt_masked_attention("MaskPerKey", {1, 6, 10, 2, 2, 16, 4}, {1, 1, 1, 14}));
+    v.push_back(vdrt_masked_attention("MaskTiledShapes", {1, 70, 90, 2, 1, 64, 33}, {1, 2, 70, 123}));
+    v.push_back(vdrt_masked_attention("MaskD128", {1, 33, 50, 2, 2, 128, 29}, {1, 1, 33, 79}));
     // ONNX Attention-23, 4-D.
     v.push_back(onnx_attention_4d("Onnx4dTinyWan", {1, 48, 60, 4, 4, 16}));
     v.push_back(onnx_attention_4d("Onnx4dCross", {1, 48, 8, 4, 4, 16}));

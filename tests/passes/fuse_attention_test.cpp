@@ -276,19 +276,28 @@ TEST(FuseAttention, ScaleThatIsNotConstant) {
 
 TEST(FuseAttention, OnnxAttentionCausalOrMasked) {
   {
+    // is_causal over a cache of symbolic length: the mask cannot be built.
     GraphBuilder b(23);
-    finish(b, onnx_attention(b, make_qkv(b, false, false), attrs({{"is_causal", int64_t{1}}})));
-    expect_not_fused(b, "is_causal");
+    finish(b, onnx_attention(b, make_qkv(b, false, true), attrs({{"is_causal", int64_t{1}}})));
+    expect_not_fused(b, "is_causal=1 with sequence lengths that are not static");
   }
-  {
+  for (bool causal : {false, true}) {
+    // Static lengths: an attn_mask [S, S] or is_causal become input 5.
     GraphBuilder b(23);
     Qkv a = make_qkv(b, false, false);
-    Value* mask = b.input("mask", {S, S});
     Value* q = b.op("Transpose", {a.q}, perm({0, 2, 1, 3}));
     Value* k = b.op("Transpose", {a.k}, perm({0, 2, 1, 3}));
     Value* v = b.op("Transpose", {a.v}, perm({0, 2, 1, 3}));
-    finish(b, b.op("Attention", {q, k, v, mask}));
-    expect_not_fused(b, "attn_mask");
+    if (causal) finish(b, b.op("Attention", {q, k, v}, attrs({{"is_causal", int64_t{1}}})));
+    else finish(b, b.op("Attention", {q, k, v, b.input("mask", {S, S})}));
+    auto before = b.graph().clone();
+    PassContext ctx;
+    ASSERT_TRUE(test::run_pass("fuse-attention", b.graph(), &ctx)) << test::explained(ctx);
+    ASSERT_EQ(test::count_ops(b.graph(), "vdrt.Attention"), 1);
+    auto inputs = test::random_inputs(*before, 7);
+    auto want = test::run_graph(*before, inputs);
+    auto got = test::run_graph(b.graph(), inputs);
+    for (const auto& [name, t] : want) EXPECT_LE(test::max_abs_diff(got.at(name), t), 1e-5) << name;
   }
 }
 

@@ -1,7 +1,8 @@
 // Issue 12, item 2, on real exporter output: models/export_fusion_cases.py
 // exported masked SDPA (additive, boolean, causal and chunk-causal masks),
 // packed-QKV attention and GroupNorm with the TorchScript (opset 17) and
-// dynamo (opset 18) exporters, with ONNX Runtime's outputs as golden data.
+// dynamo (opset 18, and opset 23 where SDPA becomes ONNX Attention with
+// attn_mask / is_causal) exporters, with ONNX Runtime's outputs as golden data.
 // The default pipeline must fuse each one (op counts), the fused graph must
 // reproduce the golden outputs on the CPU within 1e-5, and near misses
 // built here must come with a reason from `vdrt opt --explain`.
@@ -57,6 +58,7 @@ TEST_P(FusionCase, FusedByTheDefaultPipeline) {
   if (attention()) {
     EXPECT_EQ(test::count_ops(*g, "vdrt.Attention"), 1) << test::explained(ctx);
     EXPECT_EQ(test::count_ops(*g, "Softmax"), 0);
+    EXPECT_EQ(test::count_ops(*g, "Attention"), 0);
     EXPECT_EQ(test::count_ops(*g, "IsNaN"), 0);
     for (const auto& n : g->nodes()) {
       if (n->qualified_op() != "vdrt.Attention") continue;
@@ -75,7 +77,10 @@ TEST_P(FusionCase, FusedByTheDefaultPipeline) {
       }
     }
   } else {
-    EXPECT_EQ(test::count_ops(*g, "vdrt.GroupNormalization"), 1) << test::explained(ctx);
+    // attn23 writes GroupNormalization itself.
+    const bool native = std::string(GetParam().style) == "attn23";
+    EXPECT_EQ(test::count_ops(*g, native ? "GroupNormalization" : "vdrt.GroupNormalization"), 1)
+        << test::explained(ctx);
     EXPECT_EQ(test::count_ops(*g, "InstanceNormalization"), 0);
     EXPECT_EQ(g->nodes().size(), 1u);
   }
@@ -100,7 +105,7 @@ TEST_P(FusionCase, FusedGraphMatchesOnnxRuntime) {
 
 std::vector<Case> all_cases() {
   std::vector<Case> out;
-  for (const char* style : {"ts17", "dyn18"})
+  for (const char* style : {"ts17", "dyn18", "attn23"})
     for (const char* name : {"sdpa_additive", "sdpa_bool", "sdpa_causal", "sdpa_chunk", "packed_qkv", "group_norm"})
       out.push_back({style, name});
   return out;
@@ -190,6 +195,65 @@ TEST(FusionNearMiss, MaskedAttentionGetsAFusedNodeOnlyWhenExact) {
   PassManager(off).run(*copy, off_ctx);
   EXPECT_EQ(test::count_ops(*copy, "vdrt.Attention"), 0);
   EXPECT_NE(test::explained(off_ctx).find("option masks is off"), std::string::npos) << test::explained(off_ctx);
+}
+
+// ONNX Attention-23 on [1, H, S, D] q/k/v with a static cache of 3 keys.
+std::unique_ptr<Graph> onnx_attention_graph(AttributeMap a, std::vector<int64_t> mask_dims, DType mask_type,
+                                            bool past = true) {
+  GraphBuilder b(23);
+  std::vector<Value*> ins = {b.input("q", {1, H, S, D}), b.input("k", {1, H, S, D}), b.input("v", {1, H, S, D})};
+  ins.push_back(mask_dims.empty() ? nullptr
+                                  : b.input("mask", std::vector<Dim>(mask_dims.begin(), mask_dims.end()), mask_type));
+  if (past) {
+    ins.push_back(b.input("past_key.0", {1, H, 3, D}));
+    ins.push_back(b.input("past_value.0", {1, H, 3, D}));
+  }
+  b.output(b.op("Attention", ins, a));
+  return b.take();
+}
+
+TEST(FusionNearMiss, OnnxAttentionMasks) {
+  const AttributeMap causal = attrs({{"is_causal", int64_t{1}}});
+  // Exact: is_causal over a static cache (query i sees keys <= i + 3), a float
+  // and a bool mask covering all 3 + S keys; the same outputs as ONNX Attention.
+  std::vector<std::pair<std::string, std::unique_ptr<Graph>>> exact;
+  exact.emplace_back("causal", onnx_attention_graph(causal, {}, DType::F32));
+  exact.emplace_back("float", onnx_attention_graph({}, {1, 1, S, 3 + S}, DType::F32));
+  exact.emplace_back("bool", onnx_attention_graph({}, {S, 3 + S}, DType::Bool));
+  exact.emplace_back("causal_no_cache", onnx_attention_graph(causal, {}, DType::F32, false));
+  for (auto& [tag, g] : exact) {
+    SCOPED_TRACE(tag);
+    auto copy = g->clone();
+    PassContext ctx;
+    run_default_pipeline(*g, ctx);
+    EXPECT_EQ(test::count_ops(*g, "vdrt.Attention"), 1) << test::explained(ctx);
+    TensorMap in = test::random_inputs(*copy, 9);
+    if (tag == "bool") {  // every row keeps key 0
+      Tensor& m = in.at("mask");
+      for (int64_t i = 0; i < m.numel(); ++i) m.data<bool>()[i] = i % (3 + S) == 0 || i % 3 == 1;
+    }
+    EXPECT_LE(test::max_abs_diff(test::run_graph(*g, in).begin()->second, test::run_graph(*copy, in).begin()->second),
+              kTolerance);
+  }
+  // Near misses.
+  struct Miss {
+    const char* tag;
+    std::unique_ptr<Graph> g;
+    const char* reason;
+  };
+  std::vector<Miss> misses;
+  misses.push_back({"short_mask", onnx_attention_graph({}, {1, 1, S, S}, DType::F32), "does not cover"});
+  misses.push_back({"mask_and_causal", onnx_attention_graph(causal, {S, 3 + S}, DType::F32), "both an attn_mask"});
+  misses.push_back({"int_mask", onnx_attention_graph({}, {S, 3 + S}, DType::I64), "neither bool nor float"});
+  for (Miss& m : misses) {
+    SCOPED_TRACE(m.tag);
+    PassContext ctx;
+    run_default_pipeline(*m.g, ctx);
+    EXPECT_EQ(test::count_ops(*m.g, "vdrt.Attention"), 0);
+    EXPECT_NE(test::explained(ctx).find(m.reason), std::string::npos) << test::explained(ctx);
+  }
+  EXPECT_NE(explain_via_cli(*onnx_attention_graph({}, {1, 1, S, S}, DType::F32), "onnx_short_mask").find("does not cover"),
+            std::string::npos);
 }
 
 // x [1, C, 2, 4] -> Reshape(group_shape) -> InstanceNormalization -> Reshape(x's shape) -> Mul(gamma).
