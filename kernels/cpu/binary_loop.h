@@ -2,7 +2,8 @@
 // The broadcast loop shared by every two-operand elementwise kernel: splits
 // the output into runs of the innermost dim and picks one of four inner
 // loops (both contiguous, left scalar, right scalar, both scalar), each a
-// plain loop the compiler vectorises for simple `op`s.
+// plain loop the compiler vectorises for simple `op`s. Operands of the
+// output's shape skip the plan: one flat loop.
 #include "kernels/cpu/broadcast.h"
 #include "kernels/cpu/kernel.h"
 
@@ -15,6 +16,22 @@ inline constexpr int64_t kElementwiseGrain = 32768;
 template <typename A, typename B, typename Out, typename Op>
 void binary_loop(const A* pa, const std::vector<int64_t>& a_dims, const B* pb, const std::vector<int64_t>& b_dims,
                  Out* po, const std::vector<int64_t>& out_dims, const Op& op) {
+  // Same shapes (residual adds, most modulations): one flat loop, without the
+  // broadcast plan's allocations, split as for_each_broadcast_run splits it.
+  if (a_dims == out_dims && b_dims == out_dims) {
+    int64_t total = 1;
+    for (int64_t d : out_dims) total *= d;
+    auto flat = [&](int64_t begin, int64_t end) {
+      for (int64_t i = begin; i < end; ++i) po[i] = op(pa[i], pb[i]);
+    };
+    if (total <= kElementwiseGrain) {
+      if (total > 0) flat(0, total);
+      return;
+    }
+    tbb::parallel_for(tbb::blocked_range<int64_t>(0, total, kElementwiseGrain),
+                      [&](const tbb::blocked_range<int64_t>& r) { flat(r.begin(), r.end()); });
+    return;
+  }
   const BroadcastPlan plan = make_broadcast_plan(out_dims, {a_dims, b_dims});
   for_each_broadcast_run<2>(plan, kElementwiseGrain,
                             [&](int64_t o, int64_t n, const std::array<int64_t, 2>& off,
