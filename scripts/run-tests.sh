@@ -8,7 +8,7 @@
 #
 # The last line of output is the summary, alone on its line:
 #     tests: N passed, N failed, N skipped
-# counting the ctest tests and the ASan importer tests together. "failed" also
+# counting the ctest tests, the ASan importer tests and the Python tests together. "failed" also
 # counts, as one each, a suite that did not build, found no tests, or died
 # without a test failing (an ASan leak report at exit, a crash). Exit code 0
 # only when nothing failed, every suite ran, and (with VDRT_REQUIRE_GPU=1, the
