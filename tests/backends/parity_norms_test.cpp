@@ -50,10 +50,11 @@ ParityCase reduce(const std::string& name, const std::string& op, std::vector<Di
           }, 1e-5, opset};
 }
 
-ParityCase group_norm(const std::string& name, std::vector<Dim> x, int64_t groups, int64_t params, int64_t opset) {
+ParityCase group_norm(const std::string& name, std::vector<Dim> x, int64_t groups, int64_t params, int64_t opset,
+                      const std::string& domain = "") {
   return {name, [=](GraphBuilder& b) {
             b.output(b.op("GroupNormalization", {b.input("x", x), b.input("scale", {params}), b.input("bias", {params})},
-                          attrs({{"num_groups", Attribute(groups)}, {"epsilon", Attribute(1e-4f)}})));
+                          attrs({{"num_groups", Attribute(groups)}, {"epsilon", Attribute(1e-4f)}}), domain));
           }, 1e-5, opset};
 }
 
@@ -121,6 +122,8 @@ const std::vector<ParityCase>& cases() {
     v.push_back(group_norm("GroupNormG4PerChannel", {2, 8, 4, 6}, 4, 8, 21));
     v.push_back(group_norm("GroupNormG1PerChannel", {3, 4, 9}, 1, 4, 21));
     v.push_back(group_norm("GroupNormLargeBlock", {1, 64, 16, 24}, 32, 64, 21));
+    // fuse-group-norm's twin in opset 17/18 models: per-channel scale and bias.
+    v.push_back(group_norm("VdrtGroupNorm5d", {1, 16, 2, 4, 4}, 4, 16, 17, "vdrt"));
     v.push_back(instance_norm("InstanceNorm5D", {2, 6, 3, 5, 7}));
     v.push_back(instance_norm("InstanceNorm4D", {2, 4, 8, 12}));
     v.push_back(instance_norm("InstanceNormBigSpatial", {1, 3, 4, 64, 96}));
