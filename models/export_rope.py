@@ -9,8 +9,10 @@ q with cos/sin computed in the graph from the `position_offset` input
 the sequence, as models that cache cos/sin write it). Both tables are full width with equal
 halves, so the rotation is an ONNX RotaryEmbedding (interleaved = 0).
 
-Exported by the TorchScript exporter at opset 17 and the dynamo exporter at opset 18, each
-with one test_data_set of ONNX Runtime outputs (checked against PyTorch here). Deterministic:
+Exported by the TorchScript exporter at opset 17 and the dynamo exporter at opset 18, and by
+the TorchScript exporter with a symbolic sequence length (ts17_dynamic: the tables then come
+from Shape-driven Slices at run time), each with one test_data_set of ONNX Runtime outputs
+(checked against PyTorch here). Deterministic:
 running it again gives the same bytes.
 """
 
@@ -71,14 +73,17 @@ def main() -> None:
     offset = torch.tensor(3, dtype=torch.int64)
     with torch.no_grad():
         want = [t.numpy() for t in model(q, k, offset)]
-    for style, opset, dynamo in (("ts17", 17, False), ("dyn18", 18, True)):
+    for style, opset, dynamo in (("ts17", 17, False), ("dyn18", 18, True), ("ts17_dynamic", 17, False)):
         path = OUT / f"rotate_half_{style}.onnx"
+        dynamic = {"q": {2: "S"}, "k": {2: "S"}, "q_rot": {2: "S"}, "k_rot": {2: "S"}} if "dynamic" in style else None
         with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
             warnings.simplefilter("ignore")
             torch.onnx.export(model, (q, k, offset), str(path), input_names=["q", "k", "position_offset"],
                               output_names=["q_rot", "k_rot"], opset_version=opset, dynamo=dynamo,
-                              external_data=False)
+                              external_data=False, dynamic_axes=dynamic)
         m = onnx.load(str(path))
+        for n in m.graph.node:  # the dynamo exporter's stack traces would churn with every edit here
+            del n.metadata_props[:]
         onnx.checker.check_model(m, full_check=True)
         m.producer_version = "vdrt-test"
         onnx.save(m, str(path))

@@ -14,9 +14,10 @@
 // as is); cos/sin must broadcast over the heads and match D/2 (interleaved)
 // or D (rotate-half) in the last axis; they become [B, S, D/2] caches
 // (Reshape, and Expand when they broadcast over B or S) shared by every
-// use. Products and sums may come in any order; dims must be static and x
-// f32 (the kernels' type). Anything else that still looks like RoPE is left
-// alone and reported through explain.
+// use. Products and sums may come in any order. B and S may be symbolic
+// (views then copy them with Reshape's 0, caches take -1); heads, D and the
+// cos/sin batch must be static, x f32 (the kernels' type). Anything else that
+// still looks like RoPE is left alone and reported through explain.
 #include <algorithm>
 #include <cmath>
 #include <map>
@@ -39,6 +40,17 @@ std::optional<std::vector<int64_t>> static_dims(const Value* v) {
   if (!v || !v->shape().rank_known() || !v->shape().fully_known()) return std::nullopt;
   return v->shape().concrete();
 }
+
+bool is_one(const Dim& d) { return d.known() && d.value() == 1; }
+// Equal dims: the same number, or the same symbol.
+bool dim_eq(const Dim& a, const Dim& b) { return (a.known() && b.known() && a.value() == b.value()) || same_dim(a, b); }
+bool dims_eq(const std::optional<Dims>& a, const Dims& b) {
+  if (!a || a->size() != b.size()) return false;
+  for (size_t i = 0; i < b.size(); ++i)
+    if (!dim_eq((*a)[i], b[i])) return false;
+  return true;
+}
+std::string dims_text(const Dims& d) { return Shape(d).str(); }
 
 // The axis attribute or axes input of `n` as one normalized axis, given the rank.
 std::optional<int64_t> single_axis(const Node& n, int64_t rank) {
@@ -92,18 +104,54 @@ bool halves_equal(const Value* v, int depth = 0) {
   if ((op == "Unsqueeze" || op == "Reshape" || op == "Expand") && last_kept) return halves_equal(in, depth + 1);
   if ((op == "Mul" || op == "Div") && n->inputs().size() == 2 && scalar_constant(n->input(1)) && last_kept)
     return halves_equal(in, depth + 1);
+  if (op == "Slice" && last_kept && n->inputs().size() >= 4 && in->shape().rank_known()) {  // rows of a table
+    auto axes = int_constant(n->input(3));
+    const int64_t r = static_cast<int64_t>(in->shape().rank());
+    bool rows_only = axes.has_value();
+    for (int64_t a : axes.value_or(std::vector<int64_t>{})) rows_only &= (a < 0 ? a + r : a) != r - 1;
+    return rows_only && halves_equal(in, depth + 1);
+  }
   return false;
+}
+
+// Whether `a` and `b` have the same shape whatever the inputs: the same value,
+// or the same shape-keeping chain (elementwise maps, views with the same
+// arguments) from one value or from constants of one shape, as cos and sin
+// computed from one angle tensor or sliced from two tables.
+bool same_shape_chain(const Value* a, const Value* b, int depth = 0) {
+  if (a == b) return true;
+  if (!a || !b || depth > 8) return false;
+  if (a->is_constant() && b->is_constant()) return a->constant().dims() == b->constant().dims();
+  const Node* p = a->producer();
+  const Node* q = b->producer();
+  if (!p || !q || !p->domain().empty() || !q->domain().empty()) return false;
+  static const std::set<std::string> unary{"Cos", "Sin", "Neg", "Cast", "Identity"};
+  if (unary.count(p->op_type()) && unary.count(q->op_type()))
+    return (p->op_type() != "Cast" || p->attrs().get_int("to", 0) == q->attrs().get_int("to", 0)) &&
+           same_shape_chain(p->input(0), q->input(0), depth + 1);
+  static const std::set<std::string> views{"Unsqueeze", "Squeeze", "Reshape", "Expand", "Slice"};
+  if (p->op_type() != q->op_type() || !views.count(p->op_type()) || p->inputs().size() != q->inputs().size())
+    return false;
+  for (size_t i = 1; i < p->inputs().size(); ++i)
+    if (p->input(i) != q->input(i)) return false;
+  for (const char* attr : {"axes", "allowzero"})
+    if (p->attrs().has(attr) != q->attrs().has(attr) ||
+        (p->attrs().has(attr) && attribute_str(p->attrs().all().at(attr)) != attribute_str(q->attrs().all().at(attr))))
+      return false;
+  return same_shape_chain(p->input(0), q->input(0), depth + 1);
 }
 
 struct RopeMatch {
   bool interleaved = true;
   Value* x = nullptr;                  // the unrotated tensor, [B, S, N, D] or [B, N, S, D] as data
-  std::vector<int64_t> dims;           // x's 4 dims in that order
+  Dims dims;                           // x's 4 dims in that order (B and S may be symbolic)
   bool heads_first = false;            // [B, N, S, D]
   Value* cos = nullptr;
   Value* sin = nullptr;
   bool halve_caches = false;           // rotate-half: caches are full width with equal halves
+  bool seq_unproven = false;           // the tables' sequence dim is not known equal to x's: expand to it
   Node* root = nullptr;                // replaced by a Reshape of the op's output
+  Value* out_shape = nullptr;          // the root's own Reshape target, reused when its dims are symbolic
   std::vector<Node*> nodes;            // everything the rewrite replaces
 };
 
@@ -150,19 +198,41 @@ class FuseRope final : public Pass {
   // The cos/sin layout against x's [d0, d1, d2, half-or-D] view: which axis
   // is the sequence. False (with why) when they vary across heads.
   static bool place_caches(RopeMatch& m, int64_t cache_width, std::string& why) {
-    auto cd = static_dims(m.cos), sd = static_dims(m.sin);
-    if (!cd || !sd) return why = "cos/sin shapes are not static", false;
-    if (*cd != *sd) return why = "cos and sin have different shapes " + dims_str(*cd) + ", " + dims_str(*sd), false;
+    auto cd = symbolic_dims(m.cos), sd = symbolic_dims(m.sin);
+    if (!cd || !sd) return why = "the rank of cos/sin is not known", false;
+    if (!dims_eq(cd, *sd) && !same_shape_chain(m.cos, m.sin)) return why = "cos and sin have different shapes " + dims_text(*cd) + ", " + dims_text(*sd), false;
     if (cd->size() > 4 || cd->empty()) return why = "cos/sin have rank " + std::to_string(cd->size()), false;
-    std::vector<int64_t> c(4 - cd->size(), 1);
+    Dims c(4 - cd->size(), Dim(1));
     c.insert(c.end(), cd->begin(), cd->end());
-    if (c[3] != cache_width)
-      return why = "cos/sin last dim is " + std::to_string(c[3]) + ", not " + std::to_string(cache_width), false;
-    auto fits = [&](int64_t have, int64_t want) { return have == want || have == 1; };
-    if (!fits(c[0], m.dims[0])) return why = "cos/sin batch " + std::to_string(c[0]) + " does not broadcast", false;
-    if (c[2] == 1 && fits(c[1], m.dims[1])) { m.heads_first = false; return true; }
-    if (c[1] == 1 && fits(c[2], m.dims[2])) { m.heads_first = true; return true; }
-    why = "cos/sin " + dims_str(*cd) + " vary across heads of x " + dims_str(m.dims);
+    if (!c[3].known() || c[3].value() != cache_width)
+      return why = "cos/sin last dim is " + c[3].str() + ", not " + std::to_string(cache_width), false;
+    // A dim of cos/sin equals x's, or is 1 and x's is static (the cache is then expanded).
+    auto fits = [&](const Dim& have, const Dim& want) { return dim_eq(have, want) || (is_one(have) && want.known()); };
+    // The sequence dim may also be unknown, or 1 against a symbolic S: it is then S or 1
+    // (the graph broadcasts it against x), and the cache is expanded to x's S at run
+    // time, which is exact either way.
+    auto fits_seq = [&](const Dim& have, const Dim& want) { return fits(have, want) || !have.known() || is_one(have); };
+    if (!c[0].known()) return why = "cos/sin batch " + c[0].str() + " is not static", false;
+    if (!fits(c[0], m.dims[0])) return why = "cos/sin batch " + c[0].str() + " does not broadcast to " + m.dims[0].str(), false;
+    if (is_one(c[2]) && fits_seq(c[1], m.dims[1])) m.heads_first = false;
+    else if (is_one(c[1]) && fits_seq(c[2], m.dims[2])) m.heads_first = true;
+    else return why = "cos/sin " + dims_text(*cd) + " vary across heads of x " + dims_text(m.dims), false;
+    m.seq_unproven = !fits(m.heads_first ? c[2] : c[1], m.heads_first ? m.dims[2] : m.dims[1]);
+    const Dim& heads = m.heads_first ? m.dims[1] : m.dims[2];
+    if (!heads.known()) return why = "the number of heads " + heads.str() + " is not static", false;
+    return true;
+  }
+
+  // Whether x's data can be given to the op as [B, S, N*D] (or [B, N, S, D]).
+  static bool x_viewable(const RopeMatch& m, std::string& why) {
+    auto xd = symbolic_dims(m.x);
+    if (m.heads_first) {
+      if (dims_eq(xd, m.dims) || all_known(m.dims)) return true;
+    } else if (all_known(m.dims) || (xd && xd->size() >= 2 && dim_eq((*xd)[0], m.dims[0]) && dim_eq((*xd)[1], m.dims[1]))) {
+      return true;
+    }
+    why = "x " + (xd ? dims_text(*xd) : std::string("of unknown rank")) + " cannot be viewed as " + dims_text(m.dims) +
+          " without static dims";
     return false;
   }
 
@@ -222,18 +292,19 @@ class FuseRope final : public Pass {
     if (!cax || *cax != prank - 1) return miss("the halves are not stacked on the last axis");
     Node* split = producer_op(pairs, "Reshape");
     if (!split) return miss("the pairs do not come from a Reshape of x");
-    auto pd = static_dims(pairs);
-    if (!pd || pd->size() != 5) return miss("the pairs tensor is not a static [B, S, N, D/2, 2]");
+    auto pd = symbolic_dims(pairs);
+    if (!pd || pd->size() != 5 || !(*pd)[3].known())
+      return miss("the pairs tensor is not [B, S, N, D/2, 2] with a static D");
     RopeMatch m;
     m.x = split->input(0);
     m.dims.assign(pd->begin(), pd->end() - 1);
-    const int64_t half = m.dims[3];
-    m.dims[3] = 2 * half;
+    const int64_t half = m.dims[3].value();
+    m.dims[3] = Dim(2 * half);
     if (m.x->dtype() != DType::F32) return miss("x is " + std::string(dtype_name(m.x->dtype())) + ", not f32");
     m.cos = cos;
     m.sin = sin;
     std::string why;
-    if (!place_caches(m, half, why)) return miss(why);
+    if (!place_caches(m, half, why) || !x_viewable(m, why)) return miss(why);
     m.nodes = {&concat, u0, u1, sub, add, ma, mb, mc, md, g0, g1, split};
     // A Reshape that only merges the stacked pairs back is absorbed.
     m.root = &concat;
@@ -243,7 +314,15 @@ class FuseRope final : public Pass {
       m.root = after;
       m.nodes.push_back(after);
     }
-    if (!static_dims(m.root->output(0))) return miss("the result's shape is not static");
+    if (!static_dims(m.root->output(0))) {
+      // Symbolic B or S: the root's own target, when its zeros copy only B and S.
+      auto target = m.root == &concat ? std::nullopt : shape_tensor_dims(m.root->input(1));
+      bool ok = target && m.root->attrs().get_int("allowzero", 0) == 0;
+      for (size_t i = 2; ok && i < target->size(); ++i) ok = !((*target)[i].known() && (*target)[i].value() == 0);
+      if (m.root == &concat) ok = true;  // [0, 0, ...] then keeps B and S
+      if (!ok) return miss("the result's shape is neither static nor a target that keeps B and S");
+      if (m.root != &concat) m.out_shape = m.root->input(1);
+    }
     std::vector<Node*> uniq;
     for (Node* n : m.nodes)
       if (std::find(uniq.begin(), uniq.end(), n) == uniq.end()) uniq.push_back(n);
@@ -290,9 +369,9 @@ class FuseRope final : public Pass {
     Node* neg = producer_op(cat->input(0), "Neg");
     Node* s2 = producer_op(neg->input(0), "Slice");
     Node* s1 = producer_op(cat->input(1), "Slice");
-    auto xd = static_dims(x);
-    if (!xd || xd->size() != 4) return miss("x is not a static 4-D tensor");
-    const int64_t d = (*xd)[3], rank = 4;
+    auto xd = symbolic_dims(x);
+    if (!xd || xd->size() != 4 || !(*xd)[3].known()) return miss("x is not 4-D with a static head size");
+    const int64_t d = (*xd)[3].value(), rank = 4;
     if (d % 2) return miss("the head size is odd");
     auto cax = single_axis(*cat, rank);
     if (!cax || *cax != rank - 1) return miss("the halves are not concatenated on the last axis");
@@ -320,7 +399,7 @@ class FuseRope final : public Pass {
     m.sin = sin;
     m.halve_caches = true;
     std::string why;
-    if (!place_caches(m, d, why)) return miss(why);
+    if (!place_caches(m, d, why) || !x_viewable(m, why)) return miss(why);
     m.root = &add;
     m.nodes = {&add, m_rot, m_x, cat, neg, s1, s2};
     if (!interior_is_private(graph, m.nodes, m.root, &why)) return miss(why);
@@ -328,79 +407,119 @@ class FuseRope final : public Pass {
   }
 
   // cos or sin as a [B, S, half] cache, built once per source value.
-  Value* cache_of(Graph& graph, const RopeMatch& m, Value* table) {
-    const int64_t b = m.dims[0], s = m.heads_first ? m.dims[2] : m.dims[1];
-    const int64_t half = m.dims[3] / 2;
-    auto key = std::make_tuple(table, b, s, m.heads_first);
+  // `x` is the op's X, whose sequence length a cache of unproven length is expanded to.
+  Value* cache_of(Graph& graph, const RopeMatch& m, Value* table, Value* x) {
+    const Dim b = m.dims[0], s = m.heads_first ? m.dims[2] : m.dims[1];
+    const int64_t half = m.dims[3].value() / 2;
+    const std::string key = table->name() + "|" + b.str() + "|" + s.str() + "|" + (m.heads_first ? "1" : "0");
     if (auto it = caches_.find(key); it != caches_.end()) return it->second;
-    std::vector<int64_t> c = *static_dims(table);
-    const int64_t width = c.back();
-    c.insert(c.begin(), 4 - c.size(), 1);
-    const int64_t cb = c[0], cs = m.heads_first ? c[2] : c[1];
+    Dims c = *symbolic_dims(table);
+    const int64_t width = c.back().value();
+    c.insert(c.begin(), 4 - c.size(), Dim(1));
+    const Dim cb = c[0], cs = m.heads_first ? c[2] : c[1];
+    // Dims the cache is expanded along: the table's is 1 and x's larger (static, see place_caches).
+    const int64_t eb = is_one(cb) && !is_one(b) ? b.value() : 1, es = !m.seq_unproven && is_one(cs) && !is_one(s) ? s.value() : 1;
     Value* v = table;
     const std::string base = table->name() + "_rope_cache";
-    if (table->is_constant() && table->constant().dtype() == DType::F32) {
+    if (table->is_constant() && table->constant().dtype() == DType::F32 && !m.seq_unproven) {
       // A constant table becomes the cache itself: first `half` of each row, broadcast to [B, S].
-      Tensor t(DType::F32, {b, s, half});
+      const int64_t nb = cb.value() * eb, ns = cs.value() * es;
+      Tensor t(DType::F32, {nb, ns, half});
       const float* src = table->constant().data<float>();
       float* dst = t.data<float>();
-      for (int64_t i = 0; i < b; ++i)
-        for (int64_t j = 0; j < s; ++j)
-          std::copy_n(src + ((cb == 1 ? 0 : i) * cs + (cs == 1 ? 0 : j)) * width, half, dst + (i * s + j) * half);
+      for (int64_t i = 0; i < nb; ++i)
+        for (int64_t j = 0; j < ns; ++j)
+          std::copy_n(src + ((eb > 1 ? 0 : i) * cs.value() + (es > 1 ? 0 : j)) * width, half, dst + (i * ns + j) * half);
       v = add_constant_fresh(graph, base, std::move(t));
-      caches_[key] = v;
-      return v;
-    }
-    if (m.halve_caches && width != half) {
-      std::vector<int64_t> dims = *static_dims(table);
-      const int64_t r = static_cast<int64_t>(dims.size());
-      Node* sl = add_node_fresh(graph, "Slice",
-                                {v, add_int64s(graph, base + "_starts", {0}), add_int64s(graph, base + "_ends", {half}),
-                                 add_int64s(graph, base + "_axes", {r - 1})},
-                                1, base + "_half");
-      v = sl->output(0);
-    }
-    if (static_dims(v) != std::vector<int64_t>{cb, cs, half}) {
-      Node* rs = add_node_fresh(graph, "Reshape", {v, add_int64s(graph, base + "_shape", {cb, cs, half})}, 1,
-                                base + "_3d");
-      v = rs->output(0);
-    }
-    if (cb != b || cs != s) {
-      Node* ex = add_node_fresh(graph, "Expand", {v, add_int64s(graph, base + "_expand", {b, s, half})}, 1,
-                                base + "_bs");
-      v = ex->output(0);
+    } else {
+      if (m.halve_caches && width != half) {
+        const int64_t r = static_cast<int64_t>(symbolic_dims(table)->size());
+        v = add_node_fresh(graph, "Slice",
+                           {v, add_int64s(graph, base + "_starts", {0}), add_int64s(graph, base + "_ends", {half}),
+                            add_int64s(graph, base + "_axes", {r - 1})},
+                           1, base + "_half")
+                ->output(0);
+      }
+      if (!dims_eq(symbolic_dims(v), Dims{cb, cs, Dim(half)})) {
+        // Every other dim of the table is 1, so [cb, -1, half] is its data as it lies.
+        v = add_node_fresh(graph, "Reshape", {v, add_int64s(graph, base + "_shape", {cb.value(), -1, half})}, 1,
+                           base + "_3d")
+                ->output(0);
+      }
+      if (m.seq_unproven) {
+        // [eb, S, 1] with S from x when it is not static: broadcasting [cb, S or 1, half] to it.
+        Value* target;
+        if (s.known()) {
+          target = add_int64s(graph, base + "_expand", {eb, s.value(), 1});
+        } else {
+          const int64_t at = m.heads_first ? 2 : 1;
+          Value* shape = add_node_fresh(graph, "Shape", {x}, 1, base + "_x_shape")->output(0);
+          Value* seq = add_node_fresh(graph, "Slice",
+                                      {shape, add_int64s(graph, base + "_seq_start", {at}),
+                                       add_int64s(graph, base + "_seq_end", {at + 1})},
+                                      1, base + "_seq")
+                           ->output(0);
+          target = add_node_fresh(graph, "Concat",
+                                  {add_int64s(graph, base + "_eb", {eb}), seq, add_int64s(graph, base + "_one", {1})},
+                                  1, base + "_expand")
+                       ->output(0);
+          target->producer()->attrs().set("axis", int64_t{0});
+          infer_node_outputs(graph, *target->producer());
+        }
+        v = add_node_fresh(graph, "Expand", {v, target}, 1, base + "_bs")->output(0);
+      } else if (eb > 1 || es > 1) {
+        v = add_node_fresh(graph, "Expand", {v, add_int64s(graph, base + "_expand", {eb, es, half})}, 1, base + "_bs")
+                ->output(0);
+      }
     }
     caches_[key] = v;
     return v;
+  }
+
+  // A Reshape target taking `from`'s dims to `to`'s: the dims as numbers when
+  // static, else 0 (copy) where they agree index by index and numbers elsewhere.
+  static Value* view_target(Graph& graph, const std::string& base, const Dims& from, const Dims& to) {
+    std::vector<int64_t> t;
+    const bool fixed = all_known(to);
+    for (size_t i = 0; i < to.size(); ++i) {
+      if (fixed) t.push_back(to[i].value());
+      else if (i < from.size() && dim_eq(from[i], to[i])) t.push_back(0);
+      else t.push_back(to[i].known() ? to[i].value() : -1);
+    }
+    return add_int64s(graph, base, t);
   }
 
   void rewrite(Graph& graph, const RopeMatch& m, PassContext& ctx) {
     const bool onnx = opt_bool("onnx_ops") && graph.opset("") >= 23;
     const std::string domain = onnx ? "" : kVdrtDomain;
     if (!onnx) ensure_opset(graph, kVdrtDomain, 1);
-    const int64_t heads = m.heads_first ? m.dims[1] : m.dims[2];
+    const int64_t heads = (m.heads_first ? m.dims[1] : m.dims[2]).value();
     // The op's X: 4-D [B, N, S, D] as is, else 3-D [B, S, N*D].
-    const std::vector<int64_t> want = m.heads_first ? m.dims
-                                                    : std::vector<int64_t>{m.dims[0], m.dims[1], m.dims[2] * m.dims[3]};
+    const Dims want = m.heads_first ? m.dims : Dims{m.dims[0], m.dims[1], Dim(heads * m.dims[3].value())};
     Value* x = m.x;
-    for (int hops = 0; hops < 2 && static_dims(x) != want; ++hops) {
+    for (int hops = 0; hops < 2 && !dims_eq(symbolic_dims(x), want); ++hops) {
       Node* r = producer_op(x, "Reshape");
       if (!r || !r->input(0)) break;
       x = r->input(0);
     }
     const std::string base = m.root->name().empty() ? graph.unique_name("rope") : m.root->name();
-    if (static_dims(x) != want)
-      x = add_node_fresh(graph, "Reshape", {m.x, add_int64s(graph, base + "_x_shape", want)}, 1, base + "_x")->output(0);
-    std::vector<Value*> inputs{x, cache_of(graph, m, m.cos), cache_of(graph, m, m.sin)};
-    const std::vector<int64_t> out_dims = *static_dims(m.root->output(0));
+    if (!dims_eq(symbolic_dims(x), want)) {
+      const Dims from = *symbolic_dims(m.x);
+      x = add_node_fresh(graph, "Reshape", {m.x, view_target(graph, base + "_x_shape", from, want)}, 1, base + "_x")
+              ->output(0);
+    }
+    std::vector<Value*> inputs{x, cache_of(graph, m, m.cos, x), cache_of(graph, m, m.sin, x)};
+    const Dims out_dims = *symbolic_dims(m.root->output(0));
     const std::string root_name = m.root->name();
     Node *rope, *fin = nullptr;
-    if (out_dims == want) {  // the op produces the root's value itself
+    // Rotate-half on [B, N, S, D] keeps x's shape whatever dims inference could prove of the root.
+    if (dims_eq(out_dims, want) || (!m.interleaved && m.heads_first)) {  // the op produces the root's value itself
       rope = replace_producer(graph, m.root, "RotaryEmbedding", inputs, domain);
     } else {
       rope = add_node_fresh(graph, "RotaryEmbedding", inputs, 1, base + "_rope", domain);
-      fin = replace_producer(graph, m.root, "Reshape",
-                             {rope->output(0), add_int64s(graph, base + "_out_shape", out_dims)});
+      Value* target = m.out_shape && !all_known(out_dims) ? m.out_shape
+                                                           : view_target(graph, base + "_out_shape", want, out_dims);
+      fin = replace_producer(graph, m.root, "Reshape", {rope->output(0), target});
       fin->set_name(root_name.empty() ? graph.unique_name("rope_view") : root_name + "_rope_view");
     }
     rope->set_name(graph.unique_name(base + "_rope"));
@@ -411,7 +530,7 @@ class FuseRope final : public Pass {
     ctx.count(m.interleaved ? "interleaved ropes" : "rotate-half ropes");
   }
 
-  std::map<std::tuple<Value*, int64_t, int64_t, bool>, Value*> caches_;
+  std::map<std::string, Value*> caches_;
 };
 
 VDRT_REGISTER_PASS(FuseRope);

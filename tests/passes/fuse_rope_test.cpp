@@ -1,8 +1,9 @@
 // fuse-rope: Wan's interleaved RoPE in the three real tiny_wan exports (two
 // per layer, q and k, outputs as before within 1e-5 on the golden inputs,
 // every attention still fused), the rotate-half form in real TorchScript and
-// dynamo exports (models/export_rope.py), built graphs for the opset and
-// layout choices, and the near-misses explain reports.
+// dynamo exports (models/export_rope.py; one with a symbolic sequence length),
+// built graphs for the opset, layout and symbolic-dim choices, and the
+// near-misses explain reports.
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -115,7 +116,7 @@ TEST_P(RotateHalfRope, BothFusedSameAsOnnxRuntime) {
     EXPECT_LE(test::max_abs_diff(got.at(want.name), want.tensor), 1e-5) << want.name;
 }
 
-INSTANTIATE_TEST_SUITE_P(Exporters, RotateHalfRope, testing::Values("ts17", "dyn18"),
+INSTANTIATE_TEST_SUITE_P(Exporters, RotateHalfRope, testing::Values("ts17", "dyn18", "ts17_dynamic"),
                          [](const testing::TestParamInfo<std::string>& i) { return i.param; });
 
 // Wan's pairs on x = [B, S, N, D] from a [B, S, N*D] projection; cos/sin [S, 1, D/2] graph inputs.
@@ -123,15 +124,18 @@ struct Interleaved {
   bool swap_imag = false;     // re*cos + im*sin: a rotation the other way
   bool heads_vary = false;    // cos/sin [S, N, D/2]
   bool share_pairs = false;   // the pairs tensor also goes elsewhere
+  bool symbolic = false;      // S is a symbol; views copy B and S with Reshape's 0
 };
 
 void build_interleaved(GraphBuilder& b, const Interleaved& o = {}) {
   const int64_t s = 6, n = 2, d = 8;
-  Value* x3 = b.input("x", {1, s, n * d});
-  Value* cos = b.input("cos", {s, o.heads_vary ? n : 1, d / 2});
-  Value* sin = b.input("sin", {s, o.heads_vary ? n : 1, d / 2});
-  Value* x4 = b.op("Reshape", {x3, b.ints({1, s, n, d})});
-  Value* pairs = b.op("Reshape", {x4, b.ints({1, s, n, d / 2, 2})});
+  const Dim seq = o.symbolic ? Dim::symbol("S") : Dim(s);
+  const int64_t lead = o.symbolic ? 0 : s;
+  Value* x3 = b.input("x", {1, seq, n * d});
+  Value* cos = b.input("cos", {seq, o.heads_vary ? n : 1, d / 2});
+  Value* sin = b.input("sin", {seq, o.heads_vary ? n : 1, d / 2});
+  Value* x4 = b.op("Reshape", {x3, b.ints({1, lead, n, d})});
+  Value* pairs = b.op("Reshape", {x4, b.ints({1, lead, n, d / 2, 2})});
   Value* re = b.op("Gather", {pairs, b.constant("i0", Tensor::scalar<int64_t>(0))}, test::attrs({{"axis", Attribute(int64_t{4})}}));
   Value* im = b.op("Gather", {pairs, b.constant("i1", Tensor::scalar<int64_t>(1))}, test::attrs({{"axis", Attribute(int64_t{-1})}}));
   Value* real = b.op("Sub", {b.op("Mul", {re, cos}), b.op("Mul", {sin, im})});
@@ -140,12 +144,12 @@ void build_interleaved(GraphBuilder& b, const Interleaved& o = {}) {
   Value* last = b.ints({-1});
   Value* stacked = b.op("Concat", {b.op("Unsqueeze", {real, last}), b.op("Unsqueeze", {imag, last})},
                         test::attrs({{"axis", Attribute(int64_t{-1})}}));
-  b.output(b.op("Reshape", {stacked, b.ints({1, s, n, d})}));
+  b.output(b.op("Reshape", {stacked, b.ints({1, lead, n, d})}));
   if (o.share_pairs) b.output(b.op("Relu", {pairs}));
 }
 
 void expect_same(const Graph& before, const Graph& after) {
-  auto inputs = test::random_inputs(before);
+  auto inputs = test::random_inputs(before, 7, {{"S", 6}});
   auto want = test::run_graph(before, inputs);
   auto got = test::run_graph(after, inputs);
   for (const auto& [name, t] : want) EXPECT_LE(test::max_abs_diff(got.at(name), t), 1e-5) << name;
@@ -171,6 +175,16 @@ TEST(FuseRope, InterleavedAtOpset23IsOnnxRotaryEmbedding) {
   ASSERT_TRUE(test::run_pass("fuse-rope", b.graph()));
   EXPECT_EQ(test::count_ops(b.graph(), "RotaryEmbedding"), 1);
   EXPECT_EQ(b.graph().opset("vdrt"), 0);
+  expect_same(*before, b.graph());
+}
+
+TEST(FuseRope, SymbolicSequenceLength) {
+  GraphBuilder b(18);
+  build_interleaved(b, {false, false, false, true});
+  auto before = b.graph().clone();
+  PassContext ctx;
+  ASSERT_TRUE(test::run_pass("fuse-rope", b.graph(), &ctx)) << test::explained(ctx);
+  EXPECT_EQ(test::count_ops(b.graph(), "vdrt.RotaryEmbedding"), 1);
   expect_same(*before, b.graph());
 }
 
