@@ -36,7 +36,7 @@ void concat_kernel(KernelContext& ctx) {
   auto* dst = static_cast<uint8_t*>(out.data);
   parallel_rows(outer, out_row, [&](int64_t b, int64_t e) {
     for (int64_t o = b; o < e; ++o)
-      for (const Part& p : parts) std::memcpy(dst + o * out_row + p.offset, p.src + o * p.bytes, p.bytes);
+      for (const Part& p : parts) copy_slice(dst + o * out_row + p.offset, p.src + o * p.bytes, p.bytes);
   });
 }
 

@@ -21,7 +21,7 @@ template <typename Offset>
 void copy_slices(int64_t rows, size_t slice_bytes, const uint8_t* src, uint8_t* dst, Offset src_offset) {
   parallel_rows(rows, static_cast<int64_t>(slice_bytes), [&](int64_t b, int64_t e) {
     for (int64_t r = b; r < e; ++r)
-      std::memcpy(dst + r * static_cast<int64_t>(slice_bytes), src + src_offset(r), slice_bytes);
+      copy_slice(dst + r * static_cast<int64_t>(slice_bytes), src + src_offset(r), slice_bytes);
   });
 }
 
@@ -38,8 +38,14 @@ void gather_kernel(KernelContext& ctx) {
   const int64_t m = static_cast<int64_t>(idx.size());
   VDRT_CHECK(out.numel() * static_cast<int64_t>(es) == outer * m * inner_bytes, "Gather output has the wrong size");
   if (m == 0) return;
-  copy_slices(outer * m, static_cast<size_t>(inner_bytes), static_cast<const uint8_t*>(data.data),
-              static_cast<uint8_t*>(out.data),
+  const auto* src = static_cast<const uint8_t*>(data.data);
+  auto* dst = static_cast<uint8_t*>(out.data);
+  if (m == 1) {  // one index (a scalar, as in RoPE's pair split): no division per row
+    const int64_t at = idx[0];
+    copy_slices(outer, static_cast<size_t>(inner_bytes), src, dst, [&](int64_t row) { return (row * n + at) * inner_bytes; });
+    return;
+  }
+  copy_slices(outer * m, static_cast<size_t>(inner_bytes), src, dst,
               [&](int64_t row) { return ((row / m) * n + idx[row % m]) * inner_bytes; });
 }
 

@@ -26,6 +26,18 @@ void strided_copy(size_t elem_size, const std::vector<int64_t>& dims, const void
 // memcpy that splits large copies across threads; a no-op when dst == src.
 void parallel_memcpy(void* dst, const void* src, size_t bytes);
 
+// memcpy of a small slice: sizes of one element (2, 4, 8 bytes: RoPE's
+// interleaved pairs split by Gather and joined by Concat) become one move
+// instead of a library call each.
+inline void copy_slice(void* dst, const void* src, size_t bytes) {
+  switch (bytes) {
+    case 2: std::memcpy(dst, src, 2); break;
+    case 4: std::memcpy(dst, src, 4); break;
+    case 8: std::memcpy(dst, src, 8); break;
+    default: std::memcpy(dst, src, bytes);
+  }
+}
+
 // Fills `count` elements of `elem_size` bytes with the element at `value`.
 void fill_elements(void* dst, int64_t count, const void* value, size_t elem_size);
 
