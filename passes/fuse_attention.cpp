@@ -9,6 +9,9 @@
 //    on K^T) and dynamo's Reshape/Transpose/Reshape swap of the last two axes;
 //  * ONNX Attention (opset 23), 3-D or 4-D, with or without past inputs;
 //  * com.microsoft MultiHeadAttention with separate Q, K, V.
+// Packed QKV (one Linear whose output is cut into q, k and v by Split, as
+// dynamo writes chunk(3), or by three Slices, as TorchScript does) needs
+// nothing more: each operand is traced back to its piece of the Linear.
 // When K and V are Concat(past, new) along the sequence with `past` a graph
 // input (MODEL_CONTRACT.md's past_key.{i}), the concat is dropped and past
 // and new go to the op separately; present outputs of the ONNX ops are

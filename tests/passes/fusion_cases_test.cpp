@@ -284,9 +284,10 @@ TEST(FusionNearMiss, OnnxAttentionMasks) {
 }
 
 // x [1, C, 2, 4] -> Reshape(group_shape) -> InstanceNormalization -> Reshape(x's shape) -> Mul(gamma).
-std::unique_ptr<Graph> group_norm_graph(std::vector<int64_t> group_shape, std::vector<int64_t> gamma_dims) {
+std::unique_ptr<Graph> group_norm_graph(std::vector<int64_t> group_shape, std::vector<int64_t> gamma_dims,
+                                        int64_t opset = 17) {
   constexpr int64_t C = 8, G = 2;
-  GraphBuilder b;
+  GraphBuilder b(opset);
   Value* x = b.input("x", {1, C, 2, 4});
   Value* r = b.op("Reshape", {x, b.ints(group_shape)});
   Value* one = b.constant("s", Tensor::from_vector<float>({G}, std::vector<float>(G, 1.0f)));
@@ -326,9 +327,17 @@ TEST(FusionNearMiss, GroupNormReasons) {
     PassContext ctx;
     run_default_pipeline(*g, ctx);
     EXPECT_EQ(g->nodes().size(), 1u) << test::explained(ctx);
+    EXPECT_EQ(test::count_ops(*g, "vdrt.GroupNormalization"), 1);
     TensorMap in = test::random_inputs(*copy, 6);
     EXPECT_LE(test::max_abs_diff(test::run_graph(*g, in).begin()->second, test::run_graph(*copy, in).begin()->second),
               kTolerance);
+  }
+  {
+    auto g = group_norm_graph({1, 2, -1}, {8, 1, 1}, 21);  // opset 21 has the per-channel ONNX op
+    PassContext ctx;
+    run_default_pipeline(*g, ctx);
+    EXPECT_EQ(test::count_ops(*g, "GroupNormalization"), 1) << test::explained(ctx);
+    EXPECT_EQ(g->opset("vdrt"), 0);
   }
 }
 
