@@ -17,6 +17,9 @@ The cases (dim 16, 2 heads of 8, 12 tokens; every file a few KiB):
     sdpa_causal      is_causal=True (the exporter writes the lower-triangular mask itself)
     sdpa_chunk       a constant block-causal mask: 3 chunks of 4 tokens, a chunk sees itself and
                      the chunks before it (causal Wan training / teacher forcing)
+    sdpa_cache_chunk the chunk-causal mask over a KV cache: inputs past_key.0 / past_value.0
+                     [1, 8, 2, 8] (two earlier frames of 4 tokens) are concatenated before this
+                     call's keys and values; a query sees the cache and the frames up to its own
     packed_qkv       one Linear(16, 48) whose output is chunked into q, k and v
     group_norm       GroupNorm(4 groups, 16 channels) on [1, 16, 2, 4, 4] (as in the tiny decoder)
 
@@ -42,7 +45,7 @@ OUT_DIR = Path(__file__).resolve().parent / "fusion_cases"
 STYLES = [ExportStyle("ts17", 17, dynamo=False, attention_op="Softmax"),
           ExportStyle("dyn18", 18, dynamo=True, attention_op="Softmax"),
           ExportStyle("attn23", 23, dynamo=True, attention_op="Attention")]
-DIM, HEADS, TOKENS, CHUNK = 16, 2, 12, 4
+DIM, HEADS, TOKENS, CHUNK, PAST = 16, 2, 12, 4, 8
 
 
 class Attention(torch.nn.Module):
@@ -88,6 +91,24 @@ class MaskedAttention(Attention):
         return self.attend(x, mask)
 
 
+class CachedChunkAttention(Attention):
+    """Self-attention over [past ; new] keys and values with a frame-causal mask."""
+
+    def __init__(self):
+        super().__init__("chunk")
+        key_frame = torch.arange(PAST + TOKENS) // CHUNK
+        query_frame = (PAST + torch.arange(TOKENS)) // CHUNK
+        self.register_buffer("cache_mask", key_frame[None, :] <= query_frame[:, None], persistent=False)
+
+    def forward(self, x: torch.Tensor, past_key: torch.Tensor, past_value: torch.Tensor) -> torch.Tensor:
+        split = (1, TOKENS, HEADS, DIM // HEADS)
+        q, k, v = self.q(x).view(split), self.k(x).view(split), self.v(x).view(split)
+        k, v = torch.cat([past_key, k], 1), torch.cat([past_value, v], 1)
+        y = F.scaled_dot_product_attention(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2),
+                                           attn_mask=self.cache_mask)
+        return y.transpose(1, 2).reshape(1, TOKENS, DIM)
+
+
 class GroupNorm(torch.nn.Module):
     def __init__(self):
         super().__init__()
@@ -111,6 +132,11 @@ def cases(rng: np.random.Generator) -> dict[str, tuple[torch.nn.Module, dict[str
         "packed_qkv": (Attention("none", packed=True), {"x": x}),
         "group_norm": (GroupNorm(), {"x": rng.standard_normal((1, DIM, 2, 4, 4)).astype(np.float32)}),
     }
+    cache_rng = np.random.default_rng(34)  # its own stream: the cases above keep their bytes
+    out["sdpa_cache_chunk"] = (CachedChunkAttention(), {
+        "x": x,
+        "past_key.0": cache_rng.standard_normal((1, PAST, HEADS, DIM // HEADS)).astype(np.float32),
+        "past_value.0": cache_rng.standard_normal((1, PAST, HEADS, DIM // HEADS)).astype(np.float32)})
     for module, _ in out.values():
         with torch.no_grad():  # affine params away from the identity, so a lost scale or bias shows
             for p in module.parameters():

@@ -28,7 +28,8 @@ std::vector<FusionGpuCase> cases() {
   std::vector<FusionGpuCase> out;
   for (const std::string& backend : gpu_backends())
     for (const char* style : {"ts17", "dyn18", "attn23"})
-      for (const char* name : {"sdpa_additive", "sdpa_bool", "sdpa_causal", "sdpa_chunk", "packed_qkv", "group_norm"})
+      for (const char* name : {"sdpa_additive", "sdpa_bool", "sdpa_causal", "sdpa_chunk", "sdpa_cache_chunk", "packed_qkv",
+                               "group_norm"})
         out.push_back({backend, style, name});
   return out;
 }

@@ -66,14 +66,22 @@ TEST_P(FusionCase, FusedByTheDefaultPipeline) {
       EXPECT_EQ(n->attrs().get_int("num_heads"), 2);
       EXPECT_NEAR(n->attrs().get_float("scale"), 1.0 / std::sqrt(8.0), 1e-6);
       ASSERT_EQ(n->inputs().size(), masked() ? 6u : 3u);
+      const std::string name = GetParam().name;
       if (masked()) {
-        EXPECT_EQ(n->input(3), nullptr);  // no cache
         ASSERT_NE(n->input(5), nullptr);
         EXPECT_EQ(n->input(5)->dtype(), DType::F32);
         // A mask input stays a graph input; causal and chunk masks fold into constants.
-        const std::string name = GetParam().name;
-        if (name == "sdpa_causal" || name == "sdpa_chunk") EXPECT_TRUE(n->input(5)->is_constant());
+        if (name == "sdpa_causal" || name.find("chunk") != std::string::npos) EXPECT_TRUE(n->input(5)->is_constant());
         if (name == "sdpa_additive") EXPECT_EQ(n->input(5)->name(), "mask");
+      }
+      if (name == "sdpa_cache_chunk") {  // the cache concat taken apart, the mask over cache and new keys
+        ASSERT_NE(n->input(3), nullptr);
+        EXPECT_EQ(n->input(3)->name(), "past_key.0");
+        EXPECT_EQ(n->input(4)->name(), "past_value.0");
+        EXPECT_EQ(n->attrs().get_int("kv_cache_layer"), 0);
+        EXPECT_EQ(test::count_ops(*g, "Concat"), 0);
+      } else {
+        EXPECT_EQ(n->input(3), nullptr);
       }
     }
   } else {
@@ -106,7 +114,8 @@ TEST_P(FusionCase, FusedGraphMatchesOnnxRuntime) {
 std::vector<Case> all_cases() {
   std::vector<Case> out;
   for (const char* style : {"ts17", "dyn18", "attn23"})
-    for (const char* name : {"sdpa_additive", "sdpa_bool", "sdpa_causal", "sdpa_chunk", "packed_qkv", "group_norm"})
+    for (const char* name : {"sdpa_additive", "sdpa_bool", "sdpa_causal", "sdpa_chunk", "sdpa_cache_chunk", "packed_qkv",
+                             "group_norm"})
       out.push_back({style, name});
   return out;
 }
