@@ -199,7 +199,7 @@ TEST(CliContract, ProfileAttentionOptimisesAtLoad) {
   EXPECT_TRUE(has(g, "2 PBSA layers")) << g.output;
 
   expect_usage(prof + "--pipeline " + source_path("passes/pipelines/sparse_pbsa.toml"),
-               "sparse_pbsa.toml: sparsify-attention (pipeline entry #7): profile-attention profiles dense attention");
+               "sparse_pbsa.toml: sparsify-attention (pipeline entry #9): profile-attention profiles dense attention");
   expect_usage(prof + "--passes fold-constants,fuse-attention,sparsify-attention", "--compare FILE");
   expect_usage(prof + "-O0 --passes fuse-gelu", "-O0 runs the graph as imported");
   expect_usage(prof + "-O2", "-O: Value 2 not in range 0 to 1");
