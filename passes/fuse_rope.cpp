@@ -8,13 +8,14 @@
 //  * rotate-half (GPT-NeoX / Llama):
 //      x*cos + Concat(-x[..., D/2:], x[..., :D/2], -1)*sin
 //    with cos/sin full width, whose halves must provably be equal (a constant
-//    checked element by element, or Cos/Sin of Concat(f, f) on the last axis).
+//    checked element by element, or Cos/Sin of Concat(f, f) on the last axis,
+//    through row selections (Slice, Gather) and views that keep the last axis).
 //
 // x is [B, S, N, D] (the op takes it as 3-D [B, S, N*D]) or [B, N, S, D] (4-D,
 // as is); cos/sin must broadcast over the heads and match D/2 (interleaved)
 // or D (rotate-half) in the last axis; they become [B, S, D/2] caches
-// (Reshape, and Expand when they broadcast over B or S) shared by every
-// use. Products and sums may come in any order. B and S may be symbolic
+// (Reshape, and Expand when they broadcast over B or S, or over x's S at run
+// time when their length is not provably x's) shared by every use. Products and sums may come in any order. B and S may be symbolic
 // (views then copy them with Reshape's 0, caches take -1); heads, D and the
 // cos/sin batch must be static, x f32 (the kernels' type). Anything else that
 // still looks like RoPE is left alone and reported through explain.
@@ -110,6 +111,11 @@ bool halves_equal(const Value* v, int depth = 0) {
     bool rows_only = axes.has_value();
     for (int64_t a : axes.value_or(std::vector<int64_t>{})) rows_only &= (a < 0 ? a + r : a) != r - 1;
     return rows_only && halves_equal(in, depth + 1);
+  }
+  if (op == "Gather" && last_kept && in->shape().rank_known()) {  // table[position_ids]
+    const int64_t r = static_cast<int64_t>(in->shape().rank());
+    const int64_t a = n->attrs().get_int("axis", 0);
+    return (a < 0 ? a + r : a) != r - 1 && halves_equal(in, depth + 1);
   }
   return false;
 }

@@ -205,6 +205,35 @@ TEST(FuseRope, NearMissesAreExplained) {
   }
 }
 
+TEST(FuseRope, RotateHalfTablesIndexedByPositionIds) {
+  // Llama's cos_cached[position_ids]: Gather rows of [P, D] tables with equal halves, then
+  // Unsqueeze(1) for the heads; x is [B, N, S, D] and the ids a graph input.
+  GraphBuilder b(18);
+  const int64_t p = 12, s = 5, d = 8;
+  Value* x = b.input("x", {1, 2, s, d});
+  Value* ids = b.input("position_ids", {1, s}, DType::I64);
+  auto table = [&](const char* name, float phase) {
+    Tensor t(DType::F32, {p, d});
+    for (int64_t r = 0; r < p; ++r)
+      for (int64_t i = 0; i < d / 2; ++i)
+        t.data<float>()[r * d + i] = t.data<float>()[r * d + d / 2 + i] = std::cos(0.3f * r * (i + 1) + phase);
+    Value* rows = b.op("Gather", {b.constant(name, t), ids}, test::attrs({{"axis", Attribute(int64_t{0})}}));
+    return b.op("Unsqueeze", {rows, b.ints({1})});  // [1, 1, S, D]
+  };
+  Value* cos = table("cos_cached", 0.0f);
+  Value* sin = table("sin_cached", -1.5707963f);
+  Value* x1 = b.op("Slice", {x, b.ints({0}), b.ints({d / 2}), b.ints({-1})});
+  Value* x2 = b.op("Slice", {x, b.ints({d / 2}), b.ints({d}), b.ints({-1})});
+  Value* rot = b.op("Concat", {b.op("Neg", {x2}), x1}, test::attrs({{"axis", Attribute(int64_t{-1})}}));
+  b.output(b.op("Add", {b.op("Mul", {cos, x}), b.op("Mul", {sin, rot})}));
+  auto before = b.graph().clone();
+  PassContext ctx;
+  ASSERT_TRUE(test::run_pass("fuse-rope", b.graph(), &ctx)) << test::explained(ctx);
+  EXPECT_EQ(test::count_ops(b.graph(), "vdrt.RotaryEmbedding"), 1);
+  EXPECT_EQ(test::count_ops(b.graph(), "Neg"), 0);
+  expect_same(*before, b.graph());
+}
+
 TEST(FuseRope, RotateHalfNeedsEqualHalves) {
   // x [B, N, S, D] * cos + rotate_half(x) * sin with cos/sin [1, 1, S, D] graph inputs:
   // nothing shows their halves are equal, so it is not a RotaryEmbedding.
