@@ -18,9 +18,9 @@
 // The cache (past_key/past_value) and this call's keys are read as two
 // consecutive key ranges, never concatenated. vdrt.Attention's additive
 // mask (input 5, [B, H, S_q, T + S_kv] right-aligned, size-1 dims broadcast)
-// is read by flash_attention.comp only (MASKED = 1, binding 6, strides
-// over batch/head/query/key, 0 where it broadcasts); a masked problem
-// never takes the tiled or cooperative-matrix shaders. Tensors that are absent or
+// is read by the two fp32 shaders (MASKED = 1, binding 6, strides over
+// batch/head/query/key, 0 where it broadcasts); a masked problem never
+// takes the cooperative-matrix shaders. Tensors that are absent or
 // empty are never bound: another input takes their binding (the shader does
 // not read it).
 #include <algorithm>
@@ -215,12 +215,12 @@ Program build_flash(const KernelArgs& a, const Problem& pr) {
   const CoopmatConfig* cm = coopmat ? pick_coopmat(d, a.caps) : nullptr;
   if (cm) return build_coopmat(a, pr, *cm);
   TiledConfig tc;
-  if (!masked && pick_tiled(pr, a.caps, &tc)) {
+  if (pick_tiled(pr, a.caps, &tc)) {
     if (std::getenv("VDRT_VK_ATTN_VERBOSE"))
       std::fprintf(stderr, "vdrt attention fp32 tiled: D %u dc %u vk %u prefetch %u shared %zu of %zu\n", d, tc.dc,
                    tc.vk, tc.prefetch, TiledConfig::shared_bytes(d, tc.dc, tc.vk), size_t(a.caps.max_shared_bytes));
     disp.shader = "flash_attention_tiled";
-    disp.spec = {d, tc.dc, tc.vk, tc.prefetch};
+    disp.spec = {d, tc.dc, tc.vk, tc.prefetch, masked ? 1u : 0u};
     bq = 64;
   } else {
     static const FlashTile tiles[] = {{64, 64, 4}, {32, 32, 4}, {32, 16, 4}, {16, 16, 8},
@@ -250,13 +250,12 @@ Program build_flash(const KernelArgs& a, const Problem& pr) {
   }
   const Arg pkb = pr.past_len > 0 ? in(pki) : kb, pvb = pr.past_len > 0 ? in(pvi) : vb;
   disp.args = {in(0), kb, vb, pkb, pvb, out(0)};
-  if (disp.shader == "flash_attention")  // an empty mask is never read (no keys or no queries)
-    disp.args.push_back(masked && a.inputs[size_t(pr.mask_input)].numel() > 0 ? in(u32(pr.mask_input)) : in(0));
+  // The mask (binding 6); an empty one is never read (no keys or no queries).
+  disp.args.push_back(masked && a.inputs[size_t(pr.mask_input)].numel() > 0 ? in(u32(pr.mask_input)) : in(0));
   disp.u32(u32(pr.q_len)).u32(u32(pr.kv_len)).u32(u32(pr.past_len)).u32(u32(pr.q_heads / pr.kv_heads)).f32(pr.scale);
   for (const View* w : {&pr.q, &pr.k, &pr.v, &pr.pk, &pr.pv, &pr.out})
     disp.u32(u32(w->batch)).u32(u32(w->head)).u32(u32(w->seq));
-  if (disp.shader == "flash_attention")
-    for (int64_t st : pr.mask_stride) disp.u32(u32(st));
+  for (int64_t st : pr.mask_stride) disp.u32(u32(st));
   disp.groups[0] = u32((pr.q_len + bq - 1) / bq);
   disp.groups[1] = u32(pr.q_heads);
   disp.groups[2] = u32(pr.batch);

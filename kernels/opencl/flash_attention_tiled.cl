@@ -6,6 +6,7 @@
 // exp2 on log2-scaled scores), so both backends agree. Needs D == DV,
 // D % 16 == 0 and strides that are multiples of 4 (attention.cpp checks);
 // tensors start 64-byte aligned in the arena, so float4 pointers are safe.
+// SPEC4 = MASKED adds the mask msk as the GLSL does.
 
 // Specialization constants (docs/gpu_kernels.md); the defaults only let the
 // file build on its own.
@@ -27,6 +28,10 @@
 // 1: the next Q/K or V chunk is loaded from global memory into registers
 // while the current one is multiplied (stored to local after the barrier).
 #define PF SPEC3
+#ifndef SPEC4
+#define SPEC4 0
+#endif
+#define MASKED SPEC4  // 1: add the mask msk to the scaled scores
 #define BQ 64
 #define BK 64
 #define NT 256
@@ -52,6 +57,7 @@ struct flash_attention_tiled_params {
   uint pkb, pkh, pks;
   uint pvb, pvh, pvs;
   uint ob, oh, os;
+  uint mb, mh, mq, mk;  // mask strides (0 where it broadcasts)
 };
 
 // What the chunk loaders need: this work group's views, in float4 units.
@@ -121,13 +127,14 @@ static inline float comp(float4 x, uint u) { return u == 0 ? x.x : u == 1 ? x.y 
 
 kernel __attribute__((reqd_work_group_size(NT, 1, 1))) void flash_attention_tiled(
     BUF(const float4, q), BUF(const float4, k), BUF(const float4, v), BUF(const float4, pk), BUF(const float4, pv),
-    BUF(float4, o), constant const struct flash_attention_tiled_params* p) {
+    BUF(float4, o), BUF(const float, msk), constant const struct flash_attention_tiled_params* p) {
   AT(const float4, q);
   AT(const float4, k);
   AT(const float4, v);
   AT(const float4, pk);
   AT(const float4, pv);
   AT(float4, o);
+  AT(const float, msk);
   local float4 A4[A4N];        // Q and K chunks, or a V chunk
   local float4 P4[BQ * PS4];   // probabilities of the current tile
   local float red[BQ * 16];    // per-row partial maxima / sums
@@ -203,9 +210,13 @@ kernel __attribute__((reqd_work_group_size(NT, 1, 1))) void flash_attention_tile
 #pragma unroll
     for (uint i = 0; i < 4; ++i) {
       float mt = -INFINITY;
+      const uint qi = w.q0 + ty + 16 * i;
 #pragma unroll
       for (uint j = 0; j < 4; ++j) {
-        const float x = k0 + tx + 16 * j < nkeys ? s[i * 4 + j] * sl2 : -INFINITY;
+        const uint key = k0 + tx + 16 * j;
+        float x = key < nkeys ? s[i * 4 + j] * sl2 : -INFINITY;
+        if (MASKED != 0 && key < nkeys && qi < w.Sq)
+          x += msk[b * p->mb + h * p->mh + qi * p->mq + key * p->mk] * 1.4426950408889634f;
         s[i * 4 + j] = x;
         mt = max(mt, x);
       }
@@ -218,12 +229,14 @@ kernel __attribute__((reqd_work_group_size(NT, 1, 1))) void flash_attention_tile
       float mt = m[i];
 #pragma unroll
       for (uint t = 0; t < 16; ++t) mt = max(mt, red[row * 16 + t]);
-      const float alpha = exp2(m[i] - mt);  // the first key of a tile exists: mt is finite
+      // Unmasked, the first key of a tile exists and mt is finite.
+      const bool none = isinf(mt);
+      const float alpha = none ? 1.0f : exp2(m[i] - mt);
       m[i] = mt;
       float ls = 0.0f;
 #pragma unroll
       for (uint j = 0; j < 4; ++j) {
-        const float pj = exp2(s[i * 4 + j] - mt);
+        const float pj = none ? 0.0f : exp2(s[i * 4 + j] - mt);
         ls += pj;
         P[row * PS4 * 4 + tx + 16 * j] = pj;
       }

@@ -19,6 +19,9 @@
 // area): the invocation owns output rows ty + 16 i (the same rows as its
 // scores, so the softmax state needs no exchange) and columns
 // tx * 4 + 64 v + e (D % 64 == 0, vec4 V reads) or tx + 16 c (otherwise).
+// MASKED = 1 adds the additive mask at binding 6 as flash_attention.comp
+// does (in log2 units here); a row whose scores so far are all -inf keeps
+// its state, and a row with every key masked gives zeros.
 #include "common.glsl"
 layout(local_size_x = 256) in;
 layout(constant_id = 0) const uint D = 128;  // query/key/value head dim, multiple of 16
@@ -27,6 +30,7 @@ layout(constant_id = 2) const uint VK = 32;  // keys per staged V chunk (divides
 // 1: the next Q/K or V chunk is loaded from global memory into registers
 // while the current one is multiplied (stored to shared after the barrier).
 layout(constant_id = 3) const uint PF = 0;
+layout(constant_id = 4) const uint MASKED = 0;  // 1: add the mask at binding 6
 const uint BQ = 64, BK = 64, NT = 256;
 const uint RS4 = (DC + 4) / 4;               // Q/K chunk row stride in vec4s (skewed)
 const uint KOFF = BQ * RS4;                  // K chunk offset in A4
@@ -46,6 +50,7 @@ layout(std430, binding = 2) readonly buffer V { vec4 v[]; };
 layout(std430, binding = 3) readonly buffer PK { vec4 pk[]; };
 layout(std430, binding = 4) readonly buffer PV { vec4 pv[]; };
 layout(std430, binding = 5) writeonly buffer O { vec4 o[]; };
+layout(std430, binding = 6) readonly buffer M { float msk[]; };
 layout(push_constant) uniform P {
   uint Sq, Skv, T;
   uint group;        // query heads per key/value head
@@ -56,6 +61,7 @@ layout(push_constant) uniform P {
   uint pkb, pkh, pks;
   uint pvb, pvh, pvs;
   uint ob, oh, os;
+  uint mb, mh, mq, mk;  // mask strides (0 where it broadcasts)
 } p;
 
 shared vec4 A4[A4N];        // Q and K chunks, or a V chunk
@@ -171,8 +177,12 @@ void main() {
     // Online softmax: scaled scores, keys past the end masked, row maxima.
     [[unroll]] for (uint i = 0; i < 4; ++i) {
       float mt = -1.0 / 0.0;
+      const uint qi = q0 + ty + 16 * i;
       [[unroll]] for (uint j = 0; j < 4; ++j) {
-        const float x = k0 + tx + 16 * j < nkeys ? s[i * 4 + j] * sl2 : -1.0 / 0.0;
+        const uint key = k0 + tx + 16 * j;
+        float x = key < nkeys ? s[i * 4 + j] * sl2 : -1.0 / 0.0;
+        if (MASKED != 0 && key < nkeys && qi < p.Sq)
+          x += msk[b * p.mb + h * p.mh + qi * p.mq + key * p.mk] * 1.4426950408889634;
         s[i * 4 + j] = x;
         mt = max(mt, x);
       }
@@ -183,11 +193,13 @@ void main() {
       const uint row = ty + 16 * i;
       float mt = m[i];
       [[unroll]] for (uint t = 0; t < 16; ++t) mt = max(mt, red[row * 16 + t]);
-      const float alpha = exp2(m[i] - mt);  // the first key of a tile exists: mt is finite
+      // Unmasked, the first key of a tile exists and mt is finite.
+      const bool none = isinf(mt);
+      const float alpha = none ? 1.0 : exp2(m[i] - mt);
       m[i] = mt;
       float ls = 0.0;
       [[unroll]] for (uint j = 0; j < 4; ++j) {
-        const float pj = exp2(s[i * 4 + j] - mt);
+        const float pj = none ? 0.0 : exp2(s[i * 4 + j] - mt);
         ls += pj;
         const uint kk = tx + 16 * j;
         P4[row * PS4 + kk / 4][kk % 4] = pj;

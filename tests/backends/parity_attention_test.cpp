@@ -48,9 +48,12 @@ ParityCase vdrt_attention(const std::string& name, AttnShape s, double tol = 1e-
 
 // vdrt.Attention with an additive mask (input 5) of `mask_dims`, a constant
 // of N(0, 1) values with about a third of the keys at -inf and, where the
-// mask has query rows, row 1 masked entirely (which must give zeros).
-ParityCase vdrt_masked_attention(const std::string& name, AttnShape s, std::vector<int64_t> mask_dims) {
-  return {name, [s, mask_dims](GraphBuilder& b) {
+// mask has query rows, row 1 masked entirely (which must give zeros). With
+// `late`, even rows also hide their first 64 keys (a whole key tile of -inf
+// before visible keys).
+ParityCase vdrt_masked_attention(const std::string& name, AttnShape s, std::vector<int64_t> mask_dims,
+                                 bool late = false) {
+  return {name, [s, mask_dims, late](GraphBuilder& b) {
             std::vector<Value*> ins{b.input("q", {s.b, s.sq, s.h, s.d}), b.input("k", {s.b, s.skv, s.hkv, s.d}),
                                     b.input("v", {s.b, s.skv, s.hkv, s.d})};
             if (s.t >= 0) {
@@ -65,8 +68,8 @@ ParityCase vdrt_masked_attention(const std::string& name, AttnShape s, std::vect
             uint32_t state = 12345;
             for (int64_t i = 0; i < m.numel(); ++i) {
               state = state * 1664525u + 1013904223u;
-              const int64_t row = (i / keys) % rows;
-              const bool hidden = (state >> 24) % 3 == 0 || (rows > 1 && row == 1);
+              const int64_t row = (i / keys) % rows, key = i % keys;
+              const bool hidden = (state >> 24) % 3 == 0 || (rows > 1 && row == 1) || (late && row % 2 == 0 && key < 64);
               m.data<float>()[i] = hidden && keys > 1 ? -std::numeric_limits<float>::infinity()
                                                       : float(int32_t(state >> 16) % 200) / 100.0f;
             }
@@ -138,7 +141,7 @@ const std::vector<ParityCase>& cases() {
     // the first tile, so the lazy rescale of the coopmat path runs.
     v.push_back(vdrt_attention("Fp16WideScores", {1, 100, 200, 2, 2, 128, 1500, -1, 0.5f}, 2e-2, "fp16"));
     v.push_back(vdrt_attention("WideScores", {1, 100, 200, 2, 2, 128, 1500, -1, 0.5f}));
-    // Additive masks (flash_attention.comp only): full [B, H, Sq, T+S],
+    // Additive masks (the two fp32 shaders): full [B, H, Sq, T+S],
     // broadcast over batch and heads, one value per key, over the cache,
     // many tiles with fully masked rows, and head dims the tiled shader
     // would otherwise take.
@@ -147,6 +150,8 @@ const std::vector<ParityCase>& cases() {
     v.push_back(vdrt_masked_attention("MaskPerKey", {1, 6, 10, 2, 2, 16, 4}, {1, 1, 1, 14}));
     v.push_back(vdrt_masked_attention("MaskTiledShapes", {1, 70, 90, 2, 1, 64, 33}, {1, 2, 70, 123}));
     v.push_back(vdrt_masked_attention("MaskD128", {1, 33, 50, 2, 2, 128, 29}, {1, 1, 33, 79}));
+    v.push_back(vdrt_masked_attention("MaskLateKeysTiled", {1, 40, 100, 2, 2, 64, 60}, {40, 160}, true));
+    v.push_back(vdrt_masked_attention("MaskLateKeysD24", {1, 20, 100, 2, 2, 24, 60}, {20, 160}, true));
     // ONNX Attention-23, 4-D.
     v.push_back(onnx_attention_4d("Onnx4dTinyWan", {1, 48, 60, 4, 4, 16}));
     v.push_back(onnx_attention_4d("Onnx4dCross", {1, 48, 8, 4, 4, 16}));
