@@ -19,7 +19,8 @@
 // read through strides over (batch, head, query, key), zero where the mask
 // broadcasts; a tile whose keys are all -inf for a row leaves that row's
 // running state untouched, and a row with every key masked gives zeros.
-// The other fp32 shader and the cooperative-matrix ones take no mask.
+// flash_attention_tiled.comp takes the same mask; the cooperative-matrix
+// shaders take none.
 #include "common.glsl"
 layout(local_size_x_id = 4) in;
 layout(constant_id = 0) const uint D = 64;    // query/key head dim
