@@ -152,7 +152,7 @@ Action setup_opt(CLI::App& sub) {
   return [a] { return optimize(*a); };
 }
 
-CommandRegistrar reg("opt", "Optimise a model (fold constants, fuse norms, GELU and attention) and write ONNX",
+CommandRegistrar reg("opt", "Optimise a model (fold constants, fuse norms, GELU, RoPE and attention) and write ONNX",
                      setup_opt);
 
 }  // namespace
