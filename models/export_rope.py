@@ -9,6 +9,11 @@ q with cos/sin computed in the graph from the `position_offset` input
 the sequence, as models that cache cos/sin write it). Both tables are full width with equal
 halves, so the rotation is an ONNX RotaryEmbedding (interleaved = 0).
 
+UnbindRope is Wan's interleaved rotation with the pairs taken by unbind (x.unflatten(-1, (-1, 2))
+.unbind(-1)), as diffusers-style code writes it, on x [B, S, N, D] with cos/sin [S, 1, D/2]
+inputs: the exporters give Split/Squeeze (TorchScript) and Slice/Squeeze (dynamo) instead of
+tiny_wan's Gathers.
+
 Exported by the TorchScript exporter at opset 17 and the dynamo exporter at opset 18, and by
 the TorchScript exporter with a symbolic sequence length (ts17_dynamic: the tables then come
 from Shape-driven Slices at run time), each with one test_data_set of ONNX Runtime outputs
@@ -61,25 +66,39 @@ class RotateHalfRope(nn.Module):
         return q_out, k_out
 
 
+class UnbindRope(nn.Module):
+    def forward(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+        re, im = x.unflatten(-1, (-1, 2)).unbind(-1)
+        return torch.stack([re * cos - im * sin, re * sin + im * cos], dim=-1).flatten(3)
+
+
 def save(t: np.ndarray, name: str, path: Path) -> None:
     path.write_bytes(numpy_helper.from_array(t, name).SerializeToString())
 
 
 def main() -> None:
     torch.manual_seed(0)
-    model = RotateHalfRope().eval()
     q = torch.randn(BATCH, HEADS, SEQ, HEAD_DIM)
     k = torch.randn(BATCH, HEADS, SEQ, HEAD_DIM)
     offset = torch.tensor(3, dtype=torch.int64)
-    with torch.no_grad():
-        want = [t.numpy() for t in model(q, k, offset)]
-    for style, opset, dynamo in (("ts17", 17, False), ("dyn18", 18, True), ("ts17_dynamic", 17, False)):
-        path = OUT / f"rotate_half_{style}.onnx"
-        dynamic = {"q": {2: "S"}, "k": {2: "S"}, "q_rot": {2: "S"}, "k_rot": {2: "S"}} if "dynamic" in style else None
+    x = torch.randn(BATCH, SEQ, HEADS, HEAD_DIM)
+    angles = torch.randn(SEQ, 1, HEAD_DIM // 2)
+    half_models = [(f"rotate_half_{style}", RotateHalfRope().eval(), {"q": q, "k": k, "position_offset": offset},
+                    ["q_rot", "k_rot"], opset, dynamo, style.endswith("dynamic"))
+                   for style, opset, dynamo in (("ts17", 17, False), ("dyn18", 18, True), ("ts17_dynamic", 17, False))]
+    unbind_models = [(f"interleaved_unbind_{style}", UnbindRope().eval(),
+                      {"x": x, "cos": angles.cos(), "sin": angles.sin()}, ["y"], opset, dynamo, False)
+                     for style, opset, dynamo in (("ts17", 17, False), ("dyn18", 18, True))]
+    for name, model, feed_t, out_names, opset, dynamo, dynamic_seq in half_models + unbind_models:
+        with torch.no_grad():
+            out = model(*feed_t.values())
+        want = [t.numpy() for t in (out if isinstance(out, tuple) else (out,))]
+        path = OUT / f"{name}.onnx"
+        dynamic = {"q": {2: "S"}, "k": {2: "S"}, "q_rot": {2: "S"}, "k_rot": {2: "S"}} if dynamic_seq else None
         with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
             warnings.simplefilter("ignore")
-            torch.onnx.export(model, (q, k, offset), str(path), input_names=["q", "k", "position_offset"],
-                              output_names=["q_rot", "k_rot"], opset_version=opset, dynamo=dynamo,
+            torch.onnx.export(model, tuple(feed_t.values()), str(path), input_names=list(feed_t),
+                              output_names=out_names, opset_version=opset, dynamo=dynamo,
                               external_data=False, dynamic_axes=dynamic)
         m = onnx.load(str(path))
         for n in m.graph.node:  # the dynamo exporter's stack traces would churn with every edit here
@@ -87,18 +106,18 @@ def main() -> None:
         onnx.checker.check_model(m, full_check=True)
         m.producer_version = "vdrt-test"
         onnx.save(m, str(path))
-        feed = {"q": q.numpy(), "k": k.numpy(), "position_offset": offset.numpy()}
+        feed = {n: t.numpy() for n, t in feed_t.items()}
         got = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(None, feed)
-        for name, g, w in zip(("q_rot", "k_rot"), got, want):
-            print(f"{style} {name}: max |ORT - torch| = {np.abs(g - w).max():.2e}")
+        for out, g, w in zip(out_names, got, want):
+            print(f"{name} {out}: max |ORT - torch| = {np.abs(g - w).max():.2e}")
         ops = sorted({n.op_type for n in m.graph.node})
-        print(f"{style}: {len(m.graph.node)} nodes, ops {ops}")
-        data = OUT / f"rotate_half_{style}" / "test_data_set_0"
+        print(f"{name}: {len(m.graph.node)} nodes, ops {ops}")
+        data = OUT / name / "test_data_set_0"
         data.mkdir(parents=True, exist_ok=True)
-        for i, (name, t) in enumerate(feed.items()):
-            save(t, name, data / f"input_{i}.pb")
-        for i, (name, t) in enumerate(zip(("q_rot", "k_rot"), got)):
-            save(t, name, data / f"output_{i}.pb")
+        for i, (n, t) in enumerate(feed.items()):
+            save(t, n, data / f"input_{i}.pb")
+        for i, (n, t) in enumerate(zip(out_names, got)):
+            save(t, n, data / f"output_{i}.pb")
 
 
 if __name__ == "__main__":

@@ -260,35 +260,67 @@ class FuseRope final : public Pass {
       ctx.explain(concat, "looks like an interleaved RoPE but " + why + "; not fused");
       return std::nullopt;
     };
-    // re and im: Gather(P, 0 / 1) along P's last axis, P = [..., D/2, 2].
-    auto pair_part = [](Value* v, int64_t which, Node** g) -> Value* {
-      Node* n = producer_op(v, "Gather");
-      if (!n || !n->input(0) || !n->input(0)->shape().rank_known()) return nullptr;
-      const int64_t rank = static_cast<int64_t>(n->input(0)->shape().rank());
-      int64_t axis = n->attrs().get_int("axis", 0);
-      if (axis < 0) axis += rank;
-      auto idx = int_constant(n->input(1));
-      const Dim& last = n->input(0)->shape()[rank - 1];
-      if (axis != rank - 1 || !idx || idx->size() != 1 || n->input(1)->shape().rank() != 0 || (*idx)[0] != which ||
-          !last.known() || last.value() != 2)
-        return nullptr;
-      *g = n;
-      return n->input(0);
+    // re and im: element 0 / 1 of P's last axis, P = [..., D/2, 2]: Gather(P, k) (indexing),
+    // or Squeeze of Slice(P, k, k+1) or of Split(P) output k (unbind).
+    auto pair_part = [](Value* v, int64_t which, std::vector<Node*>& nodes) -> Value* {
+      auto pairs_of = [](const Value* p) -> int64_t {  // P's rank when its last dim is 2, else 0
+        if (!p || !p->shape().rank_known() || p->shape().rank() == 0) return 0;
+        const Dim& last = p->shape()[p->shape().rank() - 1];
+        return last.known() && last.value() == 2 ? static_cast<int64_t>(p->shape().rank()) : 0;
+      };
+      if (Node* n = producer_op(v, "Gather")) {
+        const int64_t rank = pairs_of(n->input(0));
+        auto idx = int_constant(n->input(1));
+        int64_t axis = n->attrs().get_int("axis", 0);
+        if (axis < 0) axis += rank;
+        if (!rank || axis != rank - 1 || !idx || idx->size() != 1 || n->input(1)->shape().rank() != 0 ||
+            (*idx)[0] != which)
+          return nullptr;
+        nodes.push_back(n);
+        return n->input(0);
+      }
+      Node* sq = producer_op(v, "Squeeze");
+      if (!sq) return nullptr;
+      Value* part = sq->input(0);
+      const int64_t prank = part && part->shape().rank_known() ? static_cast<int64_t>(part->shape().rank()) : 0;
+      auto sq_axis = single_axis(*sq, prank);
+      if (!prank || !sq_axis || *sq_axis != prank - 1) return nullptr;
+      if (Node* sl = producer_op(part, "Slice")) {
+        const int64_t rank = pairs_of(sl->input(0));
+        if (!rank || sl->inputs().size() < 4 || (sl->inputs().size() > 4 && sl->input(4))) return nullptr;
+        auto st = int_constant(sl->input(1)), en = int_constant(sl->input(2)), ax = int_constant(sl->input(3));
+        if (!st || !en || !ax || st->size() != 1 || en->size() != 1 || ax->size() != 1) return nullptr;
+        const int64_t a = (*ax)[0] < 0 ? (*ax)[0] + rank : (*ax)[0];
+        const int64_t b = (*st)[0] < 0 ? (*st)[0] + 2 : (*st)[0];
+        const int64_t e = std::min<int64_t>((*en)[0] < 0 ? (*en)[0] + 2 : (*en)[0], 2);
+        if (a != rank - 1 || b != which || e != which + 1) return nullptr;
+        nodes.insert(nodes.end(), {sq, sl});
+        return sl->input(0);
+      }
+      if (Node* sp = producer_op(part, "Split")) {
+        const int64_t rank = pairs_of(sp->input(0));
+        int64_t axis = sp->attrs().get_int("axis", 0);
+        if (axis < 0) axis += rank;
+        if (!rank || axis != rank - 1 || sp->outputs().size() != 2 || sp->output(which) != part) return nullptr;
+        nodes.insert(nodes.end(), {sq, sp});
+        return sp->input(0);
+      }
+      return nullptr;
     };
-    Node *g0 = nullptr, *g1 = nullptr;
-    Value *re = nullptr, *im = nullptr, *cos = nullptr, *sin = nullptr;
+    std::vector<Node*> parts;
+    Value *re = nullptr, *im = nullptr, *cos = nullptr, *sin = nullptr, *p0 = nullptr, *p1 = nullptr;
     for (Value* cand : {a1, a2})
-      if (!re && pair_part(cand, 0, &g0)) { re = cand; cos = other_of(a1, a2, cand); }
+      if (!re && (p0 = pair_part(cand, 0, parts))) { re = cand; cos = other_of(a1, a2, cand); }
     for (Value* cand : {b1, b2})
-      if (!im && pair_part(cand, 1, &g1)) { im = cand; sin = other_of(b1, b2, cand); }
-    if (!re || !im) return miss("the rotated values are not Gather(pairs, 0) and Gather(pairs, 1) on a last axis of 2");
-    if (g0->input(0) != g1->input(0)) return miss("re and im come from different tensors");
+      if (!im && (p1 = pair_part(cand, 1, parts))) { im = cand; sin = other_of(b1, b2, cand); }
+    if (!re || !im) return miss("the rotated values are not elements 0 and 1 of a last axis of 2 (Gather, Slice or Split)");
+    if (p0 != p1) return miss("re and im come from different tensors");
     // imag = re*sin + im*cos, the two products in either order.
     auto is_pair = [](Value* p, Value* q, Value* u, Value* w) { return (p == u && q == w) || (p == w && q == u); };
     const bool imag_ok = (is_pair(c1, c2, re, sin) && is_pair(d1, d2, im, cos)) ||
                          (is_pair(c1, c2, im, cos) && is_pair(d1, d2, re, sin));
     if (!imag_ok) return miss("the pair is not rotated as (re*cos - im*sin, re*sin + im*cos)");
-    Value* pairs = g0->input(0);
+    Value* pairs = p0;
     const int64_t prank = static_cast<int64_t>(pairs->shape().rank());
     for (Node* u : {u0, u1}) {
       auto ax = single_axis(*u, prank);
@@ -311,7 +343,8 @@ class FuseRope final : public Pass {
     m.sin = sin;
     std::string why;
     if (!place_caches(m, half, why) || !x_viewable(m, why)) return miss(why);
-    m.nodes = {&concat, u0, u1, sub, add, ma, mb, mc, md, g0, g1, split};
+    m.nodes = {&concat, u0, u1, sub, add, ma, mb, mc, md, split};
+    m.nodes.insert(m.nodes.end(), parts.begin(), parts.end());
     // A Reshape that only merges the stacked pairs back is absorbed.
     m.root = &concat;
     if (Node* after = sole_consumer(graph, concat.output(0)); after && after->domain().empty() &&

@@ -1,7 +1,8 @@
 // fuse-rope: Wan's interleaved RoPE in the three real tiny_wan exports (two
 // per layer, q and k, outputs as before within 1e-5 on the golden inputs,
-// every attention still fused), the rotate-half form in real TorchScript and
-// dynamo exports (models/export_rope.py; one with a symbolic sequence length),
+// every attention still fused), the rotate-half form and the interleaved one
+// with unbind-ed pairs in real TorchScript and dynamo exports
+// (models/export_rope.py; one with a symbolic sequence length),
 // built graphs for the opset, layout and symbolic-dim choices, and the
 // near-misses explain reports.
 #include <gtest/gtest.h>
@@ -93,31 +94,45 @@ TEST_P(TinyWanRope, QAndKOfEveryLayerFusedSameOutputs) {
 INSTANTIATE_TEST_SUITE_P(Styles, TinyWanRope, testing::Values("ts17", "dyn18", "attn23"),
                          [](const testing::TestParamInfo<std::string>& i) { return i.param; });
 
-class RotateHalfRope : public testing::TestWithParam<std::string> {};
+struct ExportCase {
+  std::string model;  // models/rope/<model>.onnx, made by models/export_rope.py
+  int ropes;
+  int64_t interleaved;
+};
 
-TEST_P(RotateHalfRope, BothFusedSameAsOnnxRuntime) {
-  const fs::path model = test::source_path("models/rope/rotate_half_" + GetParam() + ".onnx");
-  auto g = load_onnx(model.string());
+void PrintTo(const ExportCase& c, std::ostream* os) { *os << c.model; }
+
+class ExportedRope : public testing::TestWithParam<ExportCase> {};
+
+TEST_P(ExportedRope, FusedSameAsOnnxRuntime) {
+  const ExportCase& c = GetParam();
+  auto g = load_onnx(test::source_path("models/rope/" + c.model + ".onnx"));
   PassContext ctx = host_context();
   PassManager(default_pipeline()).run(*g, ctx);
-  EXPECT_EQ(test::count_ops(*g, "vdrt.RotaryEmbedding"), 2) << test::explained(ctx);
-  EXPECT_EQ(test::count_ops(*g, "Neg"), 0);
+  EXPECT_EQ(test::count_ops(*g, "vdrt.RotaryEmbedding"), c.ropes) << test::explained(ctx);
+  EXPECT_TRUE(ctx.explanations_of("fuse-rope").empty()) << test::explained(ctx);
+  for (const char* op : {"Neg", "Squeeze", "Sub"}) EXPECT_EQ(test::count_ops(*g, op), 0) << op;
   for (const auto& n : g->nodes())
     if (n->op_type() == "RotaryEmbedding") {
-      EXPECT_EQ(n->attrs().get_int("interleaved"), 0);
-      EXPECT_FALSE(n->attrs().has("num_heads"));  // [B, N, S, D] goes in 4-D
+      EXPECT_EQ(n->attrs().get_int("interleaved"), c.interleaved);
+      // Rotate-half's [B, N, S, D] goes in 4-D; the interleaved [B, S, N, D] as [B, S, N*D].
+      EXPECT_EQ(n->attrs().has("num_heads"), c.interleaved == 1);
     }
   SessionOptions cpu;
   cpu.device = "cpu";
   Session s(std::move(g), cpu);
-  const fs::path set = test::source_path("models/rope/rotate_half_" + GetParam()) + "/test_data_set_0";
+  const fs::path set = test::source_path("models/rope/" + c.model) + "/test_data_set_0";
   TensorMap got = s.run(feed_of(set));
   for (NamedTensor& want : load_test_set(set.string(), "output"))
     EXPECT_LE(test::max_abs_diff(got.at(want.name), want.tensor), 1e-5) << want.name;
 }
 
-INSTANTIATE_TEST_SUITE_P(Exporters, RotateHalfRope, testing::Values("ts17", "dyn18", "ts17_dynamic"),
-                         [](const testing::TestParamInfo<std::string>& i) { return i.param; });
+INSTANTIATE_TEST_SUITE_P(Exporters, ExportedRope,
+                         testing::Values(ExportCase{"rotate_half_ts17", 2, 0}, ExportCase{"rotate_half_dyn18", 2, 0},
+                                         ExportCase{"rotate_half_ts17_dynamic", 2, 0},
+                                         ExportCase{"interleaved_unbind_ts17", 1, 1},
+                                         ExportCase{"interleaved_unbind_dyn18", 1, 1}),
+                         [](const testing::TestParamInfo<ExportCase>& i) { return i.param.model; });
 
 // Wan's pairs on x = [B, S, N, D] from a [B, S, N*D] projection; cos/sin [S, 1, D/2] graph inputs.
 struct Interleaved {
@@ -125,6 +140,7 @@ struct Interleaved {
   bool heads_vary = false;    // cos/sin [S, N, D/2]
   bool share_pairs = false;   // the pairs tensor also goes elsewhere
   bool symbolic = false;      // S is a symbol; views copy B and S with Reshape's 0
+  int unbind = 0;             // re, im by Gather (0), Squeeze(Slice) (1) or Squeeze(Split) (2)
 };
 
 void build_interleaved(GraphBuilder& b, const Interleaved& o = {}) {
@@ -136,8 +152,21 @@ void build_interleaved(GraphBuilder& b, const Interleaved& o = {}) {
   Value* sin = b.input("sin", {seq, o.heads_vary ? n : 1, d / 2});
   Value* x4 = b.op("Reshape", {x3, b.ints({1, lead, n, d})});
   Value* pairs = b.op("Reshape", {x4, b.ints({1, lead, n, d / 2, 2})});
-  Value* re = b.op("Gather", {pairs, b.constant("i0", Tensor::scalar<int64_t>(0))}, test::attrs({{"axis", Attribute(int64_t{4})}}));
-  Value* im = b.op("Gather", {pairs, b.constant("i1", Tensor::scalar<int64_t>(1))}, test::attrs({{"axis", Attribute(int64_t{-1})}}));
+  Value *re, *im;
+  if (o.unbind == 1) {
+    re = b.op("Squeeze", {b.op("Slice", {pairs, b.ints({0}), b.ints({1}), b.ints({-1})}), b.ints({-1})});
+    im = b.op("Squeeze", {b.op("Slice", {pairs, b.ints({1}), b.ints({2}), b.ints({4})}), b.ints({4})});
+  } else if (o.unbind == 2) {
+    Graph& g = b.graph();
+    Value* h0 = g.value(g.unique_name("half0"));
+    Value* h1 = g.value(g.unique_name("half1"));
+    g.add_node("Split", {pairs}, {h0, h1}, g.unique_name("Split"))->attrs().set("axis", int64_t{-1});
+    re = b.op("Squeeze", {h0, b.ints({-1})});
+    im = b.op("Squeeze", {h1, b.ints({-1})});
+  } else {
+    re = b.op("Gather", {pairs, b.constant("i0", Tensor::scalar<int64_t>(0))}, test::attrs({{"axis", Attribute(int64_t{4})}}));
+    im = b.op("Gather", {pairs, b.constant("i1", Tensor::scalar<int64_t>(1))}, test::attrs({{"axis", Attribute(int64_t{-1})}}));
+  }
   Value* real = b.op("Sub", {b.op("Mul", {re, cos}), b.op("Mul", {sin, im})});
   Value* imag = o.swap_imag ? b.op("Add", {b.op("Mul", {cos, re}), b.op("Mul", {im, sin})})
                             : b.op("Add", {b.op("Mul", {im, cos}), b.op("Mul", {sin, re})});
@@ -176,6 +205,19 @@ TEST(FuseRope, InterleavedAtOpset23IsOnnxRotaryEmbedding) {
   EXPECT_EQ(test::count_ops(b.graph(), "RotaryEmbedding"), 1);
   EXPECT_EQ(b.graph().opset("vdrt"), 0);
   expect_same(*before, b.graph());
+}
+
+TEST(FuseRope, PairsUnboundBySliceOrSplit) {  // torch's x.unflatten(-1, (-1, 2)).unbind(-1)
+  for (int unbind : {1, 2}) {
+    GraphBuilder b(17);
+    build_interleaved(b, {false, false, false, false, unbind});
+    auto before = b.graph().clone();
+    PassContext ctx;
+    ASSERT_TRUE(test::run_pass("fuse-rope", b.graph(), &ctx)) << unbind << test::explained(ctx);
+    EXPECT_EQ(test::count_ops(b.graph(), "vdrt.RotaryEmbedding"), 1);
+    EXPECT_EQ(test::count_ops(b.graph(), "Squeeze"), 0);
+    expect_same(*before, b.graph());
+  }
 }
 
 TEST(FuseRope, SymbolicSequenceLength) {
