@@ -123,7 +123,7 @@ kernel __attribute__((reqd_work_group_size(NT, 1, 1))) void flash_attention(
     // exists; masked, every score so far may be -inf).
     float mt = m;
     for (uint j = 0; j < BK; ++j) mt = max(mt, Ss[row * SST + j]);
-    const bool none = isinf(mt);
+    const bool none = MASKED != 0 && isinf(mt);  // unmasked: never, and folded away
     const float alpha = none ? 1.0f : exp(m - mt);
     m = mt;
     barrier(CLK_LOCAL_MEM_FENCE);  // every row max read before the scores are overwritten

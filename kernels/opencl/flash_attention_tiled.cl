@@ -229,8 +229,9 @@ kernel __attribute__((reqd_work_group_size(NT, 1, 1))) void flash_attention_tile
       float mt = m[i];
 #pragma unroll
       for (uint t = 0; t < 16; ++t) mt = max(mt, red[row * 16 + t]);
-      // Unmasked, the first key of a tile exists and mt is finite.
-      const bool none = isinf(mt);
+      // Unmasked, the first key of a tile exists and mt is finite; masked,
+      // a row may have seen only -inf so far and keeps its state.
+      const bool none = MASKED != 0 && isinf(mt);  // unmasked: never, and folded away
       const float alpha = none ? 1.0f : exp2(m[i] - mt);
       m[i] = mt;
       float ls = 0.0f;

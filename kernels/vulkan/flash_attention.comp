@@ -114,7 +114,7 @@ void main() {
     // exists; masked, every score so far may be -inf).
     float mt = m;
     for (uint j = 0; j < BK; ++j) mt = max(mt, Ss[row * SST + j]);
-    const bool none = isinf(mt);
+    const bool none = MASKED != 0 && isinf(mt);  // unmasked: never, and folded away
     const float alpha = none ? 1.0 : exp(m - mt);
     m = mt;
     barrier();  // every row max read before the scores are overwritten

@@ -194,7 +194,7 @@ void main() {
       float mt = m[i];
       [[unroll]] for (uint t = 0; t < 16; ++t) mt = max(mt, red[row * 16 + t]);
       // Unmasked, the first key of a tile exists and mt is finite.
-      const bool none = isinf(mt);
+      const bool none = MASKED != 0 && isinf(mt);  // unmasked: never, and folded away
       const float alpha = none ? 1.0 : exp2(m[i] - mt);
       m[i] = mt;
       float ls = 0.0;
