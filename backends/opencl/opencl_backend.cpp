@@ -11,6 +11,7 @@
 #include "backends/gpu_tuning.h"
 #include "backends/opencl/opencl_device.h"
 #include "backends/opencl/opencl_programs.h"
+#include "backends/gpu_backend_common.h"
 #include "backends/registry.h"
 #include "kernels/gpu/gpu_kernel.h"
 #include "kernels/gpu/matmul_tile.h"
@@ -49,11 +50,10 @@ struct OpenCLCompiledOp final : public CompiledOp {
   }
 };
 
-gpu::TensorInfo info_of(const TensorDesc& d) { return gpu::TensorInfo{d.dtype, d.dims}; }
-
-// The device's tuning file: keyed by name and driver version.
-std::string tuning_file_of(const DeviceEntry& dev) {
-  return tuning::tuning_file("opencl", tuning::device_key(dev.name, dev.driver_version));
+// What `vdrt devices` and `vdrt tune` know of a device; the tuning file is
+// keyed by name and driver version.
+gpu::DeviceDescription describe(const DeviceEntry& d) {
+  return gpu::DeviceDescription{d.name, d.kind, d.summary(), d.driver_version, d.global_mem_bytes, d.caps};
 }
 
 bool env_on(const char* name) {
@@ -70,7 +70,7 @@ class OpenCLBackend final : public Backend {
                   dev.name + " is usable with --precision fp32");
     caps_ = dev.caps;
     caps_.precision = precision;
-    const std::string file = tuning_file_of(dev);
+    const std::string file = gpu::tuning_file_of("opencl", describe(dev));
     const std::string source = tuning::apply_tuning(file, caps_);
     cl_int rc = CL_SUCCESS;
     cl_context_properties props[] = {CL_CONTEXT_PLATFORM, reinterpret_cast<cl_context_properties>(dev.platform), 0};
@@ -102,15 +102,7 @@ class OpenCLBackend final : public Backend {
 
   const DeviceInfo& info() const override { return info_; }
 
-  bool supports(const Node& node) const override {
-    const gpu::Kernel* k = gpu::KernelRegistry::instance().find(node.domain(), node.op_type());
-    if (!k) return false;
-    try {
-      return !k->supports || k->supports(node, caps_);
-    } catch (const std::exception&) {
-      return false;
-    }
-  }
+  bool supports(const Node& node) const override { return gpu::plans(node, caps_); }
 
   std::unique_ptr<Buffer> allocate(size_t bytes) override {
     if (bytes > dev_.max_alloc_bytes)
@@ -158,16 +150,11 @@ class OpenCLBackend final : public Backend {
                                       const std::vector<TensorDesc>& outputs,
                                       const std::vector<const Tensor*>& known) override {
     ErrorSite site{"", node.name(), node.qualified_op()};
-    const gpu::Kernel* k = gpu::KernelRegistry::instance().find(node.domain(), node.op_type());
-    VDRT_CHECK(k != nullptr, "the OpenCL backend has no kernel for this op", site);
-    std::vector<gpu::TensorInfo> ins, outs;
-    for (const auto& d : inputs) ins.push_back(info_of(d));
-    for (const auto& d : outputs) outs.push_back(info_of(d));
     auto op = std::make_unique<OpenCLCompiledOp>();
     op->node_name = node.name();
     op->op = node.qualified_op();
     try {
-      op->program = k->build(gpu::KernelArgs{node, opset, ins, outs, known, caps_});
+      op->program = gpu::plan("OpenCL", node, opset, inputs, outputs, known, caps_);
       for (const gpu::Dispatch& d : op->program.dispatches) {
         op->kernels.push_back(&programs_->get(d.shader, d.spec));
         op->labels.push_back(node.qualified_op() + " " + d.shader + (d.variant.empty() ? "" : " " + d.variant));
@@ -301,30 +288,16 @@ class OpenCLBackend final : public Backend {
 
 Backend& OpenCLBuffer::backend() const { return backend_; }
 
-detail::BackendRegistrar opencl_registrar(BackendFactory{
-    "opencl",
-    [] {
-      std::vector<DeviceInfo> out;
-      const auto& ds = devices();
-      for (size_t i = 0; i < ds.size(); ++i) {
-        DeviceInfo d{"opencl", ds[i].name, ds[i].kind, ds[i].global_mem_bytes, static_cast<int>(i)};
-        d.details = ds[i].summary() + "; " + tuning::tuning_summary(tuning_file_of(ds[i]), ds[i].caps);
-        out.push_back(std::move(d));
-      }
-      return out;
-    },
-    [](int index, const BackendOptions& o) { return make_opencl_backend(index, o.precision); },
-    [] { return opencl_unavailable_reason(); }});
-
-// `vdrt tune` reaches a device's caps and tuning file through this.
-const bool opencl_tunable = [] {
-  tuning::register_tunable("opencl", [](int index) -> std::optional<tuning::TunableDevice> {
-    const auto& ds = devices();
-    if (index < 0 || index >= static_cast<int>(ds.size())) return std::nullopt;
-    const DeviceEntry& d = ds[index];
-    return tuning::TunableDevice{"opencl", d.name, d.driver_version, tuning::device_key(d.name, d.driver_version),
-                                 tuning_file_of(d), d.caps};
-  });
+const bool opencl_registered = [] {
+  gpu::register_backend(
+      "opencl",
+      [] {
+        std::vector<gpu::DeviceDescription> out;
+        for (const DeviceEntry& d : devices()) out.push_back(describe(d));
+        return out;
+      },
+      [](int index, const BackendOptions& o) { return make_opencl_backend(index, o.precision); },
+      [] { return opencl_unavailable_reason(); });
   return true;
 }();
 

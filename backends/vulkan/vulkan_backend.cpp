@@ -5,6 +5,7 @@
 #include <spdlog/spdlog.h>
 
 #include "backends/gpu_tuning.h"
+#include "backends/gpu_backend_common.h"
 #include "backends/registry.h"
 #include "backends/vulkan/vulkan_device.h"
 #include "backends/vulkan/vulkan_memory.h"
@@ -40,12 +41,11 @@ struct VulkanCompiledOp final : public CompiledOp {
   std::string node_name, op;
 };
 
-gpu::TensorInfo info_of(const TensorDesc& d) { return gpu::TensorInfo{d.dtype, d.dims}; }
-
-// The device's tuning file: keyed by name and driver (name, info and version).
-std::string driver_of(const PhysicalDeviceInfo& pd) { return pd.driver + " " + std::to_string(pd.driver_version); }
-std::string tuning_file_of(const PhysicalDeviceInfo& pd) {
-  return tuning::tuning_file("vulkan", tuning::device_key(pd.name, driver_of(pd)));
+// What `vdrt devices` and `vdrt tune` know of a device; the tuning file is
+// keyed by name and driver (name, info and version).
+gpu::DeviceDescription describe(const PhysicalDeviceInfo& pd) {
+  return gpu::DeviceDescription{pd.name, pd.kind, pd.summary(), pd.driver + " " + std::to_string(pd.driver_version),
+                                pd.device_local_bytes, pd.caps};
 }
 
 class VulkanBackend final : public Backend {
@@ -58,7 +58,7 @@ class VulkanBackend final : public Backend {
     VDRT_CHECK(precision == "fp32" || precision == "fp16", "unknown precision '" + precision + "' (fp32 or fp16)");
     if (precision == "fp16" && !caps_.fp16)
       throw Error("precision fp16 needs shaderFloat16 and 16-bit storage, which " + pd.name + " lacks");
-    const std::string file = tuning_file_of(pd);
+    const std::string file = gpu::tuning_file_of("vulkan", describe(pd));
     const std::string source = tuning::apply_tuning(file, caps_);
     info_ = DeviceInfo{"vulkan", pd.name, pd.kind, pd.device_local_bytes, index};
     info_.details = pd.summary() + "; " + tuning::tuning_summary(file, pd.caps);
@@ -75,15 +75,7 @@ class VulkanBackend final : public Backend {
 
   const DeviceInfo& info() const override { return info_; }
 
-  bool supports(const Node& node) const override {
-    const gpu::Kernel* k = gpu::KernelRegistry::instance().find(node.domain(), node.op_type());
-    if (!k) return false;
-    try {
-      return !k->supports || k->supports(node, caps_);
-    } catch (const std::exception&) {
-      return false;
-    }
-  }
+  bool supports(const Node& node) const override { return gpu::plans(node, caps_); }
 
   std::unique_ptr<Buffer> allocate(size_t bytes) override {
     return std::make_unique<VulkanBuffer>(*this, device_pool_.allocate(bytes));
@@ -109,16 +101,11 @@ class VulkanBackend final : public Backend {
                                       const std::vector<TensorDesc>& outputs,
                                       const std::vector<const Tensor*>& known) override {
     ErrorSite site{"", node.name(), node.qualified_op()};
-    const gpu::Kernel* k = gpu::KernelRegistry::instance().find(node.domain(), node.op_type());
-    VDRT_CHECK(k != nullptr, "the Vulkan backend has no kernel for this op", site);
-    std::vector<gpu::TensorInfo> ins, outs;
-    for (const auto& d : inputs) ins.push_back(info_of(d));
-    for (const auto& d : outputs) outs.push_back(info_of(d));
     auto op = std::make_unique<VulkanCompiledOp>();
     op->node_name = node.name();
     op->op = node.qualified_op();
     try {
-      op->program = k->build(gpu::KernelArgs{node, opset, ins, outs, known, caps_});
+      op->program = gpu::plan("Vulkan", node, opset, inputs, outputs, known, caps_);
       for (const gpu::Dispatch& d : op->program.dispatches) {
         op->pipelines.push_back(&pipelines_.get(d.shader, d.spec, static_cast<uint32_t>(d.args.size())));
         op->labels.push_back(node.qualified_op() + " " + d.shader + (d.variant.empty() ? "" : " " + d.variant));
@@ -208,30 +195,16 @@ class VulkanBackend final : public Backend {
 VulkanBuffer::~VulkanBuffer() { backend_.release(alloc_); }
 Backend& VulkanBuffer::backend() const { return backend_; }
 
-detail::BackendRegistrar vulkan_registrar(BackendFactory{
-    "vulkan",
-    [] {
-      std::vector<DeviceInfo> out;
-      const auto& pds = physical_devices();
-      for (size_t i = 0; i < pds.size(); ++i) {
-        DeviceInfo d{"vulkan", pds[i].name, pds[i].kind, pds[i].device_local_bytes, static_cast<int>(i)};
-        d.details = pds[i].summary() + "; " + tuning::tuning_summary(tuning_file_of(pds[i]), pds[i].caps);
-        out.push_back(std::move(d));
-      }
-      return out;
-    },
-    [](int index, const BackendOptions& o) { return make_vulkan_backend(index, o.precision); },
-    [] { return vulkan_unavailable_reason(); }});
-
-// `vdrt tune` reaches a device's caps and tuning file through this.
-const bool vulkan_tunable = [] {
-  tuning::register_tunable("vulkan", [](int index) -> std::optional<tuning::TunableDevice> {
-    const auto& pds = physical_devices();
-    if (index < 0 || index >= static_cast<int>(pds.size())) return std::nullopt;
-    const PhysicalDeviceInfo& pd = pds[index];
-    return tuning::TunableDevice{"vulkan", pd.name, driver_of(pd), tuning::device_key(pd.name, driver_of(pd)),
-                                 tuning_file_of(pd), pd.caps};
-  });
+const bool vulkan_registered = [] {
+  gpu::register_backend(
+      "vulkan",
+      [] {
+        std::vector<gpu::DeviceDescription> out;
+        for (const PhysicalDeviceInfo& pd : physical_devices()) out.push_back(describe(pd));
+        return out;
+      },
+      [](int index, const BackendOptions& o) { return make_vulkan_backend(index, o.precision); },
+      [] { return vulkan_unavailable_reason(); });
   return true;
 }();
 

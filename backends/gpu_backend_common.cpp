@@ -1,0 +1,61 @@
+#include "backends/gpu_backend_common.h"
+
+#include "backends/gpu_tuning.h"
+
+namespace vdrt::gpu {
+
+bool plans(const Node& node, const DeviceCaps& caps) {
+  const Kernel* k = KernelRegistry::instance().find(node.domain(), node.op_type());
+  if (!k) return false;
+  try {
+    return !k->supports || k->supports(node, caps);
+  } catch (const std::exception&) {
+    return false;
+  }
+}
+
+Program plan(const std::string& api, const Node& node, int64_t opset, const std::vector<TensorDesc>& inputs,
+             const std::vector<TensorDesc>& outputs, const std::vector<const Tensor*>& known, const DeviceCaps& caps) {
+  ErrorSite site{"", node.name(), node.qualified_op()};
+  const Kernel* k = KernelRegistry::instance().find(node.domain(), node.op_type());
+  VDRT_CHECK(k != nullptr, "the " + api + " backend has no kernel for this op", site);
+  std::vector<TensorInfo> ins, outs;
+  for (const auto& d : inputs) ins.push_back(TensorInfo{d.dtype, d.dims});
+  for (const auto& d : outputs) outs.push_back(TensorInfo{d.dtype, d.dims});
+  try {
+    return k->build(KernelArgs{node, opset, ins, outs, known, caps});
+  } catch (const Error& e) {
+    throw e.with_site(site);
+  }
+}
+
+std::string tuning_file_of(const std::string& backend, const DeviceDescription& d) {
+  return tuning::tuning_file(backend, tuning::device_key(d.name, d.driver));
+}
+
+void register_backend(const std::string& backend, std::function<std::vector<DeviceDescription>()> devices,
+                      std::function<std::unique_ptr<Backend>(int index, const BackendOptions&)> create,
+                      std::function<std::string()> unavailable_reason) {
+  BackendRegistry::instance().add(BackendFactory{
+      backend,
+      [backend, devices] {
+        std::vector<DeviceInfo> out;
+        const std::vector<DeviceDescription> ds = devices();
+        for (size_t i = 0; i < ds.size(); ++i) {
+          DeviceInfo d{backend, ds[i].name, ds[i].kind, ds[i].memory_bytes, static_cast<int>(i)};
+          d.details = ds[i].summary + "; " + tuning::tuning_summary(tuning_file_of(backend, ds[i]), ds[i].caps);
+          out.push_back(std::move(d));
+        }
+        return out;
+      },
+      std::move(create), std::move(unavailable_reason)});
+  tuning::register_tunable(backend, [backend, devices](int index) -> std::optional<tuning::TunableDevice> {
+    const std::vector<DeviceDescription> ds = devices();
+    if (index < 0 || index >= static_cast<int>(ds.size())) return std::nullopt;
+    const DeviceDescription& d = ds[index];
+    return tuning::TunableDevice{backend, d.name, d.driver, tuning::device_key(d.name, d.driver),
+                                 tuning_file_of(backend, d), d.caps};
+  });
+}
+
+}  // namespace vdrt::gpu

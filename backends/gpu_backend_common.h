@@ -1,0 +1,42 @@
+#pragma once
+// What the GPU backends (Vulkan, OpenCL) share around the dispatch plans of
+// kernels/gpu: whether a node has a kernel, planning a node for concrete
+// shapes, and registering a backend's devices for `vdrt devices` and
+// `vdrt tune` from one description per device.
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "backends/backend.h"
+#include "backends/registry.h"
+#include "kernels/gpu/gpu_kernel.h"
+
+namespace vdrt::gpu {
+
+// Whether kernels/gpu plans `node` for a device with `caps`. Never throws.
+bool plans(const Node& node, const DeviceCaps& caps);
+
+// The dispatches of `node` for these shapes. Throws vdrt::Error when no
+// kernel plans the op (`api` names the backend in the message) or the plan
+// refuses the shapes.
+Program plan(const std::string& api, const Node& node, int64_t opset, const std::vector<TensorDesc>& inputs,
+             const std::vector<TensorDesc>& outputs, const std::vector<const Tensor*>& known, const DeviceCaps& caps);
+
+// One device of a GPU backend, as the driver reports it.
+struct DeviceDescription {
+  std::string name, kind, summary, driver;
+  size_t memory_bytes = 0;
+  DeviceCaps caps;  // before tuning
+};
+
+// The device's tuning file (backends/gpu_tuning.h), keyed by name and driver.
+std::string tuning_file_of(const std::string& backend, const DeviceDescription& d);
+
+// Registers `backend` with the backend registry (its devices, with their
+// tuning state in the details) and with `vdrt tune`.
+void register_backend(const std::string& backend, std::function<std::vector<DeviceDescription>()> devices,
+                      std::function<std::unique_ptr<Backend>(int index, const BackendOptions&)> create,
+                      std::function<std::string()> unavailable_reason);
+
+}  // namespace vdrt::gpu
