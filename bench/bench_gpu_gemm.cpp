@@ -34,6 +34,7 @@
 
 #include "graph/graph.h"
 #include "graph/shape_inference.h"
+#include "runtime/gemm_chain.h"
 #include "runtime/pass_pipeline.h"
 #include "runtime/session.h"
 
@@ -56,41 +57,8 @@ struct Options {
   std::exit(2);
 }
 
-Tensor random_tensor(std::vector<int64_t> dims, uint32_t seed, float scale) {
-  Tensor t(DType::F32, std::move(dims));
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> nd(0.0f, scale);
-  float* p = t.data<float>();
-  for (int64_t i = 0; i < t.numel(); ++i) p[i] = nd(rng);
-  return t;
-}
-
 // x [M, K] through `n` MatMuls with constant weights alternating [K, N] and [N, K].
-std::unique_ptr<Graph> matmul_graph(int64_t M, int64_t K, int64_t N, int n) {
-  auto g = std::make_unique<Graph>();
-  g->name = "gemm";
-  g->opsets.push_back({"", 17});
-  Value* x = g->value("x");
-  x->set_dtype(DType::F32);
-  x->set_shape(Shape(std::vector<Dim>{M, K}));
-  g->inputs().push_back(x);
-  Value* cur = x;
-  for (int i = 0; i < n; ++i) {
-    // Weights scaled by 1/sqrt(K) keep the chained activations O(1).
-    // Two weights generated once, copied into every constant (long chains of big weights).
-    static std::map<std::vector<int64_t>, Tensor> made;
-    const int64_t k = i % 2 ? N : K, n = i % 2 ? K : N;
-    auto it = made.find({k, n});
-    if (it == made.end()) it = made.emplace(std::vector<int64_t>{k, n}, random_tensor({k, n}, 100 + i, 1.0f / std::sqrt(float(k)))).first;
-    Value* w = g->add_constant("w" + std::to_string(i), it->second);
-    Value* y = g->value("y" + std::to_string(i));
-    g->add_node("MatMul", {cur, w}, {y}, "matmul" + std::to_string(i));
-    cur = y;
-  }
-  g->outputs().push_back(cur);
-  infer_shapes(*g);
-  return g;
-}
+std::unique_ptr<Graph> matmul_graph(int64_t M, int64_t K, int64_t N, int n) { return gemm_chain_graph(M, K, N, n); }
 
 // The chain with every weight quantised by quantize-fp8 (scope "all"): each
 // MatMul becomes a vdrt.QMatMul reading one byte per weight.
@@ -112,7 +80,7 @@ double time_graph(std::unique_ptr<Graph> g, int64_t M, int64_t K, const Options&
   so.precision = o.precision;
   const std::string out_name = g->outputs().back()->name();
   Session s(std::move(g), so);
-  TensorMap in{{"x", random_tensor({M, K}, 7, 1.0f)}};
+  TensorMap in{{"x", random_normal_tensor({M, K}, 7, 1.0f)}};
   IoBinding io;
   if (device_io) {
     io.device_inputs["x"] = s.to_device(in.at("x"));

@@ -9,50 +9,13 @@
 #include <vector>
 
 #include "graph/shape_inference.h"
+#include "runtime/gemm_chain.h"
 #include "runtime/session.h"
 
 namespace vdrt::cli {
 namespace {
 
-Tensor random_tensor(const std::vector<int64_t>& dims, uint32_t seed, float scale) {
-  Tensor t(DType::F32, dims);
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> nd(0.0f, scale);
-  float* p = t.data<float>();
-  for (int64_t i = 0; i < t.numel(); ++i) p[i] = nd(rng);
-  return t;
-}
-
-// Weights scaled by 1/sqrt(K) keep chained activations O(1). Made once per
-// shape: every tile and chain of a tuning run multiplies by the same ones.
-const Tensor& weight(int64_t k, int64_t n) {
-  static std::map<std::pair<int64_t, int64_t>, Tensor> made;
-  auto it = made.find({k, n});
-  if (it == made.end())
-    it = made.emplace(std::make_pair(k, n), random_tensor({k, n}, 100 + uint32_t(k % 97), 1.0f / std::sqrt(float(k)))).first;
-  return it->second;
-}
-
-// x [M, K] through `count` MatMuls with weights alternating [K, N] and [N, K].
-std::unique_ptr<Graph> chain_graph(const GemmShape& s, int count) {
-  auto g = std::make_unique<Graph>();
-  g->name = "gemm";
-  g->opsets.push_back({"", 17});
-  Value* x = g->value("x");
-  x->set_dtype(DType::F32);
-  x->set_shape(Shape(std::vector<Dim>{s.m, s.k}));
-  g->inputs().push_back(x);
-  Value* cur = x;
-  for (int i = 0; i < count; ++i) {
-    Value* w = g->add_constant("w" + std::to_string(i), i % 2 ? weight(s.n, s.k) : weight(s.k, s.n));
-    Value* y = g->value("y" + std::to_string(i));
-    g->add_node("MatMul", {cur, w}, {y}, "matmul" + std::to_string(i));
-    cur = y;
-  }
-  g->outputs().push_back(cur);
-  infer_shapes(*g);
-  return g;
-}
+std::unique_ptr<Graph> chain_graph(const GemmShape& s, int count) { return gemm_chain_graph(s.m, s.k, s.n, count); }
 
 SessionOptions options(const std::string& device, int threads = 0) {
   SessionOptions so;
@@ -68,7 +31,7 @@ double median_seconds(const std::string& device, const GemmShape& s, int count, 
   const std::string out = g->outputs().back()->name();
   Session session(std::move(g), options(device));
   IoBinding io;
-  io.device_inputs["x"] = session.to_device(random_tensor({s.m, s.k}, 7, 1.0f));
+  io.device_inputs["x"] = session.to_device(random_normal_tensor({s.m, s.k}, 7, 1.0f));
   io.device_outputs.insert(out);
   session.run(io);  // warm-up: programs built, memory planned
   std::vector<double> t;
@@ -95,7 +58,7 @@ double time_gemm_ms(const std::string& device, const GemmShape& s, int runs, int
 }
 
 double gemm_relative_error(const std::string& device, const GemmShape& s, int cpu_threads) {
-  const TensorMap in{{"x", random_tensor({s.m, s.k}, 11, 1.0f)}};
+  const TensorMap in{{"x", random_normal_tensor({s.m, s.k}, 11, 1.0f)}};
   Session gpu(chain_graph(s, 1), options(device));
   Session cpu(chain_graph(s, 1), options("cpu", cpu_threads));
   const std::vector<double> a = gpu.run(in).begin()->second.as_double();
