@@ -63,22 +63,13 @@ class FuseModulation final : public Pass {
   }
 
   bool run(Graph& graph, PassContext& ctx) override {
-    std::vector<Node*> order;
-    for (const auto& n : graph.nodes()) order.push_back(n.get());
-    std::set<Node*> gone;
-    bool changed = false;
-    for (Node* n : order) {
-      if (gone.count(n) || !n->domain().empty() || n->op_type() != "Add" || n->inputs().size() != 2) continue;
-      Value* out = n->output(0);
-      if (!out || (out->consumers().empty() && !graph.is_graph_output(out))) continue;
-      auto m = match_chain(graph, *n, ctx);
-      if (!m) continue;
-      for (Node* x : m->nodes) gone.insert(x);
+    return rewrite_sweep(graph, false, [&](Node& n, const std::set<Node*>&) -> std::optional<std::vector<Node*>> {
+      if (!n.domain().empty() || n.op_type() != "Add" || n.inputs().size() != 2) return std::nullopt;
+      auto m = match_chain(graph, n, ctx);
+      if (!m) return std::nullopt;
       rewrite(graph, *m, ctx);
-      changed = true;
-    }
-    if (changed) remove_dead_nodes(graph);
-    return changed;
+      return m->nodes;
+    });
   }
 
  private:

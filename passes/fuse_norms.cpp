@@ -73,27 +73,17 @@ class FuseNorms final : public Pass {
 
   bool run(Graph& graph, PassContext& ctx) override {
     reported_.clear();
-    std::vector<Node*> order;
-    for (const auto& n : graph.nodes()) order.push_back(n.get());
-    std::set<Node*> gone;
-    bool changed = false;
     // Outermost first: the root that also takes the weight and bias in
     // wins over the bare normalization inside it.
-    for (auto it = order.rbegin(); it != order.rend(); ++it) {
-      Node* n = *it;
-      if (gone.count(n) || !n->domain().empty() || n->outputs().size() != 1) continue;
-      const std::string& op = n->op_type();
-      if (op != "Mul" && op != "Div" && op != "Add") continue;
-      Value* out = n->output(0);
-      if (out->consumers().empty() && !graph.is_graph_output(out)) continue;  // dead already
-      auto m = match_norm(graph, out, ctx);
-      if (!m) continue;
-      for (Node* x : m->nodes) gone.insert(x);
+    return rewrite_sweep(graph, true, [&](Node& n, const std::set<Node*>&) -> std::optional<std::vector<Node*>> {
+      if (!n.domain().empty() || n.outputs().size() != 1) return std::nullopt;
+      const std::string& op = n.op_type();
+      if (op != "Mul" && op != "Div" && op != "Add") return std::nullopt;
+      auto m = match_norm(graph, n.output(0), ctx);
+      if (!m) return std::nullopt;
       rewrite(graph, *m, ctx);
-      changed = true;
-    }
-    if (changed) remove_dead_nodes(graph);
-    return changed;
+      return m->nodes;
+    });
   }
 
  private:

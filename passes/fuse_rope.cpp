@@ -177,27 +177,17 @@ class FuseRope final : public Pass {
 
   bool run(Graph& graph, PassContext& ctx) override {
     caches_.clear();
-    std::vector<Node*> order;
-    for (const auto& n : graph.nodes()) order.push_back(n.get());
-    std::set<Node*> gone;
-    bool changed = false;
-    for (Node* n : order) {
-      if (gone.count(n) || !n->domain().empty() || n->outputs().size() != 1) continue;
-      Value* out = n->output(0);
-      if (!out || (out->consumers().empty() && !graph.is_graph_output(out))) continue;
+    return rewrite_sweep(graph, false, [&](Node& n, const std::set<Node*>& gone) -> std::optional<std::vector<Node*>> {
+      if (!n.domain().empty() || n.outputs().size() != 1) return std::nullopt;
       std::optional<RopeMatch> m;
-      if (n->op_type() == "Concat" && opt_bool("interleaved")) m = match_interleaved(graph, *n, ctx);
-      else if (n->op_type() == "Add" && opt_bool("rotate_half")) m = match_rotate_half(graph, *n, ctx);
-      if (!m) continue;
-      bool clash = false;
-      for (Node* x : m->nodes) clash |= gone.count(x) != 0;
-      if (clash) continue;
-      for (Node* x : m->nodes) gone.insert(x);
+      if (n.op_type() == "Concat" && opt_bool("interleaved")) m = match_interleaved(graph, n, ctx);
+      else if (n.op_type() == "Add" && opt_bool("rotate_half")) m = match_rotate_half(graph, n, ctx);
+      if (!m) return std::nullopt;
+      for (Node* x : m->nodes)
+        if (gone.count(x)) return std::nullopt;  // overlaps a rewrite of this sweep
       rewrite(graph, *m, ctx);
-      changed = true;
-    }
-    if (changed) remove_dead_nodes(graph);
-    return changed;
+      return m->nodes;
+    });
   }
 
  private:

@@ -117,4 +117,24 @@ std::optional<std::vector<int64_t>> int_constant(const Value* v) {
 
 std::string node_label(const Node& n) { return "'" + n.name() + "' (" + n.qualified_op() + ")"; }
 
+bool rewrite_sweep(Graph& graph, bool outermost_first, const TryRewrite& try_rewrite) {
+  std::vector<Node*> order;
+  for (const auto& n : graph.nodes()) order.push_back(n.get());
+  if (outermost_first) std::reverse(order.begin(), order.end());
+  std::set<Node*> gone;
+  bool changed = false;
+  for (Node* n : order) {
+    if (gone.count(n) || n->outputs().empty()) continue;
+    bool live = false;
+    for (Value* out : n->outputs()) live |= out && (!out->consumers().empty() || graph.is_graph_output(out));
+    if (!live) continue;
+    std::optional<std::vector<Node*>> replaced = try_rewrite(*n, gone);
+    if (!replaced) continue;
+    gone.insert(replaced->begin(), replaced->end());
+    changed = true;
+  }
+  if (changed) remove_dead_nodes(graph);
+  return changed;
+}
+
 }  // namespace vdrt

@@ -2,7 +2,9 @@
 // Small graph-editing helpers shared by the passes: creating nodes with
 // fresh output values (shapes inferred right away, so later matches in the
 // same pass can read them), constants, dead-node removal.
+#include <functional>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -51,5 +53,15 @@ std::optional<std::vector<int64_t>> int_constant(const Value* v);
 
 // "'name' (Op)" for messages.
 std::string node_label(const Node& n);
+
+// One sweep of a fusion pass. Offers each live node (an output consumed or
+// a graph output) that no earlier rewrite of the sweep replaced to
+// `try_rewrite`, which rewrites and returns the nodes it replaced, or
+// nothing when the node is not the root of a match. `outermost_first`
+// visits the nodes in reverse order, so a root that contains another
+// candidate (a norm with its weight and bias) wins over it. Dead nodes are
+// removed at the end; returns whether anything was rewritten.
+using TryRewrite = std::function<std::optional<std::vector<Node*>>(Node& root, const std::set<Node*>& gone)>;
+bool rewrite_sweep(Graph& graph, bool outermost_first, const TryRewrite& try_rewrite);
 
 }  // namespace vdrt
