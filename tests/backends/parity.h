@@ -1,6 +1,6 @@
 #pragma once
 // The backend-parity harness: every op case runs on the CPU backend and on
-// each GPU backend compiled in (Vulkan now, OpenCL next), with CPU fallback
+// each GPU backend compiled in (Vulkan and OpenCL), with CPU fallback
 // off so the case fails if the GPU backend cannot place the node, and the
 // outputs are compared. A missing device skips, except under
 // VDRT_REQUIRE_GPU=1 (CI sets it: lavapipe and PoCL must be there), where it fails.
