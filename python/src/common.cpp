@@ -14,6 +14,18 @@
 
 namespace vdrt::python {
 
+nb::dict device_dict(const DeviceInfo& d) {
+  nb::dict e;
+  e["device"] = d.backend == "cpu" ? d.backend : d.backend + ":" + std::to_string(d.index);
+  e["backend"] = d.backend;
+  e["index"] = d.index;
+  e["name"] = d.name;
+  e["kind"] = d.kind;
+  e["memory_bytes"] = d.memory_bytes;
+  e["details"] = d.details;
+  return e;
+}
+
 namespace {
 
 std::atomic<bool> g_sigint{false};

@@ -15,6 +15,7 @@
 #include <nanobind/nanobind.h>
 #include <nanobind/ndarray.h>
 
+#include "backends/backend.h"
 #include "graph/graph.h"
 #include "graph/tensor.h"
 #include "runtime/session.h"
@@ -33,6 +34,10 @@ std::string ort_type_name(DType t);
 // A shape as a Python list: ints, str for symbolic dims, None for unknown
 // dims; None for an unknown rank.
 nb::object shape_to_python(const Shape& s);
+
+// One device as vdrt.devices() lists it: device ("vulkan:0"), backend,
+// index, name, kind, memory_bytes, details.
+nb::dict device_dict(const DeviceInfo& d);
 
 // A NumPy array viewing `t`'s storage (no copy); bf16 and float8 are converted to float32.
 nb::object to_numpy(Tensor t);

@@ -14,17 +14,7 @@ namespace {
 
 nb::list devices() {
   nb::list out;
-  for (const DeviceInfo& d : BackendRegistry::instance().devices()) {
-    nb::dict e;
-    e["device"] = d.backend == "cpu" ? d.backend : d.backend + ":" + std::to_string(d.index);
-    e["backend"] = d.backend;
-    e["index"] = d.index;
-    e["name"] = d.name;
-    e["kind"] = d.kind;
-    e["memory_bytes"] = d.memory_bytes;
-    e["details"] = d.details;
-    out.append(e);
-  }
+  for (const DeviceInfo& d : BackendRegistry::instance().devices()) out.append(device_dict(d));
   return out;
 }
 

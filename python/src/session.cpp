@@ -183,18 +183,7 @@ void bind_session(nb::module_& m) {
           "done once on the host.")
       .def_prop_ro(
           "device",
-          [](const PySession& s) {
-            const DeviceInfo& d = s.session->backend().info();
-            nb::dict e;
-            e["device"] = d.backend == "cpu" ? d.backend : d.backend + ":" + std::to_string(d.index);
-            e["backend"] = d.backend;
-            e["index"] = d.index;
-            e["name"] = d.name;
-            e["kind"] = d.kind;
-            e["memory_bytes"] = d.memory_bytes;
-            e["details"] = d.details;
-            return e;
-          },
+          [](const PySession& s) { return device_dict(s.session->backend().info()); },
           "The device the session runs on (a dict, as in vdrt.devices()).")
       .def(
           "last_stats",
