@@ -4,7 +4,6 @@
 #include <cstdlib>
 #include <cstring>
 #include <list>
-#include <map>
 
 #include <spdlog/spdlog.h>
 
@@ -12,6 +11,7 @@
 #include "backends/opencl/opencl_device.h"
 #include "backends/opencl/opencl_programs.h"
 #include "backends/gpu_backend_common.h"
+#include "backends/kernel_profile.h"
 #include "backends/registry.h"
 #include "kernels/gpu/gpu_kernel.h"
 #include "kernels/gpu/matmul_tile.h"
@@ -92,7 +92,7 @@ class OpenCLBackend final : public Backend {
       synchronize();
     } catch (...) {
     }
-    if (profile_) print_profile();
+    if (profile_) kernel_times_.print("opencl", " on " + dev_.name);
     programs_.reset();
     clReleaseCommandQueue(queue_);
     clReleaseContext(context_);
@@ -252,25 +252,12 @@ class OpenCLBackend final : public Backend {
       cl_ulong t0 = 0, t1 = 0;
       clGetEventProfilingInfo(ev, CL_PROFILING_COMMAND_START, sizeof t0, &t0, nullptr);
       clGetEventProfilingInfo(ev, CL_PROFILING_COMMAND_END, sizeof t1, &t1, nullptr);
-      auto& [ns, count] = profile_totals_[label];
-      ns += t1 > t0 ? t1 - t0 : 0;
-      ++count;
+      kernel_times_.add(label, t1 > t0 ? double(t1 - t0) : 0.0);
       clReleaseEvent(ev);
     }
     events_.clear();
   }
 
-  void print_profile() const {
-    std::vector<std::pair<double, std::string>> rows;
-    double total = 0;
-    for (const auto& [label, v] : profile_totals_) {
-      rows.emplace_back(v.first * 1e-6, label + " x" + std::to_string(v.second));
-      total += v.first * 1e-6;
-    }
-    std::sort(rows.rbegin(), rows.rend());
-    spdlog::info("opencl profile: {:.3f} ms of kernels on {}", total, dev_.name);
-    for (const auto& [ms, label] : rows) spdlog::info("  {:10.3f} ms  {:5.1f}%  {}", ms, total > 0 ? 100 * ms / total : 0.0, label);
-  }
 
   const DeviceEntry& dev_;
   gpu::DeviceCaps caps_;
@@ -283,7 +270,7 @@ class OpenCLBackend final : public Backend {
   size_t unflushed_ = 0;
   bool profile_ = false;
   std::vector<std::pair<std::string, cl_event>> events_;
-  std::map<std::string, std::pair<cl_ulong, size_t>> profile_totals_;
+  KernelProfile kernel_times_;
 };
 
 Backend& OpenCLBuffer::backend() const { return backend_; }

@@ -35,7 +35,7 @@ Stream::~Stream() {
   } catch (...) {
   }
   const Api& api = device_.api();
-  if (profile_) print_profile();
+  if (profile_) profile_totals_.print("vulkan", "; each dispatch timed alone, overlap ignored");
   for (Batch& b : batches_) {
     if (b.queries) api.vkDestroyQueryPool(device_.handle(), b.queries, nullptr);
     api.vkDestroyFence(device_.handle(), b.fence, nullptr);
@@ -248,22 +248,10 @@ void Stream::collect_profile(Batch& b) {
   device_.api().vkGetQueryPoolResults(device_.handle(), b.queries, 0, static_cast<uint32_t>(ticks.size()),
                                       ticks.size() * 8, ticks.data(), 8, VK_QUERY_RESULT_64_BIT | VK_QUERY_RESULT_WAIT_BIT);
   for (size_t i = 0; i < b.labels.size(); ++i) {
-    OpTime& t = profile_totals_[*b.labels[i]];
-    ++t.count;
-    if (ticks[2 * i + 1] > ticks[2 * i]) t.ns += (ticks[2 * i + 1] - ticks[2 * i]) * ns_per_tick_;
+    const double ns = ticks[2 * i + 1] > ticks[2 * i] ? (ticks[2 * i + 1] - ticks[2 * i]) * ns_per_tick_ : 0.0;
+    profile_totals_.add(*b.labels[i], ns);
   }
   b.labels.clear();
-}
-
-void Stream::print_profile() const {
-  std::vector<std::pair<std::string, OpTime>> rows(profile_totals_.begin(), profile_totals_.end());
-  std::sort(rows.begin(), rows.end(), [](const auto& a, const auto& b) { return a.second.ns > b.second.ns; });
-  double total = 0;
-  for (const auto& r : rows) total += r.second.ns;
-  spdlog::info("vulkan profile ({} dispatches, {:.3f} ms of GPU time; each dispatch timed alone, overlap ignored):",
-               dispatch_count_, total * 1e-6);
-  for (const auto& [label, t] : rows)
-    spdlog::info("  {:>10.3f} ms {:>5.1f}%  {:>6} x  {}", t.ns * 1e-6, 100.0 * t.ns / std::max(total, 1.0), t.count, label);
 }
 
 }  // namespace vdrt::vulkan

@@ -5,10 +5,10 @@
 // recorded only before a command that touches memory an earlier command of
 // the same barrier interval wrote (or reads what it is about to write).
 #include <cstdint>
-#include <map>
 #include <string>
 #include <vector>
 
+#include "backends/kernel_profile.h"
 #include "backends/vulkan/vulkan_memory.h"
 #include "backends/vulkan/vulkan_pipelines.h"
 
@@ -50,7 +50,6 @@ class Stream {
     std::vector<const std::string*> labels;
   };
   void collect_profile(Batch& b);
-  void print_profile() const;
   VkCommandBuffer current();
   void hazard_check(const std::vector<BoundRange>& ranges);
   void barrier();
@@ -69,8 +68,7 @@ class Stream {
   uint64_t dispatch_count_ = 0, barrier_count_ = 0, submit_count_ = 0;
   bool profile_ = false;
   double ns_per_tick_ = 1;
-  struct OpTime { uint64_t count = 0; double ns = 0; };
-  std::map<std::string, OpTime> profile_totals_;
+  KernelProfile profile_totals_;
 };
 
 }  // namespace vdrt::vulkan
