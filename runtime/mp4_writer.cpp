@@ -1,4 +1,5 @@
-// H.264 in MP4 or Matroska through FFmpeg's libraries.
+// H.264 in MP4 or Matroska through FFmpeg's libraries, loaded at first use
+// (ffmpeg_api.h): without them vdrt still runs, and only these formats fail.
 //
 // Streaming constraints drive the settings:
 //  - a normal MP4 is unplayable until its index (moov) is written at close;
@@ -14,20 +15,15 @@
 #include <mutex>
 #include <vector>
 
-extern "C" {
-#include <libavcodec/avcodec.h>
-#include <libavformat/avformat.h>
-#include <libavutil/opt.h>
-}
-
+#include "runtime/ffmpeg_api.h"
 #include "runtime/video_writer_formats.h"
 
 namespace vdrt {
 namespace {
 
-std::string av_error(int code) {
+std::string av_error(const ffmpeg::Api& av, int code) {
   char buf[AV_ERROR_MAX_STRING_SIZE] = {0};
-  av_strerror(code, buf, sizeof buf);
+  av.av_strerror(code, buf, sizeof buf);
   return buf;
 }
 
@@ -44,13 +40,13 @@ bool accepts_yuv420p(const AVCodec* codec) {
   return false;
 }
 
-std::vector<const AVCodec*> h264_candidates() {
+std::vector<const AVCodec*> h264_candidates(const ffmpeg::Api& av) {
   std::vector<const AVCodec*> out;
   for (const char* name : kPreferredH264)
-    if (const AVCodec* c = avcodec_find_encoder_by_name(name)) out.push_back(c);
+    if (const AVCodec* c = av.avcodec_find_encoder_by_name(name)) out.push_back(c);
   void* it = nullptr;
-  while (const AVCodec* c = av_codec_iterate(&it)) {
-    if (!av_codec_is_encoder(c) || c->id != AV_CODEC_ID_H264 || !accepts_yuv420p(c)) continue;
+  while (const AVCodec* c = av.av_codec_iterate(&it)) {
+    if (!av.av_codec_is_encoder(c) || c->id != AV_CODEC_ID_H264 || !accepts_yuv420p(c)) continue;
     if (std::find(out.begin(), out.end(), c) == out.end()) out.push_back(c);
   }
   std::erase_if(out, [](const AVCodec* c) { return !accepts_yuv420p(c); });
@@ -59,35 +55,38 @@ std::vector<const AVCodec*> h264_candidates() {
 
 // Sets a private encoder option when the encoder has it; options differ per
 // encoder and a missing one is not an error.
-void try_set(AVCodecContext* ctx, const char* name, const std::string& value) {
-  av_opt_set(ctx->priv_data, name, value.c_str(), 0);
+void try_set(const ffmpeg::Api& av, AVCodecContext* ctx, const char* name, const std::string& value) {
+  av.av_opt_set(ctx->priv_data, name, value.c_str(), 0);
 }
 
 // FFmpeg logs encoder banners and statistics at info level on stderr, which
 // would interleave with the progress bar; keep warnings and errors only,
 // unless the application already chose a level.
-void quiet_ffmpeg_logs() {
+void quiet_ffmpeg_logs(const ffmpeg::Api& av) {
   static std::once_flag once;
-  std::call_once(once, [] {
-    if (av_log_get_level() == AV_LOG_INFO) av_log_set_level(AV_LOG_WARNING);
+  std::call_once(once, [&av] {
+    if (av.av_log_get_level() == AV_LOG_INFO) av.av_log_set_level(AV_LOG_WARNING);
   });
 }
 
 class FfmpegWriter final : public VideoWriter {
  public:
   FfmpegWriter(const std::string& path, VideoFormat container, const VideoWriterOptions& opts)
-      : VideoWriter(path), opts_(opts), container_(container) {
-    quiet_ffmpeg_logs();
+      : VideoWriter(path),
+        av_(ffmpeg::api(container == VideoFormat::Mp4 ? ".mp4" : ".mkv", path)),
+        opts_(opts),
+        container_(container) {
+    quiet_ffmpeg_logs(av_);
     const char* muxer = container == VideoFormat::Mp4 ? "mp4" : "matroska";
-    int err = avformat_alloc_output_context2(&fmt_, nullptr, muxer, path.c_str());
+    int err = av_.avformat_alloc_output_context2(&fmt_, nullptr, muxer, path.c_str());
     if (err < 0 || !fmt_) throw Error(std::string("FFmpeg has no ") + muxer + " muxer: " + av_error(err), {path});
     // Open now so that a bad path fails before any generation work is done.
-    err = avio_open(&fmt_->pb, path.c_str(), AVIO_FLAG_WRITE);
+    err = av_.avio_open(&fmt_->pb, path.c_str(), AVIO_FLAG_WRITE);
     if (err < 0) {
       release();
       throw Error("cannot create file: " + av_error(err), {path});
     }
-    packet_ = av_packet_alloc();
+    packet_ = av_.av_packet_alloc();
     if (!packet_) {
       release();
       throw OutOfMemory("cannot allocate an FFmpeg packet", {path});
@@ -112,12 +111,12 @@ class FfmpegWriter final : public VideoWriter {
                   {path_});
     }
     for (int64_t f = 0; f < rgb.count(); ++f) {
-      check(av_frame_make_writable(frame_), "cannot get a writable frame");
+      check(av_.av_frame_make_writable(frame_), "cannot get a writable frame");
       const RgbFrames::Planes planes{frame_->data[0],     frame_->linesize[0], frame_->data[1],
                                      frame_->linesize[1], frame_->data[2],     frame_->linesize[2]};
       rgb.to_yuv(f, YuvRange::Limited, ChromaFormat::Yuv420, planes, enc_->width, enc_->height);
       frame_->pts = frames_written_;
-      check(avcodec_send_frame(enc_, frame_), "encoder rejected a frame");
+      check(av_.avcodec_send_frame(enc_, frame_), "encoder rejected a frame");
       drain();
       ++frames_written_;
     }
@@ -133,8 +132,8 @@ class FfmpegWriter final : public VideoWriter {
     if (closed_ || !header_written_) return;
     // A null packet makes the MP4 muxer emit the pending fragment and the
     // Matroska muxer close its cluster; avio_flush hands the bytes to the OS.
-    check(av_write_frame(fmt_, nullptr), "cannot flush");
-    avio_flush(fmt_->pb);
+    check(av_.av_write_frame(fmt_, nullptr), "cannot flush");
+    av_.avio_flush(fmt_->pb);
     if (fmt_->pb->error < 0) throw Error("cannot write: " + av_error(fmt_->pb->error), {path_});
   }
 
@@ -145,22 +144,27 @@ class FfmpegWriter final : public VideoWriter {
     std::string failure;
     try {
       if (header_written_) {
-        check(avcodec_send_frame(enc_, nullptr), "cannot drain the encoder");
+        check(av_.avcodec_send_frame(enc_, nullptr), "cannot drain the encoder");
         drain();
-        check(av_write_trailer(fmt_), "cannot finish the file");
+        check(av_.av_write_trailer(fmt_), "cannot finish the file");
       } else if (!started_) {
         spdlog::warn("{}: closed before any frame was written; the file is empty", path_);
       }
     } catch (const Error& e) {
       failure = e.reason();
     }
-    const int err = avio_closep(&fmt_->pb);
+    const int err = av_.avio_closep(&fmt_->pb);
     release();
     if (!failure.empty()) throw Error(failure, {path_});
     if (err < 0) throw Error("cannot close: " + av_error(err), {path_});
   }
 
  private:
+  std::string av_error(int code) const { return vdrt::av_error(av_, code); }
+  void try_set(AVCodecContext* ctx, const char* name, const std::string& value) const {
+    vdrt::try_set(av_, ctx, name, value);
+  }
+
   void check(int err, const char* what) {
     if (err < 0) throw Error(std::string(what) + ": " + av_error(err), {path_});
   }
@@ -181,24 +185,24 @@ class FfmpegWriter final : public VideoWriter {
     }
     open_encoder(enc_width, enc_height);
 
-    frame_ = av_frame_alloc();
+    frame_ = av_.av_frame_alloc();
     if (!frame_) throw OutOfMemory("cannot allocate an FFmpeg frame", {path_});
     frame_->format = enc_->pix_fmt;
     frame_->width = enc_->width;
     frame_->height = enc_->height;
-    check(av_frame_get_buffer(frame_, 0), "cannot allocate frame buffers");
+    check(av_.av_frame_get_buffer(frame_, 0), "cannot allocate frame buffers");
 
-    stream_ = avformat_new_stream(fmt_, nullptr);
+    stream_ = av_.avformat_new_stream(fmt_, nullptr);
     if (!stream_) throw OutOfMemory("cannot add a stream", {path_});
-    check(avcodec_parameters_from_context(stream_->codecpar, enc_), "cannot describe the stream");
+    check(av_.avcodec_parameters_from_context(stream_->codecpar, enc_), "cannot describe the stream");
     stream_->time_base = enc_->time_base;
     stream_->avg_frame_rate = enc_->framerate;
 
     AVDictionary* mux_opts = nullptr;
     if (container_ == VideoFormat::Mp4)
-      av_dict_set(&mux_opts, "movflags", "frag_keyframe+empty_moov+default_base_moof", 0);
-    const int err = avformat_write_header(fmt_, &mux_opts);
-    av_dict_free(&mux_opts);
+      av_.av_dict_set(&mux_opts, "movflags", "frag_keyframe+empty_moov+default_base_moof", 0);
+    const int err = av_.avformat_write_header(fmt_, &mux_opts);
+    av_.av_dict_free(&mux_opts);
     check(err, "cannot write the file header");
     header_written_ = true;
   }
@@ -206,11 +210,11 @@ class FfmpegWriter final : public VideoWriter {
   void open_encoder(int width, int height) {
     std::vector<const AVCodec*> candidates;
     if (!opts_.encoder.empty()) {
-      const AVCodec* c = avcodec_find_encoder_by_name(opts_.encoder.c_str());
+      const AVCodec* c = av_.avcodec_find_encoder_by_name(opts_.encoder.c_str());
       if (!c) throw Error("FFmpeg has no encoder named '" + opts_.encoder + "'", {path_});
       candidates.push_back(c);
     } else {
-      candidates = h264_candidates();
+      candidates = h264_candidates(av_);
     }
     std::string tried;
     for (const AVCodec* codec : candidates) {
@@ -220,7 +224,7 @@ class FfmpegWriter final : public VideoWriter {
       tried += std::string(tried.empty() ? "" : ", ") + codec->name + " (" + av_error(err) + ")";
     }
     if (!opts_.encoder.empty()) throw Error("cannot open encoder " + tried, {path_});
-    const AVCodec* mpeg4 = avcodec_find_encoder(AV_CODEC_ID_MPEG4);
+    const AVCodec* mpeg4 = av_.avcodec_find_encoder(AV_CODEC_ID_MPEG4);
     if (!mpeg4) throw Error("FFmpeg has neither an H.264 nor an MPEG-4 encoder", {path_});
     spdlog::warn("{}: no usable H.264 encoder{}{}; falling back to MPEG-4 part 2 (larger files, less widely playable)",
                  path_, tried.empty() ? "" : ", tried ", tried);
@@ -231,9 +235,9 @@ class FfmpegWriter final : public VideoWriter {
   // Configures and opens `codec`; on failure leaves enc_ null and returns the
   // FFmpeg error.
   int try_open(const AVCodec* codec, int width, int height) {
-    AVCodecContext* ctx = avcodec_alloc_context3(codec);
+    AVCodecContext* ctx = av_.avcodec_alloc_context3(codec);
     if (!ctx) return AVERROR(ENOMEM);
-    const AVRational rate = av_d2q(opts_.fps, 1000000);
+    const AVRational rate = av_.av_d2q(opts_.fps, 1000000);
     ctx->width = width;
     ctx->height = height;
     ctx->pix_fmt = AV_PIX_FMT_YUV420P;
@@ -261,9 +265,9 @@ class FfmpegWriter final : public VideoWriter {
       try_set(ctx, "zerolatency", "1");          // nvenc
       try_set(ctx, "delay", "0");                // nvenc
     }
-    const int err = avcodec_open2(ctx, codec, nullptr);
+    const int err = av_.avcodec_open2(ctx, codec, nullptr);
     if (err < 0) {
-      avcodec_free_context(&ctx);
+      av_.avcodec_free_context(&ctx);
       return err;
     }
     enc_ = ctx;
@@ -274,28 +278,29 @@ class FfmpegWriter final : public VideoWriter {
   // Moves every packet the encoder has ready into the muxer.
   void drain() {
     for (;;) {
-      const int err = avcodec_receive_packet(enc_, packet_);
+      const int err = av_.avcodec_receive_packet(enc_, packet_);
       if (err == AVERROR(EAGAIN) || err == AVERROR_EOF) return;
       check(err, "encoder failed");
-      av_packet_rescale_ts(packet_, enc_->time_base, stream_->time_base);
+      av_.av_packet_rescale_ts(packet_, enc_->time_base, stream_->time_base);
       packet_->stream_index = stream_->index;
-      const int werr = av_write_frame(fmt_, packet_);
-      av_packet_unref(packet_);
+      const int werr = av_.av_write_frame(fmt_, packet_);
+      av_.av_packet_unref(packet_);
       check(werr, "cannot write a packet");
       ++packets_written_;
     }
   }
 
   void release() noexcept {
-    if (fmt_ && fmt_->pb) avio_closep(&fmt_->pb);
-    avformat_free_context(fmt_);
+    if (fmt_ && fmt_->pb) av_.avio_closep(&fmt_->pb);
+    av_.avformat_free_context(fmt_);
     fmt_ = nullptr;
     stream_ = nullptr;
-    avcodec_free_context(&enc_);
-    av_frame_free(&frame_);
-    av_packet_free(&packet_);
+    av_.avcodec_free_context(&enc_);
+    av_.av_frame_free(&frame_);
+    av_.av_packet_free(&packet_);
   }
 
+  const ffmpeg::Api& av_;
   VideoWriterOptions opts_;
   VideoFormat container_;
   AVFormatContext* fmt_ = nullptr;
