@@ -5,7 +5,9 @@
 // makes every operand layout (row-major, transposed, strided) look the same
 // to the micro-kernel and keeps its loads sequential. Threads split the
 // C block into (row block x column chunk) tasks; matrix-vector products skip
-// packing altogether.
+// packing altogether. A fused MatMul's epilogue (bias, GELU, residual, and
+// outputs cut by columns) runs on each tile right after its last K block is
+// stored, while the tile is in L1.
 #include "kernels/cpu/gemm.h"
 
 #include <algorithm>
@@ -18,6 +20,7 @@
 #include "graph/error.h"
 #include "kernels/cpu/gemm_microkernel.h"
 #include "kernels/cpu/multiversion.h"
+#include "kernels/cpu/vector_math.h"
 
 namespace vdrt::cpu {
 namespace {
@@ -188,6 +191,100 @@ void scale_c(int64_t M, int64_t N, float beta, float* C, int64_t ldc) {
     for (int64_t j = 0; j < N; ++j) C[i * ldc + j] = beta == 0.0f ? 0.0f : beta * C[i * ldc + j];
 }
 
+// The epilogue on an m x n tile of finished products at (row, col) of the
+// product, stored at c (row stride ldc). One loop per stage: each is a plain
+// loop the compiler vectorises, and the tile is in L1 for all of them.
+VDRT_MULTIVERSION void epilogue_tile(const GemmEpilogue& e, int64_t row, int64_t col, int m, int n, float* c,
+                                     int64_t ldc) {
+  for (int i = 0; i < m; ++i) {
+    float* y = c + i * ldc;
+    if (e.bias) {
+      const float* b = e.bias + col;
+      for (int j = 0; j < n; ++j) y[j] += b[j];
+    }
+    if (e.activation == GemmActivation::GeluTanh)
+      for (int j = 0; j < n; ++j) y[j] = vmath::gelu_tanh(y[j]);
+    else if (e.activation == GemmActivation::Gelu)
+      for (int j = 0; j < n; ++j) y[j] = vmath::gelu(y[j]);
+    if (e.residual) {
+      const float* r = e.residual + (row + i) * e.residual_ld + col;
+      for (int j = 0; j < n; ++j) y[j] += r[j];
+    }
+  }
+}
+
+// The epilogue over all M rows of one output (the vector-product paths).
+void epilogue_tile_rows(const GemmEpilogue& e, int64_t M, const GemmColumns& o, int64_t col) {
+  constexpr int64_t kRows = 64;
+  for (int64_t r = 0; r < M; r += kRows)
+    for (int64_t j = 0; j < o.width; j += kRows)
+      epilogue_tile(e, r, col + j, static_cast<int>(std::min(kRows, M - r)),
+                    static_cast<int>(std::min(kRows, o.width - j)), o.c + r * o.ldc + j, o.ldc);
+}
+
+bool epilogue_is_empty(const GemmEpilogue& e) {
+  return !e.bias && !e.residual && e.activation == GemmActivation::None;
+}
+
+// Where the fused GEMM's columns go, and what happens to finished tiles.
+struct EpilogueTarget {
+  const std::vector<GemmColumns>* outputs;
+  const GemmEpilogue* epilogue;
+
+  // The output holding column `col` (outputs are in order and cover [0, N)).
+  size_t output_of(int64_t col, size_t hint) const {
+    const auto& o = *outputs;
+    size_t s = hint < o.size() ? hint : 0;
+    if (col < o[s].begin) s = 0;
+    while (s + 1 < o.size() && col >= o[s].begin + o[s].width) ++s;
+    return s;
+  }
+};
+
+// macro_kernel for an epilogue target: tile (i0, j0) of the block whose
+// top-left is (row0, col0) of the product. `last_k`: this K block finishes
+// the sums, so the epilogue runs.
+void macro_kernel_epilogue(const GemmMicroKernel& mk, const float* apack, const float* bpack, int64_t mc, int64_t nc,
+                           int64_t kc, int64_t row0, int64_t col0, const EpilogueTarget& t, float beta, bool last_k) {
+  constexpr int kMaxTile = 16 * 64;  // mr * nr of every micro-kernel fits
+  VDRT_CHECK(mk.mr * mk.nr <= kMaxTile, "GEMM micro-kernel tile too large for the epilogue buffer");
+  const bool run_epilogue = last_k && !epilogue_is_empty(*t.epilogue);
+  size_t hint = 0;
+  for (int64_t j0 = 0; j0 < nc; j0 += mk.nr) {
+    const int n = static_cast<int>(std::min<int64_t>(mk.nr, nc - j0));
+    const int64_t col = col0 + j0;
+    hint = t.output_of(col, hint);
+    const GemmColumns& out = (*t.outputs)[hint];
+    const bool inside = col + n <= out.begin + out.width;
+    for (int64_t i0 = 0; i0 < mc; i0 += mk.mr) {
+      const int m = static_cast<int>(std::min<int64_t>(mk.mr, mc - i0));
+      const int64_t row = row0 + i0;
+      const float* a = apack + i0 * kc;
+      const float* b = bpack + j0 * kc;
+      if (inside) {
+        float* c = out.c + row * out.ldc + (col - out.begin);
+        mk.tile(kc, a, b, c, out.ldc, 1.0f, beta, m, n);
+        if (run_epilogue) epilogue_tile(*t.epilogue, row, col, m, n, c, out.ldc);
+        continue;
+      }
+      // The tile straddles outputs: through a buffer, column by column.
+      float tmp[kMaxTile];
+      auto for_each_column = [&](auto&& f) {
+        size_t s = hint;
+        for (int j = 0; j < n; ++j) {
+          while (col + j >= (*t.outputs)[s].begin + (*t.outputs)[s].width) ++s;
+          const GemmColumns& o = (*t.outputs)[s];
+          for (int i = 0; i < m; ++i) f(tmp[i * mk.nr + j], o.c[(row + i) * o.ldc + (col + j - o.begin)]);
+        }
+      };
+      if (beta != 0.0f) for_each_column([](float& buf, float& dst) { buf = dst; });
+      mk.tile(kc, a, b, tmp, mk.nr, 1.0f, beta, m, n);
+      if (run_epilogue) epilogue_tile(*t.epilogue, row, col, m, n, tmp, mk.nr);
+      for_each_column([](float& buf, float& dst) { dst = buf; });
+    }
+  }
+}
+
 }  // namespace
 
 namespace {
@@ -196,7 +293,7 @@ namespace {
 // being packed per task.
 void gemm_blocked(int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t a_rs, int64_t a_cs,
                   const PackedA* packed, const float* B, int64_t b_rs, int64_t b_cs, float beta, float* C, int64_t ldc,
-                  int threads, const GemmMicroKernel& mk) {
+                  int threads, const GemmMicroKernel& mk, const EpilogueTarget* target = nullptr) {
   const int64_t mc_max = round_up(std::min(kMC, M), mk.mr);
   const int64_t nc_max = round_up(std::min(kNC, N), mk.nr);
 
@@ -207,7 +304,7 @@ void gemm_blocked(int64_t M, int64_t N, int64_t K, float alpha, const float* A, 
       const float beta_block = pc == 0 ? beta : 1.0f;
       float* bpack = t_bpack.get(kc * round_up(nc, mk.nr));
       const float* bblock = B + pc * b_rs + jc * b_cs;
-      float* cblock = C + jc;
+      float* cblock = C ? C + jc : nullptr;  // unused with an epilogue target
 
       const int64_t m_tiles = (M + mc_max - 1) / mc_max;
       const int64_t n_panels = (nc + mk.nr - 1) / mk.nr;
@@ -232,7 +329,10 @@ void gemm_blocked(int64_t M, int64_t N, int64_t K, float alpha, const float* A, 
           pack_a(A + pc * a_cs + i0 * a_rs, a_rs, a_cs, mc, kc, mk.mr, buf);
           apack = buf;
         }
-        macro_kernel(mk, apack, bpack + j0 * kc, mc, w, kc, cblock + i0 * ldc + j0, ldc, alpha, beta_block);
+        if (target)
+          macro_kernel_epilogue(mk, apack, bpack + j0 * kc, mc, w, kc, i0, jc + j0, *target, beta_block, pc + kc >= K);
+        else
+          macro_kernel(mk, apack, bpack + j0 * kc, mc, w, kc, cblock + i0 * ldc + j0, ldc, alpha, beta_block);
       };
       if (threads == 1 || tasks == 1) {
         pack_b_range(0, n_panels);
@@ -278,6 +378,34 @@ void gemm_f32(int64_t M, int64_t N, int64_t K, float alpha, const float* A, int6
   }
   gemm_blocked(M, N, K, alpha, A, a_rs, a_cs, nullptr, B, b_rs, b_cs, beta, C, ldc, threads,
                options.kernel ? *options.kernel : best_gemm_microkernel());
+}
+
+void gemm_f32_epilogue(int64_t M, int64_t N, int64_t K, const float* A, int64_t a_rs, int64_t a_cs, const float* B,
+                       int64_t b_rs, int64_t b_cs, const std::vector<GemmColumns>& outputs,
+                       const GemmEpilogue& epilogue, const GemmOptions& options) {
+  if (M <= 0 || N <= 0) return;
+  int64_t covered = 0;
+  for (const GemmColumns& o : outputs) {
+    VDRT_CHECK(o.begin == covered && o.width > 0, "GEMM epilogue outputs must cover the columns in order");
+    covered += o.width;
+  }
+  VDRT_CHECK(covered == N, "GEMM epilogue outputs cover " + std::to_string(covered) + " of " + std::to_string(N) +
+                               " columns");
+  const int threads = gemm_threads(options, M * N * K);
+  if (M == 1 || N == 1 || K <= 0) {
+    // Vector products (and empty sums) take the plain paths per output,
+    // then one epilogue pass: there are no tiles to keep in cache.
+    for (const GemmColumns& o : outputs) {
+      GemmOptions per = options;
+      per.parallel = threads > 1;
+      gemm_f32(M, o.width, K, 1.0f, A, a_rs, a_cs, B + o.begin * b_cs, b_rs, b_cs, 0.0f, o.c, o.ldc, per);
+      if (!epilogue_is_empty(epilogue)) epilogue_tile_rows(epilogue, M, o, o.begin);
+    }
+    return;
+  }
+  const EpilogueTarget target{&outputs, &epilogue};
+  gemm_blocked(M, N, K, 1.0f, A, a_rs, a_cs, nullptr, B, b_rs, b_cs, 0.0f, nullptr, 0, threads,
+               options.kernel ? *options.kernel : best_gemm_microkernel(), &target);
 }
 
 void pack_a_f32(PackedA& p, int64_t M, int64_t K, const float* A, int64_t a_rs, int64_t a_cs,

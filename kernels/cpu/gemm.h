@@ -32,6 +32,32 @@ inline void gemm_f32(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K
            ldc, options);
 }
 
+// The epilogue of a fused MatMul (vdrt.FusedMatMul): applied to each tile of
+// C as soon as its last K block is stored, while the tile is still in L1,
+// instead of as separate passes over the whole output:
+//   C[i, j] = act(A * B [i, j] + bias[j]) + residual[i, j]
+// The columns of C may go to separate outputs (a Q/K/V projection cut into
+// q, k and v): `GemmColumns` says where each run of columns lives.
+enum class GemmActivation { None, Gelu, GeluTanh };  // Gelu: erf form; GeluTanh: tanh approximation
+struct GemmEpilogue {
+  const float* bias = nullptr;      // [N], or nullptr
+  GemmActivation activation = GemmActivation::None;
+  const float* residual = nullptr;  // [M, N] with row stride residual_ld, or nullptr; must not alias C
+  int64_t residual_ld = 0;
+};
+struct GemmColumns {
+  int64_t begin = 0, width = 0;  // columns [begin, begin + width) of the product
+  float* c = nullptr;            // its column `begin` of row 0
+  int64_t ldc = 0;               // row stride
+};
+// C = epilogue(A[M,K] * B[K,N]) with C's columns cut into `outputs`, which
+// cover [0, N) in order. A tile that straddles two outputs goes through a
+// small buffer; any split is exact, splits at multiples of the micro-kernel
+// width (8, 16 or 32 columns) cost nothing.
+void gemm_f32_epilogue(int64_t M, int64_t N, int64_t K, const float* A, int64_t a_rs, int64_t a_cs, const float* B,
+                       int64_t b_rs, int64_t b_cs, const std::vector<GemmColumns>& outputs,
+                       const GemmEpilogue& epilogue, const GemmOptions& options = {});
+
 // A operand packed once for several products with the same left matrix
 // (convolution weights across column blocks, attention queries across key
 // blocks). Holds its own copy, in the layout of the micro-kernel it was
