@@ -93,6 +93,12 @@ class PassContext {
  public:
   // Optional; without it fold-constants only folds shape computations.
   NodeEvaluator evaluator;
+  // Whether the device the graph is optimised for runs `node` itself rather
+  // than through the CPU fallback. A Session sets it for its device (and
+  // `vdrt opt --device` for the one named); empty when no device is known.
+  // Passes that write ops only some devices run (fuse-gemm-epilogue) ask it,
+  // so that a GPU session is not handed a node it would run on the CPU.
+  std::function<bool(const Node& node)> device_runs;
 
   void explain(const Node& node, const std::string& message);
   void explain(const std::string& message);

@@ -18,9 +18,10 @@ NodeEvaluator host_node_evaluator() {
 
 namespace {
 
-PassContext run(Graph& graph, const PassManager& manager, const std::string& label) {
+PassContext run(Graph& graph, const PassManager& manager, const std::string& label, const DeviceRuns& device_runs) {
   PassContext ctx;
   ctx.evaluator = host_node_evaluator();
+  ctx.device_runs = device_runs;
   const size_t before = graph.nodes().size();
   try {
     manager.run(graph, ctx);
@@ -35,12 +36,13 @@ PassContext run(Graph& graph, const PassManager& manager, const std::string& lab
 
 const std::string& default_pass_pipeline_toml() { return default_pipeline_toml(); }
 
-PassContext run_pass_pipeline_file(Graph& graph, const std::string& path) {
-  return run(graph, PassManager(load_pipeline(path)), path);
+PassContext run_pass_pipeline_file(Graph& graph, const std::string& path, const DeviceRuns& device_runs) {
+  return run(graph, PassManager(load_pipeline(path)), path, device_runs);
 }
 
-PassContext run_pass_pipeline_text(Graph& graph, const std::string& toml, const std::string& label) {
-  return run(graph, PassManager(parse_pipeline(toml, label)), label);
+PassContext run_pass_pipeline_text(Graph& graph, const std::string& toml, const std::string& label,
+                                   const DeviceRuns& device_runs) {
+  return run(graph, PassManager(parse_pipeline(toml, label)), label, device_runs);
 }
 
 }  // namespace vdrt

@@ -132,16 +132,19 @@ struct Session::Impl {
 
 Session::Session(std::unique_ptr<Graph> graph, const SessionOptions& options)
     : graph_(std::move(graph)), impl_(std::make_unique<Impl>()) {
-  if (!options.pass_pipeline.empty()) run_pass_pipeline_file(*graph_, options.pass_pipeline);
+  // The device first: the pipeline optimises for it (passes that write ops
+  // only some devices run ask whether this one does).
+  backend_ = BackendRegistry::instance().create(options.device, BackendOptions{options.threads, options.precision});
+  const DeviceRuns device_runs = [this](const Node& n) { return backend_->supports(n); };
+  if (!options.pass_pipeline.empty()) run_pass_pipeline_file(*graph_, options.pass_pipeline, device_runs);
   else if (!options.pass_pipeline_text.empty())
-    run_pass_pipeline_text(*graph_, options.pass_pipeline_text, options.pass_pipeline_label);
+    run_pass_pipeline_text(*graph_, options.pass_pipeline_text, options.pass_pipeline_label, device_runs);
   infer_shapes(*graph_);
   impl_->node_state.resize(graph_->nodes().size());
   for (const auto& node : graph_->nodes()) {
     impl_->ins.emplace_back(node->inputs().size());
     impl_->outs.emplace_back(node->outputs().size());
   }
-  backend_ = BackendRegistry::instance().create(options.device, BackendOptions{options.threads, options.precision});
   impl_->backends.push_back(backend_.get());
   int cpu_index = backend_->info().backend == "cpu" ? 0 : -1;
   for (const auto& node : graph_->nodes()) {

@@ -50,8 +50,9 @@ Json profile_json(Session& session, const std::vector<OpTypeTime>& rows) {
 
 int bench(const BenchArgs& a) {
   auto graph = load_onnx(a.model);
-  optimize_at_load(*graph, a.pipe);
-  Session session(std::move(graph), session_options(a.dev));
+  SessionOptions so = session_options(a.dev);
+  pipeline_at_load(*graph, a.pipe, so);
+  Session session(std::move(graph), so);
   TensorMap feed = load_feed(session.graph(), a.inputs);
   for (int i = 0; i < a.warmup; ++i) session.run(feed);
   if (a.profile) session.set_profiling(true);

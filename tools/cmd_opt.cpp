@@ -9,6 +9,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "backends/registry.h"
 #include "importer/onnx_export.h"
 #include "importer/onnx_import.h"
 #include "passes/pass_manager.h"
@@ -24,7 +25,7 @@ namespace vdrt::cli {
 namespace {
 
 struct OptArgs {
-  std::string model, output, pipeline, dump_dir, passes, inputs;
+  std::string model, output, pipeline, dump_dir, passes, inputs, device;
   bool explain = false, list_passes = false, print_pipeline = false, report = false, json = false;
   size_t external_data = 0;
 };
@@ -57,6 +58,11 @@ int optimize(const OptArgs& a) {
     return kExitOk;
   }
   validate(pipeline_options(a));  // unknown passes or options, --passes with --pipeline: exit 2
+  if (!a.device.empty()) {
+    DeviceOptions d;
+    d.device = a.device;
+    validate(d);  // a backend not compiled in, a bad index: exit 2
+  }
   if (a.print_pipeline) {
     if (a.pipeline.empty()) {
       std::printf("%s", default_pipeline_toml().c_str());
@@ -82,6 +88,11 @@ int optimize(const OptArgs& a) {
 
   PassContext ctx;
   ctx.evaluator = host_evaluator();
+  std::unique_ptr<Backend> target;
+  if (!a.device.empty()) {
+    target = BackendRegistry::instance().create(a.device, BackendOptions{});
+    ctx.device_runs = [&target](const Node& n) { return target->supports(n); };
+  }
   PassManagerOptions options;
   options.dump_dir = a.dump_dir;
   options.write_model = [](const Graph& g, const std::string& path) { save_onnx(g, path); };
@@ -132,6 +143,10 @@ Action setup_opt(CLI::App& sub) {
   sub.add_option("--passes", a->passes,
                  "Comma-separated pass names to run with default options, instead of a pipeline file (not with "
                  "--pipeline)");
+  sub.add_option("-d,--device", a->device,
+                 "Optimise for this device (cpu, vulkan[:N], opencl[:N]): passes that write ops only some devices run "
+                 "(fuse-gemm-epilogue: vdrt.FusedMatMul, CPU only) write them only when it runs them. Default: no "
+                 "device, the model runs everywhere as fast as it did; sessions fuse those at load for their device");
   sub.add_option("--dump-dir", a->dump_dir,
                  "Write the graph as DOT and ONNX before the first pass and after every pass (NN-<pass>.dot/.onnx)");
   sub.add_flag("--explain", a->explain,

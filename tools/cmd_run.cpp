@@ -80,8 +80,9 @@ std::string worst_element(const Tensor& actual, const Tensor& expected, double r
 
 int run_model(const RunArgs& a) {
   auto graph = load_onnx(a.model);
-  optimize_at_load(*graph, a.pipe);
-  Session session(std::move(graph), session_options(a.dev));
+  SessionOptions so = session_options(a.dev);
+  pipeline_at_load(*graph, a.pipe, so);
+  Session session(std::move(graph), so);
   const Graph& g = session.graph();
   TensorMap inputs = load_feed(g, a.inputs);
 

@@ -10,7 +10,6 @@
 #include "backends/registry.h"
 #include "passes/pass_manager.h"
 #include "passes/pipeline.h"
-#include "runtime/pass_pipeline.h"
 
 namespace vdrt::cli {
 
@@ -151,12 +150,14 @@ void check_pass_preconditions(const Graph& graph, const std::string& toml, const
   }
 }
 
-void optimize_at_load(Graph& graph, const PipelineOptions& o) {
+void pipeline_at_load(const Graph& graph, const PipelineOptions& o, SessionOptions& so) {
   std::string label;
   const std::string toml = pipeline_toml(o, &label);
   if (toml.empty()) return;
   check_pass_preconditions(graph, toml, label);
-  run_pass_pipeline_text(graph, toml, label);
+  so.pass_pipeline.clear();
+  so.pass_pipeline_text = toml;
+  so.pass_pipeline_label = label;
 }
 
 SessionOptions session_options(const DeviceOptions& o) {

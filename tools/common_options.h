@@ -55,8 +55,9 @@ void set_session_pipeline(SessionOptions& so, const PipelineOptions& o);
 // Throws UsageError when a pass would find nothing to rewrite because the
 // pass that makes its input is missing (sparsify-attention without fused attention).
 void check_pass_preconditions(const Graph& graph, const std::string& toml, const std::string& label);
-// Runs the selected pipeline over `graph` (nothing for -O0).
-void optimize_at_load(Graph& graph, const PipelineOptions& o);
+// Checks the selected pipeline against `graph` and hands it to the session
+// options: the Session runs it at load, for its device (nothing for -O0).
+void pipeline_at_load(const Graph& graph, const PipelineOptions& o, SessionOptions& so);
 
 SessionOptions session_options(const DeviceOptions& o);
 
