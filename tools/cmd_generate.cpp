@@ -1,6 +1,9 @@
 // `vdrt generate PIPELINE_DIR -o out.mp4`: the autoregressive rollout of an
 // exported video model, each finished chunk decoded and written at once.
 // SIGINT stops after the current step and leaves a playable file.
+// `--json` reports the run chunk by chunk (tools/rollout_report.h);
+// `--no-decode` runs the denoiser alone and writes nothing (benchmarks).
+#include <chrono>
 #include <csignal>
 #include <cmath>
 #include <cstring>
@@ -16,6 +19,7 @@
 #include "tools/command.h"
 #include "tools/common_options.h"
 #include "tools/progress.h"
+#include "tools/rollout_report.h"
 
 namespace vdrt::cli {
 namespace {
@@ -31,7 +35,7 @@ struct GenerateArgs {
   PipelineOptions pipe;
   int64_t frames = 0, seed = 0;
   double seconds = 0, fps = 16, shift = NAN;
-  bool no_progress = false, overwrite = false;
+  bool no_progress = false, overwrite = false, json = false, no_decode = false;
   bool frames_given = false, seconds_given = false;
 };
 
@@ -53,6 +57,7 @@ void validate_generate(const GenerateArgs& a) {
   if (!a.steps.empty()) usage_check("--steps", [&] { parse_timesteps(a.steps); });
   if (!a.context.empty() && !fs::is_regular_file(a.context))
     throw UsageError("--context " + a.context + ": no such file (a TensorProto .pb of text embeddings [1, L, D])");
+  if (a.no_decode) return;  // nothing is written: -o is not used
   VideoFormat format = VideoFormat::Auto;
   usage_check("-o", [&] { format = video_format_for_path(a.output); });
   if (format != VideoFormat::Png) return;
@@ -70,9 +75,13 @@ void validate_generate(const GenerateArgs& a) {
 int generate(const GenerateArgs& a) {
   SessionOptions so = session_options(a.dev);
   set_session_pipeline(so, a.pipe);
+  const auto load_start = std::chrono::steady_clock::now();
   auto pipeline = VideoPipeline::load(a.pipeline, so);
+  const double load_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - load_start).count();
   const DenoiserContract& c = pipeline->contract;
-  VDRT_CHECK(pipeline->decoder, "the pipeline has no decoder.onnx, so no video can be written", {a.pipeline});
+  if (!a.no_decode)
+    VDRT_CHECK(pipeline->decoder, "the pipeline has no decoder.onnx, so no video can be written (--no-decode runs the "
+               "denoiser alone)", {a.pipeline});
 
   const int64_t frames_per_chunk = c.frames_per_chunk * c.temporal_upsample;
   int64_t want = a.frames_given ? a.frames : static_cast<int64_t>(std::llround(a.seconds * a.fps));
@@ -82,69 +91,68 @@ int generate(const GenerateArgs& a) {
   RolloutOptions ro;
   ro.seed = static_cast<uint64_t>(a.seed);
   ro.cache = CachePolicy::parse(a.cache);
+  ro.decode = !a.no_decode;
   if (!a.steps.empty()) ro.denoising_steps = parse_timesteps(a.steps);
   if (!std::isnan(a.shift)) ro.shift = a.shift;
   Tensor context = a.context.empty() ? pipeline->default_context() : load_tensor_pb(a.context).tensor;
   Rollout rollout(*pipeline, context, ro);
 
-  VideoWriterOptions vo;
-  vo.fps = a.fps;
-  auto writer = open_video_writer(a.output, vo);
-  // What bounds the KV cache: dense layers follow --cache; layers rewritten to
-  // sparse attention keep block caches (PBSA: bounded by the op's window and
-  // persistent memory whatever --cache says; HSA: --cache).
-  std::string cache_desc = ro.cache.str();
-  if (const SparseKvBinding* sparse = rollout.sparse_cache()) {
-    int64_t pbsa = 0, window = 0, memory = 0;
-    for (const auto& [layer, cache] : sparse->caches())
-      if (cache->params().method == SparseMethod::Pbsa) {
-        ++pbsa;
-        window = cache->params().window_frames;
-        memory = cache->params().memory_blocks;
-      }
-    const int64_t dense = c.num_layers - static_cast<int64_t>(sparse->caches().size());
-    const int64_t hsa = static_cast<int64_t>(sparse->caches().size()) - pbsa;
-    cache_desc = pbsa > 0 ? fmt::format("pbsa-bounded ({} PBSA layers: window {} frames + {} memory blocks per KV head)",
-                                        pbsa, window, memory)
-                          : std::string();
-    if (hsa > 0) cache_desc += fmt::format("{}{} HSA layers {}", cache_desc.empty() ? "" : ", ", hsa, ro.cache.str());
-    if (dense > 0) cache_desc += fmt::format(", {} dense layers {}", dense, ro.cache.str());
+  std::unique_ptr<VideoWriter> writer;
+  if (!a.no_decode) {
+    VideoWriterOptions vo;
+    vo.fps = a.fps;
+    writer = open_video_writer(a.output, vo);
   }
-  spdlog::info("generating {} video frames ({} chunks of {}) with {} on {}, seed {}, cache {}", want, chunks,
-               frames_per_chunk, a.pipeline, pipeline->denoiser->backend().info().name, a.seed, cache_desc);
+  std::string pass_label;
+  pipeline_toml(a.pipe, &pass_label);
+  RolloutReport report({a.pipeline, a.dev.precision, a.pipe.level == 0 ? "-O0" : pass_label, a.cache,
+                        a.no_decode ? std::string() : a.output, static_cast<uint64_t>(a.seed), chunks, !a.no_decode});
+  report.set_load_seconds(load_seconds);
+  spdlog::info("generating {} video frames ({} chunks of {}{}) with {} on {}, seed {}, cache {}", want, chunks,
+               frames_per_chunk, a.no_decode ? ", not decoded" : "", a.pipeline,
+               pipeline->denoiser->backend().info().name, a.seed, describe_cache(rollout, c, ro.cache));
 
   g_interrupted = false;
   auto previous = std::signal(SIGINT, on_sigint);
   Progress progress(!a.no_progress);
   int64_t written = 0;
-  double busy = 0;
   for (int64_t i = 0; i < chunks; ++i) {
     auto r = rollout.next(&g_interrupted);
     if (!r) break;
-    Tensor frames = r->frames;
-    int64_t take = std::min<int64_t>(frames.dims()[1], want - written);
-    if (take < frames.dims()[1]) {
-      std::vector<int64_t> d = frames.dims();
-      d[1] = take;
-      Tensor part(frames.dtype(), d);
-      std::memcpy(part.raw(), frames.raw(), part.nbytes());  // batch 1: the first frames are contiguous
-      frames = part;
+    // Without decoding, the frames the decoder would have made count towards --frames.
+    const int64_t made = a.no_decode ? frames_per_chunk : r->frames.dims()[1];
+    const int64_t take = std::min<int64_t>(made, want - written);
+    if (writer) {
+      Tensor frames = r->frames;
+      if (take < frames.dims()[1]) {
+        std::vector<int64_t> d = frames.dims();
+        d[1] = take;
+        Tensor part(frames.dtype(), d);
+        std::memcpy(part.raw(), frames.raw(), part.nbytes());  // batch 1: the first frames are contiguous
+        frames = part;
+      }
+      writer->write(frames);
     }
-    writer->write(frames);
     written += take;
-    busy += r->seconds;
+    report.add(*r, a.no_decode ? 0 : take);
+    const double busy = report.seconds();
     progress.update(fmt::format("chunk {}/{} | frames {}/{} | {:.1f} fps | cache {} ({} frames)", i + 1, chunks, written,
                                 want, written / busy, human_bytes(static_cast<double>(r->cache_bytes)), r->cache_frames));
     if (g_interrupted) break;
   }
   progress.finish();
-  writer->close();
+  if (writer) writer->close();
   std::signal(SIGINT, previous);
-  if (g_interrupted) {
-    spdlog::warn("interrupted: wrote {} frames of {} chunks to {}", written, rollout.chunks_done(), a.output);
+  const bool interrupted = g_interrupted;
+  if (a.json) print_json(report.json(*pipeline, rollout, interrupted));
+  const std::string what = a.no_decode ? fmt::format("{} chunks, not decoded, nothing written", rollout.chunks_done())
+                                       : fmt::format("wrote {} frames of {} chunks to {}", written,
+                                                     rollout.chunks_done(), a.output);
+  if (interrupted) {
+    spdlog::warn("interrupted: {}", what);
     return 130;
   }
-  spdlog::info("wrote {} frames to {} ({:.2f} s, peak KV cache {})", written, a.output, busy,
+  spdlog::info("{} ({:.2f} s, peak KV cache {})", what, report.seconds(),
                human_bytes(static_cast<double>(rollout.peak_cache_bytes())));
   return kExitOk;
 }
@@ -153,7 +161,7 @@ Action setup_generate(CLI::App& sub) {
   auto a = std::make_shared<GenerateArgs>();
   sub.add_option("pipeline", a->pipeline, "Pipeline folder (denoiser.onnx, decoder.onnx, pipeline.toml)")
       ->required()->check(CLI::ExistingDirectory);
-  sub.add_option("-o,--output", a->output,
+  auto* output = sub.add_option("-o,--output", a->output,
                  "Video file: .mp4/.mkv (H.264), .y4m; or PNG frames: 'frames/' or 'frames/%05d.png' (a folder that "
                  "is not empty needs --overwrite)")
       ->capture_default_str();
@@ -176,6 +184,11 @@ Action setup_generate(CLI::App& sub) {
       ->capture_default_str();
   add_pipeline_options(sub, a->pipe, "the denoiser (e.g. passes/pipelines/sparse_pbsa.toml: sparse attention)");
   sub.add_flag("--no-progress", a->no_progress, "Do not show the progress line (-q hides it too)");
+  sub.add_flag("--no-decode", a->no_decode,
+               "Run the denoiser alone: no decoder, nothing written (no -o); --frames still counts the video frames "
+               "the decoder would make. For timing and cache studies with --json")
+      ->excludes(output);
+  add_json_flag(sub, a->json);
   return [a, frames, seconds] {
     a->frames_given = frames->count() > 0;
     a->seconds_given = seconds->count() > 0;

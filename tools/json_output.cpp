@@ -353,8 +353,8 @@ Json memory_json(const Session& s) {
   return j;
 }
 
-// The session's device; memory and features as `vdrt devices` lists them
-// where the backend instance does not report them itself.
+}  // namespace
+
 Json session_device_json(Session& s) {
   DeviceInfo info = s.backend().info();
   for (const DeviceInfo& d : BackendRegistry::instance().devices())
@@ -364,8 +364,6 @@ Json session_device_json(Session& s) {
     }
   return device_json(info);
 }
-
-}  // namespace
 
 int print_run_json(const std::string& model_path, Session& session, const TensorMap& outputs,
                    const std::string& expected_dir, double rtol, double atol, const std::vector<double>& times_ms) {

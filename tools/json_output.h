@@ -83,6 +83,9 @@ void print_json(const Json& doc);
 Json shape_json(const Shape& s);  // [1, "past_len", null] or null (unknown rank)
 Json dims_json(const std::vector<int64_t>& dims);
 Json device_json(const DeviceInfo& d);
+// The session's device: its backend instance's name (thread count included)
+// with the memory and features `vdrt devices` lists for that device.
+Json session_device_json(Session& session);
 Json placement_json(const Session& session);  // {"nodes": {"cpu": 412, ...}, "host_uploads": N, "cross_copies": N}
 
 // Whole documents.

@@ -701,5 +701,92 @@ TEST(JsonCli, ProfileAttentionProfilesTheOptimisedModel) {
   EXPECT_GT(fp8_diff, 1e-5);  // e4m3 weights move the attention (about 3e-4 on this model)
 }
 
+// `vdrt generate --json` (the document bench/rollout_bench.py reads): one
+// entry per chunk, the KV cache the policy keeps, and rates that are the
+// frames over the summed chunk times. The tiny Wan caches 2 layers x (K, V)
+// x 16 tokens x 4 heads x 16 dims x 4 bytes = 16 KiB a latent frame.
+constexpr double kTinyFrameBytes = 2 * 2 * 16 * 4 * 16 * 4;
+
+void expect_rates_match_chunks(const J& d) {
+  double total = 0;
+  for (const J& c : d["chunks"].a) {
+    EXPECT_GT(c["ms"].n, 0);
+    total += c["ms"].n;
+    EXPECT_GE(d["peak_kv_cache_bytes"].n, c["cache_bytes"].n);
+  }
+  EXPECT_NEAR(d["total_ms"].n, total, 1e-9 * total + 1e-9);
+  EXPECT_NEAR(d["latent_fps"].n, d["latent_frames"].n / (total / 1e3), 1e-9 * d["latent_fps"].n);
+  EXPECT_EQ(d["chunks_done"].n, static_cast<double>(d["chunks"].a.size()));
+  EXPECT_EQ(d["latent_frames"].n, 3 * d["chunks_done"].n);
+}
+
+TEST(JsonCli, GenerateReportsEveryChunkAndThePeakCache) {
+  J d = run_json("generate " + source_path("models/tiny_wan") +
+                 " --frames 60 --cache window:6,sink:1 -d cpu --no-decode --no-progress --json");
+  EXPECT_EQ(d["device"]["id"].s, "cpu:0");
+  EXPECT_EQ(d["cache"].s, "window:6,sink:1");
+  EXPECT_EQ(d["pass_pipeline"].s, "<default>");
+  EXPECT_EQ(numbers(d["steps"]), (std::vector<double>{1000, 750, 500, 250}));
+  EXPECT_EQ(d["denoiser_calls_per_chunk"].n, 5);
+  EXPECT_EQ(d["tokens_per_frame"].n, 16);
+  EXPECT_FALSE(d["decoded"].b);
+  EXPECT_EQ(d["output"].t, J::Null);
+  EXPECT_EQ(d["video_fps"].t, J::Null);
+  EXPECT_FALSE(d["interrupted"].b);
+  EXPECT_EQ(d["chunks_requested"].n, 5);  // 60 video frames = 5 chunks of 12
+  ASSERT_EQ(d["chunks"].a.size(), 5u);
+  for (size_t i = 0; i < 5; ++i) {
+    const J& c = d["chunks"][i];
+    EXPECT_EQ(c["index"].n, i);
+    const double frames = std::min<double>(3 * (i + 1), 6);  // window:6 keeps 6 frames
+    EXPECT_EQ(c["cache_frames"].n, frames) << i;
+    EXPECT_EQ(c["cache_bytes"].n, frames * kTinyFrameBytes) << i;
+    EXPECT_EQ(c["video_frames"].n, 0);
+  }
+  // The peak is the moment a chunk's keys are appended, before the window evicts: 6 + 3 frames.
+  EXPECT_EQ(d["peak_kv_cache_bytes"].n, 9 * kTinyFrameBytes);
+  expect_rates_match_chunks(d);
+  EXPECT_GT(d["steady_latent_fps"].n, 0);
+  EXPECT_GT(d["placement"]["nodes"]["cpu"].n, 0);
+}
+
+TEST(JsonCli, GenerateCountsTheVideoFramesWritten) {
+  const fs::path out = fs::temp_directory_path() / ("vdrt_json_generate_" + std::to_string(getpid()) + ".y4m");
+  J d = run_json("generate " + source_path("models/tiny_wan") + " --frames 30 -d cpu --no-progress -o " +
+                 out.string() + " --json");
+  EXPECT_TRUE(d["decoded"].b);
+  EXPECT_EQ(d["output"].s, out.string());
+  ASSERT_EQ(d["chunks"].a.size(), 3u);  // 12 + 12 + the first 6 of the third chunk
+  std::vector<double> per_chunk;
+  for (const J& c : d["chunks"].a) per_chunk.push_back(c["video_frames"].n);
+  EXPECT_EQ(per_chunk, (std::vector<double>{12, 12, 6}));
+  EXPECT_EQ(d["video_frames"].n, 30);
+  EXPECT_NEAR(d["video_fps"].n, 30 / (d["total_ms"].n / 1e3), 1e-9 * d["video_fps"].n);
+  EXPECT_EQ(d["chunks"][2]["cache_bytes"].n, 9 * kTinyFrameBytes);  // unbounded: every frame
+  expect_rates_match_chunks(d);
+  fs::remove(out);
+}
+
+// Ctrl-C (SIGINT) mid-rollout still gives the document, over the chunks done.
+TEST(JsonCli, GenerateInterruptedReportsTheChunksDone) {
+  const std::string cmd = "timeout --preserve-status -s INT 3 " + vdrt_binary() + " generate " +
+                          source_path("models/tiny_wan") + " --frames 1200000 -d cpu --no-decode --no-progress --json"
+                          " 2>/dev/null";
+  FILE* p = popen(cmd.c_str(), "r");
+  ASSERT_TRUE(p);
+  std::string text;
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof buf, p)) > 0) text.append(buf, n);
+  const int status = pclose(p);
+  EXPECT_EQ(WIFEXITED(status) ? WEXITSTATUS(status) : -1, 130);
+  J d = parse(text);
+  EXPECT_TRUE(d["interrupted"].b);
+  EXPECT_EQ(d["chunks_requested"].n, 100000);
+  EXPECT_GE(d["chunks_done"].n, 1);
+  EXPECT_LT(d["chunks_done"].n, 100000);
+  expect_rates_match_chunks(d);
+}
+
 }  // namespace
 }  // namespace vdrt::test
