@@ -57,7 +57,8 @@ TEST(BenchProfile, PrintsTimePerOpTypeOfTheCall) {
   bool matmul = false, attention = false;
   for (const Row& row : rows) {
     sum += row.percent;
-    matmul |= row.op == "MatMul" && row.calls > 0 && row.total_ms > 0;
+    // A CPU session fuses each Linear with its epilogue (fuse-gemm-epilogue).
+    matmul |= row.op == "vdrt.FusedMatMul" && row.calls > 0 && row.total_ms > 0;
     attention |= row.op == "vdrt.Attention" && row.nodes == 4 && row.calls == 20;
     EXPECT_GE(row.percent, 0) << row.op;
   }

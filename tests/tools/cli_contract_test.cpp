@@ -162,7 +162,7 @@ TEST(CliContract, ProfileAttentionOptimisesAtLoad) {
   }
   CliResult r = run_vdrt(prof);
   EXPECT_EQ(r.code, 0) << r.output;
-  EXPECT_TRUE(has(r, denoiser + ": pass pipeline <default> ran (570 -> 149 nodes)")) << r.output;
+  EXPECT_TRUE(has(r, denoiser + ": pass pipeline <default> ran (570 -> 141 nodes)")) << r.output;
   EXPECT_FALSE(has(r, "fuses no attention")) << r.output;
 
   r = run_vdrt(prof + "--passes fold-constants,fuse-attention,fuse-gelu");

@@ -538,7 +538,7 @@ TEST(JsonCli, BenchProfileGivesTimePerOpType) {
   // The default pipeline fuses the attention; the tiny model has 4 of them.
   EXPECT_EQ(p["op_types"].find("op", "vdrt.Attention")["nodes"].n, 4);
   EXPECT_EQ(p["op_types"].find("op", "vdrt.Attention")["calls"].n, 16);
-  EXPECT_GT(p["op_types"].find("op", "MatMul")["total_ms"].n, 0);
+  EXPECT_GT(p["op_types"].find("op", "vdrt.FusedMatMul")["total_ms"].n, 0);  // each Linear with its epilogue
   EXPECT_EQ(p["op_types"].a.back()["op"].s, "(runtime)");
 }
 

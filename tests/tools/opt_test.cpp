@@ -57,6 +57,27 @@ TEST(VdrtOpt, EveryAttentionOfEveryExportStyleFuses) {
   fs::remove_all(dir);
 }
 
+TEST(VdrtOpt, DeviceCpuFusesGemmEpilogues) {
+  // Without --device the file stays fast everywhere: no CPU-only
+  // vdrt.FusedMatMul, the pass says why in its log line. With --device cpu
+  // every Linear becomes one, and the file runs with the golden outputs.
+  fs::path dir = temp_dir("device");
+  const std::string model = source_path("models/tiny_wan/ts17/denoiser.onnx");
+  CliResult any = run_vdrt("opt " + model + " -o " + (dir / "any.onnx").string());
+  ASSERT_EQ(any.code, 0) << any.output;
+  EXPECT_EQ(any.output.find("vdrt.FusedMatMul"), std::string::npos) << any.output;
+  EXPECT_NE(any.output.find("unfused, no device given 17"), std::string::npos) << any.output;
+  CliResult cpu = run_vdrt("opt " + model + " --device cpu -o " + (dir / "cpu.onnx").string());
+  ASSERT_EQ(cpu.code, 0) << cpu.output;
+  EXPECT_NE(cpu.output.find("17 vdrt.FusedMatMul"), std::string::npos) << cpu.output;
+  CliResult run = run_vdrt("run " + (dir / "cpu.onnx").string() + " -O0 -d cpu --inputs " +
+                           source_path("models/tiny_wan/ts17/denoiser/test_data_set_1") + " --atol 1e-4 --rtol 0");
+  EXPECT_EQ(run.code, 0) << run.output;
+  CliResult bad = run_vdrt("opt " + model + " --device tpu -o " + (dir / "x.onnx").string());
+  EXPECT_EQ(bad.code, 2) << bad.output;
+  fs::remove_all(dir);
+}
+
 TEST(VdrtOpt, DumpDirHoldsTheGraphAfterEveryPass) {
   fs::path dir = temp_dir("dump");
   CliResult r = run_vdrt("opt " + source_path("models/tiny_wan/dyn18/denoiser.onnx") + " -o " + (dir / "out.onnx").string() +

@@ -1,0 +1,233 @@
+// fuse-gemm-epilogue: folds what follows a MatMul by a 2-D matrix (a
+// Linear layer as the exporters write it) into one vdrt.FusedMatMul, whose
+// CPU kernel applies it to each output tile while the tile is in cache:
+//
+//   MatMul(X, W) -> [Add(bias)] -> [Gelu] -> [Add(residual)] -> [Split on the last axis]
+//
+// in that order, each step optional but at least one present. The bias is
+// a vector of N values (any rank whose other dims are 1, either Add
+// operand); Gelu is ONNX Gelu or vdrt.Gelu (erf or tanh form, as fuse-gelu
+// writes it); the residual is the other operand of an Add of the product's
+// own shape (proven equal, not broadcast) that does not depend on the
+// product; a Split on the last axis with known sizes becomes the fused
+// node's outputs (fuse-qkv's Q/K/V product, then written without a copy).
+// Every intermediate must have that one consumer and not be a graph output
+// (which also means the bias and residual cannot be computed from the
+// product: that would be a second consumer); X, W and the rest must be
+// float32 (the fused kernel's type).
+//
+// The fused op runs on the CPU only (GPU backends have no kernel for it):
+// the pass rewrites only when the device the graph is optimised for runs
+// it (PassContext::device_runs). With no device known (`vdrt opt` without
+// --device) it leaves the graph alone unless `fuse_for_any_device` is set;
+// its log line counts the epilogues so left, as it does for a device
+// without the kernel. Near misses (a float64 Linear, a residual computed
+// from the product) are reported through explain.
+#include <optional>
+
+#include "passes/pass_registry.h"
+#include "passes/rewrite.h"
+#include "passes/symbolic_shapes.h"
+
+namespace vdrt {
+namespace {
+
+Node* sole_onnx_or_vdrt_consumer(const Graph& g, const Value* v, const char* op, bool vdrt_too = false) {
+  Node* c = sole_consumer(g, v);
+  if (!c || c->op_type() != op) return nullptr;
+  if (c->domain().empty() || (vdrt_too && c->domain() == kVdrtDomain)) return c;
+  return nullptr;
+}
+
+// The other operand of a two-input node that reads `v` once.
+Value* other_operand(const Node& n, const Value* v) {
+  if (n.inputs().size() != 2 || !n.input(0) || !n.input(1)) return nullptr;
+  if (n.input(0) == v && n.input(1) != v) return n.input(1);
+  if (n.input(1) == v && n.input(0) != v) return n.input(0);
+  return nullptr;
+}
+
+struct Chain {
+  Node* matmul = nullptr;
+  Value *x = nullptr, *w = nullptr, *bias = nullptr, *residual = nullptr;
+  std::string activation = "none";
+  std::vector<int64_t> split;   // empty: one output
+  std::vector<Node*> nodes;     // matmul first, in order
+  std::vector<Value*> outputs;  // what the fused node produces
+};
+
+class FuseGemmEpilogue final : public Pass {
+ public:
+  std::string name() const override { return "fuse-gemm-epilogue"; }
+  std::string description() const override {
+    return "Folds a MatMul by a 2-D matrix and its bias Add, GELU, residual Add and last-axis Split into one "
+           "vdrt.FusedMatMul, applied per output tile while it is in cache; only for a device that runs it (the "
+           "CPU).";
+  }
+  std::vector<OptionSpec> option_specs() const override {
+    return {{"bias", true, "Fold the bias Add."},
+            {"activation", true, "Fold a Gelu (erf or tanh form) after the bias."},
+            {"residual", true, "Fold an Add of a tensor of the product's shape (the residual stream)."},
+            {"split", true, "Fold a Split on the last axis into the fused node's outputs."},
+            {"fuse_for_any_device", false,
+             "Fuse also when no device is known (vdrt opt without --device); GPU backends then run the fused "
+             "nodes through the CPU fallback."}};
+  }
+
+  bool run(Graph& graph, PassContext& ctx) override {
+    std::vector<Chain> chains;
+    for (const auto& n : graph.nodes())
+      if (auto c = match_chain(graph, *n, ctx)) chains.push_back(std::move(*c));
+    if (chains.empty()) return false;
+    if (const char* why = device_refusal(ctx)) {
+      ctx.count(why, static_cast<int64_t>(chains.size()));
+      return false;
+    }
+    ensure_opset(graph, kVdrtDomain, 1);
+    for (Chain& c : chains) rewrite(graph, c, ctx);
+    remove_dead_nodes(graph);
+    return true;
+  }
+
+ private:
+  std::optional<Chain> match_chain(const Graph& graph, Node& mm, PassContext& ctx) const {
+    if (!mm.domain().empty() || mm.op_type() != "MatMul" || mm.inputs().size() != 2) return std::nullopt;
+    Chain c;
+    c.matmul = &mm;
+    c.x = mm.input(0);
+    c.w = mm.input(1);
+    if (!c.x || !c.w || !c.w->shape().rank_known() || c.w->shape().rank() != 2 || !c.w->shape()[1].known())
+      return std::nullopt;
+    if (!c.x->shape().rank_known() || c.x->shape().rank() == 0) return std::nullopt;
+    const int64_t n = c.w->shape()[1].value();
+    c.nodes = {&mm};
+    Value* cur = mm.output(0);
+    if (!cur) return std::nullopt;
+
+    if (opt_bool("bias"))
+      if (Node* add = sole_onnx_or_vdrt_consumer(graph, cur, "Add"))
+        if (Value* b = other_operand(*add, cur); b && is_bias_of(b, n, cur)) {
+          c.bias = b;
+          c.nodes.push_back(add);
+          cur = add->output(0);
+        }
+    if (opt_bool("activation"))
+      if (Node* gelu = sole_onnx_or_vdrt_consumer(graph, cur, "Gelu", true); gelu && gelu->inputs().size() == 1) {
+        const std::string approx = gelu->attrs().get_string("approximate", "none");
+        if (approx == "none" || approx == "tanh") {
+          c.activation = approx == "tanh" ? "gelu_tanh" : "gelu";
+          c.nodes.push_back(gelu);
+          cur = gelu->output(0);
+        }
+      }
+    if (opt_bool("residual"))
+      if (Node* add = sole_onnx_or_vdrt_consumer(graph, cur, "Add"))
+        if (Value* r = other_operand(*add, cur); r && same_shape(r, cur)) {
+          c.residual = r;
+          c.nodes.push_back(add);
+          cur = add->output(0);
+        }
+    if (opt_bool("split"))
+      if (Node* split = sole_onnx_or_vdrt_consumer(graph, cur, "Split"); split && cuts_last_axis(*split, cur)) {
+        if (auto sizes = split_sizes(*split)) {
+          c.split = *sizes;
+          c.nodes.push_back(split);
+          c.outputs = split->outputs();
+        } else {
+          ctx.explain(*split, "cuts the product of " + node_label(mm) +
+                                  " on its last axis, but the sizes of its outputs are not known; Split not folded");
+        }
+      }
+    if (c.nodes.size() == 1) return std::nullopt;  // a plain MatMul: nothing to fold
+    if (c.outputs.empty()) c.outputs = {cur};
+    for (const Value* v : {c.x, c.w, c.bias, c.residual})
+      if (v && v->dtype() != DType::F32) {
+        ctx.explain(mm, "has an epilogue to fold but '" + v->name() + "' is " + dtype_name(v->dtype()) +
+                            ", not float32 (vdrt.FusedMatMul's kernel type); not fused");
+        return std::nullopt;
+      }
+    return c;
+  }
+
+  // A vector of n values broadcast along the product's rows: rank <= the
+  // product's, every dim 1 but the last, which is n.
+  static bool is_bias_of(const Value* b, int64_t n, const Value* product) {
+    const Shape& s = b->shape();
+    if (!s.rank_known() || s.rank() == 0 || !product->shape().rank_known() || s.rank() > product->shape().rank())
+      return false;
+    for (size_t i = 0; i + 1 < s.rank(); ++i)
+      if (!s[i].known() || s[i].value() != 1) return false;
+    return s[s.rank() - 1].known() && s[s.rank() - 1].value() == n && (s.rank() == 1 || b->is_constant());
+  }
+
+  static bool same_shape(const Value* a, const Value* b) {
+    auto da = symbolic_dims(a), db = symbolic_dims(b);
+    return da && db && same_dims(*da, *db);
+  }
+
+  static bool cuts_last_axis(const Node& split, const Value* v) {
+    const int64_t rank = static_cast<int64_t>(v->shape().rank());
+    int64_t axis = split.attrs().get_int("axis", 0);
+    if (axis < 0) axis += rank;
+    return axis == rank - 1 && split.input(0) == v;
+  }
+
+  // The sizes of a Split's outputs on the (last) axis, when all are known.
+  static std::optional<std::vector<int64_t>> split_sizes(const Node& split) {
+    std::vector<int64_t> sizes;
+    for (const Value* o : split.outputs()) {
+      if (!o || !o->shape().rank_known() || o->shape().rank() == 0) return std::nullopt;
+      const Dim& d = o->shape()[o->shape().rank() - 1];
+      if (!d.known() || d.value() <= 0) return std::nullopt;
+      sizes.push_back(d.value());
+    }
+    return sizes;
+  }
+
+  // Why the device the graph is optimised for does not get fused nodes, or
+  // nullptr when it does; asked once per run through a probe node (float32
+  // inputs, the only kind matched). Said in the pass's log line, as a count
+  // of the epilogues left alone: a decision, not a near miss.
+  const char* device_refusal(PassContext& ctx) const {
+    if (!ctx.device_runs)
+      return opt_bool("fuse_for_any_device") ? nullptr : "unfused, no device given";
+    Graph probe;
+    std::vector<Value*> ins;
+    for (const char* name : {"x", "w", "bias"}) {
+      Value* v = probe.value(name);
+      v->set_dtype(DType::F32);
+      ins.push_back(v);
+    }
+    Node* n = probe.add_node("FusedMatMul", ins, {probe.value("y")}, "probe", kVdrtDomain);
+    return ctx.device_runs(*n) ? nullptr : "unfused, device lacks vdrt.FusedMatMul";
+  }
+
+  static void rewrite(Graph& graph, Chain& c, PassContext& ctx) {
+    Value* bias = c.bias;
+    if (bias && bias->shape().rank() != 1) {  // a constant [1, .., N]: stored as [N]
+      Tensor t = bias->constant();
+      const int64_t n = t.numel();
+      bias = add_constant_fresh(graph, bias->name() + "_vector", t.reshaped({n}));
+    }
+    std::vector<Value*> inputs{c.x, c.w, bias, c.residual};
+    while (!inputs.empty() && !inputs.back()) inputs.pop_back();
+    const std::string name = c.matmul->name();
+    std::vector<Value*> outs = c.outputs;
+    for (auto it = c.nodes.rbegin(); it != c.nodes.rend(); ++it) graph.remove_node(*it);
+    const std::string fused_name = graph.unique_name(name.empty() ? "fused_matmul" : name + "_fused");
+    Node* n = graph.add_node("FusedMatMul", inputs, outs, fused_name, kVdrtDomain);
+    if (c.activation != "none") n->attrs().set("activation", c.activation);
+    if (!c.split.empty()) n->attrs().set("split", c.split);
+    infer_node_outputs(graph, *n);
+    ctx.count("fused");
+    if (c.bias) ctx.count("biases");
+    if (c.activation != "none") ctx.count("gelus");
+    if (c.residual) ctx.count("residuals");
+    if (!c.split.empty()) ctx.count("splits");
+  }
+};
+
+VDRT_REGISTER_PASS(FuseGemmEpilogue);
+
+}  // namespace
+}  // namespace vdrt
