@@ -83,6 +83,10 @@ class Backend {
                                               const std::vector<const Tensor*>& known_values) = 0;
   virtual void enqueue(CompiledOp& op, const std::vector<DeviceTensor>& inputs,
                        const std::vector<DeviceTensor>& outputs) = 0;
+  // Whether enqueue can run `node` with `state` bound (runtime state the op
+  // reads, e.g. a KV cache; see Session::bind_state). The Session runs a
+  // node whose state its backend cannot read on the CPU fallback.
+  virtual bool accepts_state(const Node& node, const OpState& state) const { return false; }
   // The same for a node that reads runtime state (OpSchema::runtime_state,
   // bound through Session::bind_state). Backends without stateful kernels
   // keep this default, which refuses a bound state.

@@ -111,12 +111,25 @@ struct Session::Impl {
   std::vector<std::shared_ptr<OpState>> node_state;  // per node index; see bind_state
   std::unordered_map<std::string, size_t> input_index;  // graph input name -> index
   bool alias_views = true;
+  bool cpu_fallback_allowed = true;
+  int threads = 0;
   bool profiling = false;
   NodeProfile profile;
   // Reused by every run (runs are not concurrent): the feed, and each node's
   // tensors, whose dims keep their capacity from run to run and plan to plan.
   Feed feed;
   std::vector<std::vector<DeviceTensor>> ins, outs;  // per node
+
+  // The index of the CPU backend: the primary, or the fallback (made here
+  // when a session on a GPU needs it only now).
+  int cpu_backend() {
+    if (backends[0]->info().backend == "cpu") return 0;
+    if (!cpu_fallback) {
+      cpu_fallback = make_cpu_backend(threads);
+      backends.push_back(cpu_fallback.get());
+    }
+    return 1;
+  }
 
   Buffer* constant_buffer(const Value* v, int b) {
     auto& buf = constants[{v, b}];
@@ -168,6 +181,8 @@ Session::Session(std::unique_ptr<Graph> graph, const SessionOptions& options)
   impl_->shape_args = shape_argument_inputs(*graph_);
   for (size_t k = 0; k < graph_->inputs().size(); ++k) impl_->input_index[graph_->inputs()[k]->name()] = k;
   impl_->alias_views = options.alias_views;
+  impl_->cpu_fallback_allowed = options.cpu_fallback;
+  impl_->threads = options.threads;
   spdlog::debug("session: {} nodes on {}", graph_->nodes().size(), backend_->info().name);
 }
 
@@ -199,9 +214,26 @@ void Session::bind_state(const Node& node, std::shared_ptr<OpState> state) {
       VDRT_CHECK(schema && schema->runtime_state, "this op reads no runtime state",
                  {graph_->source_path, node.name(), node.qualified_op()});
       impl_->node_state[i] = std::move(state);
+      place_stateful(i);
       return;
     }
   throw Error("bind_state: the node is not in this session's graph", {graph_->source_path, node.name()});
+}
+
+// A node whose bound state the primary backend cannot read (a KV cache held
+// on the host, bound to a node of a GPU session) runs on the CPU; it goes
+// back to the primary when the state is one the primary reads, or none.
+void Session::place_stateful(size_t i) {
+  const Node& node = *graph_->nodes()[i];
+  const OpState* st = impl_->node_state[i].get();
+  const bool primary = backend_->supports(node) && (!st || backend_->accepts_state(node, *st));
+  if (primary && impl_->node_backend[i] == 0) return;
+  if (!primary && impl_->backends[impl_->node_backend[i]]->info().backend == "cpu") return;
+  VDRT_CHECK(primary || impl_->cpu_fallback_allowed,
+             "backend " + backend_->info().backend + " cannot read the state bound to this node and CPU fallback is off",
+             {graph_->source_path, node.name(), node.qualified_op()});
+  impl_->node_backend[i] = primary ? 0 : impl_->cpu_backend();
+  plans_.clear();  // plans place values by backend
 }
 
 void Session::set_profiling(bool on) {
@@ -791,7 +823,7 @@ CompiledOp* Session::compile(int64_t i, const std::vector<DeviceTensor>& ins, co
   const OpSchema* schema = OpRegistry::instance().find(node.domain(), node.op_type());
   std::vector<TensorDesc> in_descs, out_descs;
   std::vector<const Tensor*> known;
-  std::string key = std::to_string(i);
+  std::string key = std::to_string(i) + "@" + std::to_string(impl_->node_backend[i]);
   for (size_t k = 0; k < node.inputs().size(); ++k) {
     in_descs.push_back(ins[k].desc);
     Value* v = node.input(k);

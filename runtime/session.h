@@ -127,6 +127,7 @@ class Session {
   Plan& plan_for(const Feed& feed);
   std::unique_ptr<Plan> build_plan(const Feed& feed);
   IoResult run_feed(const Feed& feed, const std::set<std::string>& device_outputs);
+  void place_stateful(size_t node_index);
   CompiledOp* compile(int64_t node_index, const std::vector<DeviceTensor>& ins, const std::vector<DeviceTensor>& outs,
                       const std::unordered_map<const Value*, ValueState>& state);
   std::list<std::unique_ptr<Plan>> plans_;  // most recently used first

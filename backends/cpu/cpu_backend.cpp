@@ -100,6 +100,9 @@ class CpuBackend final : public Backend {
     return op;
   }
 
+  // CPU kernels read runtime state through KernelContext::state.
+  bool accepts_state(const Node&, const OpState&) const override { return true; }
+
   void enqueue(CompiledOp& compiled, const std::vector<DeviceTensor>& inputs,
                const std::vector<DeviceTensor>& outputs) override {
     enqueue(compiled, inputs, outputs, nullptr);

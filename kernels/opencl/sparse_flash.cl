@@ -1,0 +1,327 @@
+// The OpenCL C port of kernels/vulkan/sparse_flash.comp (read that file):
+// block-sparse flash attention of one query block's 64 rows over this
+// chunk's keys (DENSE) and the selected blocks' rows, gathered per tile of
+// 64 keys through a binary search of the selection's row offsets; the
+// arithmetic is flash_attention_tiled.cl's, in the same order as the GLSL.
+#ifndef SPEC0
+#define SPEC0 128
+#endif
+#ifndef SPEC1
+#define SPEC1 128
+#endif
+#ifndef SPEC2
+#define SPEC2 32
+#endif
+#ifndef SPEC3
+#define SPEC3 32
+#endif
+#ifndef SPEC4
+#define SPEC4 1
+#endif
+#define D SPEC0      // query/key head dim, multiple of 4
+#define DV SPEC1     // value head dim, multiple of 4
+#define DC SPEC2     // head-dim chunk of the S loop (divides D, multiple of 4)
+#define VK SPEC3     // keys per staged V chunk (divides 64, multiple of 4)
+#define DENSE SPEC4  // 1: this chunk's keys first, all of them
+#define BQ 64
+#define BK 64
+#define NT 256
+#define RS4 ((DC + 4) / 4)
+#define KOFF (BQ * RS4)
+#define QK4 (2 * BQ * RS4)
+#define V4 (VK * DV / 4)
+#define A4N (QK4 > V4 ? QK4 : V4)
+#define PS4 ((BK + 4) / 4)
+#define NC ((DV + 15) / 16)
+#define VEC ((DV % 64) == 0)
+#define D4 (D / 4)
+#define DV4 (DV / 4)
+#define NQK ((BQ * (DC / 4) + NT - 1) / NT)
+#define NVL ((V4 + NT - 1) / NT)
+#define PAST 0x80000000u  // key row bit: past_key/past_value, else key/value
+
+// Block geometry, as kernels/vulkan/sparse_common.glsl.
+struct sparse_geom {
+  uint P, grid_w, tile_h, tile_w, bt, tiles, tiles_x;
+};
+static inline uint sparse_rows(constant const struct sparse_geom* g, uint t) {
+  if (g->tile_w == 0) return min(g->bt, g->P - t * g->bt);
+  const uint ty = t / g->tiles_x, tx = t - ty * g->tiles_x;
+  const uint grid_h = g->P / g->grid_w;
+  return min(g->tile_h, grid_h - ty * g->tile_h) * min(g->tile_w, g->grid_w - tx * g->tile_w);
+}
+static inline uint sparse_token(constant const struct sparse_geom* g, uint t, uint r) {
+  if (g->tile_w == 0) return t * g->bt + r;
+  const uint ty = t / g->tiles_x, tx = t - ty * g->tiles_x;
+  const uint w = min(g->tile_w, g->grid_w - tx * g->tile_w);
+  const uint y = r / w;
+  return (ty * g->tile_h + y) * g->grid_w + tx * g->tile_w + (r - y * w);
+}
+
+struct sparse_flash_params {
+  struct sparse_geom g;
+  uint S, Hq, Hkv, F, group;
+  uint Sk;    // this chunk's keys
+  uint T;     // past tokens
+  uint nb;    // cached blocks per lane; selected ids >= nb are this chunk's blocks
+  uint cap;   // selection capacity (sparse_select's layout)
+  uint nsub;  // work groups per query block
+  uint nqb;   // query blocks
+  float scale;
+};
+
+// Component u of x; u is a constant once the loops are unrolled.
+static inline float comp(float4 x, uint u) { return u == 0 ? x.x : u == 1 ? x.y : u == 2 ? x.z : x.w; }
+
+kernel __attribute__((reqd_work_group_size(NT, 1, 1))) void sparse_flash(
+    BUF(const float4, q), BUF(const float4, k), BUF(const float4, v), BUF(const float4, pk), BUF(const float4, pv),
+    BUF(const uint, sel), BUF(float4, o), constant const struct sparse_flash_params* p) {
+  AT(const float4, q);
+  AT(const float4, k);
+  AT(const float4, v);
+  AT(const float4, pk);
+  AT(const float4, pv);
+  AT(const uint, sel);
+  AT(float4, o);
+  local float4 A4[A4N];       // Q and K chunks, or a V chunk
+  local float4 P4[BQ * PS4];  // probabilities of the current tile
+  local float red[BQ * 16];   // per-row partial maxima / sums
+  local uint qrow[BQ];        // query rows (float4 index of the row), ~0u past the block
+  local uint krow[BK];        // key rows of the current tile ([rows, D] index, PAST bit)
+  local float* P = (local float*)P4;
+  local const float* A = (local const float*)A4;
+
+  // No early return for groups without rows: PoCL mishandles a return
+  // before barriers. They run no key tile and write nothing.
+  const uint grp = flat_group();
+  const bool in_range = grp / p->nsub < p->nqb;
+  const uint qb = in_range ? grp / p->nsub : 0, sub = in_range ? grp - qb * p->nsub : 0;
+  const uint t = qb % p->g.tiles;
+  uint rest = qb / p->g.tiles;
+  const uint f = rest % p->F;
+  rest /= p->F;
+  const uint h = rest % p->Hq, b = rest / p->Hq;
+  const uint hk = h / p->group;
+  const uint rows = sparse_rows(&p->g, t), r0 = sub * BQ;
+  const bool live = in_range && r0 < rows;
+  const uint tid = get_local_id(0);
+  const uint tx = tid % 16, ty = tid / 16;
+  global const uint* s_ids = sel + (size_t)qb * (2 * p->cap + 2) + 1;
+  const uint count = s_ids[-1];
+  global const uint* s_start = s_ids + p->cap;
+  const uint nd = DENSE != 0 ? p->Sk : 0;
+  const uint nkeys = live ? nd + s_start[count] : 0;
+  const float sl2 = p->scale * 1.4426950408889634f;  // scores in log2 units
+  if (tid < BQ)
+    qrow[tid] = live && r0 + tid < rows ? ((b * p->S + f * p->g.P + sparse_token(&p->g, t, r0 + tid)) * p->Hq + h) * D4 : ~0u;
+
+  float4 rq[NQK], rk[NQK], rv[NVL];
+  float acc[4 * NC];  // acc[i * NC + c]: row ty + 16 i, column col(c)
+#pragma unroll
+  for (uint x = 0; x < 4 * NC; ++x) acc[x] = 0.0f;
+  float m[4], l[4];
+#pragma unroll
+  for (uint i = 0; i < 4; ++i) {
+    m[i] = -INFINITY;
+    l[i] = 0.0f;
+  }
+
+  for (uint k0 = 0; k0 < nkeys; k0 += BK) {
+    // The tile's key rows: this chunk's keys in order, then the selected blocks' rows.
+    barrier(CLK_LOCAL_MEM_FENCE);  // the previous tile's rows and V chunk consumed
+    if (tid < BK) {
+      const uint j = k0 + tid;
+      uint kr = 0;
+      if (j < nd) {
+        kr = (b * p->Sk + j) * p->Hkv + hk;
+      } else if (j < nkeys) {
+        const uint jj = j - nd;
+        uint lo = 0, hi = count - 1;  // the last block whose rows start at or before jj
+        while (lo < hi) {
+          const uint mid = (lo + hi + 1) / 2;
+          if (s_start[mid] <= jj) lo = mid;
+          else hi = mid - 1;
+        }
+        const uint blk = s_ids[lo], r = jj - s_start[lo];
+        if (blk >= p->nb) {  // a block of this chunk (compete)
+          const uint c = blk - p->nb, fk = c / p->g.tiles, t2 = c - fk * p->g.tiles;
+          kr = (b * p->Sk + fk * p->g.P + sparse_token(&p->g, t2, r)) * p->Hkv + hk;
+        } else {  // a cached block: a tile of a past frame
+          const uint fr = blk / p->g.tiles, t2 = blk - fr * p->g.tiles;
+          kr = ((b * p->T + fr * p->g.P + sparse_token(&p->g, t2, r)) * p->Hkv + hk) | PAST;
+        }
+      }
+      krow[tid] = kr;
+    }
+
+    // S = Q K^T over the head dim in chunks of DC.
+    float s[16];  // s[i * 4 + j]: row ty + 16 i, key tx + 16 j
+#pragma unroll
+    for (uint x = 0; x < 16; ++x) s[x] = 0.0f;
+    for (uint d0 = 0; d0 < D; d0 += DC) {
+      barrier(CLK_LOCAL_MEM_FENCE);  // key rows written; previous chunk consumed
+#pragma unroll
+      for (uint n = 0; n < NQK; ++n) {
+        const uint e = tid + n * NT;
+        const uint r = e / (DC / 4), c = e - r * (DC / 4);
+        const uint dq = d0 / 4 + c;
+        float4 x = (float4)(0.0f), y = (float4)(0.0f);
+        if (e < BQ * (DC / 4)) {
+          if (qrow[r] != ~0u) x = q[qrow[r] + dq];
+          if (k0 + r < nkeys) {
+            const uint kr = krow[r];
+            y = (kr & PAST) != 0 ? pk[(kr & ~PAST) * D4 + dq] : k[kr * D4 + dq];
+          }
+        }
+        rq[n] = x;
+        rk[n] = y;
+      }
+#pragma unroll
+      for (uint n = 0; n < NQK; ++n) {
+        const uint e = tid + n * NT;
+        const uint r = e / (DC / 4), c = e - r * (DC / 4);
+        if (e < BQ * (DC / 4)) {
+          A4[r * RS4 + c] = rq[n];
+          A4[KOFF + r * RS4 + c] = rk[n];
+        }
+      }
+      barrier(CLK_LOCAL_MEM_FENCE);
+#pragma unroll
+      for (uint dd = 0; dd < DC / 4; ++dd) {
+        float4 qv[4], kv[4];
+#pragma unroll
+        for (uint i = 0; i < 4; ++i) qv[i] = A4[(ty + 16 * i) * RS4 + dd];
+#pragma unroll
+        for (uint j = 0; j < 4; ++j) kv[j] = A4[KOFF + (tx + 16 * j) * RS4 + dd];
+#pragma unroll
+        for (uint i = 0; i < 4; ++i) {
+#pragma unroll
+          for (uint j = 0; j < 4; ++j) {
+            float x = s[i * 4 + j];
+            x = fma(qv[i].x, kv[j].x, x);
+            x = fma(qv[i].y, kv[j].y, x);
+            x = fma(qv[i].z, kv[j].z, x);
+            x = fma(qv[i].w, kv[j].w, x);
+            s[i * 4 + j] = x;
+          }
+        }
+      }
+    }
+
+    // Online softmax: scaled scores, keys past the end masked, row maxima.
+#pragma unroll
+    for (uint i = 0; i < 4; ++i) {
+      float mt = -INFINITY;
+#pragma unroll
+      for (uint j = 0; j < 4; ++j) {
+        const float x = k0 + tx + 16 * j < nkeys ? s[i * 4 + j] * sl2 : -INFINITY;
+        s[i * 4 + j] = x;
+        mt = max(mt, x);
+      }
+      red[(ty + 16 * i) * 16 + tx] = mt;
+    }
+    barrier(CLK_LOCAL_MEM_FENCE);  // partial maxima written; Q/K chunks consumed
+#pragma unroll
+    for (uint i = 0; i < 4; ++i) {
+      const uint row = ty + 16 * i;
+      float mt = m[i];
+#pragma unroll
+      for (uint u = 0; u < 16; ++u) mt = max(mt, red[row * 16 + u]);
+      // The tile's first key exists, so mt is finite.
+      const float alpha = exp2(m[i] - mt);
+      m[i] = mt;
+      float ls = 0.0f;
+#pragma unroll
+      for (uint j = 0; j < 4; ++j) {
+        const float pj = exp2(s[i * 4 + j] - mt);
+        ls += pj;
+        P[row * PS4 * 4 + tx + 16 * j] = pj;
+      }
+      l[i] = l[i] * alpha + ls;
+#pragma unroll
+      for (uint c = 0; c < NC; ++c) acc[i * NC + c] *= alpha;
+    }
+
+    // O += P V, V staged VK keys at a time in the Q/K chunk area.
+    for (uint v0 = 0; v0 < BK; v0 += VK) {
+#pragma unroll
+      for (uint n = 0; n < NVL; ++n) {
+        const uint e = tid + n * NT;
+        const uint r = e / DV4, c = e - r * DV4;
+        float4 x = (float4)(0.0f);
+        if (e < V4 && k0 + v0 + r < nkeys) {
+          const uint kr = krow[v0 + r];
+          x = (kr & PAST) != 0 ? pv[(kr & ~PAST) * DV4 + c] : v[kr * DV4 + c];
+        }
+        rv[n] = x;
+      }
+      barrier(CLK_LOCAL_MEM_FENCE);  // previous V chunk consumed; P written
+#pragma unroll
+      for (uint n = 0; n < NVL; ++n) {
+        const uint e = tid + n * NT;
+        if (e < V4) A4[e] = rv[n];
+      }
+      barrier(CLK_LOCAL_MEM_FENCE);
+      for (uint kk = 0; kk < VK; kk += 4) {
+        float4 pr[4];
+#pragma unroll
+        for (uint i = 0; i < 4; ++i) pr[i] = P4[(ty + 16 * i) * PS4 + (v0 + kk) / 4];
+#pragma unroll
+        for (uint u = 0; u < 4; ++u) {
+          if (VEC) {
+#pragma unroll
+            for (uint c4 = 0; c4 < NC / 4; ++c4) {
+              const float4 x = A4[(kk + u) * DV4 + tx + 16 * c4];
+#pragma unroll
+              for (uint i = 0; i < 4; ++i) {
+                const float pi = comp(pr[i], u);
+                acc[i * NC + 4 * c4 + 0] = fma(pi, x.x, acc[i * NC + 4 * c4 + 0]);
+                acc[i * NC + 4 * c4 + 1] = fma(pi, x.y, acc[i * NC + 4 * c4 + 1]);
+                acc[i * NC + 4 * c4 + 2] = fma(pi, x.z, acc[i * NC + 4 * c4 + 2]);
+                acc[i * NC + 4 * c4 + 3] = fma(pi, x.w, acc[i * NC + 4 * c4 + 3]);
+              }
+            }
+          } else {
+#pragma unroll
+            for (uint c = 0; c < NC; ++c) {
+              const uint col = tx + 16 * c;
+              const float x = col < DV ? A[(kk + u) * DV + col] : 0.0f;
+#pragma unroll
+              for (uint i = 0; i < 4; ++i) acc[i * NC + c] = fma(comp(pr[i], u), x, acc[i * NC + c]);
+            }
+          }
+        }
+      }
+    }
+  }
+
+  // Row sums: reduce the 16 partial sums of each row.
+  barrier(CLK_LOCAL_MEM_FENCE);
+#pragma unroll
+  for (uint i = 0; i < 4; ++i) red[(ty + 16 * i) * 16 + tx] = l[i];
+  barrier(CLK_LOCAL_MEM_FENCE);
+#pragma unroll
+  for (uint i = 0; i < 4; ++i) {
+    const uint row = ty + 16 * i;
+    if (qrow[row] == ~0u) continue;
+    float ls = 0.0f;
+#pragma unroll
+    for (uint u = 0; u < 16; ++u) ls += red[row * 16 + u];
+    const float inv = ls > 0.0f ? 1.0f / ls : 0.0f;
+    const uint ob4 = ((b * p->S + f * p->g.P + sparse_token(&p->g, t, r0 + row)) * p->Hq + h) * DV4;
+    if (VEC) {
+#pragma unroll
+      for (uint c4 = 0; c4 < NC / 4; ++c4)
+        o[ob4 + tx + 16 * c4] = (float4)(acc[i * NC + 4 * c4 + 0], acc[i * NC + 4 * c4 + 1], acc[i * NC + 4 * c4 + 2],
+                                         acc[i * NC + 4 * c4 + 3]) *
+                                inv;
+    } else {
+      global float* of = (global float*)o;
+#pragma unroll
+      for (uint c = 0; c < NC; ++c) {
+        const uint col = tx + 16 * c;
+        if (col < DV) of[ob4 * 4 + col] = acc[i * NC + c] * inv;
+      }
+    }
+  }
+}

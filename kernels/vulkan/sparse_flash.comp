@@ -1,0 +1,283 @@
+#version 450
+// Block-sparse flash attention of vdrt.PBSAttention / vdrt.HSAttention
+// (kernels/gpu/sparse_attention.cpp, after sparse_select): one work group of
+// 256 invocations per 64 query rows of one query block (a block of more
+// than 64 rows takes several). Its keys are one flat sequence: this chunk's
+// keys in token order when DENSE (vdrt's default; not with HSA's
+// current_chunk = compete), then the rows of the selected blocks in the
+// order sparse_select wrote them, each block a cached one (past_key's frame
+// blocks, read in place) or a block of this chunk (compete). At each tile
+// of 64 keys, 64 invocations find their key's block by binary search over
+// the selection's row offsets and write the key's row to shared memory; the
+// rest is flash_attention_tiled.comp's register tiling (4 x 4 scores per
+// invocation from Q/K chunks of DC head dims staged in shared memory,
+// online softmax in log2 units, O += P V from V chunks of VK keys), with
+// query rows gathered from the block's tokens and output rows scattered
+// back to them. The OpenCL twin is kernels/opencl/sparse_flash.cl.
+#include "common.glsl"
+#include "sparse_common.glsl"
+layout(local_size_x = 256) in;
+layout(constant_id = 0) const uint D = 128;   // query/key head dim, multiple of 4
+layout(constant_id = 1) const uint DV = 128;  // value head dim, multiple of 4
+layout(constant_id = 2) const uint DC = 32;   // head-dim chunk of the S loop (divides D, multiple of 4)
+layout(constant_id = 3) const uint VK = 32;   // keys per staged V chunk (divides 64, multiple of 4)
+layout(constant_id = 4) const uint DENSE = 1; // 1: this chunk's keys first, all of them
+const uint BQ = 64, BK = 64, NT = 256;
+const uint RS4 = (DC + 4) / 4;               // Q/K chunk row stride in vec4s (skewed)
+const uint KOFF = BQ * RS4;                  // K chunk offset in A4
+const uint QK4 = 2 * BQ * RS4;               // Q + K chunks, vec4s
+const uint V4 = VK * DV / 4;                 // one V chunk, vec4s
+const uint A4N = QK4 > V4 ? QK4 : V4;
+const uint PS4 = (BK + 4) / 4;               // P row stride in vec4s (skewed)
+const uint NC = (DV + 15) / 16;              // output columns per invocation and row
+const bool VEC = (DV % 64) == 0;
+const uint D4 = D / 4, DV4 = DV / 4;
+const uint NQK = (BQ * (DC / 4) + NT - 1) / NT;  // Q (and K) chunk vec4s per invocation
+const uint NVL = (V4 + NT - 1) / NT;              // V chunk vec4s per invocation
+const uint PAST = 0x80000000u;                    // key row bit: past_key/past_value, else key/value
+
+layout(std430, binding = 0) readonly buffer Q { vec4 q[]; };
+layout(std430, binding = 1) readonly buffer K { vec4 k[]; };
+layout(std430, binding = 2) readonly buffer V { vec4 v[]; };
+layout(std430, binding = 3) readonly buffer PK { vec4 pk[]; };
+layout(std430, binding = 4) readonly buffer PV { vec4 pv[]; };
+layout(std430, binding = 5) readonly buffer Sel { uint sel[]; };
+layout(std430, binding = 6) writeonly buffer O { vec4 o[]; };
+layout(push_constant) uniform Pc {
+  SparseGeom g;
+  uint S, Hq, Hkv, F, group;
+  uint Sk;    // this chunk's keys
+  uint T;     // past tokens
+  uint nb;    // cached blocks per lane; selected ids >= nb are this chunk's blocks
+  uint cap;   // selection capacity (sparse_select's layout)
+  uint nsub;  // work groups per query block
+  uint nqb;   // query blocks
+  float scale;
+} p;
+
+shared vec4 A4[A4N];        // Q and K chunks, or a V chunk
+shared vec4 P4[BQ * PS4];   // probabilities of the current tile
+shared float red[BQ * 16];  // per-row partial maxima / sums
+shared uint qrow[BQ];       // query rows (vec4 index of the row), ~0u past the block
+shared uint krow[BK];       // key rows of the current tile ([rows, D] index, PAST bit)
+
+vec4 rq[NQK], rk[NQK], rv[NVL];
+uint tid, nkeys;
+
+void load_qk(uint k0, uint d0) {
+  [[unroll]] for (uint n = 0; n < NQK; ++n) {
+    const uint e = tid + n * NT;
+    const uint r = e / (DC / 4), c = e - r * (DC / 4);
+    const uint dq = d0 / 4 + c;
+    vec4 x = vec4(0.0), y = vec4(0.0);
+    if (e < BQ * (DC / 4)) {
+      if (qrow[r] != ~0u) x = q[qrow[r] + dq];
+      if (k0 + r < nkeys) {
+        const uint kr = krow[r];
+        y = (kr & PAST) != 0 ? pk[(kr & ~PAST) * D4 + dq] : k[kr * D4 + dq];
+      }
+    }
+    rq[n] = x;
+    rk[n] = y;
+  }
+}
+
+void store_qk() {
+  [[unroll]] for (uint n = 0; n < NQK; ++n) {
+    const uint e = tid + n * NT;
+    const uint r = e / (DC / 4), c = e - r * (DC / 4);
+    if (e < BQ * (DC / 4)) {
+      A4[r * RS4 + c] = rq[n];
+      A4[KOFF + r * RS4 + c] = rk[n];
+    }
+  }
+}
+
+// Values of tile keys v0 .. v0 + VK - 1 into rv.
+void load_v(uint k0, uint v0) {
+  [[unroll]] for (uint n = 0; n < NVL; ++n) {
+    const uint e = tid + n * NT;
+    const uint r = e / DV4, c = e - r * DV4;
+    vec4 x = vec4(0.0);
+    if (e < V4 && k0 + v0 + r < nkeys) {
+      const uint kr = krow[v0 + r];
+      x = (kr & PAST) != 0 ? pv[(kr & ~PAST) * DV4 + c] : v[kr * DV4 + c];
+    }
+    rv[n] = x;
+  }
+}
+
+void store_v() {
+  [[unroll]] for (uint n = 0; n < NVL; ++n) {
+    const uint e = tid + n * NT;
+    if (e < V4) A4[e] = rv[n];
+  }
+}
+
+void main() {
+  const uint grp = flat_group();
+  const uint qb = grp / p.nsub, sub = grp - qb * p.nsub;
+  if (qb >= p.nqb) return;
+  const uint t = qb % p.g.tiles;
+  uint rest = qb / p.g.tiles;
+  const uint f = rest % p.F;
+  rest /= p.F;
+  const uint h = rest % p.Hq, b = rest / p.Hq;
+  const uint hk = h / p.group;
+  const uint rows = sparse_rows(p.g, t), r0 = sub * BQ;
+  if (r0 >= rows) return;
+  tid = gl_LocalInvocationID.x;
+  const uint tx = tid % 16, ty = tid / 16;
+  const uint ob = qb * (2 * p.cap + 2), count = sel[ob];
+  const uint nd = DENSE != 0 ? p.Sk : 0;
+  nkeys = nd + sel[ob + 1 + p.cap + count];
+  const float sl2 = p.scale * 1.4426950408889634;  // scores in log2 units
+  if (tid < BQ)
+    qrow[tid] = r0 + tid < rows ? ((b * p.S + f * p.g.P + sparse_token(p.g, t, r0 + tid)) * p.Hq + h) * D4 : ~0u;
+
+  float acc[4 * NC];  // acc[i * NC + c]: row ty + 16 i, column col(c)
+  [[unroll]] for (uint x = 0; x < 4 * NC; ++x) acc[x] = 0.0;
+  float m[4], l[4];
+  [[unroll]] for (uint i = 0; i < 4; ++i) {
+    m[i] = -1.0 / 0.0;
+    l[i] = 0.0;
+  }
+
+  for (uint k0 = 0; k0 < nkeys; k0 += BK) {
+    // The tile's key rows: this chunk's keys in order, then the selected blocks' rows.
+    barrier();  // the previous tile's rows and V chunk consumed
+    if (tid < BK) {
+      const uint j = k0 + tid;
+      uint kr = 0;
+      if (j < nd) {
+        kr = (b * p.Sk + j) * p.Hkv + hk;
+      } else if (j < nkeys) {
+        const uint jj = j - nd;
+        uint lo = 0, hi = count - 1;  // the last block whose rows start at or before jj
+        while (lo < hi) {
+          const uint mid = (lo + hi + 1) / 2;
+          if (sel[ob + 1 + p.cap + mid] <= jj) lo = mid;
+          else hi = mid - 1;
+        }
+        const uint blk = sel[ob + 1 + lo], r = jj - sel[ob + 1 + p.cap + lo];
+        if (blk >= p.nb) {  // a block of this chunk (compete)
+          const uint c = blk - p.nb, fk = c / p.g.tiles, t2 = c - fk * p.g.tiles;
+          kr = (b * p.Sk + fk * p.g.P + sparse_token(p.g, t2, r)) * p.Hkv + hk;
+        } else {  // a cached block: a tile of a past frame
+          const uint fr = blk / p.g.tiles, t2 = blk - fr * p.g.tiles;
+          kr = ((b * p.T + fr * p.g.P + sparse_token(p.g, t2, r)) * p.Hkv + hk) | PAST;
+        }
+      }
+      krow[tid] = kr;
+    }
+
+    // S = Q K^T over the head dim in chunks of DC.
+    float s[16];  // s[i * 4 + j]: row ty + 16 i, key tx + 16 j
+    [[unroll]] for (uint x = 0; x < 16; ++x) s[x] = 0.0;
+    for (uint d0 = 0; d0 < D; d0 += DC) {
+      barrier();  // key rows written; previous chunk consumed
+      load_qk(k0, d0);
+      store_qk();
+      barrier();
+      [[unroll]] for (uint dd = 0; dd < DC / 4; ++dd) {
+        vec4 qv[4], kv[4];
+        [[unroll]] for (uint i = 0; i < 4; ++i) qv[i] = A4[(ty + 16 * i) * RS4 + dd];
+        [[unroll]] for (uint j = 0; j < 4; ++j) kv[j] = A4[KOFF + (tx + 16 * j) * RS4 + dd];
+        [[unroll]] for (uint i = 0; i < 4; ++i) {
+          [[unroll]] for (uint j = 0; j < 4; ++j) {
+            float x = s[i * 4 + j];
+            x = fma(qv[i].x, kv[j].x, x);
+            x = fma(qv[i].y, kv[j].y, x);
+            x = fma(qv[i].z, kv[j].z, x);
+            x = fma(qv[i].w, kv[j].w, x);
+            s[i * 4 + j] = x;
+          }
+        }
+      }
+    }
+
+    // Online softmax: scaled scores, keys past the end masked, row maxima.
+    [[unroll]] for (uint i = 0; i < 4; ++i) {
+      float mt = -1.0 / 0.0;
+      [[unroll]] for (uint j = 0; j < 4; ++j) {
+        const float x = k0 + tx + 16 * j < nkeys ? s[i * 4 + j] * sl2 : -1.0 / 0.0;
+        s[i * 4 + j] = x;
+        mt = max(mt, x);
+      }
+      red[(ty + 16 * i) * 16 + tx] = mt;
+    }
+    barrier();  // partial maxima written; Q/K chunks consumed
+    [[unroll]] for (uint i = 0; i < 4; ++i) {
+      const uint row = ty + 16 * i;
+      float mt = m[i];
+      [[unroll]] for (uint u = 0; u < 16; ++u) mt = max(mt, red[row * 16 + u]);
+      // The tile's first key exists, so mt is finite.
+      const float alpha = exp2(m[i] - mt);
+      m[i] = mt;
+      float ls = 0.0;
+      [[unroll]] for (uint j = 0; j < 4; ++j) {
+        const float pj = exp2(s[i * 4 + j] - mt);
+        ls += pj;
+        const uint kk = tx + 16 * j;
+        P4[row * PS4 + kk / 4][kk % 4] = pj;
+      }
+      l[i] = l[i] * alpha + ls;
+      [[unroll]] for (uint c = 0; c < NC; ++c) acc[i * NC + c] *= alpha;
+    }
+
+    // O += P V, V staged VK keys at a time in the Q/K chunk area.
+    for (uint v0 = 0; v0 < BK; v0 += VK) {
+      load_v(k0, v0);
+      barrier();  // previous V chunk consumed; P written
+      store_v();
+      barrier();
+      for (uint kk = 0; kk < VK; kk += 4) {
+        vec4 pr[4];
+        [[unroll]] for (uint i = 0; i < 4; ++i) pr[i] = P4[(ty + 16 * i) * PS4 + (v0 + kk) / 4];
+        [[unroll]] for (uint u = 0; u < 4; ++u) {
+          if (VEC) {
+            [[unroll]] for (uint w = 0; w < NC / 4; ++w) {
+              const vec4 x = A4[(kk + u) * DV4 + tx + 16 * w];
+              [[unroll]] for (uint i = 0; i < 4; ++i) {
+                const float pi = pr[i][u];
+                acc[i * NC + 4 * w + 0] = fma(pi, x.x, acc[i * NC + 4 * w + 0]);
+                acc[i * NC + 4 * w + 1] = fma(pi, x.y, acc[i * NC + 4 * w + 1]);
+                acc[i * NC + 4 * w + 2] = fma(pi, x.z, acc[i * NC + 4 * w + 2]);
+                acc[i * NC + 4 * w + 3] = fma(pi, x.w, acc[i * NC + 4 * w + 3]);
+              }
+            }
+          } else {
+            [[unroll]] for (uint c = 0; c < NC; ++c) {
+              const uint col = tx + 16 * c;
+              const float x = col < DV ? A4[(kk + u) * DV4 + col / 4][col % 4] : 0.0;
+              [[unroll]] for (uint i = 0; i < 4; ++i) acc[i * NC + c] = fma(pr[i][u], x, acc[i * NC + c]);
+            }
+          }
+        }
+      }
+    }
+  }
+
+  // Row sums: reduce the 16 partial sums of each row.
+  barrier();
+  [[unroll]] for (uint i = 0; i < 4; ++i) red[(ty + 16 * i) * 16 + tx] = l[i];
+  barrier();
+  [[unroll]] for (uint i = 0; i < 4; ++i) {
+    const uint row = ty + 16 * i;
+    if (qrow[row] == ~0u) continue;
+    float ls = 0.0;
+    [[unroll]] for (uint u = 0; u < 16; ++u) ls += red[row * 16 + u];
+    const float inv = ls > 0.0 ? 1.0 / ls : 0.0;
+    const uint ob4 = ((b * p.S + f * p.g.P + sparse_token(p.g, t, r0 + row)) * p.Hq + h) * DV4;
+    if (VEC) {
+      [[unroll]] for (uint w = 0; w < NC / 4; ++w)
+        o[ob4 + tx + 16 * w] = vec4(acc[i * NC + 4 * w + 0], acc[i * NC + 4 * w + 1], acc[i * NC + 4 * w + 2],
+                                    acc[i * NC + 4 * w + 3]) * inv;
+    } else {
+      [[unroll]] for (uint c = 0; c < NC; ++c) {
+        const uint col = tx + 16 * c;
+        if (col < DV) o[ob4 + col / 4][col % 4] = acc[i * NC + c] * inv;
+      }
+    }
+  }
+}

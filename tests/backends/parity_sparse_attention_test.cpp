@@ -1,0 +1,244 @@
+// vdrt.PBSAttention and vdrt.HSAttention on every GPU backend against the CPU
+// kernel (kernels/cpu/sparse_attention.cpp), without a bound KV cache: the
+// past_key/past_value inputs are cut into blocks on the device, selected on
+// the device and attended there (kernels/gpu/sparse_attention.cpp). One case
+// per option family: top_k, CAG curves, HSA's frame stages (top_frames with
+// sinks, keep_frames/keep_near, one stage), top_blocks, current_chunk =
+// compete, 2-D tiles (ragged at the edges) and 1-D token blocks (a short
+// last block, blocks of more than 64 rows), grouped-query heads, D != Dv,
+// head dim 128, batch 2, no or empty past, and more candidates than the
+// selection ranks in shared memory (its radix select). Sparse cases also check on the CPU that
+// the selection dropped something (the output differs from dense
+// attention), so a case cannot pass by selecting everything.
+#include <cmath>
+#include <string>
+#include <vector>
+
+#include "backends/parity.h"
+#include "graph/ops/sparse_attention_params.h"
+#include "graph/shape_inference.h"
+#include "runtime/session.h"
+#include "test_util.h"
+
+namespace vdrt::test {
+namespace {
+
+struct SparseCase {
+  std::string name;
+  SparseAttentionParams params;
+  int64_t b = 1, frames = 1, past_frames = 3, hq = 2, hkv = 1, d = 16, dv = 16;
+  bool past = true;     // false: no past inputs at all
+  bool sparse = true;   // the selection drops blocks (checked against dense attention)
+};
+
+SparseAttentionParams base(SparseMethod m, int64_t grid_h, int64_t grid_w, int64_t tile_h, int64_t tile_w) {
+  SparseAttentionParams p;
+  p.method = m;
+  p.layout.grid_h = grid_h, p.layout.grid_w = grid_w, p.layout.tile_h = tile_h, p.layout.tile_w = tile_w;
+  p.window_frames = 6;
+  p.sink_frames = m == SparseMethod::Hsa ? 1 : 0;
+  return p;
+}
+
+SparseAttentionParams tokens(SparseMethod m, int64_t grid_h, int64_t grid_w, int64_t block) {
+  SparseAttentionParams p = base(m, grid_h, grid_w, 0, 0);
+  p.layout.block_tokens = block;
+  return p;
+}
+
+std::unique_ptr<Graph> build(const SparseCase& c, bool dense) {
+  const SparseAttentionParams& p = c.params;
+  const int64_t P = p.layout.tokens_per_frame(), S = c.frames * P, T = c.past_frames * P;
+  GraphBuilder g(18);
+  std::vector<Value*> ins{g.input("q", {c.b, S, c.hq, c.d}), g.input("k", {c.b, S, c.hkv, c.d}),
+                          g.input("v", {c.b, S, c.hkv, c.dv})};
+  if (c.past) {
+    ins.push_back(g.input("past_k", {c.b, T, c.hkv, c.d}));
+    ins.push_back(g.input("past_v", {c.b, T, c.hkv, c.dv}));
+  }
+  const float scale = 1.0f / std::sqrt(static_cast<float>(c.d));
+  AttributeMap a;
+  if (dense) {
+    a.set("scale", scale);
+    g.output(g.op("Attention", ins, a, "vdrt"));
+  } else {
+    SparseAttentionParams q = p;
+    q.scale = scale;
+    q.to_attributes(a);
+    g.output(g.op(sparse_method_op(p.method), ins, a, "vdrt"));
+  }
+  std::unique_ptr<Graph> graph = g.take();
+  infer_shapes(*graph);
+  return graph;
+}
+
+const std::vector<SparseCase>& cases() {
+  static const std::vector<SparseCase> v = [] {
+    std::vector<SparseCase> out;
+    const SparseMethod pbsa = SparseMethod::Pbsa, hsa = SparseMethod::Hsa;
+    auto add = [&](SparseCase c) { out.push_back(std::move(c)); };
+    {  // PBSA: top-k of 2x2 tiles over 4 past frames, GQA 4 / 2, 2-frame chunk.
+      SparseCase c{"PbsaTopK", base(pbsa, 4, 4, 2, 2)};
+      c.params.top_k = 5;
+      c.frames = 2, c.past_frames = 4, c.hq = 4, c.hkv = 2;
+      add(c);
+    }
+    {  // CAG (cosine ramp) as the only budget, at chunk 2.
+      SparseCase c{"PbsaCagCosine", base(pbsa, 4, 4, 2, 2)};
+      c.params.cag.s_min = 0.1, c.params.cag.s_max = 0.6, c.params.cag.ramp = 4;
+      c.params.cag.curve = CagSchedule::Curve::Cosine;
+      c.frames = 2, c.past_frames = 4;
+      add(c);
+    }
+    {  // Tiles that do not divide the 5 x 7 grid (2 x 3: ragged right and bottom).
+      SparseCase c{"PbsaRaggedTiles", base(pbsa, 5, 7, 2, 3)};
+      c.params.top_k = 7;
+      add(c);
+    }
+    {  // 1-D blocks of 4 over 15-token frames (the last one 3 tokens), batch 2.
+      SparseCase c{"PbsaTokenBlocks", tokens(pbsa, 3, 5, 4)};
+      c.params.top_k = 4;
+      c.b = 2, c.frames = 2;
+      add(c);
+    }
+    {  // Value head dim 24 != key head dim 16.
+      SparseCase c{"PbsaValueDim24", base(pbsa, 4, 4, 2, 2)};
+      c.params.top_k = 3;
+      c.dv = 24;
+      add(c);
+    }
+    {  // Head dim 128 (vec4 value columns), 4 x 4 tiles.
+      SparseCase c{"PbsaD128", base(pbsa, 4, 8, 4, 4)};
+      c.params.top_k = 2;
+      c.d = c.dv = 128;
+      add(c);
+    }
+    {  // Blocks of 80 tokens: a query block spans two work groups of 64 rows.
+      SparseCase c{"PbsaBlocksOf80", tokens(pbsa, 10, 10, 80)};
+      c.params.top_k = 2;
+      c.past_frames = 2;
+      add(c);
+    }
+    {  // 2800 candidates: more than sparse_select ranks in shared memory (radix select).
+      SparseCase c{"PbsaManyBlocks", tokens(pbsa, 2, 2, 1)};
+      c.params.top_k = 100;
+      c.past_frames = 700, c.hq = 1, c.d = c.dv = 4;
+      add(c);
+    }
+    {  // No past inputs, and an empty past: this chunk only (dense).
+      SparseCase c{"PbsaNoPast", base(pbsa, 4, 4, 2, 2)};
+      c.params.top_k = 2;
+      c.past = false, c.sparse = false;
+      add(c);
+      c.name = "PbsaEmptyPast";
+      c.past = true, c.past_frames = 0;
+      add(c);
+    }
+    {  // HSA: sink frame + top 2 frames, top 5 blocks.
+      SparseCase c{"HsaTopFrames", base(hsa, 4, 4, 2, 2)};
+      c.params.top_frames = 2, c.params.top_blocks = 5;
+      c.past_frames = 5, c.hq = 4, c.hkv = 2;
+      add(c);
+    }
+    {  // HSA with CAG (linear) only, every frame a candidate, batch 2, GQA 3.
+      SparseCase c{"HsaCagLinear", base(hsa, 4, 4, 2, 2)};
+      c.params.cag.s_min = 0.25, c.params.cag.s_max = 0.75, c.params.cag.ramp = 6;
+      c.frames = 1, c.past_frames = 4, c.b = 2, c.hq = 6, c.hkv = 2;
+      add(c);
+    }
+    {  // Light Forcing's frame stage: keep 3 = sink 1 + near 1 + 1 chosen, of 6.
+      SparseCase c{"HsaKeepFrames", base(hsa, 4, 4, 2, 2)};
+      c.params.keep_frames = 3, c.params.keep_near = 1, c.params.top_blocks = 6;
+      c.past_frames = 6;
+      add(c);
+    }
+    {  // keep_frames above the cached frames: one stage.
+      SparseCase c{"HsaKeepOneStage", base(hsa, 4, 4, 2, 2)};
+      c.params.keep_frames = 6, c.params.keep_near = 2, c.params.top_blocks = 5;
+      c.past_frames = 4;
+      add(c);
+    }
+    {  // Light Forcing: compete with the chunk's blocks, 1-D blocks of 6
+       // (6, 6, 4), keep 4 of 6 frames, the published CAG schedule at chunk 2.
+      SparseCase c{"HsaCompeteLightForcing", tokens(hsa, 4, 4, 6)};
+      c.params.current_chunk = SparseAttentionParams::CurrentChunk::Compete;
+      c.params.keep_frames = 4, c.params.keep_near = 1;
+      c.params.cag.curve = CagSchedule::Curve::LightForcing;
+      c.params.cag.target = 0.88, c.params.cag.base = 0.98;
+      c.frames = 3, c.past_frames = 6, c.hq = 4, c.hkv = 2;
+      add(c);
+    }
+    {  // Compete over 2-D tiles, top_blocks only.
+      SparseCase c{"HsaCompeteTiles", base(hsa, 5, 6, 2, 2)};
+      c.params.current_chunk = SparseAttentionParams::CurrentChunk::Compete;
+      c.params.top_blocks = 7;
+      c.frames = 2, c.past_frames = 3;
+      add(c);
+    }
+    {  // Compete without a cache (chunk 0): the chunk's blocks compete alone.
+      SparseCase c{"HsaCompeteNoCache", tokens(hsa, 4, 4, 4)};
+      c.params.current_chunk = SparseAttentionParams::CurrentChunk::Compete;
+      c.params.top_blocks = 5;
+      c.frames = 3, c.past_frames = 0;
+      add(c);
+    }
+    {  // Head dim 128 with HSA top frames over ragged tiles.
+      SparseCase c{"HsaD128Ragged", base(hsa, 5, 6, 4, 4)};
+      c.params.top_frames = 1, c.params.top_blocks = 3;
+      c.d = c.dv = 128, c.past_frames = 4;
+      add(c);
+    }
+    {  // HSA over 2400 candidates (radix select): sink + top 280 of 300 frames, top 70 blocks.
+      SparseCase c{"HsaManyBlocks", tokens(hsa, 2, 4, 1)};
+      c.params.top_frames = 280, c.params.top_blocks = 70;
+      c.past_frames = 300, c.hq = 1, c.d = c.dv = 4;
+      add(c);
+    }
+    return out;
+  }();
+  return v;
+}
+
+double max_rel_diff(const Tensor& a, const Tensor& b) {
+  std::vector<double> x = a.as_double(), y = b.as_double();
+  double scale = 1, worst = 0;
+  for (double w : y) scale = std::max(scale, std::fabs(w));
+  for (size_t i = 0; i < x.size(); ++i) worst = std::max(worst, std::fabs(x[i] - y[i]));
+  return worst / scale;
+}
+
+class SparseAttentionParity : public testing::TestWithParam<std::tuple<std::string, size_t>> {};
+
+TEST_P(SparseAttentionParity, MatchesCpu) {
+  const auto& [backend, index] = GetParam();
+  VDRT_REQUIRE_DEVICE(backend);
+  const SparseCase& c = cases()[index];
+  std::unique_ptr<Graph> g = build(c, false);
+  const TensorMap inputs = random_inputs(*g, 11);
+  SessionOptions cpu_opts, gpu_opts;
+  cpu_opts.device = "cpu";
+  gpu_opts.device = backend;
+  gpu_opts.cpu_fallback = false;
+  Session cpu(g->clone(), cpu_opts), gpu(g->clone(), gpu_opts);
+  for (const std::string& where : gpu.placement()) EXPECT_EQ(where, backend);
+  const Tensor want = cpu.run(inputs).begin()->second;
+  for (int run = 0; run < 2; ++run) {  // the second run reuses the compiled program
+    const Tensor got = gpu.run(inputs).begin()->second;
+    ASSERT_EQ(got.dims(), want.dims());
+    EXPECT_LE(max_rel_diff(got, want), 2e-5) << c.name << ", run " << run;
+  }
+  if (c.sparse) {
+    Session dense(build(c, true), cpu_opts);
+    EXPECT_GT(max_rel_diff(dense.run(inputs).begin()->second, want), 1e-3)
+        << c.name << " selects every block: the case does not test the selection";
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, SparseAttentionParity,
+                         testing::Combine(testing::ValuesIn(gpu_backends()), testing::Range<size_t>(0, cases().size())),
+                         [](const testing::TestParamInfo<std::tuple<std::string, size_t>>& info) {
+                           return std::get<0>(info.param) + "_" + cases()[std::get<1>(info.param)].name;
+                         });
+
+}  // namespace
+}  // namespace vdrt::test
