@@ -11,17 +11,20 @@
 //    matmul_coopmat_f16.comp multiplies them with big double-buffered tiles.
 //  - matmul_coopmat.comp: the same multiply reading f32 operands directly
 //    (batched products; VDRT_VK_GEMM_VARIANT=old for every product).
-// vdrt.QMatMul runs the fp32 tiled shader with B as e4m3 codes (B_E4M3).
+// vdrt.QMatMul: on a device with NV cooperative matrices, at fp16 precision
+// or with per-token e4m3 activations at any precision, matmul_coopmat_e4m3
+// (the e4m3 codes decoded to f16 in its tile loads, see
+// qmatmul_uses_coopmat); elsewhere the fp32 tiled shader with B as e4m3 codes
+// (B_E4M3).
 // MatMul with a plain-matrix B (the Linear-layer case [B.., M, K] x [K, N])
 // folds A's batch into M: one GEMM instead of a batch of small ones.
 #include <algorithm>
 #include <cstdio>
-#include <cstdlib>
 #include <mutex>
-#include <optional>
 #include <set>
 
 #include "kernels/gpu/gpu_kernel.h"
+#include "kernels/gpu/matmul_coopmat.h"
 #include "kernels/gpu/matmul_tile.h"
 #include "kernels/gpu/strided_copy.h"
 
@@ -45,10 +48,10 @@ uint32_t u32(int64_t v, const char* what) {
   return static_cast<uint32_t>(v);
 }
 
+// MatMul and Gemm take the cooperative matrices only when the session asked
+// for fp16: both operands are rounded to f16.
 bool use_coopmat(const Gemm& g, const DeviceCaps& caps) {
-  // The shader assumes 8 subgroups of 32 in its 256 invocations and ~27 KiB of shared memory.
-  return caps.coopmat_f16_16x16x16 && caps.precision == "fp16" && caps.fp16 && caps.subgroup_size == 32 &&
-         caps.max_shared_bytes >= 28 * 1024 && caps.max_workgroup_invocations >= 256 && g.K > 0;
+  return coopmat_device(caps) && caps.precision == "fp16" && g.K > 0;
 }
 
 // The fp32 tile: the device's tuned one (DeviceCaps::matmul_tile, filled by
@@ -71,81 +74,6 @@ MatmulTile pick_tile(const Gemm& g, const DeviceCaps& caps) {
   return d;
 }
 
-// Tile of matmul_coopmat_f16.comp: BM x BN per work group, BK-deep steps,
-// WM x WN per subgroup of 32.
-struct CoopTile {
-  uint32_t bm, bn, bk, wm, wn;
-  uint32_t flags = 0;  // 1: fragments straight from global memory; 2: the glslc -O build (matmul_tc16)
-  uint32_t threads() const { return (bm / wm) * (bn / wn) * 32; }
-  size_t shared_bytes(bool at, bool bt) const {
-    const size_t a = at ? size_t(bk) * (bm / 8 + 1) : size_t(bm) * (bk / 8 + 1);
-    const size_t b = bt ? size_t(bn) * (bk / 8 + 1) : size_t(bk) * (bn / 8 + 1);
-    return 2 * (a + b) * 16;
-  }
-  bool valid(const DeviceCaps& caps, bool at, bool bt) const {
-    if (!bm || !bn || !bk || !wm || !wn || bm % wm || bn % wn || wm % 16 || wn % 16 || bk % 16) return false;
-    if (bm % 8 || bn % 8 || (wm / 16) * (wn / 16) > 32) return false;
-    const uint32_t nt = threads();
-    const size_t a_ab = at ? size_t(bk) * (bm / 8 + 1) : size_t(bm) * (bk / 8 + 1);
-    return nt <= caps.max_workgroup_invocations && (size_t(bm) * bk / 8) % nt == 0 &&
-           (size_t(bn) * bk / 8) % nt == 0 && shared_bytes(at, bt) <= caps.max_shared_bytes &&
-           2 * a_ab >= size_t(nt / 32) * 64;  // the epilogue's per-subgroup scratch fits in As
-  }
-};
-
-// VDRT_VK_GEMM_VARIANT (read once): "old" keeps every fp16 product on
-// matmul_coopmat.comp; "BM,BN,BK,WM,WN[,FLAGS]" forces a tile (and flags,
-// see CoopTile) of the f16 path.
-struct GemmVariant {
-  bool old = false;
-  std::optional<CoopTile> tile;
-};
-const GemmVariant& gemm_variant() {
-  static const GemmVariant v = [] {
-    GemmVariant v;
-    const char* e = std::getenv("VDRT_VK_GEMM_VARIANT");
-    if (!e || !*e) return v;
-    if (std::string(e) == "old") {
-      v.old = true;
-      return v;
-    }
-    CoopTile t{};
-    if (std::sscanf(e, "%u,%u,%u,%u,%u,%u", &t.bm, &t.bn, &t.bk, &t.wm, &t.wn, &t.flags) >= 5) v.tile = t;
-    else std::fprintf(stderr, "vdrt: ignoring VDRT_VK_GEMM_VARIANT=%s (want old or BM,BN,BK,WM,WN)\n", e);
-    return v;
-  }();
-  return v;
-}
-
-CoopTile pick_coop_tile(const Gemm& g, const DeviceCaps& caps, bool at, bool bt) {
-  if (const auto& t = gemm_variant().tile; t && t->valid(caps, at, bt)) return *t;
-  // H200, 4680 x 8960 x 1536: 128 x 128 tiles of 4 subgroups (64 x 64 each)
-  // 132 TFLOP/s; 8 subgroups (64 x 32) and 128 x 256 / 256 x 128 tiles
-  // (64 x 64), BK 64, the -O build and direct global fragment loads 116-120.
-  for (CoopTile t : {CoopTile{128, 128, 32, 64, 64, 0}, CoopTile{128, 128, 32, 64, 32, 0}}) {
-    if (t.valid(caps, at, bt)) return t;
-  }
-  return CoopTile{0, 0, 0, 0, 0};
-}
-
-int64_t round_up(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
-
-// Dispatch of matmul_to_f16.comp: src (R x C, element strides sr / sc) into
-// scratch `dst` as a dense [Rp][Cp] f16 matrix.
-Dispatch to_f16(Arg src, Arg dst, int64_t R, int64_t C, int64_t Rp, int64_t Cp, int64_t sr, int64_t sc,
-                const DeviceCaps& caps) {
-  Dispatch d;
-  d.shader = "matmul_to_f16";
-  const bool vec4 = (sc == 1 || C == 1) && sr % 4 == 0 && C % 4 == 0;
-  d.spec = {vec4};
-  d.args = {src, dst};
-  d.writes = {false, true};
-  d.u32(u32(R, "rows")).u32(u32(C, "cols")).u32(u32(Rp, "rows")).u32(u32(Cp / 8, "cols"));
-  d.u32(u32(sr, "stride")).u32(u32(sc, "stride")).u32(0);
-  set_groups_1d(d, uint64_t(Rp) * uint64_t(Cp / 8), 256, caps);
-  return d;
-}
-
 // The f16 path: two conversion passes and the main GEMM. Returns false where
 // it does not apply (batches, no tile fits).
 bool emit_coop_f16(const Gemm& g, const KernelArgs& a, Program& prog) {
@@ -153,7 +81,7 @@ bool emit_coop_f16(const Gemm& g, const KernelArgs& a, Program& prog) {
   // A is read [M][K] when its k stride is the smaller one, else [K][M] (A_T); B likewise.
   const bool at = !(g.sak == 1 || g.K == 1) && g.sam == 1;
   const bool bt = !(g.sbn == 1 || g.N == 1) && g.sbk == 1;
-  const CoopTile t = pick_coop_tile(g, caps, at, bt);
+  const CoopTile t = pick_coop_tile(caps, at, bt);
   if (!t.bm) return false;
   const int64_t Mp = round_up(g.M, t.bm), Np = round_up(g.N, t.bn), Kp = round_up(g.K, t.bk);
   u32(Mp * Kp, "padded A");
@@ -310,6 +238,16 @@ Program build_gemm(const KernelArgs& a) {
   return emit(g, a);
 }
 
+// Whether vdrt.QMatMul multiplies on cooperative matrices (f16 x f16 -> f32).
+// The decoded weights are exact in f16, and so are per-token e4m3
+// activations: with act_quant every product is exact and only the order of
+// the f32 sums differs from the fp32 kernel, so W8A8 takes the fast path at
+// fp32 precision too. Weights alone need the activations rounded to f16
+// (relative error 2^-11 each): only when the session asked for fp16.
+bool qmatmul_uses_coopmat(bool act_quant, const DeviceCaps& caps) {
+  return coopmat_device(caps) && (caps.precision == "fp16" || act_quant);
+}
+
 // vdrt.QMatMul: Y = A' (W * scale) + bias with e4m3 weight codes decoded in
 // the GEMM's tile loads. act_quant = per_token_e4m3 first writes A' (each
 // row snapped to e4m3 at its own absmax / 448 scale) to a scratch matrix.
@@ -334,7 +272,12 @@ Program build_qmatmul(const KernelArgs& a) {
     g.scn = 1;
     g.beta = 1.0f;
   }
-  if (a.attrs().get_string("act_quant", "none") != "per_token_e4m3" || g.M == 0 || g.K == 0) return emit(g, a);
+  const bool act_quant = a.attrs().get_string("act_quant", "none") == "per_token_e4m3";
+  if (qmatmul_uses_coopmat(act_quant, a.caps)) {
+    u32(a.inputs[0].numel(), "operand size");
+    if (auto p = plan_qmatmul_coopmat({g.M, g.N, g.K, g.has_c, act_quant}, a.caps)) return std::move(*p);
+  }
+  if (!act_quant || g.M == 0 || g.K == 0) return emit(g, a);
   Dispatch q;
   q.shader = "quantize_rows_e4m3";
   q.args = {in(0), scratch(0)};

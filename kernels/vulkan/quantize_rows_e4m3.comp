@@ -5,6 +5,7 @@
 // s = absmax / 448 (1 for a zero row) and writes q = s * e4m3(x / s),
 // saturating, round to nearest even, as f32 for the GEMM that follows.
 #include "common.glsl"
+#include "e4m3.glsl"
 layout(local_size_x = 256) in;
 layout(std430, binding = 0) readonly buffer X { float x[]; };
 layout(std430, binding = 1) writeonly buffer Q { float q[]; };
@@ -13,21 +14,6 @@ layout(push_constant) uniform P {
 } p;
 
 shared uint red[256];
-
-const uint kMaxBits = 0x43e00000u;        // 448.0
-const uint kMinNormalBits = 0x3c800000u;  // 2^-6, the smallest normal e4m3
-
-// Snaps y to the nearest e4m3 value (ties to even), saturating at 448.
-float snap(float y) {
-  uint b = floatBitsToUint(y);
-  uint sign = b & 0x80000000u;
-  uint a = min(b & 0x7fffffffu, kMaxBits);  // bit order is value order for |y|
-  uint normal = (a + 0x7ffffu + ((a >> 20) & 1u)) & 0xfff00000u;
-  // 2^14's float ulp is 2^-9, e4m3's subnormal quantum: adding it rounds.
-  precise float t = uintBitsToFloat(a) + 16384.0;
-  precise float sub = t - 16384.0;
-  return uintBitsToFloat(sign | (a < kMinNormalBits ? floatBitsToUint(sub) : normal));
-}
 
 void main() {
   uint row = flat_group();
@@ -44,5 +30,5 @@ void main() {
   }
   amax = red[0];
   float scale = amax == 0u ? 1.0 : uintBitsToFloat(amax) / 448.0;
-  for (uint i = tid; i < p.k; i += 256u) q[base + i] = scale * snap(x[base + i] / scale);
+  for (uint i = tid; i < p.k; i += 256u) q[base + i] = scale * e4m3_snap(x[base + i] / scale);
 }

@@ -1,9 +1,14 @@
 // Issue 13, item 1: FP8 models on the GPU. The tiny models quantised by
 // quantize-fp8 (weights only, and W8A8 as Light Forcing runs it) run every
 // vdrt.QMatMul on each GPU backend, with no node on the CPU, and match the
-// CPU backend running the same quantised graph.
+// CPU backend running the same quantised graph. On a device with cooperative
+// matrices (the H200) W8A8 runs matmul_coopmat_e4m3 at fp32 precision, and
+// the fp16 cases (Vulkan: OpenCL has no fp16 path) run every QMatMul there,
+// with the model's other products and attention in fp16 too.
 #include <gtest/gtest.h>
 
+#include <cmath>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -38,34 +43,75 @@ std::string weight_only(std::string toml) {
 struct Fp8Case {
   std::string backend, style;
   bool activations;
+  std::string precision = "fp32";
 };
 
 std::vector<Fp8Case> cases() {
   std::vector<Fp8Case> out;
   for (const std::string& backend : gpu_backends())
     for (const char* style : {"ts17", "dyn18", "attn23"})
-      for (bool act : {false, true}) out.push_back({backend, style, act});
+      for (bool act : {false, true}) {
+        out.push_back({backend, style, act});
+        if (backend == "vulkan") out.push_back({backend, style, act, "fp16"});
+      }
   return out;
 }
 
+// How close a whole quantised denoiser on the GPU must come to the CPU's.
+// Weights only: the largest |gpu - cpu| (outputs are O(1)), 2e-4 in fp32
+// (9.8e-5 measured on the H200, whose Vulkan exp and rsqrt are not correctly
+// rounded; 2e-6 on lavapipe and PoCL) and 1e-2 in fp16 (activations, and
+// outside QMatMul both operands of every product and attention, rounded to
+// f16: 2.6e-3 measured on the H200).
+// W8A8: snapping activations to e4m3 turns a last-bit difference upstream
+// (NVIDIA's Vulkan exp, rsqrt and division are not correctly rounded) into a
+// whole e4m3 step (1/16 of the value) wherever a value lies that close to a
+// rounding boundary, and the tiny model (K = 64) carries such a step far:
+// on the H200 single outputs moved by up to 0.15 and the relative L2 error
+// reached 1.1 % (fp32) and 2.0 % (fp16), as much as quantising the
+// activations changes at all (1.7 - 2.8 % against weights only), while the
+// CPU, lavapipe and PoCL agree to 2e-6. So the whole W8A8 model is only held
+// to a relative L2 error of 5 %, which catches wrong scales, garbage or
+// NaN; the exact semantics are held layer by layer by Fp8GpuLayers below
+// (2e-3, each layer on the same input).
+constexpr double W8A8_RELATIVE_L2 = 5e-2;
+
+double max_abs_tolerance(const Fp8Case& c) { return c.precision == "fp16" ? 1e-2 : 2e-4; }
+
+double relative_l2(const Tensor& got, const Tensor& want) {
+  std::vector<double> g = got.as_double(), w = want.as_double();
+  double num = 0, den = 0;
+  for (size_t i = 0; i < w.size(); ++i) num += (g[i] - w[i]) * (g[i] - w[i]), den += w[i] * w[i];
+  return std::sqrt(num / std::max(den, 1e-30));
+}
+
 class Fp8Gpu : public testing::TestWithParam<Fp8Case> {};
+
+std::unique_ptr<Graph> quantised_denoiser(const fs::path& dir, bool activations) {
+  std::string pipeline = read_text(source_path("passes/pipelines/fp8_w8a8.toml"));
+  EXPECT_NE(pipeline.find("per_token_e4m3"), std::string::npos);
+  if (!activations) pipeline = weight_only(pipeline);
+  std::unique_ptr<Graph> g = load_onnx((dir / "denoiser.onnx").string());
+  run_pass_pipeline_text(*g, pipeline, "fp8_w8a8.toml");
+  return g;
+}
+
+TensorMap first_test_set(const fs::path& dir) {
+  TensorMap feed;
+  for (NamedTensor& t : load_test_set(test_data_sets(dir / "denoiser").front().string(), "input")) feed[t.name] = t.tensor;
+  return feed;
+}
 
 TEST_P(Fp8Gpu, QuantisedDenoiserMatchesTheCpuWithoutCpuNodes) {
   const Fp8Case& c = GetParam();
   VDRT_REQUIRE_DEVICE(c.backend);
   const fs::path dir = fs::path(source_path("models/tiny_wan")) / c.style;
-  std::string pipeline = read_text(source_path("passes/pipelines/fp8_w8a8.toml"));
-  ASSERT_NE(pipeline.find("per_token_e4m3"), std::string::npos);
-  if (!c.activations) pipeline = weight_only(pipeline);
-
-  std::unique_ptr<Graph> g = load_onnx((dir / "denoiser.onnx").string());
-  run_pass_pipeline_text(*g, pipeline, "fp8_w8a8.toml");
+  std::unique_ptr<Graph> g = quantised_denoiser(dir, c.activations);
   int qmatmuls = 0;
   for (const auto& n : g->nodes()) qmatmuls += n->qualified_op() == "vdrt.QMatMul";
   EXPECT_EQ(qmatmuls, 2 * 10);  // 2 blocks: self q/k/v/o, cross q/k/v/o, FFN in/out
 
-  TensorMap feed;
-  for (NamedTensor& t : load_test_set(test_data_sets(dir / "denoiser").front().string(), "input")) feed[t.name] = t.tensor;
+  const TensorMap feed = first_test_set(dir);
   SessionOptions cpu_o;
   cpu_o.device = "cpu";
   Session cpu(g->clone(), cpu_o);
@@ -73,15 +119,19 @@ TEST_P(Fp8Gpu, QuantisedDenoiserMatchesTheCpuWithoutCpuNodes) {
 
   SessionOptions o;
   o.device = c.backend;
+  o.precision = c.precision;
   Session gpu(std::move(g), o);
   for (int run = 0; run < 2; ++run) {
     TensorMap got = gpu.run(feed);
     for (const auto& [name, w] : want) {
       ASSERT_TRUE(got.count(name)) << name;
-      // W8A8: the GPU's division can move a snapped activation by one e4m3
-      // step where the CPU's rounds the other way (parity_qmatmul_test).
-      Comparison cmp = compare_tensors(got.at(name), w, 0.0, c.activations ? 2e-3 : 1e-4);
-      EXPECT_TRUE(cmp.ok) << name << ": " << cmp.reason << " (max abs error " << cmp.max_abs_error << "), run " << run;
+      const double l2 = relative_l2(got.at(name), w);
+      Comparison cmp = compare_tensors(got.at(name), w, 0.0, max_abs_tolerance(c));
+      if (c.activations)
+        EXPECT_LE(l2, W8A8_RELATIVE_L2) << name << " (max abs error " << cmp.max_abs_error << "), run " << run;
+      else
+        EXPECT_TRUE(cmp.ok) << name << ": " << cmp.reason << " (max abs error " << cmp.max_abs_error << "), run " << run;
+      if (run == 0) std::printf("  %s: max abs error %.3g, relative L2 %.3g\n", name.c_str(), cmp.max_abs_error, l2);
     }
   }
   size_t on_gpu = 0;
@@ -92,10 +142,73 @@ TEST_P(Fp8Gpu, QuantisedDenoiserMatchesTheCpuWithoutCpuNodes) {
   EXPECT_EQ(gpu.last_stats().nodes_on_fallback, 0u);
 }
 
-INSTANTIATE_TEST_SUITE_P(TinyWan, Fp8Gpu, testing::ValuesIn(cases()),
-                         [](const testing::TestParamInfo<Fp8Case>& info) {
-                           return info.param.backend + "_" + info.param.style + (info.param.activations ? "_w8a8" : "_w8");
-                         });
+// Every vdrt.QMatMul of the quantised tiny Wan alone, fed the input the CPU
+// computed for it in the whole model: the GPU must match the CPU within 1e-5
+// of the largest output (weights only, fp32), or 2e-3 (W8A8: one e4m3 step
+// of one activation where the division rounds the other way, as in
+// parity_qmatmul_test; fp16: activations rounded to f16). Each of the 20
+// layers took 5e-7 on the H200, cooperative matrices or not.
+class Fp8GpuLayers : public testing::TestWithParam<Fp8Case> {};
+
+TEST_P(Fp8GpuLayers, EachQMatMulOnItsOwnInputMatchesTheCpu) {
+  const Fp8Case& c = GetParam();
+  VDRT_REQUIRE_DEVICE(c.backend);
+  const fs::path dir = fs::path(source_path("models/tiny_wan")) / c.style;
+  std::unique_ptr<Graph> g = quantised_denoiser(dir, c.activations);
+  std::vector<const Node*> layers;
+  for (const auto& n : g->nodes())
+    if (n->qualified_op() == "vdrt.QMatMul") layers.push_back(n.get());
+  ASSERT_EQ(layers.size(), 20u);
+  for (const Node* n : layers) g->outputs().push_back(n->input(0));
+  SessionOptions cpu_o;
+  cpu_o.device = "cpu";
+  TensorMap inputs = Session(g->clone(), cpu_o).run(first_test_set(dir));
+
+  const double tol = c.activations || c.precision == "fp16" ? 2e-3 : 1e-5;
+  for (const Node* n : layers) {
+    const Tensor& a = inputs.at(n->input(0)->name());
+    auto one = std::make_unique<Graph>();
+    one->name = n->name();
+    one->opsets = g->opsets;
+    Value* x = one->value("x");
+    x->set_dtype(DType::F32);
+    x->set_shape(Shape(std::vector<Dim>(a.dims().begin(), a.dims().end())));
+    one->inputs().push_back(x);
+    std::vector<Value*> ins{x};
+    for (size_t i = 1; i < n->inputs().size(); ++i)
+      ins.push_back(one->add_constant("c" + std::to_string(i), n->input(i)->constant()));
+    Value* y = one->value("y");
+    one->add_node("QMatMul", ins, {y}, "q", "vdrt")->attrs() = n->attrs();
+    one->outputs().push_back(y);
+
+    const TensorMap feed{{"x", a}};
+    const Tensor want = Session(one->clone(), cpu_o).run(feed).at("y");
+    SessionOptions o;
+    o.device = c.backend;
+    o.precision = c.precision;
+    o.cpu_fallback = false;
+    const Tensor got = Session(std::move(one), o).run(feed).at("y");
+    std::vector<double> w = want.as_double(), v = got.as_double();
+    double scale = 1, worst = 0;
+    for (size_t i = 0; i < w.size(); ++i) scale = std::max(scale, std::fabs(w[i])), worst = std::max(worst, std::fabs(v[i] - w[i]));
+    EXPECT_LE(worst / scale, tol) << n->name();
+  }
+}
+
+std::vector<Fp8Case> layer_cases() {
+  std::vector<Fp8Case> out;
+  for (const Fp8Case& c : cases())
+    if (c.style == "ts17") out.push_back(c);  // the three exports share the weights
+  return out;
+}
+
+std::string case_name(const testing::TestParamInfo<Fp8Case>& info) {
+  return info.param.backend + "_" + info.param.style + (info.param.activations ? "_w8a8" : "_w8") +
+         (info.param.precision == "fp16" ? "_fp16" : "");
+}
+
+INSTANTIATE_TEST_SUITE_P(TinyWan, Fp8GpuLayers, testing::ValuesIn(layer_cases()), case_name);
+INSTANTIATE_TEST_SUITE_P(TinyWan, Fp8Gpu, testing::ValuesIn(cases()), case_name);
 
 }  // namespace
 }  // namespace vdrt::test

@@ -2,6 +2,13 @@
 // per-token e4m3 activations) on every GPU backend against the CPU kernel:
 // the codes are decoded in the GEMM's tile loads, so odd shapes, both tile
 // sizes, subnormal codes and the saturating code 448 all go through them.
+// On a device with cooperative matrices (the H200) the W8A8 cases and every
+// fp16 case run matmul_coopmat_e4m3 instead (kernels/gpu/matmul.cpp,
+// qmatmul_uses_coopmat): N % 16 == 0 takes its 16-byte weight loads, other N
+// its byte loads; K tails and M, N edges are in both. Elsewhere (lavapipe)
+// the fp16 cases run the fp32 kernel.
+#include <algorithm>
+#include <cmath>
 #include <random>
 
 #include "backends/parity.h"
@@ -32,10 +39,20 @@ Tensor scales(int64_t N, uint32_t seed) {
   return t;
 }
 
+// Row r of A scaled by 2^(r % 9 - 4): rows whose per-token scales differ
+// by up to 256x, so a scale applied to the wrong row shows.
+Value* spread_rows(GraphBuilder& b, Value* a, int64_t M) {
+  Tensor f(DType::F32, {M, 1});
+  for (int64_t r = 0; r < M; ++r) f.data<float>()[r] = std::ldexp(1.0f, int(r % 9) - 4);
+  return b.op("Mul", {a, b.constant("row_factors", f)});
+}
+
 ParityCase qmatmul(const std::string& name, std::vector<Dim> da, int64_t K, int64_t N, bool bias, bool act_quant,
-                   double tol = 1e-5) {
+                   double tol = 1e-5, bool spread = false) {
   return {name, [=](GraphBuilder& b) {
-            std::vector<Value*> ins{b.input("a", da), b.constant("w", codes(K, N, 5)), b.constant("scale", scales(N, 6))};
+            Value* a = b.input("a", da);
+            if (spread) a = spread_rows(b, a, da.size() == 2 ? da[0].value() : 1);
+            std::vector<Value*> ins{a, b.constant("w", codes(K, N, 5)), b.constant("scale", scales(N, 6))};
             if (bias) ins.push_back(b.random({N}, 7));
             AttributeMap at;
             if (act_quant) at.set("act_quant", Attribute(std::string("per_token_e4m3")));
@@ -55,6 +72,29 @@ const std::vector<ParityCase>& cases() {
     // activation by one e4m3 step, so the tolerance is looser.
     v.push_back(qmatmul("ActQuantBias", {2, 40, 72}, 72, 50, true, true, 2e-3));
     v.push_back(qmatmul("ActQuantLongRows", {5, 1000}, 1000, 33, false, true, 2e-3));
+    // Wan-like N (a multiple of 16): whole tiles, and a last tile half past N
+    // with a K tail.
+    v.push_back(qmatmul("Aligned", {2, 150, 256}, 256, 384, true, false, 1e-4));
+    v.push_back(qmatmul("AlignedKTail", {70, 200}, 200, 272, false, false, 1e-4));
+    v.push_back(qmatmul("ActQuantAligned", {300, 512}, 512, 256, true, true, 2e-3));
+    // The tiny Wan's layer shapes (48 tokens or 8 text tokens, dim 64), rows
+    // of very different magnitudes.
+    v.push_back(qmatmul("ActQuantRowSpread", {48, 64}, 64, 64, true, true, 2e-3, true));
+    v.push_back(qmatmul("ActQuantFewRows", {8, 64}, 64, 128, true, true, 2e-3, true));
+    v.push_back(qmatmul("RowSpread", {48, 128}, 128, 64, true, false, 1e-4, true));
+    // fp16 precision: on cooperative matrices the activations are rounded
+    // to f16 (relative error <= 2^-11 each; the decoded weights are exact),
+    // so an output moves by about 2^-11 * ||a * w|| / sqrt(3), random signs
+    // (< 3e-4 of the largest output here); 2e-3 bounds it with margin and
+    // covers W8A8's one-step snap differences.
+    const size_t fp32_cases = v.size();
+    for (size_t i = 0; i < fp32_cases; ++i) {
+      ParityCase c = v[i];
+      c.name += "Fp16";
+      c.tolerance = std::max(c.tolerance, 2e-3);
+      c.options.precision = "fp16";
+      v.push_back(std::move(c));
+    }
     return v;
   }();
   return c;

@@ -1,0 +1,150 @@
+// Cooperative-matrix GEMM planning shared by MatMul/Gemm (matmul.cpp) and
+// vdrt.QMatMul: see matmul_coopmat.h.
+#include "kernels/gpu/matmul_coopmat.h"
+
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+
+namespace vdrt::gpu {
+namespace {
+
+uint32_t u32(int64_t v, const char* what) {
+  VDRT_CHECK(v >= 0 && v <= int64_t(0xffffffffu), std::string("GPU GEMM: ") + what + " exceeds 32 bits");
+  return static_cast<uint32_t>(v);
+}
+
+// The e4m3 GEMM's tile. H200, 4680 x 1536 x 8960 (bench/RESULTS.md): 8
+// subgroups of 64 x 32 take 0.77 ms, 4 of 64 x 64 (the f16 GEMM's best)
+// 1.21 ms: decoding the weights wants the extra invocations and the smaller
+// register set (more work groups per multiprocessor) to hide its latency.
+CoopTile pick_e4m3_tile(const DeviceCaps& caps) {
+  if (const auto& t = gemm_variant().tile; t && t->valid_e4m3(caps)) return *t;
+  for (CoopTile t : {CoopTile{128, 128, 32, 64, 32, 0}, CoopTile{128, 128, 32, 64, 64, 0}})
+    if (t.valid_e4m3(caps)) return t;
+  return CoopTile{};
+}
+
+}  // namespace
+
+bool coopmat_device(const DeviceCaps& caps) {
+  return caps.coopmat_f16_16x16x16 && caps.fp16 && caps.subgroup_size == 32 && caps.max_shared_bytes >= 28 * 1024 &&
+         caps.max_workgroup_invocations >= 256;
+}
+
+size_t CoopTile::shared_bytes(bool at, bool bt) const {
+  const size_t a = at ? size_t(bk) * (bm / 8 + 1) : size_t(bm) * (bk / 8 + 1);
+  const size_t b = bt ? size_t(bn) * (bk / 8 + 1) : size_t(bk) * (bn / 8 + 1);
+  return 2 * (a + b) * 16;
+}
+
+bool CoopTile::valid(const DeviceCaps& caps, bool at, bool bt) const {
+  if (!bm || !bn || !bk || !wm || !wn || bm % wm || bn % wn || wm % 16 || wn % 16 || bk % 16) return false;
+  if (bm % 8 || bn % 8 || (wm / 16) * (wn / 16) > 32) return false;
+  const uint32_t nt = threads();
+  const size_t a_ab = at ? size_t(bk) * (bm / 8 + 1) : size_t(bm) * (bk / 8 + 1);
+  return nt <= caps.max_workgroup_invocations && (size_t(bm) * bk / 8) % nt == 0 &&
+         (size_t(bn) * bk / 8) % nt == 0 && shared_bytes(at, bt) <= caps.max_shared_bytes &&
+         2 * a_ab >= size_t(nt / 32) * 64;  // the epilogue's per-subgroup scratch fits in As
+}
+
+bool CoopTile::valid_e4m3(const DeviceCaps& caps) const {
+  if (!valid(caps, false, false) || bn % 16 || (size_t(bk) * bn / 16) % threads()) return false;
+  if (wn > 128 || 32 % (wn / 4)) return false;
+  return 2 * size_t(bm) * (bk / 8 + 1) >= size_t(threads() / 32) * 4 * wn;
+}
+
+std::string CoopTile::str() const {
+  return std::to_string(bm) + "x" + std::to_string(bn) + "x" + std::to_string(bk) + "/" + std::to_string(wm) + "x" +
+         std::to_string(wn);
+}
+
+const GemmVariant& gemm_variant() {
+  static const GemmVariant v = [] {
+    GemmVariant v;
+    const char* e = std::getenv("VDRT_VK_GEMM_VARIANT");
+    if (!e || !*e) return v;
+    if (std::string(e) == "old") {
+      v.old = true;
+      return v;
+    }
+    CoopTile t{};
+    if (std::sscanf(e, "%u,%u,%u,%u,%u,%u", &t.bm, &t.bn, &t.bk, &t.wm, &t.wn, &t.flags) >= 5) v.tile = t;
+    else std::fprintf(stderr, "vdrt: ignoring VDRT_VK_GEMM_VARIANT=%s (want old or BM,BN,BK,WM,WN)\n", e);
+    return v;
+  }();
+  return v;
+}
+
+CoopTile pick_coop_tile(const DeviceCaps& caps, bool at, bool bt) {
+  if (const auto& t = gemm_variant().tile; t && t->valid(caps, at, bt)) return *t;
+  // H200, 4680 x 8960 x 1536: 128 x 128 tiles of 4 subgroups (64 x 64 each)
+  // 132 TFLOP/s; 8 subgroups (64 x 32) and 128 x 256 / 256 x 128 tiles
+  // (64 x 64), BK 64, the -O build and direct global fragment loads 116-120.
+  for (CoopTile t : {CoopTile{128, 128, 32, 64, 64, 0}, CoopTile{128, 128, 32, 64, 32, 0}}) {
+    if (t.valid(caps, at, bt)) return t;
+  }
+  return CoopTile{};
+}
+
+int64_t round_up(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
+
+Dispatch to_f16(Arg src, Arg dst, int64_t R, int64_t C, int64_t Rp, int64_t Cp, int64_t sr, int64_t sc,
+                const DeviceCaps& caps) {
+  Dispatch d;
+  d.shader = "matmul_to_f16";
+  const bool vec4 = (sc == 1 || C == 1) && sr % 4 == 0 && C % 4 == 0;
+  d.spec = {vec4};
+  d.args = {src, dst};
+  d.writes = {false, true};
+  d.u32(u32(R, "rows")).u32(u32(C, "cols")).u32(u32(Rp, "rows")).u32(u32(Cp / 8, "cols"));
+  d.u32(u32(sr, "stride")).u32(u32(sc, "stride")).u32(0);
+  set_groups_1d(d, uint64_t(Rp) * uint64_t(Cp / 8), 256, caps);
+  return d;
+}
+
+std::optional<Program> plan_qmatmul_coopmat(const QMatMulShape& q, const DeviceCaps& caps) {
+  const CoopTile t = pick_e4m3_tile(caps);
+  if (!t.bm || q.M <= 0 || q.N <= 0 || q.K <= 0) return std::nullopt;
+  const int64_t Mp = round_up(q.M, t.bm), Kp = round_up(q.K, t.bk);
+  // A16 is bound whole (a range the device must allow); W and Y are indexed
+  // in 32 bits.
+  if (uint64_t(Mp) * uint64_t(Kp) * 2 > caps.max_storage_range) return std::nullopt;
+  u32(q.K * q.N, "weight size");
+  u32(q.M * q.N, "output size");
+  u32(Mp * Kp / 8, "padded A");
+
+  Program p;
+  p.scratch_bytes = {size_t(Mp * Kp * 2)};
+  if (q.act_quant) {
+    // Each row's e4m3 snaps as f16, and its scale for the epilogue.
+    p.scratch_bytes.push_back(size_t(q.M) * 4);
+    Dispatch d;
+    d.shader = "quantize_rows_e4m3_f16";
+    d.args = {in(0), scratch(0), scratch(1)};
+    d.writes = {false, true, true};
+    d.u32(u32(q.M, "rows")).u32(u32(q.K, "row length")).u32(u32(Mp, "padded rows")).u32(u32(Kp / 2, "padded row"));
+    set_groups_1d(d, uint64_t(Mp) * 256, 256, caps);
+    p.dispatches.push_back(std::move(d));
+  } else {
+    p.dispatches.push_back(to_f16(in(0), scratch(0), q.M, q.K, Mp, Kp, q.K, 1, caps));
+  }
+
+  Dispatch d;
+  d.shader = "matmul_coopmat_e4m3";
+  d.variant = t.str();
+  d.spec = {t.threads(), t.bm, t.bn, t.bk, t.wm, t.wn, q.bias, q.act_quant, q.N % 16 == 0};
+  // Absent bias and row scales bind the scales again (never read).
+  d.args = {scratch(0), in(1), in(2), q.bias ? in(3) : in(2), q.act_quant ? scratch(1) : in(2), out(0)};
+  d.writes = {false, false, false, false, false, true};
+  d.u32(u32(q.M, "M")).u32(u32(q.N, "N")).u32(u32(q.K, "K")).u32(u32(Kp, "K")).u32(u32(Kp / 8, "lda"));
+  const int64_t gx = (q.N + t.bn - 1) / t.bn, gy = Mp / t.bm;
+  VDRT_CHECK(gx <= caps.max_groups_x && gy <= caps.max_groups_y, "GPU QMatMul: too many work groups");
+  d.groups[0] = static_cast<uint32_t>(gx);
+  d.groups[1] = static_cast<uint32_t>(gy);
+  p.dispatches.push_back(std::move(d));
+
+  return p;
+}
+
+}  // namespace vdrt::gpu

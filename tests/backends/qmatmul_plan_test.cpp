@@ -1,0 +1,126 @@
+// Which GEMM vdrt.QMatMul (and, for contrast, MatMul) is planned on, without
+// a device: the cooperative-matrix e4m3 path cannot run on lavapipe, so the
+// routing and the plan's numbers (padding, scratch, grid, the 16-byte weight
+// loads) are checked here against a device that reports NV cooperative
+// matrices like the H200 does; parity_qmatmul_test checks the results there.
+#if defined(VDRT_WITH_VULKAN) || defined(VDRT_WITH_OPENCL)
+#include <gtest/gtest.h>
+
+#include "backends/gpu_backend_common.h"
+#include "passes/graph_builder.h"
+
+namespace vdrt::test {
+namespace {
+
+// What the Vulkan backend reports for the H200 (subgroups of 32, 48 KiB of
+// shared memory, 1024 invocations, fp16, NV cooperative matrices 16x16x16).
+gpu::DeviceCaps coopmat_device(const std::string& precision) {
+  gpu::DeviceCaps c;
+  c.subgroup_size = 32;
+  c.max_shared_bytes = 48 * 1024;
+  c.max_workgroup_invocations = 1024;
+  c.max_storage_range = 0xffffffffu;
+  c.fp16 = true;
+  c.coopmat_f16_16x16x16 = true;
+  c.precision = precision;
+  return c;
+}
+
+struct Planned {
+  gpu::Program program;
+  std::vector<std::string> shaders;
+};
+
+Planned plan_qmatmul(int64_t M, int64_t K, int64_t N, bool bias, bool act_quant, const gpu::DeviceCaps& caps) {
+  GraphBuilder b(18);
+  std::vector<Value*> ins{b.input("a", {M, K}), b.input("w", {K, N}, DType::F8E4M3), b.input("scale", {N})};
+  if (bias) ins.push_back(b.input("bias", {N}));
+  AttributeMap at;
+  if (act_quant) at.set("act_quant", Attribute(std::string("per_token_e4m3")));
+  b.output(b.op("QMatMul", ins, at, "vdrt"));
+  std::unique_ptr<Graph> g = b.take();
+  const Node& node = *g->nodes().front();
+  std::vector<TensorDesc> in{{DType::F32, {M, K}}, {DType::F8E4M3, {K, N}}, {DType::F32, {N}}};
+  if (bias) in.push_back({DType::F32, {N}});
+  std::vector<const Tensor*> known(in.size(), nullptr);
+  Planned p;
+  p.program = gpu::plan("test", node, 18, in, {{DType::F32, {M, N}}}, known, caps);
+  for (const auto& d : p.program.dispatches) p.shaders.push_back(d.shader);
+  return p;
+}
+
+using Shaders = std::vector<std::string>;
+
+TEST(QMatMulPlan, Fp16WeightsRunOnCooperativeMatricesWithWeightsKeptInBytes) {
+  // Wan2.1-1.3B's FFN-in layer for one chunk of 3 frames.
+  Planned p = plan_qmatmul(4680, 1536, 8960, true, false, coopmat_device("fp16"));
+  ASSERT_EQ(p.shaders, (Shaders{"matmul_to_f16", "matmul_coopmat_e4m3"}));
+  // Only A gets an f16 copy (rows padded to the 128-row tile); the weights
+  // are read as the node's 1-byte codes.
+  EXPECT_EQ(p.program.scratch_bytes, (std::vector<size_t>{4736u * 1536u * 2u}));
+  const gpu::Dispatch& g = p.program.dispatches[1];
+  EXPECT_EQ(g.args[1].kind, gpu::Arg::Input);
+  EXPECT_EQ(g.args[1].index, 1u);
+  EXPECT_EQ(g.args[3].index, 3u);  // the bias
+  EXPECT_EQ(g.push, (std::vector<uint32_t>{4680, 8960, 1536, 1536, 1536 / 8}));
+  EXPECT_EQ(g.spec[0], 256u);  // 8 subgroups of 64 x 32
+  EXPECT_EQ(g.groups[0], 70u);  // 8960 / 128
+  EXPECT_EQ(g.groups[1], 37u);  // 4736 / 128
+  ASSERT_EQ(g.spec.size(), 9u);
+  EXPECT_EQ(g.spec[6], 1u);  // bias
+  EXPECT_EQ(g.spec[7], 0u);  // no row scales
+  EXPECT_EQ(g.spec[8], 1u);  // N % 16 == 0: 16-byte weight loads
+}
+
+TEST(QMatMulPlan, OddShapesPadKAndLoadWeightBytes) {
+  Planned p = plan_qmatmul(33, 45, 70, false, false, coopmat_device("fp16"));
+  ASSERT_EQ(p.shaders, (Shaders{"matmul_to_f16", "matmul_coopmat_e4m3"}));
+  EXPECT_EQ(p.program.scratch_bytes, (std::vector<size_t>{128u * 64u * 2u}));
+  const gpu::Dispatch& g = p.program.dispatches[1];
+  EXPECT_EQ(g.push, (std::vector<uint32_t>{33, 70, 45, 64, 8}));
+  EXPECT_EQ(g.spec[8], 0u);
+  EXPECT_EQ(g.groups[0], 1u);
+  EXPECT_EQ(g.groups[1], 1u);
+}
+
+TEST(QMatMulPlan, PerTokenActivationsTakeCooperativeMatricesAtFp32Too) {
+  // Both operands are e4m3 values, exact in f16: the products are exact.
+  for (const char* precision : {"fp32", "fp16"}) {
+    Planned p = plan_qmatmul(300, 512, 256, true, true, coopmat_device(precision));
+    ASSERT_EQ(p.shaders, (Shaders{"quantize_rows_e4m3_f16", "matmul_coopmat_e4m3"})) << precision;
+    EXPECT_EQ(p.program.scratch_bytes, (std::vector<size_t>{384u * 512u * 2u, 300u * 4u})) << precision;
+    EXPECT_EQ(p.program.dispatches[0].push, (std::vector<uint32_t>{300, 512, 384, 256}));
+    const gpu::Dispatch& g = p.program.dispatches[1];
+    EXPECT_EQ(g.spec[7], 1u);
+    EXPECT_EQ(g.args[4].kind, gpu::Arg::Scratch);
+    EXPECT_EQ(g.args[4].index, 1u);
+  }
+}
+
+TEST(QMatMulPlan, Fp32WeightsOnlyAndDevicesWithoutCooperativeMatricesKeepTheFp32Kernel) {
+  EXPECT_EQ(plan_qmatmul(300, 512, 256, true, false, coopmat_device("fp32")).shaders, (Shaders{"matmul"}));
+  gpu::DeviceCaps plain = coopmat_device("fp16");
+  plain.coopmat_f16_16x16x16 = false;
+  EXPECT_EQ(plan_qmatmul(300, 512, 256, true, false, plain).shaders, (Shaders{"matmul"}));
+  EXPECT_EQ(plan_qmatmul(300, 512, 256, true, true, plain).shaders, (Shaders{"quantize_rows_e4m3", "matmul"}));
+}
+
+TEST(QMatMulPlan, MatMulTakesCooperativeMatricesAtFp16Only) {
+  auto shaders = [](const std::string& precision) {
+    GraphBuilder b(18);
+    b.output(b.op("MatMul", {b.input("a", {300, 512}), b.input("b", {512, 256})}));
+    std::unique_ptr<Graph> g = b.take();
+    std::vector<TensorDesc> in{{DType::F32, {300, 512}}, {DType::F32, {512, 256}}};
+    gpu::Program p = gpu::plan("test", *g->nodes().front(), 18, in, {{DType::F32, {300, 256}}}, {nullptr, nullptr},
+                               coopmat_device(precision));
+    Shaders s;
+    for (const auto& d : p.dispatches) s.push_back(d.shader);
+    return s;
+  };
+  EXPECT_EQ(shaders("fp32"), (Shaders{"matmul"}));
+  EXPECT_EQ(shaders("fp16"), (Shaders{"matmul_to_f16", "matmul_to_f16", "matmul_coopmat_f16"}));
+}
+
+}  // namespace
+}  // namespace vdrt::test
+#endif
