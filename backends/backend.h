@@ -54,6 +54,16 @@ class CompiledOp {
   virtual ~CompiledOp() = default;
 };
 
+// Runtime state held in a backend's memory (e.g. a KV cache on the GPU):
+// the node's GPU kernels bind its buffers next to the node's tensors. What
+// each buffer holds is agreed between the op's kernels and the state's
+// owner (kernels/sparse_kv_device.h for the sparse attention ops).
+class DeviceOpState : public OpState {
+ public:
+  virtual const Backend& device() const = 0;
+  virtual DeviceTensor buffer(uint32_t index) const = 0;
+};
+
 class Backend {
  public:
   virtual ~Backend() = default;

@@ -15,7 +15,8 @@ bool plans(const Node& node, const DeviceCaps& caps) {
 }
 
 Program plan(const std::string& api, const Node& node, int64_t opset, const std::vector<TensorDesc>& inputs,
-             const std::vector<TensorDesc>& outputs, const std::vector<const Tensor*>& known, const DeviceCaps& caps) {
+             const std::vector<TensorDesc>& outputs, const std::vector<const Tensor*>& known, const DeviceCaps& caps,
+             bool stateful) {
   ErrorSite site{"", node.name(), node.qualified_op()};
   const Kernel* k = KernelRegistry::instance().find(node.domain(), node.op_type());
   VDRT_CHECK(k != nullptr, "the " + api + " backend has no kernel for this op", site);
@@ -23,10 +24,15 @@ Program plan(const std::string& api, const Node& node, int64_t opset, const std:
   for (const auto& d : inputs) ins.push_back(TensorInfo{d.dtype, d.dims});
   for (const auto& d : outputs) outs.push_back(TensorInfo{d.dtype, d.dims});
   try {
-    return k->build(KernelArgs{node, opset, ins, outs, known, caps});
+    return k->build(KernelArgs{node, opset, ins, outs, known, caps, stateful});
   } catch (const Error& e) {
     throw e.with_site(site);
   }
+}
+
+bool accepts_state(const Backend& backend, const Node& node, const OpState& state, const DeviceCaps& caps) {
+  const auto* ds = dynamic_cast<const DeviceOpState*>(&state);
+  return ds && &ds->device() == &backend && plans(node, caps);
 }
 
 std::string tuning_file_of(const std::string& backend, const DeviceDescription& d) {

@@ -17,11 +17,16 @@ namespace vdrt::gpu {
 // Whether kernels/gpu plans `node` for a device with `caps`. Never throws.
 bool plans(const Node& node, const DeviceCaps& caps);
 
-// The dispatches of `node` for these shapes. Throws vdrt::Error when no
-// kernel plans the op (`api` names the backend in the message) or the plan
-// refuses the shapes.
+// The dispatches of `node` for these shapes (`stateful`: with a device state
+// bound, KernelArgs::stateful). Throws vdrt::Error when no kernel plans the
+// op (`api` names the backend in the message) or the plan refuses the shapes.
 Program plan(const std::string& api, const Node& node, int64_t opset, const std::vector<TensorDesc>& inputs,
-             const std::vector<TensorDesc>& outputs, const std::vector<const Tensor*>& known, const DeviceCaps& caps);
+             const std::vector<TensorDesc>& outputs, const std::vector<const Tensor*>& known, const DeviceCaps& caps,
+             bool stateful = false);
+
+// Whether a GPU backend runs `node` with `state` bound: a DeviceOpState in
+// `backend`'s memory, on a node kernels/gpu plans.
+bool accepts_state(const Backend& backend, const Node& node, const OpState& state, const DeviceCaps& caps);
 
 // One device of a GPU backend, as the driver reports it.
 struct DeviceDescription {

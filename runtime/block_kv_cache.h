@@ -29,6 +29,7 @@
 #include "graph/tensor.h"
 #include "kernels/sparse_kv_state.h"
 #include "runtime/kv_cache.h"
+#include "runtime/sparse_layer_cache.h"
 
 namespace vdrt {
 
@@ -38,7 +39,7 @@ namespace vdrt {
 std::vector<double> pooled_block_importance(const std::vector<float>& pooled_q, const std::vector<const float*>& keys,
                                             int64_t dk, float scale);
 
-class BlockKvCache final : public SparseKvState {
+class BlockKvCache final : public SparseKvState, public SparseLayerCache {
  public:
   // `params` are the layer's op attributes; `frame_policy` applies to HSA
   // only (PBSA layers accept unbounded or pbsa, which mean the same).
@@ -48,20 +49,20 @@ class BlockKvCache final : public SparseKvState {
 
   // The rollout's hooks, in order per chunk: begin_chunk; runs (with
   // set_accumulate(true) around the cache-filling pass); append.
-  void begin_chunk(int64_t chunk) { chunk_ = chunk; }
-  void set_accumulate(bool on) { accumulate_ = on; }
+  void begin_chunk(int64_t chunk) override { chunk_ = chunk; }
+  void set_accumulate(bool on) override { accumulate_ = on; }
   void set_recorder(AttentionRecorder* r) { recorder_ = r; }
   // Folds the masses accumulated since the last append into the saliencies,
   // appends one chunk's keys/values [B, frames * tokens_per_frame, H_kv, D],
   // then slides the window and admits/evicts.
   void append(const Tensor& key, const Tensor& value);
 
-  size_t bytes() const;               // keys, values and pooled keys held
-  size_t peak_bytes() const { return peak_bytes_; }  // the most held at once (before eviction)
+  size_t bytes() const override;      // keys, values and pooled keys held
+  size_t peak_bytes() const override { return peak_bytes_; }  // the most held at once (before eviction)
   int64_t frames_seen() const { return frames_seen_; }
-  int64_t window_frames_held() const;  // frames in the local window (all frames for HSA)
+  int64_t window_frames_held() const override;  // frames in the local window (all frames for HSA)
   int64_t memory_blocks_held(int64_t batch, int64_t kv_head) const;
-  const SparseAttentionParams& params() const { return params_; }
+  const SparseAttentionParams& params() const override { return params_; }
   // Saliency of every block of a lane, in the order of lane(b, h).blocks.
   std::vector<double> saliency(int64_t batch, int64_t kv_head) const;
 

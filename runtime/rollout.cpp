@@ -37,11 +37,13 @@ Rollout::Rollout(VideoPipeline& pipeline, Tensor context, RolloutOptions options
     value_shapes.push_back(declared_dims(g, pipeline_.names.past_value + std::to_string(l), batch));
   }
   cache_ = std::make_unique<KvCache>(key_shapes, value_shapes, c.tokens_per_frame, options_.cache);
-  sparse_ = SparseKvBinding::create(*pipeline_.denoiser, batch, options_.cache);
+  sparse_ = SparseKvBinding::create(*pipeline_.denoiser, batch, options_.cache, c.frames_per_chunk);
   // On a GPU the dense cache lives in device memory: a call then uploads only
-  // the latents, timestep and context. (Sparse layers keep their block caches
-  // on the host: their kernels are CPU-only so far.)
-  if (!sparse_ && pipeline_.denoiser->backend().info().backend != "cpu") cache_->use_device(*pipeline_.denoiser);
+  // the latents, timestep and context. Sparse layers' block caches live there
+  // too when the GPU kernels read them (SparseKvBinding); host block caches
+  // keep the whole cache on the host.
+  if (pipeline_.denoiser->backend().info().backend != "cpu" && (!sparse_ || sparse_->on_device()))
+    cache_->use_device(*pipeline_.denoiser);
 }
 
 TensorMap Rollout::run_denoiser(const Tensor& x, double t, DeviceMap* present) {
@@ -121,12 +123,17 @@ std::optional<ChunkResult> Rollout::next(const std::atomic<bool>* cancel) {
     if (sparse_) sparse_->set_accumulate(false);
     throw;
   }
-  if (sparse_) sparse_->set_accumulate(false);
+  if (sparse_) {
+    sparse_->set_accumulate(false);
+    sparse_->end_chunk();  // device caches: the pass appended the chunk; admit and evict
+  }
   if (cache_->on_device()) {
     std::vector<DeviceArray> dk, dv;
     for (size_t l = 0; l < cache_->layers(); ++l) {
-      dk.push_back(present.at(n.present_key + std::to_string(l)));
-      dv.push_back(present.at(n.present_value + std::to_string(l)));
+      // A sparse layer's dense cache stays empty: its past inputs stay [B, 0, H, D].
+      const bool sparse = sparse_ && sparse_->has_layer(static_cast<int64_t>(l));
+      dk.push_back(sparse ? cache_->device_key(l) : present.at(n.present_key + std::to_string(l)));
+      dv.push_back(sparse ? cache_->device_value(l) : present.at(n.present_value + std::to_string(l)));
     }
     cache_->append(dk, dv);
   }

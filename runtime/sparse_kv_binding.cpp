@@ -13,9 +13,16 @@ int64_t fixed_dim(const Value* v, size_t i) {
 
 }  // namespace
 
-std::unique_ptr<SparseKvBinding> SparseKvBinding::create(Session& session, int64_t batch, const CachePolicy& policy) {
+std::unique_ptr<SparseKvBinding> SparseKvBinding::create(Session& session, int64_t batch, const CachePolicy& policy,
+                                                         int64_t chunk_frames) {
   auto binding = std::make_unique<SparseKvBinding>();
   bool any_pbsa = false;
+  struct Layer {
+    const Node* node;
+    SparseAttentionParams params;
+    int64_t heads, query_heads, dk, dv;
+  };
+  std::vector<Layer> layers;
   for (const Node* node : session.state_slots()) {
     ErrorSite site{session.graph().source_path, node->name(), node->qualified_op()};
     SparseMethod method;
@@ -35,12 +42,39 @@ std::unique_ptr<SparseKvBinding> SparseKvBinding::create(Session& session, int64
       const int64_t heads = p.kv_num_heads > 0 ? p.kv_num_heads : fixed_dim(kin, 2);
       const int64_t dk = fixed_dim(kin, 3), dv = fixed_dim(vin, 3);
       VDRT_CHECK(heads > 0 && dk > 0 && dv > 0, "the KV heads and head sizes of this attention are not fixed dims");
-      binding->caches_[p.layer] = std::make_shared<BlockKvCache>(batch, heads, dk, dv, p, policy);
+      const int64_t query_heads = p.num_heads > 0 ? p.num_heads : fixed_dim(node->input(0), 2);
+      binding->caches_[p.layer] = nullptr;
       binding->nodes_[p.layer] = node;
+      layers.push_back({node, p, heads, query_heads, dk, dv});
     } catch (const Error& e) {
       throw e.with_site(site);
     }
   }
+  // On a GPU whose kernels read the caches in its memory, every layer's
+  // cache lives there; otherwise (or if one layer cannot) all on the host.
+  Backend& device = session.backend();
+  std::map<int64_t, std::shared_ptr<DeviceBlockKvCache>> on_device;
+  if (chunk_frames > 0 && device.info().backend != "cpu" && !layers.empty()) {
+    for (const Layer& l : layers) {
+      if (l.query_heads <= 0) break;
+      auto cache = std::make_shared<DeviceBlockKvCache>(device, batch, l.heads, l.query_heads, chunk_frames, l.dk, l.dv,
+                                                        l.params, policy);
+      if (!device.accepts_state(*l.node, *cache)) break;
+      on_device[l.params.layer] = std::move(cache);
+    }
+    if (on_device.size() != layers.size()) on_device.clear();
+  }
+  for (const Layer& l : layers) {
+    if (!on_device.empty()) {
+      binding->caches_[l.params.layer] = on_device.at(l.params.layer);
+      binding->states_[l.params.layer] = on_device.at(l.params.layer);
+    } else {
+      auto cache = std::make_shared<BlockKvCache>(batch, l.heads, l.dk, l.dv, l.params, policy);
+      binding->caches_[l.params.layer] = cache;
+      binding->states_[l.params.layer] = cache;
+    }
+  }
+  binding->on_device_ = !on_device.empty();
   if (binding->caches_.empty()) {
     VDRT_CHECK(policy.kind != CachePolicy::Kind::Pbsa,
                "cache policy pbsa needs a denoiser rewritten with sparsify-attention method = \"pbsa\" "
@@ -54,7 +88,22 @@ std::unique_ptr<SparseKvBinding> SparseKvBinding::create(Session& session, int64
 }
 
 void SparseKvBinding::attach(Session& session) const {
-  for (const auto& [layer, cache] : caches_) session.bind_state(*nodes_.at(layer), cache);
+  for (const auto& [layer, state] : states_) session.bind_state(*nodes_.at(layer), state);
+}
+
+BlockKvCache& SparseKvBinding::layer(int64_t l) {
+  auto* cache = dynamic_cast<BlockKvCache*>(caches_.at(l).get());
+  VDRT_CHECK(cache != nullptr, "layer " + std::to_string(l) + "'s KV cache lives on the device, not on the host");
+  return *cache;
+}
+
+const BlockKvCache& SparseKvBinding::layer(int64_t l) const {
+  return const_cast<SparseKvBinding*>(this)->layer(l);
+}
+
+void SparseKvBinding::end_chunk() {
+  for (auto& [_, c] : caches_)
+    if (auto* d = dynamic_cast<DeviceBlockKvCache*>(c.get())) d->end_chunk();
 }
 
 void SparseKvBinding::begin_chunk(int64_t chunk) {
@@ -66,7 +115,9 @@ void SparseKvBinding::set_accumulate(bool on) {
 }
 
 void SparseKvBinding::set_recorder(AttentionRecorder* recorder) {
-  for (auto& [_, c] : caches_) c->set_recorder(recorder);
+  VDRT_CHECK(recorder == nullptr || !on_device_, "attention profiles are recorded by the CPU kernel (a host cache)");
+  for (auto& [_, c] : caches_)
+    if (auto* h = dynamic_cast<BlockKvCache*>(c.get())) h->set_recorder(recorder);
 }
 
 size_t SparseKvBinding::bytes() const {

@@ -45,6 +45,12 @@ struct OpenCLCompiledOp final : public CompiledOp {
   std::vector<std::unique_ptr<OpenCLBuffer>> scratch;
   std::vector<std::string> labels;                   // per dispatch, for the profile: "op kernel"
   std::string node_name, op;
+  // What the program was planned for, to plan the stateful one (a device
+  // state bound to the node) at its first run with one.
+  const Node* node = nullptr;
+  int64_t opset = 0;
+  std::vector<TensorDesc> inputs, outputs;
+  std::unique_ptr<OpenCLCompiledOp> stateful;
   ~OpenCLCompiledOp() override {
     for (cl_mem m : params) clReleaseMemObject(m);
   }
@@ -149,12 +155,26 @@ class OpenCLBackend final : public Backend {
   std::unique_ptr<CompiledOp> compile(const Node& node, int64_t opset, const std::vector<TensorDesc>& inputs,
                                       const std::vector<TensorDesc>& outputs,
                                       const std::vector<const Tensor*>& known) override {
+    return build(node, opset, inputs, outputs, known, false);
+  }
+
+  bool accepts_state(const Node& node, const OpState& state) const override {
+    return gpu::accepts_state(*this, node, state, caps_);
+  }
+
+  std::unique_ptr<OpenCLCompiledOp> build(const Node& node, int64_t opset, const std::vector<TensorDesc>& inputs,
+                                          const std::vector<TensorDesc>& outputs,
+                                          const std::vector<const Tensor*>& known, bool stateful) {
     ErrorSite site{"", node.name(), node.qualified_op()};
     auto op = std::make_unique<OpenCLCompiledOp>();
     op->node_name = node.name();
     op->op = node.qualified_op();
+    op->node = &node;
+    op->opset = opset;
+    op->inputs = inputs;
+    op->outputs = outputs;
     try {
-      op->program = gpu::plan("OpenCL", node, opset, inputs, outputs, known, caps_);
+      op->program = gpu::plan("OpenCL", node, opset, inputs, outputs, known, caps_, stateful);
       for (const gpu::Dispatch& d : op->program.dispatches) {
         op->kernels.push_back(&programs_->get(d.shader, d.spec));
         op->labels.push_back(node.qualified_op() + " " + d.shader + (d.variant.empty() ? "" : " " + d.variant));
@@ -179,7 +199,26 @@ class OpenCLBackend final : public Backend {
 
   void enqueue(CompiledOp& compiled, const std::vector<DeviceTensor>& inputs,
                const std::vector<DeviceTensor>& outputs) override {
+    run(static_cast<OpenCLCompiledOp&>(compiled), inputs, outputs, nullptr);
+  }
+
+  // A node with a device state (a KV cache in this device's memory) runs the
+  // program planned for it, which binds the state's buffers.
+  void enqueue(CompiledOp& compiled, const std::vector<DeviceTensor>& inputs, const std::vector<DeviceTensor>& outputs,
+               OpState* state) override {
     auto& op = static_cast<OpenCLCompiledOp&>(compiled);
+    if (!state) return run(op, inputs, outputs, nullptr);
+    auto* ds = dynamic_cast<DeviceOpState*>(state);
+    VDRT_CHECK(ds && &ds->device() == this, "the OpenCL backend reads only runtime state held in its own memory",
+               {"", op.node_name, op.op});
+    if (!op.stateful)
+      op.stateful = build(*op.node, op.opset, op.inputs, op.outputs,
+                          std::vector<const Tensor*>(op.inputs.size(), nullptr), true);
+    run(*op.stateful, inputs, outputs, ds);
+  }
+
+  void run(OpenCLCompiledOp& op, const std::vector<DeviceTensor>& inputs, const std::vector<DeviceTensor>& outputs,
+           const DeviceOpState* state) {
     for (size_t i = 0; i < op.program.dispatches.size(); ++i) {
       const gpu::Dispatch& d = op.program.dispatches[i];
       const ProgramCache::Kernel& k = *op.kernels[i];
@@ -189,6 +228,14 @@ class OpenCLBackend final : public Backend {
         cl_ulong off = 0;
         if (a.kind == gpu::Arg::Scratch) {
           m = op.scratch.at(a.index)->mem();
+        } else if (a.kind == gpu::Arg::State) {
+          VDRT_CHECK(state != nullptr, "OpenCL kernel binds runtime state the node does not have",
+                     {"", op.node_name, op.op});
+          const DeviceTensor t = state->buffer(a.index);
+          VDRT_CHECK(t.buffer != nullptr, "the runtime state has no buffer " + std::to_string(a.index),
+                     {"", op.node_name, op.op});
+          m = mem_of(*t.buffer, t.offset, t.desc.nbytes());
+          off = t.offset;
         } else {
           const std::vector<DeviceTensor>& ts = a.kind == gpu::Arg::Input ? inputs : outputs;
           VDRT_CHECK(a.index < ts.size() && ts[a.index].buffer, "OpenCL kernel binds a tensor the node does not have",

@@ -39,6 +39,12 @@ struct VulkanCompiledOp final : public CompiledOp {
   std::vector<std::string> labels;          // per dispatch, for the profile: "op shader"
   std::vector<std::unique_ptr<VulkanBuffer>> scratch;
   std::string node_name, op;
+  // What the program was planned for, to plan the stateful one (a device
+  // state bound to the node) at its first run with one.
+  const Node* node = nullptr;
+  int64_t opset = 0;
+  std::vector<TensorDesc> inputs, outputs;
+  std::unique_ptr<VulkanCompiledOp> stateful;
 };
 
 // What `vdrt devices` and `vdrt tune` know of a device; the tuning file is
@@ -100,12 +106,26 @@ class VulkanBackend final : public Backend {
   std::unique_ptr<CompiledOp> compile(const Node& node, int64_t opset, const std::vector<TensorDesc>& inputs,
                                       const std::vector<TensorDesc>& outputs,
                                       const std::vector<const Tensor*>& known) override {
+    return build(node, opset, inputs, outputs, known, false);
+  }
+
+  bool accepts_state(const Node& node, const OpState& state) const override {
+    return gpu::accepts_state(*this, node, state, caps_);
+  }
+
+  std::unique_ptr<VulkanCompiledOp> build(const Node& node, int64_t opset, const std::vector<TensorDesc>& inputs,
+                                          const std::vector<TensorDesc>& outputs,
+                                          const std::vector<const Tensor*>& known, bool stateful) {
     ErrorSite site{"", node.name(), node.qualified_op()};
     auto op = std::make_unique<VulkanCompiledOp>();
     op->node_name = node.name();
     op->op = node.qualified_op();
+    op->node = &node;
+    op->opset = opset;
+    op->inputs = inputs;
+    op->outputs = outputs;
     try {
-      op->program = gpu::plan("Vulkan", node, opset, inputs, outputs, known, caps_);
+      op->program = gpu::plan("Vulkan", node, opset, inputs, outputs, known, caps_, stateful);
       for (const gpu::Dispatch& d : op->program.dispatches) {
         op->pipelines.push_back(&pipelines_.get(d.shader, d.spec, static_cast<uint32_t>(d.args.size())));
         op->labels.push_back(node.qualified_op() + " " + d.shader + (d.variant.empty() ? "" : " " + d.variant));
@@ -120,7 +140,26 @@ class VulkanBackend final : public Backend {
 
   void enqueue(CompiledOp& compiled, const std::vector<DeviceTensor>& inputs,
                const std::vector<DeviceTensor>& outputs) override {
+    run(static_cast<VulkanCompiledOp&>(compiled), inputs, outputs, nullptr);
+  }
+
+  // A node with a device state (a KV cache in this device's memory) runs the
+  // program planned for it, which binds the state's buffers.
+  void enqueue(CompiledOp& compiled, const std::vector<DeviceTensor>& inputs, const std::vector<DeviceTensor>& outputs,
+               OpState* state) override {
     auto& op = static_cast<VulkanCompiledOp&>(compiled);
+    if (!state) return run(op, inputs, outputs, nullptr);
+    auto* ds = dynamic_cast<DeviceOpState*>(state);
+    VDRT_CHECK(ds && &ds->device() == this, "the Vulkan backend reads only runtime state held in its own memory",
+               {"", op.node_name, op.op});
+    if (!op.stateful)
+      op.stateful = build(*op.node, op.opset, op.inputs, op.outputs,
+                          std::vector<const Tensor*>(op.inputs.size(), nullptr), true);
+    run(*op.stateful, inputs, outputs, ds);
+  }
+
+  void run(VulkanCompiledOp& op, const std::vector<DeviceTensor>& inputs, const std::vector<DeviceTensor>& outputs,
+           const DeviceOpState* state) {
     std::vector<BoundRange> ranges;
     for (size_t i = 0; i < op.program.dispatches.size(); ++i) {
       const gpu::Dispatch& d = op.program.dispatches[i];
@@ -131,6 +170,14 @@ class VulkanBackend final : public Backend {
         if (a.kind == gpu::Arg::Scratch) {
           const Allocation& s = op.scratch.at(a.index)->allocation();
           ranges.push_back(BoundRange{s.buffer, s.offset, s.size, write});
+          continue;
+        }
+        if (a.kind == gpu::Arg::State) {
+          VDRT_CHECK(state != nullptr, "Vulkan kernel binds runtime state the node does not have", {"", op.node_name, op.op});
+          const DeviceTensor t = state->buffer(a.index);
+          VDRT_CHECK(t.buffer != nullptr, "the runtime state has no buffer " + std::to_string(a.index),
+                     {"", op.node_name, op.op});
+          ranges.push_back(range(*t.buffer, t.offset, t.desc.nbytes(), write));
           continue;
         }
         const std::vector<DeviceTensor>& ts = a.kind == gpu::Arg::Input ? inputs : outputs;

@@ -54,16 +54,19 @@ struct TensorInfo {
   bool present() const { return dtype != DType::Undefined; }
 };
 
-// A tensor a dispatch binds: an input or output of the node, or a scratch
-// buffer of the program.
+// A tensor a dispatch binds: an input or output of the node, a scratch
+// buffer of the program, or a buffer of the runtime state bound to the node
+// (backends/backend.h DeviceOpState; programs planned with
+// KernelArgs::stateful only).
 struct Arg {
-  enum Kind : uint8_t { Input, Output, Scratch };
+  enum Kind : uint8_t { Input, Output, Scratch, State };
   Kind kind;
   uint32_t index;
 };
 inline Arg in(uint32_t i) { return {Arg::Input, i}; }
 inline Arg out(uint32_t i) { return {Arg::Output, i}; }
 inline Arg scratch(uint32_t i) { return {Arg::Scratch, i}; }
+inline Arg state(uint32_t i) { return {Arg::State, i}; }
 
 struct Dispatch {
   std::string shader;            // device kernel: file stem, or stem + variant (same name in every backend)
@@ -91,6 +94,9 @@ struct KernelArgs {
   const std::vector<TensorInfo>& outputs;
   const std::vector<const Tensor*>& known;  // host contents of shape-argument inputs, else nullptr
   const DeviceCaps& caps;
+  // A device state is bound to the node (its KV cache on the GPU): the
+  // program reads it through Arg::State instead of the node's cache inputs.
+  bool stateful = false;
 
   const AttributeMap& attrs() const { return node.attrs(); }
   bool has(size_t i) const { return i < inputs.size() && inputs[i].present(); }

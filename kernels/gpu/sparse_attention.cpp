@@ -1,8 +1,6 @@
 // vdrt.PBSAttention and vdrt.HSAttention on GPUs (docs/vdrt_ops.md; the CPU
-// kernel, kernels/cpu/sparse_attention.cpp, is the reference). Without a
-// bound KV cache the op reads past_key/past_value as whole frames cut into
-// blocks (BlockLayout), exactly like the CPU kernel, in one program whose
-// selection never leaves the device:
+// kernel, kernels/cpu/sparse_attention.cpp, is the reference), in one
+// program whose selection never leaves the device:
 //   sparse_pool_keys  mean key of every past block ([lanes, nb, D] scratch),
 //                     and with HSA's current_chunk = compete of this
 //                     chunk's blocks too ([lanes, nc, D]);
@@ -15,19 +13,33 @@
 //                     this chunk's keys (unless compete) and the selected
 //                     blocks' rows, read in place (register-tiled like
 //                     flash_attention_tiled).
-// Budgets that depend on the chunk index (CAG) come from the shapes here
-// (chunk = past frames / chunk frames), as on the CPU.
+// Without a bound cache the op reads past_key/past_value as whole frames
+// cut into blocks (BlockLayout), like the CPU kernel; budgets that depend on
+// the chunk index (CAG) come from the shapes (chunk = past frames / chunk
+// frames). With the rollout's device cache bound (KernelArgs::stateful,
+// kernels/sparse_kv_device.h) the cached blocks are slots of its pools, the
+// block tables, budgets and counts come from its index (uploaded once per
+// chunk, so one compiled program serves every chunk), scores and selection
+// are its scratch, and the cache-filling pass also runs sparse_mass_reduce
+// (PBSA's masses per lane block, from sparse_flash's MASS sweep),
+// sparse_append (this chunk's keys/values into the reserved slots) and
+// sparse_importance (pooled_refresh); each does nothing in other passes.
 #include <algorithm>
 #include <limits>
 #include <string>
 
 #include "graph/ops/sparse_attention_params.h"
 #include "kernels/gpu/gpu_kernel.h"
+#include "kernels/sparse_kv_device.h"
 
 namespace vdrt::gpu {
 namespace {
 
 uint32_t u32(int64_t x) { return static_cast<uint32_t>(x); }
+
+// Candidates sparse_importance holds in shared memory (pooled_refresh:
+// the memory and the blocks leaving the window; the owner checks).
+constexpr uint32_t kImportanceCandidates = sparse_device::kImportanceCandidates;
 
 // The SparseGeom words every sparse shader's parameters start with
 // (kernels/vulkan/sparse_common.glsl).
@@ -126,17 +138,30 @@ Program build_sparse(const KernelArgs& a, SparseMethod method) {
   Program prog;
   const int64_t nqb = s.query_blocks();
   if (nqb == 0 || s.Dv == 0) return prog;
+  const bool stateful = a.stateful;
+  VDRT_CHECK(!stateful || s.T == 0,
+             "past_key holds " + std::to_string(s.T) + " tokens although the KV cache is bound as runtime state; bind "
+             "empty past inputs");
+  const bool pbsa = method == SparseMethod::Pbsa;
+  const bool mass = stateful && pbsa && p.memory_rank == SparseAttentionParams::MemoryRank::Accumulated;
+  const bool refresh = stateful && pbsa && p.memory_rank == SparseAttentionParams::MemoryRank::PooledRefresh;
   const int64_t nall = s.nb + s.nc, cap = std::max<int64_t>(nall, 1);
   const SelectConfig sc = pick_select(a.caps);
-  VDRT_CHECK(method == SparseMethod::Pbsa || s.nb / s.tiles <= sc.maxf,
+  VDRT_CHECK(pbsa || s.nb / s.tiles <= sc.maxf,
              "GPU sparse attention ranks at most " + std::to_string(sc.maxf) + " cached frames, got " +
                  std::to_string(s.nb / s.tiles));
   VDRT_CHECK(nqb * (2 * cap + 2) < (int64_t(1) << 32), "GPU sparse attention: too many blocks");
+  const uint32_t lanes = u32(s.lanes()), r1 = u32(layout.max_tile_tokens() + 1);
+  const int64_t nsub = (layout.max_tile_tokens() + 63) / 64;
 
   // Scratch: 0 past blocks' mean keys, 1 this chunk's (compete), 2 scores, 3 selection.
+  // With a device cache, scores and selection are the cache's (their size follows it).
   prog.scratch_bytes = {size_t(std::max<int64_t>(s.lanes() * s.nb * s.D, 1)) * 4,
-                        size_t(std::max<int64_t>(s.lanes() * s.nc * s.D, 1)) * 4, size_t(nqb * cap) * 4,
-                        size_t(nqb * (2 * cap + 2)) * 4};
+                        size_t(std::max<int64_t>(s.lanes() * s.nc * s.D, 1)) * 4,
+                        stateful ? 4 : size_t(nqb * cap) * 4, stateful ? 4 : size_t(nqb * (2 * cap + 2)) * 4};
+  const Arg scores = stateful ? state(sparse_device::kScores) : scratch(2);
+  const Arg selected = stateful ? state(sparse_device::kSelect) : scratch(3);
+  const Arg index = stateful ? state(sparse_device::kIndex) : in(0);  // stateless: bound, never read
   auto pool = [&](uint32_t input, int64_t tokens, uint32_t dst) {
     Dispatch d;
     d.shader = "sparse_pool_keys";
@@ -152,17 +177,20 @@ Program build_sparse(const KernelArgs& a, SparseMethod method) {
 
   Dispatch score;
   score.shader = "sparse_score";
-  score.spec = {u32(s.D)};
-  score.args = {in(0), scratch(0), scratch(1), scratch(2), scratch(2)};
+  score.spec = {u32(s.D), stateful ? 1u : 0u, refresh ? 1u : 0u};
+  score.args = {in(0), stateful ? state(sparse_device::kKeys) : scratch(0), scratch(1), scores,
+                refresh ? state(sparse_device::kPooledQ) : scores, index};
+  score.writes = {false, false, false, true, refresh, false};
   push_geometry(score, layout);
   score.u32(u32(s.S)).u32(u32(s.Hq)).u32(u32(s.Hkv)).u32(u32(s.F)).u32(u32(s.group)).u32(u32(s.nb)).u32(u32(s.nc));
-  score.u32(u32(cap)).u32(u32(nqb)).u32(0).f32(p.scale);
+  score.u32(u32(cap)).u32(u32(nqb)).u32(lanes).u32(r1).f32(p.scale);
   set_groups_1d(score, uint64_t(nqb) * 256, 256, a.caps);
   prog.dispatches.push_back(score);
 
-  // The budget, as select_pbsa / select_hsa compute it (kernels/cpu/block_select.cpp).
+  // The budget, as select_pbsa / select_hsa compute it (kernels/cpu/block_select.cpp);
+  // a device cache writes its own at every chunk.
   uint32_t budget = 0;
-  if (method == SparseMethod::Pbsa) {
+  if (pbsa) {
     budget = u32(p.budget(s.chunk, s.nb, p.top_k));
   } else {
     int64_t cap_blocks = std::numeric_limits<uint32_t>::max();
@@ -174,11 +202,13 @@ Program build_sparse(const KernelArgs& a, SparseMethod method) {
   const bool keep_stage = method == SparseMethod::Hsa && (p.keep_frames > 0 || compete);
   Dispatch select;
   select.shader = "sparse_select";
-  select.spec = {method == SparseMethod::Pbsa ? 0u : 1u, keep_stage ? 1u : 0u, sc.maxc, sc.maxf};
-  select.args = {scratch(2), scratch(3)};
+  select.spec = {pbsa ? 0u : 1u, keep_stage ? 1u : 0u, sc.maxc, sc.maxf, stateful ? 1u : 0u};
+  select.args = {scores, selected, index};
+  select.writes = {false, true, false};
   push_geometry(select, layout);
   select.u32(u32(s.nb)).u32(u32(s.nc)).u32(u32(cap)).u32(u32(nqb)).u32(budget);
   select.u32(u32(p.sink_frames)).u32(u32(p.top_frames)).u32(u32(p.keep_frames)).u32(u32(p.keep_near));
+  select.u32(u32(s.F)).u32(u32(s.Hq)).u32(u32(s.Hkv)).u32(u32(s.group)).u32(lanes);
   set_groups_1d(select, uint64_t(nqb) * 256, 256, a.caps);
   prog.dispatches.push_back(select);
 
@@ -186,20 +216,63 @@ Program build_sparse(const KernelArgs& a, SparseMethod method) {
   VDRT_CHECK(pick_flash(u32(s.D), u32(s.Dv), a.caps, &fc),
              "GPU sparse attention: head dims " + std::to_string(s.D) + "/" + std::to_string(s.Dv) +
                  " need more shared memory than the device has");
-  const int64_t nsub = (layout.max_tile_tokens() + 63) / 64;
   Dispatch flash;
   flash.shader = "sparse_flash";
-  flash.spec = {u32(s.D), u32(s.Dv), fc.dc, fc.vk, compete ? 0u : 1u};
+  flash.spec = {u32(s.D), u32(s.Dv), fc.dc, fc.vk, compete ? 0u : 1u, stateful ? 1u : 0u, mass ? 1u : 0u};
   // An absent or empty input is never read: another tensor takes its binding.
-  const Arg pk = s.T > 0 ? in(3) : in(1), pv = s.T > 0 ? in(4) : in(2);
-  flash.args = {in(0), s.Sk > 0 ? in(1) : in(0), s.Sk > 0 ? in(2) : in(0), pk, pv, scratch(3), out(0)};
-  if (s.T == 0 && s.Sk == 0) flash.args[3] = flash.args[4] = in(0);
+  Arg pk = s.T > 0 ? in(3) : in(1), pv = s.T > 0 ? in(4) : in(2);
+  if (s.T == 0 && s.Sk == 0) pk = pv = in(0);
+  if (stateful) pk = state(sparse_device::kKeys), pv = state(sparse_device::kValues);
+  flash.args = {in(0), s.Sk > 0 ? in(1) : in(0), s.Sk > 0 ? in(2) : in(0), pk, pv, selected, out(0), index,
+                mass ? state(sparse_device::kMass) : out(0)};
+  flash.writes = {false, false, false, false, false, false, true, false, true};
   push_geometry(flash, layout);
   flash.u32(u32(s.S)).u32(u32(s.Hq)).u32(u32(s.Hkv)).u32(u32(s.F)).u32(u32(s.group)).u32(u32(s.Sk)).u32(u32(s.T));
-  flash.u32(u32(s.nb)).u32(u32(cap)).u32(u32(nsub)).u32(u32(nqb)).f32(p.scale);
+  flash.u32(u32(s.nb)).u32(u32(cap)).u32(u32(nsub)).u32(u32(nqb)).u32(lanes).u32(r1).f32(p.scale);
   set_groups_1d(flash, uint64_t(nqb * nsub) * 256, 256, a.caps);
   flash.variant = "dc" + std::to_string(fc.dc);
   prog.dispatches.push_back(flash);
+  if (!stateful) return prog;
+
+  // The device cache's work in the cache-filling pass (each shader does
+  // nothing in the other passes): PBSA's masses per lane block, this
+  // chunk's blocks into their slots, the pooled_refresh importance.
+  if (mass) {
+    // A PBSA lane holds at most its window, this chunk's blocks and its memory.
+    const int64_t cap_max = (p.window_frames + s.F) * s.tiles + p.memory_blocks;
+    Dispatch reduce;
+    reduce.shader = "sparse_mass_reduce";
+    reduce.args = {index, selected, state(sparse_device::kMass), state(sparse_device::kLaneMass)};
+    reduce.writes = {false, false, false, true};
+    reduce.u32(lanes).u32(u32(cap_max)).u32(u32(s.Hq)).u32(u32(s.Hkv)).u32(u32(s.F)).u32(u32(s.tiles));
+    reduce.u32(u32(s.group)).u32(u32(nsub));
+    set_groups_1d(reduce, uint64_t(lanes) * cap_max, 256, a.caps);
+    prog.dispatches.push_back(reduce);
+  }
+  VDRT_CHECK(s.Sk % s.P == 0, "the device KV cache appends whole frames, got " + std::to_string(s.Sk) + " keys");
+  if (s.Sk > 0) {
+    const int64_t blocks = s.Sk / s.P * s.tiles, dmax = std::max(s.D, s.Dv), total = s.lanes() * blocks * dmax;
+    Dispatch append;
+    append.shader = "sparse_append";
+    append.args = {in(1), in(2), index, state(sparse_device::kKeys), state(sparse_device::kValues)};
+    append.writes = {false, false, false, true, true};
+    push_geometry(append, layout);
+    append.u32(u32(s.Sk)).u32(u32(s.Hkv)).u32(u32(s.D)).u32(u32(s.Dv)).u32(u32(blocks)).u32(lanes).u32(r1);
+    append.u32(u32(dmax)).u32(u32(total));
+    set_groups_1d(append, uint64_t(total), 256, a.caps);
+    prog.dispatches.push_back(append);
+  }
+  if (refresh) {
+    Dispatch imp;
+    imp.shader = "sparse_importance";
+    imp.spec = {u32(s.D), kImportanceCandidates};
+    imp.args = {index, state(sparse_device::kPooledQ), state(sparse_device::kKeys), state(sparse_device::kImportance)};
+    imp.writes = {false, false, false, true};
+    imp.u32(lanes).u32(u32(s.Hq)).u32(u32(s.Hkv)).u32(u32(s.F)).u32(u32(s.tiles)).u32(u32(s.group)).u32(r1);
+    imp.f32(p.scale);
+    set_groups_1d(imp, uint64_t(lanes) * 256, 256, a.caps);
+    prog.dispatches.push_back(imp);
+  }
   return prog;
 }
 

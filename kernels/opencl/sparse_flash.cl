@@ -2,7 +2,10 @@
 // block-sparse flash attention of one query block's 64 rows over this
 // chunk's keys (DENSE) and the selected blocks' rows, gathered per tile of
 // 64 keys through a binary search of the selection's row offsets; the
-// arithmetic is flash_attention_tiled.cl's, in the same order as the GLSL.
+// arithmetic is flash_attention_tiled.cl's, in the same order as the GLSL;
+// STATEFUL (the device cache's slots) and MASS (the cache-filling pass's
+// per-block masses) as there. Code with barriers stays in the kernel body
+// (TILE_SCORES is a macro): PoCL mishandles barriers in called functions.
 #ifndef SPEC0
 #define SPEC0 128
 #endif
@@ -18,11 +21,19 @@
 #ifndef SPEC4
 #define SPEC4 1
 #endif
+#ifndef SPEC5
+#define SPEC5 0
+#endif
+#ifndef SPEC6
+#define SPEC6 0
+#endif
 #define D SPEC0      // query/key head dim, multiple of 4
 #define DV SPEC1     // value head dim, multiple of 4
 #define DC SPEC2     // head-dim chunk of the S loop (divides D, multiple of 4)
 #define VK SPEC3     // keys per staged V chunk (divides 64, multiple of 4)
 #define DENSE SPEC4  // 1: this chunk's keys first, all of them
+#define STATEFUL SPEC5  // 1: cached blocks are device cache slots
+#define MASS SPEC6      // 1: masses of the selected blocks when accumulating
 #define BQ 64
 #define BK 64
 #define NT 256
@@ -58,6 +69,34 @@ static inline uint sparse_token(constant const struct sparse_geom* g, uint t, ui
   return (ty * g->tile_h + y) * g->grid_w + tx * g->tile_w + (r - y * w);
 }
 
+// The device KV cache's index (kernels/sparse_kv_device.h), as
+// kernels/vulkan/sparse_common.glsl reads it.
+#define IX_CAP 0
+#define IX_STRIDE 1
+#define IX_BUDGET 2
+#define IX_FRAMES 3
+#define IX_ACCUMULATE 4
+#define IX_APPEND 5
+#define IX_CANDIDATES 6
+#define IX_CANDIDATE_CAP 7
+#define IX_QUERY_GROUPS 8
+#define IX_QUERY_BLOCKS 9
+#define IX_HEADER 16
+#define IX_ENTRY 4
+#define IX_PERSISTENT 0x80000000u
+#define IX_COMPRESSED 0x40000000u
+#define IX_SLOT 0x3fffffffu
+static inline uint ix_blocks(global const uint* ix, uint lane) { return ix[IX_HEADER + lane]; }
+static inline uint ix_entry(global const uint* ix, uint lanes, uint lane, uint i) {
+  return IX_HEADER + lanes + (lane * ix[IX_CAP] + i) * IX_ENTRY;
+}
+static inline uint ix_append(global const uint* ix, uint lanes, uint lane, uint j) {
+  return IX_HEADER + lanes + lanes * ix[IX_CAP] * IX_ENTRY + lane * ix[IX_APPEND] + j;
+}
+static inline uint ix_candidate(global const uint* ix, uint lanes, uint lane, uint k) {
+  return IX_HEADER + lanes + lanes * (ix[IX_CAP] * IX_ENTRY + ix[IX_APPEND]) + lane * ix[IX_CANDIDATE_CAP] + k;
+}
+
 struct sparse_flash_params {
   struct sparse_geom g;
   uint S, Hq, Hkv, F, group;
@@ -67,15 +106,115 @@ struct sparse_flash_params {
   uint cap;   // selection capacity (sparse_select's layout)
   uint nsub;  // work groups per query block
   uint nqb;   // query blocks
+  uint lanes; // batch * KV heads
+  uint R1;    // rows of a cache slot (tile rows + the mean row)
   float scale;
 };
 
 // Component u of x; u is a constant once the loops are unrolled.
 static inline float comp(float4 x, uint u) { return u == 0 ? x.x : u == 1 ? x.y : u == 2 ? x.z : x.w; }
 
+// What key_row needs of the work group.
+struct flash_keys {
+  constant const struct sparse_flash_params* p;
+  global const uint* ix;
+  global const uint* ids;    // the selection's blocks
+  global const uint* start;  // their row offsets
+  uint count, nd, nkeys, nb, b, hk, lane;
+  uint blk_at;  // the selected block holding the tile's first key (keys only move forward)
+};
+
+// The row of flat key j (PAST bit: past_key/past_value or the cache pools),
+// its log weight (log2 units) and its selection index.
+static inline void key_row(const struct flash_keys* w, uint j, uint* row, float* lw, uint* sel_index) {
+  constant const struct sparse_flash_params* p = w->p;
+  uint kr = 0, k = 0;
+  float l = 0.0f;
+  if (j < w->nd) {
+    kr = (w->b * p->Sk + j) * p->Hkv + w->hk;
+  } else if (j < w->nkeys) {
+    const uint jj = j - w->nd;
+    // The last block whose rows start at or before jj: a step or two past the
+    // tile's first key's block for blocks of tens of rows.
+    uint lo = w->blk_at;
+    while (lo + 1 < w->count && w->start[lo + 1] <= jj) ++lo;
+    const uint blk = w->ids[lo], r = jj - w->start[lo];
+    k = lo;
+    if (blk >= w->nb) {  // a block of this chunk (compete)
+      const uint c = blk - w->nb, fk = c / p->g.tiles, t2 = c - fk * p->g.tiles;
+      kr = (w->b * p->Sk + fk * p->g.P + sparse_token(&p->g, t2, r)) * p->Hkv + w->hk;
+    } else if (STATEFUL != 0) {  // a slot of the device cache
+      const uint e = ix_entry(w->ix, p->lanes, w->lane, blk), slot = w->ix[e];
+      kr = (((slot & IX_SLOT) * p->R1 + ((slot & IX_COMPRESSED) != 0 ? p->R1 - 1 : 0)) + r) | PAST;
+      l = as_float(w->ix[e + 3]) * 1.4426950408889634f;
+    } else {  // a cached block: a tile of a past frame
+      const uint fr = blk / p->g.tiles, t2 = blk - fr * p->g.tiles;
+      kr = ((w->b * p->T + fr * p->g.P + sparse_token(&p->g, t2, r)) * p->Hkv + w->hk) | PAST;
+    }
+  }
+  *row = kr;
+  *lw = l;
+  *sel_index = k;
+}
+
+// s = Q K^T of the tile at K0 (its rows in krow), over the head dim in chunks of DC.
+#define TILE_SCORES(K0)                                                                      \
+  _Pragma("unroll")                                                                        \
+  for (uint x = 0; x < 16; ++x) s[x] = 0.0f;                                                 \
+  for (uint d0 = 0; d0 < D; d0 += DC) {                                                      \
+    barrier(CLK_LOCAL_MEM_FENCE); /* key rows written; previous chunk consumed */            \
+    _Pragma("unroll")                                                                      \
+    for (uint n = 0; n < NQK; ++n) {                                                         \
+      const uint e = tid + n * NT;                                                           \
+      const uint r = e / (DC / 4), c = e - r * (DC / 4);                                     \
+      const uint dq = d0 / 4 + c;                                                            \
+      float4 x = (float4)(0.0f), y = (float4)(0.0f);                                         \
+      if (e < BQ * (DC / 4)) {                                                               \
+        if (qrow[r] != ~0u) x = q[qrow[r] + dq];                                             \
+        if ((K0) + r < nkeys) {                                                              \
+          const uint kr = krow[r];                                                           \
+          y = (kr & PAST) != 0 ? pk[(kr & ~PAST) * D4 + dq] : k[kr * D4 + dq];               \
+        }                                                                                    \
+      }                                                                                      \
+      rq[n] = x;                                                                             \
+      rk[n] = y;                                                                             \
+    }                                                                                        \
+    _Pragma("unroll")                                                                      \
+    for (uint n = 0; n < NQK; ++n) {                                                         \
+      const uint e = tid + n * NT;                                                           \
+      const uint r = e / (DC / 4), c = e - r * (DC / 4);                                     \
+      if (e < BQ * (DC / 4)) {                                                               \
+        A4[r * RS4 + c] = rq[n];                                                             \
+        A4[KOFF + r * RS4 + c] = rk[n];                                                      \
+      }                                                                                      \
+    }                                                                                        \
+    barrier(CLK_LOCAL_MEM_FENCE);                                                            \
+    _Pragma("unroll")                                                                      \
+    for (uint dd = 0; dd < DC / 4; ++dd) {                                                   \
+      float4 qv[4], kv[4];                                                                   \
+      _Pragma("unroll")                                                                    \
+      for (uint i = 0; i < 4; ++i) qv[i] = A4[(ty + 16 * i) * RS4 + dd];                     \
+      _Pragma("unroll")                                                                    \
+      for (uint j = 0; j < 4; ++j) kv[j] = A4[KOFF + (tx + 16 * j) * RS4 + dd];              \
+      _Pragma("unroll")                                                                    \
+      for (uint i = 0; i < 4; ++i) {                                                         \
+        _Pragma("unroll")                                                                  \
+        for (uint j = 0; j < 4; ++j) {                                                       \
+          float x = s[i * 4 + j];                                                            \
+          x = fma(qv[i].x, kv[j].x, x);                                                      \
+          x = fma(qv[i].y, kv[j].y, x);                                                      \
+          x = fma(qv[i].z, kv[j].z, x);                                                      \
+          x = fma(qv[i].w, kv[j].w, x);                                                      \
+          s[i * 4 + j] = x;                                                                  \
+        }                                                                                    \
+      }                                                                                      \
+    }                                                                                        \
+  }
+
 kernel __attribute__((reqd_work_group_size(NT, 1, 1))) void sparse_flash(
     BUF(const float4, q), BUF(const float4, k), BUF(const float4, v), BUF(const float4, pk), BUF(const float4, pv),
-    BUF(const uint, sel), BUF(float4, o), constant const struct sparse_flash_params* p) {
+    BUF(const uint, sel), BUF(float4, o), BUF(const uint, ix), BUF(float, mass),
+    constant const struct sparse_flash_params* p) {
   AT(const float4, q);
   AT(const float4, k);
   AT(const float4, v);
@@ -83,18 +222,23 @@ kernel __attribute__((reqd_work_group_size(NT, 1, 1))) void sparse_flash(
   AT(const float4, pv);
   AT(const uint, sel);
   AT(float4, o);
+  AT(const uint, ix);
+  AT(float, mass);
   local float4 A4[A4N];       // Q and K chunks, or a V chunk
   local float4 P4[BQ * PS4];  // probabilities of the current tile
   local float red[BQ * 16];   // per-row partial maxima / sums
   local uint qrow[BQ];        // query rows (float4 index of the row), ~0u past the block
   local uint krow[BK];        // key rows of the current tile ([rows, D] index, PAST bit)
+  local float klw[BK];        // their log weights, log2 units
+  local uint ksel[BK];        // their selection index (MASS)
+  local float kmass[BK];      // MASS: the tile's per-key masses
   local float* P = (local float*)P4;
   local const float* A = (local const float*)A4;
 
   // No early return for groups without rows: PoCL mishandles a return
   // before barriers. They run no key tile and write nothing.
   const uint grp = flat_group();
-  const bool in_range = grp / p->nsub < p->nqb;
+  const bool in_range = grp / p->nsub < p->nqb && (STATEFUL == 0 || grp / p->nsub < ix[IX_QUERY_BLOCKS]);
   const uint qb = in_range ? grp / p->nsub : 0, sub = in_range ? grp - qb * p->nsub : 0;
   const uint t = qb % p->g.tiles;
   uint rest = qb / p->g.tiles;
@@ -106,16 +250,24 @@ kernel __attribute__((reqd_work_group_size(NT, 1, 1))) void sparse_flash(
   const bool live = in_range && r0 < rows;
   const uint tid = get_local_id(0);
   const uint tx = tid % 16, ty = tid / 16;
-  global const uint* s_ids = sel + (size_t)qb * (2 * p->cap + 2) + 1;
-  const uint count = s_ids[-1];
-  global const uint* s_start = s_ids + p->cap;
-  const uint nd = DENSE != 0 ? p->Sk : 0;
-  const uint nkeys = live ? nd + s_start[count] : 0;
+  const uint stride = STATEFUL != 0 ? ix[IX_STRIDE] : p->cap;
+  struct flash_keys w;
+  w.p = p, w.ix = ix;
+  w.ids = sel + (size_t)qb * (2 * stride + 2) + 1;
+  w.start = w.ids + stride;
+  w.count = w.ids[-1];
+  w.nd = DENSE != 0 ? p->Sk : 0;
+  w.nkeys = live ? w.nd + w.start[w.count] : 0;
+  w.b = b, w.hk = hk, w.lane = b * p->Hkv + hk;
+  w.nb = STATEFUL != 0 ? ix_blocks(ix, w.lane) : p->nb;
+  w.blk_at = 0;
+  const uint nkeys = w.nkeys;
   const float sl2 = p->scale * 1.4426950408889634f;  // scores in log2 units
   if (tid < BQ)
     qrow[tid] = live && r0 + tid < rows ? ((b * p->S + f * p->g.P + sparse_token(&p->g, t, r0 + tid)) * p->Hq + h) * D4 : ~0u;
 
   float4 rq[NQK], rk[NQK], rv[NVL];
+  float s[16];  // s[i * 4 + j]: row ty + 16 i, key tx + 16 j
   float acc[4 * NC];  // acc[i * NC + c]: row ty + 16 i, column col(c)
 #pragma unroll
   for (uint x = 0; x < 4 * NC; ++x) acc[x] = 0.0f;
@@ -127,94 +279,25 @@ kernel __attribute__((reqd_work_group_size(NT, 1, 1))) void sparse_flash(
   }
 
   for (uint k0 = 0; k0 < nkeys; k0 += BK) {
-    // The tile's key rows: this chunk's keys in order, then the selected blocks' rows.
     barrier(CLK_LOCAL_MEM_FENCE);  // the previous tile's rows and V chunk consumed
     if (tid < BK) {
-      const uint j = k0 + tid;
-      uint kr = 0;
-      if (j < nd) {
-        kr = (b * p->Sk + j) * p->Hkv + hk;
-      } else if (j < nkeys) {
-        const uint jj = j - nd;
-        uint lo = 0, hi = count - 1;  // the last block whose rows start at or before jj
-        while (lo < hi) {
-          const uint mid = (lo + hi + 1) / 2;
-          if (s_start[mid] <= jj) lo = mid;
-          else hi = mid - 1;
-        }
-        const uint blk = s_ids[lo], r = jj - s_start[lo];
-        if (blk >= p->nb) {  // a block of this chunk (compete)
-          const uint c = blk - p->nb, fk = c / p->g.tiles, t2 = c - fk * p->g.tiles;
-          kr = (b * p->Sk + fk * p->g.P + sparse_token(&p->g, t2, r)) * p->Hkv + hk;
-        } else {  // a cached block: a tile of a past frame
-          const uint fr = blk / p->g.tiles, t2 = blk - fr * p->g.tiles;
-          kr = ((b * p->T + fr * p->g.P + sparse_token(&p->g, t2, r)) * p->Hkv + hk) | PAST;
-        }
-      }
+      uint kr, ks;
+      float lw;
+      key_row(&w, k0 + tid, &kr, &lw, &ks);
       krow[tid] = kr;
+      klw[tid] = lw;
+      ksel[tid] = ks;
     }
-
-    // S = Q K^T over the head dim in chunks of DC.
-    float s[16];  // s[i * 4 + j]: row ty + 16 i, key tx + 16 j
-#pragma unroll
-    for (uint x = 0; x < 16; ++x) s[x] = 0.0f;
-    for (uint d0 = 0; d0 < D; d0 += DC) {
-      barrier(CLK_LOCAL_MEM_FENCE);  // key rows written; previous chunk consumed
-#pragma unroll
-      for (uint n = 0; n < NQK; ++n) {
-        const uint e = tid + n * NT;
-        const uint r = e / (DC / 4), c = e - r * (DC / 4);
-        const uint dq = d0 / 4 + c;
-        float4 x = (float4)(0.0f), y = (float4)(0.0f);
-        if (e < BQ * (DC / 4)) {
-          if (qrow[r] != ~0u) x = q[qrow[r] + dq];
-          if (k0 + r < nkeys) {
-            const uint kr = krow[r];
-            y = (kr & PAST) != 0 ? pk[(kr & ~PAST) * D4 + dq] : k[kr * D4 + dq];
-          }
-        }
-        rq[n] = x;
-        rk[n] = y;
-      }
-#pragma unroll
-      for (uint n = 0; n < NQK; ++n) {
-        const uint e = tid + n * NT;
-        const uint r = e / (DC / 4), c = e - r * (DC / 4);
-        if (e < BQ * (DC / 4)) {
-          A4[r * RS4 + c] = rq[n];
-          A4[KOFF + r * RS4 + c] = rk[n];
-        }
-      }
-      barrier(CLK_LOCAL_MEM_FENCE);
-#pragma unroll
-      for (uint dd = 0; dd < DC / 4; ++dd) {
-        float4 qv[4], kv[4];
-#pragma unroll
-        for (uint i = 0; i < 4; ++i) qv[i] = A4[(ty + 16 * i) * RS4 + dd];
-#pragma unroll
-        for (uint j = 0; j < 4; ++j) kv[j] = A4[KOFF + (tx + 16 * j) * RS4 + dd];
-#pragma unroll
-        for (uint i = 0; i < 4; ++i) {
-#pragma unroll
-          for (uint j = 0; j < 4; ++j) {
-            float x = s[i * 4 + j];
-            x = fma(qv[i].x, kv[j].x, x);
-            x = fma(qv[i].y, kv[j].y, x);
-            x = fma(qv[i].z, kv[j].z, x);
-            x = fma(qv[i].w, kv[j].w, x);
-            s[i * 4 + j] = x;
-          }
-        }
-      }
-    }
-
+    TILE_SCORES(k0)
+    w.blk_at = ksel[BK - 1];  // read after TILE_SCORES' barriers
     // Online softmax: scaled scores, keys past the end masked, row maxima.
 #pragma unroll
     for (uint i = 0; i < 4; ++i) {
       float mt = -INFINITY;
 #pragma unroll
       for (uint j = 0; j < 4; ++j) {
-        const float x = k0 + tx + 16 * j < nkeys ? s[i * 4 + j] * sl2 : -INFINITY;
+        const uint kk = tx + 16 * j;
+        const float x = k0 + kk < nkeys ? s[i * 4 + j] * sl2 + klw[kk] : -INFINITY;
         s[i * 4 + j] = x;
         mt = max(mt, x);
       }
@@ -300,14 +383,70 @@ kernel __attribute__((reqd_work_group_size(NT, 1, 1))) void sparse_flash(
 #pragma unroll
   for (uint i = 0; i < 4; ++i) red[(ty + 16 * i) * 16 + tx] = l[i];
   barrier(CLK_LOCAL_MEM_FENCE);
+  float linv[4];
+#pragma unroll
+  for (uint i = 0; i < 4; ++i) {
+    float ls = 0.0f;
+#pragma unroll
+    for (uint u = 0; u < 16; ++u) ls += red[(ty + 16 * i) * 16 + u];
+    linv[i] = ls > 0.0f ? 1.0f / ls : 0.0f;
+  }
+
+  if (MASS != 0 && ix[IX_ACCUMULATE] != 0) {
+    // Each selected block's mass: the final softmax of its keys, summed
+    // over the group's rows (see the GLSL).
+    const bool write = live && grp < ix[IX_QUERY_GROUPS];
+    const uint mbase = grp * stride;
+    uint cur = ~0u;
+    float acc_mass = 0.0f;
+    w.blk_at = 0;
+    for (uint k0 = w.nd; k0 < nkeys; k0 += BK) {
+      barrier(CLK_LOCAL_MEM_FENCE);  // the previous tile's rows and masses consumed
+      if (tid < BK) {
+        uint kr, ks;
+        float lw;
+        key_row(&w, k0 + tid, &kr, &lw, &ks);
+        krow[tid] = kr;
+        klw[tid] = lw;
+        ksel[tid] = ks;
+      }
+      TILE_SCORES(k0)
+      w.blk_at = ksel[BK - 1];
+#pragma unroll
+      for (uint j = 0; j < 4; ++j) {
+        const uint kk = tx + 16 * j;
+        float cm = 0.0f;
+#pragma unroll
+        for (uint i = 0; i < 4; ++i)
+          if (qrow[ty + 16 * i] != ~0u && k0 + kk < nkeys) cm += exp2(s[i * 4 + j] * sl2 + klw[kk] - m[i]) * linv[i];
+        red[kk * 16 + ty] = cm;
+      }
+      barrier(CLK_LOCAL_MEM_FENCE);
+      if (tid < BK) {
+        float cm = 0.0f;
+#pragma unroll
+        for (uint u = 0; u < 16; ++u) cm += red[tid * 16 + u];
+        kmass[tid] = cm;
+      }
+      barrier(CLK_LOCAL_MEM_FENCE);
+      if (tid == 0)
+        for (uint kk = 0; kk < BK && k0 + kk < nkeys; ++kk) {
+          if (ksel[kk] != cur) {
+            if (cur != ~0u && write) mass[mbase + cur] = acc_mass;
+            cur = ksel[kk];
+            acc_mass = 0.0f;
+          }
+          acc_mass += kmass[kk];
+        }
+    }
+    if (tid == 0 && cur != ~0u && write) mass[mbase + cur] = acc_mass;
+  }
+
 #pragma unroll
   for (uint i = 0; i < 4; ++i) {
     const uint row = ty + 16 * i;
     if (qrow[row] == ~0u) continue;
-    float ls = 0.0f;
-#pragma unroll
-    for (uint u = 0; u < 16; ++u) ls += red[row * 16 + u];
-    const float inv = ls > 0.0f ? 1.0f / ls : 0.0f;
+    const float inv = linv[i];
     const uint ob4 = ((b * p->S + f * p->g.P + sparse_token(&p->g, t, r0 + row)) * p->Hq + h) * DV4;
     if (VEC) {
 #pragma unroll

@@ -7,7 +7,15 @@
 #ifndef SPEC0
 #define SPEC0 16
 #endif
-#define D SPEC0  // key head dim
+#ifndef SPEC1
+#define SPEC1 0
+#endif
+#ifndef SPEC2
+#define SPEC2 0
+#endif
+#define D SPEC0         // key head dim
+#define STATEFUL SPEC1  // 1: the blocks come from the device cache
+#define WRITE_PQ SPEC2  // 1: keep the mean queries of the cache-filling pass
 #define NT 256
 
 // Block geometry, as kernels/vulkan/sparse_common.glsl.
@@ -28,6 +36,34 @@ static inline uint sparse_token(constant const struct sparse_geom* g, uint t, ui
   return (ty * g->tile_h + y) * g->grid_w + tx * g->tile_w + (r - y * w);
 }
 
+// The device KV cache's index (kernels/sparse_kv_device.h), as
+// kernels/vulkan/sparse_common.glsl reads it.
+#define IX_CAP 0
+#define IX_STRIDE 1
+#define IX_BUDGET 2
+#define IX_FRAMES 3
+#define IX_ACCUMULATE 4
+#define IX_APPEND 5
+#define IX_CANDIDATES 6
+#define IX_CANDIDATE_CAP 7
+#define IX_QUERY_GROUPS 8
+#define IX_QUERY_BLOCKS 9
+#define IX_HEADER 16
+#define IX_ENTRY 4
+#define IX_PERSISTENT 0x80000000u
+#define IX_COMPRESSED 0x40000000u
+#define IX_SLOT 0x3fffffffu
+static inline uint ix_blocks(global const uint* ix, uint lane) { return ix[IX_HEADER + lane]; }
+static inline uint ix_entry(global const uint* ix, uint lanes, uint lane, uint i) {
+  return IX_HEADER + lanes + (lane * ix[IX_CAP] + i) * IX_ENTRY;
+}
+static inline uint ix_append(global const uint* ix, uint lanes, uint lane, uint j) {
+  return IX_HEADER + lanes + lanes * ix[IX_CAP] * IX_ENTRY + lane * ix[IX_APPEND] + j;
+}
+static inline uint ix_candidate(global const uint* ix, uint lanes, uint lane, uint k) {
+  return IX_HEADER + lanes + lanes * (ix[IX_CAP] * IX_ENTRY + ix[IX_APPEND]) + lane * ix[IX_CANDIDATE_CAP] + k;
+}
+
 struct sparse_score_params {
   struct sparse_geom g;
   uint S, Hq, Hkv, F, group;
@@ -35,21 +71,23 @@ struct sparse_score_params {
   uint nc;  // this chunk's blocks per lane (compete), else 0
   uint cap;  // scores per query block (row stride)
   uint nqb;  // query blocks
-  uint write_pq;
+  uint lanes;  // batch * KV heads
+  uint R1;     // rows of a cache slot (tile rows + the mean row)
   float scale;
 };
 
 kernel __attribute__((reqd_work_group_size(NT, 1, 1))) void sparse_score(
     BUF(const float, q), BUF(const float, pooled_cached), BUF(const float, pooled_chunk), BUF(float, scores),
-    BUF(float, pooled_q), constant const struct sparse_score_params* p) {
+    BUF(float, pooled_q), BUF(const uint, ix), constant const struct sparse_score_params* p) {
   AT(const float, q);
   AT(const float, pooled_cached);
   AT(const float, pooled_chunk);
   AT(float, scores);
   AT(float, pooled_q);
+  AT(const uint, ix);
   local float pq[D];
   // No early return past the end: PoCL mishandles a return before barriers.
-  const bool live = flat_group() < p->nqb;
+  const bool live = flat_group() < p->nqb && (STATEFUL == 0 || flat_group() < ix[IX_QUERY_BLOCKS]);
   const uint qb = live ? flat_group() : 0;
   const uint tid = get_local_id(0);
   const uint t = qb % p->g.tiles;
@@ -59,6 +97,7 @@ kernel __attribute__((reqd_work_group_size(NT, 1, 1))) void sparse_score(
   const uint h = rest % p->Hq, b = rest / p->Hq;
   const uint lane = b * p->Hkv + h / p->group;
   const uint rows = sparse_rows(&p->g, t);
+  const bool keep_pq = WRITE_PQ != 0 && ix[IX_ACCUMULATE] != 0;
   for (uint d = tid; d < D; d += NT) {
     float s = 0.0f;
     for (uint r = 0; r < rows; ++r) {
@@ -67,19 +106,21 @@ kernel __attribute__((reqd_work_group_size(NT, 1, 1))) void sparse_score(
     }
     const float m = s / (float)rows;
     pq[d] = m;
-    if (p->write_pq != 0 && live) pooled_q[qb * D + d] = m;
+    if (keep_pq && live) pooled_q[qb * D + d] = m;
   }
   barrier(CLK_LOCAL_MEM_FENCE);
-  const uint nall = p->nb + p->nc;
-  for (uint i = tid; i < nall && live; i += NT) {
+  const uint nb = STATEFUL != 0 ? ix_blocks(ix, lane) : p->nb;
+  const uint stride = STATEFUL != 0 ? ix[IX_STRIDE] : p->cap;
+  for (uint i = tid; i < nb + p->nc && live; i += NT) {
     float s = 0.0f;
-    if (i < p->nb) {
-      const uint base = (lane * p->nb + i) * D;
+    if (i < nb) {
+      const uint base = STATEFUL != 0 ? ((ix[ix_entry(ix, p->lanes, lane, i)] & IX_SLOT) * p->R1 + p->R1 - 1) * D
+                                      : (lane * p->nb + i) * D;
       for (uint d = 0; d < D; ++d) s += pooled_cached[base + d] * pq[d];
     } else {
-      const uint base = (lane * p->nc + i - p->nb) * D;
+      const uint base = (lane * p->nc + i - nb) * D;
       for (uint d = 0; d < D; ++d) s += pooled_chunk[base + d] * pq[d];
     }
-    scores[qb * p->cap + i] = p->scale * s;
+    scores[qb * stride + i] = p->scale * s;
   }
 }

@@ -18,6 +18,10 @@
 #define KEEP SPEC1    // HSA: Light Forcing's frame stage (keep_frames or compete)
 #define MAXC SPEC2    // candidates ranked in local memory, <= 32 * 256
 #define MAXF SPEC3    // frames per lane (HSA)
+#ifndef SPEC4
+#define SPEC4 0
+#endif
+#define STATEFUL SPEC4  // 1: the blocks come from the device cache
 #define NT 256
 
 // Block geometry, as kernels/vulkan/sparse_common.glsl.
@@ -31,6 +35,34 @@ static inline uint sparse_rows(constant const struct sparse_geom* g, uint t) {
   return min(g->tile_h, grid_h - ty * g->tile_h) * min(g->tile_w, g->grid_w - tx * g->tile_w);
 }
 
+// The device KV cache's index (kernels/sparse_kv_device.h), as
+// kernels/vulkan/sparse_common.glsl reads it.
+#define IX_CAP 0
+#define IX_STRIDE 1
+#define IX_BUDGET 2
+#define IX_FRAMES 3
+#define IX_ACCUMULATE 4
+#define IX_APPEND 5
+#define IX_CANDIDATES 6
+#define IX_CANDIDATE_CAP 7
+#define IX_QUERY_GROUPS 8
+#define IX_QUERY_BLOCKS 9
+#define IX_HEADER 16
+#define IX_ENTRY 4
+#define IX_PERSISTENT 0x80000000u
+#define IX_COMPRESSED 0x40000000u
+#define IX_SLOT 0x3fffffffu
+static inline uint ix_blocks(global const uint* ix, uint lane) { return ix[IX_HEADER + lane]; }
+static inline uint ix_entry(global const uint* ix, uint lanes, uint lane, uint i) {
+  return IX_HEADER + lanes + (lane * ix[IX_CAP] + i) * IX_ENTRY;
+}
+static inline uint ix_append(global const uint* ix, uint lanes, uint lane, uint j) {
+  return IX_HEADER + lanes + lanes * ix[IX_CAP] * IX_ENTRY + lane * ix[IX_APPEND] + j;
+}
+static inline uint ix_candidate(global const uint* ix, uint lanes, uint lane, uint k) {
+  return IX_HEADER + lanes + lanes * (ix[IX_CAP] * IX_ENTRY + ix[IX_APPEND]) + lane * ix[IX_CANDIDATE_CAP] + k;
+}
+
 struct sparse_select_params {
   struct sparse_geom g;
   uint nb, nc;  // cached blocks and this chunk's blocks (compete) per lane
@@ -38,7 +70,35 @@ struct sparse_select_params {
   uint nqb;     // query blocks
   uint budget;  // PBSA: cached blocks kept; HSA: the most blocks kept (~0u: no limit)
   uint sink_frames, top_frames, keep_frames, keep_near;
+  uint F, Hq, Hkv, group, lanes;
 };
+
+// What the block helpers need of the query block's lane.
+struct sel_lane {
+  constant const struct sparse_select_params* p;
+  global const uint* ix;
+  local const uint* fkeep;
+  uint lane, nb;
+};
+
+static inline uint block_rows(const struct sel_lane* w, uint i) {
+  if (STATEFUL != 0 && i < w->nb) return w->ix[ix_entry(w->ix, w->p->lanes, w->lane, i) + 1];
+  return sparse_rows(&w->p->g, (i - (i < w->nb ? 0 : w->nb)) % w->p->g.tiles);
+}
+
+static inline bool persistent(const struct sel_lane* w, uint i) {
+  return STATEFUL != 0 && i < w->nb && (w->ix[ix_entry(w->ix, w->p->lanes, w->lane, i)] & IX_PERSISTENT) != 0;
+}
+
+// The absolute frame of the lane's frame fi (HSA keeps whole frames in order).
+static inline uint frame_of(const struct sel_lane* w, uint fi) {
+  return STATEFUL != 0 ? w->ix[ix_entry(w->ix, w->p->lanes, w->lane, fi * w->p->g.tiles) + 2] : fi;
+}
+
+static inline bool candidate(const struct sel_lane* w, uint i) {
+  if (METHOD == 0) return i < w->nb && !persistent(w, i);
+  return i >= w->nb || w->fkeep[i / w->p->g.tiles] != 0;
+}
 
 // Exclusive prefix sums over the work group of the uints A and B (plain
 // variables) into scan_a, scan_b, their totals into total_a, total_b. A
@@ -60,10 +120,6 @@ struct sparse_select_params {
   total_b = sb[NT - 1];                                                                    \
   barrier(CLK_LOCAL_MEM_FENCE);
 
-static inline bool candidate(constant const struct sparse_select_params* p, local const uint* fkeep, uint i) {
-  if (METHOD == 0) return i < p->nb;
-  return i >= p->nb || fkeep[i / p->g.tiles] != 0;
-}
 
 // A score as a uint that orders as the float does (-0 as +0, as the CPU's
 // comparisons treat them).
@@ -74,29 +130,38 @@ static inline uint order_key(float x) {
 }
 
 kernel __attribute__((reqd_work_group_size(NT, 1, 1))) void sparse_select(
-    BUF(const float, scores), BUF(uint, sel), constant const struct sparse_select_params* p) {
+    BUF(const float, scores), BUF(uint, sel), BUF(const uint, ix), constant const struct sparse_select_params* p) {
   AT(const float, scores);
   AT(uint, sel);
+  AT(const uint, ix);
   local uint sa[NT], sb[NT];  // scans
   local uint cid[MAXC];       // candidates, ascending; bit 31: selected
   local float csc[MAXC];      // their scores
   local float fs[MAXF];       // frame scores
   local uint fkeep[MAXF];     // frames kept
   // No early return past the end: PoCL mishandles a return before barriers.
-  const bool live = flat_group() < p->nqb;
+  const bool live = flat_group() < p->nqb && (STATEFUL == 0 || flat_group() < ix[IX_QUERY_BLOCKS]);
   const uint qb = live ? flat_group() : 0;
   const uint tid = get_local_id(0);
-  global const float* sc = scores + (size_t)qb * p->cap;
-  const uint nall = p->nb + p->nc;
+  struct sel_lane w;
+  w.p = p, w.ix = ix, w.fkeep = fkeep;
+  {
+    const uint h = (qb / (p->g.tiles * p->F)) % p->Hq, b = qb / (p->g.tiles * p->F * p->Hq);
+    w.lane = b * p->Hkv + h / p->group;
+  }
+  w.nb = STATEFUL != 0 ? ix_blocks(ix, w.lane) : p->nb;
+  const uint stride = STATEFUL != 0 ? ix[IX_STRIDE] : p->cap;
+  global const float* sc = scores + (size_t)qb * stride;
+  const uint nall = w.nb + p->nc;
   uint scan_a, scan_b, total_a, total_b;  // SCAN2's results
 
   if (METHOD == 1) {  // the frame stage
-    const uint nf = p->nb / p->g.tiles;
+    const uint nf = STATEFUL != 0 ? ix[IX_FRAMES] : w.nb / p->g.tiles;
     for (uint fi = tid; fi < nf; fi += NT) {
       float acc = 0.0f;
       uint tokens = 0;
       for (uint t = 0; t < p->g.tiles; ++t) {
-        const uint rows = sparse_rows(&p->g, t);
+        const uint rows = block_rows(&w, fi * p->g.tiles + t);
         acc += (float)rows * sc[fi * p->g.tiles + t];
         tokens += rows;
       }
@@ -114,9 +179,10 @@ kernel __attribute__((reqd_work_group_size(NT, 1, 1))) void sparse_select(
             keep = rank < p->keep_frames - sink - near;
           }
         }
-      } else if (fi >= p->sink_frames && p->top_frames != 0) {
+      } else if (frame_of(&w, fi) >= p->sink_frames && p->top_frames != 0) {  // sinks are kept
         uint rank = 0;
-        for (uint g = p->sink_frames; g < nf; ++g) rank += fs[g] > fs[fi] || (fs[g] == fs[fi] && g < fi) ? 1 : 0;
+        for (uint g = 0; g < nf; ++g)
+          if (frame_of(&w, g) >= p->sink_frames) rank += fs[g] > fs[fi] || (fs[g] == fs[fi] && g < fi) ? 1 : 0;
         keep = rank < p->top_frames;
       }
       fkeep[fi] = keep ? 1 : 0;
@@ -128,7 +194,7 @@ kernel __attribute__((reqd_work_group_size(NT, 1, 1))) void sparse_select(
   uint C = 0;
   for (uint base = 0; base < nall; base += NT) {
     const uint i = base + tid;
-    const uint c = i < nall && candidate(p, fkeep, i) ? 1 : 0;
+    const uint c = i < nall && candidate(&w, i) ? 1 : 0;
     const uint zero = 0;
     SCAN2(c, zero);
     if (c != 0 && C + scan_a < MAXC) {
@@ -137,7 +203,8 @@ kernel __attribute__((reqd_work_group_size(NT, 1, 1))) void sparse_select(
     }
     C += total_a;
   }
-  const uint budget = METHOD == 0 ? p->budget : min(C, p->budget);
+  const uint budget0 = STATEFUL != 0 ? ix[IX_BUDGET] : p->budget;
+  const uint budget = METHOD == 0 ? budget0 : min(C, budget0);
   const bool fast = C <= MAXC;
   barrier(CLK_LOCAL_MEM_FENCE);
   // Above MAXC candidates: the order key of the budget-th best (cut), bit
@@ -164,7 +231,7 @@ kernel __attribute__((reqd_work_group_size(NT, 1, 1))) void sparse_select(
       uint n = 0;
       if (bit >= 0 || cut != 0xffffffffu)
         for (uint i = tid; i < nall; i += NT)
-          if (candidate(p, fkeep, i) && order_key(sc[i]) >= trial) ++n;
+          if (candidate(&w, i) && order_key(sc[i]) >= trial) ++n;
       const uint zero = 0;
       SCAN2(n, zero);
       if (bit >= 0) {
@@ -177,34 +244,34 @@ kernel __attribute__((reqd_work_group_size(NT, 1, 1))) void sparse_select(
   barrier(CLK_LOCAL_MEM_FENCE);
 
   // The selected blocks, ascending, with their row offsets.
-  global uint* out = sel + (size_t)qb * (2 * p->cap + 2);
+  global uint* out = sel + (size_t)qb * (2 * stride + 2);
   uint seen = 0, tied = 0, count = 0, rowsum = 0;
   for (uint base = 0; base < nall; base += NT) {
     const uint i = base + tid;
-    const uint c = i < nall && candidate(p, fkeep, i) ? 1 : 0;
+    const uint c = i < nall && candidate(&w, i) ? 1 : 0;
     const uint key = c != 0 && !fast ? order_key(sc[i]) : 0;
     const uint tie = c != 0 && !fast && key == cut ? 1 : 0;
     SCAN2(c, tie);
     const uint k = seen + scan_a, tie_before = tied + scan_b;
     seen += total_a;
     tied += total_b;
-    uint flag = 0;
+    uint flag = i < nall && persistent(&w, i) ? 1 : 0;  // PBSA's memory: always
     if (c != 0) {
       if (budget >= C) flag = 1;
       else if (fast) flag = cid[k] >> 31;
       else flag = key > cut || (key == cut && tie_before < ties) ? 1 : 0;
     }
-    const uint rows = flag != 0 ? sparse_rows(&p->g, i % p->g.tiles) : 0;
+    const uint rows = flag != 0 ? block_rows(&w, i) : 0;
     SCAN2(flag, rows);
     if (flag != 0 && live) {
       out[1 + count + scan_a] = i;
-      out[1 + p->cap + count + scan_a] = rowsum + scan_b;
+      out[1 + stride + count + scan_a] = rowsum + scan_b;
     }
     count += total_a;
     rowsum += total_b;
   }
   if (tid == 0 && live) {
     out[0] = count;
-    out[1 + p->cap + count] = rowsum;
+    out[1 + stride + count] = rowsum;
   }
 }

@@ -32,3 +32,21 @@ uint sparse_token(SparseGeom g, uint t, uint r) {
   const uint y = r / w;
   return (ty * g.tile_h + y) * g.grid_w + tx * g.tile_w + (r - y * w);
 }
+
+#ifdef SPARSE_INDEX
+// The device KV cache's index (kernels/sparse_kv_device.h), for shaders that
+// declare it as `uint ix[]` before including this file.
+const uint IX_CAP = 0, IX_STRIDE = 1, IX_BUDGET = 2, IX_FRAMES = 3, IX_ACCUMULATE = 4, IX_APPEND = 5;
+const uint IX_CANDIDATES = 6, IX_CANDIDATE_CAP = 7, IX_QUERY_GROUPS = 8, IX_QUERY_BLOCKS = 9, IX_HEADER = 16;
+const uint IX_ENTRY = 4, IX_PERSISTENT = 0x80000000u, IX_COMPRESSED = 0x40000000u, IX_SLOT = 0x3fffffffu;
+
+uint ix_blocks(uint lane) { return ix[IX_HEADER + lane]; }
+// Word of block i's table entry: slot and flags, then rows, frame, log weight.
+uint ix_entry(uint lanes, uint lane, uint i) { return IX_HEADER + lanes + (lane * ix[IX_CAP] + i) * IX_ENTRY; }
+uint ix_append(uint lanes, uint lane, uint j) {
+  return IX_HEADER + lanes + lanes * ix[IX_CAP] * IX_ENTRY + lane * ix[IX_APPEND] + j;
+}
+uint ix_candidate(uint lanes, uint lane, uint k) {
+  return IX_HEADER + lanes + lanes * (ix[IX_CAP] * IX_ENTRY + ix[IX_APPEND]) + lane * ix[IX_CANDIDATE_CAP] + k;
+}
+#endif

@@ -13,15 +13,23 @@
 // invocation from Q/K chunks of DC head dims staged in shared memory,
 // online softmax in log2 units, O += P V from V chunks of VK keys), with
 // query rows gathered from the block's tokens and output rows scattered
-// back to them. The OpenCL twin is kernels/opencl/sparse_flash.cl.
+// back to them. STATEFUL: cached blocks are slots of the device cache
+// (kernels/sparse_kv_device.h: row r of slot s at row s * R1 + r of the
+// pools, a compressed block's one row at R1 - 1), with their log weights.
+// MASS (PBSA's saliency, the cache-filling pass only): once the softmax
+// state is final, a second sweep over the cached keys recomputes their
+// probabilities and writes the mass each selected block received, summed
+// over the group's rows, to mass[query group, selection index]. The OpenCL
+// twin is kernels/opencl/sparse_flash.cl.
 #include "common.glsl"
-#include "sparse_common.glsl"
 layout(local_size_x = 256) in;
 layout(constant_id = 0) const uint D = 128;   // query/key head dim, multiple of 4
 layout(constant_id = 1) const uint DV = 128;  // value head dim, multiple of 4
 layout(constant_id = 2) const uint DC = 32;   // head-dim chunk of the S loop (divides D, multiple of 4)
 layout(constant_id = 3) const uint VK = 32;   // keys per staged V chunk (divides 64, multiple of 4)
 layout(constant_id = 4) const uint DENSE = 1; // 1: this chunk's keys first, all of them
+layout(constant_id = 5) const uint STATEFUL = 0;  // 1: cached blocks are device cache slots
+layout(constant_id = 6) const uint MASS = 0;      // 1: masses of the selected blocks when accumulating
 const uint BQ = 64, BK = 64, NT = 256;
 const uint RS4 = (DC + 4) / 4;               // Q/K chunk row stride in vec4s (skewed)
 const uint KOFF = BQ * RS4;                  // K chunk offset in A4
@@ -43,6 +51,10 @@ layout(std430, binding = 3) readonly buffer PK { vec4 pk[]; };
 layout(std430, binding = 4) readonly buffer PV { vec4 pv[]; };
 layout(std430, binding = 5) readonly buffer Sel { uint sel[]; };
 layout(std430, binding = 6) writeonly buffer O { vec4 o[]; };
+layout(std430, binding = 7) readonly buffer IX { uint ix[]; };     // STATEFUL: the cache's index
+layout(std430, binding = 8) writeonly buffer MS { float mass[]; };  // MASS: [query groups, stride]
+#define SPARSE_INDEX
+#include "sparse_common.glsl"
 layout(push_constant) uniform Pc {
   SparseGeom g;
   uint S, Hq, Hkv, F, group;
@@ -52,6 +64,8 @@ layout(push_constant) uniform Pc {
   uint cap;   // selection capacity (sparse_select's layout)
   uint nsub;  // work groups per query block
   uint nqb;   // query blocks
+  uint lanes; // batch * KV heads
+  uint R1;    // rows of a cache slot (tile rows + the mean row)
   float scale;
 } p;
 
@@ -60,9 +74,16 @@ shared vec4 P4[BQ * PS4];   // probabilities of the current tile
 shared float red[BQ * 16];  // per-row partial maxima / sums
 shared uint qrow[BQ];       // query rows (vec4 index of the row), ~0u past the block
 shared uint krow[BK];       // key rows of the current tile ([rows, D] index, PAST bit)
+shared float klw[BK];       // their log weights, log2 units
+shared uint ksel[BK];       // their selection index (MASS)
+shared float kmass[BK];     // MASS: the tile's per-key masses
 
 vec4 rq[NQK], rk[NQK], rv[NVL];
-uint tid, nkeys;
+// The tile's scores, s[i * 4 + j]: row ty + 16 i, key tx + 16 j. Module
+// scope like rq/rk: an array passed to a function ends up in local memory.
+float s[16];
+uint tid, nkeys, nd, nb, count, ob, stride, lane, b, hk;
+uint blk_at;  // the selected block holding the tile's first key (keys only move forward)
 
 void load_qk(uint k0, uint d0) {
   [[unroll]] for (uint n = 0; n < NQK; ++n) {
@@ -114,6 +135,67 @@ void store_v() {
   }
 }
 
+// The rows of tile keys k0 .. k0 + 63: this chunk's keys in order, then the
+// selected blocks' rows (barrier after: the caller's).
+void fill_keys(uint k0) {
+  if (tid >= BK) return;
+  const uint j = k0 + tid;
+  uint kr = 0, k = 0;
+  float lw = 0.0;
+  if (j < nd) {
+    kr = (b * p.Sk + j) * p.Hkv + hk;
+  } else if (j < nkeys) {
+    const uint jj = j - nd;
+    // The last block whose rows start at or before jj: a step or two past the
+    // tile's first key's block for blocks of tens of rows.
+    uint lo = blk_at;
+    while (lo + 1 < count && sel[ob + 1 + stride + lo + 1] <= jj) ++lo;
+    const uint blk = sel[ob + 1 + lo], r = jj - sel[ob + 1 + stride + lo];
+    k = lo;
+    if (blk >= nb) {  // a block of this chunk (compete)
+      const uint c = blk - nb, fk = c / p.g.tiles, t2 = c - fk * p.g.tiles;
+      kr = (b * p.Sk + fk * p.g.P + sparse_token(p.g, t2, r)) * p.Hkv + hk;
+    } else if (STATEFUL != 0) {  // a slot of the device cache
+      const uint e = ix_entry(p.lanes, lane, blk), slot = ix[e];
+      kr = (((slot & IX_SLOT) * p.R1 + ((slot & IX_COMPRESSED) != 0 ? p.R1 - 1 : 0)) + r) | PAST;
+      lw = uintBitsToFloat(ix[e + 3]) * 1.4426950408889634;
+    } else {  // a cached block: a tile of a past frame
+      const uint fr = blk / p.g.tiles, t2 = blk - fr * p.g.tiles;
+      kr = ((b * p.T + fr * p.g.P + sparse_token(p.g, t2, r)) * p.Hkv + hk) | PAST;
+    }
+  }
+  krow[tid] = kr;
+  klw[tid] = lw;
+  ksel[tid] = k;
+}
+
+// s = Q K^T of the tile at k0 (its rows filled), over the head dim in chunks of DC.
+void tile_scores(uint k0) {
+  const uint tx = tid % 16, ty = tid / 16;
+  [[unroll]] for (uint x = 0; x < 16; ++x) s[x] = 0.0;
+  for (uint d0 = 0; d0 < D; d0 += DC) {
+    barrier();  // key rows written; previous chunk consumed
+    load_qk(k0, d0);
+    store_qk();
+    barrier();
+    [[unroll]] for (uint dd = 0; dd < DC / 4; ++dd) {
+      vec4 qv[4], kv[4];
+      [[unroll]] for (uint i = 0; i < 4; ++i) qv[i] = A4[(ty + 16 * i) * RS4 + dd];
+      [[unroll]] for (uint j = 0; j < 4; ++j) kv[j] = A4[KOFF + (tx + 16 * j) * RS4 + dd];
+      [[unroll]] for (uint i = 0; i < 4; ++i) {
+        [[unroll]] for (uint j = 0; j < 4; ++j) {
+          float x = s[i * 4 + j];
+          x = fma(qv[i].x, kv[j].x, x);
+          x = fma(qv[i].y, kv[j].y, x);
+          x = fma(qv[i].z, kv[j].z, x);
+          x = fma(qv[i].w, kv[j].w, x);
+          s[i * 4 + j] = x;
+        }
+      }
+    }
+  }
+}
+
 void main() {
   const uint grp = flat_group();
   const uint qb = grp / p.nsub, sub = grp - qb * p.nsub;
@@ -122,19 +204,25 @@ void main() {
   uint rest = qb / p.g.tiles;
   const uint f = rest % p.F;
   rest /= p.F;
-  const uint h = rest % p.Hq, b = rest / p.Hq;
-  const uint hk = h / p.group;
+  const uint h = rest % p.Hq;
+  b = rest / p.Hq;
+  hk = h / p.group;
+  lane = b * p.Hkv + hk;
   const uint rows = sparse_rows(p.g, t), r0 = sub * BQ;
-  if (r0 >= rows) return;
+  if (r0 >= rows || (STATEFUL != 0 && qb >= ix[IX_QUERY_BLOCKS])) return;
   tid = gl_LocalInvocationID.x;
   const uint tx = tid % 16, ty = tid / 16;
-  const uint ob = qb * (2 * p.cap + 2), count = sel[ob];
-  const uint nd = DENSE != 0 ? p.Sk : 0;
-  nkeys = nd + sel[ob + 1 + p.cap + count];
+  stride = STATEFUL != 0 ? ix[IX_STRIDE] : p.cap;
+  nb = STATEFUL != 0 ? ix_blocks(lane) : p.nb;
+  ob = qb * (2 * stride + 2);
+  count = sel[ob];
+  nd = DENSE != 0 ? p.Sk : 0;
+  nkeys = nd + sel[ob + 1 + stride + count];
   const float sl2 = p.scale * 1.4426950408889634;  // scores in log2 units
   if (tid < BQ)
     qrow[tid] = r0 + tid < rows ? ((b * p.S + f * p.g.P + sparse_token(p.g, t, r0 + tid)) * p.Hq + h) * D4 : ~0u;
 
+  blk_at = 0;
   float acc[4 * NC];  // acc[i * NC + c]: row ty + 16 i, column col(c)
   [[unroll]] for (uint x = 0; x < 4 * NC; ++x) acc[x] = 0.0;
   float m[4], l[4];
@@ -144,63 +232,17 @@ void main() {
   }
 
   for (uint k0 = 0; k0 < nkeys; k0 += BK) {
-    // The tile's key rows: this chunk's keys in order, then the selected blocks' rows.
     barrier();  // the previous tile's rows and V chunk consumed
-    if (tid < BK) {
-      const uint j = k0 + tid;
-      uint kr = 0;
-      if (j < nd) {
-        kr = (b * p.Sk + j) * p.Hkv + hk;
-      } else if (j < nkeys) {
-        const uint jj = j - nd;
-        uint lo = 0, hi = count - 1;  // the last block whose rows start at or before jj
-        while (lo < hi) {
-          const uint mid = (lo + hi + 1) / 2;
-          if (sel[ob + 1 + p.cap + mid] <= jj) lo = mid;
-          else hi = mid - 1;
-        }
-        const uint blk = sel[ob + 1 + lo], r = jj - sel[ob + 1 + p.cap + lo];
-        if (blk >= p.nb) {  // a block of this chunk (compete)
-          const uint c = blk - p.nb, fk = c / p.g.tiles, t2 = c - fk * p.g.tiles;
-          kr = (b * p.Sk + fk * p.g.P + sparse_token(p.g, t2, r)) * p.Hkv + hk;
-        } else {  // a cached block: a tile of a past frame
-          const uint fr = blk / p.g.tiles, t2 = blk - fr * p.g.tiles;
-          kr = ((b * p.T + fr * p.g.P + sparse_token(p.g, t2, r)) * p.Hkv + hk) | PAST;
-        }
-      }
-      krow[tid] = kr;
-    }
-
-    // S = Q K^T over the head dim in chunks of DC.
-    float s[16];  // s[i * 4 + j]: row ty + 16 i, key tx + 16 j
-    [[unroll]] for (uint x = 0; x < 16; ++x) s[x] = 0.0;
-    for (uint d0 = 0; d0 < D; d0 += DC) {
-      barrier();  // key rows written; previous chunk consumed
-      load_qk(k0, d0);
-      store_qk();
-      barrier();
-      [[unroll]] for (uint dd = 0; dd < DC / 4; ++dd) {
-        vec4 qv[4], kv[4];
-        [[unroll]] for (uint i = 0; i < 4; ++i) qv[i] = A4[(ty + 16 * i) * RS4 + dd];
-        [[unroll]] for (uint j = 0; j < 4; ++j) kv[j] = A4[KOFF + (tx + 16 * j) * RS4 + dd];
-        [[unroll]] for (uint i = 0; i < 4; ++i) {
-          [[unroll]] for (uint j = 0; j < 4; ++j) {
-            float x = s[i * 4 + j];
-            x = fma(qv[i].x, kv[j].x, x);
-            x = fma(qv[i].y, kv[j].y, x);
-            x = fma(qv[i].z, kv[j].z, x);
-            x = fma(qv[i].w, kv[j].w, x);
-            s[i * 4 + j] = x;
-          }
-        }
-      }
-    }
+    fill_keys(k0);
+    tile_scores(k0);
+    blk_at = ksel[BK - 1];  // read after tile_scores' barriers
 
     // Online softmax: scaled scores, keys past the end masked, row maxima.
     [[unroll]] for (uint i = 0; i < 4; ++i) {
       float mt = -1.0 / 0.0;
       [[unroll]] for (uint j = 0; j < 4; ++j) {
-        const float x = k0 + tx + 16 * j < nkeys ? s[i * 4 + j] * sl2 : -1.0 / 0.0;
+        const uint kk = tx + 16 * j;
+        const float x = k0 + kk < nkeys ? s[i * 4 + j] * sl2 + klw[kk] : -1.0 / 0.0;
         s[i * 4 + j] = x;
         mt = max(mt, x);
       }
@@ -262,12 +304,57 @@ void main() {
   barrier();
   [[unroll]] for (uint i = 0; i < 4; ++i) red[(ty + 16 * i) * 16 + tx] = l[i];
   barrier();
+  float linv[4];
+  [[unroll]] for (uint i = 0; i < 4; ++i) {
+    float ls = 0.0;
+    [[unroll]] for (uint u = 0; u < 16; ++u) ls += red[(ty + 16 * i) * 16 + u];
+    linv[i] = ls > 0.0 ? 1.0 / ls : 0.0;
+  }
+
+  if (MASS != 0 && ix[IX_ACCUMULATE] != 0 && grp < ix[IX_QUERY_GROUPS]) {
+    // Each selected block's mass: the final softmax of its keys, summed
+    // over the group's rows. The keys of a block are consecutive, so one
+    // invocation adds the tile's key masses up block by block.
+    const uint mbase = grp * stride;
+    uint cur = ~0u;
+    float acc_mass = 0.0;
+    blk_at = 0;
+    for (uint k0 = nd; k0 < nkeys; k0 += BK) {
+      barrier();  // the previous tile's rows and masses consumed
+      fill_keys(k0);
+      tile_scores(k0);
+      blk_at = ksel[BK - 1];
+      [[unroll]] for (uint j = 0; j < 4; ++j) {
+        const uint kk = tx + 16 * j;
+        float cm = 0.0;
+        [[unroll]] for (uint i = 0; i < 4; ++i)
+          if (qrow[ty + 16 * i] != ~0u && k0 + kk < nkeys) cm += exp2(s[i * 4 + j] * sl2 + klw[kk] - m[i]) * linv[i];
+        red[kk * 16 + ty] = cm;
+      }
+      barrier();
+      if (tid < BK) {
+        float cm = 0.0;
+        [[unroll]] for (uint u = 0; u < 16; ++u) cm += red[tid * 16 + u];
+        kmass[tid] = cm;
+      }
+      barrier();
+      if (tid == 0)
+        for (uint kk = 0; kk < BK && k0 + kk < nkeys; ++kk) {
+          if (ksel[kk] != cur) {
+            if (cur != ~0u) mass[mbase + cur] = acc_mass;
+            cur = ksel[kk];
+            acc_mass = 0.0;
+          }
+          acc_mass += kmass[kk];
+        }
+    }
+    if (tid == 0 && cur != ~0u) mass[mbase + cur] = acc_mass;
+  }
+
   [[unroll]] for (uint i = 0; i < 4; ++i) {
     const uint row = ty + 16 * i;
     if (qrow[row] == ~0u) continue;
-    float ls = 0.0;
-    [[unroll]] for (uint u = 0; u < 16; ++u) ls += red[row * 16 + u];
-    const float inv = ls > 0.0 ? 1.0 / ls : 0.0;
+    const float inv = linv[i];
     const uint ob4 = ((b * p.S + f * p.g.P + sparse_token(p.g, t, r0 + row)) * p.Hq + h) * DV4;
     if (VEC) {
       [[unroll]] for (uint w = 0; w < NC / 4; ++w)

@@ -19,24 +19,31 @@
 // frame's mean key). Up to MAXC candidates are ranked in shared memory
 // (MAXC^2 / 256 steps per invocation); more by a radix select: the
 // budget-th best score found bit by bit (32 counting passes), then ties at
-// it kept by index. The OpenCL twin is kernels/opencl/sparse_select.cl.
+// it kept by index. STATEFUL: the lane's blocks, their rows, frames and
+// persistence, the budget and the row stride come from the device cache's
+// index (kernels/sparse_kv_device.h); PBSA's persistent blocks are always
+// kept. The OpenCL twin is kernels/opencl/sparse_select.cl.
 #include "common.glsl"
-#include "sparse_common.glsl"
 layout(local_size_x = 256) in;
 layout(constant_id = 0) const uint METHOD = 0;  // 0 PBSA, 1 HSA
 layout(constant_id = 1) const uint KEEP = 0;    // HSA: Light Forcing's frame stage (keep_frames or compete)
 layout(constant_id = 2) const uint MAXC = 2048; // candidates ranked in shared memory, <= 32 * 256
 layout(constant_id = 3) const uint MAXF = 512;  // frames per lane (HSA)
+layout(constant_id = 4) const uint STATEFUL = 0;  // 1: the blocks come from the device cache
 const uint NT = 256;
-layout(std430, binding = 0) readonly buffer Sc { float scores[]; };  // [query blocks, cap]
-layout(std430, binding = 1) writeonly buffer Sel { uint sel[]; };    // [query blocks, 2 cap + 2]
+layout(std430, binding = 0) readonly buffer Sc { float scores[]; };  // [query blocks, stride]
+layout(std430, binding = 1) writeonly buffer Sel { uint sel[]; };    // [query blocks, 2 stride + 2]
+layout(std430, binding = 2) readonly buffer IX { uint ix[]; };      // STATEFUL: the cache's index
+#define SPARSE_INDEX
+#include "sparse_common.glsl"
 layout(push_constant) uniform Pc {
   SparseGeom g;
-  uint nb, nc;      // cached blocks and this chunk's blocks (compete) per lane
-  uint cap;         // row stride of scores; selection capacity
+  uint nb, nc;      // cached blocks (stateless) and this chunk's blocks (compete) per lane
+  uint cap;         // row stride of scores; selection capacity (stateless)
   uint nqb;         // query blocks
-  uint budget;      // PBSA: cached blocks kept; HSA: the most blocks kept (~0u: no limit)
+  uint budget;      // PBSA: cached blocks kept; HSA: the most blocks kept (~0u: no limit); stateless
   uint sink_frames, top_frames, keep_frames, keep_near;
+  uint F, Hq, Hkv, group, lanes;
 } p;
 
 shared uint sa[NT], sb[NT];  // scans
@@ -45,7 +52,7 @@ shared float csc[MAXC];      // their scores
 shared float fs[MAXF];       // frame scores
 shared uint fkeep[MAXF];     // frames kept
 
-uint tid, sbase;
+uint tid, sbase, lane, nb;
 
 // Exclusive prefix sums of a and b over the work group; their totals in ta, tb.
 void scan2(inout uint a, inout uint b, out uint ta, out uint tb) {
@@ -66,11 +73,19 @@ void scan2(inout uint a, inout uint b, out uint ta, out uint tb) {
   barrier();
 }
 
-uint block_rows(uint i) { return sparse_rows(p.g, i % p.g.tiles); }
+uint block_rows(uint i) {
+  if (STATEFUL != 0 && i < nb) return ix[ix_entry(p.lanes, lane, i) + 1];
+  return sparse_rows(p.g, (i - (i < nb ? 0 : nb)) % p.g.tiles);
+}
+
+bool persistent(uint i) { return STATEFUL != 0 && i < nb && (ix[ix_entry(p.lanes, lane, i)] & IX_PERSISTENT) != 0; }
+
+// The absolute frame of the lane's frame fi (HSA keeps whole frames in order).
+uint frame_of(uint fi) { return STATEFUL != 0 ? ix[ix_entry(p.lanes, lane, fi * p.g.tiles) + 2] : fi; }
 
 bool candidate(uint i) {
-  if (METHOD == 0) return i < p.nb;
-  return i >= p.nb || fkeep[i / p.g.tiles] != 0;
+  if (METHOD == 0) return i < nb && !persistent(i);
+  return i >= nb || fkeep[i / p.g.tiles] != 0;
 }
 
 // A score as a uint that orders as the float does (-0 as +0, as the CPU's
@@ -93,18 +108,24 @@ uint count_at_least(uint k, uint nall) {
 
 void main() {
   const uint qb = flat_group();
-  if (qb >= p.nqb) return;
+  if (qb >= p.nqb || (STATEFUL != 0 && qb >= ix[IX_QUERY_BLOCKS])) return;
   tid = gl_LocalInvocationID.x;
-  sbase = qb * p.cap;
-  const uint nall = p.nb + p.nc;
+  {
+    const uint t = qb % p.g.tiles, h = (qb / (p.g.tiles * p.F)) % p.Hq, b = qb / (p.g.tiles * p.F * p.Hq);
+    lane = b * p.Hkv + h / p.group;
+  }
+  nb = STATEFUL != 0 ? ix_blocks(lane) : p.nb;
+  const uint stride = STATEFUL != 0 ? ix[IX_STRIDE] : p.cap;
+  sbase = qb * stride;
+  const uint nall = nb + p.nc;
 
   if (METHOD == 1) {  // the frame stage
-    const uint nf = p.nb / p.g.tiles;
+    const uint nf = STATEFUL != 0 ? ix[IX_FRAMES] : nb / p.g.tiles;
     for (uint fi = tid; fi < nf; fi += NT) {
       float acc = 0.0;
       uint tokens = 0;
       for (uint t = 0; t < p.g.tiles; ++t) {
-        const uint rows = sparse_rows(p.g, t);
+        const uint rows = block_rows(fi * p.g.tiles + t);
         acc += float(rows) * scores[sbase + fi * p.g.tiles + t];
         tokens += rows;
       }
@@ -122,9 +143,10 @@ void main() {
             keep = rank < p.keep_frames - sink - near;
           }
         }
-      } else if (fi >= p.sink_frames && p.top_frames != 0) {
+      } else if (frame_of(fi) >= p.sink_frames && p.top_frames != 0) {  // sinks are kept
         uint rank = 0;
-        for (uint g = p.sink_frames; g < nf; ++g) rank += fs[g] > fs[fi] || (fs[g] == fs[fi] && g < fi) ? 1 : 0;
+        for (uint g = 0; g < nf; ++g)
+          if (frame_of(g) >= p.sink_frames) rank += fs[g] > fs[fi] || (fs[g] == fs[fi] && g < fi) ? 1 : 0;
         keep = rank < p.top_frames;
       }
       fkeep[fi] = keep ? 1 : 0;
@@ -145,7 +167,8 @@ void main() {
     }
     C += tc;
   }
-  const uint budget = METHOD == 0 ? p.budget : min(C, p.budget);
+  const uint budget0 = STATEFUL != 0 ? ix[IX_BUDGET] : p.budget;
+  const uint budget = METHOD == 0 ? budget0 : min(C, budget0);
   const bool fast = C <= MAXC;
   barrier();
   // Above MAXC candidates: the order key of the budget-th best (cut), bit
@@ -176,7 +199,7 @@ void main() {
   barrier();
 
   // The selected blocks, ascending, with their row offsets.
-  const uint obase = qb * (2 * p.cap + 2);
+  const uint obase = qb * (2 * stride + 2);
   uint seen = 0, tied = 0, count = 0, rowsum = 0;
   for (uint base = 0; base < nall; base += NT) {
     const uint i = base + tid;
@@ -184,7 +207,7 @@ void main() {
     const uint key = c != 0 && !fast ? order_key(scores[sbase + i]) : 0;
     uint k = c, tie = c != 0 && !fast && key == cut ? 1 : 0, tc, tt;
     scan2(k, tie, tc, tt);
-    uint flag = 0;
+    uint flag = i < nall && persistent(i) ? 1 : 0;  // PBSA's memory: always
     if (c != 0) {
       if (budget >= C) flag = 1;
       else if (fast) flag = cid[seen + k] >> 31;
@@ -194,7 +217,7 @@ void main() {
     scan2(at, rows, tf, tr);
     if (flag != 0) {
       sel[obase + 1 + count + at] = i;
-      sel[obase + 1 + p.cap + count + at] = rowsum + rows;
+      sel[obase + 1 + stride + count + at] = rowsum + rows;
     }
     seen += tc;
     tied += tt;
@@ -203,6 +226,6 @@ void main() {
   }
   if (tid == 0) {
     sel[obase] = count;
-    sel[obase + 1 + p.cap + count] = rowsum;
+    sel[obase + 1 + stride + count] = rowsum;
   }
 }

@@ -10,7 +10,10 @@
 // selection ranks in shared memory (its radix select). Sparse cases also check on the CPU that
 // the selection dropped something (the output differs from dense
 // attention), so a case cannot pass by selecting everything.
+#include <chrono>
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
 #include <string>
 #include <vector>
 
@@ -239,6 +242,88 @@ INSTANTIATE_TEST_SUITE_P(Backends, SparseAttentionParity,
                          [](const testing::TestParamInfo<std::tuple<std::string, size_t>>& info) {
                            return std::get<0>(info.param) + "_" + cases()[std::get<1>(info.param)].name;
                          });
+
+}  // namespace
+}  // namespace vdrt::test
+
+namespace vdrt::test {
+namespace {
+
+// Wan-1.3B-width sparse attention (one chunk of 3 frames of 30 x 52 tokens,
+// 12 heads of 128, 6 cached frames) timed per call on a real GPU against
+// dense vdrt.Attention on the same keys: a chain of `n` attentions (each
+// one's output the next one's query) minus a chain of one, so uploads and
+// downloads cancel. Run by hand:
+//   VDRT_SPARSE_BENCH_BACKEND=vulkan|opencl vdrt_backends_tests \
+//     --gtest_also_run_disabled_tests --gtest_filter='*SparseAttentionBench*'
+TEST(SparseAttentionBench, DISABLED_WanScale) {
+  const char* be = std::getenv("VDRT_SPARSE_BENCH_BACKEND");
+  const std::string backend = be ? be : "vulkan";
+  VDRT_REQUIRE_DEVICE(backend);
+  const int64_t P = 30 * 52, S = 3 * P, T = 6 * P, H = 12, D = 128;
+  struct Variant {
+    std::string name;
+    std::string op;  // "" : dense vdrt.Attention
+    SparseAttentionParams params;
+    double keys;  // keys per query row, for the FLOP count
+  };
+  std::vector<Variant> variants;
+  variants.push_back({"dense", "", {}, double(S + T)});
+  {  // sparse_pbsa at Wan size: 8 x 8 tiles (28 a frame), top 42 of the 168 window blocks.
+    SparseAttentionParams p = base(SparseMethod::Pbsa, 30, 52, 8, 8);
+    p.top_k = 42;
+    variants.push_back({"pbsa top42 8x8", "PBSAttention", p, double(S + 42 * 64)});
+  }
+  {  // Light Forcing short: 64-token blocks (25 a frame), compete, keep 6, CAG at chunk 2.
+    SparseAttentionParams p = tokens(SparseMethod::Hsa, 30, 52, 64);
+    p.current_chunk = SparseAttentionParams::CurrentChunk::Compete;
+    p.keep_frames = 6, p.keep_near = 2;
+    p.cag.curve = CagSchedule::Curve::LightForcing;
+    p.cag.target = 0.88, p.cag.base = 0.98;
+    const double kept = double(p.cag.keep_floor(2, 6 * 25 + 3 * 25));
+    variants.push_back({"lightforcing short", "HSAttention", p, kept * 64});
+  }
+  const int n = 6;
+  for (const Variant& v : variants) {
+    double best[2] = {1e30, 1e30};
+    for (int which = 0; which < 2; ++which) {
+      GraphBuilder b(18);
+      Value* x = b.input("q", {1, S, H, D});
+      Value* k = b.input("k", {1, S, H, D});
+      Value* val = b.input("v", {1, S, H, D});
+      Value* pk = b.input("past_k", {1, T, H, D});
+      Value* pv = b.input("past_v", {1, T, H, D});
+      for (int i = 0; i < (which ? n : 1); ++i) {
+        AttributeMap a;
+        if (v.op.empty()) {
+          a.set("scale", 1.0f / std::sqrt(float(D)));
+        } else {
+          SparseAttentionParams q = v.params;
+          q.scale = 1.0f / std::sqrt(float(D));
+          q.to_attributes(a);
+        }
+        x = b.op(v.op.empty() ? "Attention" : v.op, {x, k, val, pk, pv}, a, "vdrt");
+      }
+      b.output(x);
+      std::unique_ptr<Graph> g = b.take();
+      infer_shapes(*g);
+      const TensorMap inputs = random_inputs(*g, 3);
+      SessionOptions o;
+      o.device = backend;
+      o.cpu_fallback = false;
+      Session s(std::move(g), o);
+      for (int r = 0; r < 4; ++r) {
+        auto t0 = std::chrono::steady_clock::now();
+        s.run(inputs);
+        best[which] = std::min(best[which], std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+      }
+    }
+    const double per = (best[1] - best[0]) / (n - 1);
+    std::printf("%s %s: %.3f ms per attention, %.0f keys per query (%.1f TFLOP/s)\n", backend.c_str(), v.name.c_str(),
+                per * 1e3, v.keys, 4.0 * S * v.keys * D * H / per * 1e-12);
+    std::fflush(stdout);
+  }
+}
 
 }  // namespace
 }  // namespace vdrt::test

@@ -4,20 +4,22 @@
 // vdrt.PBSAttention / vdrt.HSAttention nodes are placed on the GPU, no node
 // runs on the CPU fallback (the frame-offset arithmetic is computed on the
 // host once per plan), and the flow equals the CPU session's.
-// A rollout on a GPU session whose block caches are host objects (a state
-// the GPU kernels cannot read) runs those nodes on the CPU, chunk for chunk
-// equal to the CPU rollout.
+// The rollout on a GPU session with its block caches in device memory,
+// chunk for chunk equal to the CPU rollout; a host cache bound to a GPU
+// session's node moves the node to the CPU.
 #include <gtest/gtest.h>
 
 #include "backends/parity.h"
+#include <cmath>
+
 #include "runtime/rollout.h"
 #include "test_util.h"
 
 namespace vdrt::test {
 namespace {
 
-const std::vector<std::string> kPipelines = {"sparse_pbsa", "sparse_hsa", "sparse_forcing", "lightforcing_short",
-                                             "lightforcing_hopper"};
+const std::vector<std::string> kPipelines = {"sparse_pbsa",        "sparse_hsa",          "sparse_forcing",
+                                             "lightforcing_short", "lightforcing_hopper", "lightforcing_long"};
 
 double max_rel(const Tensor& a, const Tensor& b) {
   std::vector<double> x = a.as_double(), y = b.as_double();
@@ -59,7 +61,18 @@ TEST_P(SparseGpuSession, EveryNodeOnTheGpuWithoutACache) {
   EXPECT_EQ(gpu->last_stats().nodes_on_fallback, 0u);
 }
 
-TEST_P(SparseGpuSession, HostCachesRunOnTheCpuFallback) {
+// The rollout on a GPU session keeps the sparse layers' block caches in
+// device memory (DeviceBlockKvCache): every sparse node runs on the GPU,
+// a denoiser call uploads only latents, timestep and context, and chunk for
+// chunk the latents, the cache bytes and the PBSA memory (masses, admitted
+// blocks) equal the CPU rollout's. Tolerance 3e-4 on the latents: the GPU
+// selects the blocks the CPU selects (scores summed in the same order), the
+// attention differs by float rounding, which stays below 1e-5 over 6 chunks
+// of 2 layers x 5 calls on lavapipe and PoCL and reached 1.05e-4 on the H200
+// (approximate exp2 and division); one block fewer per query block at one
+// chunk moves the latents by 1.8e-2. Masses and pooled_refresh importances
+// are float sums in another order (1e-6 relative; 1e-4 allowed).
+TEST_P(SparseGpuSession, DeviceCachesRollLikeTheCpu) {
   const auto& [backend, pipeline] = GetParam();
   VDRT_REQUIRE_DEVICE(backend);
   SessionOptions cpu_opts, gpu_opts;
@@ -71,15 +84,59 @@ TEST_P(SparseGpuSession, HostCachesRunOnTheCpuFallback) {
   RolloutOptions options;
   options.seed = 9;
   options.decode = false;
-  if (pipeline.find("pbsa") != std::string::npos || pipeline == "sparse_forcing") options.cache = CachePolicy::parse("pbsa");
+  const bool pbsa = pipeline == "sparse_pbsa" || pipeline == "sparse_forcing";
+  if (pbsa) options.cache = CachePolicy::parse("pbsa");
+  if (pipeline == "lightforcing_long") options.cache = CachePolicy::parse("window:7,sink:1");
   Rollout a(*gpu, gpu->default_context(), options), b(*cpu, cpu->default_context(), options);
-  for (int c = 0; c < 3; ++c) {
+  ASSERT_NE(a.sparse_cache(), nullptr);
+  ASSERT_TRUE(a.sparse_cache()->on_device());
+  ASSERT_TRUE(a.cache().on_device());
+  for (int c = 0; c < 6; ++c) {
     auto ra = a.next(), rb = b.next();
     ASSERT_TRUE(ra && rb);
-    EXPECT_LE(max_abs_diff(ra->latents, rb->latents), 1e-4) << pipeline << " chunk " << c;
+    EXPECT_LE(max_abs_diff(ra->latents, rb->latents), 3e-4) << pipeline << " chunk " << c;
+    EXPECT_EQ(ra->cache_bytes, rb->cache_bytes) << pipeline << " chunk " << c;
+    EXPECT_EQ(ra->cache_frames, rb->cache_frames) << pipeline << " chunk " << c;
+    const RunStats& st = gpu->denoiser->last_stats();
+    EXPECT_LE(st.host_uploads, 3u) << "a denoiser call uploads only latents, timestep and context";
+    EXPECT_EQ(st.cross_copies, 0u);
+    EXPECT_EQ(st.nodes_on_fallback, 0u);
+    for (const auto& [layer, cache] : b.sparse_cache()->caches()) {
+      if (!pbsa) continue;
+      const auto& host = b.sparse_cache()->layer(layer);
+      const auto& dev = dynamic_cast<const DeviceBlockKvCache&>(*a.sparse_cache()->caches().at(layer));
+      for (int64_t h = 0; h < 4; ++h) {
+        ASSERT_EQ(dev.memory_blocks_held(0, h), host.memory_blocks_held(0, h)) << "chunk " << c << " head " << h;
+        const std::vector<double> x = dev.saliency(0, h), y = host.saliency(0, h);
+        ASSERT_EQ(x.size(), y.size());
+        // pooled_refresh: only the memory's saliency (its importance) is used.
+        const size_t from = pipeline == "sparse_forcing" ? x.size() - host.memory_blocks_held(0, h) : 0;
+        for (size_t i = from; i < x.size(); ++i)
+          EXPECT_NEAR(x[i], y[i], 1e-4 * std::max(1.0, std::fabs(y[i]))) << pipeline << " chunk " << c << " block " << i;
+      }
+    }
   }
-  EXPECT_EQ(sparse_placement(*gpu->denoiser), std::vector<std::string>(2, "cpu"))
-      << "the GPU kernels cannot read host caches";
+  EXPECT_EQ(a.peak_cache_bytes(), b.peak_cache_bytes());
+  EXPECT_EQ(sparse_placement(*gpu->denoiser), std::vector<std::string>(2, backend));
+}
+
+// A host block cache bound to a node of a GPU session (profiling records
+// through the CPU kernel) moves that node to the CPU fallback, and
+// unbinding it moves it back.
+TEST_P(SparseGpuSession, HostCacheMovesItsNodeToTheCpu) {
+  const auto& [backend, pipeline] = GetParam();
+  VDRT_REQUIRE_DEVICE(backend);
+  SessionOptions gpu_opts;
+  gpu_opts.device = backend;
+  gpu_opts.pass_pipeline = source_path("passes/pipelines/" + pipeline + ".toml");
+  auto gpu = Session::load(source_path("models/tiny_wan/ts17/denoiser.onnx"), gpu_opts);
+  auto binding = SparseKvBinding::create(*gpu, 1, CachePolicy{});  // no chunk frames: host caches
+  ASSERT_NE(binding, nullptr);
+  EXPECT_FALSE(binding->on_device());
+  binding->attach(*gpu);
+  EXPECT_EQ(sparse_placement(*gpu), std::vector<std::string>(2, "cpu"));
+  for (const Node* n : gpu->state_slots()) gpu->bind_state(*n, nullptr);
+  EXPECT_EQ(sparse_placement(*gpu), std::vector<std::string>(2, backend));
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, SparseGpuSession,

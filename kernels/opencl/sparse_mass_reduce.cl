@@ -1,0 +1,71 @@
+// The OpenCL C port of kernels/vulkan/sparse_mass_reduce.comp (read that
+// file): the mass each block of a lane received in the cache-filling pass,
+// summed in the CPU kernel's task order, for the device cache's owner.
+
+// The device KV cache's index (kernels/sparse_kv_device.h), as
+// kernels/vulkan/sparse_common.glsl reads it.
+#define IX_CAP 0
+#define IX_STRIDE 1
+#define IX_BUDGET 2
+#define IX_FRAMES 3
+#define IX_ACCUMULATE 4
+#define IX_APPEND 5
+#define IX_CANDIDATES 6
+#define IX_CANDIDATE_CAP 7
+#define IX_QUERY_GROUPS 8
+#define IX_QUERY_BLOCKS 9
+#define IX_HEADER 16
+#define IX_ENTRY 4
+#define IX_PERSISTENT 0x80000000u
+#define IX_COMPRESSED 0x40000000u
+#define IX_SLOT 0x3fffffffu
+static inline uint ix_blocks(global const uint* ix, uint lane) { return ix[IX_HEADER + lane]; }
+static inline uint ix_entry(global const uint* ix, uint lanes, uint lane, uint i) {
+  return IX_HEADER + lanes + (lane * ix[IX_CAP] + i) * IX_ENTRY;
+}
+static inline uint ix_append(global const uint* ix, uint lanes, uint lane, uint j) {
+  return IX_HEADER + lanes + lanes * ix[IX_CAP] * IX_ENTRY + lane * ix[IX_APPEND] + j;
+}
+static inline uint ix_candidate(global const uint* ix, uint lanes, uint lane, uint k) {
+  return IX_HEADER + lanes + lanes * (ix[IX_CAP] * IX_ENTRY + ix[IX_APPEND]) + lane * ix[IX_CANDIDATE_CAP] + k;
+}
+
+struct sparse_mass_reduce_params {
+  uint lanes, cap_max;  // entries per lane this dispatch covers (>= the index's cap)
+  uint Hq, Hkv, F, tiles, group, nsub;
+};
+
+kernel __attribute__((reqd_work_group_size(256, 1, 1))) void sparse_mass_reduce(
+    BUF(const uint, ix), BUF(const uint, sel), BUF(const float, mass), BUF(float, lane_mass),
+    constant const struct sparse_mass_reduce_params* p) {
+  AT(const uint, ix);
+  AT(const uint, sel);
+  AT(const float, mass);
+  AT(float, lane_mass);
+  const uint idx = flat_group() * 256 + get_local_id(0);
+  const uint cap = ix[IX_CAP];
+  if (idx >= p->lanes * p->cap_max || ix[IX_ACCUMULATE] == 0) return;
+  const uint lane = idx / p->cap_max, i = idx - lane * p->cap_max;
+  if (i >= cap) return;
+  const uint stride = ix[IX_STRIDE];
+  const uint b = lane / p->Hkv, hk = lane - b * p->Hkv;
+  float total = 0.0f;
+  if (i < ix_blocks(ix, lane))
+    for (uint h = hk * p->group; h < (hk + 1) * p->group; ++h)
+      for (uint ft = 0; ft < p->F * p->tiles; ++ft) {
+        const uint qb = (b * p->Hq + h) * p->F * p->tiles + ft;
+        const uint ob = qb * (2 * stride + 2), count = sel[ob];
+        if (count == 0) continue;
+        uint lo = 0, hi = count - 1;  // the block's place in the selection, if selected
+        while (lo < hi) {
+          const uint mid = (lo + hi) / 2;
+          if (sel[ob + 1 + mid] < i) lo = mid + 1;
+          else hi = mid;
+        }
+        if (sel[ob + 1 + lo] != i) continue;
+        float m = 0.0f;
+        for (uint s = 0; s < p->nsub; ++s) m += mass[(qb * p->nsub + s) * stride + lo];
+        total += m;
+      }
+  lane_mass[lane * cap + i] = total;
+}
