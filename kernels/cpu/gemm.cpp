@@ -289,6 +289,27 @@ void macro_kernel_epilogue(const GemmMicroKernel& mk, const float* apack, const 
 
 namespace {
 
+// How many micro-panel columns each task of a block takes. Few row blocks
+// get their columns split too, so that every thread has work (at least two
+// tasks each), and the split is chosen so that the tasks share out evenly:
+// 7 row blocks on 2 threads would leave one thread idle for the last eighth
+// of every block; cut in 2 column chunks they are 14 tasks, 7 each.
+int64_t panels_per_chunk(int64_t m_tiles, int64_t n_panels, int threads) {
+  if (threads <= 1) return n_panels;
+  int64_t best = n_panels;
+  double best_share = 0;
+  for (int64_t want = 1; want <= n_panels; ++want) {
+    const int64_t per = (n_panels + want - 1) / want;
+    const int64_t tasks = m_tiles * ((n_panels + per - 1) / per);
+    if (tasks < 2 * threads && per > 1) continue;
+    // Busy fraction of the threads over the rounds of tasks.
+    const double share = double(tasks) / double((tasks + threads - 1) / threads * threads);
+    if (share > best_share + 1e-9) best = per, best_share = share;
+    if (share >= 0.95) break;
+  }
+  return best;
+}
+
 // The blocked driver. With `packed` the A blocks come from it instead of
 // being packed per task.
 void gemm_blocked(int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t a_rs, int64_t a_cs,
@@ -308,11 +329,9 @@ void gemm_blocked(int64_t M, int64_t N, int64_t K, float alpha, const float* A, 
 
       const int64_t m_tiles = (M + mc_max - 1) / mc_max;
       const int64_t n_panels = (nc + mk.nr - 1) / mk.nr;
-      // Few row blocks: also split columns so every thread gets work.
-      const int64_t n_chunks = threads > 1 ? std::clamp<int64_t>((2 * threads + m_tiles - 1) / m_tiles, 1, n_panels) : 1;
-      const int64_t chunk = ((n_panels + n_chunks - 1) / n_chunks) * mk.nr;
-      const int64_t tasks = m_tiles * ((nc + chunk - 1) / chunk);
+      const int64_t chunk = panels_per_chunk(m_tiles, n_panels, threads) * mk.nr;
       const int64_t chunks = (nc + chunk - 1) / chunk;
+      const int64_t tasks = m_tiles * chunks;
 
       auto pack_b_range = [&](int64_t p0, int64_t p1) {
         pack_b(bblock, b_rs, b_cs, kc, nc, mk.nr, p0 * mk.nr, std::min(nc, p1 * mk.nr), bpack);
