@@ -157,12 +157,12 @@ static inline void key_row(const struct flash_keys* w, uint j, uint* row, float*
   *sel_index = k;
 }
 
-// s = Q K^T of the tile at K0 (its rows in krow), over the head dim in chunks of DC.
+// s = Q K^T of the tile at K0 (its rows in krow, visible), over the head dim
+// in chunks of DC; a chunk's global loads are issued before the barrier.
 #define TILE_SCORES(K0)                                                                      \
   _Pragma("unroll")                                                                        \
   for (uint x = 0; x < 16; ++x) s[x] = 0.0f;                                                 \
   for (uint d0 = 0; d0 < D; d0 += DC) {                                                      \
-    barrier(CLK_LOCAL_MEM_FENCE); /* key rows written; previous chunk consumed */            \
     _Pragma("unroll")                                                                      \
     for (uint n = 0; n < NQK; ++n) {                                                         \
       const uint e = tid + n * NT;                                                           \
@@ -179,6 +179,7 @@ static inline void key_row(const struct flash_keys* w, uint j, uint* row, float*
       rq[n] = x;                                                                             \
       rk[n] = y;                                                                             \
     }                                                                                        \
+    barrier(CLK_LOCAL_MEM_FENCE); /* previous chunk (or V chunk) consumed */                 \
     _Pragma("unroll")                                                                      \
     for (uint n = 0; n < NQK; ++n) {                                                         \
       const uint e = tid + n * NT;                                                           \
@@ -288,6 +289,7 @@ kernel __attribute__((reqd_work_group_size(NT, 1, 1))) void sparse_flash(
       klw[tid] = lw;
       ksel[tid] = ks;
     }
+    barrier(CLK_LOCAL_MEM_FENCE);  // the tile's rows written
     TILE_SCORES(k0)
     w.blk_at = ksel[BK - 1];  // read after TILE_SCORES' barriers
     // Online softmax: scaled scores, keys past the end masked, row maxima.
@@ -410,6 +412,7 @@ kernel __attribute__((reqd_work_group_size(NT, 1, 1))) void sparse_flash(
         klw[tid] = lw;
         ksel[tid] = ks;
       }
+      barrier(CLK_LOCAL_MEM_FENCE);  // the tile's rows written
       TILE_SCORES(k0)
       w.blk_at = ksel[BK - 1];
 #pragma unroll

@@ -169,13 +169,15 @@ void fill_keys(uint k0) {
   ksel[tid] = k;
 }
 
-// s = Q K^T of the tile at k0 (its rows filled), over the head dim in chunks of DC.
+// s = Q K^T of the tile at k0 (its rows filled and visible), over the head
+// dim in chunks of DC. As in flash_attention_tiled, a chunk's global loads
+// are issued before the barrier, so they overlap other warps' math.
 void tile_scores(uint k0) {
   const uint tx = tid % 16, ty = tid / 16;
   [[unroll]] for (uint x = 0; x < 16; ++x) s[x] = 0.0;
   for (uint d0 = 0; d0 < D; d0 += DC) {
-    barrier();  // key rows written; previous chunk consumed
     load_qk(k0, d0);
+    barrier();  // previous chunk (or the previous tile's V chunk) consumed
     store_qk();
     barrier();
     [[unroll]] for (uint dd = 0; dd < DC / 4; ++dd) {
@@ -232,8 +234,9 @@ void main() {
   }
 
   for (uint k0 = 0; k0 < nkeys; k0 += BK) {
-    barrier();  // the previous tile's rows and V chunk consumed
+    barrier();  // the previous tile's rows consumed
     fill_keys(k0);
+    barrier();  // the tile's rows written
     tile_scores(k0);
     blk_at = ksel[BK - 1];  // read after tile_scores' barriers
 
@@ -322,6 +325,7 @@ void main() {
     for (uint k0 = nd; k0 < nkeys; k0 += BK) {
       barrier();  // the previous tile's rows and masses consumed
       fill_keys(k0);
+      barrier();  // the tile's rows written
       tile_scores(k0);
       blk_at = ksel[BK - 1];
       [[unroll]] for (uint j = 0; j < 4; ++j) {

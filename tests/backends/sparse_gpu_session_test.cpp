@@ -11,6 +11,8 @@
 
 #include "backends/parity.h"
 #include <cmath>
+#include <fstream>
+#include <sstream>
 
 #include "runtime/rollout.h"
 #include "test_util.h"
@@ -18,8 +20,24 @@
 namespace vdrt::test {
 namespace {
 
-const std::vector<std::string> kPipelines = {"sparse_pbsa",        "sparse_hsa",          "sparse_forcing",
-                                             "lightforcing_short", "lightforcing_hopper", "lightforcing_long"};
+// The shipped presets, and sparse_pbsa with its memory compressed to mean rows.
+const std::vector<std::string> kPipelines = {"sparse_pbsa",         "sparse_pbsa_compress", "sparse_hsa",
+                                             "sparse_forcing",      "lightforcing_short",   "lightforcing_hopper",
+                                             "lightforcing_long"};
+
+void set_pipeline(SessionOptions& o, const std::string& name) {
+  if (name != "sparse_pbsa_compress") {
+    o.pass_pipeline = source_path("passes/pipelines/" + name + ".toml");
+    return;
+  }
+  std::ifstream f(source_path("passes/pipelines/sparse_pbsa.toml"));
+  std::stringstream text;
+  text << f.rdbuf();
+  o.pass_pipeline_text = text.str();
+  const size_t at = o.pass_pipeline_text.find("compress = false");
+  ASSERT_NE(at, std::string::npos);
+  o.pass_pipeline_text.replace(at, 16, "compress = true");
+}
 
 double max_rel(const Tensor& a, const Tensor& b) {
   std::vector<double> x = a.as_double(), y = b.as_double();
@@ -47,7 +65,8 @@ TEST_P(SparseGpuSession, EveryNodeOnTheGpuWithoutACache) {
   VDRT_REQUIRE_DEVICE(backend);
   SessionOptions cpu_opts, gpu_opts;
   cpu_opts.device = "cpu";
-  cpu_opts.pass_pipeline = gpu_opts.pass_pipeline = source_path("passes/pipelines/" + pipeline + ".toml");
+  set_pipeline(cpu_opts, pipeline);
+  set_pipeline(gpu_opts, pipeline);
   gpu_opts.device = backend;
   const std::string model = source_path("models/tiny_wan/ts17/denoiser.onnx");
   auto cpu = Session::load(model, cpu_opts);
@@ -78,13 +97,14 @@ TEST_P(SparseGpuSession, DeviceCachesRollLikeTheCpu) {
   SessionOptions cpu_opts, gpu_opts;
   cpu_opts.device = "cpu";
   gpu_opts.device = backend;
-  cpu_opts.pass_pipeline = gpu_opts.pass_pipeline = source_path("passes/pipelines/" + pipeline + ".toml");
+  set_pipeline(cpu_opts, pipeline);
+  set_pipeline(gpu_opts, pipeline);
   auto gpu = VideoPipeline::load(source_path("models/tiny_wan/ts17"), gpu_opts);
   auto cpu = VideoPipeline::load(source_path("models/tiny_wan/ts17"), cpu_opts);
   RolloutOptions options;
   options.seed = 9;
   options.decode = false;
-  const bool pbsa = pipeline == "sparse_pbsa" || pipeline == "sparse_forcing";
+  const bool pbsa = pipeline.rfind("sparse_pbsa", 0) == 0 || pipeline == "sparse_forcing";
   if (pbsa) options.cache = CachePolicy::parse("pbsa");
   if (pipeline == "lightforcing_long") options.cache = CachePolicy::parse("window:7,sink:1");
   Rollout a(*gpu, gpu->default_context(), options), b(*cpu, cpu->default_context(), options);
@@ -128,7 +148,7 @@ TEST_P(SparseGpuSession, HostCacheMovesItsNodeToTheCpu) {
   VDRT_REQUIRE_DEVICE(backend);
   SessionOptions gpu_opts;
   gpu_opts.device = backend;
-  gpu_opts.pass_pipeline = source_path("passes/pipelines/" + pipeline + ".toml");
+  set_pipeline(gpu_opts, pipeline);
   auto gpu = Session::load(source_path("models/tiny_wan/ts17/denoiser.onnx"), gpu_opts);
   auto binding = SparseKvBinding::create(*gpu, 1, CachePolicy{});  // no chunk frames: host caches
   ASSERT_NE(binding, nullptr);
