@@ -387,7 +387,7 @@ def parse_args(argv=None):
     g.add_argument("--batch", type=int, default=128, help="samples of --chunks chunks per step")
     g.add_argument("--chunks", type=int, default=6, help="chunks per sample (3 latent frames, 12 video frames each)")
     g.add_argument("--reuse", type=int, default=2, help="steps each rendered batch serves (fresh noise and t each)")
-    g.add_argument("--lr", type=float, default=6e-4)
+    g.add_argument("--lr", type=float, default=1.5e-3)
     g.add_argument("--ema", type=float, default=0.999)
     g.add_argument("--history-noise", type=float, default=0.1, help="max sigma of the noise on the clean history")
     g.add_argument("--dim", type=int, default=128)
