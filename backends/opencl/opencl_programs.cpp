@@ -1,5 +1,6 @@
 #include "backends/opencl/opencl_programs.h"
 
+#include <algorithm>
 #include <atomic>
 #include <cstdio>
 #include <cstring>
@@ -78,6 +79,34 @@ void write_binary(const std::string& path, const std::vector<unsigned char>& dat
   }
   std::filesystem::rename(tmp, path, ec);
   if (ec) std::filesystem::remove(tmp, ec);
+}
+
+// OpenCL programs are built from one string, so `#include "NAME.cl"` lines
+// (kernels/opencl/sparse_common.cl, shared like the GLSL includes) are
+// replaced here by the embedded source of that name, each at most once.
+std::string expand_includes(const std::string& name, const std::string& body, std::vector<std::string>& seen) {
+  std::string out;
+  size_t pos = 0;
+  while (pos < body.size()) {
+    size_t end = body.find('\n', pos);
+    if (end == std::string::npos) end = body.size();
+    const std::string line = body.substr(pos, end - pos);
+    pos = end + 1;
+    const std::string directive = "#include \"";
+    if (line.rfind(directive, 0) != 0) {
+      out += line + "\n";
+      continue;
+    }
+    const size_t close = line.find(".cl\"", directive.size());
+    VDRT_CHECK(close != std::string::npos, "OpenCL kernel " + name + ": cannot read '" + line + "' (expected #include \"NAME.cl\")");
+    const std::string included = line.substr(directive.size(), close - directive.size());
+    if (std::find(seen.begin(), seen.end(), included) != seen.end()) continue;
+    seen.push_back(included);
+    const char* text = cl::find_source(included);
+    VDRT_CHECK(text != nullptr, "OpenCL kernel " + name + " includes " + included + ".cl, which vdrt does not embed");
+    out += expand_includes(included, text, seen);
+  }
+  return out;
 }
 
 std::string build_log(cl_program p, cl_device_id d) {
@@ -161,7 +190,8 @@ const ProgramCache::Kernel& ProgramCache::get(const std::string& name, const std
   const char* body = cl::find_source(name);
   VDRT_CHECK(body != nullptr, "the OpenCL backend has no kernel '" + name + "' (kernels/opencl/" + name + ".cl)");
   const char* common = cl::find_source("common");
-  std::string source = std::string(common ? common : "") + "\n" + body;
+  std::vector<std::string> seen;
+  std::string source = std::string(common ? common : "") + "\n" + expand_includes(name, body, seen);
   cl_program p = build(name, source, options);
   programs_.push_back(p);
   cl_int rc = CL_SUCCESS;

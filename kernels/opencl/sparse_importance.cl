@@ -12,33 +12,7 @@
 #define MAXK SPEC1  // candidates held in local memory
 #define NT 256
 
-// The device KV cache's index (kernels/sparse_kv_device.h), as
-// kernels/vulkan/sparse_common.glsl reads it.
-#define IX_CAP 0
-#define IX_STRIDE 1
-#define IX_BUDGET 2
-#define IX_FRAMES 3
-#define IX_ACCUMULATE 4
-#define IX_APPEND 5
-#define IX_CANDIDATES 6
-#define IX_CANDIDATE_CAP 7
-#define IX_QUERY_GROUPS 8
-#define IX_QUERY_BLOCKS 9
-#define IX_HEADER 16
-#define IX_ENTRY 4
-#define IX_PERSISTENT 0x80000000u
-#define IX_COMPRESSED 0x40000000u
-#define IX_SLOT 0x3fffffffu
-static inline uint ix_blocks(global const uint* ix, uint lane) { return ix[IX_HEADER + lane]; }
-static inline uint ix_entry(global const uint* ix, uint lanes, uint lane, uint i) {
-  return IX_HEADER + lanes + (lane * ix[IX_CAP] + i) * IX_ENTRY;
-}
-static inline uint ix_append(global const uint* ix, uint lanes, uint lane, uint j) {
-  return IX_HEADER + lanes + lanes * ix[IX_CAP] * IX_ENTRY + lane * ix[IX_APPEND] + j;
-}
-static inline uint ix_candidate(global const uint* ix, uint lanes, uint lane, uint k) {
-  return IX_HEADER + lanes + lanes * (ix[IX_CAP] * IX_ENTRY + ix[IX_APPEND]) + lane * ix[IX_CANDIDATE_CAP] + k;
-}
+#include "sparse_common.cl"
 
 struct sparse_importance_params {
   uint lanes, Hq, Hkv, F, tiles, group, R1;

@@ -2,24 +2,7 @@
 // mean key of every block of whole frames of a [B, T, H_kv, D] key tensor,
 // rows summed in block order and divided by their count, as the CPU does.
 
-// Block geometry, as kernels/vulkan/sparse_common.glsl (every sparse_*.cl
-// carries this copy: OpenCL programs are built from one file and common.cl).
-struct sparse_geom {
-  uint P, grid_w, tile_h, tile_w, bt, tiles, tiles_x;
-};
-static inline uint sparse_rows(constant const struct sparse_geom* g, uint t) {
-  if (g->tile_w == 0) return min(g->bt, g->P - t * g->bt);
-  const uint ty = t / g->tiles_x, tx = t - ty * g->tiles_x;
-  const uint grid_h = g->P / g->grid_w;
-  return min(g->tile_h, grid_h - ty * g->tile_h) * min(g->tile_w, g->grid_w - tx * g->tile_w);
-}
-static inline uint sparse_token(constant const struct sparse_geom* g, uint t, uint r) {
-  if (g->tile_w == 0) return t * g->bt + r;
-  const uint ty = t / g->tiles_x, tx = t - ty * g->tiles_x;
-  const uint w = min(g->tile_w, g->grid_w - tx * g->tile_w);
-  const uint y = r / w;
-  return (ty * g->tile_h + y) * g->grid_w + tx * g->tile_w + (r - y * w);
-}
+#include "sparse_common.cl"
 
 struct sparse_pool_keys_params {
   struct sparse_geom g;
