@@ -18,8 +18,10 @@ and random weights, exported here with the TorchScript exporter (opset 17) into 
 Both runtimes get identical inputs (written as input_K.pb, read by `vdrt bench/run`);
 the outputs of one call are compared (max |vdrt - ort| / max |ort| per output) before
 timing. vdrt runs with the default pass pipeline (`-O1`, what `vdrt bench` does) and,
-unless --skip-O0, as imported (`-O0`); --optimize adds vdrt on the file `vdrt opt`
-writes. ONNX Runtime: CPU provider, intra-op threads = --threads, one inter-op thread,
+unless --skip-O0, as imported (`-O0`); --optimize adds vdrt on the file `vdrt opt
+--device cpu` writes. --also-vdrt LABEL=BINARY adds another build (the one before a
+change) and --also-pipeline LABEL=TOML the same build with another pass pipeline, timed
+in the same rounds, so before and after meet the same load. ONNX Runtime: CPU provider, intra-op threads = --threads, one inter-op thread,
 sequential execution, default graph optimisations (ORT_ENABLE_ALL). Both runtimes run
 on the CPU even where a GPU exists (vdrt gets `--device cpu`). --rounds K times ORT,
 then each vdrt configuration, K times over and reports the median of the per-round
@@ -172,15 +174,15 @@ def compare(model, folder, args, check=True, vdrt_configs=None):
     feeds = load_inputs(folder)
     res = {"model": model, "inputs": folder, "threads": args.threads, "runs": args.runs, "warmup": args.warmup,
            "onnxruntime": ort.__version__, "machine": machine(), "vdrt": {}}
-    configs = vdrt_configs or [("O1", model, ())]
+    configs = vdrt_configs or [("O1", model, (), args.vdrt)]
     t0 = time.perf_counter()
     timer = OrtTimer(model, feeds, args.threads)
     ref = timer.run() if check else None
     print(f"onnxruntime {ort.__version__} CPU session and first call {time.perf_counter() - t0:.1f} s", flush=True)
-    for label, vmodel, extra in configs:
-        entry = res["vdrt"][label] = {"model": vmodel, "args": list(extra), "rounds": []}
+    for label, vmodel, extra, binary in configs:
+        entry = res["vdrt"][label] = {"model": vmodel, "args": list(extra), "binary": binary, "rounds": []}
         if check:
-            got = run_vdrt(args.vdrt, vmodel, folder, args.threads, os.path.join(args.work_out, f"vdrt_{label}"),
+            got = run_vdrt(binary, vmodel, folder, args.threads, os.path.join(args.work_out, f"vdrt_{label}"),
                            len(timer.names), extra)
             entry["rel_diff"] = rel_diffs(timer.names, got, ref)
             entry["max_rel_diff"] = max(entry["rel_diff"].values())
@@ -196,9 +198,9 @@ def compare(model, folder, args, check=True, vdrt_configs=None):
         ort_ms = timer.time(args.runs, args.warmup)
         res["ort_rounds"].append(ort_ms)
         line = [f"round {r + 1}/{args.rounds}: onnxruntime {ort_ms:.1f} ms"]
-        for label, vmodel, extra in configs:
+        for label, vmodel, extra, binary in configs:
             entry = res["vdrt"][label]
-            b = bench_vdrt(args.vdrt, vmodel, folder, args.threads, args.runs, args.warmup, extra)
+            b = bench_vdrt(binary, vmodel, folder, args.threads, args.runs, args.warmup, extra)
             entry["rounds"].append({"median_ms": b["median_ms"], "p10_ms": b["p10_ms"], "p90_ms": b["p90_ms"],
                                     "ratio_vs_ort": b["median_ms"] / ort_ms})
             entry["device"] = b["device"]["name"]
@@ -212,6 +214,28 @@ def compare(model, folder, args, check=True, vdrt_configs=None):
         entry["ratio_vs_ort"] = statistics.median(x["ratio_vs_ort"] for x in entry["rounds"])
     res["load_avg_end"] = list(os.getloadavg())
     return res
+
+
+def labelled(pairs, what):
+    out = []
+    for p in pairs:
+        label, sep, value = p.partition("=")
+        if not sep or not label or not value:
+            raise SystemExit(f"{what} takes LABEL=VALUE, got {p!r}")
+        out.append((label, value))
+    return out
+
+
+def vdrt_configs(args, model):
+    """The vdrt configurations timed in each round: (label, model, extra args, binary)."""
+    configs = [("O1", model, (), args.vdrt)]
+    if args.wan_layers and not args.skip_O0:
+        configs.append(("O0", model, ("-O", "0"), args.vdrt))
+    for label, binary in labelled(args.also_vdrt, "--also-vdrt"):
+        configs.append((label, model, (), binary))
+    for label, pipeline in labelled(args.also_pipeline, "--also-pipeline"):
+        configs.append((label, model, ("--pipeline", pipeline), args.vdrt))
+    return configs
 
 
 def wan_mode(args):
@@ -247,15 +271,14 @@ def wan_mode(args):
         info["export_s"] = time.perf_counter() - t0
         print(f"exported {path} in {info['export_s']:.1f} s", flush=True)
     write_inputs(folder, denoiser_input_names(cfg), [a.numpy() for a in make_args(cfg, past, "cpu")])
-    configs = [("O1", path, ())]
-    if not args.skip_O0:
-        configs.append(("O0", path, ("-O", "0")))
+    configs = vdrt_configs(args, path)
     if args.optimize:
         opt_path = os.path.join(args.work, f"{tag}.opt.onnx")
         t0 = time.perf_counter()
-        subprocess.run([args.vdrt, "opt", path, "-o", opt_path, "--quiet"], check=True)
+        # Optimised for the CPU, where it runs here (GEMM epilogues included).
+        subprocess.run([args.vdrt, "opt", path, "-o", opt_path, "--device", "cpu", "--quiet"], check=True)
         info["vdrt_opt_s"] = time.perf_counter() - t0
-        configs.append(("opt", opt_path, ("-O", "0")))
+        configs.append(("opt", opt_path, ("-O", "0"), args.vdrt))
     res = compare(path, folder, args, check=not args.no_check, vdrt_configs=configs)
     res.update(info)
     return res
@@ -271,6 +294,11 @@ def main():
     ap.add_argument("--rounds", type=int, default=1,
                     help="timing rounds, each ORT then every vdrt configuration; ratios are per-round medians")
     ap.add_argument("--vdrt", default="build/tools/vdrt")
+    ap.add_argument("--also-vdrt", action="append", default=[], metavar="LABEL=BINARY",
+                    help="another vdrt build timed in the same rounds (default pipeline), e.g. the build before a "
+                         "change: before and after under the same load")
+    ap.add_argument("--also-pipeline", action="append", default=[], metavar="LABEL=TOML",
+                    help="--vdrt with this pass pipeline (--pipeline TOML) as another configuration")
     ap.add_argument("--json", default="", help="write the results as JSON to this file")
     ap.add_argument("--check", action="store_true",
                     help="model mode: compare one call's outputs of vdrt and ORT too (always on with --wan-layers)")
@@ -297,7 +325,7 @@ def main():
         if not (args.model and args.inputs):
             ap.error("give MODEL and INPUTS, or --wan-layers N")
         args.work_out = os.path.join("/tmp", f"vdrt_compare_ort_{os.getpid()}")
-        configs = [("O1", args.model, ())]
+        configs = vdrt_configs(args, args.model)
         res = compare(args.model, args.inputs, args, check=args.check, vdrt_configs=configs)
         shutil.rmtree(args.work_out, ignore_errors=True)
     print(f"model {res['model']}  threads {args.threads}  runs {args.runs}  machine {res['machine']['cpu']} "
