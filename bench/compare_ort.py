@@ -21,7 +21,8 @@ timing. vdrt runs with the default pass pipeline (`-O1`, what `vdrt bench` does)
 unless --skip-O0, as imported (`-O0`); --optimize adds vdrt on the file `vdrt opt
 --device cpu` writes. --also-vdrt LABEL=BINARY adds another build (the one before a
 change) and --also-pipeline LABEL=TOML the same build with another pass pipeline, timed
-in the same rounds, so before and after meet the same load. ONNX Runtime: CPU provider, intra-op threads = --threads, one inter-op thread,
+in the same rounds, so before and after meet the same load. ONNX Runtime: CPU provider,
+intra-op threads = --threads, one inter-op thread,
 sequential execution, default graph optimisations (ORT_ENABLE_ALL). Both runtimes run
 on the CPU even where a GPU exists (vdrt gets `--device cpu`). --rounds K times ORT,
 then each vdrt configuration, K times over and reports the median of the per-round
