@@ -58,3 +58,23 @@ def test_same_text_as_the_cli(tmp_path):
     explain_lines = [l for l in report["text"].splitlines() if l.startswith("explain: ") and "dry run" not in l]
     cli_lines = [l for l in cli.stdout.splitlines() if l.startswith("explain: ") and "dry run" not in l]
     assert explain_lines == cli_lines
+
+
+def test_device_decides_the_device_only_fusions(tmp_path):
+    # As `vdrt opt --device cpu`: GEMM epilogues (vdrt.FusedMatMul) only for a device that runs them;
+    # without a device the written model runs everywhere and has none.
+    model = MODELS / "ts17" / "denoiser.onnx"
+    anywhere = vdrt.optimize(model)
+    assert anywhere["device"] is None
+    assert "vdrt.FusedMatMul" not in anywhere["ops"], anywhere["ops"]
+    out = tmp_path / "cpu.onnx"
+    cpu = vdrt.optimize(model, out, device="cpu")
+    assert cpu["device"] == "cpu"
+    assert cpu["ops"].get("vdrt.FusedMatMul", 0) >= 1, cpu["ops"]
+    assert cpu["fused"].get("vdrt.Attention", 0) >= 2, cpu["fused"]
+    inputs, expected = vdrt.load_test_set(MODELS / "ts17" / "denoiser" / "test_data_set_1")
+    got = vdrt.InferenceSession(out, device="cpu", pipeline=[]).run(None, inputs)
+    for (name, want), have in zip(expected.items(), got):
+        np.testing.assert_allclose(have, want, rtol=0, atol=1e-4, err_msg=name)
+    with pytest.raises(vdrt.Error, match="cuda"):
+        vdrt.optimize(model, device="cuda")

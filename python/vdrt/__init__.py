@@ -6,8 +6,9 @@ The Python face of vdrt's C++ core, following ONNX Runtime's habits:
   runs a model: ``get_inputs()``, ``get_outputs()``, ``run(output_names, feeds)`` with
   NumPy arrays (or any DLPack CPU tensor), ``placement()``, ``get_modelmeta()``.
 - ``devices()`` lists the devices of every compiled-in backend (``device=`` strings).
-- ``optimize(model_in, model_out, pipeline=None | passes=[...], explain=False)`` is
-  ``vdrt opt``: it rewrites a model and returns the report.
+- ``optimize(model_in, model_out, pipeline=None | passes=[...], explain=False, device=None)``
+  is ``vdrt opt``: it rewrites a model (for one device with ``device=``, as
+  ``vdrt opt --device``) and returns the report.
 - ``load(path)`` imports a model for read-only inspection (``Graph``, ``Node``).
 - ``VideoPipeline(folder, ...)`` generates video chunk by chunk (``generate``) or into a
   file (``save``), as ``vdrt generate`` does.
