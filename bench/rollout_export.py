@@ -35,6 +35,7 @@ from torch import nn
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "models"))
+from export_all import denoiser_metadata  # noqa: E402  (the contract's metadata, as the committed exports carry it)
 from reference_rollout import DENOISING_STEPS, SHIFT  # noqa: E402
 from tiny_wan import TinyWanConfig, TinyWanDenoiser, denoiser_input_names, denoiser_output_names  # noqa: E402
 
@@ -102,21 +103,6 @@ def cached_export(work: Path, cfg: TinyWanConfig) -> Path | None:
     except (OSError, ValueError):
         return None
     return folder if done.get("stamp") == json.loads(json.dumps(stamp(cfg))) else None  # tuples read back as lists
-
-
-def denoiser_metadata(cfg: TinyWanConfig) -> dict[str, str]:
-    return {
-        "vdrt.kind": "ar-video-denoiser",
-        "vdrt.frames_per_chunk": str(cfg.frames_per_chunk),
-        "vdrt.tokens_per_frame": str(cfg.tokens_per_frame),
-        "vdrt.latent_channels": str(cfg.latent_channels),
-        "vdrt.latent_height": str(cfg.latent_height),
-        "vdrt.latent_width": str(cfg.latent_width),
-        "vdrt.num_layers": str(cfg.num_layers),
-        "vdrt.denoising_steps": ",".join(f"{t:g}" for t in DENOISING_STEPS),
-        "vdrt.scheduler": "flow-matching",
-        "vdrt.shift": f"{SHIFT:g}",
-    }
 
 
 def decoder_metadata() -> dict[str, str]:
