@@ -120,8 +120,9 @@ struct Session::Impl {
   Feed feed;
   std::vector<std::vector<DeviceTensor>> ins, outs;  // per node
 
-  // The index of the CPU backend: the primary, or the fallback (made here
-  // when a session on a GPU needs it only now).
+  // The index of the CPU backend: the primary, or the fallback, made the
+  // first time a node of a GPU session needs it (at construction, or when a
+  // bound state moves a node).
   int cpu_backend() {
     if (backends[0]->info().backend == "cpu") return 0;
     if (!cpu_fallback) {
@@ -159,20 +160,17 @@ Session::Session(std::unique_ptr<Graph> graph, const SessionOptions& options)
     impl_->outs.emplace_back(node->outputs().size());
   }
   impl_->backends.push_back(backend_.get());
-  int cpu_index = backend_->info().backend == "cpu" ? 0 : -1;
+  impl_->threads = options.threads;
+  const bool primary_is_cpu = backend_->info().backend == "cpu";
   for (const auto& node : graph_->nodes()) {
     ErrorSite site{graph_->source_path, node->name(), node->qualified_op()};
     if (backend_->supports(*node)) {
       impl_->node_backend.push_back(0);
       continue;
     }
-    VDRT_CHECK(options.cpu_fallback || cpu_index == 0,
+    VDRT_CHECK(options.cpu_fallback || primary_is_cpu,
                "backend " + backend_->info().backend + " cannot run this node and CPU fallback is off", site);
-    if (cpu_index < 0) {
-      impl_->cpu_fallback = make_cpu_backend(options.threads);
-      impl_->backends.push_back(impl_->cpu_fallback.get());
-      cpu_index = 1;
-    }
+    const int cpu_index = impl_->cpu_backend();
     VDRT_CHECK(impl_->backends[cpu_index]->supports(*node),
                "unsupported op: no backend can run " + node->qualified_op() + " with these attributes and types",
                site);
@@ -182,7 +180,6 @@ Session::Session(std::unique_ptr<Graph> graph, const SessionOptions& options)
   for (size_t k = 0; k < graph_->inputs().size(); ++k) impl_->input_index[graph_->inputs()[k]->name()] = k;
   impl_->alias_views = options.alias_views;
   impl_->cpu_fallback_allowed = options.cpu_fallback;
-  impl_->threads = options.threads;
   spdlog::debug("session: {} nodes on {}", graph_->nodes().size(), backend_->info().name);
 }
 
