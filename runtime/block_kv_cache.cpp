@@ -27,6 +27,16 @@ struct BlockKvCache::Lane {
   std::vector<float> pooled_q;  // pooled queries of the clean pass (memory_rank pooled_refresh), [n, dk]
 };
 
+void check_frame_policy(SparseMethod method, const CachePolicy& policy) {
+  if (method == SparseMethod::Pbsa)
+    VDRT_CHECK(policy.kind != CachePolicy::Kind::Window,
+               "PBSA layers keep their own bounded cache (window_frames + memory_blocks); cache policy '" +
+                   policy.str() + "' does not apply (use pbsa or unbounded)");
+  else
+    VDRT_CHECK(policy.kind != CachePolicy::Kind::Pbsa,
+               "cache policy pbsa needs layers rewritten to vdrt.PBSAttention; this layer runs vdrt.HSAttention");
+}
+
 BlockKvCache::BlockKvCache(int64_t batch, int64_t kv_heads, int64_t key_dim, int64_t value_dim,
                            SparseAttentionParams params, CachePolicy frame_policy)
     : batch_(batch), heads_(kv_heads), dk_(key_dim), dv_(value_dim), params_(std::move(params)),
@@ -34,13 +44,7 @@ BlockKvCache::BlockKvCache(int64_t batch, int64_t kv_heads, int64_t key_dim, int
   VDRT_CHECK(batch > 0 && kv_heads > 0 && key_dim > 0 && value_dim > 0,
              "a block KV cache needs positive batch, heads and head sizes");
   params_.layout.check();
-  if (params_.method == SparseMethod::Pbsa)
-    VDRT_CHECK(frame_policy_.kind != CachePolicy::Kind::Window,
-               "PBSA layers keep their own bounded cache (window_frames + memory_blocks); cache policy '" +
-                   frame_policy_.str() + "' does not apply (use pbsa or unbounded)");
-  else
-    VDRT_CHECK(frame_policy_.kind != CachePolicy::Kind::Pbsa,
-               "cache policy pbsa needs layers rewritten to vdrt.PBSAttention; this layer runs vdrt.HSAttention");
+  check_frame_policy(params_.method, frame_policy_);
   order_ = params_.layout.tile_order();
   for (int64_t i = 0; i < batch * kv_heads; ++i) {
     lanes_.push_back(std::make_unique<Lane>());

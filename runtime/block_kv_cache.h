@@ -39,6 +39,10 @@ namespace vdrt {
 std::vector<double> pooled_block_importance(const std::vector<float>& pooled_q, const std::vector<const float*>& keys,
                                             int64_t dk, float scale);
 
+// Refuses a frame policy that does not fit the layer's method (window:N on
+// PBSA layers, pbsa on HSA layers); shared by the host and device caches.
+void check_frame_policy(SparseMethod method, const CachePolicy& policy);
+
 class BlockKvCache final : public SparseKvState, public SparseLayerCache {
  public:
   // `params` are the layer's op attributes; `frame_policy` applies to HSA

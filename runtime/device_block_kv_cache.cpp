@@ -5,6 +5,8 @@
 #include <cstring>
 #include <limits>
 
+#include "runtime/block_kv_cache.h"
+
 namespace vdrt {
 
 using namespace sparse_device;
@@ -19,14 +21,8 @@ DeviceBlockKvCache::DeviceBlockKvCache(Backend& backend, int64_t batch, int64_t 
              "a device block KV cache needs positive batch, heads (query heads a multiple of KV heads), chunk frames "
              "and head sizes");
   params_.layout.check();
+  check_frame_policy(params_.method, frame_policy_);
   const bool pbsa = params_.method == SparseMethod::Pbsa;
-  if (pbsa)
-    VDRT_CHECK(frame_policy_.kind != CachePolicy::Kind::Window,
-               "PBSA layers keep their own bounded cache (window_frames + memory_blocks); cache policy '" +
-                   frame_policy_.str() + "' does not apply (use pbsa or unbounded)");
-  else
-    VDRT_CHECK(frame_policy_.kind != CachePolicy::Kind::Pbsa,
-               "cache policy pbsa needs layers rewritten to vdrt.PBSAttention; this layer runs vdrt.HSAttention");
   mass_ = pbsa && params_.memory_rank == SparseAttentionParams::MemoryRank::Accumulated;
   refresh_ = pbsa && params_.memory_rank == SparseAttentionParams::MemoryRank::PooledRefresh;
   lanes_ = batch * kv_heads;
