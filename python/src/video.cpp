@@ -41,6 +41,7 @@ struct FrameIterator {
   std::shared_ptr<std::mutex> mutex;
   std::unique_ptr<Rollout> rollout;
   int64_t want = 0, written = 0, chunks = 0;
+  size_t cache_bytes = 0;  // the KV cache after the last chunk's update
   Output output = Output::Uint8;
   nb::object progress;
 
@@ -65,6 +66,7 @@ struct FrameIterator {
       PyErr_SetNone(PyExc_KeyboardInterrupt);
       throw nb::python_error();
     }
+    cache_bytes = r->cache_bytes;
     Tensor out;
     int64_t take = 0;
     if (output == Output::Latents) {
@@ -232,7 +234,13 @@ void bind_video(nb::module_& m) {
       .def_prop_ro("frames_total", [](const FrameIterator& it) { return it.want; }, "Video frames wanted in all.")
       .def_prop_ro("frames_done", [](const FrameIterator& it) { return it.written; }, "Video frames yielded so far.")
       .def_prop_ro("chunks_done", [](const FrameIterator& it) { return it.rollout->chunks_done(); },
-                   "Chunks generated so far.");
+                   "Chunks generated so far.")
+      .def_prop_ro("cache_bytes", [](const FrameIterator& it) { return it.cache_bytes; },
+                   "Bytes of the KV cache (every layer's keys and values) after the last chunk's update,\n"
+                   "as `vdrt generate --json` reports per chunk; 0 before the first chunk.")
+      .def_prop_ro("peak_cache_bytes", [](const FrameIterator& it) { return it.rollout->peak_cache_bytes(); },
+                   "The KV cache's peak so far (dense and block caches together), as `vdrt generate --json`'s\n"
+                   "peak_kv_cache_bytes.");
 
   nb::class_<PyVideoPipeline>(
       m, "VideoPipeline",

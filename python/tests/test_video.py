@@ -2,6 +2,7 @@
 writers' conversion of the decoder's, save() writes the same file as `vdrt generate`, and
 Ctrl-C stops a long generation."""
 
+import json
 import os
 import signal
 import subprocess
@@ -92,6 +93,23 @@ def test_save_writes_what_vdrt_generate_writes(pipe, tmp_path, ext):
             assert (tmp_path / "py" / name).read_bytes() == (tmp_path / "cli" / name).read_bytes(), name
         with pytest.raises(ValueError, match="not empty"):
             pipe.save(out("py"), frames=1)
+
+
+@pytest.mark.skipif(cli_path() is None, reason="the vdrt CLI is not built")
+@pytest.mark.parametrize("cache", ["unbounded", "window:4,sink:1"])
+def test_cache_bytes_are_what_vdrt_generate_reports(pipe, cache):
+    it = pipe.generate(frames=48, seed=2, output="latents", cache=cache)
+    assert it.cache_bytes == 0
+    per_chunk = []
+    for _ in it:
+        per_chunk.append(it.cache_bytes)
+    r = subprocess.run([str(cli_path()), "generate", str(MODELS / "ts17"), "--frames", "48", "--seed", "2", "-d", "cpu",
+                        "--cache", cache, "--no-decode", "--json"], check=True, capture_output=True, text=True)
+    doc = json.loads(r.stdout)
+    assert per_chunk == [c["cache_bytes"] for c in doc["chunks"]]
+    assert it.peak_cache_bytes == doc["peak_kv_cache_bytes"] >= max(per_chunk)
+    # The window bounds the cache (4 frames of a 3-frame chunk: full after chunk 1); unbounded, it grows.
+    assert (per_chunk[-1] == per_chunk[-2]) == (cache != "unbounded")
 
 
 def test_save_refuses_unknown_formats(pipe, tmp_path):
