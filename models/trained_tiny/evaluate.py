@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import struct
 import subprocess
 import sys
@@ -35,7 +34,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -45,6 +43,7 @@ from vdrt_noise import gaussian_noise  # noqa: E402
 
 import dataset  # noqa: E402
 from autoencoder import Autoencoder, AutoencoderConfig  # noqa: E402
+import frame_metrics  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent.parent
 DEFAULT_VDRT = REPO / "build" / "tools" / "vdrt"
@@ -79,27 +78,17 @@ def random_denoiser(cfg: TinyWanConfig, device) -> TinyWanDenoiser:
 
 
 def psnr(a: torch.Tensor, b: torch.Tensor) -> float:
-    """PSNR in dB of frames in [-1, 1] (peak 1 on the [0, 1] scale)."""
-    mse = ((a.float() - b.float()) / 2).pow(2).mean().item()
-    return 10 * math.log10(1 / max(mse, 1e-12))
+    """PSNR in dB of frames in [-1, 1] (frame_metrics.psnr, which the quality bench shares)."""
+    return frame_metrics.psnr(_numpy(a), _numpy(b))
 
 
 def ssim(a: torch.Tensor, b: torch.Tensor) -> float:
-    """Mean SSIM (Gaussian window 11, sigma 1.5, per channel) of frames [..., 3, H, W] in [-1, 1]."""
-    x, y = ((a.float() + 1) / 2).flatten(0, -4), ((b.float() + 1) / 2).flatten(0, -4)
-    coords = torch.arange(11, dtype=torch.float32, device=x.device) - 5
-    g = torch.exp(-coords**2 / (2 * 1.5**2))
-    g = g / g.sum()
-    window = (g[:, None] * g[None, :]).expand(3, 1, 11, 11)
+    """Mean SSIM of frames [..., 3, H, W] in [-1, 1] (frame_metrics.ssim)."""
+    return frame_metrics.ssim(_numpy(a), _numpy(b))
 
-    def blur(z):
-        return F.conv2d(z, window, groups=3)
 
-    mx, my = blur(x), blur(y)
-    vx, vy, cxy = blur(x * x) - mx * mx, blur(y * y) - my * my, blur(x * y) - mx * my
-    c1, c2 = 0.01**2, 0.03**2
-    s = ((2 * mx * my + c1) * (2 * cxy + c2)) / ((mx * mx + my * my + c1) * (vx + vy + c2))
-    return s.mean().item()
+def _numpy(t: torch.Tensor) -> np.ndarray:
+    return t.detach().float().cpu().numpy()
 
 
 def motion_statistics(frames: torch.Tensor, previous_last: torch.Tensor | None) -> dict[str, float]:
