@@ -9,8 +9,8 @@ One call of a Wan2.1-1.3B-width layer over a chunk of 4680 query tokens costs
   PyTorch eager bf16:  73.6 and 108.4 ms a call (30 layers)  -> a = 1.99, b = 4.96e-5
   vdrt Vulkan fp16:    331 and 850 ms a call                  -> a = 4.1,  b = 7.4e-4
   vdrt + FP8 (fp8_w8a8): the same within 2% in that build     -> no extra term
-  sparse layers (no GPU kernels yet: vdrt refuses them on a GPU session): assumed to cost
-      what dense attention costs per key they visit (RESULTS.md, CPU).
+  sparse layers: assumed to cost what dense attention costs per key they visit (fitted before
+      their GPU kernels existed; RESULTS.md has the measured ones).
 
 Fixed costs: PyTorch's first chunk +1.1 s (CUDA and cuBLAS start-up); vdrt's first chunk on a
 fresh machine +30 s (the driver compiles every shader once; 2.2 s when its cache is warm);
