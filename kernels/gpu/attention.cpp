@@ -30,15 +30,14 @@
 #include <string>
 #include <vector>
 
+#include "kernels/gpu/flash_coopmat.h"
 #include "kernels/gpu/gpu_kernel.h"
 
 namespace vdrt::gpu {
 namespace {
 
 // A strided [batch, head, seq, dim] view: element strides.
-struct View {
-  int64_t batch = 0, head = 0, seq = 0;
-};
+using View = RowStrides;
 
 View bshd(const std::vector<int64_t>& d) { return {d[1] * d[2] * d[3], d[3], d[2] * d[3]}; }
 View bhsd(const std::vector<int64_t>& d) { return {d[1] * d[2] * d[3], d[2] * d[3], d[3]}; }
@@ -68,49 +67,16 @@ uint32_t u32(int64_t x) { return static_cast<uint32_t>(x); }
 // The cooperative-matrix shader stages vec4s: every stride a multiple of 4.
 bool all_multiples_of_4(const Problem& pr) {
   for (const View* w : {&pr.q, &pr.k, &pr.v, &pr.pk, &pr.pv, &pr.out})
-    if (w->batch % 4 || w->head % 4 || w->seq % 4) return false;
+    if (w->batch % 4 || w->head % 4 || w->row % 4) return false;
   return true;
-}
-
-// Cooperative-matrix configuration: invocations per work group (32 per 16
-// queries), keys per tile, K (bit 0) / V (bit 1) fragments loaded from
-// global memory instead of shared tiles, staged tiles loaded one tile ahead.
-struct CoopmatConfig {
-  uint32_t nt, bk, global_kv, prefetch;
-  size_t shared_bytes(uint32_t d) const {
-    const size_t nsg = nt / 32;
-    const size_t rows = size_t(bk) * (2 - (global_kv & 1) - ((global_kv >> 1) & 1));
-    const size_t kv = 16 * (rows * (d / 8 + 1) + 1);
-    return kv + 4 * nsg * 16 * (bk + 4) + 2 * nsg * 16 * (bk + 8);
-  }
-};
-
-// VDRT_VK_ATTN_VARIANT="nt,bk,global_kv[,prefetch]" forces a configuration (benchmarks).
-const CoopmatConfig* pick_coopmat(uint32_t d, const DeviceCaps& caps) {
-  // Wan hot case on the H200 (48 KiB shared): 128,32,0,1 6.9 ms; 256,32,0,1 7.4; 128,32,0,0 7.9-8.3;
-  // 128,32,1|2,1 8.9; 128,64,2,1 10.1; 128,64,1,1 10.4; 256,32,2,1 11.1; 128,32,3,0 11.5.
-  static const CoopmatConfig configs[] = {{128, 32, 0, 1}, {256, 32, 0, 1}, {128, 32, 3, 0}};
-  static thread_local CoopmatConfig forced;
-  if (const char* v = std::getenv("VDRT_VK_ATTN_VARIANT")) {
-    unsigned nt = 0, bk = 0, g = 0, pf = 1;
-    if (std::sscanf(v, "%u,%u,%u,%u", &nt, &bk, &g, &pf) >= 3) {
-      forced = {nt, bk, g, pf};
-      if ((nt == 128 || nt == 256) && (bk == 32 || bk == 64) && g < 4 && nt <= caps.max_workgroup_invocations &&
-          forced.shared_bytes(d) <= caps.max_shared_bytes)
-        return &forced;
-    }
-  }
-  for (const CoopmatConfig& c : configs)
-    if (c.nt <= caps.max_workgroup_invocations && c.shared_bytes(d) <= caps.max_shared_bytes) return &c;
-  return nullptr;
 }
 
 // Convert Q, K and V to packed f16 [B, H, rows_pad, D] scratch buffers, then
 // run the cooperative-matrix shader on them.
-Program build_coopmat(const KernelArgs& a, const Problem& pr, const CoopmatConfig& cm) {
+Program build_coopmat(const KernelArgs& a, const Problem& pr, const FlashCoopmatConfig& cm) {
   Program prog;
   const uint32_t d = u32(pr.dim);
-  const uint32_t bq = cm.nt / 32 * 16;
+  const uint32_t bq = cm.query_rows();
   const int64_t qpad = (pr.q_len + bq - 1) / bq * bq;
   const int64_t nkeys = pr.past_len + pr.kv_len;
   const int64_t kpad = std::max<int64_t>((nkeys + cm.bk - 1) / cm.bk * cm.bk, cm.bk);
@@ -123,15 +89,7 @@ Program build_coopmat(const KernelArgs& a, const Problem& pr, const CoopmatConfi
   // rows [0, T) from view a (binding 0), [T, T + S) from view b (binding 1).
   auto convert = [&](Arg src_a, const View& va, Arg src_b, const View& vb, int64_t heads, int64_t rows_pad,
                      int64_t t, int64_t s, uint32_t dst) {
-    Dispatch c;
-    c.shader = "flash_attention_f16_rows";
-    c.args = {src_a, src_b, scratch(dst)};
-    const uint64_t total = uint64_t(pr.batch) * heads * rows_pad * (d / 4);
-    VDRT_CHECK(total < (uint64_t(1) << 32), "GPU attention: tensor too large");
-    c.u32(u32(total)).u32(d / 4).u32(u32(heads)).u32(u32(rows_pad)).u32(u32(t)).u32(u32(s));
-    c.u32(u32(va.batch)).u32(u32(va.head)).u32(u32(va.seq)).u32(u32(vb.batch)).u32(u32(vb.head)).u32(u32(vb.seq));
-    set_groups_1d(c, total, 256, a.caps);
-    prog.dispatches.push_back(c);
+    prog.dispatches.push_back(f16_rows(src_a, va, src_b, vb, pr.batch, heads, rows_pad, t, s, d, dst, a.caps));
   };
   convert(in(0), pr.q, in(0), pr.q, pr.q_heads, qpad, 0, pr.q_len, 0);
   const bool past = pr.past_len > 0, cur = pr.kv_len > 0;
@@ -147,7 +105,7 @@ Program build_coopmat(const KernelArgs& a, const Problem& pr, const CoopmatConfi
   disp.writes = {false, false, false, true};
   disp.u32(u32(pr.q_len)).u32(u32(nkeys)).u32(u32(qpad)).u32(u32(kpad)).u32(u32(pr.q_heads / pr.kv_heads));
   disp.u32(u32(pr.q_heads)).f32(pr.scale * 1.4426950408889634f);
-  disp.u32(u32(pr.out.batch)).u32(u32(pr.out.head)).u32(u32(pr.out.seq));
+  disp.u32(u32(pr.out.batch)).u32(u32(pr.out.head)).u32(u32(pr.out.row));
   disp.groups[0] = u32(qpad / bq);
   disp.groups[1] = u32(pr.q_heads);
   disp.groups[2] = u32(pr.batch);
@@ -208,11 +166,9 @@ Program build_flash(const KernelArgs& a, const Problem& pr) {
 
   Dispatch disp;
   const bool masked = pr.mask_input >= 0;
-  const bool coopmat = !masked && a.caps.coopmat_f16_16x16x16 && a.caps.precision == "fp16" && a.caps.subgroup_size == 32 &&
-                       d == dv && (d == 64 || d == 128) && a.caps.max_workgroup_invocations >= 128 &&
-                       all_multiples_of_4(pr);
+  const bool coopmat = !masked && flash_coopmat_applies(a.caps, d, dv) && all_multiples_of_4(pr);
   uint32_t bq = 0;
-  const CoopmatConfig* cm = coopmat ? pick_coopmat(d, a.caps) : nullptr;
+  const FlashCoopmatConfig* cm = coopmat ? pick_dense_flash_coopmat(d, a.caps) : nullptr;
   if (cm) return build_coopmat(a, pr, *cm);
   TiledConfig tc;
   if (pick_tiled(pr, a.caps, &tc)) {
@@ -254,7 +210,7 @@ Program build_flash(const KernelArgs& a, const Problem& pr) {
   disp.args.push_back(masked && a.inputs[size_t(pr.mask_input)].numel() > 0 ? in(u32(pr.mask_input)) : in(0));
   disp.u32(u32(pr.q_len)).u32(u32(pr.kv_len)).u32(u32(pr.past_len)).u32(u32(pr.q_heads / pr.kv_heads)).f32(pr.scale);
   for (const View* w : {&pr.q, &pr.k, &pr.v, &pr.pk, &pr.pv, &pr.out})
-    disp.u32(u32(w->batch)).u32(u32(w->head)).u32(u32(w->seq));
+    disp.u32(u32(w->batch)).u32(u32(w->head)).u32(u32(w->row));
   for (int64_t st : pr.mask_stride) disp.u32(u32(st));
   disp.groups[0] = u32((pr.q_len + bq - 1) / bq);
   disp.groups[1] = u32(pr.q_heads);

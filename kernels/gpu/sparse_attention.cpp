@@ -12,7 +12,12 @@
 //   sparse_flash      per 64 rows of a query block: flash attention over
 //                     this chunk's keys (unless compete) and the selected
 //                     blocks' rows, read in place (register-tiled like
-//                     flash_attention_tiled).
+//                     flash_attention_tiled); in fp16 sessions on
+//                     devices with NV cooperative matrices (where dense
+//                     attention takes flash_attention_coopmat) instead
+//                     sparse_flash_coopmat[_d64], the same work on tensor
+//                     cores, after f16 copies of this chunk's and the past
+//                     keys and values (flash_attention_f16_rows).
 // Without a bound cache the op reads past_key/past_value as whole frames
 // cut into blocks (BlockLayout), like the CPU kernel; budgets that depend on
 // the chunk index (CAG) come from the shapes (chunk = past frames / chunk
@@ -29,6 +34,7 @@
 #include <string>
 
 #include "graph/ops/sparse_attention_params.h"
+#include "kernels/gpu/flash_coopmat.h"
 #include "kernels/gpu/gpu_kernel.h"
 #include "kernels/sparse_kv_device.h"
 
@@ -70,6 +76,20 @@ bool pick_flash(uint32_t d, uint32_t dv, const DeviceCaps& caps, FlashConfig* ou
     }
   }
   return false;
+}
+
+// The tensor-core kernel (sparse_flash_coopmat) where dense attention would
+// take its own (flash_coopmat_applies): 4 subgroups of 16 query rows, the
+// 64 rows of sparse_flash's work group, over tiles of 32 keys staged one
+// ahead; nullptr where it does not apply or fit.
+const FlashCoopmatConfig* sparse_coopmat(int64_t d, int64_t dv, const DeviceCaps& caps) {
+  static const FlashCoopmatConfig config{128, 32, 0, 1};
+  // Beyond the tile loop's own: query rows, two tiles' key rows, log weights
+  // and selection indices, a tile's masses.
+  const size_t extra = 4 * (size_t(config.query_rows()) + 6 * config.bk + config.bk);
+  if (!flash_coopmat_applies(caps, d, dv) || config.shared_bytes(uint32_t(d)) + extra > caps.max_shared_bytes)
+    return nullptr;
+  return &config;
 }
 
 // Candidates sparse_select ranks in shared memory (MAXC; more take the
@@ -212,25 +232,50 @@ Program build_sparse(const KernelArgs& a, SparseMethod method) {
   set_groups_1d(select, uint64_t(nqb) * 256, 256, a.caps);
   prog.dispatches.push_back(select);
 
-  FlashConfig fc;
-  VDRT_CHECK(pick_flash(u32(s.D), u32(s.Dv), a.caps, &fc),
-             "GPU sparse attention: head dims " + std::to_string(s.D) + "/" + std::to_string(s.Dv) +
-                 " need more shared memory than the device has");
-  Dispatch flash;
-  flash.shader = "sparse_flash";
-  flash.spec = {u32(s.D), u32(s.Dv), fc.dc, fc.vk, compete ? 0u : 1u, stateful ? 1u : 0u, mass ? 1u : 0u};
   // An absent or empty input is never read: another tensor takes its binding.
   Arg pk = s.T > 0 ? in(3) : in(1), pv = s.T > 0 ? in(4) : in(2);
   if (s.T == 0 && s.Sk == 0) pk = pv = in(0);
   if (stateful) pk = state(sparse_device::kKeys), pv = state(sparse_device::kValues);
-  flash.args = {in(0), s.Sk > 0 ? in(1) : in(0), s.Sk > 0 ? in(2) : in(0), pk, pv, selected, out(0), index,
-                mass ? state(sparse_device::kMass) : out(0)};
-  flash.writes = {false, false, false, false, false, false, true, false, true};
+  const Arg mass_out = mass ? state(sparse_device::kMass) : out(0);
+  Dispatch flash;
+  const FlashCoopmatConfig* cm = sparse_coopmat(s.D, s.Dv, a.caps);
+  if (cm) {
+    // f16 copies [B, Hkv, rows, D] of this chunk's keys and values (scratch
+    // 4, 5) and of the past ones (6, 7; the device cache's pools are read as
+    // they are), then tensor cores.
+    const RowStrides chunk{s.Sk * s.Hkv * s.D, s.D, s.Hkv * s.D}, past{s.T * s.Hkv * s.D, s.D, s.Hkv * s.D};
+    auto f16_bytes = [&](int64_t rows) { return size_t(std::max<int64_t>(s.lanes() * rows * s.D, 2)) * 2; };
+    prog.scratch_bytes.push_back(f16_bytes(s.Sk));
+    prog.scratch_bytes.push_back(f16_bytes(s.Sk));
+    prog.scratch_bytes.push_back(f16_bytes(stateful ? 0 : s.T));
+    prog.scratch_bytes.push_back(f16_bytes(stateful ? 0 : s.T));
+    const uint32_t d = u32(s.D);
+    for (uint32_t i = 0; i < 2 && s.Sk > 0; ++i)
+      prog.dispatches.push_back(f16_rows(in(1 + i), chunk, in(1 + i), chunk, s.B, s.Hkv, s.Sk, s.Sk, 0, d, 4 + i, a.caps));
+    for (uint32_t i = 0; i < 2 && !stateful && s.T > 0; ++i)
+      prog.dispatches.push_back(f16_rows(in(3 + i), past, in(3 + i), past, s.B, s.Hkv, s.T, s.T, 0, d, 6 + i, a.caps));
+    flash.shader = d == 64 ? "sparse_flash_coopmat_d64" : "sparse_flash_coopmat";
+    flash.spec = {cm->bk, cm->nt, cm->global_kv, cm->prefetch, compete ? 0u : 1u, stateful ? 1u : 0u, mass ? 1u : 0u};
+    flash.args = {in(0), scratch(4), scratch(5), scratch(6), scratch(7), selected, out(0), index, mass_out,
+                  stateful ? pk : in(0), stateful ? pv : in(0)};
+    flash.writes = {false, false, false, false, false, false, true, false, true, false, false};
+    flash.variant = "coopmat";
+  } else {
+    FlashConfig fc;
+    VDRT_CHECK(pick_flash(u32(s.D), u32(s.Dv), a.caps, &fc),
+               "GPU sparse attention: head dims " + std::to_string(s.D) + "/" + std::to_string(s.Dv) +
+                   " need more shared memory than the device has");
+    flash.shader = "sparse_flash";
+    flash.spec = {u32(s.D), u32(s.Dv), fc.dc, fc.vk, compete ? 0u : 1u, stateful ? 1u : 0u, mass ? 1u : 0u};
+    flash.args = {in(0), s.Sk > 0 ? in(1) : in(0), s.Sk > 0 ? in(2) : in(0), pk, pv, selected, out(0), index, mass_out};
+    flash.writes = {false, false, false, false, false, false, true, false, true};
+    flash.variant = "dc" + std::to_string(fc.dc);
+  }
   push_geometry(flash, layout);
   flash.u32(u32(s.S)).u32(u32(s.Hq)).u32(u32(s.Hkv)).u32(u32(s.F)).u32(u32(s.group)).u32(u32(s.Sk)).u32(u32(s.T));
   flash.u32(u32(s.nb)).u32(u32(cap)).u32(u32(nsub)).u32(u32(nqb)).u32(lanes).u32(r1).f32(p.scale);
-  set_groups_1d(flash, uint64_t(nqb * nsub) * 256, 256, a.caps);
-  flash.variant = "dc" + std::to_string(fc.dc);
+  const uint32_t threads = cm ? cm->nt : 256;
+  set_groups_1d(flash, uint64_t(nqb * nsub) * threads, threads, a.caps);
   prog.dispatches.push_back(flash);
   if (!stateful) return prog;
 

@@ -50,3 +50,46 @@ uint ix_candidate(uint lanes, uint lane, uint k) {
   return IX_HEADER + lanes + lanes * (ix[IX_CAP] * IX_ENTRY + ix[IX_APPEND]) + lane * ix[IX_CANDIDATE_CAP] + k;
 }
 #endif
+
+#ifdef SPARSE_KEYS
+// Row jj of the selected blocks' rows of a query block (its selection at
+// sel[ob ..], sparse_select's layout: count, the block ids, then the row
+// offsets), for shaders that declare `uint sel[]` (and, STATEFUL, the
+// index). `cursor` is a selection index at or before the row's block: the
+// caller's, moved forward (rows are visited in increasing order).
+const uint SK_CHUNK = 0;  // row: token of this chunk (compete)
+const uint SK_PAST = 1;   // row: token of past_key/past_value
+const uint SK_SLOT = 2;   // row: row of the device cache's pools
+struct SparseKey {
+  uint where;  // SK_*
+  uint row;
+  float lw2;   // log weight of the block (a compressed block's), log2 units
+  uint k;      // selection index of the block
+};
+
+SparseKey sparse_selected_key(SparseGeom g, uint jj, uint ob, uint stride, uint count, uint nb, bool stateful,
+                              uint lanes, uint lane, uint R1, inout uint cursor) {
+  uint lo = cursor;
+  while (lo + 1 < count && sel[ob + 1 + stride + lo + 1] <= jj) ++lo;
+  cursor = lo;
+  const uint blk = sel[ob + 1 + lo], r = jj - sel[ob + 1 + stride + lo];
+  SparseKey key;
+  key.k = lo;
+  key.lw2 = 0.0;
+  if (blk >= nb) {  // a block of this chunk (compete)
+    const uint c = blk - nb, fk = c / g.tiles, t2 = c - fk * g.tiles;
+    key.where = SK_CHUNK;
+    key.row = fk * g.P + sparse_token(g, t2, r);
+  } else if (stateful) {  // a slot of the device cache
+    const uint e = ix_entry(lanes, lane, blk), slot = ix[e];
+    key.where = SK_SLOT;
+    key.row = (slot & IX_SLOT) * R1 + ((slot & IX_COMPRESSED) != 0 ? R1 - 1 : 0) + r;
+    key.lw2 = uintBitsToFloat(ix[e + 3]) * 1.4426950408889634;
+  } else {  // a cached block: a tile of a past frame
+    const uint fr = blk / g.tiles, t2 = blk - fr * g.tiles;
+    key.where = SK_PAST;
+    key.row = fr * g.P + sparse_token(g, t2, r);
+  }
+  return key;
+}
+#endif

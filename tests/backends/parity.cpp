@@ -25,6 +25,18 @@ std::string missing_device(const std::string& backend) {
   return "no " + backend + " device (backend not compiled in)";
 }
 
+std::string missing_coopmat() {
+  if (std::string why = missing_device("vulkan"); !why.empty()) return why;
+  for (const DeviceInfo& d : BackendRegistry::instance().devices())
+    if (d.backend == "vulkan" && d.index == 0) {
+      // `vdrt devices` marks the shapes the kernels use "[used]" (backends/vulkan/vulkan_device.cpp).
+      if (d.details.find("cooperative matrices (NV)") != std::string::npos && d.details.find("[used]") != std::string::npos)
+        return {};
+      return "the Vulkan device (" + d.name + ") does not use NV cooperative matrices: " + d.details;
+    }
+  return "no Vulkan device 0";
+}
+
 bool gpu_required() {
   const char* req = std::getenv("VDRT_REQUIRE_GPU");
   return req && std::string(req) == "1";

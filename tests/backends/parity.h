@@ -4,6 +4,7 @@
 // off so the case fails if the GPU backend cannot place the node, and the
 // outputs are compared. A missing device skips, except under
 // VDRT_REQUIRE_GPU=1 (CI sets it: lavapipe and PoCL must be there), where it fails.
+#include <cstdlib>
 #include <functional>
 #include <map>
 #include <memory>
@@ -38,6 +39,19 @@ bool gpu_required();
   do {                                                                                       \
     if (std::string why_ = ::vdrt::test::missing_device(backend); !why_.empty()) {           \
       if (::vdrt::test::gpu_required()) FAIL() << why_ << " (VDRT_REQUIRE_GPU=1)";           \
+      GTEST_SKIP() << why_;                                                                  \
+    }                                                                                        \
+  } while (0)
+
+// Empty when the Vulkan device uses NV cooperative matrices (the tensor-core
+// kernels of fp16 sessions, e.g. on the H200); else why not.
+std::string missing_coopmat();
+// VDRT_REQUIRE_COOPMAT=1: a device without them fails instead of skipping.
+#define VDRT_REQUIRE_VULKAN_COOPMAT()                                                         \
+  do {                                                                                       \
+    if (std::string why_ = ::vdrt::test::missing_coopmat(); !why_.empty()) {                 \
+      const char* req_ = std::getenv("VDRT_REQUIRE_COOPMAT");                                \
+      if (req_ && std::string(req_) == "1") FAIL() << why_ << " (VDRT_REQUIRE_COOPMAT=1)";   \
       GTEST_SKIP() << why_;                                                                  \
     }                                                                                        \
   } while (0)

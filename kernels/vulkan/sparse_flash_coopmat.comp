@@ -1,0 +1,191 @@
+#version 450
+// Block-sparse flash attention of vdrt.PBSAttention / vdrt.HSAttention on
+// tensor cores (GL_NV_cooperative_matrix), taken instead of sparse_flash
+// when the session precision is fp16 and the device has NV cooperative
+// matrices (kernels/gpu/sparse_attention.cpp; the same choice as the dense
+// flash_attention_coopmat). Head dims D == Dv == HEAD_DIM (128, or 64 in
+// the _d64 variant). Same work as sparse_flash, the same parameters and
+// selection: one work group of 128 invocations (4 subgroups of 16 query
+// rows) per 64 rows of a query block; its keys are this chunk's keys in
+// token order when DENSE, then the rows of the selected blocks in
+// sparse_select's order. The tile loop is flash_coopmat_tile.glsl's:
+//   * query rows are gathered from the block's tokens (f32, rounded to f16
+//     in shared memory once per group) and output rows scattered back;
+//   * key rows of each tile of BK come from a table in shared memory,
+//     written one tile ahead by the first BK invocations (block search by
+//     sparse_selected_key): this chunk's keys and values from f16 copies
+//     [B, Hkv, Sk, D] (flash_attention_f16_rows, before this dispatch),
+//     past ones from f16 copies [B, Hkv, T, D] of past_key/past_value, or
+//     (STATEFUL) the device cache's f32 pools (kernels/sparse_kv_device.h),
+//     rounded to f16 as they are staged; a compressed block's one row
+//     carries its log weight into the score;
+//   * MASS (PBSA's saliency in the cache-filling pass): the second sweep
+//     over the cached keys sums each selected block's final softmax mass
+//     over the group's rows into mass[query group, selection index], as
+//     sparse_flash does.
+#extension GL_EXT_shader_explicit_arithmetic_types_float16 : require
+#extension GL_EXT_shader_16bit_storage : require
+#include "common.glsl"
+#ifndef HEAD_DIM
+#define HEAD_DIM 128
+#endif
+layout(constant_id = 4) const uint DENSE = 1;     // 1: this chunk's keys first, all of them
+layout(constant_id = 5) const uint STATEFUL = 0;  // 1: cached blocks are device cache slots
+layout(constant_id = 6) const uint MASS = 0;      // 1: masses of the selected blocks when accumulating
+
+layout(std430, binding = 0) readonly buffer Q { vec4 q[]; };          // [B, S, Hq, D] f32
+layout(std430, binding = 1) readonly buffer K16 { uvec4 k16[]; };     // this chunk's keys, f16 [B, Hkv, Sk, D]
+layout(std430, binding = 2) readonly buffer V16 { uvec4 v16[]; };
+layout(std430, binding = 3) readonly buffer PK16 { uvec4 pk16[]; };   // past keys, f16 [B, Hkv, T, D]
+layout(std430, binding = 4) readonly buffer PV16 { uvec4 pv16[]; };
+layout(std430, binding = 5) readonly buffer Sel { uint sel[]; };
+layout(std430, binding = 6) writeonly buffer O { float o[]; };        // [B, S, Hq, D] f32
+layout(std430, binding = 7) readonly buffer IX { uint ix[]; };        // STATEFUL: the cache's index
+layout(std430, binding = 8) writeonly buffer MS { float mass[]; };    // MASS: [query groups, stride]
+layout(std430, binding = 9) readonly buffer PK32 { vec4 pk32[]; };    // STATEFUL: key pool f32 [slots * R1, D]
+layout(std430, binding = 10) readonly buffer PV32 { vec4 pv32[]; };   // STATEFUL: value pool
+#define SPARSE_INDEX
+#define SPARSE_KEYS
+#include "sparse_common.glsl"
+layout(push_constant) uniform Pc {
+  SparseGeom g;
+  uint S, Hq, Hkv, F, group;
+  uint Sk;    // this chunk's keys
+  uint T;     // past tokens
+  uint nb;    // cached blocks per lane; selected ids >= nb are this chunk's blocks
+  uint cap;   // selection capacity (sparse_select's layout)
+  uint nsub;  // work groups per query block
+  uint nqb;   // query blocks
+  uint lanes; // batch * KV heads
+  uint R1;    // rows of a cache slot (tile rows + the mean row)
+  float scale;
+} p;
+
+#define FA_KEY_TABLE
+#define FA_Q_SHARED
+#define FA_KEY_MASS
+#include "flash_coopmat_tile.glsl"
+
+const uint D4 = D / 4;
+const uint PAST = 0x80000000u;  // key row bit: past keys or the cache's pools, else this chunk's
+shared uint qrow[BQ];           // vec4 index of query row r in q (and o / 4), ~0u past the block
+shared uint krow[2 * BK];       // two tiles' key rows (PAST bit), tile k0 in half (k0 / BK) & 1
+shared float klw[2 * BK];       // their log weights, log2 units
+shared uint ksel[2 * BK];       // their selection index (MASS)
+shared float kmass[BK];         // MASS: the tile's per-key masses
+
+uint grp, b, hk, lane, stride, nb, count, ob, nd, cursor, chunk_rows, past_rows;
+uint cur_block;  // MASS: the block whose mass is being summed (~0u: none yet), by invocation 0
+float cur_mass;
+
+bool begin_group() {
+  grp = flat_group();
+  const uint qb = grp / p.nsub, sub = grp - qb * p.nsub;
+  if (qb >= p.nqb) return false;
+  const uint t = qb % p.g.tiles;
+  uint rest = qb / p.g.tiles;
+  const uint f = rest % p.F;
+  rest /= p.F;
+  const uint h = rest % p.Hq;
+  b = rest / p.Hq;
+  hk = h / p.group;
+  lane = b * p.Hkv + hk;
+  const uint rows = sparse_rows(p.g, t), r0 = sub * BQ;
+  if (r0 >= rows || (STATEFUL != 0 && qb >= ix[IX_QUERY_BLOCKS])) return false;
+  stride = STATEFUL != 0 ? ix[IX_STRIDE] : p.cap;
+  nb = STATEFUL != 0 ? ix_blocks(lane) : p.nb;
+  ob = qb * (2 * stride + 2);
+  count = sel[ob];
+  nd = DENSE != 0 ? p.Sk : 0;
+  nkeys = nd + sel[ob + 1 + stride + count];
+  scale_log2 = p.scale * 1.4426950408889634;
+  chunk_rows = lane * p.Sk;  // this lane's first row in k16 / v16
+  past_rows = lane * p.T;    // and in pk16 / pv16
+  cursor = 0;
+  const uint tid = gl_LocalInvocationID.x;
+  if (tid < BQ)
+    qrow[tid] = r0 + tid < rows ? ((b * p.S + f * p.g.P + sparse_token(p.g, t, r0 + tid)) * p.Hq + h) * D4 : ~0u;
+  return true;
+}
+
+uvec4 pack8(vec4 x, vec4 y) {
+  return uvec4(packHalf2x16(x.xy), packHalf2x16(x.zw), packHalf2x16(y.xy), packHalf2x16(y.zw));
+}
+
+uvec4 q8(uint r, uint c) {
+  const uint at = qrow[r];
+  return at == ~0u ? uvec4(0) : pack8(q[at + 2 * c], q[at + 2 * c + 1]);
+}
+
+uint out_row(uint r) { return qrow[r] == ~0u ? ~0u : qrow[r] * 4; }
+
+// Tile k0's key rows, by invocations 0 .. BK - 1.
+void key_rows(uint k0) {
+  const uint tid = gl_LocalInvocationID.x;
+  if (tid >= BK) return;
+  const uint j = k0 + tid, at = ((k0 / BK) & 1) * BK + tid;
+  uint kr = 0, k = 0;
+  float lw = 0.0;
+  if (j < nd) {
+    kr = chunk_rows + j;
+  } else if (j < nkeys) {
+    const SparseKey key =
+        sparse_selected_key(p.g, j - nd, ob, stride, count, nb, STATEFUL != 0, p.lanes, lane, p.R1, cursor);
+    k = key.k;
+    lw = key.lw2;
+    if (key.where == SK_CHUNK) kr = chunk_rows + key.row;
+    else if (key.where == SK_SLOT) kr = key.row | PAST;
+    else kr = (past_rows + key.row) | PAST;
+  }
+  krow[at] = kr;
+  klw[at] = lw;
+  ksel[at] = k;
+}
+
+float key_bias(uint k0, uint j) { return klw[((k0 / BK) & 1) * BK + j]; }
+
+uvec4 key8(uint k0, uint j, uint c) {
+  if (k0 + j >= nkeys) return uvec4(0);
+  const uint kr = krow[((k0 / BK) & 1) * BK + j], r = kr & ~PAST;
+  if ((kr & PAST) == 0) return k16[r * D8 + c];
+  if (STATEFUL != 0) return pack8(pk32[r * D4 + 2 * c], pk32[r * D4 + 2 * c + 1]);
+  return pk16[r * D8 + c];
+}
+
+uvec4 value8(uint k0, uint j, uint c) {
+  if (k0 + j >= nkeys) return uvec4(0);
+  const uint kr = krow[((k0 / BK) & 1) * BK + j], r = kr & ~PAST;
+  if ((kr & PAST) == 0) return v16[r * D8 + c];
+  if (STATEFUL != 0) return pack8(pv32[r * D4 + 2 * c], pv32[r * D4 + 2 * c + 1]);
+  return pv16[r * D8 + c];
+}
+
+bool mass_sweep() {
+  if (MASS == 0 || ix[IX_ACCUMULATE] == 0 || grp >= ix[IX_QUERY_GROUPS]) return false;
+  mass_from = nd;
+  cursor = 0;
+  cur_block = ~0u;
+  cur_mass = 0.0;
+  return true;
+}
+
+void key_mass(uint k0, uint j, float m) { kmass[j] = m; }
+
+// The keys of a block are consecutive: invocation 0 adds the tile's key
+// masses up block by block.
+void mass_tile(uint k0) {
+  if (gl_LocalInvocationID.x != 0) return;
+  const uint half_ = ((k0 / BK) & 1) * BK;
+  for (uint kk = 0; kk < BK && k0 + kk < nkeys; ++kk) {
+    if (ksel[half_ + kk] != cur_block) {
+      if (cur_block != ~0u) mass[grp * stride + cur_block] = cur_mass;
+      cur_block = ksel[half_ + kk];
+      cur_mass = 0.0;
+    }
+    cur_mass += kmass[kk];
+  }
+}
+
+void mass_done() {
+  if (gl_LocalInvocationID.x == 0 && cur_block != ~0u) mass[grp * stride + cur_block] = cur_mass;
+}

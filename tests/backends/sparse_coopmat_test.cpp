@@ -1,0 +1,422 @@
+// vdrt.PBSAttention / vdrt.HSAttention at the head dims of real models (64,
+// 128), where fp16 sessions on a device with NV cooperative matrices (the
+// H200) run sparse_flash_coopmat:
+//  * SparseCoopmatPlan (no device): the planner takes the tensor-core kernel
+//    exactly where dense attention takes flash_attention_coopmat, with the
+//    f16 copies it reads, and keeps sparse_flash everywhere else;
+//  * SparseCoopmatParity: stateless cases against the CPU kernel;
+//  * SparseCoopmatRollout: the device block cache (stateful: pools, PBSA's
+//    masses, compressed memory rows, pooled_refresh, HSA compete) against
+//    the CPU's host cache, chunk for chunk.
+// The device suites run twice: fp32 on every GPU backend (sparse_flash, 1e-4),
+// and fp16 on Vulkan devices with cooperative matrices only, where the error
+// must lie between f16 rounding and 2e-2 of the largest output: above 1e-5,
+// so the fp32 kernel cannot pass for the tensor-core one. Without them the
+// fp16 instances skip, or fail under VDRT_REQUIRE_COOPMAT=1.
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include "backends/gpu_backend_common.h"
+#include "backends/parity.h"
+#include "graph/ops/sparse_attention_params.h"
+#include "graph/shape_inference.h"
+#include "runtime/block_kv_cache.h"
+#include "runtime/device_block_kv_cache.h"
+#include "runtime/session.h"
+#include "runtime/sparse_kv_binding.h"
+
+namespace vdrt::test {
+namespace {
+
+struct Case {
+  std::string name;
+  SparseAttentionParams params;
+  int64_t b = 1, frames = 1, past_frames = 3, hq = 4, hkv = 2, d = 128;
+  bool past = true;  // false: no past inputs at all
+};
+
+SparseAttentionParams tiles(SparseMethod m, int64_t grid_h, int64_t grid_w, int64_t tile_h, int64_t tile_w) {
+  SparseAttentionParams p;
+  p.method = m;
+  p.layout.grid_h = grid_h, p.layout.grid_w = grid_w, p.layout.tile_h = tile_h, p.layout.tile_w = tile_w;
+  p.window_frames = 6;
+  p.sink_frames = m == SparseMethod::Hsa ? 1 : 0;
+  return p;
+}
+
+SparseAttentionParams tokens(SparseMethod m, int64_t grid_h, int64_t grid_w, int64_t block) {
+  SparseAttentionParams p = tiles(m, grid_h, grid_w, 0, 0);
+  p.layout.block_tokens = block;
+  return p;
+}
+
+// One sparse (or, `dense`, vdrt.Attention) node over [B, S, H, D] inputs;
+// `past_frames` < 0: empty past inputs [B, 0, Hkv, D] (a bound cache).
+std::unique_ptr<Graph> build(const Case& c, bool dense = false) {
+  const SparseAttentionParams& p = c.params;
+  const int64_t P = p.layout.tokens_per_frame(), S = c.frames * P, T = std::max<int64_t>(c.past_frames, 0) * P;
+  GraphBuilder g(18);
+  std::vector<Value*> ins{g.input("q", {c.b, S, c.hq, c.d}), g.input("k", {c.b, S, c.hkv, c.d}),
+                          g.input("v", {c.b, S, c.hkv, c.d})};
+  if (c.past) {
+    ins.push_back(g.input("past_k", {c.b, T, c.hkv, c.d}));
+    ins.push_back(g.input("past_v", {c.b, T, c.hkv, c.d}));
+  }
+  const float scale = 1.0f / std::sqrt(static_cast<float>(c.d));
+  AttributeMap a;
+  if (dense) {
+    a.set("scale", scale);
+    g.output(g.op("Attention", ins, a, "vdrt"));
+  } else {
+    SparseAttentionParams q = p;
+    q.scale = scale;
+    q.to_attributes(a);
+    g.output(g.op(sparse_method_op(p.method), ins, a, "vdrt"));
+  }
+  std::unique_ptr<Graph> graph = g.take();
+  infer_shapes(*graph);
+  return graph;
+}
+
+double max_rel_diff(const Tensor& got, const Tensor& want) {
+  std::vector<double> x = got.as_double(), y = want.as_double();
+  double scale = 1, worst = 0;
+  for (double w : y) scale = std::max(scale, std::fabs(w));
+  for (size_t i = 0; i < x.size(); ++i) {
+    const double e = std::fabs(x[i] - y[i]);
+    if (!(e <= worst)) worst = e;  // NaN counts as worst
+  }
+  return worst / scale;
+}
+
+// What the Vulkan backend reports for the H200 (subgroups of 32, 48 KiB of
+// shared memory, 1024 invocations, fp16, NV cooperative matrices 16x16x16).
+gpu::DeviceCaps h200(const std::string& precision) {
+  gpu::DeviceCaps c;
+  c.subgroup_size = 32;
+  c.max_shared_bytes = 48 * 1024;
+  c.max_workgroup_invocations = 1024;
+  c.max_groups_x = 0x7fffffffu;
+  c.max_storage_range = 0xffffffffu;
+  c.fp16 = true;
+  c.coopmat_f16_16x16x16 = true;
+  c.precision = precision;
+  return c;
+}
+
+gpu::Program plan(const Case& c, const gpu::DeviceCaps& caps, bool stateful = false) {
+  std::unique_ptr<Graph> g = build(c);
+  std::vector<TensorDesc> in;
+  for (const Value* v : g->inputs()) {
+    std::vector<int64_t> dims;
+    for (const Dim& d : v->shape().dims()) dims.push_back(d.value());
+    in.push_back({DType::F32, dims});
+  }
+  std::vector<int64_t> od = in[0].dims;
+  const std::vector<const Tensor*> known(in.size(), nullptr);
+  return gpu::plan("test", *g->nodes().front(), 18, in, {{DType::F32, od}}, known, caps, stateful);
+}
+
+std::vector<std::string> shaders(const gpu::Program& p) {
+  std::vector<std::string> s;
+  for (const auto& d : p.dispatches) s.push_back(d.shader);
+  return s;
+}
+
+using Shaders = std::vector<std::string>;
+
+// PBSA over 8 x 8 tiles of a 30 x 52 grid (Wan's 8x8 preset, scaled down in frames).
+Case wan_pbsa(int64_t d) {
+  Case c{"WanPbsa", tiles(SparseMethod::Pbsa, 30, 52, 8, 8)};
+  c.params.top_k = 10;
+  c.frames = 3, c.past_frames = 2, c.hq = 12, c.hkv = 12, c.d = d;
+  return c;
+}
+
+TEST(SparseCoopmatPlan, Fp16OnCooperativeMatricesTakesTheTensorCoreKernel) {
+  const Case c = wan_pbsa(128);
+  const gpu::Program p = plan(c, h200("fp16"));
+  // Pool, score and select as before; f16 copies of this chunk's and the past keys and values.
+  ASSERT_EQ(shaders(p), (Shaders{"sparse_pool_keys", "sparse_score", "sparse_select", "flash_attention_f16_rows",
+                                 "flash_attention_f16_rows", "flash_attention_f16_rows", "flash_attention_f16_rows",
+                                 "sparse_flash_coopmat"}));
+  const int64_t S = 3 * 1560, T = 2 * 1560;
+  ASSERT_EQ(p.scratch_bytes.size(), 8u);
+  EXPECT_EQ(p.scratch_bytes[4], size_t(12 * S * 128 * 2));  // [B, Hkv, Sk, D] f16
+  EXPECT_EQ(p.scratch_bytes[6], size_t(12 * T * 128 * 2));  // [B, Hkv, T, D] f16
+  const gpu::Dispatch& conv = p.dispatches[3];
+  // total, d/4, heads, rows, T (all rows from the first view), S, then the [B, S, H, D] strides.
+  EXPECT_EQ(conv.push, (std::vector<uint32_t>{uint32_t(12 * S * 32), 32, 12, uint32_t(S), uint32_t(S), 0,
+                                              uint32_t(S * 12 * 128), 128, 12 * 128, uint32_t(S * 12 * 128), 128,
+                                              12 * 128}));
+  const gpu::Dispatch& f = p.dispatches.back();
+  EXPECT_EQ(f.spec, (std::vector<uint32_t>{32, 128, 0, 1, 1, 0, 0}));  // BK, NT, GLOBAL_KV, PREFETCH, DENSE, STATEFUL, MASS
+  ASSERT_EQ(f.args.size(), 11u);
+  EXPECT_EQ(f.args[1].kind, gpu::Arg::Scratch);
+  EXPECT_EQ(f.args[1].index, 4u);
+  EXPECT_EQ(f.args[3].index, 6u);
+  // One group of 128 per 64 rows of a query block (8 x 8 tiles: one), 28 tiles a frame.
+  EXPECT_EQ(f.groups[0], uint32_t(12 * 3 * 28));
+  // The same parameters as sparse_flash's.
+  const gpu::Program fp32 = plan(c, h200("fp32"));
+  EXPECT_EQ(fp32.dispatches.back().shader, "sparse_flash");
+  EXPECT_EQ(f.push, fp32.dispatches.back().push);
+
+  EXPECT_EQ(plan(wan_pbsa(64), h200("fp16")).dispatches.back().shader, "sparse_flash_coopmat_d64");
+}
+
+TEST(SparseCoopmatPlan, StatefulReadsThePoolsAndConvertsOnlyThisChunk) {
+  Case c = wan_pbsa(128);
+  c.past_frames = 0;
+  c.params.memory_blocks = 64;
+  c.params.memory_rank = SparseAttentionParams::MemoryRank::Accumulated;
+  const gpu::Program p = plan(c, h200("fp16"), true);
+  // No past frames cut into blocks: no pooling; this chunk's keys and values
+  // to f16, then the cache's append and mass reduction as with sparse_flash.
+  const Shaders s = shaders(p);
+  ASSERT_EQ(s, (Shaders{"sparse_score", "sparse_select", "flash_attention_f16_rows", "flash_attention_f16_rows",
+                        "sparse_flash_coopmat", "sparse_mass_reduce", "sparse_append"}));
+  const gpu::Dispatch& f = p.dispatches[4];
+  EXPECT_EQ(f.spec[5], 1u);  // STATEFUL
+  EXPECT_EQ(f.spec[6], 1u);  // MASS: accumulated masses in the cache-filling pass
+  EXPECT_EQ(f.args[9].kind, gpu::Arg::State);
+  EXPECT_EQ(f.args[9].index, uint32_t(sparse_device::kKeys));
+  EXPECT_EQ(f.args[10].index, uint32_t(sparse_device::kValues));
+  EXPECT_EQ(f.args[8].kind, gpu::Arg::State);
+  EXPECT_EQ(f.args[8].index, uint32_t(sparse_device::kMass));
+}
+
+TEST(SparseCoopmatPlan, ElsewhereTheFp32Kernel) {
+  auto last = [](const Case& c, const gpu::DeviceCaps& caps) { return plan(c, caps).dispatches.back().shader; };
+  EXPECT_EQ(last(wan_pbsa(128), h200("fp32")), "sparse_flash");
+  gpu::DeviceCaps plain = h200("fp16");
+  plain.coopmat_f16_16x16x16 = false;
+  EXPECT_EQ(last(wan_pbsa(128), plain), "sparse_flash");
+  gpu::DeviceCaps small = h200("fp16");
+  small.max_shared_bytes = 30 * 1024;  // the fp32 kernel fits (head-dim chunks of 8), the tensor-core one not
+  EXPECT_EQ(last(wan_pbsa(128), small), "sparse_flash");
+  EXPECT_EQ(last(wan_pbsa(32), h200("fp16")), "sparse_flash");  // head dim 32: no HEAD_DIM variant
+}
+
+// --- on a device ---
+
+struct Run {
+  std::string backend, precision;
+};
+void PrintTo(const Run& r, std::ostream* os) { *os << r.backend << " " << r.precision; }
+
+std::vector<Run> runs() {
+  std::vector<Run> r;
+  for (const std::string& b : gpu_backends()) {
+    r.push_back({b, "fp32"});
+    if (b == "vulkan") r.push_back({b, "fp16"});
+  }
+  return r;
+}
+
+// Skips (or fails) where the run cannot take place; returns its tolerance.
+#define VDRT_SPARSE_RUN(run)                                            \
+  VDRT_REQUIRE_DEVICE((run).backend);                                   \
+  if ((run).precision == "fp16") VDRT_REQUIRE_VULKAN_COOPMAT();         \
+  const bool f16_ = (run).precision == "fp16";                          \
+  const double tolerance_ = f16_ ? 2e-2 : 1e-4
+
+const std::vector<Case>& cases() {
+  static const std::vector<Case> v = [] {
+    std::vector<Case> out;
+    const SparseMethod pbsa = SparseMethod::Pbsa, hsa = SparseMethod::Hsa;
+    {  // 8 x 8 tiles of 16 x 16 frames (64 rows a block), GQA 2, many key tiles.
+      Case c{"PbsaTilesD128", tiles(pbsa, 16, 16, 8, 8)};
+      c.params.top_k = 6;
+      c.frames = 2, c.past_frames = 4;
+      out.push_back(c);
+    }
+    {  // Ragged 4 x 4 tiles of 6 x 10 frames, batch 2, head dim 64.
+      Case c{"PbsaRaggedD64Batch2", tiles(pbsa, 6, 10, 4, 4)};
+      c.params.top_k = 5;
+      c.b = 2, c.d = 64, c.hq = 2, c.hkv = 1;
+      out.push_back(c);
+    }
+    {  // Blocks of 80 tokens: a query block spans two work groups, the second with 16 rows.
+      Case c{"PbsaBlocksOf80", tokens(pbsa, 10, 10, 80)};
+      c.params.top_k = 2;
+      c.past_frames = 2;
+      out.push_back(c);
+    }
+    {  // Light Forcing: compete (this chunk's keys through blocks too), keep 4 of 6 frames, CAG at chunk 2.
+      Case c{"HsaCompeteLightForcing", tokens(hsa, 8, 8, 16)};
+      c.params.current_chunk = SparseAttentionParams::CurrentChunk::Compete;
+      c.params.keep_frames = 4, c.params.keep_near = 1;
+      c.params.cag.curve = CagSchedule::Curve::LightForcing;
+      c.params.cag.target = 0.88, c.params.cag.base = 0.98;
+      c.frames = 3, c.past_frames = 6;
+      out.push_back(c);
+    }
+    {  // HSA: sink + top 2 frames, top 5 blocks, GQA 3, head dim 64.
+      Case c{"HsaTopFramesD64", tiles(hsa, 8, 8, 4, 4)};
+      c.params.top_frames = 2, c.params.top_blocks = 5;
+      c.past_frames = 5, c.hq = 6, c.hkv = 2, c.d = 64;
+      out.push_back(c);
+    }
+    {  // No past inputs: this chunk only.
+      Case c{"PbsaNoPast", tiles(pbsa, 8, 8, 4, 4)};
+      c.params.top_k = 2;
+      c.past = false;
+      out.push_back(c);
+    }
+    return out;
+  }();
+  return v;
+}
+
+class SparseCoopmatParity : public testing::TestWithParam<std::tuple<Run, size_t>> {};
+
+TEST_P(SparseCoopmatParity, MatchesCpu) {
+  const auto& [run, index] = GetParam();
+  VDRT_SPARSE_RUN(run);
+  const Case& c = cases()[index];
+  std::unique_ptr<Graph> g = build(c);
+  const TensorMap inputs = random_inputs(*g, 11);
+  SessionOptions cpu_opts, gpu_opts;
+  cpu_opts.device = "cpu";
+  gpu_opts.device = run.backend;
+  gpu_opts.precision = run.precision;
+  gpu_opts.cpu_fallback = false;
+  Session cpu(g->clone(), cpu_opts), gpu(g->clone(), gpu_opts);
+  for (const std::string& where : gpu.placement()) EXPECT_EQ(where, run.backend);
+  const Tensor want = cpu.run(inputs).begin()->second;
+  for (int r = 0; r < 2; ++r) {  // the second run reuses the compiled program
+    const double err = max_rel_diff(gpu.run(inputs).begin()->second, want);
+    EXPECT_LE(err, tolerance_) << c.name << ", run " << r;
+    if (f16_) {
+      EXPECT_GT(err, 1e-5) << c.name << ": fp32 agreement, so the f16 tensor-core kernel did not run";
+    }
+  }
+  if (c.past) {
+    Session dense(build(c, true), cpu_opts);
+    EXPECT_GT(max_rel_diff(dense.run(inputs).begin()->second, want), 1e-3)
+        << c.name << " selects every block: the case does not test the selection";
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, SparseCoopmatParity,
+                         testing::Combine(testing::ValuesIn(runs()), testing::Range<size_t>(0, cases().size())),
+                         [](const testing::TestParamInfo<std::tuple<Run, size_t>>& info) {
+                           const Run& r = std::get<0>(info.param);
+                           return r.backend + "_" + r.precision + "_" + cases()[std::get<1>(info.param)].name;
+                         });
+
+// The rollout's use of a sparse layer, without a model: per chunk, two
+// "denoising" calls and the cache-filling pass over random queries, keys and
+// values of one frame, the GPU session's cache on the device, the CPU's on
+// the host. The memory holds every block that leaves the window, so no
+// admission is decided by a saliency close to another's (f16 rounding could
+// flip it); masses and importances are compared by value.
+struct RolloutCase {
+  std::string name;
+  Case c;
+  CachePolicy policy;
+};
+
+const std::vector<RolloutCase>& rollout_cases() {
+  static const std::vector<RolloutCase> v = [] {
+    std::vector<RolloutCase> out;
+    auto pbsa = [](const std::string& name, int64_t d) {
+      Case c{name, tiles(SparseMethod::Pbsa, 8, 8, 4, 4)};
+      c.params.window_frames = 2;
+      c.params.top_k = 3;
+      c.params.memory_blocks = 16;
+      c.params.layer = 0;
+      c.frames = 1, c.past_frames = -1, c.d = d, c.hq = 2, c.hkv = 1;
+      return RolloutCase{name, c, CachePolicy::parse("pbsa")};
+    };
+    out.push_back(pbsa("PbsaMasses", 128));  // memory_rank accumulated: the MASS sweep
+    RolloutCase compress = pbsa("PbsaCompressedD64", 64);
+    compress.c.params.compress = true;  // memory blocks are one mean row, weighted by log(tokens)
+    out.push_back(compress);
+    RolloutCase refresh = pbsa("PbsaPooledRefresh", 128);
+    refresh.c.params.memory_rank = SparseAttentionParams::MemoryRank::PooledRefresh;
+    out.push_back(refresh);
+    Case h{"HsaCompete", tokens(SparseMethod::Hsa, 8, 8, 16)};
+    h.params.current_chunk = SparseAttentionParams::CurrentChunk::Compete;
+    h.params.top_blocks = 6;
+    h.params.layer = 0;
+    h.frames = 1, h.past_frames = -1, h.hq = 2, h.hkv = 1;
+    out.push_back({"HsaCompete", h, CachePolicy{}});
+    return out;
+  }();
+  return v;
+}
+
+class SparseCoopmatRollout : public testing::TestWithParam<std::tuple<Run, size_t>> {};
+
+TEST_P(SparseCoopmatRollout, DeviceCacheMatchesTheHostCache) {
+  const auto& [run, index] = GetParam();
+  VDRT_SPARSE_RUN(run);
+  const RolloutCase& rc = rollout_cases()[index];
+  std::unique_ptr<Graph> g = build(rc.c);
+  SessionOptions cpu_opts, gpu_opts;
+  cpu_opts.device = "cpu";
+  gpu_opts.device = run.backend;
+  gpu_opts.precision = run.precision;
+  gpu_opts.cpu_fallback = false;
+  Session cpu(g->clone(), cpu_opts), gpu(g->clone(), gpu_opts);
+  auto host = SparseKvBinding::create(cpu, rc.c.b, rc.policy);
+  auto dev = SparseKvBinding::create(gpu, rc.c.b, rc.policy, rc.c.frames);
+  ASSERT_TRUE(host && dev);
+  ASSERT_TRUE(dev->on_device());
+  const bool pbsa = rc.c.params.method == SparseMethod::Pbsa;
+  const bool refresh = rc.c.params.memory_rank == SparseAttentionParams::MemoryRank::PooledRefresh;
+  for (int64_t chunk = 0; chunk < 5; ++chunk) {
+    host->begin_chunk(chunk), dev->begin_chunk(chunk);
+    host->attach(cpu), dev->attach(gpu);
+    TensorMap in;
+    for (int call = 0; call < 3; ++call) {  // two denoising steps, then the cache-filling pass
+      const bool fill = call == 2;
+      in = random_inputs(*g, uint32_t(100 * chunk + call));
+      if (fill) host->set_accumulate(true), dev->set_accumulate(true);
+      const Tensor want = cpu.run(in).begin()->second;
+      const double err = max_rel_diff(gpu.run(in).begin()->second, want);
+      EXPECT_LE(err, tolerance_) << rc.name << " chunk " << chunk << " call " << call;
+      if (f16_) {
+        EXPECT_GT(err, 1e-5) << rc.name << ": fp32 agreement, so the f16 tensor-core kernel did not run";
+      }
+      EXPECT_EQ(gpu.last_stats().nodes_on_fallback, 0u);
+    }
+    host->set_accumulate(false), dev->set_accumulate(false);
+    dev->end_chunk();
+    host->layer(0).append(in.at("k"), in.at("v"));
+    EXPECT_EQ(dev->bytes(), host->bytes()) << rc.name << " chunk " << chunk;
+    if (!pbsa) continue;
+    const BlockKvCache& h = host->layer(0);
+    const auto& d = dynamic_cast<const DeviceBlockKvCache&>(*dev->caches().at(0));
+    for (int64_t kv = 0; kv < rc.c.hkv; ++kv) {
+      ASSERT_EQ(d.memory_blocks_held(0, kv), h.memory_blocks_held(0, kv)) << rc.name << " chunk " << chunk;
+      const std::vector<double> x = d.saliency(0, kv), y = h.saliency(0, kv);
+      ASSERT_EQ(x.size(), y.size());
+      // pooled_refresh: only the memory's saliency (its importance) is used.
+      const size_t from = refresh ? x.size() - size_t(h.memory_blocks_held(0, kv)) : 0;
+      for (size_t i = from; i < x.size(); ++i)
+        EXPECT_NEAR(x[i], y[i], tolerance_ * std::max(1.0, std::fabs(y[i])))
+            << rc.name << " chunk " << chunk << " head " << kv << " block " << i;
+    }
+  }
+  // The memory filled up: the case exercises the persistent blocks.
+  if (pbsa) {
+    EXPECT_GT(host->layer(0).memory_blocks_held(0, 0), 0);
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, SparseCoopmatRollout,
+                         testing::Combine(testing::ValuesIn(runs()), testing::Range<size_t>(0, rollout_cases().size())),
+                         [](const testing::TestParamInfo<std::tuple<Run, size_t>>& info) {
+                           const Run& r = std::get<0>(info.param);
+                           return r.backend + "_" + r.precision + "_" + rollout_cases()[std::get<1>(info.param)].name;
+                         });
+
+}  // namespace
+}  // namespace vdrt::test
