@@ -1,0 +1,153 @@
+// Quality regression of the shipped sparse-attention and FP8 presets on the
+// committed trained tiny model (issue 16 item 5): each preset's rollout
+// stays within a documented PSNR of the dense rollout of the same seed and
+// prompt over a short horizon (docs/sparse_attention.md, "Quality on the
+// trained tiny model", says where the thresholds come from).
+//
+// The model folder is models/trained_tiny/pipeline, or the one named by
+// VDRT_TRAINED_TINY_PIPELINE (to try a retrained model). tests/CMakeLists.txt
+// builds this suite only when the committed folder exists; a folder missing
+// at run time is a failure, not a skip.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <filesystem>
+#include <map>
+
+#include "importer/tensor_file.h"
+#include "passes/pipeline.h"
+#include "runtime/rollout.h"
+#include "test_util.h"
+
+namespace vdrt {
+namespace {
+
+namespace fs = std::filesystem;
+
+struct Preset {
+  std::string name;   // passes/pipelines/<name>.toml
+  std::string cache;  // the policy it needs (as tests/tools/sparse_cli_test.cpp gives them)
+  double min_psnr_db; // of the squared error pooled over chunks 2..kHorizon of every rollout
+};
+
+// Thresholds: the PSNR measured on the committed model (2026-11-30, CPU) less
+// 3 dB, rounded down to 0.5 dB (docs/sparse_attention.md, "Quality on the
+// trained tiny model": the measurements, and why 3 dB). For scale, over the
+// same chunks: a grey screen scores 20.4 dB, the last frame of chunk 1 held
+// still 22.2 dB, a dense rollout of another seed 20.1 dB. The Light Forcing
+// presets sit at that level (on 16-token frames their budget is one frame),
+// so their thresholds only catch a collapse (a black video scores 5.8 dB).
+const std::vector<Preset> kPresets = {
+    {"fp8_w8a8", "unbounded", 27.5},                // measured 30.84
+    {"sparse_pbsa", "pbsa", 28.0},                  // 31.48
+    {"sparse_forcing", "pbsa", 23.0},               // 26.27
+    {"sparse_hsa", "unbounded", 26.5},              // 29.55
+    {"lightforcing_short", "unbounded", 14.0},      // 17.14
+    {"lightforcing_hopper", "unbounded", 17.0},     // 20.24
+    {"lightforcing_long", "window:13,sink:1", 15.5},  // 18.99
+    {"lightforcing_short_fp8", "unbounded", 14.5},  // 17.92
+};
+void PrintTo(const Preset& p, std::ostream* os) { *os << p.name << " (cache " << p.cache << ")"; }
+
+constexpr int kSeeds = 4;  // seed s with the prompt contexts/class_<s>.pb
+constexpr int kHorizon = 8;  // chunks (6 s of video); chunk 1 is exact for every sparse preset
+
+std::string model_folder() {
+  const char* env = std::getenv("VDRT_TRAINED_TINY_PIPELINE");
+  return env && *env ? env : test::source_path("models/trained_tiny/pipeline");
+}
+
+// Decoded frames of one rollout, [1, F', 3, H, W] per chunk.
+std::vector<Tensor> rollout(const std::string& folder, const SessionOptions& so, const std::string& cache, int seed,
+                            int chunks) {
+  auto pipeline = VideoPipeline::load(folder, so);
+  RolloutOptions ro;
+  ro.seed = static_cast<uint64_t>(seed);
+  ro.cache = CachePolicy::parse(cache);
+  const Tensor context = load_tensor_pb(folder + "/contexts/class_" + std::to_string(seed) + ".pb").tensor;
+  Rollout r(*pipeline, context, ro);
+  std::vector<Tensor> frames;
+  for (int c = 0; c < chunks; ++c) {
+    auto chunk = r.next();
+    if (!chunk) throw std::runtime_error("rollout cancelled");
+    frames.push_back(chunk->frames);
+  }
+  return frames;
+}
+
+// Sum of squared differences on the [0, 1] scale, frames clamped to [-1, 1]
+// (as the video writers and bench/quality_bench.py see them).
+std::pair<double, size_t> squared_error(const Tensor& a, const Tensor& b) {
+  EXPECT_EQ(a.dims(), b.dims());
+  const std::vector<double> x = a.as_double(), y = b.as_double();
+  double sum = 0;
+  for (size_t i = 0; i < x.size(); ++i) {
+    const double d = (std::clamp(x[i], -1.0, 1.0) - std::clamp(y[i], -1.0, 1.0)) / 2;
+    sum += d * d;
+  }
+  return {sum, x.size()};
+}
+
+const std::vector<Tensor>& dense_frames(int seed) {
+  static std::map<int, std::vector<Tensor>> cache;
+  auto it = cache.find(seed);
+  if (it == cache.end()) {
+    SessionOptions so{"cpu"};
+    so.pass_pipeline_text = default_pipeline_toml();
+    so.pass_pipeline_label = "<default>";
+    it = cache.emplace(seed, rollout(model_folder(), so, "unbounded", seed, kHorizon)).first;
+  }
+  return it->second;
+}
+
+TEST(TrainedTinyPresets, TheModelIsThere) {
+  ASSERT_TRUE(fs::exists(model_folder() + "/pipeline.toml"))
+      << model_folder() << " is missing: the trained tiny model (models/trained_tiny/README.md) is committed "
+      << "there; re-run cmake if it was removed, or set VDRT_TRAINED_TINY_PIPELINE to a pipeline folder";
+}
+
+// A preset added to passes/pipelines/ must get a threshold here.
+TEST(TrainedTinyPresets, EveryShippedPresetHasAThreshold) {
+  for (const auto& e : fs::directory_iterator(test::source_path("passes/pipelines"))) {
+    if (e.path().extension() != ".toml") continue;
+    const std::string name = e.path().stem().string();
+    EXPECT_TRUE(std::any_of(kPresets.begin(), kPresets.end(), [&](const Preset& p) { return p.name == name; }))
+        << "passes/pipelines/" << name << ".toml has no quality threshold in " << __FILE__;
+  }
+}
+
+class TrainedTinyPreset : public testing::TestWithParam<Preset> {};
+
+TEST_P(TrainedTinyPreset, StaysNearTheDenseRollout) {
+  const Preset& p = GetParam();
+  ASSERT_TRUE(fs::exists(model_folder() + "/pipeline.toml")) << model_folder() << " is missing (see TheModelIsThere)";
+  SessionOptions so{"cpu"};
+  so.pass_pipeline = test::source_path("passes/pipelines/" + p.name + ".toml");
+  double sum = 0;
+  size_t count = 0;
+  std::string per_chunk;
+  for (int seed = 0; seed < kSeeds; ++seed) {
+    const std::vector<Tensor> got = rollout(model_folder(), so, p.cache, seed, kHorizon);
+    const std::vector<Tensor>& want = dense_frames(seed);
+    for (int c = 1; c < kHorizon; ++c) {
+      const auto [s, n] = squared_error(got[c], want[c]);
+      sum += s;
+      count += n;
+      per_chunk += " " + std::to_string(10 * std::log10(static_cast<double>(n) / std::max(s, 1e-12 * n)));
+    }
+  }
+  const double psnr = 10 * std::log10(1 / std::max(sum / static_cast<double>(count), 1e-12));
+  std::cout << p.name << ": PSNR " << psnr << " dB over chunks 2.." << kHorizon << " of " << kSeeds
+            << " rollouts (per chunk:" << per_chunk << ")\n";
+  EXPECT_GE(psnr, p.min_psnr_db) << p.name << " has drifted from the dense rollout";
+  // The preset must change the rollout, or this test measures nothing.
+  EXPECT_LT(psnr, 60) << p.name << " equals the dense rollout: is it still sparse/quantised?";
+}
+
+INSTANTIATE_TEST_SUITE_P(Shipped, TrainedTinyPreset, testing::ValuesIn(kPresets),
+                         [](const testing::TestParamInfo<Preset>& info) { return info.param.name; });
+
+}  // namespace
+}  // namespace vdrt
