@@ -250,78 +250,105 @@ namespace vdrt::test {
 namespace {
 
 // Wan-1.3B-width sparse attention (one chunk of 3 frames of 30 x 52 tokens,
-// 12 heads of 128, 6 cached frames) timed per call on a real GPU against
-// dense vdrt.Attention on the same keys: a chain of `n` attentions (each
-// one's output the next one's query) minus a chain of one, so uploads and
-// downloads cancel. Run by hand:
-//   VDRT_SPARSE_BENCH_BACKEND=vulkan|opencl vdrt_backends_tests \
-//     --gtest_also_run_disabled_tests --gtest_filter='*SparseAttentionBench*'
+// 12 heads of 128) timed per call on a real GPU against dense vdrt.Attention
+// on the same keys, for each session precision (fp16: the cooperative-matrix
+// kernels where the device has them, flash_attention_coopmat and
+// sparse_flash_coopmat) and each cache length (cached frames: 6 and 9, 9360
+// and 14040 tokens, the rollout's past window): a chain of `n` attentions
+// (each one's output the next one's query) minus a chain of one, so uploads
+// and downloads cancel; each line gives the ratio to dense of the same
+// precision and cache. Run by hand:
+//   VDRT_SPARSE_BENCH_BACKEND=vulkan|opencl vdrt_backends_tests --gtest_also_run_disabled_tests
+//     --gtest_filter='*SparseAttentionBench*'
+// VDRT_SPARSE_BENCH_PRECISIONS="fp32;fp16" (the default) and
+// VDRT_SPARSE_BENCH_PAST_FRAMES="6;9" (the default) choose the runs.
 TEST(SparseAttentionBench, DISABLED_WanScale) {
   const char* be = std::getenv("VDRT_SPARSE_BENCH_BACKEND");
   const std::string backend = be ? be : "vulkan";
   VDRT_REQUIRE_DEVICE(backend);
-  const int64_t P = 30 * 52, S = 3 * P, T = 6 * P, H = 12, D = 128;
+  auto list = [](const char* env, const char* fallback) {
+    const char* e = std::getenv(env);
+    std::string all = e && *e ? e : fallback;
+    std::vector<std::string> out;
+    for (size_t at = 0; at <= all.size();) {
+      size_t end = all.find(';', at);
+      if (end == std::string::npos) end = all.size();
+      if (end > at) out.push_back(all.substr(at, end - at));
+      at = end + 1;
+    }
+    return out;
+  };
+  const int64_t P = 30 * 52, S = 3 * P, H = 12, D = 128;
   struct Variant {
     std::string name;
     std::string op;  // "" : dense vdrt.Attention
     SparseAttentionParams params;
     double keys;  // keys per query row, for the FLOP count
   };
-  std::vector<Variant> variants;
-  variants.push_back({"dense", "", {}, double(S + T)});
-  {  // sparse_pbsa at Wan size: 8 x 8 tiles (28 a frame), top 42 of the 168 window blocks.
-    SparseAttentionParams p = base(SparseMethod::Pbsa, 30, 52, 8, 8);
-    p.top_k = 42;
-    variants.push_back({"pbsa top42 8x8", "PBSAttention", p, double(S + 42 * 64)});
-  }
-  {  // Light Forcing short: 64-token blocks (25 a frame), compete, keep 6, CAG at chunk 2.
-    SparseAttentionParams p = tokens(SparseMethod::Hsa, 30, 52, 64);
-    p.current_chunk = SparseAttentionParams::CurrentChunk::Compete;
-    p.keep_frames = 6, p.keep_near = 2;
-    p.cag.curve = CagSchedule::Curve::LightForcing;
-    p.cag.target = 0.88, p.cag.base = 0.98;
-    const double kept = double(p.cag.keep_floor(2, 6 * 25 + 3 * 25));
-    variants.push_back({"lightforcing short", "HSAttention", p, kept * 64});
-  }
   const int n = 6;
-  for (const Variant& v : variants) {
-    double best[2] = {1e30, 1e30};
-    for (int which = 0; which < 2; ++which) {
-      GraphBuilder b(18);
-      Value* x = b.input("q", {1, S, H, D});
-      Value* k = b.input("k", {1, S, H, D});
-      Value* val = b.input("v", {1, S, H, D});
-      Value* pk = b.input("past_k", {1, T, H, D});
-      Value* pv = b.input("past_v", {1, T, H, D});
-      for (int i = 0; i < (which ? n : 1); ++i) {
-        AttributeMap a;
-        if (v.op.empty()) {
-          a.set("scale", 1.0f / std::sqrt(float(D)));
-        } else {
-          SparseAttentionParams q = v.params;
-          q.scale = 1.0f / std::sqrt(float(D));
-          q.to_attributes(a);
-        }
-        x = b.op(v.op.empty() ? "Attention" : v.op, {x, k, val, pk, pv}, a, "vdrt");
+  for (const std::string& precision : list("VDRT_SPARSE_BENCH_PRECISIONS", "fp32;fp16")) {
+    for (const std::string& frames : list("VDRT_SPARSE_BENCH_PAST_FRAMES", "6;9")) {
+      const int64_t past = std::stoll(frames), T = past * P;
+      std::vector<Variant> variants;
+      variants.push_back({"dense", "", {}, double(S + T)});
+      {  // sparse_pbsa at Wan size: 8 x 8 tiles (28 a frame), top 42 of the cached blocks.
+        SparseAttentionParams p = base(SparseMethod::Pbsa, 30, 52, 8, 8);
+        p.top_k = 42;
+        variants.push_back({"pbsa top42 8x8", "PBSAttention", p, double(S + 42 * 64)});
       }
-      b.output(x);
-      std::unique_ptr<Graph> g = b.take();
-      infer_shapes(*g);
-      const TensorMap inputs = random_inputs(*g, 3);
-      SessionOptions o;
-      o.device = backend;
-      o.cpu_fallback = false;
-      Session s(std::move(g), o);
-      for (int r = 0; r < 4; ++r) {
-        auto t0 = std::chrono::steady_clock::now();
-        s.run(inputs);
-        best[which] = std::min(best[which], std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+      {  // Light Forcing short: 64-token blocks (25 a frame), compete, keep 6, CAG at the chunk the cache gives.
+        SparseAttentionParams p = tokens(SparseMethod::Hsa, 30, 52, 64);
+        p.current_chunk = SparseAttentionParams::CurrentChunk::Compete;
+        p.keep_frames = 6, p.keep_near = 2;
+        p.cag.curve = CagSchedule::Curve::LightForcing;
+        p.cag.target = 0.88, p.cag.base = 0.98;
+        const double kept = double(p.cag.keep_floor(past / 3, past * 25 + 3 * 25));
+        variants.push_back({"lightforcing short", "HSAttention", p, kept * 64});
+      }
+      double dense_ms = 0;
+      for (const Variant& v : variants) {
+        double best[2] = {1e30, 1e30};
+        for (int which = 0; which < 2; ++which) {
+          GraphBuilder b(18);
+          Value* x = b.input("q", {1, S, H, D});
+          Value* k = b.input("k", {1, S, H, D});
+          Value* val = b.input("v", {1, S, H, D});
+          Value* pk = b.input("past_k", {1, T, H, D});
+          Value* pv = b.input("past_v", {1, T, H, D});
+          for (int i = 0; i < (which ? n : 1); ++i) {
+            AttributeMap a;
+            if (v.op.empty()) {
+              a.set("scale", 1.0f / std::sqrt(float(D)));
+            } else {
+              SparseAttentionParams q = v.params;
+              q.scale = 1.0f / std::sqrt(float(D));
+              q.to_attributes(a);
+            }
+            x = b.op(v.op.empty() ? "Attention" : v.op, {x, k, val, pk, pv}, a, "vdrt");
+          }
+          b.output(x);
+          std::unique_ptr<Graph> g = b.take();
+          infer_shapes(*g);
+          const TensorMap inputs = random_inputs(*g, 3);
+          SessionOptions o;
+          o.device = backend;
+          o.cpu_fallback = false;
+          o.precision = precision;
+          Session s(std::move(g), o);
+          for (int r = 0; r < 4; ++r) {
+            auto t0 = std::chrono::steady_clock::now();
+            s.run(inputs);
+            best[which] = std::min(best[which], std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+          }
+        }
+        const double ms = (best[1] - best[0]) / (n - 1) * 1e3;
+        if (v.op.empty()) dense_ms = ms;
+        std::printf("%s %s T=%lld %s: %.3f ms per attention, %.0f keys per query (%.1f TFLOP/s), %.2fx faster than dense\n",
+                    backend.c_str(), precision.c_str(), (long long)T, v.name.c_str(), ms, v.keys,
+                    4.0 * S * v.keys * D * H / ms * 1e-9, dense_ms / ms);
+        std::fflush(stdout);
       }
     }
-    const double per = (best[1] - best[0]) / (n - 1);
-    std::printf("%s %s: %.3f ms per attention, %.0f keys per query (%.1f TFLOP/s)\n", backend.c_str(), v.name.c_str(),
-                per * 1e3, v.keys, 4.0 * S * v.keys * D * H / per * 1e-12);
-    std::fflush(stdout);
   }
 }
 
