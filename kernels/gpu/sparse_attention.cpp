@@ -61,7 +61,9 @@ struct FlashConfig {
   uint32_t dc = 0, vk = 0;
   static size_t shared_bytes(uint32_t dv, uint32_t dc, uint32_t vk) {
     const size_t qk = 2 * 64 * (dc + 4), vch = size_t(vk) * dv;
-    return 4 * (std::max(qk, vch) + 64 * 68 + 64 * 16 + 2 * 64);
+    // Q/K or V chunks, P, partial maxima, query rows, two tiles of key rows,
+    // log weights and selection indices, a tile of masses.
+    return 4 * (std::max(qk, vch) + 64 * 68 + 64 * 16 + 8 * 64);
   }
 };
 

@@ -6,10 +6,10 @@
 // keys in token order when DENSE (vdrt's default; not with HSA's
 // current_chunk = compete), then the rows of the selected blocks in the
 // order sparse_select wrote them, each block a cached one (past_key's frame
-// blocks, read in place) or a block of this chunk (compete). At each tile
-// of 64 keys, 64 invocations find their key's block by binary search over
-// the selection's row offsets and write the key's row to shared memory; the
-// rest is flash_attention_tiled.comp's register tiling (4 x 4 scores per
+// blocks, read in place) or a block of this chunk (compete). One tile of 64
+// keys ahead, 64 invocations find their key's block (sparse_selected_key,
+// a forward scan of the selection's row offsets) and write the key's row to
+// shared memory, between two barriers the tile loop has anyway; the rest is flash_attention_tiled.comp's register tiling (4 x 4 scores per
 // invocation from Q/K chunks of DC head dims staged in shared memory,
 // online softmax in log2 units, O += P V from V chunks of VK keys), with
 // query rows gathered from the block's tokens and output rows scattered
@@ -54,6 +54,7 @@ layout(std430, binding = 6) writeonly buffer O { vec4 o[]; };
 layout(std430, binding = 7) readonly buffer IX { uint ix[]; };     // STATEFUL: the cache's index
 layout(std430, binding = 8) writeonly buffer MS { float mass[]; };  // MASS: [query groups, stride]
 #define SPARSE_INDEX
+#define SPARSE_KEYS
 #include "sparse_common.glsl"
 layout(push_constant) uniform Pc {
   SparseGeom g;
@@ -73,9 +74,9 @@ shared vec4 A4[A4N];        // Q and K chunks, or a V chunk
 shared vec4 P4[BQ * PS4];   // probabilities of the current tile
 shared float red[BQ * 16];  // per-row partial maxima / sums
 shared uint qrow[BQ];       // query rows (vec4 index of the row), ~0u past the block
-shared uint krow[BK];       // key rows of the current tile ([rows, D] index, PAST bit)
-shared float klw[BK];       // their log weights, log2 units
-shared uint ksel[BK];       // their selection index (MASS)
+shared uint krow[2 * BK];   // key rows of two tiles ([rows, D] index, PAST bit), tile k0 in half (k0 / BK) & 1
+shared float klw[2 * BK];   // their log weights, log2 units
+shared uint ksel[2 * BK];   // their selection index (MASS)
 shared float kmass[BK];     // MASS: the tile's per-key masses
 
 vec4 rq[NQK], rk[NQK], rv[NVL];
@@ -83,7 +84,8 @@ vec4 rq[NQK], rk[NQK], rv[NVL];
 // scope like rq/rk: an array passed to a function ends up in local memory.
 float s[16];
 uint tid, nkeys, nd, nb, count, ob, stride, lane, b, hk;
-uint blk_at;  // the selected block holding the tile's first key (keys only move forward)
+uint cursor;  // fill_keys: a selection index at or before this invocation's next key's block
+uint kh;      // the half of krow / klw / ksel holding the current tile's rows
 
 void load_qk(uint k0, uint d0) {
   [[unroll]] for (uint n = 0; n < NQK; ++n) {
@@ -94,7 +96,7 @@ void load_qk(uint k0, uint d0) {
     if (e < BQ * (DC / 4)) {
       if (qrow[r] != ~0u) x = q[qrow[r] + dq];
       if (k0 + r < nkeys) {
-        const uint kr = krow[r];
+        const uint kr = krow[kh + r];
         y = (kr & PAST) != 0 ? pk[(kr & ~PAST) * D4 + dq] : k[kr * D4 + dq];
       }
     }
@@ -121,7 +123,7 @@ void load_v(uint k0, uint v0) {
     const uint r = e / DV4, c = e - r * DV4;
     vec4 x = vec4(0.0);
     if (e < V4 && k0 + v0 + r < nkeys) {
-      const uint kr = krow[v0 + r];
+      const uint kr = krow[kh + v0 + r];
       x = (kr & PAST) != 0 ? pv[(kr & ~PAST) * DV4 + c] : v[kr * DV4 + c];
     }
     rv[n] = x;
@@ -135,50 +137,44 @@ void store_v() {
   }
 }
 
-// The rows of tile keys k0 .. k0 + 63: this chunk's keys in order, then the
-// selected blocks' rows (barrier after: the caller's).
+// The rows of tile keys k0 .. k0 + 63 into half (k0 / BK) & 1 of krow / klw
+// / ksel: this chunk's keys in order, then the selected blocks' rows.
 void fill_keys(uint k0) {
   if (tid >= BK) return;
-  const uint j = k0 + tid;
+  const uint j = k0 + tid, at = ((k0 / BK) & 1) * BK + tid;
   uint kr = 0, k = 0;
   float lw = 0.0;
   if (j < nd) {
     kr = (b * p.Sk + j) * p.Hkv + hk;
   } else if (j < nkeys) {
-    const uint jj = j - nd;
-    // The last block whose rows start at or before jj: a step or two past the
-    // tile's first key's block for blocks of tens of rows.
-    uint lo = blk_at;
-    while (lo + 1 < count && sel[ob + 1 + stride + lo + 1] <= jj) ++lo;
-    const uint blk = sel[ob + 1 + lo], r = jj - sel[ob + 1 + stride + lo];
-    k = lo;
-    if (blk >= nb) {  // a block of this chunk (compete)
-      const uint c = blk - nb, fk = c / p.g.tiles, t2 = c - fk * p.g.tiles;
-      kr = (b * p.Sk + fk * p.g.P + sparse_token(p.g, t2, r)) * p.Hkv + hk;
-    } else if (STATEFUL != 0) {  // a slot of the device cache
-      const uint e = ix_entry(p.lanes, lane, blk), slot = ix[e];
-      kr = (((slot & IX_SLOT) * p.R1 + ((slot & IX_COMPRESSED) != 0 ? p.R1 - 1 : 0)) + r) | PAST;
-      lw = uintBitsToFloat(ix[e + 3]) * 1.4426950408889634;
-    } else {  // a cached block: a tile of a past frame
-      const uint fr = blk / p.g.tiles, t2 = blk - fr * p.g.tiles;
-      kr = ((b * p.T + fr * p.g.P + sparse_token(p.g, t2, r)) * p.Hkv + hk) | PAST;
-    }
+    const SparseKey key =
+        sparse_selected_key(p.g, j - nd, ob, stride, count, nb, STATEFUL != 0, p.lanes, lane, p.R1, cursor);
+    k = key.k;
+    lw = key.lw2;
+    if (key.where == SK_CHUNK) kr = (b * p.Sk + key.row) * p.Hkv + hk;
+    else if (key.where == SK_SLOT) kr = key.row | PAST;
+    else kr = ((b * p.T + key.row) * p.Hkv + hk) | PAST;
   }
-  krow[tid] = kr;
-  klw[tid] = lw;
-  ksel[tid] = k;
+  krow[at] = kr;
+  klw[at] = lw;
+  ksel[at] = k;
 }
 
 // s = Q K^T of the tile at k0 (its rows filled and visible), over the head
 // dim in chunks of DC. As in flash_attention_tiled, a chunk's global loads
-// are issued before the barrier, so they overlap other warps' math.
-void tile_scores(uint k0) {
+// are issued before the barrier, so they overlap other warps' math. With
+// `ahead`, the next tile's rows are found between the first two barriers,
+// into the half of krow the previous tile used (its last reads, the V
+// chunk loads, came before the first), so the tile loop needs no barriers
+// of its own for them.
+void tile_scores(uint k0, bool ahead) {
   const uint tx = tid % 16, ty = tid / 16;
   [[unroll]] for (uint x = 0; x < 16; ++x) s[x] = 0.0;
   for (uint d0 = 0; d0 < D; d0 += DC) {
     load_qk(k0, d0);
     barrier();  // previous chunk (or the previous tile's V chunk) consumed
     store_qk();
+    if (ahead && d0 == 0 && k0 + BK < nkeys) fill_keys(k0 + BK);
     barrier();
     [[unroll]] for (uint dd = 0; dd < DC / 4; ++dd) {
       vec4 qv[4], kv[4];
@@ -224,7 +220,9 @@ void main() {
   if (tid < BQ)
     qrow[tid] = r0 + tid < rows ? ((b * p.S + f * p.g.P + sparse_token(p.g, t, r0 + tid)) * p.Hq + h) * D4 : ~0u;
 
-  blk_at = 0;
+  cursor = 0;
+  fill_keys(0);
+  barrier();  // the first tile's rows written
   float acc[4 * NC];  // acc[i * NC + c]: row ty + 16 i, column col(c)
   [[unroll]] for (uint x = 0; x < 4 * NC; ++x) acc[x] = 0.0;
   float m[4], l[4];
@@ -234,18 +232,15 @@ void main() {
   }
 
   for (uint k0 = 0; k0 < nkeys; k0 += BK) {
-    barrier();  // the previous tile's rows consumed
-    fill_keys(k0);
-    barrier();  // the tile's rows written
-    tile_scores(k0);
-    blk_at = ksel[BK - 1];  // read after tile_scores' barriers
+    kh = ((k0 / BK) & 1) * BK;
+    tile_scores(k0, true);
 
     // Online softmax: scaled scores, keys past the end masked, row maxima.
     [[unroll]] for (uint i = 0; i < 4; ++i) {
       float mt = -1.0 / 0.0;
       [[unroll]] for (uint j = 0; j < 4; ++j) {
         const uint kk = tx + 16 * j;
-        const float x = k0 + kk < nkeys ? s[i * 4 + j] * sl2 + klw[kk] : -1.0 / 0.0;
+        const float x = k0 + kk < nkeys ? s[i * 4 + j] * sl2 + klw[kh + kk] : -1.0 / 0.0;
         s[i * 4 + j] = x;
         mt = max(mt, x);
       }
@@ -321,18 +316,18 @@ void main() {
     const uint mbase = grp * stride;
     uint cur = ~0u;
     float acc_mass = 0.0;
-    blk_at = 0;
+    cursor = 0;
     for (uint k0 = nd; k0 < nkeys; k0 += BK) {
+      kh = ((k0 / BK) & 1) * BK;
       barrier();  // the previous tile's rows and masses consumed
       fill_keys(k0);
       barrier();  // the tile's rows written
-      tile_scores(k0);
-      blk_at = ksel[BK - 1];
+      tile_scores(k0, false);
       [[unroll]] for (uint j = 0; j < 4; ++j) {
         const uint kk = tx + 16 * j;
         float cm = 0.0;
         [[unroll]] for (uint i = 0; i < 4; ++i)
-          if (qrow[ty + 16 * i] != ~0u && k0 + kk < nkeys) cm += exp2(s[i * 4 + j] * sl2 + klw[kk] - m[i]) * linv[i];
+          if (qrow[ty + 16 * i] != ~0u && k0 + kk < nkeys) cm += exp2(s[i * 4 + j] * sl2 + klw[kh + kk] - m[i]) * linv[i];
         red[kk * 16 + ty] = cm;
       }
       barrier();
@@ -344,9 +339,9 @@ void main() {
       barrier();
       if (tid == 0)
         for (uint kk = 0; kk < BK && k0 + kk < nkeys; ++kk) {
-          if (ksel[kk] != cur) {
+          if (ksel[kh + kk] != cur) {
             if (cur != ~0u) mass[mbase + cur] = acc_mass;
-            cur = ksel[kk];
+            cur = ksel[kh + kk];
             acc_mass = 0.0;
           }
           acc_mass += kmass[kk];
