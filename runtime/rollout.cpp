@@ -83,7 +83,7 @@ TensorMap Rollout::denoiser_inputs(const Tensor& x, double t) const {
   return in;
 }
 
-std::optional<ChunkResult> Rollout::next(const std::atomic<bool>* cancel) {
+std::optional<ChunkResult> Rollout::next(const std::atomic<bool>* cancel, const Tensor* given) {
   auto t0 = std::chrono::steady_clock::now();
   auto cancelled = [&] { return cancel && cancel->load(); };
   const DenoiserNames& n = pipeline_.names;
@@ -95,9 +95,15 @@ std::optional<ChunkResult> Rollout::next(const std::atomic<bool>* cancel) {
     sparse_->begin_chunk(chunk_);
     sparse_->attach(*pipeline_.denoiser);
   }
-  Tensor x = gaussian_noise(options_.seed, chunk_, 0, dims);
-  Tensor x0(DType::F32, dims);
-  for (size_t k = 0; k < steps.size(); ++k) {
+  if (given) {
+    VDRT_CHECK(given->dtype() == DType::F32 && given->dims() == dims,
+               "given latents of chunk " + std::to_string(chunk_) + " are " + dims_str(given->dims()) +
+                   ", the chunk's are float32 " + dims_str(dims),
+               {pipeline_.denoiser_path});
+  }
+  Tensor x = given ? Tensor() : gaussian_noise(options_.seed, chunk_, 0, dims);
+  Tensor x0 = given ? given->clone() : Tensor(DType::F32, dims);
+  for (size_t k = 0; k < steps.size() && !given; ++k) {
     if (cancelled()) return std::nullopt;
     TensorMap out = run_denoiser(x, steps[k], nullptr);
     const Tensor& v = out.at(n.flow);

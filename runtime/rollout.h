@@ -38,7 +38,11 @@ class Rollout {
 
   // Generates the next chunk. Returns nullopt when `cancel` became true
   // before the chunk finished (the cache is then left as it was).
-  std::optional<ChunkResult> next(const std::atomic<bool>* cancel = nullptr);
+  // `given`: the chunk's clean latents [B, F, C, H, W] (a known start of the
+  // video, e.g. an encoded clip to continue): the denoising steps are
+  // skipped and the cache-filling pass and the decoder run on them, so the
+  // next chunks attend to them as to generated ones (teacher forcing).
+  std::optional<ChunkResult> next(const std::atomic<bool>* cancel = nullptr, const Tensor* given = nullptr);
   int64_t chunks_done() const { return chunk_; }
   const KvCache& cache() const { return *cache_; }
   // The block caches of layers rewritten to sparse attention (PBSA/HSA);

@@ -43,6 +43,8 @@ struct FrameIterator {
   int64_t want = 0, written = 0, chunks = 0;
   size_t cache_bytes = 0;  // the KV cache after the last chunk's update
   Output output = Output::Uint8;
+  Tensor given;  // generate(given_latents=): clean latents [1, P*F, C, h, w] of the first P chunks
+  int64_t given_chunks = 0;
   nb::object progress;
 
   // The next chunk, trimmed to the frames still wanted: float [F, 3, H, W]
@@ -53,12 +55,13 @@ struct FrameIterator {
     raise_pending_signals();  // a Ctrl-C that came between chunks (Python's handler was in place)
     std::optional<ChunkResult> r;
     bool interrupted = false;
+    const Tensor chunk_given = rollout->chunks_done() < given_chunks ? given_chunk(rollout->chunks_done()) : Tensor();
     {
       SigintGuard guard;
       {
         nb::gil_scoped_release release;
         std::lock_guard<std::mutex> lock(*mutex);
-        r = rollout->next(guard.cancel());
+        r = rollout->next(guard.cancel(), chunk_given.defined() ? &chunk_given : nullptr);
       }
       interrupted = guard.interrupted();
     }
@@ -86,6 +89,33 @@ struct FrameIterator {
     written += take;
     if (progress.is_valid() && !progress.is_none()) progress(take);
     return out;
+  }
+
+  // Chunk c of `given`, [1, F, C, h, w].
+  Tensor given_chunk(int64_t c) const {
+    Tensor t(DType::F32, rollout->latent_dims());
+    std::memcpy(t.raw(), static_cast<const char*>(given.raw()) + c * t.nbytes(), t.nbytes());
+    return t;
+  }
+
+  // generate(given_latents=): checked against the denoiser's chunk shape.
+  void set_given(nb::handle array) {
+    Tensor t = from_array(array, "given_latents");
+    const std::vector<int64_t> chunk = rollout->latent_dims();  // [1, F, C, h, w]
+    const auto& d = t.dims();
+    const bool ok = t.dtype() == DType::F32 && d.size() == 5 && d[0] == 1 && d[1] > 0 && d[1] % chunk[1] == 0 &&
+                    std::equal(d.begin() + 2, d.end(), chunk.begin() + 2);
+    if (!ok)
+      throw nb::value_error(("given_latents must be float32 [1, P*" + std::to_string(chunk[1]) + ", " +
+                             std::to_string(chunk[2]) + ", " + std::to_string(chunk[3]) + ", " +
+                             std::to_string(chunk[4]) + "] (P whole chunks), got " + dims_str(d))
+                                .c_str());
+    if (d[1] / chunk[1] > chunks)
+      throw nb::value_error(("given_latents holds " + std::to_string(d[1] / chunk[1]) +
+                             " chunks, more than the video's " + std::to_string(chunks))
+                                .c_str());
+    given = t.clone();  // our own contiguous copy: the array may change or go
+    given_chunks = d[1] / chunk[1];
   }
 
   nb::object next() {
@@ -277,13 +307,15 @@ void bind_video(nb::module_& m) {
           "generate",
           [](PyVideoPipeline& self, nb::object seconds, nb::object frames, double fps, int64_t seed,
              nb::object prompt_embeds, nb::object steps, nb::object shift, nb::object cache, nb::object progress,
-             const std::string& output) {
+             const std::string& output, nb::object given_latents) {
             GenerateRequest q = request(seconds, frames, fps, seed, prompt_embeds, steps, shift, cache, progress);
             q.output = output;
-            return start(self, q);
+            std::unique_ptr<FrameIterator> it = start(self, q);
+            if (!given_latents.is_none()) it->set_given(given_latents);
+            return it;
           },
-          VDRT_GENERATE_ARGS, "output"_a = "uint8",
-          nb::sig("def generate(self, *, seconds: float | None = None, frames: int | None = None, fps: float = 16.0, seed: int = 0, prompt_embeds: typing.Any | None = None, steps: collections.abc.Sequence[float] | str | None = None, shift: float | None = None, cache: str | None = None, progress: collections.abc.Callable[[int], typing.Any] | None = None, output: str = 'uint8') -> FrameIterator"),
+          VDRT_GENERATE_ARGS, "output"_a = "uint8", "given_latents"_a.none() = nb::none(),
+          nb::sig("def generate(self, *, seconds: float | None = None, frames: int | None = None, fps: float = 16.0, seed: int = 0, prompt_embeds: typing.Any | None = None, steps: collections.abc.Sequence[float] | str | None = None, shift: float | None = None, cache: str | None = None, progress: collections.abc.Callable[[int], typing.Any] | None = None, output: str = 'uint8', given_latents: typing.Any | None = None) -> FrameIterator"),
           "Generates a video chunk by chunk; returns an iterator of NumPy arrays, one per chunk.\n\n"
           "Length: seconds (at fps) or frames, in video frames; the last chunk is cut to it.\n"
           "seed: the noise seed (the same seed gives the same video on every machine).\n"
@@ -295,10 +327,13 @@ void bind_video(nb::module_& m) {
           "output: 'uint8' gives RGB frames [F, H, W, 3] (as the video writers convert them),\n"
           "'float' decoder frames [F, 3, H, W] in [-1, 1], 'latents' the chunk's x0\n"
           "[1, F, C, h, w] (no decoder needed).\n"
+          "given_latents: clean latents [1, P*F, C, h, w] of the first P chunks (e.g. an encoded\n"
+          "clip to continue): those chunks are not denoised but cached as generated ones\n"
+          "(teacher forcing) and yielded (decoded); the video continues from them.\n"
           "Ctrl-C stops after the current denoising step with KeyboardInterrupt.")
       .def("save", &save, "path"_a, VDRT_GENERATE_ARGS, "overwrite"_a = false, "crf"_a = 18,
            nb::sig("def save(self, path: str | os.PathLike[str], *, seconds: float | None = None, frames: int | None = None, fps: float = 16.0, seed: int = 0, prompt_embeds: typing.Any | None = None, steps: collections.abc.Sequence[float] | str | None = None, shift: float | None = None, cache: str | None = None, progress: collections.abc.Callable[[int], typing.Any] | None = None, overwrite: bool = False, crf: int = 18) -> dict[str, typing.Any]"),
-           "Generates a video (arguments as generate()) and writes it to path through the\n"
+           "Generates a video (arguments as generate(), without given_latents) and writes it to path through the\n"
            "CLI's writers: .mp4/.mkv (H.264), .y4m, or PNG frames ('frames/' or\n"
            "'frames/%05d.png'; a folder that is not empty needs overwrite=True). crf: H.264\n"
            "quality (0..51, lower is better). The same arguments give the same file as\n"

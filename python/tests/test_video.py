@@ -95,6 +95,23 @@ def test_save_writes_what_vdrt_generate_writes(pipe, tmp_path, ext):
             pipe.save(out("py"), frames=1)
 
 
+def test_given_latents_continue_the_video(pipe):
+    made = list(pipe.generate(frames=36, seed=4, output="latents"))
+    given = np.concatenate(made[:2], axis=1)  # [1, 6, C, h, w]: chunks 0 and 1
+    forced = list(pipe.generate(frames=36, seed=4, output="latents", given_latents=given))
+    for a, b in zip(forced, made):
+        np.testing.assert_array_equal(a, b)  # the given chunks, then the same continuation
+    other = list(pipe.generate(frames=36, seed=4, output="latents", given_latents=given * 0.5))
+    np.testing.assert_array_equal(other[0], made[0] * 0.5)
+    assert np.abs(other[2] - made[2]).max() > 0.01
+    frames = next(iter(pipe.generate(frames=12, seed=4, output="float", given_latents=made[0])))
+    np.testing.assert_array_equal(frames, next(iter(pipe.generate(frames=12, seed=4, output="float"))))
+    with pytest.raises(ValueError, match="P whole chunks"):
+        pipe.generate(frames=36, given_latents=given[:, :4])
+    with pytest.raises(ValueError, match="more than the video's 1"):
+        pipe.generate(frames=12, given_latents=given)
+
+
 @pytest.mark.skipif(cli_path() is None, reason="the vdrt CLI is not built")
 @pytest.mark.parametrize("cache", ["unbounded", "window:4,sink:1"])
 def test_cache_bytes_are_what_vdrt_generate_reports(pipe, cache):

@@ -45,6 +45,44 @@ TEST(Rollout, SameSeedSameVideoOtherSeedOtherVideo) {
   }
 }
 
+// Teacher forcing: chunks given as clean latents fill the cache as the same
+// chunks generated would, so the continuation equals the rollout that made
+// them (dense, and through a PBSA block cache); other given latents change it.
+TEST(Rollout, GivenChunksAreCachedAsGeneratedOnes) {
+  for (const std::string preset : {"", "sparse_forcing"}) {
+    SessionOptions so{"cpu"};
+    if (!preset.empty()) so.pass_pipeline = test::source_path("passes/pipelines/" + preset + ".toml");
+    auto pipeline = VideoPipeline::load(test::source_path("models/tiny_wan/ts17"), so);
+    RolloutOptions options;
+    options.seed = 7;
+    options.cache = CachePolicy::parse(preset.empty() ? "unbounded" : "pbsa");
+    Rollout made(*pipeline, pipeline->default_context(), options), forced(*pipeline, pipeline->default_context(), options);
+    RolloutOptions other_seed = options;
+    other_seed.seed = 9;
+    Rollout other(*pipeline, pipeline->default_context(), other_seed), forced_other(*pipeline, pipeline->default_context(), options);
+    for (int c = 0; c < 2; ++c) {
+      const ChunkResult a = *made.next(), o = *other.next();
+      const ChunkResult b = *forced.next(nullptr, &a.latents);
+      EXPECT_EQ(test::max_abs_diff(b.latents, a.latents), 0.0) << preset;
+      EXPECT_EQ(test::max_abs_diff(b.frames, a.frames), 0.0) << preset;
+      EXPECT_EQ(b.cache_bytes, a.cache_bytes) << preset;
+      forced_other.next(nullptr, &o.latents);
+    }
+    const Tensor want = made.next()->latents;
+    EXPECT_EQ(test::max_abs_diff(forced.next()->latents, want), 0.0) << preset << ": the continuation";
+    EXPECT_GT(test::max_abs_diff(forced_other.next()->latents, want), 0.01) << preset << ": other history, other chunk";
+  }
+  auto pipeline = VideoPipeline::load(test::source_path("models/tiny_wan/ts17"), SessionOptions{"cpu"});
+  Rollout r(*pipeline, pipeline->default_context(), RolloutOptions{});
+  const Tensor wrong(DType::F32, {1, 2, 16, 8, 8});
+  try {
+    r.next(nullptr, &wrong);
+    FAIL() << "latents of the wrong shape were accepted";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("given latents of chunk 0 are [1, 2, 16, 8, 8]"), std::string::npos) << e.what();
+  }
+}
+
 TEST(Pipeline, MissingFolderAndBadContextAreClearErrors) {
   try {
     VideoPipeline::load("/nonexistent/pipeline", SessionOptions{"cpu"});
