@@ -46,15 +46,6 @@ bool gpu_required();
 // Empty when the Vulkan device uses NV cooperative matrices (the tensor-core
 // kernels of fp16 sessions, e.g. on the H200); else why not.
 std::string missing_coopmat();
-// VDRT_REQUIRE_COOPMAT=1: a device without them fails instead of skipping.
-#define VDRT_REQUIRE_VULKAN_COOPMAT()                                                         \
-  do {                                                                                       \
-    if (std::string why_ = ::vdrt::test::missing_coopmat(); !why_.empty()) {                 \
-      const char* req_ = std::getenv("VDRT_REQUIRE_COOPMAT");                                \
-      if (req_ && std::string(req_) == "1") FAIL() << why_ << " (VDRT_REQUIRE_COOPMAT=1)";   \
-      GTEST_SKIP() << why_;                                                                  \
-    }                                                                                        \
-  } while (0)
 
 void expect_parity(const std::string& backend, const ParityCase& c);
 
