@@ -18,6 +18,7 @@
 #include <tbb/task_arena.h>
 
 #include "graph/error.h"
+#include "kernels/cpu/aligned_scratch.h"
 #include "kernels/cpu/gemm_microkernel.h"
 #include "kernels/cpu/multiversion.h"
 #include "kernels/cpu/vector_math.h"
@@ -37,27 +38,9 @@ constexpr int64_t kParallelMinFlops = int64_t(1) << 18;
 
 int64_t round_up(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
 
-// Grow-only 64-byte aligned scratch, one per thread. Safe because packing
-// buffers are only used inside task bodies that never wait on other tasks
-// (and the parallel region is isolated, see gemm_f32).
-class Scratch {
- public:
-  ~Scratch() { std::free(p_); }
-  float* get(int64_t n) {
-    if (n > cap_) {
-      std::free(p_);
-      p_ = static_cast<float*>(std::aligned_alloc(64, static_cast<size_t>(round_up(n * 4, 64))));
-      if (!p_) throw OutOfMemory("GEMM packing buffer of " + std::to_string(n * 4) + " bytes");
-      cap_ = n;
-    }
-    return p_;
-  }
-
- private:
-  float* p_ = nullptr;
-  int64_t cap_ = 0;
-};
-thread_local Scratch t_apack, t_bpack;
+// Packing buffers, one per thread (the parallel region is isolated, see
+// gemm_blocked).
+thread_local AlignedScratch t_apack{"GEMM packing buffer"}, t_bpack{"GEMM packing buffer"};
 
 // rows x width floats from src (row stride src_stride) to dst (row stride
 // dst_stride). Panel widths are compile-time constants in the common cases so
@@ -323,7 +306,7 @@ void gemm_blocked(int64_t M, int64_t N, int64_t K, float alpha, const float* A, 
     for (int64_t pc = 0; pc < K; pc += kKC) {
       const int64_t kc = std::min(kKC, K - pc);
       const float beta_block = pc == 0 ? beta : 1.0f;
-      float* bpack = t_bpack.get(kc * round_up(nc, mk.nr));
+      float* bpack = t_bpack.get<float>(kc * round_up(nc, mk.nr));
       const float* bblock = B + pc * b_rs + jc * b_cs;
       float* cblock = C ? C + jc : nullptr;  // unused with an epilogue target
 
@@ -344,7 +327,7 @@ void gemm_blocked(int64_t M, int64_t N, int64_t K, float alpha, const float* A, 
           // Packed A holds one block of `rows` x kc per K block, panel by panel.
           apack = packed->data.data() + pc * packed->rows + i0 * kc;
         } else {
-          float* buf = t_apack.get(round_up(mc, mk.mr) * kc);
+          float* buf = t_apack.get<float>(round_up(mc, mk.mr) * kc);
           pack_a(A + pc * a_cs + i0 * a_rs, a_rs, a_cs, mc, kc, mk.mr, buf);
           apack = buf;
         }

@@ -16,6 +16,7 @@
 #include <tbb/task_arena.h>
 
 #include "graph/error.h"
+#include "kernels/cpu/aligned_scratch.h"
 #include "kernels/cpu/fp8_activation_quant.h"
 #include "kernels/cpu/qgemm_f8_microkernel.h"
 
@@ -34,27 +35,9 @@ constexpr int64_t kParallelMinFlops = int64_t(1) << 18;
 
 int64_t round_up(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
 
-// Grow-only 64-byte aligned per-thread scratch (see gemm.cpp: safe because
-// the parallel regions are isolated and task bodies never wait).
-class Scratch {
- public:
-  ~Scratch() { std::free(p_); }
-  void* get(size_t bytes) {
-    if (bytes > cap_) {
-      std::free(p_);
-      cap_ = 0;
-      p_ = std::aligned_alloc(64, round_up(static_cast<int64_t>(bytes), 64));
-      if (!p_) throw OutOfMemory("quantised GEMM buffer of " + std::to_string(bytes) + " bytes");
-      cap_ = bytes;
-    }
-    return p_;
-  }
-
- private:
-  void* p_ = nullptr;
-  size_t cap_ = 0;
-};
-thread_local Scratch t_apack, t_wpack, t_edge;
+// Per-thread packing buffers (see gemm.cpp).
+thread_local AlignedScratch t_apack{"quantised GEMM buffer"}, t_wpack{"quantised GEMM buffer"},
+    t_edge{"quantised GEMM buffer"};
 
 // Rows [0, mc) x depth [0, kc) of row-major A -> MR-tall panels, k-major;
 // rows past mc are zero.
@@ -110,7 +93,7 @@ void qgemm_f8e4m3(const QGemmF8Problem& p, const QGemmOptions& options) {
     for (int64_t pc = 0; pc < p.K; pc += kKC) {
       const int64_t kc = std::min(kKC, p.K - pc);
       const uint8_t* wblock = p.W + pc * p.ldw + jc;
-      uint8_t* wpack = in_place ? nullptr : static_cast<uint8_t*>(t_wpack.get(kc * n_panels * mk.nr));
+      uint8_t* wpack = in_place ? nullptr : t_wpack.get<uint8_t>(kc * n_panels * mk.nr);
 
       const int64_t m_tiles = (p.M + mc_max - 1) / mc_max;
       const int64_t n_chunks =
@@ -122,7 +105,7 @@ void qgemm_f8e4m3(const QGemmF8Problem& p, const QGemmOptions& options) {
       auto run_task = [&](int64_t t) {
         const int64_t i0 = (t / chunks) * mc_max, j0 = (t % chunks) * chunk;
         const int64_t mc = std::min(mc_max, p.M - i0), w = std::min(chunk, nc - j0);
-        float* apack = static_cast<float*>(t_apack.get(round_up(mc, mk.mr) * kc * sizeof(float)));
+        float* apack = t_apack.get<float>(round_up(mc, mk.mr) * kc);
         pack_a(p.A + i0 * p.lda + pc, p.lda, mc, kc, mk.mr, apack);
         for (int64_t jp = 0; jp < w; jp += mk.nr) {
           const int n = static_cast<int>(std::min<int64_t>(mk.nr, w - jp));
@@ -135,7 +118,7 @@ void qgemm_f8e4m3(const QGemmF8Problem& p, const QGemmOptions& options) {
             panel = wblock + j0 + jp;
             ldb = p.ldw;
           } else {  // the last, narrower panel, padded with zero codes
-            uint8_t* edge = static_cast<uint8_t*>(t_edge.get(kc * mk.nr));
+            uint8_t* edge = t_edge.get<uint8_t>(kc * mk.nr);
             pack_w(wblock + j0 + jp, p.ldw, kc, n, mk.nr, 0, n, edge);
             panel = edge;
           }
