@@ -7,23 +7,32 @@
 #include <bit>
 #include <cstdint>
 #include <limits>
+#include <type_traits>
+
+#pragma GCC diagnostic ignored "-Wpsabi"  // vector arguments of exp: only inlined
 
 namespace vdrt::cpu::vmath {
 
-inline float exp(float x) {
+// e^x for a float or a GCC vector of floats (vector_size extension): the
+// same operations lane by lane, so that kernels holding explicit vectors
+// (the attention softmax keeps 16-lane ones, which auto-vectorisation would
+// narrow to 8) get exactly the scalar results.
+template <typename T>
+inline T exp(T x) {
+  static_assert(!std::is_arithmetic_v<T> || std::is_same_v<T, float>, "vmath::exp takes floats or float vectors");
   constexpr float kLog2e = 1.44269504088896341f;
   constexpr float kLn2Hi = 0.693359375f;         // few mantissa bits: n * kLn2Hi is exact
   constexpr float kLn2Lo = -2.12194440e-4f;
   constexpr float kRound = 12582912.0f;          // 1.5 * 2^23: adding it rounds to an integer
   constexpr float kHi = 88.3762626647949f;       // keeps 2^n a normal float
   constexpr float kLo = -87.3365447504f;
-  float c = x > kHi ? kHi : x;
+  T c = x > kHi ? kHi : x;
   c = c < kLo ? kLo : c;
-  float n = (c * kLog2e + kRound) - kRound;
-  float r = c - n * kLn2Hi;
+  T n = (c * kLog2e + kRound) - kRound;
+  T r = c - n * kLn2Hi;
   r = r - n * kLn2Lo;
   // Taylor series of e^r on |r| <= ln2/2; the degree-7 term keeps it below 1 ulp.
-  float p = 1.0f / 5040.0f;
+  T p = T{} + 1.0f / 5040.0f;
   p = p * r + 1.0f / 720.0f;
   p = p * r + 1.0f / 120.0f;
   p = p * r + 1.0f / 24.0f;
@@ -31,9 +40,14 @@ inline float exp(float x) {
   p = p * r + 0.5f;
   p = p * r + 1.0f;
   p = p * r + 1.0f;
-  const int32_t ni = static_cast<int32_t>(n);
-  const float scale = std::bit_cast<float>(static_cast<uint32_t>(ni + 127) << 23);
-  float y = p * scale;
+  T scale;
+  if constexpr (std::is_same_v<T, float>) {
+    scale = std::bit_cast<float>(static_cast<uint32_t>(static_cast<int32_t>(n) + 127) << 23);
+  } else {
+    typedef int32_t I __attribute__((vector_size(sizeof(T))));
+    scale = std::bit_cast<T>((__builtin_convertvector(n, I) + 127) << 23);
+  }
+  T y = p * scale;
   y = x > 88.72283935546875f ? std::numeric_limits<float>::infinity() : y;
   y = x < kLo ? 0.0f : y;
   return y;
