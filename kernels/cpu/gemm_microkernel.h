@@ -19,6 +19,10 @@ struct GemmMicroKernel {
 
 // The fastest variant this CPU supports (decided once).
 const GemmMicroKernel& best_gemm_microkernel();
+// The variant the attention kernel multiplies with (attention_tiled.cpp),
+// whose MR rows hold head and value dims: on AVX-512 an 8 x 48 tile, as 14
+// rows would pad 128 to 140; elsewhere the fastest.
+const GemmMicroKernel& best_attention_microkernel();
 // Every variant this CPU can run, for tests and benchmarks.
 std::vector<const GemmMicroKernel*> available_gemm_microkernels();
 
