@@ -5,6 +5,8 @@
 #include <cmath>
 #include <functional>
 
+#include <tbb/task_arena.h>
+
 #include "kernels/cpu/attention_core.h"
 #include "math_test_util.h"
 
@@ -214,44 +216,136 @@ TEST(Attention, ShapeErrors) {
   EXPECT_THROW(run_op1(attention_call({}), {random_tensor({1, 3, 8}, 1), random_tensor({1, 5, 8}, 2), random_tensor({1, 5, 8}, 3)}), Error);
 }
 
-// The core directly: sizes spanning several query and key blocks, keys in two
-// segments with different layouts, causal with an offset, two biases.
-TEST(AttentionCore, ManyBlocksAndSegments) {
-  const int64_t B = 1, Hq = 4, Hk = 2, S = 150, P = 300, L = 150, D = 32, Dv = 24;
-  const int64_t T = P + L;
-  auto q = random_floats(B * S * Hq * D, 24), past_k = random_floats(B * Hk * P * D, 25), past_v = random_floats(B * Hk * P * Dv, 26);
-  auto new_k = random_floats(B * L * Hk * D, 27), new_v = random_floats(B * L * Hk * Dv, 28);
-  auto bias = random_floats(S * T, 29);
-  std::vector<float> out(B * S * Hq * Dv);
+// The core directly on [B, S, Hq, D] queries and keys in two segments (a
+// [B, Hk, P, D] cache and [B, L, Hk, D] new keys) against Ref; the knobs reach
+// every path: query blocks of whole and partial strips (the tiled path) or a
+// few queries (the matrix-vector path), ragged key blocks, head dims the
+// micro-kernel pads, causal with an offset, a bias, softcap, a finite mask
+// fill, batches whose keys are all hidden.
+namespace {
+
+struct CoreCase {
+  int64_t B = 1, Hq = 4, Hk = 2, S = 150, P = 300, L = 150, D = 32, Dv = 24;
+  float scale = 0.2f, softcap = 0.0f;
+  bool causal = false, bias = false;
+  float mask_fill = -INFINITY;
+  std::vector<int64_t> valid;  // kv_valid_len per batch, or empty
+  int threads = 0;             // 0: the default arena
+};
+
+std::vector<float> run_core(const CoreCase& c, std::vector<double>* reference = nullptr) {
+  const int64_t B = c.B, Hq = c.Hq, Hk = c.Hk, S = c.S, P = c.P, L = c.L, D = c.D, Dv = c.Dv, T = P + L;
+  auto q = random_floats(B * S * Hq * D, 24), past_k = random_floats(B * Hk * P * D, 25);
+  auto past_v = random_floats(B * Hk * P * Dv, 26), new_k = random_floats(B * L * Hk * D, 27);
+  auto new_v = random_floats(B * L * Hk * Dv, 28), bias = random_floats(S * T, 29, -2.0f, 2.0f);
+  std::vector<float> out(B * S * Hq * Dv, NAN);
   cpu::AttentionParams p;
   p.batch = B, p.q_heads = Hq, p.kv_heads = Hk, p.q_len = S, p.head_dim = D, p.v_head_dim = Dv;
-  p.q = {q.data(), S * Hq * D, D, Hq * D};  // [B, S, H, D]
-  cpu::AttentionKV seg_past{{past_k.data(), Hk * P * D, P * D, D}, {past_v.data(), Hk * P * Dv, P * Dv, Dv}, P};  // [B, H, P, D]
-  cpu::AttentionKV seg_new{{new_k.data(), L * Hk * D, D, Hk * D}, {new_v.data(), L * Hk * Dv, Dv, Hk * Dv}, L};    // [B, L, H, D]
+  p.q = {q.data(), S * Hq * D, D, Hq * D};
+  cpu::AttentionKV seg_past{{past_k.data(), Hk * P * D, P * D, D}, {past_v.data(), Hk * P * Dv, P * Dv, Dv}, P};
+  cpu::AttentionKV seg_new{{new_k.data(), L * Hk * D, D, Hk * D}, {new_v.data(), L * Hk * Dv, Dv, Hk * Dv}, L};
   p.kv = {seg_past, seg_new};
   p.out = out.data(), p.out_batch_stride = S * Hq * Dv, p.out_head_stride = Dv, p.out_seq_stride = Hq * Dv;
-  p.scale = 0.2f;
-  p.causal = true, p.causal_offset = P;
-  p.bias[1] = cpu::make_attention_bias(bias.data(), {S, T});
-  cpu::attention_f32(p);
+  p.scale = c.scale, p.softcap = c.softcap;
+  p.causal = c.causal, p.causal_offset = P;
+  p.mask_fill = c.mask_fill;
+  if (!c.valid.empty()) p.kv_valid_len = c.valid.data();
+  if (c.bias) p.bias[1] = cpu::make_attention_bias(bias.data(), {S, T});
+  if (c.threads > 0) tbb::task_arena(c.threads).execute([&] { cpu::attention_f32(p); });
+  else cpu::attention_f32(p);
+  if (!reference) return out;
 
-  Ref r{B, Hq, Hk, S, T, D, Dv, {}, {}, {}, 0.2};
+  Ref r{B, Hq, Hk, S, T, D, Dv, {}, {}, {}, c.scale, c.softcap};
   r.q.resize(B * Hq * S * D), r.k.resize(B * Hk * T * D), r.v.resize(B * Hk * T * Dv);
-  for (int64_t h = 0; h < Hq; ++h)
-    for (int64_t s = 0; s < S; ++s)
-      for (int64_t d = 0; d < D; ++d) r.q[(h * S + s) * D + d] = q[(s * Hq + h) * D + d];
-  for (int64_t h = 0; h < Hk; ++h)
-    for (int64_t t = 0; t < T; ++t) {
-      for (int64_t d = 0; d < D; ++d)
-        r.k[(h * T + t) * D + d] = t < P ? past_k[(h * P + t) * D + d] : new_k[((t - P) * Hk + h) * D + d];
-      for (int64_t d = 0; d < Dv; ++d)
-        r.v[(h * T + t) * Dv + d] = t < P ? past_v[(h * P + t) * Dv + d] : new_v[((t - P) * Hk + h) * Dv + d];
-    }
-  r.bias = [&](int64_t, int64_t, int64_t i, int64_t j) { return j <= i + P ? double(bias[i * T + j]) : -INFINITY; };
-  auto ref = to_bshd(r.out(), B, Hq, S, Dv);
+  for (int64_t b = 0; b < B; ++b) {
+    for (int64_t h = 0; h < Hq; ++h)
+      for (int64_t s = 0; s < S; ++s)
+        for (int64_t d = 0; d < D; ++d) r.q[((b * Hq + h) * S + s) * D + d] = q[((b * S + s) * Hq + h) * D + d];
+    for (int64_t h = 0; h < Hk; ++h)
+      for (int64_t t = 0; t < T; ++t) {
+        const int64_t kv = (b * Hk + h) * T + t;
+        for (int64_t d = 0; d < D; ++d)
+          r.k[kv * D + d] = t < P ? past_k[((b * Hk + h) * P + t) * D + d] : new_k[((b * L + t - P) * Hk + h) * D + d];
+        for (int64_t d = 0; d < Dv; ++d)
+          r.v[kv * Dv + d] =
+              t < P ? past_v[((b * Hk + h) * P + t) * Dv + d] : new_v[((b * L + t - P) * Hk + h) * Dv + d];
+      }
+  }
+  r.bias = [&](int64_t b, int64_t, int64_t i, int64_t j) {
+    const bool hidden = (c.causal && j > i + P) || (!c.valid.empty() && j >= c.valid[b]);
+    const double add = c.bias ? double(bias[i * T + j]) : 0.0;
+    return hidden ? (std::isinf(c.mask_fill) ? -INFINITY : add + c.mask_fill) : add;
+  };
+  *reference = to_bshd(r.out(), B, Hq, S, Dv);
+  return out;
+}
+
+double core_error(const CoreCase& c) {
+  std::vector<double> ref;
+  const std::vector<float> out = run_core(c, &ref);
   double err = 0;
-  for (size_t i = 0; i < out.size(); ++i) err = std::max(err, std::fabs(out[i] - ref[i]));
-  EXPECT_LT(err, 2e-5);
+  for (size_t i = 0; i < out.size(); ++i) err = std::max(err, std::fabs(out[i] - ref[i]));  // NaN fails below
+  for (float x : out)
+    if (!std::isfinite(x)) return INFINITY;
+  return err;
+}
+
+}  // namespace
+
+// Sizes spanning several query and key blocks, causal with an offset, a bias.
+TEST(AttentionCore, ManyBlocksAndSegments) {
+  CoreCase c;
+  c.causal = true, c.bias = true;
+  EXPECT_LT(core_error(c), 2e-5);
+}
+
+// The tiled path without any adjustment (no mask, bias or softcap: the
+// softmax runs on whole columns only) at Wan's head dim, with query strips
+// and key blocks left partial, and dims the micro-kernel pads (40 and 20 are
+// neither multiples of 8 nor of 14 or 6).
+TEST(AttentionCore, TiledUnmaskedPartialStripsAndBlocks) {
+  CoreCase wan;
+  wan.Hq = 3, wan.Hk = 3, wan.S = 209, wan.P = 513, wan.L = 209, wan.D = 128, wan.Dv = 128;
+  wan.scale = 1.0f / std::sqrt(128.0f);
+  EXPECT_LT(core_error(wan), 2e-5);
+  CoreCase odd;
+  odd.B = 2, odd.S = 61, odd.P = 37, odd.L = 61, odd.D = 40, odd.Dv = 20;
+  EXPECT_LT(core_error(odd), 2e-5);
+}
+
+// Each adjustment on the tiled path, one query column at a time: softcap, a
+// finite mask fill (keys penalised, not hidden), a batch whose keys are all
+// hidden (zeros) next to one that sees some.
+TEST(AttentionCore, TiledSoftcapFiniteFillAndHiddenRows) {
+  CoreCase softcap;
+  softcap.softcap = 2.0f, softcap.scale = 1.0f;
+  EXPECT_LT(core_error(softcap), 2e-5);
+  CoreCase fill;
+  fill.causal = true, fill.mask_fill = -5.0f;
+  EXPECT_LT(core_error(fill), 2e-5);
+  CoreCase hidden;
+  hidden.B = 2, hidden.valid = {0, 333};
+  EXPECT_LT(core_error(hidden), 2e-5);
+  std::vector<double> ref;
+  const auto out = run_core(hidden, &ref);
+  for (size_t i = 0; i < out.size() / 2; ++i) ASSERT_EQ(out[i], 0.0f) << i;  // batch 0 sees nothing
+}
+
+// A few queries go through the matrix-vector path, more through the tiled
+// one; both agree with the reference, and the result does not depend on the
+// thread count (every task is computed whole by one thread).
+TEST(AttentionCore, FewQueriesAndThreadCounts) {
+  for (int64_t s : {1, 3, 23, 24, 100}) {
+    CoreCase c;
+    c.S = c.L = s, c.causal = true;
+    EXPECT_LT(core_error(c), 2e-5) << s << " queries";
+  }
+  CoreCase c;
+  c.S = c.L = 200, c.Hq = c.Hk = 3;
+  c.threads = 1;
+  const auto one = run_core(c);
+  c.threads = 3;
+  EXPECT_EQ(run_core(c), one);
 }
 
 TEST(MultiHeadAttention, SeparateQkvWithBiasPastAndMasks) {

@@ -1,0 +1,75 @@
+// The dense flash attention kernel of the CPU (kernels/cpu/attention_core.h)
+// at Wan2.1-1.3B head shapes (heads of 128, [B, S, H, D] layout, keys as a
+// KV cache segment followed by the chunk's own tokens, as vdrt.Attention
+// calls it), against the GEMM it should match per FLOP:
+//   wan_reduced  12 heads, 1170 queries, 2340 cached + 1170 own keys
+//                (bench/compare_ort.py --latent 30x52 --past-frames 6)
+//   wan_full_2h  2 of the 12 heads at the full size: 4680 queries, 9360 + 4680
+//   gemm         gemm_f32 1170 x 1536 x 1536, the projections' shape
+// Counter GFLOPs: 4 * q * keys * D * heads per call (2 * M * N * K for the
+// GEMM) per second; divide by the threads for the per-core rate.
+#include <benchmark/benchmark.h>
+
+#include <cmath>
+#include <random>
+#include <vector>
+
+#include <tbb/task_arena.h>
+
+#include "kernels/cpu/attention_core.h"
+#include "kernels/cpu/gemm.h"
+
+namespace vdrt {
+namespace {
+
+std::vector<float> random_floats(int64_t n, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> nd;
+  std::vector<float> v(static_cast<size_t>(n));
+  for (float& x : v) x = nd(rng);
+  return v;
+}
+
+void attention(benchmark::State& state, int64_t heads, int64_t q_len, int64_t past, bool causal) {
+  const int threads = static_cast<int>(state.range(0));
+  constexpr int64_t D = 128;
+  const int64_t own = q_len;
+  auto q = random_floats(q_len * heads * D, 1), pk = random_floats(past * heads * D, 2);
+  auto pv = random_floats(past * heads * D, 3), k = random_floats(own * heads * D, 4);
+  auto v = random_floats(own * heads * D, 5);
+  std::vector<float> out(q.size());
+  cpu::AttentionParams p;
+  p.q_heads = p.kv_heads = heads, p.q_len = q_len, p.head_dim = p.v_head_dim = D;
+  auto bshd = [&](const std::vector<float>& t, int64_t s) { return cpu::AttentionTensor{t.data(), s * heads * D, D, heads * D}; };
+  p.q = bshd(q, q_len);
+  p.kv = {{bshd(pk, past), bshd(pv, past), past}, {bshd(k, own), bshd(v, own), own}};
+  p.out = out.data(), p.out_batch_stride = q_len * heads * D, p.out_head_stride = D, p.out_seq_stride = heads * D;
+  p.scale = 1.0f / std::sqrt(float(D));
+  p.causal = causal, p.causal_offset = past;
+  tbb::task_arena arena(threads);
+  for (auto _ : state) arena.execute([&] { cpu::attention_f32(p); });
+  const double keys = causal ? past + (own + 1) / 2.0 : double(past + own);
+  state.counters["GFLOPs"] =
+      benchmark::Counter(4.0 * q_len * keys * D * heads * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+}
+
+void gemm(benchmark::State& state) {
+  const int threads = static_cast<int>(state.range(0));
+  const int64_t M = 1170, N = 1536, K = 1536;
+  auto a = random_floats(M * K, 1), b = random_floats(K * N, 2);
+  std::vector<float> c(static_cast<size_t>(M * N));
+  tbb::task_arena arena(threads);
+  for (auto _ : state)
+    arena.execute([&] { cpu::gemm_f32(false, false, M, N, K, 1.0f, a.data(), K, b.data(), N, 0.0f, c.data(), N); });
+  state.counters["GFLOPs"] = benchmark::Counter(2.0 * M * N * K * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+}
+
+BENCHMARK_CAPTURE(attention, wan_reduced, 12, 1170, 2340, false)->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK_CAPTURE(attention, wan_reduced_causal, 12, 1170, 2340, true)->Arg(2)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK_CAPTURE(attention, wan_full_2h, 2, 4680, 9360, false)->Arg(2)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(gemm)->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+}  // namespace
+}  // namespace vdrt
+
+BENCHMARK_MAIN();
