@@ -61,8 +61,9 @@ class Tensor {
   std::shared_ptr<uint8_t[]> storage_;
 };
 
-// Allocates `bytes` with 64-byte alignment; throws OutOfMemory with a message
-// naming the size when the allocation fails.
+// Allocates `bytes`, zero-filled, with 64-byte alignment (from 2 MiB up:
+// 2 MiB, advised as transparent huge pages); throws OutOfMemory with a
+// message naming the size when the allocation fails.
 std::shared_ptr<uint8_t[]> aligned_alloc_shared(size_t bytes);
 
 }  // namespace vdrt
