@@ -5,7 +5,8 @@
 //   wan_reduced  12 heads, 1170 queries, 2340 cached + 1170 own keys
 //                (bench/compare_ort.py --latent 30x52 --past-frames 6)
 //   wan_full_2h  2 of the 12 heads at the full size: 4680 queries, 9360 + 4680
-//   gemm         gemm_f32 1170 x 1536 x 1536, the projections' shape
+//   gemm         gemm_f32 1170 x N x K (args: threads, N, K): the projections'
+//                and FFN shapes
 // Counter GFLOPs: 4 * q * keys * D * heads per call (2 * M * N * K for the
 // GEMM) per second; divide by the threads for the per-core rate.
 #include <benchmark/benchmark.h>
@@ -17,17 +18,27 @@
 #include <tbb/task_arena.h>
 
 #include "kernels/cpu/attention_core.h"
+#include "graph/tensor.h"
 #include "kernels/cpu/gemm.h"
 
 namespace vdrt {
 namespace {
 
-std::vector<float> random_floats(int64_t n, uint32_t seed) {
+// Allocated as the runtime allocates tensors (aligned_alloc_shared: large
+// buffers on huge pages), since the kernel's speed depends on it.
+struct Buffer {
+  std::shared_ptr<uint8_t[]> bytes;
+  int64_t n = 0;
+  float* data() const { return reinterpret_cast<float*>(bytes.get()); }
+  size_t size() const { return static_cast<size_t>(n); }
+};
+
+Buffer random_floats(int64_t n, uint32_t seed) {
+  Buffer b{aligned_alloc_shared(static_cast<size_t>(n) * sizeof(float)), n};
   std::mt19937 rng(seed);
   std::normal_distribution<float> nd;
-  std::vector<float> v(static_cast<size_t>(n));
-  for (float& x : v) x = nd(rng);
-  return v;
+  for (int64_t i = 0; i < n; ++i) b.data()[i] = nd(rng);
+  return b;
 }
 
 void attention(benchmark::State& state, int64_t heads, int64_t q_len, int64_t past, bool causal) {
@@ -37,10 +48,10 @@ void attention(benchmark::State& state, int64_t heads, int64_t q_len, int64_t pa
   auto q = random_floats(q_len * heads * D, 1), pk = random_floats(past * heads * D, 2);
   auto pv = random_floats(past * heads * D, 3), k = random_floats(own * heads * D, 4);
   auto v = random_floats(own * heads * D, 5);
-  std::vector<float> out(q.size());
+  const Buffer out{aligned_alloc_shared(q.size() * sizeof(float)), q.n};
   cpu::AttentionParams p;
   p.q_heads = p.kv_heads = heads, p.q_len = q_len, p.head_dim = p.v_head_dim = D;
-  auto bshd = [&](const std::vector<float>& t, int64_t s) { return cpu::AttentionTensor{t.data(), s * heads * D, D, heads * D}; };
+  auto bshd = [&](const Buffer& t, int64_t s) { return cpu::AttentionTensor{t.data(), s * heads * D, D, heads * D}; };
   p.q = bshd(q, q_len);
   p.kv = {{bshd(pk, past), bshd(pv, past), past}, {bshd(k, own), bshd(v, own), own}};
   p.out = out.data(), p.out_batch_stride = q_len * heads * D, p.out_head_stride = D, p.out_seq_stride = heads * D;
@@ -55,9 +66,9 @@ void attention(benchmark::State& state, int64_t heads, int64_t q_len, int64_t pa
 
 void gemm(benchmark::State& state) {
   const int threads = static_cast<int>(state.range(0));
-  const int64_t M = 1170, N = 1536, K = 1536;
+  const int64_t M = 1170, N = state.range(1), K = state.range(2);
   auto a = random_floats(M * K, 1), b = random_floats(K * N, 2);
-  std::vector<float> c(static_cast<size_t>(M * N));
+  Buffer c{aligned_alloc_shared(static_cast<size_t>(M * N) * sizeof(float)), M * N};
   tbb::task_arena arena(threads);
   for (auto _ : state)
     arena.execute([&] { cpu::gemm_f32(false, false, M, N, K, 1.0f, a.data(), K, b.data(), N, 0.0f, c.data(), N); });
@@ -67,7 +78,14 @@ void gemm(benchmark::State& state) {
 BENCHMARK_CAPTURE(attention, wan_reduced, 12, 1170, 2340, false)->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK_CAPTURE(attention, wan_reduced_causal, 12, 1170, 2340, true)->Arg(2)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK_CAPTURE(attention, wan_full_2h, 2, 4680, 9360, false)->Arg(2)->Unit(benchmark::kMillisecond)->UseRealTime();
-BENCHMARK(gemm)->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(gemm)
+    ->Args({1, 1536, 1536})
+    ->Args({2, 1536, 1536})
+    ->Args({1, 8960, 1536})
+    ->Args({2, 8960, 1536})
+    ->Args({2, 1536, 8960})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
 
 }  // namespace
 }  // namespace vdrt
