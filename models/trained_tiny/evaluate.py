@@ -63,7 +63,8 @@ def load_autoencoder(folder: Path, device) -> Autoencoder:
 
 def load_denoiser(folder: Path, device, ema: bool = True) -> TinyWanDenoiser:
     state = torch.load(folder / "dit.pt", map_location="cpu", weights_only=False)
-    model = TinyWanDenoiser(TinyWanConfig(**state["config"])).float()
+    config = dict(state["config"], patch_size=tuple(state["config"]["patch_size"]))
+    model = TinyWanDenoiser(TinyWanConfig(**config)).float()
     model.load_state_dict(state["ema" if ema else "model"])
     return model.to(device).eval()
 

@@ -165,7 +165,8 @@ def train_autoencoder(args, device: torch.device) -> Autoencoder:
 
 
 def dit_config(args) -> TinyWanConfig:
-    return TinyWanConfig(dim=args.dim, num_heads=args.heads, num_layers=args.layers, ffn_dim=args.ffn, seed=args.seed)
+    return TinyWanConfig(dim=args.dim, num_heads=args.heads, num_layers=args.layers, ffn_dim=args.ffn,
+                         patch_size=(1, args.patch, args.patch), seed=args.seed)
 
 
 def build_trainable_denoiser(cfg: TinyWanConfig) -> TinyWanDenoiser:
@@ -394,6 +395,7 @@ def parse_args(argv=None):
     g.add_argument("--heads", type=int, default=4)
     g.add_argument("--layers", type=int, default=4)
     g.add_argument("--ffn", type=int, default=256)
+    g.add_argument("--patch", type=int, default=2, help="spatial patch of the latents (1: 8x8 tokens a frame, 2: 4x4)")
     g = p.add_argument_group("evaluate")
     g.add_argument("--eval-clips", type=int, default=16)
     g.add_argument("--minute-rollouts", type=int, default=4)
