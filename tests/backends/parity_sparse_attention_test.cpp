@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "backends/parity.h"
+#include "backends/sparse_cases.h"
 #include "graph/ops/sparse_attention_params.h"
 #include "graph/shape_inference.h"
 #include "runtime/session.h"
@@ -26,75 +27,26 @@
 namespace vdrt::test {
 namespace {
 
-struct SparseCase {
-  std::string name;
-  SparseAttentionParams params;
-  int64_t b = 1, frames = 1, past_frames = 3, hq = 2, hkv = 1, d = 16, dv = 16;
-  bool past = true;     // false: no past inputs at all
-  bool sparse = true;   // the selection drops blocks (checked against dense attention)
-};
-
-SparseAttentionParams base(SparseMethod m, int64_t grid_h, int64_t grid_w, int64_t tile_h, int64_t tile_w) {
-  SparseAttentionParams p;
-  p.method = m;
-  p.layout.grid_h = grid_h, p.layout.grid_w = grid_w, p.layout.tile_h = tile_h, p.layout.tile_w = tile_w;
-  p.window_frames = 6;
-  p.sink_frames = m == SparseMethod::Hsa ? 1 : 0;
-  return p;
-}
-
-SparseAttentionParams tokens(SparseMethod m, int64_t grid_h, int64_t grid_w, int64_t block) {
-  SparseAttentionParams p = base(m, grid_h, grid_w, 0, 0);
-  p.layout.block_tokens = block;
-  return p;
-}
-
-std::unique_ptr<Graph> build(const SparseCase& c, bool dense) {
-  const SparseAttentionParams& p = c.params;
-  const int64_t P = p.layout.tokens_per_frame(), S = c.frames * P, T = c.past_frames * P;
-  GraphBuilder g(18);
-  std::vector<Value*> ins{g.input("q", {c.b, S, c.hq, c.d}), g.input("k", {c.b, S, c.hkv, c.d}),
-                          g.input("v", {c.b, S, c.hkv, c.dv})};
-  if (c.past) {
-    ins.push_back(g.input("past_k", {c.b, T, c.hkv, c.d}));
-    ins.push_back(g.input("past_v", {c.b, T, c.hkv, c.dv}));
-  }
-  const float scale = 1.0f / std::sqrt(static_cast<float>(c.d));
-  AttributeMap a;
-  if (dense) {
-    a.set("scale", scale);
-    g.output(g.op("Attention", ins, a, "vdrt"));
-  } else {
-    SparseAttentionParams q = p;
-    q.scale = scale;
-    q.to_attributes(a);
-    g.output(g.op(sparse_method_op(p.method), ins, a, "vdrt"));
-  }
-  std::unique_ptr<Graph> graph = g.take();
-  infer_shapes(*graph);
-  return graph;
-}
-
 const std::vector<SparseCase>& cases() {
   static const std::vector<SparseCase> v = [] {
     std::vector<SparseCase> out;
     const SparseMethod pbsa = SparseMethod::Pbsa, hsa = SparseMethod::Hsa;
     auto add = [&](SparseCase c) { out.push_back(std::move(c)); };
     {  // PBSA: top-k of 2x2 tiles over 4 past frames, GQA 4 / 2, 2-frame chunk.
-      SparseCase c{"PbsaTopK", base(pbsa, 4, 4, 2, 2)};
+      SparseCase c{"PbsaTopK", tiles(pbsa, 4, 4, 2, 2)};
       c.params.top_k = 5;
       c.frames = 2, c.past_frames = 4, c.hq = 4, c.hkv = 2;
       add(c);
     }
     {  // CAG (cosine ramp) as the only budget, at chunk 2.
-      SparseCase c{"PbsaCagCosine", base(pbsa, 4, 4, 2, 2)};
+      SparseCase c{"PbsaCagCosine", tiles(pbsa, 4, 4, 2, 2)};
       c.params.cag.s_min = 0.1, c.params.cag.s_max = 0.6, c.params.cag.ramp = 4;
       c.params.cag.curve = CagSchedule::Curve::Cosine;
       c.frames = 2, c.past_frames = 4;
       add(c);
     }
     {  // Tiles that do not divide the 5 x 7 grid (2 x 3: ragged right and bottom).
-      SparseCase c{"PbsaRaggedTiles", base(pbsa, 5, 7, 2, 3)};
+      SparseCase c{"PbsaRaggedTiles", tiles(pbsa, 5, 7, 2, 3)};
       c.params.top_k = 7;
       add(c);
     }
@@ -105,13 +57,13 @@ const std::vector<SparseCase>& cases() {
       add(c);
     }
     {  // Value head dim 24 != key head dim 16.
-      SparseCase c{"PbsaValueDim24", base(pbsa, 4, 4, 2, 2)};
+      SparseCase c{"PbsaValueDim24", tiles(pbsa, 4, 4, 2, 2)};
       c.params.top_k = 3;
       c.dv = 24;
       add(c);
     }
     {  // Head dim 128 (vec4 value columns), 4 x 4 tiles.
-      SparseCase c{"PbsaD128", base(pbsa, 4, 8, 4, 4)};
+      SparseCase c{"PbsaD128", tiles(pbsa, 4, 8, 4, 4)};
       c.params.top_k = 2;
       c.d = c.dv = 128;
       add(c);
@@ -129,7 +81,7 @@ const std::vector<SparseCase>& cases() {
       add(c);
     }
     {  // No past inputs, and an empty past: this chunk only (dense).
-      SparseCase c{"PbsaNoPast", base(pbsa, 4, 4, 2, 2)};
+      SparseCase c{"PbsaNoPast", tiles(pbsa, 4, 4, 2, 2)};
       c.params.top_k = 2;
       c.past = false, c.sparse = false;
       add(c);
@@ -138,25 +90,25 @@ const std::vector<SparseCase>& cases() {
       add(c);
     }
     {  // HSA: sink frame + top 2 frames, top 5 blocks.
-      SparseCase c{"HsaTopFrames", base(hsa, 4, 4, 2, 2)};
+      SparseCase c{"HsaTopFrames", tiles(hsa, 4, 4, 2, 2)};
       c.params.top_frames = 2, c.params.top_blocks = 5;
       c.past_frames = 5, c.hq = 4, c.hkv = 2;
       add(c);
     }
     {  // HSA with CAG (linear) only, every frame a candidate, batch 2, GQA 3.
-      SparseCase c{"HsaCagLinear", base(hsa, 4, 4, 2, 2)};
+      SparseCase c{"HsaCagLinear", tiles(hsa, 4, 4, 2, 2)};
       c.params.cag.s_min = 0.25, c.params.cag.s_max = 0.75, c.params.cag.ramp = 6;
       c.frames = 1, c.past_frames = 4, c.b = 2, c.hq = 6, c.hkv = 2;
       add(c);
     }
     {  // Light Forcing's frame stage: keep 3 = sink 1 + near 1 + 1 chosen, of 6.
-      SparseCase c{"HsaKeepFrames", base(hsa, 4, 4, 2, 2)};
+      SparseCase c{"HsaKeepFrames", tiles(hsa, 4, 4, 2, 2)};
       c.params.keep_frames = 3, c.params.keep_near = 1, c.params.top_blocks = 6;
       c.past_frames = 6;
       add(c);
     }
     {  // keep_frames above the cached frames: one stage.
-      SparseCase c{"HsaKeepOneStage", base(hsa, 4, 4, 2, 2)};
+      SparseCase c{"HsaKeepOneStage", tiles(hsa, 4, 4, 2, 2)};
       c.params.keep_frames = 6, c.params.keep_near = 2, c.params.top_blocks = 5;
       c.past_frames = 4;
       add(c);
@@ -172,7 +124,7 @@ const std::vector<SparseCase>& cases() {
       add(c);
     }
     {  // Compete over 2-D tiles, top_blocks only.
-      SparseCase c{"HsaCompeteTiles", base(hsa, 5, 6, 2, 2)};
+      SparseCase c{"HsaCompeteTiles", tiles(hsa, 5, 6, 2, 2)};
       c.params.current_chunk = SparseAttentionParams::CurrentChunk::Compete;
       c.params.top_blocks = 7;
       c.frames = 2, c.past_frames = 3;
@@ -186,7 +138,7 @@ const std::vector<SparseCase>& cases() {
       add(c);
     }
     {  // Head dim 128 with HSA top frames over ragged tiles.
-      SparseCase c{"HsaD128Ragged", base(hsa, 5, 6, 4, 4)};
+      SparseCase c{"HsaD128Ragged", tiles(hsa, 5, 6, 4, 4)};
       c.params.top_frames = 1, c.params.top_blocks = 3;
       c.d = c.dv = 128, c.past_frames = 4;
       add(c);
@@ -200,14 +152,6 @@ const std::vector<SparseCase>& cases() {
     return out;
   }();
   return v;
-}
-
-double max_rel_diff(const Tensor& a, const Tensor& b) {
-  std::vector<double> x = a.as_double(), y = b.as_double();
-  double scale = 1, worst = 0;
-  for (double w : y) scale = std::max(scale, std::fabs(w));
-  for (size_t i = 0; i < x.size(); ++i) worst = std::max(worst, std::fabs(x[i] - y[i]));
-  return worst / scale;
 }
 
 class SparseAttentionParity : public testing::TestWithParam<std::tuple<std::string, size_t>> {};
@@ -292,7 +236,7 @@ TEST(SparseAttentionBench, DISABLED_WanScale) {
       std::vector<Variant> variants;
       variants.push_back({"dense", "", {}, double(S + T)});
       {  // sparse_pbsa at Wan size: 8 x 8 tiles (28 a frame), top 42 of the cached blocks.
-        SparseAttentionParams p = base(SparseMethod::Pbsa, 30, 52, 8, 8);
+        SparseAttentionParams p = tiles(SparseMethod::Pbsa, 30, 52, 8, 8);
         p.top_k = 42;
         variants.push_back({"pbsa top42 8x8", "PBSAttention", p, double(S + 42 * 64)});
       }

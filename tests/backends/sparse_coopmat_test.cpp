@@ -22,6 +22,7 @@
 
 #include "backends/gpu_backend_common.h"
 #include "backends/parity.h"
+#include "backends/sparse_cases.h"
 #include "graph/ops/sparse_attention_params.h"
 #include "graph/shape_inference.h"
 #include "runtime/block_kv_cache.h"
@@ -32,65 +33,11 @@
 namespace vdrt::test {
 namespace {
 
-struct Case {
-  std::string name;
-  SparseAttentionParams params;
-  int64_t b = 1, frames = 1, past_frames = 3, hq = 4, hkv = 2, d = 128;
-  bool past = true;  // false: no past inputs at all
-};
-
-SparseAttentionParams tiles(SparseMethod m, int64_t grid_h, int64_t grid_w, int64_t tile_h, int64_t tile_w) {
-  SparseAttentionParams p;
-  p.method = m;
-  p.layout.grid_h = grid_h, p.layout.grid_w = grid_w, p.layout.tile_h = tile_h, p.layout.tile_w = tile_w;
-  p.window_frames = 6;
-  p.sink_frames = m == SparseMethod::Hsa ? 1 : 0;
-  return p;
-}
-
-SparseAttentionParams tokens(SparseMethod m, int64_t grid_h, int64_t grid_w, int64_t block) {
-  SparseAttentionParams p = tiles(m, grid_h, grid_w, 0, 0);
-  p.layout.block_tokens = block;
-  return p;
-}
-
-// One sparse (or, `dense`, vdrt.Attention) node over [B, S, H, D] inputs;
-// `past_frames` < 0: empty past inputs [B, 0, Hkv, D] (a bound cache).
-std::unique_ptr<Graph> build(const Case& c, bool dense = false) {
-  const SparseAttentionParams& p = c.params;
-  const int64_t P = p.layout.tokens_per_frame(), S = c.frames * P, T = std::max<int64_t>(c.past_frames, 0) * P;
-  GraphBuilder g(18);
-  std::vector<Value*> ins{g.input("q", {c.b, S, c.hq, c.d}), g.input("k", {c.b, S, c.hkv, c.d}),
-                          g.input("v", {c.b, S, c.hkv, c.d})};
-  if (c.past) {
-    ins.push_back(g.input("past_k", {c.b, T, c.hkv, c.d}));
-    ins.push_back(g.input("past_v", {c.b, T, c.hkv, c.d}));
-  }
-  const float scale = 1.0f / std::sqrt(static_cast<float>(c.d));
-  AttributeMap a;
-  if (dense) {
-    a.set("scale", scale);
-    g.output(g.op("Attention", ins, a, "vdrt"));
-  } else {
-    SparseAttentionParams q = p;
-    q.scale = scale;
-    q.to_attributes(a);
-    g.output(g.op(sparse_method_op(p.method), ins, a, "vdrt"));
-  }
-  std::unique_ptr<Graph> graph = g.take();
-  infer_shapes(*graph);
-  return graph;
-}
-
-double max_rel_diff(const Tensor& got, const Tensor& want) {
-  std::vector<double> x = got.as_double(), y = want.as_double();
-  double scale = 1, worst = 0;
-  for (double w : y) scale = std::max(scale, std::fabs(w));
-  for (size_t i = 0; i < x.size(); ++i) {
-    const double e = std::fabs(x[i] - y[i]);
-    if (!(e <= worst)) worst = e;  // NaN counts as worst
-  }
-  return worst / scale;
+// The head dims of real models: 4 query heads over 2 key heads of 128 unless a case says otherwise.
+SparseCase model_case(std::string name, SparseAttentionParams params) {
+  SparseCase c{std::move(name), std::move(params)};
+  c.hq = 4, c.hkv = 2, c.d = 128;
+  return c;
 }
 
 // What the Vulkan backend reports for the H200 (subgroups of 32, 48 KiB of
@@ -108,7 +55,7 @@ gpu::DeviceCaps h200(const std::string& precision) {
   return c;
 }
 
-gpu::Program plan(const Case& c, const gpu::DeviceCaps& caps, bool stateful = false) {
+gpu::Program plan(const SparseCase& c, const gpu::DeviceCaps& caps, bool stateful = false) {
   std::unique_ptr<Graph> g = build(c);
   std::vector<TensorDesc> in;
   for (const Value* v : g->inputs()) {
@@ -130,15 +77,15 @@ std::vector<std::string> shaders(const gpu::Program& p) {
 using Shaders = std::vector<std::string>;
 
 // PBSA over 8 x 8 tiles of a 30 x 52 grid (Wan's 8x8 preset, scaled down in frames).
-Case wan_pbsa(int64_t d) {
-  Case c{"WanPbsa", tiles(SparseMethod::Pbsa, 30, 52, 8, 8)};
+SparseCase wan_pbsa(int64_t d) {
+  SparseCase c = model_case("WanPbsa", tiles(SparseMethod::Pbsa, 30, 52, 8, 8));
   c.params.top_k = 10;
   c.frames = 3, c.past_frames = 2, c.hq = 12, c.hkv = 12, c.d = d;
   return c;
 }
 
 TEST(SparseCoopmatPlan, Fp16OnCooperativeMatricesTakesTheTensorCoreKernel) {
-  const Case c = wan_pbsa(128);
+  const SparseCase c = wan_pbsa(128);
   const gpu::Program p = plan(c, h200("fp16"));
   // Pool, score and select as before; f16 copies of this chunk's and the past keys and values.
   ASSERT_EQ(shaders(p), (Shaders{"sparse_pool_keys", "sparse_score", "sparse_select", "flash_attention_f16_rows",
@@ -170,7 +117,7 @@ TEST(SparseCoopmatPlan, Fp16OnCooperativeMatricesTakesTheTensorCoreKernel) {
 }
 
 TEST(SparseCoopmatPlan, StatefulReadsThePoolsAndConvertsOnlyThisChunk) {
-  Case c = wan_pbsa(128);
+  SparseCase c = wan_pbsa(128);
   c.past_frames = 0;
   c.params.memory_blocks = 64;
   c.params.memory_rank = SparseAttentionParams::MemoryRank::Accumulated;
@@ -191,7 +138,7 @@ TEST(SparseCoopmatPlan, StatefulReadsThePoolsAndConvertsOnlyThisChunk) {
 }
 
 TEST(SparseCoopmatPlan, ElsewhereTheFp32Kernel) {
-  auto last = [](const Case& c, const gpu::DeviceCaps& caps) { return plan(c, caps).dispatches.back().shader; };
+  auto last = [](const SparseCase& c, const gpu::DeviceCaps& caps) { return plan(c, caps).dispatches.back().shader; };
   EXPECT_EQ(last(wan_pbsa(128), h200("fp32")), "sparse_flash");
   gpu::DeviceCaps plain = h200("fp16");
   plain.coopmat_f16_16x16x16 = false;
@@ -237,30 +184,53 @@ bool takes_tensor_cores(const Run& run) {
   const bool f16_ = takes_tensor_cores(run);                            \
   const double tolerance_ = f16_ ? 2e-2 : 1e-4
 
-const std::vector<Case>& cases() {
-  static const std::vector<Case> v = [] {
-    std::vector<Case> out;
+SessionOptions cpu_options() {
+  SessionOptions o;
+  o.device = "cpu";
+  return o;
+}
+
+// The run's backend and precision, failing rather than falling back to the CPU.
+SessionOptions gpu_options(const Run& run) {
+  SessionOptions o;
+  o.device = run.backend;
+  o.precision = run.precision;
+  o.cpu_fallback = false;
+  return o;
+}
+
+// Within the run's tolerance of the CPU; the tensor-core kernel also above fp32 agreement.
+void expect_agreement(double err, double tolerance, bool f16, const std::string& what) {
+  EXPECT_LE(err, tolerance) << what;
+  if (f16) {
+    EXPECT_GT(err, 1e-5) << what << ": fp32 agreement, so the f16 tensor-core kernel did not run";
+  }
+}
+
+const std::vector<SparseCase>& cases() {
+  static const std::vector<SparseCase> v = [] {
+    std::vector<SparseCase> out;
     const SparseMethod pbsa = SparseMethod::Pbsa, hsa = SparseMethod::Hsa;
     {  // 8 x 8 tiles of 16 x 16 frames (64 rows a block), GQA 2, many key tiles.
-      Case c{"PbsaTilesD128", tiles(pbsa, 16, 16, 8, 8)};
+      SparseCase c = model_case("PbsaTilesD128", tiles(pbsa, 16, 16, 8, 8));
       c.params.top_k = 6;
       c.frames = 2, c.past_frames = 4;
       out.push_back(c);
     }
     {  // Ragged 4 x 4 tiles of 6 x 10 frames, batch 2, head dim 64.
-      Case c{"PbsaRaggedD64Batch2", tiles(pbsa, 6, 10, 4, 4)};
+      SparseCase c = model_case("PbsaRaggedD64Batch2", tiles(pbsa, 6, 10, 4, 4));
       c.params.top_k = 5;
       c.b = 2, c.d = 64, c.hq = 2, c.hkv = 1;
       out.push_back(c);
     }
     {  // Blocks of 80 tokens: a query block spans two work groups, the second with 16 rows.
-      Case c{"PbsaBlocksOf80", tokens(pbsa, 10, 10, 80)};
+      SparseCase c = model_case("PbsaBlocksOf80", tokens(pbsa, 10, 10, 80));
       c.params.top_k = 2;
       c.past_frames = 2;
       out.push_back(c);
     }
     {  // Light Forcing: compete (this chunk's keys through blocks too), keep 4 of 6 frames, CAG at chunk 2.
-      Case c{"HsaCompeteLightForcing", tokens(hsa, 8, 8, 16)};
+      SparseCase c = model_case("HsaCompeteLightForcing", tokens(hsa, 8, 8, 16));
       c.params.current_chunk = SparseAttentionParams::CurrentChunk::Compete;
       c.params.keep_frames = 4, c.params.keep_near = 1;
       c.params.cag.curve = CagSchedule::Curve::LightForcing;
@@ -269,15 +239,15 @@ const std::vector<Case>& cases() {
       out.push_back(c);
     }
     {  // HSA: sink + top 2 frames, top 5 blocks, GQA 3, head dim 64.
-      Case c{"HsaTopFramesD64", tiles(hsa, 8, 8, 4, 4)};
+      SparseCase c = model_case("HsaTopFramesD64", tiles(hsa, 8, 8, 4, 4));
       c.params.top_frames = 2, c.params.top_blocks = 5;
       c.past_frames = 5, c.hq = 6, c.hkv = 2, c.d = 64;
       out.push_back(c);
     }
     {  // No past inputs: this chunk only.
-      Case c{"PbsaNoPast", tiles(pbsa, 8, 8, 4, 4)};
+      SparseCase c = model_case("PbsaNoPast", tiles(pbsa, 8, 8, 4, 4));
       c.params.top_k = 2;
-      c.past = false;
+      c.past = false, c.sparse = false;
       out.push_back(c);
     }
     return out;
@@ -290,26 +260,18 @@ class SparseCoopmatParity : public testing::TestWithParam<std::tuple<Run, size_t
 TEST_P(SparseCoopmatParity, MatchesCpu) {
   const auto& [run, index] = GetParam();
   VDRT_SPARSE_RUN(run);
-  const Case& c = cases()[index];
+  const SparseCase& c = cases()[index];
   std::unique_ptr<Graph> g = build(c);
   const TensorMap inputs = random_inputs(*g, 11);
-  SessionOptions cpu_opts, gpu_opts;
-  cpu_opts.device = "cpu";
-  gpu_opts.device = run.backend;
-  gpu_opts.precision = run.precision;
-  gpu_opts.cpu_fallback = false;
-  Session cpu(g->clone(), cpu_opts), gpu(g->clone(), gpu_opts);
+  Session cpu(g->clone(), cpu_options()), gpu(g->clone(), gpu_options(run));
   for (const std::string& where : gpu.placement()) EXPECT_EQ(where, run.backend);
   const Tensor want = cpu.run(inputs).begin()->second;
   for (int r = 0; r < 2; ++r) {  // the second run reuses the compiled program
-    const double err = max_rel_diff(gpu.run(inputs).begin()->second, want);
-    EXPECT_LE(err, tolerance_) << c.name << ", run " << r;
-    if (f16_) {
-      EXPECT_GT(err, 1e-5) << c.name << ": fp32 agreement, so the f16 tensor-core kernel did not run";
-    }
+    expect_agreement(max_rel_diff(gpu.run(inputs).begin()->second, want), tolerance_, f16_,
+                     c.name + ", run " + std::to_string(r));
   }
-  if (c.past) {
-    Session dense(build(c, true), cpu_opts);
+  if (c.sparse) {
+    Session dense(build(c, true), cpu_options());
     EXPECT_GT(max_rel_diff(dense.run(inputs).begin()->second, want), 1e-3)
         << c.name << " selects every block: the case does not test the selection";
   }
@@ -330,7 +292,7 @@ INSTANTIATE_TEST_SUITE_P(Backends, SparseCoopmatParity,
 // flip it); masses and importances are compared by value.
 struct RolloutCase {
   std::string name;
-  Case c;
+  SparseCase c;
   CachePolicy policy;
 };
 
@@ -338,7 +300,7 @@ const std::vector<RolloutCase>& rollout_cases() {
   static const std::vector<RolloutCase> v = [] {
     std::vector<RolloutCase> out;
     auto pbsa = [](const std::string& name, int64_t d) {
-      Case c{name, tiles(SparseMethod::Pbsa, 8, 8, 4, 4)};
+      SparseCase c = model_case(name, tiles(SparseMethod::Pbsa, 8, 8, 4, 4));
       c.params.window_frames = 2;
       c.params.top_k = 3;
       c.params.memory_blocks = 16;
@@ -353,7 +315,7 @@ const std::vector<RolloutCase>& rollout_cases() {
     RolloutCase refresh = pbsa("PbsaPooledRefresh", 128);
     refresh.c.params.memory_rank = SparseAttentionParams::MemoryRank::PooledRefresh;
     out.push_back(refresh);
-    Case h{"HsaCompete", tokens(SparseMethod::Hsa, 8, 8, 16)};
+    SparseCase h = model_case("HsaCompete", tokens(SparseMethod::Hsa, 8, 8, 16));
     h.params.current_chunk = SparseAttentionParams::CurrentChunk::Compete;
     h.params.top_blocks = 6;
     h.params.layer = 0;
@@ -371,12 +333,7 @@ TEST_P(SparseCoopmatRollout, DeviceCacheMatchesTheHostCache) {
   VDRT_SPARSE_RUN(run);
   const RolloutCase& rc = rollout_cases()[index];
   std::unique_ptr<Graph> g = build(rc.c);
-  SessionOptions cpu_opts, gpu_opts;
-  cpu_opts.device = "cpu";
-  gpu_opts.device = run.backend;
-  gpu_opts.precision = run.precision;
-  gpu_opts.cpu_fallback = false;
-  Session cpu(g->clone(), cpu_opts), gpu(g->clone(), gpu_opts);
+  Session cpu(g->clone(), cpu_options()), gpu(g->clone(), gpu_options(run));
   auto host = SparseKvBinding::create(cpu, rc.c.b, rc.policy);
   auto dev = SparseKvBinding::create(gpu, rc.c.b, rc.policy, rc.c.frames);
   ASSERT_TRUE(host && dev);
@@ -392,11 +349,8 @@ TEST_P(SparseCoopmatRollout, DeviceCacheMatchesTheHostCache) {
       in = random_inputs(*g, uint32_t(100 * chunk + call));
       if (fill) host->set_accumulate(true), dev->set_accumulate(true);
       const Tensor want = cpu.run(in).begin()->second;
-      const double err = max_rel_diff(gpu.run(in).begin()->second, want);
-      EXPECT_LE(err, tolerance_) << rc.name << " chunk " << chunk << " call " << call;
-      if (f16_) {
-        EXPECT_GT(err, 1e-5) << rc.name << ": fp32 agreement, so the f16 tensor-core kernel did not run";
-      }
+      expect_agreement(max_rel_diff(gpu.run(in).begin()->second, want), tolerance_, f16_,
+                       rc.name + " chunk " + std::to_string(chunk) + " call " + std::to_string(call));
       EXPECT_EQ(gpu.last_stats().nodes_on_fallback, 0u);
     }
     host->set_accumulate(false), dev->set_accumulate(false);
