@@ -5,20 +5,21 @@
 //   wan_reduced  12 heads, 1170 queries, 2340 cached + 1170 own keys
 //                (bench/compare_ort.py --latent 30x52 --past-frames 6)
 //   wan_full_2h  2 of the 12 heads at the full size: 4680 queries, 9360 + 4680
-//   gemm         gemm_f32 1170 x N x K (args: threads, N, K): the projections'
-//                and FFN shapes
+//   wan_full     all 12 at the full size, 16 threads (the H200 host's cores)
+//   gemm         gemm_f32 M x N x K (args: threads, M, N, K): the projections'
+//                and FFN shapes at both sizes
 // Counter GFLOPs: 4 * q * keys * D * heads per call (2 * M * N * K for the
 // GEMM) per second; divide by the threads for the per-core rate.
 #include <benchmark/benchmark.h>
 
 #include <cmath>
+#include <memory>
 #include <random>
-#include <vector>
 
 #include <tbb/task_arena.h>
 
-#include "kernels/cpu/attention_core.h"
 #include "graph/tensor.h"
+#include "kernels/cpu/attention_core.h"
 #include "kernels/cpu/gemm.h"
 
 namespace vdrt {
@@ -66,7 +67,7 @@ void attention(benchmark::State& state, int64_t heads, int64_t q_len, int64_t pa
 
 void gemm(benchmark::State& state) {
   const int threads = static_cast<int>(state.range(0));
-  const int64_t M = 1170, N = state.range(1), K = state.range(2);
+  const int64_t M = state.range(1), N = state.range(2), K = state.range(3);
   auto a = random_floats(M * K, 1), b = random_floats(K * N, 2);
   Buffer c{aligned_alloc_shared(static_cast<size_t>(M * N) * sizeof(float)), M * N};
   tbb::task_arena arena(threads);
@@ -78,12 +79,16 @@ void gemm(benchmark::State& state) {
 BENCHMARK_CAPTURE(attention, wan_reduced, 12, 1170, 2340, false)->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK_CAPTURE(attention, wan_reduced_causal, 12, 1170, 2340, true)->Arg(2)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK_CAPTURE(attention, wan_full_2h, 2, 4680, 9360, false)->Arg(2)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK_CAPTURE(attention, wan_full, 12, 4680, 9360, false)->Arg(16)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(gemm)
-    ->Args({1, 1536, 1536})
-    ->Args({2, 1536, 1536})
-    ->Args({1, 8960, 1536})
-    ->Args({2, 8960, 1536})
-    ->Args({2, 1536, 8960})
+    ->Args({1, 1170, 1536, 1536})
+    ->Args({2, 1170, 1536, 1536})
+    ->Args({1, 1170, 8960, 1536})
+    ->Args({2, 1170, 8960, 1536})
+    ->Args({2, 1170, 1536, 8960})
+    ->Args({16, 4680, 1536, 1536})
+    ->Args({16, 4680, 8960, 1536})
+    ->Args({16, 4680, 1536, 8960})
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime();
 
