@@ -7,24 +7,11 @@
 #include <gtest/gtest.h>
 
 #include "backends/gpu_backend_common.h"
+#include "backends/h200_caps.h"
 #include "passes/graph_builder.h"
 
 namespace vdrt::test {
 namespace {
-
-// What the Vulkan backend reports for the H200 (subgroups of 32, 48 KiB of
-// shared memory, 1024 invocations, fp16, NV cooperative matrices 16x16x16).
-gpu::DeviceCaps coopmat_device(const std::string& precision) {
-  gpu::DeviceCaps c;
-  c.subgroup_size = 32;
-  c.max_shared_bytes = 48 * 1024;
-  c.max_workgroup_invocations = 1024;
-  c.max_storage_range = 0xffffffffu;
-  c.fp16 = true;
-  c.coopmat_f16_16x16x16 = true;
-  c.precision = precision;
-  return c;
-}
 
 struct Planned {
   gpu::Program program;
@@ -53,7 +40,7 @@ using Shaders = std::vector<std::string>;
 
 TEST(QMatMulPlan, Fp16WeightsRunOnCooperativeMatricesWithWeightsKeptInBytes) {
   // Wan2.1-1.3B's FFN-in layer for one chunk of 3 frames.
-  Planned p = plan_qmatmul(4680, 1536, 8960, true, false, coopmat_device("fp16"));
+  Planned p = plan_qmatmul(4680, 1536, 8960, true, false, h200_caps("fp16"));
   ASSERT_EQ(p.shaders, (Shaders{"matmul_to_f16", "matmul_coopmat_e4m3"}));
   // Only A gets an f16 copy (rows padded to the 128-row tile); the weights
   // are read as the node's 1-byte codes.
@@ -73,7 +60,7 @@ TEST(QMatMulPlan, Fp16WeightsRunOnCooperativeMatricesWithWeightsKeptInBytes) {
 }
 
 TEST(QMatMulPlan, OddShapesPadKAndLoadWeightBytes) {
-  Planned p = plan_qmatmul(33, 45, 70, false, false, coopmat_device("fp16"));
+  Planned p = plan_qmatmul(33, 45, 70, false, false, h200_caps("fp16"));
   ASSERT_EQ(p.shaders, (Shaders{"matmul_to_f16", "matmul_coopmat_e4m3"}));
   EXPECT_EQ(p.program.scratch_bytes, (std::vector<size_t>{128u * 64u * 2u}));
   const gpu::Dispatch& g = p.program.dispatches[1];
@@ -86,7 +73,7 @@ TEST(QMatMulPlan, OddShapesPadKAndLoadWeightBytes) {
 TEST(QMatMulPlan, PerTokenActivationsTakeCooperativeMatricesAtFp32Too) {
   // Both operands are e4m3 values, exact in f16: the products are exact.
   for (const char* precision : {"fp32", "fp16"}) {
-    Planned p = plan_qmatmul(300, 512, 256, true, true, coopmat_device(precision));
+    Planned p = plan_qmatmul(300, 512, 256, true, true, h200_caps(precision));
     ASSERT_EQ(p.shaders, (Shaders{"quantize_rows_e4m3_f16", "matmul_coopmat_e4m3"})) << precision;
     EXPECT_EQ(p.program.scratch_bytes, (std::vector<size_t>{384u * 512u * 2u, 300u * 4u})) << precision;
     EXPECT_EQ(p.program.dispatches[0].push, (std::vector<uint32_t>{300, 512, 384, 256}));
@@ -98,8 +85,8 @@ TEST(QMatMulPlan, PerTokenActivationsTakeCooperativeMatricesAtFp32Too) {
 }
 
 TEST(QMatMulPlan, Fp32WeightsOnlyAndDevicesWithoutCooperativeMatricesKeepTheFp32Kernel) {
-  EXPECT_EQ(plan_qmatmul(300, 512, 256, true, false, coopmat_device("fp32")).shaders, (Shaders{"matmul"}));
-  gpu::DeviceCaps plain = coopmat_device("fp16");
+  EXPECT_EQ(plan_qmatmul(300, 512, 256, true, false, h200_caps("fp32")).shaders, (Shaders{"matmul"}));
+  gpu::DeviceCaps plain = h200_caps("fp16");
   plain.coopmat_f16_16x16x16 = false;
   EXPECT_EQ(plan_qmatmul(300, 512, 256, true, false, plain).shaders, (Shaders{"matmul"}));
   EXPECT_EQ(plan_qmatmul(300, 512, 256, true, true, plain).shaders, (Shaders{"quantize_rows_e4m3", "matmul"}));
@@ -112,7 +99,7 @@ TEST(QMatMulPlan, MatMulTakesCooperativeMatricesAtFp16Only) {
     std::unique_ptr<Graph> g = b.take();
     std::vector<TensorDesc> in{{DType::F32, {300, 512}}, {DType::F32, {512, 256}}};
     gpu::Program p = gpu::plan("test", *g->nodes().front(), 18, in, {{DType::F32, {300, 256}}}, {nullptr, nullptr},
-                               coopmat_device(precision));
+                               h200_caps(precision));
     Shaders s;
     for (const auto& d : p.dispatches) s.push_back(d.shader);
     return s;

@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "backends/gpu_backend_common.h"
+#include "backends/h200_caps.h"
 #include "backends/parity.h"
 #include "backends/sparse_cases.h"
 #include "graph/ops/sparse_attention_params.h"
@@ -40,18 +41,10 @@ SparseCase model_case(std::string name, SparseAttentionParams params) {
   return c;
 }
 
-// What the Vulkan backend reports for the H200 (subgroups of 32, 48 KiB of
-// shared memory, 1024 invocations, fp16, NV cooperative matrices 16x16x16).
+// The H200 as the backend reports it, with its real group-count limit.
 gpu::DeviceCaps h200(const std::string& precision) {
-  gpu::DeviceCaps c;
-  c.subgroup_size = 32;
-  c.max_shared_bytes = 48 * 1024;
-  c.max_workgroup_invocations = 1024;
+  gpu::DeviceCaps c = h200_caps(precision);
   c.max_groups_x = 0x7fffffffu;
-  c.max_storage_range = 0xffffffffu;
-  c.fp16 = true;
-  c.coopmat_f16_16x16x16 = true;
-  c.precision = precision;
   return c;
 }
 

@@ -1,0 +1,25 @@
+// The device capabilities the Vulkan backend reports for the lent H200, for
+// planning tests that need a tensor-core device without having one.
+#pragma once
+
+#include <string>
+
+#include "kernels/gpu/gpu_kernel.h"
+
+namespace vdrt::test {
+
+// Subgroups of 32, 48 KiB of shared memory, 1024 invocations, fp16, NV
+// cooperative matrices 16x16x16; group counts left at the portable minimum.
+inline gpu::DeviceCaps h200_caps(const std::string& precision) {
+  gpu::DeviceCaps c;
+  c.subgroup_size = 32;
+  c.max_shared_bytes = 48 * 1024;
+  c.max_workgroup_invocations = 1024;
+  c.max_storage_range = 0xffffffffu;
+  c.fp16 = true;
+  c.coopmat_f16_16x16x16 = true;
+  c.precision = precision;
+  return c;
+}
+
+}  // namespace vdrt::test
