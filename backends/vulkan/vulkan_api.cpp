@@ -95,6 +95,7 @@ Api Instance::device_api(VkDevice device) const {
   Api a = api_;
 #define VDRT_VK_LOAD_DEVICE(name) a.name = reinterpret_cast<PFN_##name>(api_.vkGetDeviceProcAddr(device, #name));
   VDRT_VK_DEVICE_FUNCTIONS(VDRT_VK_LOAD_DEVICE)
+  VDRT_VK_OPTIONAL_DEVICE_FUNCTIONS(VDRT_VK_LOAD_DEVICE)
 #undef VDRT_VK_LOAD_DEVICE
   return a;
 }

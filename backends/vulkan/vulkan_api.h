@@ -29,6 +29,11 @@ namespace vdrt::vulkan {
 // Loaded only when the extension is present.
 #define VDRT_VK_OPTIONAL_INSTANCE_FUNCTIONS(X) X(vkGetPhysicalDeviceCooperativeMatrixPropertiesNV)
 
+// Device entry points of optional extensions (null where not enabled).
+#define VDRT_VK_OPTIONAL_DEVICE_FUNCTIONS(X)   \
+  X(vkGetPipelineExecutablePropertiesKHR) \
+  X(vkGetPipelineExecutableStatisticsKHR)
+
 #define VDRT_VK_DEVICE_FUNCTIONS(X) \
   X(vkDestroyDevice)                \
   X(vkGetDeviceQueue)               \
@@ -85,6 +90,7 @@ struct Api {
   VDRT_VK_INSTANCE_FUNCTIONS(VDRT_VK_DECLARE)
   VDRT_VK_OPTIONAL_INSTANCE_FUNCTIONS(VDRT_VK_DECLARE)
   VDRT_VK_DEVICE_FUNCTIONS(VDRT_VK_DECLARE)
+  VDRT_VK_OPTIONAL_DEVICE_FUNCTIONS(VDRT_VK_DECLARE)
 #undef VDRT_VK_DECLARE
 };
 

@@ -48,6 +48,7 @@ PhysicalDeviceInfo describe(const Api& api, VkPhysicalDevice pd) {
   d.push_descriptor = has(VK_KHR_PUSH_DESCRIPTOR_EXTENSION_NAME);
   d.bf16_extension = has("VK_KHR_shader_bfloat16");
   bool coop_nv = has(VK_NV_COOPERATIVE_MATRIX_EXTENSION_NAME);
+  const bool executables = has(VK_KHR_PIPELINE_EXECUTABLE_PROPERTIES_EXTENSION_NAME);
 
   VkPhysicalDeviceDriverProperties driver{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_DRIVER_PROPERTIES};
   VkPhysicalDeviceSubgroupProperties subgroup{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SUBGROUP_PROPERTIES};
@@ -75,9 +76,16 @@ PhysicalDeviceInfo describe(const Api& api, VkPhysicalDevice pd) {
   f11.pNext = &f12;
   VkPhysicalDeviceCooperativeMatrixFeaturesNV fcoop{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_COOPERATIVE_MATRIX_FEATURES_NV};
   if (coop_nv) f12.pNext = &fcoop;
+  VkPhysicalDevicePipelineExecutablePropertiesFeaturesKHR fexec{
+      VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PIPELINE_EXECUTABLE_PROPERTIES_FEATURES_KHR};
+  if (executables) {
+    fexec.pNext = f12.pNext;
+    f12.pNext = &fexec;
+  }
   VkPhysicalDeviceFeatures2 feats{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2};
   feats.pNext = &f11;
   api.vkGetPhysicalDeviceFeatures2(pd, &feats);
+  d.pipeline_statistics = executables && fexec.pipelineExecutableInfo;
 
   VkPhysicalDeviceMemoryProperties mem;
   api.vkGetPhysicalDeviceMemoryProperties(pd, &mem);
@@ -193,6 +201,17 @@ Device::Device(const PhysicalDeviceInfo& info) : info_(info) {
     exts.push_back(VK_NV_COOPERATIVE_MATRIX_EXTENSION_NAME);
     fcoop.cooperativeMatrix = VK_TRUE;
     f12.pNext = &fcoop;
+  }
+  VkPhysicalDevicePipelineExecutablePropertiesFeaturesKHR fexec{
+      VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PIPELINE_EXECUTABLE_PROPERTIES_FEATURES_KHR};
+  if (env_on("VDRT_VULKAN_PIPELINE_STATS") && !info_.pipeline_statistics)
+    spdlog::warn("vulkan: {} cannot report pipeline statistics (no VK_KHR_pipeline_executable_properties)", info_.name);
+  if (info_.pipeline_statistics && env_on("VDRT_VULKAN_PIPELINE_STATS")) {
+    exts.push_back(VK_KHR_PIPELINE_EXECUTABLE_PROPERTIES_EXTENSION_NAME);
+    fexec.pipelineExecutableInfo = VK_TRUE;
+    fexec.pNext = f12.pNext;
+    f12.pNext = &fexec;
+    pipeline_statistics_ = true;
   }
   VkPhysicalDeviceFeatures2 feats{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2};
   feats.pNext = &f11;

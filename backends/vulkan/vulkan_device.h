@@ -21,6 +21,7 @@ struct PhysicalDeviceInfo {
   uint32_t compute_queue_family = UINT32_MAX;
   bool push_descriptor = false;
   bool bf16_extension = false;  // VK_KHR_shader_bfloat16 (not yet used by vdrt's shaders)
+  bool pipeline_statistics = false;  // VK_KHR_pipeline_executable_properties with pipelineExecutableInfo
   gpu::DeviceCaps caps;
   std::vector<std::string> coopmat_shapes;  // "16x8x16 f16->f32", as the driver lists them
 
@@ -42,6 +43,9 @@ class Device {
   const Api& api() const { return api_; }
   VkDevice handle() const { return device_; }
   VkQueue queue() const { return queue_; }
+  // VDRT_VULKAN_PIPELINE_STATS=1 on a device that can: pipelines are created
+  // with their compiler statistics captured (vulkan_pipeline_stats.h).
+  bool captures_pipeline_statistics() const { return pipeline_statistics_; }
   const VkPhysicalDeviceMemoryProperties& memory_properties() const { return memory_; }
 
  private:
@@ -50,6 +54,7 @@ class Device {
   VkDevice device_ = VK_NULL_HANDLE;
   VkQueue queue_ = VK_NULL_HANDLE;
   VkPhysicalDeviceMemoryProperties memory_{};
+  bool pipeline_statistics_ = false;
 };
 
 void check(VkResult r, const char* what);  // throws vdrt::Error (OutOfMemory for memory errors)

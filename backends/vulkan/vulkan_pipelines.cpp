@@ -9,6 +9,7 @@
 #include <spdlog/spdlog.h>
 
 #include "backends/cache_folder.h"
+#include "backends/vulkan/vulkan_pipeline_stats.h"
 #include "graph/error.h"
 #include "kernels/vulkan/vk_shaders.h"
 
@@ -130,11 +131,14 @@ const Pipeline& PipelineCache::get(const std::string& shader, const std::vector<
   ci.stage.pName = "main";
   ci.stage.pSpecializationInfo = spec.empty() ? nullptr : &si;
   ci.layout = layout_for(bindings);
+  if (device_.captures_pipeline_statistics()) ci.flags |= VK_PIPELINE_CREATE_CAPTURE_STATISTICS_BIT_KHR;
   Pipeline p;
   p.layout = ci.layout;
   check(device_.api().vkCreateComputePipelines(device_.handle(), cache_, 1, &ci, nullptr, &p.pipeline),
         ("vkCreateComputePipelines " + shader).c_str());
   dirty_ = true;
+  if (device_.captures_pipeline_statistics())
+    spdlog::info("vulkan pipeline {}: {}", key, format_statistics(pipeline_statistics(device_, p.pipeline)));
   return pipelines_.emplace(key, p).first->second;
 }
 
