@@ -345,6 +345,7 @@ def main() -> None:
 
     print("\nreference rollout (PyTorch, float64):")
     reference_rollout.main()
+    reference_rollout.write_euler_reference()
     check_onnx_rollouts(context)
 
 

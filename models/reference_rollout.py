@@ -12,6 +12,15 @@ For chunk c = 0, 1, 2 (frame_offset = 3c), with the noise of vdrt_noise.py (seed
     cache += present K/V of denoiser(x0, 0, context, 3c, cache)     (unbounded cache)
     frames = decoder(x0)
 
+That is the scheduler "flow-matching" (MODEL_CONTRACT.md, vdrt.scheduler). Under
+"flow-matching-euler" the steps are Euler steps of the flow ODE and no noise but the initial
+one is drawn:
+
+        if k < K - 1: x = x + (sigma(t_{k+1}) - sigma(t_k)) * v
+        else:         x0 = x - sigma(t_k) * v                    (the step to sigma = 0)
+
+`denoise_chunk` is both loops; evaluate.py and train.py's export use it too.
+
 sigma(t) = shift * s / (1 + (shift - 1) * s), s = t / 1000, shift = 5. The context is
 models/tiny_wan/context.pb. The PyTorch modules run in float64 (weights are the float32
 ones, widened); noise is drawn as float32 and widened. Writes, under
@@ -20,6 +29,10 @@ models/tiny_wan/rollout_reference/:
     chunk_{c}_latents.pb   float32 [1, 3, 16, 8, 8]    the chunk's final x0 (TensorProto "latents")
     chunk_{c}_frames.pb    float32 [1, 12, 3, 64, 64]  decoder(x0)          (TensorProto "frames")
     noise_check.pb         float32 [1, 3, 16, 8, 8]    noise(42, chunk=1, step=2) ("noise")
+
+and under models/tiny_wan/rollout_reference_euler/ the latents of the same 3 chunks under
+"flow-matching-euler" with the 8 steps uniform_steps(8) = 1000, 875, ..., 125 (the C++ test
+gives the ts17 denoiser that metadata; frames are not written: the decoder is the one above).
 
 `rollout` is written over numpy callables so that export_all.py can run the very same loop
 on the exported ONNX models (float32) and compare.
@@ -43,9 +56,12 @@ MODELS_DIR = Path(__file__).resolve().parent
 TINY_WAN_DIR = MODELS_DIR / "tiny_wan"
 CONTEXT_PATH = TINY_WAN_DIR / "context.pb"
 OUT_DIR = TINY_WAN_DIR / "rollout_reference"
+EULER_OUT_DIR = TINY_WAN_DIR / "rollout_reference_euler"
 
 DENOISING_STEPS = (1000.0, 750.0, 500.0, 250.0)
 SHIFT = 5.0
+SCHEDULERS = ("flow-matching", "flow-matching-euler")  # vdrt.scheduler; the first is the default
+EULER_REFERENCE_STEPS = 8
 SEED = 42
 NUM_CHUNKS = 3
 TINY_WAN = TinyWanConfig()
@@ -61,6 +77,34 @@ def sigma(t: float, shift: float = SHIFT) -> float:
     return shift * s / (1.0 + (shift - 1.0) * s)
 
 
+def uniform_steps(count: int) -> tuple[float, ...]:
+    """`count` timesteps from 1000 down in equal steps of 1000 / count (the shift bends sigma)."""
+    return tuple(1000.0 * (count - k) / count for k in range(count))
+
+
+def denoise_chunk(flow_at, x, noise_at, steps=DENOISING_STEPS, scheduler: str = SCHEDULERS[0],
+                  shift: float = SHIFT, scalar=float):
+    """x0 of one chunk from its initial noise x, as vdrt's Rollout::next.
+
+    flow_at(x, t) -> the model's flow at raw timestep t; noise_at(k) -> the fresh noise injected
+    before step k >= 1 (flow-matching only). Works on numpy arrays and torch tensors alike;
+    `scalar` casts the coefficients (a numpy dtype keeps float32 arithmetic in float32).
+    """
+    if scheduler not in SCHEDULERS:
+        raise ValueError(f"unknown scheduler {scheduler!r} (schedulers: {', '.join(SCHEDULERS)})")
+    for k, t in enumerate(steps):
+        flow = flow_at(x, t)
+        if k + 1 == len(steps):
+            return x - scalar(sigma(t, shift)) * flow
+        if scheduler == "flow-matching-euler":
+            x = x + scalar(sigma(steps[k + 1], shift) - sigma(t, shift)) * flow
+        else:
+            x0 = x - scalar(sigma(t, shift)) * flow
+            s_next = scalar(sigma(steps[k + 1], shift))
+            x = (1 - s_next) * x0 + s_next * noise_at(k + 1)
+    raise ValueError("no denoising steps")
+
+
 def rollout(
     denoiser: ModelFn,
     decoder: ModelFn,
@@ -70,6 +114,8 @@ def rollout(
     seed: int = SEED,
     steps: tuple[float, ...] = DENOISING_STEPS,
     cfg: TinyWanConfig = TINY_WAN,
+    scheduler: str = SCHEDULERS[0],
+    shift: float = SHIFT,
 ) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
     """Yields (chunk, x0, frames) per chunk; all arithmetic in `dtype`."""
     latent_shape = (1, cfg.frames_per_chunk, cfg.latent_channels, cfg.latent_height, cfg.latent_width)
@@ -81,13 +127,12 @@ def rollout(
 
     for chunk in range(num_chunks):
         frame_offset = np.array(chunk * cfg.frames_per_chunk, dtype=np.int64)
-        x = noise(chunk, 0)
-        for k, t in enumerate(steps):
-            flow = denoiser(x, np.array([t], dtype), context, frame_offset, *cache)[0]
-            x0 = x - dtype(sigma(t)) * flow
-            if k + 1 < len(steps):
-                s_next = dtype(sigma(steps[k + 1]))
-                x = (1 - s_next) * x0 + s_next * noise(chunk, k + 1)
+        x0 = denoise_chunk(
+            lambda x, t: denoiser(x, np.array([t], dtype), context, frame_offset, *cache)[0],
+            noise(chunk, 0),
+            lambda k: noise(chunk, k),  # noqa: B023 - called inside this iteration
+            steps, scheduler, shift, dtype,
+        )
         presents = denoiser(x0, np.array([0.0], dtype), context, frame_offset, *cache)[1:]
         cache = [np.concatenate([c, p], axis=1) for c, p in zip(cache, presents, strict=True)]
         yield chunk, x0, decoder(x0)[0]
@@ -112,6 +157,25 @@ def save_tensor(array: np.ndarray, name: str, path: Path) -> None:
 
 def load_tensor(path: Path) -> np.ndarray:
     return numpy_helper.to_array(onnx.load_tensor(str(path)))
+
+
+def write_euler_reference(out_dir: Path = EULER_OUT_DIR) -> None:
+    """The 3 chunks' latents under flow-matching-euler, EULER_REFERENCE_STEPS steps (float64)."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    denoiser = torch_callable(build_denoiser(torch.float64))
+    identity = lambda x: [x]  # noqa: E731 - the frames are the default reference's decoder
+    steps = uniform_steps(EULER_REFERENCE_STEPS)
+    context = load_tensor(CONTEXT_PATH)
+    for chunk, x0, _ in rollout(denoiser, identity, context, np.float64, steps=steps, scheduler="flow-matching-euler"):
+        save_tensor(x0.astype(np.float32), "latents", out_dir / f"chunk_{chunk}_latents.pb")
+        print(f"euler chunk {chunk}: x0 std {x0.std():.4f}")
+    (out_dir / "README.md").write_text(
+        "Float64 PyTorch reference of the rollout on the tiny Wan denoiser (ts17 weights) under the\n"
+        f"scheduler flow-matching-euler (seed {SEED}, {NUM_CHUNKS} chunks, steps {','.join(f'{t:g}' for t in steps)},\n"
+        f"shift {SHIFT:g}, unbounded cache, context ../context.pb). tests/runtime/rollout_test.cpp gives the\n"
+        "ts17 denoiser that metadata and compares. Regenerate with: python models/reference_rollout.py.\n"
+        "chunk_K_latents.pb: final x0 of chunk K, float32 [1,3,16,8,8].\n"
+    )
 
 
 def main(out_dir: Path = OUT_DIR) -> None:
@@ -141,4 +205,7 @@ def main(out_dir: Path = OUT_DIR) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, default=OUT_DIR, help="output folder")
-    main(parser.parse_args().out)
+    parser.add_argument("--euler-out", type=Path, default=EULER_OUT_DIR, help="output folder of the Euler reference")
+    args = parser.parse_args()
+    main(args.out)
+    write_euler_reference(args.euler_out)

@@ -21,6 +21,21 @@ void FlowMatching::renoise(const float* x0, const float* noise, double t_next, f
   for (size_t i = 0; i < n; ++i) x[i] = (1.0f - sg) * x0[i] + sg * noise[i];
 }
 
+void FlowMatching::euler_step(const float* x, const float* v, double t, double t_next, float* out, size_t n) const {
+  const float step = static_cast<float>(sigma(t_next) - sigma(t));
+  for (size_t i = 0; i < n; ++i) out[i] = x[i] + step * v[i];
+}
+
+Sampler parse_sampler(const std::string& name) {
+  if (name == "flow-matching") return Sampler::kReNoise;
+  if (name == "flow-matching-euler") return Sampler::kEuler;
+  throw Error("unknown scheduler '" + name + "' (schedulers: flow-matching, flow-matching-euler)");
+}
+
+const char* sampler_name(Sampler sampler) {
+  return sampler == Sampler::kEuler ? "flow-matching-euler" : "flow-matching";
+}
+
 std::vector<double> parse_timesteps(const std::string& text) {
   std::vector<double> out;
   std::stringstream ss(text);

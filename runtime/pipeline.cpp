@@ -133,9 +133,13 @@ std::unique_ptr<VideoPipeline> VideoPipeline::load(const std::string& dir, const
     throw e.with_site({g.source_path});
   }
   c.shift = meta_double(g, "vdrt.shift");
-  if (auto it = g.metadata.find("vdrt.scheduler"); it != g.metadata.end())
-    VDRT_CHECK(it->second == "flow-matching", "scheduler '" + it->second + "' is not supported (only flow-matching)",
-               {g.source_path});
+  if (auto it = g.metadata.find("vdrt.scheduler"); it != g.metadata.end()) {
+    try {
+      c.sampler = parse_sampler(it->second);
+    } catch (const Error& e) {
+      throw Error("metadata 'vdrt.scheduler': " + e.reason(), {g.source_path});
+    }
+  }
   const DenoiserNames& n = p->names;
   std::vector<std::string> ins = {n.noisy_latents, n.timestep, n.context, n.frame_offset};
   std::vector<std::string> outs = {n.flow};

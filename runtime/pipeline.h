@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "runtime/flow_matching.h"
 #include "runtime/session.h"
 
 namespace vdrt {
@@ -24,6 +25,7 @@ struct DenoiserContract {
           num_layers = 0;
   std::vector<double> denoising_steps;
   double shift = 0;
+  Sampler sampler = Sampler::kReNoise;  // vdrt.scheduler
   int64_t temporal_upsample = 1, spatial_upsample = 1;  // from the decoder, if any
 };
 

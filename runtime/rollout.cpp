@@ -26,6 +26,7 @@ Rollout::Rollout(VideoPipeline& pipeline, Tensor context, RolloutOptions options
   const DenoiserContract& c = pipeline_.contract;
   scheduler_.timesteps = options_.denoising_steps.empty() ? c.denoising_steps : options_.denoising_steps;
   scheduler_.shift = options_.shift.value_or(c.shift);
+  scheduler_.sampler = c.sampler;
   VDRT_CHECK(context_.dtype() == DType::F32 && context_.dims().size() == 3,
              "the text context must be float32 [B, L, D], got " + std::string(dtype_name(context_.dtype())) +
                  dims_str(context_.dims()));
@@ -109,8 +110,16 @@ std::optional<ChunkResult> Rollout::next(const std::atomic<bool>* cancel, const 
     const Tensor& v = out.at(n.flow);
     VDRT_CHECK(v.dims() == dims, "the denoiser returned flow " + dims_str(v.dims()) + ", expected " + dims_str(dims),
                {pipeline_.denoiser_path});
-    scheduler_.predict_x0(x.data<float>(), v.data<float>(), steps[k], x0.data<float>(), count);
-    if (k + 1 < steps.size()) {
+    const bool last = k + 1 == steps.size();
+    if (last) {
+      // Both samplers end on x0; Euler's step to sigma = 0 is the same product.
+      scheduler_.predict_x0(x.data<float>(), v.data<float>(), steps[k], x0.data<float>(), count);
+    } else if (scheduler_.sampler == Sampler::kEuler) {
+      Tensor next(DType::F32, dims);
+      scheduler_.euler_step(x.data<float>(), v.data<float>(), steps[k], steps[k + 1], next.data<float>(), count);
+      x = std::move(next);
+    } else {
+      scheduler_.predict_x0(x.data<float>(), v.data<float>(), steps[k], x0.data<float>(), count);
       Tensor noise = gaussian_noise(options_.seed, chunk_, k + 1, dims);
       x = Tensor(DType::F32, dims);
       scheduler_.renoise(x0.data<float>(), noise.data<float>(), steps[k + 1], x.data<float>(), count);

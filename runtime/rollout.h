@@ -1,8 +1,9 @@
 #pragma once
 // The Self-Forcing inference loop of MODEL_CONTRACT.md, one chunk at a time:
-// seeded noise -> denoising steps of the flow-matching scheduler -> a
-// cache-filling pass at t = 0 -> KV cache update -> decode. Chunks stream out
-// one by one so callers can write them and forget them.
+// seeded noise -> denoising steps of the flow-matching scheduler (re-noising
+// or Euler, per the model's vdrt.scheduler) -> a cache-filling pass at t = 0
+// -> KV cache update -> decode. Chunks stream out one by one so callers can
+// write them and forget them.
 #include <atomic>
 #include <functional>
 #include <memory>

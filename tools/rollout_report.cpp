@@ -33,6 +33,7 @@ Json RolloutReport::json(const VideoPipeline& pipeline, const Rollout& rollout, 
   doc["seed"] = settings_.seed;
   doc["steps"] = Json::array_of(rollout.scheduler().timesteps);
   doc["shift"] = rollout.scheduler().shift;
+  doc["scheduler"] = sampler_name(rollout.scheduler().sampler);
   doc["frames_per_chunk"] = c.frames_per_chunk;
   doc["tokens_per_frame"] = c.tokens_per_frame;
   doc["num_layers"] = c.num_layers;

@@ -367,12 +367,13 @@ void bind_video(nb::module_& m) {
             d["num_layers"] = c.num_layers;
             d["denoising_steps"] = c.denoising_steps;
             d["shift"] = c.shift;
+            d["scheduler"] = sampler_name(c.sampler);
             d["temporal_upsample"] = c.temporal_upsample;
             d["spatial_upsample"] = c.spatial_upsample;
             return d;
           },
           "The denoiser's contract read from its metadata (latent frames per chunk, latent\n"
-          "size, layers, denoising steps, shift, the decoder's upsampling).")
+          "size, layers, denoising steps, shift, scheduler, the decoder's upsampling).")
       .def_prop_ro("has_decoder", [](const PyVideoPipeline& s) { return s.pipeline->decoder != nullptr; },
                    "Whether the folder has a decoder (needed for frames).")
       .def_prop_ro("folder", [](const PyVideoPipeline& s) { return s.pipeline->dir; }, "The pipeline folder.")

@@ -26,6 +26,7 @@ def test_contract(pipe):
     assert pipe.frames_per_chunk == 12 and (pipe.height, pipe.width) == (64, 64)
     assert pipe.has_decoder
     assert pipe.contract["denoising_steps"] == [1000.0, 750.0, 500.0, 250.0]
+    assert pipe.contract["scheduler"] == "flow-matching"
 
 
 def test_matches_the_pytorch_reference(pipe):

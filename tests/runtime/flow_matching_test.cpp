@@ -26,6 +26,36 @@ TEST(FlowMatching, X0AndRenoiseInvertEachOther) {
   for (int i = 0; i < 3; ++i) EXPECT_NEAR(back[i], x0[i], 1e-6);
 }
 
+// On a straight path the flow is constant (noise - x0), so Euler steps from
+// pure noise land on x0 whatever the steps; the last step, to sigma 0, is
+// predict_x0's product.
+TEST(FlowMatching, EulerStepsFollowAStraightPathToX0) {
+  FlowMatching fm{{1000, 900, 400, 100}, 5.0, Sampler::kEuler};
+  std::vector<float> x0 = {0.5f, -1.0f, 2.0f}, noise = {1.0f, 0.0f, -1.0f}, v(3), x = noise, last(3);
+  for (int i = 0; i < 3; ++i) v[i] = noise[i] - x0[i];
+  for (size_t k = 0; k + 1 < fm.timesteps.size(); ++k) {
+    fm.euler_step(x.data(), v.data(), fm.timesteps[k], fm.timesteps[k + 1], x.data(), 3);
+    // On the path: x = (1 - sigma) x0 + sigma noise at the step reached.
+    const double s = fm.sigma(fm.timesteps[k + 1]);
+    for (int i = 0; i < 3; ++i) EXPECT_NEAR(x[i], (1 - s) * x0[i] + s * noise[i], 1e-6);
+  }
+  fm.euler_step(x.data(), v.data(), 100, 0, last.data(), 3);
+  std::vector<float> predicted(3);
+  fm.predict_x0(x.data(), v.data(), 100, predicted.data(), 3);
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_NEAR(last[i], x0[i], 1e-6);
+    EXPECT_EQ(last[i], predicted[i]);
+  }
+}
+
+TEST(FlowMatching, SamplerNames) {
+  EXPECT_EQ(parse_sampler("flow-matching"), Sampler::kReNoise);
+  EXPECT_EQ(parse_sampler("flow-matching-euler"), Sampler::kEuler);
+  EXPECT_STREQ(sampler_name(Sampler::kEuler), "flow-matching-euler");
+  EXPECT_STREQ(sampler_name(Sampler::kReNoise), "flow-matching");
+  EXPECT_THROW(parse_sampler("euler"), Error);
+}
+
 TEST(FlowMatching, ParsesStepLists) {
   EXPECT_EQ(parse_timesteps("1000,750, 500,250"), (std::vector<double>{1000, 750, 500, 250}));
   EXPECT_THROW(parse_timesteps("1000,abc"), Error);

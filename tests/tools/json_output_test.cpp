@@ -727,6 +727,7 @@ TEST(JsonCli, GenerateReportsEveryChunkAndThePeakCache) {
   EXPECT_EQ(d["cache"].s, "window:6,sink:1");
   EXPECT_EQ(d["pass_pipeline"].s, "<default>");
   EXPECT_EQ(numbers(d["steps"]), (std::vector<double>{1000, 750, 500, 250}));
+  EXPECT_EQ(d["scheduler"].s, "flow-matching");
   EXPECT_EQ(d["denoiser_calls_per_chunk"].n, 5);
   EXPECT_EQ(d["tokens_per_frame"].n, 16);
   EXPECT_FALSE(d["decoded"].b);
