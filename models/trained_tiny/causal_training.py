@@ -1,7 +1,7 @@
 """Teacher-forced flow-matching training of TinyWanDenoiser on whole sequences of chunks.
 
-At inference (MODEL_CONTRACT.md, reference_rollout.py) chunk i is denoised in 4 steps while
-attending to the KV cache, and the cache holds the keys/values of every earlier chunk's clean
+At inference (MODEL_CONTRACT.md, reference_rollout.py) chunk i is denoised in a few steps
+(4 re-noising ones, or 16-32 Euler steps of the flow ODE) while attending to the KV cache, and the cache holds the keys/values of every earlier chunk's clean
 x0 passed through the model at t = 0. Training reproduces exactly that in one forward over a
 sequence of K chunks (the "teacher forcing" of CausVid / Self-Forcing's TF baseline):
 
@@ -14,7 +14,8 @@ timestep (the modulation is per token instead of per call) and its chunk's absol
 frame positions, which may have gaps (a sample can skip the middle of a long clip, as a
 window + sink cache or PBSA's memory does). The loss is the flow-matching MSE on the noisy
 chunks: x_t = (1 - sigma) x0 + sigma eps, target v = eps - x0 (so x0 = x_t - sigma v, the
-rollout's update), sigma = shift * s / (1 + (shift - 1) s), s = t / 1000, shift 5.
+rollout's update; dx/dsigma = v, the Euler sampler's), sigma = shift * s / (1 + (shift - 1) s),
+s = t / 1000, shift 5.
 
 `sequence_forward` reuses the module's own layers; `check_matches_chunked` proves it equal to
 the chunk-by-chunk forward with an explicit KV cache (the exported graph's forward).
@@ -39,13 +40,14 @@ def sigma_of(t: torch.Tensor, shift: float = SHIFT) -> torch.Tensor:
     return shift * s / (1.0 + (shift - 1.0) * s)
 
 
-def sample_timesteps(shape: tuple[int, ...], generator: torch.Generator, inference_fraction: float = 0.5):
+def sample_timesteps(shape: tuple[int, ...], generator: torch.Generator, inference_fraction: float = 0.5,
+                     inference_steps: tuple[float, ...] = DENOISING_STEPS):
     """Raw timesteps in [0, 1000] on the generator's device: a fraction from the rollout's own
     steps (the only ones it ever runs), the rest uniform."""
     dev = generator.device
     uniform = 1000.0 * torch.rand(shape, generator=generator, device=dev)
-    pick_step = torch.randint(0, len(DENOISING_STEPS), shape, generator=generator, device=dev)
-    steps = torch.tensor(DENOISING_STEPS, device=dev)[pick_step]
+    pick_step = torch.randint(0, len(inference_steps), shape, generator=generator, device=dev)
+    steps = torch.tensor(inference_steps, device=dev)[pick_step]
     pick = torch.rand(shape, generator=generator, device=dev) < inference_fraction
     return torch.where(pick, steps, uniform)
 
@@ -147,6 +149,7 @@ def flow_matching_loss(
     chunk_positions: torch.Tensor,
     generator: torch.Generator,
     history_noise: float = 0.0,
+    inference_steps: tuple[float, ...] = DENOISING_STEPS,
 ) -> torch.Tensor:
     """MSE between the predicted and true flow on every chunk of latents [B, K*F, C, H, W].
 
@@ -159,7 +162,7 @@ def flow_matching_loss(
     b, kf = latents.shape[:2]
     k = kf // cfg.frames_per_chunk
     dev = latents.device
-    t = sample_timesteps((b, k), generator)
+    t = sample_timesteps((b, k), generator, inference_steps=inference_steps)
     eps = torch.randn(latents.shape, generator=generator, device=dev)
     sigma = sigma_of(t).repeat_interleave(cfg.frames_per_chunk, 1)[..., None, None, None]
     noisy = (1 - sigma) * latents + sigma * eps

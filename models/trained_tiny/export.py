@@ -6,7 +6,10 @@
     <folder>/context.pb      class 0's text context; contexts/class_<k>.pb for every class
     <folder>/pipeline.toml   denoiser, decoder, context
     <folder>/{denoiser,decoder}/test_data_set_0   ONNX Runtime golden data, for `vdrt run -i`
-    <folder>/training.json   what was trained how (config, steps, seeds, losses)
+    <folder>/training.json   what was trained how (config, steps, seeds, losses, sampler)
+
+The denoiser's metadata carries the sampler (sampling.py: Euler steps of the flow ODE for a
+model trained by plain flow matching, MODEL_CONTRACT.md v1.2).
 
 Both models are checked (onnx.checker full_check) and compared with PyTorch in ONNX Runtime.
 """
@@ -30,6 +33,7 @@ from tiny_wan import TinyWanDenoiser, denoiser_input_names, denoiser_output_name
 
 import dataset  # noqa: E402
 from autoencoder import FrameGroupDecoder  # noqa: E402
+from sampling import Sampling  # noqa: E402
 
 STYLE = export_all.STYLES[0]  # ts17
 assert STYLE.name == "ts17"
@@ -40,8 +44,11 @@ def decoder_metadata() -> dict[str, str]:
     return {"vdrt.kind": "video-decoder", "vdrt.temporal_upsample": "4", "vdrt.spatial_upsample": "8"}
 
 
-def export_pipeline(denoiser: TinyWanDenoiser, decoder: FrameGroupDecoder, folder: Path, training: dict) -> dict:
-    """Writes the pipeline folder; returns {"denoiser_max_abs_diff": .., "decoder_max_abs_diff": .., sizes}."""
+def export_pipeline(denoiser: TinyWanDenoiser, decoder: FrameGroupDecoder, folder: Path, training: dict,
+                    sampling: Sampling = Sampling()) -> dict:
+    """Writes the pipeline folder; returns {"denoiser_max_abs_diff": .., "decoder_max_abs_diff": .., sizes}.
+
+    `sampling`: the scheduler and steps written into the denoiser's metadata."""
     denoiser = denoiser.float().cpu().eval()
     decoder = decoder.float().cpu().eval()
     cfg = denoiser.cfg
@@ -62,7 +69,7 @@ def export_pipeline(denoiser: TinyWanDenoiser, decoder: FrameGroupDecoder, folde
     den_model = export_all.export(
         denoiser, tuple(torch.from_numpy(a) for a in trace.values()), STYLE, in_names, out_names, in_names[4:]
     )
-    export_all.finish_model(den_model, export_all.denoiser_metadata(cfg))
+    export_all.finish_model(den_model, {**export_all.denoiser_metadata(cfg), **sampling.metadata()})
     assert [i.name for i in den_model.graph.input] == in_names
     attention = export_all.op_counts(den_model).get(STYLE.attention_op, 0)
     assert attention == 2 * cfg.num_layers, f"{attention} {STYLE.attention_op} nodes"
@@ -97,13 +104,16 @@ def export_pipeline(denoiser: TinyWanDenoiser, decoder: FrameGroupDecoder, folde
 
 
 def ort_rollout_check(folder: Path, denoiser: TinyWanDenoiser, chunks: int = 2) -> float:
-    """Max |ONNX Runtime rollout - PyTorch rollout| of the exported folder, latents of `chunks` chunks."""
+    """Max |ONNX Runtime rollout - PyTorch rollout| of the exported folder, latents of `chunks` chunks,
+    sampled as its metadata says."""
     from reference_rollout import rollout
 
+    sampling = Sampling.of_model(folder / "denoiser.onnx")
     session = export_all.ort_session(onnx.load(folder / "denoiser.onnx"))
     context = dataset.class_context(0)
     identity = lambda x: [x]  # noqa: E731 - frames are not compared here
-    ort_chunks = rollout(export_all.ort_callable(session), identity, context, np.float32, chunks, cfg=denoiser.cfg)
+    how = dict(steps=sampling.steps, cfg=denoiser.cfg, scheduler=sampling.scheduler, shift=sampling.shift)
+    ort_chunks = rollout(export_all.ort_callable(session), identity, context, np.float32, chunks, **how)
     module = torch_callable(denoiser.float().cpu().eval())
-    torch_chunks = rollout(module, identity, context, np.float32, chunks, cfg=denoiser.cfg)
+    torch_chunks = rollout(module, identity, context, np.float32, chunks, **how)
     return max(float(np.abs(a[1] - b[1]).max()) for a, b in zip(ort_chunks, torch_chunks, strict=True))

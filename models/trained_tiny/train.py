@@ -1,15 +1,18 @@
 """Trains the trained tiny model: latent autoencoder, then causal DiT, then export and evaluation.
 
-    python models/trained_tiny/train.py all --device cuda --minutes 4 --out OUT   # a GPU run
+    python models/trained_tiny/train.py all --device cuda --minutes 7 --out OUT   # a GPU run
     python models/trained_tiny/train.py all --smoke --out /tmp/trained_tiny_smoke # < 2 min, CPU
     python models/trained_tiny/train.py autoencoder|dit|export|evaluate|estimate --out OUT ...
 
 - autoencoder: autoencoder.py on random 4-frame groups of dataset.py clips (L1 + MSE, a little
   latent noise so the decoder tolerates imperfect latents), then per-channel latent statistics.
-- dit: TinyWanDenoiser (tiny_wan.py, widened: --dim/--layers/--ffn) with the frozen encoder's
-  latents of K-chunk samples (dataset.sample_chunk_indices), teacher-forced flow matching over
-  the chunk-causal mask (causal_training.py), AdamW, warmup + cosine, EMA weights (exported).
-- export: OUT/pipeline/ (export.py), from the EMA weights.
+- dit: TinyWanDenoiser (tiny_wan.py, widened: --dim/--heads/--layers/--ffn) with the frozen
+  encoder's latents of K-chunk samples (dataset.sample_chunk_indices), teacher-forced flow
+  matching over the chunk-causal mask (causal_training.py), AdamW, warmup + cosine, EMA weights
+  (exported). --sampler/--sample-steps: how the model is to be sampled (sampling.py; default
+  Euler steps of the flow ODE, 16 of them); half the training timesteps are those steps.
+- export: OUT/pipeline/ (export.py), from the EMA weights, the sampler in the denoiser's
+  metadata (dit.pt's unless --sampler is given to `export`).
 - evaluate: evaluate.py on OUT.
 - estimate: FLOPs and op launches of one training step, to size a GPU run (README.md).
 
@@ -44,6 +47,7 @@ from tiny_wan import TinyWanConfig, TinyWanDenoiser  # noqa: E402
 import dataset  # noqa: E402
 from autoencoder import Autoencoder, AutoencoderConfig, reconstruction_loss  # noqa: E402
 from causal_training import check_matches_chunked, flow_matching_loss  # noqa: E402
+from sampling import Sampling  # noqa: E402
 
 TIMING_FROM, TIMING_TO = 5, 25  # steps timed to turn --minutes into a step count
 SMOKE = dict(ae_steps=20, ae_batch=4, dit_steps=10, batch=2, chunks=4, reuse=1, eval_clips=2, minute_rollouts=1,
@@ -186,13 +190,18 @@ def train_dit(args, device: torch.device, ae: Autoencoder | None = None) -> Tiny
     ae.eval().requires_grad_(False)
     encoder = ae.encoder
     cfg = dit_config(args)
+    # Resolved here and written back, so that dit.pt's arguments say how to sample the model.
+    args.sampler = args.sampler or "euler"
+    sampling = Sampling.from_args(args.sampler, args.sample_steps)
+    args.sample_steps = len(sampling.steps)
     model = build_trainable_denoiser(cfg).to(device)
     ema = copy.deepcopy(model).eval().requires_grad_(False)
     # On tiny_wan's own initialisation (the trainable one has a zero head: its flow is 0 either way).
     worst = check_matches_chunked(TinyWanDenoiser(cfg).double())
     assert worst < 1e-9, f"sequence forward differs from the chunked (exported) forward by {worst}"
-    log(f"dit: {sum(p.numel() for p in model.parameters())} parameters (dim {cfg.dim}, {cfg.num_layers} layers, "
-        f"FFN {cfg.ffn_dim}); sequence vs chunked forward, float64: max diff {worst:.1e}")
+    log(f"dit: {sum(p.numel() for p in model.parameters())} parameters (dim {cfg.dim}, {cfg.num_heads} heads, "
+        f"{cfg.num_layers} layers, FFN {cfg.ffn_dim}, patch {args.patch}); sequence vs chunked forward, float64: "
+        f"max diff {worst:.1e}; sampled by {sampling.describe()}")
 
     fused = {"fused": True} if device.type == "cuda" else {}
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, betas=(0.9, 0.99), weight_decay=0.01, **fused)
@@ -214,7 +223,8 @@ def train_dit(args, device: torch.device, ae: Autoencoder | None = None) -> Tiny
             positions = (chunk_indices * cfg.frames_per_chunk).to(device)
             context = contexts[clips.cls]
         with autocast(device):
-            loss = flow_matching_loss(model, latents, context, positions, noise_gen, args.history_noise)
+            loss = flow_matching_loss(model, latents, context, positions, noise_gen, args.history_noise,
+                                      sampling.steps)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
@@ -231,17 +241,19 @@ def train_dit(args, device: torch.device, ae: Autoencoder | None = None) -> Tiny
             log(f"  dit step {step}/{plan.total or '?'}: loss {value:.4f}, lr {plan.lr(args.lr, step):.2e}, "
                 f"{time.perf_counter() - plan.start:.0f} s")
         if time.perf_counter() - last_save > 60 * args.save_minutes:
-            save_dit(args, cfg, model, ema, step, plan, losses)
+            save_dit(args, cfg, ema, step, plan, losses)
             last_save = time.perf_counter()
-    save_dit(args, cfg, model, ema, step, plan, losses)
+    save_dit(args, cfg, ema, step, plan, losses)
     log(f"dit: {step} steps in {time.perf_counter() - plan.start:.0f} s, final loss {losses[-1][1]:.4f} "
         f"-> {args.out / 'dit.pt'}")
     return ema
 
 
-def save_dit(args, cfg, model, ema, step, plan, losses) -> None:
+def save_dit(args, cfg, ema, step, plan, losses) -> None:
+    # The EMA weights only (they are what is exported): a file back from the lent GPU must stay
+    # under 16 MiB, and the raw weights would double it.
     torch.save(
-        {"config": dataclasses.asdict(cfg), "model": model.state_dict(), "ema": ema.state_dict(), "steps": step,
+        {"config": dataclasses.asdict(cfg), "ema": ema.state_dict(), "steps": step,
          "planned_steps": plan.total, "losses": losses, "elapsed_s": time.perf_counter() - plan.start,
          "args": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()}},
         args.out / "dit.pt",
@@ -260,7 +272,10 @@ def run_export(args) -> None:
     denoiser = load_denoiser(args.out, "cpu")
     ae_state = torch.load(args.out / "autoencoder.pt", map_location="cpu", weights_only=False)
     dit_state = torch.load(args.out / "dit.pt", map_location="cpu", weights_only=False)
+    sampling = (Sampling.from_args(args.sampler, args.sample_steps) if args.sampler
+                else Sampling.of_checkpoint(dit_state["args"]))
     training = {
+        "sampling": {"scheduler": sampling.scheduler, "steps": list(sampling.steps), "shift": sampling.shift},
         "denoiser_config": dit_state["config"],
         "autoencoder_config": ae_state["config"],
         "autoencoder_steps": ae_state["steps"],
@@ -274,13 +289,14 @@ def run_export(args) -> None:
     assert worst < 1e-9, f"sequence forward differs from the chunked (exported) forward by {worst}"
     training["sequence_vs_chunked_forward_float64"] = worst
     folder = args.out / "pipeline"
-    report = export_pipeline(denoiser, ae.decoder, folder, training)
+    report = export_pipeline(denoiser, ae.decoder, folder, training, sampling)
     log(f"trained weights: teacher-forced sequence forward vs chunked forward with the KV cache, float64: {worst:.1e}")
     log(f"exported {folder}: denoiser.onnx {report['denoiser_bytes'] / 1024:.0f} KiB "
         f"(ORT vs PyTorch {report['denoiser_max_abs_diff']:.1e}), "
         f"decoder.onnx {report['decoder_bytes'] / 1024:.0f} KiB "
         f"(ORT vs PyTorch {report['decoder_max_abs_diff']:.1e})")
-    log(f"  2-chunk rollout, ONNX Runtime vs PyTorch: max abs diff of x0 {ort_rollout_check(folder, denoiser):.1e}")
+    log(f"  sampled by {sampling.describe()}; 2-chunk rollout, ONNX Runtime vs PyTorch: max abs diff of x0 "
+        f"{ort_rollout_check(folder, denoiser):.1e}")
 
 
 def run_estimate(args) -> None:
@@ -369,10 +385,13 @@ def parse_args(argv=None):
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu", help="cuda or cpu")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--smoke", action="store_true", help="a few steps of everything, tiny batches (< 2 min on a CPU)")
-    p.add_argument("--minutes", type=float, help="all: training minutes, 25%% autoencoder, 75%% DiT")
+    p.add_argument("--minutes", type=float, help="all: training minutes, --ae-share of them the autoencoder's")
+    p.add_argument("--ae-share", type=float, default=0.15, help="all --minutes: the autoencoder's share")
     p.add_argument("--no-deterministic", action="store_true",
                    help="allow cuDNN autotuning and nondeterministic kernels")
     p.add_argument("--no-evaluate", action="store_true", help="all: stop after the export (evaluate elsewhere)")
+    p.add_argument("--no-export", action="store_true",
+                   help="all: stop after training (export and evaluate elsewhere from the checkpoints)")
     p.add_argument("--log-every", type=int, default=100)
     p.add_argument("--save-minutes", type=float, default=1.0, help="DiT checkpoint interval")
     g = p.add_argument_group("autoencoder")
@@ -391,11 +410,17 @@ def parse_args(argv=None):
     g.add_argument("--lr", type=float, default=1.5e-3)
     g.add_argument("--ema", type=float, default=0.999)
     g.add_argument("--history-noise", type=float, default=0.1, help="max sigma of the noise on the clean history")
-    g.add_argument("--dim", type=int, default=128)
-    g.add_argument("--heads", type=int, default=4)
+    # 2.1 M parameters, denoiser.onnx 8.4 MB (the model committed on 2026-11-30: dim 128, 4 heads,
+    # 4 layers, FFN 256, for the 4-step re-noising sampler).
+    g.add_argument("--dim", type=int, default=192)
+    g.add_argument("--heads", type=int, default=3, help="attention heads (of dim / heads each)")
     g.add_argument("--layers", type=int, default=4)
-    g.add_argument("--ffn", type=int, default=256)
+    g.add_argument("--ffn", type=int, default=384)
     g.add_argument("--patch", type=int, default=2, help="spatial patch of the latents (1: 8x8 tokens a frame, 2: 4x4)")
+    g.add_argument("--sampler", choices=("euler", "renoise"),
+                   help="how the model is sampled (sampling.py): euler (default for dit) = Euler steps of the flow "
+                        "ODE, renoise = the 4-step x0 + fresh noise sampler; export: default dit.pt's")
+    g.add_argument("--sample-steps", type=int, help="euler: timesteps, uniform from 1000 down (default 16)")
     g = p.add_argument_group("evaluate")
     g.add_argument("--eval-clips", type=int, default=16)
     g.add_argument("--minute-rollouts", type=int, default=4)
@@ -413,8 +438,8 @@ def parse_args(argv=None):
             setattr(args, k, v)
         args.log_every = 10
     if args.minutes is not None:
-        args.ae_minutes = args.ae_minutes or 0.25 * args.minutes
-        args.dit_minutes = args.dit_minutes or 0.75 * args.minutes
+        args.ae_minutes = args.ae_minutes or args.ae_share * args.minutes
+        args.dit_minutes = args.dit_minutes or (1 - args.ae_share) * args.minutes
     return args
 
 
@@ -434,9 +459,9 @@ def main(argv=None) -> None:
         ae = train_autoencoder(args, device)
     if args.command in ("all", "dit"):
         train_dit(args, device, ae)
-    if args.command in ("all", "export"):
+    if args.command == "export" or (args.command == "all" and not args.no_export):
         run_export(args)
-    if args.command == "evaluate" or (args.command == "all" and not args.no_evaluate):
+    if args.command == "evaluate" or (args.command == "all" and not args.no_evaluate and not args.no_export):
         from evaluate import evaluate
 
         evaluate(args.out, args.device, args.eval_clips, args.minute_rollouts, args.minute_chunks, args.vdrt,
