@@ -6,6 +6,8 @@
 
 #include <tbb/parallel_for.h>
 
+#include "runtime/block_admission.h"
+
 namespace vdrt {
 
 // One block of one lane: keys [rows, dk], values [rows, dv] and the pooled
@@ -167,21 +169,11 @@ void BlockKvCache::admit_and_evict(Lane& lane, std::vector<std::unique_ptr<Block
     const std::vector<double> importance = pooled_block_importance(lane.pooled_q, keys, dk_, p.scale);
     for (size_t i = 0; i < pool.size(); ++i) pool[i]->saliency = importance[i];
   }
-  // Sinks first, then by saliency; ties keep the newer frame (it has had
-  // less time to collect mass).
-  std::stable_sort(pool.begin(), pool.end(), [&](const auto& a, const auto& b) {
-    const bool sa = a->frame < p.sink_frames, sb = b->frame < p.sink_frames;
-    if (sa != sb) return sa;
-    if (a->saliency != b->saliency) return a->saliency > b->saliency;
-    return a->frame > b->frame;
-  });
-  if (pool.size() > static_cast<size_t>(p.memory_blocks)) pool.resize(static_cast<size_t>(p.memory_blocks));
+  auto block = [](const std::unique_ptr<Block>& b) -> const Block& { return *b; };
+  admission::keep_memory(pool, p, block, [](std::unique_ptr<Block>&) {});
   if (p.compress)
     for (auto& blk : pool) compress_block(blk->data, blk->rows, blk->tokens, blk->log_weight, dk_, dv_);
-  // Keep memory in frame order so that views are stable and readable.
-  std::stable_sort(pool.begin(), pool.end(), [](const auto& a, const auto& b) {
-    return a->frame != b->frame ? a->frame < b->frame : a->tile < b->tile;
-  });
+  admission::frame_order(pool, block);
   lane.memory = std::move(pool);
 }
 
@@ -239,9 +231,7 @@ void BlockKvCache::append(const Tensor& key, const Tensor& value) {
   tbb::parallel_for(int64_t{0}, batch_ * heads_, [&](int64_t li) {
     Lane& lane = *lanes_[li];
     const int64_t held = static_cast<int64_t>(lane.window.size()) / tiles;
-    int64_t limit = held;
-    if (params_.method == SparseMethod::Pbsa) limit = params_.window_frames;
-    else if (frame_policy_.kind == CachePolicy::Kind::Window) limit = frame_policy_.window_frames;
+    const int64_t limit = admission::window_limit(params_, frame_policy_, held);
     if (held > limit) {
       std::vector<std::unique_ptr<Block>> leaving;
       if (params_.method == SparseMethod::Pbsa) {
@@ -250,12 +240,9 @@ void BlockKvCache::append(const Tensor& key, const Tensor& value) {
         lane.window.erase(lane.window.begin(), lane.window.begin() + static_cast<int64_t>(n));
         admit_and_evict(lane, std::move(leaving));
       } else {
-        // window:N,sink:S over frames: the first S frames and the newest N-S.
-        const int64_t sink = frame_policy_.sink_frames;
-        const size_t keep_front = static_cast<size_t>(std::min(sink, held) * tiles);
-        const size_t drop = static_cast<size_t>((held - limit) * tiles);
-        lane.window.erase(lane.window.begin() + static_cast<int64_t>(keep_front),
-                          lane.window.begin() + static_cast<int64_t>(keep_front + drop));
+        const admission::FrameEviction e = admission::frame_eviction(frame_policy_, held, limit, tiles);
+        lane.window.erase(lane.window.begin() + static_cast<int64_t>(e.keep_front),
+                          lane.window.begin() + static_cast<int64_t>(e.keep_front + e.drop));
       }
     }
     lane.pooled_q.clear();  // a refresh uses the clean pass of its own chunk only

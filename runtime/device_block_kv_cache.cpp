@@ -5,6 +5,7 @@
 #include <cstring>
 #include <limits>
 
+#include "runtime/block_admission.h"
 #include "runtime/block_kv_cache.h"
 
 namespace vdrt {
@@ -230,17 +231,8 @@ void DeviceBlockKvCache::admit(Lane& lane, std::vector<Block> leaving, const flo
   for (Block& b : leaving) pool.push_back(b);
   if (importance)
     for (size_t i = 0; i < pool.size(); ++i) pool[i].saliency = importance[i];
-  // Sinks first, then by saliency; ties keep the newer frame.
-  std::stable_sort(pool.begin(), pool.end(), [&](const Block& a, const Block& b) {
-    const bool sa = a.frame < p.sink_frames, sb = b.frame < p.sink_frames;
-    if (sa != sb) return sa;
-    if (a.saliency != b.saliency) return a.saliency > b.saliency;
-    return a.frame > b.frame;
-  });
-  if (pool.size() > static_cast<size_t>(p.memory_blocks)) {
-    for (size_t i = static_cast<size_t>(p.memory_blocks); i < pool.size(); ++i) free_.push_back(pool[i].slot);
-    pool.resize(static_cast<size_t>(p.memory_blocks));
-  }
+  auto block = [](const Block& b) -> const Block& { return b; };
+  admission::keep_memory(pool, p, block, [&](const Block& b) { free_.push_back(b.slot); });
   // Compression is metadata: the mean key and value are row R of the slot.
   if (p.compress)
     for (Block& b : pool)
@@ -249,8 +241,7 @@ void DeviceBlockKvCache::admit(Lane& lane, std::vector<Block> leaving, const flo
         b.compressed = true;
         b.log_weight = std::log(static_cast<float>(b.tokens));
       }
-  std::stable_sort(pool.begin(), pool.end(),
-                   [](const Block& a, const Block& b) { return a.frame != b.frame ? a.frame < b.frame : a.tile < b.tile; });
+  admission::frame_order(pool, block);
   lane.memory = std::move(pool);
 }
 
@@ -293,9 +284,7 @@ void DeviceBlockKvCache::end_chunk() {
   for (uint32_t l = 0; l < lanes; ++l) {
     Lane& lane = lanes_state_[l];
     const int64_t held = static_cast<int64_t>(lane.window.size()) / tiles_;
-    int64_t limit = held;
-    if (p.method == SparseMethod::Pbsa) limit = p.window_frames;
-    else if (frame_policy_.kind == CachePolicy::Kind::Window) limit = frame_policy_.window_frames;
+    const int64_t limit = admission::window_limit(p, frame_policy_, held);
     if (held <= limit) continue;
     if (p.method == SparseMethod::Pbsa) {
       const size_t n = static_cast<size_t>((held - limit) * tiles_);
@@ -306,12 +295,10 @@ void DeviceBlockKvCache::end_chunk() {
                    "pooled_refresh: the candidates changed during the chunk");
       admit(lane, std::move(leaving), refresh_ ? importance.data() + size_t(l) * candidate_cap_ : nullptr);
     } else {
-      // window:N,sink:S over frames: the first S frames and the newest N-S.
-      const size_t keep_front = static_cast<size_t>(std::min(frame_policy_.sink_frames, held) * tiles_);
-      const size_t drop = static_cast<size_t>((held - limit) * tiles_);
-      for (size_t i = keep_front; i < keep_front + drop; ++i) free_.push_back(lane.window[i].slot);
-      lane.window.erase(lane.window.begin() + static_cast<int64_t>(keep_front),
-                        lane.window.begin() + static_cast<int64_t>(keep_front + drop));
+      const admission::FrameEviction e = admission::frame_eviction(frame_policy_, held, limit, tiles_);
+      for (size_t i = e.keep_front; i < e.keep_front + e.drop; ++i) free_.push_back(lane.window[i].slot);
+      lane.window.erase(lane.window.begin() + static_cast<int64_t>(e.keep_front),
+                        lane.window.begin() + static_cast<int64_t>(e.keep_front + e.drop));
     }
   }
 }
