@@ -56,19 +56,7 @@ layout(std430, binding = 8) writeonly buffer MS { float mass[]; };  // MASS: [qu
 #define SPARSE_INDEX
 #define SPARSE_KEYS
 #include "sparse_common.glsl"
-layout(push_constant) uniform Pc {
-  SparseGeom g;
-  uint S, Hq, Hkv, F, group;
-  uint Sk;    // this chunk's keys
-  uint T;     // past tokens
-  uint nb;    // cached blocks per lane; selected ids >= nb are this chunk's blocks
-  uint cap;   // selection capacity (sparse_select's layout)
-  uint nsub;  // work groups per query block
-  uint nqb;   // query blocks
-  uint lanes; // batch * KV heads
-  uint R1;    // rows of a cache slot (tile rows + the mean row)
-  float scale;
-} p;
+#include "sparse_flash_group.glsl"
 
 shared vec4 A4[A4N];        // Q and K chunks, or a V chunk
 shared vec4 P4[BQ * PS4];   // probabilities of the current tile
@@ -196,29 +184,14 @@ void tile_scores(uint k0, bool ahead) {
 
 void main() {
   const uint grp = flat_group();
-  const uint qb = grp / p.nsub, sub = grp - qb * p.nsub;
-  if (qb >= p.nqb) return;
-  const uint t = qb % p.g.tiles;
-  uint rest = qb / p.g.tiles;
-  const uint f = rest % p.F;
-  rest /= p.F;
-  const uint h = rest % p.Hq;
-  b = rest / p.Hq;
-  hk = h / p.group;
-  lane = b * p.Hkv + hk;
-  const uint rows = sparse_rows(p.g, t), r0 = sub * BQ;
-  if (r0 >= rows || (STATEFUL != 0 && qb >= ix[IX_QUERY_BLOCKS])) return;
+  SparseGroup sg;
+  if (!sparse_group(grp, BQ, sg)) return;
+  b = sg.b, hk = sg.hk, lane = sg.lane, stride = sg.stride, nb = sg.nb, ob = sg.ob, count = sg.count, nd = sg.nd;
+  nkeys = sg.keys;
   tid = gl_LocalInvocationID.x;
   const uint tx = tid % 16, ty = tid / 16;
-  stride = STATEFUL != 0 ? ix[IX_STRIDE] : p.cap;
-  nb = STATEFUL != 0 ? ix_blocks(lane) : p.nb;
-  ob = qb * (2 * stride + 2);
-  count = sel[ob];
-  nd = DENSE != 0 ? p.Sk : 0;
-  nkeys = nd + sel[ob + 1 + stride + count];
   const float sl2 = p.scale * 1.4426950408889634;  // scores in log2 units
-  if (tid < BQ)
-    qrow[tid] = r0 + tid < rows ? ((b * p.S + f * p.g.P + sparse_token(p.g, t, r0 + tid)) * p.Hq + h) * D4 : ~0u;
+  if (tid < BQ) qrow[tid] = sparse_query_row(sg, tid, D4);
 
   cursor = 0;
   fill_keys(0);
@@ -354,7 +327,7 @@ void main() {
     const uint row = ty + 16 * i;
     if (qrow[row] == ~0u) continue;
     const float inv = linv[i];
-    const uint ob4 = ((b * p.S + f * p.g.P + sparse_token(p.g, t, r0 + row)) * p.Hq + h) * DV4;
+    const uint ob4 = sparse_query_row(sg, row, DV4);
     if (VEC) {
       [[unroll]] for (uint w = 0; w < NC / 4; ++w)
         o[ob4 + tx + 16 * w] = vec4(acc[i * NC + 4 * w + 0], acc[i * NC + 4 * w + 1], acc[i * NC + 4 * w + 2],

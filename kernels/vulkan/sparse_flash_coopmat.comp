@@ -47,19 +47,7 @@ layout(std430, binding = 10) readonly buffer PV32 { vec4 pv32[]; };   // STATEFU
 #define SPARSE_INDEX
 #define SPARSE_KEYS
 #include "sparse_common.glsl"
-layout(push_constant) uniform Pc {
-  SparseGeom g;
-  uint S, Hq, Hkv, F, group;
-  uint Sk;    // this chunk's keys
-  uint T;     // past tokens
-  uint nb;    // cached blocks per lane; selected ids >= nb are this chunk's blocks
-  uint cap;   // selection capacity (sparse_select's layout)
-  uint nsub;  // work groups per query block
-  uint nqb;   // query blocks
-  uint lanes; // batch * KV heads
-  uint R1;    // rows of a cache slot (tile rows + the mean row)
-  float scale;
-} p;
+#include "sparse_flash_group.glsl"
 
 #define FA_KEY_TABLE
 #define FA_Q_SHARED
@@ -80,31 +68,16 @@ float cur_mass;
 
 bool begin_group() {
   grp = flat_group();
-  const uint qb = grp / p.nsub, sub = grp - qb * p.nsub;
-  if (qb >= p.nqb) return false;
-  const uint t = qb % p.g.tiles;
-  uint rest = qb / p.g.tiles;
-  const uint f = rest % p.F;
-  rest /= p.F;
-  const uint h = rest % p.Hq;
-  b = rest / p.Hq;
-  hk = h / p.group;
-  lane = b * p.Hkv + hk;
-  const uint rows = sparse_rows(p.g, t), r0 = sub * BQ;
-  if (r0 >= rows || (STATEFUL != 0 && qb >= ix[IX_QUERY_BLOCKS])) return false;
-  stride = STATEFUL != 0 ? ix[IX_STRIDE] : p.cap;
-  nb = STATEFUL != 0 ? ix_blocks(lane) : p.nb;
-  ob = qb * (2 * stride + 2);
-  count = sel[ob];
-  nd = DENSE != 0 ? p.Sk : 0;
-  nkeys = nd + sel[ob + 1 + stride + count];
+  SparseGroup s;
+  if (!sparse_group(grp, BQ, s)) return false;
+  b = s.b, hk = s.hk, lane = s.lane, stride = s.stride, nb = s.nb, ob = s.ob, count = s.count, nd = s.nd;
+  nkeys = s.keys;
   scale_log2 = p.scale * 1.4426950408889634;
   chunk_rows = lane * p.Sk;  // this lane's first row in k16 / v16
   past_rows = lane * p.T;    // and in pk16 / pv16
   cursor = 0;
   const uint tid = gl_LocalInvocationID.x;
-  if (tid < BQ)
-    qrow[tid] = r0 + tid < rows ? ((b * p.S + f * p.g.P + sparse_token(p.g, t, r0 + tid)) * p.Hq + h) * D4 : ~0u;
+  if (tid < BQ) qrow[tid] = sparse_query_row(s, tid, D4);
   return true;
 }
 
