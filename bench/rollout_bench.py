@@ -18,7 +18,9 @@ Configurations (--configs, comma separated):
   <any of these>+fp8 the same with quantize-fp8 (fp8_w8a8: e4m3 weights, per-token e4m3 activations)
 vdrt runs as `vdrt generate --json` (docs/cli_json.md), which reports every chunk; this script
 tabulates FPS, per-chunk latency at chunks 1, 7, 27, 80, peak KV cache bytes, total time and
-FPS / PyTorch's. The decoded frames are written to a .y4m in --work (not timed: a chunk's time
+FPS / PyTorch's. On a Vulkan device the runs also record the driver's compiler statistics of
+every pipeline they created (VDRT_VULKAN_PIPELINE_STATS: registers, local and shared memory on
+NVIDIA) in the JSON's "pipelines", and the GEMM and attention ones are printed after the table. The decoded frames are written to a .y4m in --work (not timed: a chunk's time
 ends when its frames are on the host), or not made at all with --no-decode.
 
 On the H200 (../shared/device/README.md): build vdrt here and pack it into the working tree
@@ -55,6 +57,8 @@ import argparse
 import collections
 import gc
 import json
+import os
+import re
 import shutil
 import signal
 import subprocess
@@ -197,14 +201,39 @@ def vdrt_command(vdrt: str, folder: Path, name: str, a, cfg: TinyWanConfig) -> l
     return cmd
 
 
-def run_vdrt(cmd: list[str], stop_at: float | None) -> dict:
-    """Runs `vdrt generate`; at `stop_at` (perf_counter) sends SIGINT: the report then covers the chunks done."""
+PIPELINE_LINE = re.compile(r"vulkan pipeline (\S+): (.*)$")
+HOT_SHADERS = re.compile(r"coopmat|flash|matmul|e4m3")
+
+
+def parse_pipeline_stats(text: str) -> dict:
+    """"CS: Register Count=217, Local Memory Size=..." (VDRT_VULKAN_PIPELINE_STATS) -> {name: value}."""
+    out = {}
+    for part in text.split("; "):
+        for item in part.split(": ", 1)[-1].split(", "):
+            name, _, value = item.partition("=")
+            out[name] = int(value) if value.lstrip("-").isdigit() else value
+    return out
+
+
+def run_vdrt(cmd: list[str], stop_at: float | None, pipeline_stats: bool = False) -> dict:
+    """Runs `vdrt generate`; at `stop_at` (perf_counter) sends SIGINT: the report then covers the chunks done.
+    With `pipeline_stats` (a Vulkan device) the driver's compiler statistics of every pipeline the run created
+    (registers, local and shared memory on NVIDIA) go into the report's "pipelines" instead of the log."""
     print("$ " + " ".join(cmd), flush=True)
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    env = dict(os.environ, VDRT_VULKAN_PIPELINE_STATS="1") if pipeline_stats else None
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     log = collections.deque(maxlen=20)  # vdrt's last log lines, for the reason of a failure
+    pipelines: dict = {}
 
     def relay():
         for line in proc.stderr:
+            m = PIPELINE_LINE.search(line)
+            if m:
+                pipelines[m.group(1)] = parse_pipeline_stats(m.group(2).strip())
+                continue
+            if "cannot report pipeline statistics" in line:
+                pipelines["unavailable"] = line.strip()
+                continue
             if not line.startswith("[info] pass "):
                 sys.stderr.write(line)
             log.append(line.rstrip())
@@ -235,6 +264,8 @@ def run_vdrt(cmd: list[str], stop_at: float | None) -> dict:
     except ValueError:
         return {"error": f"no JSON report (exit code {proc.returncode}): {reason}", "command": cmd}
     report["command"] = cmd
+    if pipeline_stats:
+        report["pipelines"] = pipelines
     return report
 
 
@@ -326,6 +357,25 @@ def print_table(results: dict) -> None:
     print("FPS: latent frames (video frames = 4x) per second of the rollout's wall time, load excluded; steady: "
           "without chunk 1 (plans, shader compilation); * interrupted (time budget): figures over the chunks done; "
           "CPU nodes: denoiser nodes that ran on the CPU (sparse ops without GPU kernels)")
+    print_pipelines(results)
+
+
+def print_pipelines(results: dict) -> None:
+    """The compiler statistics of the GEMM and attention pipelines the vdrt runs created (the driver's names and
+    values, as reported): occupancy follows from registers and shared memory, spills show as local memory."""
+    seen = {}
+    for r in results.values():
+        for key, stats in (r.get("pipelines") or {}).items():
+            if key == "unavailable":
+                seen.setdefault(key, stats)
+            elif HOT_SHADERS.search(key.split("/")[0]):
+                seen.setdefault(key, stats)
+    if not seen:
+        return
+    print("pipelines (VDRT_VULKAN_PIPELINE_STATS; shader/bindings,specialization constants):")
+    for key, stats in sorted(seen.items()):
+        text = stats if isinstance(stats, str) else ", ".join(f"{k} {v}" for k, v in stats.items() if k != "Binary Size")
+        print(f"  {key}: {text}")
 
 
 def print_estimate(cfg: TinyWanConfig, names: list[str], a) -> dict:
@@ -419,7 +469,8 @@ def main(argv=None) -> None:
                 gc.collect()
                 if torch.cuda.is_available():
                     torch.cuda.empty_cache()
-            doc["results"][name] = run_vdrt(vdrt_command(vdrt, folder, name, a, cfg), stop_at)
+            doc["results"][name] = run_vdrt(vdrt_command(vdrt, folder, name, a, cfg), stop_at,
+                                            pipeline_stats=a.device.startswith("vulkan"))
             video_path(a.work).unlink(missing_ok=True)
         save(a.json, doc)
     print()
