@@ -366,9 +366,7 @@ def print_pipelines(results: dict) -> None:
     seen = {}
     for r in results.values():
         for key, stats in (r.get("pipelines") or {}).items():
-            if key == "unavailable":
-                seen.setdefault(key, stats)
-            elif HOT_SHADERS.search(key.split("/")[0]):
+            if key == "unavailable" or HOT_SHADERS.search(key.split("/")[0]):
                 seen.setdefault(key, stats)
     if not seen:
         return

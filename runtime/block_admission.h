@@ -34,8 +34,7 @@ inline FrameEviction frame_eviction(const CachePolicy& policy, int64_t held, int
 // PBSA's memory from its candidates (the old memory and the blocks leaving
 // the window): sinks first, then by saliency, ties to the newer frame (it
 // has had less time to collect mass); the first `memory_blocks` stay and
-// `evicted` sees each one that does not. The kept blocks end in frame order,
-// then tile, so that views are stable. `at(x)` gives a candidate's block.
+// `evicted` sees each one that does not. `at(x)` gives a candidate's block.
 template <class T, class At, class Evicted>
 void keep_memory(std::vector<T>& pool, const SparseAttentionParams& p, At at, Evicted evicted) {
   std::stable_sort(pool.begin(), pool.end(), [&](const T& x, const T& y) {
@@ -51,6 +50,7 @@ void keep_memory(std::vector<T>& pool, const SparseAttentionParams& p, At at, Ev
   }
 }
 
+// The kept memory in frame order, then tile, so that views are stable.
 template <class T, class At>
 void frame_order(std::vector<T>& pool, At at) {
   std::stable_sort(pool.begin(), pool.end(), [&](const T& x, const T& y) {

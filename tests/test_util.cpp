@@ -3,6 +3,7 @@
 #include <sys/wait.h>
 
 #include <cstdio>
+#include <cstdlib>
 
 #include <gtest/gtest.h>
 
@@ -44,6 +45,17 @@ double max_abs_diff(const Tensor& actual, const Tensor& expected) {
     if (!std::isnan(a[i]) && a[i] != e[i]) m = std::max(m, std::fabs(a[i] - e[i]));
   }
   return m;
+}
+
+ScopedEnv::ScopedEnv(const char* name, const char* value) : name_(name), had_(std::getenv(name) != nullptr) {
+  if (had_) saved_ = std::getenv(name);
+  if (value) setenv(name, value, 1);
+  else unsetenv(name);
+}
+
+ScopedEnv::~ScopedEnv() {
+  if (had_) setenv(name_.c_str(), saved_.c_str(), 1);
+  else unsetenv(name_.c_str());
 }
 
 }  // namespace vdrt::test

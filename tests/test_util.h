@@ -25,4 +25,17 @@ CliResult run_vdrt(const std::string& args, const std::string& env = "");
 // Largest absolute elementwise difference; fails the test on dtype/shape mismatch.
 double max_abs_diff(const Tensor& actual, const Tensor& expected);
 
+// Sets (or, with nullptr, clears) an environment variable for one scope.
+class ScopedEnv {
+ public:
+  ScopedEnv(const char* name, const char* value);
+  ~ScopedEnv();
+  ScopedEnv(const ScopedEnv&) = delete;
+  ScopedEnv& operator=(const ScopedEnv&) = delete;
+
+ private:
+  std::string name_, saved_;
+  bool had_;
+};
+
 }  // namespace vdrt::test

@@ -204,9 +204,9 @@ Device::Device(const PhysicalDeviceInfo& info) : info_(info) {
   }
   VkPhysicalDevicePipelineExecutablePropertiesFeaturesKHR fexec{
       VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PIPELINE_EXECUTABLE_PROPERTIES_FEATURES_KHR};
-  if (env_on("VDRT_VULKAN_PIPELINE_STATS") && !info_.pipeline_statistics)
+  if (env_on("VDRT_VULKAN_PIPELINE_STATS") && !info_.pipeline_statistics) {
     spdlog::warn("vulkan: {} cannot report pipeline statistics (no VK_KHR_pipeline_executable_properties)", info_.name);
-  if (info_.pipeline_statistics && env_on("VDRT_VULKAN_PIPELINE_STATS")) {
+  } else if (env_on("VDRT_VULKAN_PIPELINE_STATS")) {
     exts.push_back(VK_KHR_PIPELINE_EXECUTABLE_PROPERTIES_EXTENSION_NAME);
     fexec.pipelineExecutableInfo = VK_TRUE;
     fexec.pNext = f12.pNext;

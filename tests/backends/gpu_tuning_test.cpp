@@ -13,25 +13,11 @@
 
 #include "backends/gpu_tuning.h"
 #include "kernels/gpu/matmul_tile.h"
+#include "test_util.h"
 
 namespace vdrt::test {
 namespace {
 namespace fs = std::filesystem;
-
-// Sets or clears an environment variable for one scope.
-struct ScopedEnv {
-  std::string name, saved;
-  bool had;
-  ScopedEnv(const char* n, const char* value) : name(n), had(std::getenv(n) != nullptr) {
-    if (had) saved = std::getenv(n);
-    if (value) setenv(n, value, 1);
-    else unsetenv(n);
-  }
-  ~ScopedEnv() {
-    if (had) setenv(name.c_str(), saved.c_str(), 1);
-    else unsetenv(name.c_str());
-  }
-};
 
 gpu::DeviceCaps small_device() {
   gpu::DeviceCaps c;

@@ -13,6 +13,7 @@
 #include "backends/parity.h"
 #include "graph/shape_inference.h"
 #include "runtime/session.h"
+#include "test_util.h"
 
 namespace vdrt::test {
 namespace {
@@ -54,9 +55,7 @@ TEST(OpenCLProgramCache, SecondStartCompilesNothing) {
   VDRT_REQUIRE_DEVICE("opencl");
   fs::path dir = fs::temp_directory_path() / ("vdrt_ocl_cache_" + std::to_string(::getpid()));
   fs::remove_all(dir);
-  const char* old = std::getenv("VDRT_CACHE_DIR");
-  std::string saved = old ? old : "";
-  setenv("VDRT_CACHE_DIR", dir.c_str(), 1);
+  ScopedEnv cache("VDRT_CACHE_DIR", dir.c_str());
 
   std::unique_ptr<Graph> g = small_graph();
   TensorMap in = random_inputs(*g, 3);
@@ -97,8 +96,6 @@ TEST(OpenCLProgramCache, SecondStartCompilesNothing) {
   EXPECT_EQ(s3.loaded, s2.loaded);
   EXPECT_EQ(max_diff(third, want), max_diff(first, want));
 
-  if (old) setenv("VDRT_CACHE_DIR", saved.c_str(), 1);
-  else unsetenv("VDRT_CACHE_DIR");
   fs::remove_all(dir);
 }
 
