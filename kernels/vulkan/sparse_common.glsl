@@ -33,6 +33,22 @@ uint sparse_token(SparseGeom g, uint t, uint r) {
   return (ty * g.tile_h + y) * g.grid_w + tx * g.tile_w + (r - y * w);
 }
 
+// Block t of a frame and row r inside it of the frame's jj-th row in tile
+// order (block 0's rows, then block 1's, ...): sparse_token's inverse order.
+void sparse_tile_row(SparseGeom g, uint jj, out uint t, out uint r) {
+  if (g.tile_w == 0) {
+    t = jj / g.bt;
+    r = jj - t * g.bt;
+    return;
+  }
+  const uint band = g.tile_h * g.grid_w;  // tokens of a full row of tiles
+  const uint ty = jj / band, rest = jj - ty * band;
+  const uint h = min(g.tile_h, g.P / g.grid_w - ty * g.tile_h);
+  const uint tx = rest / (h * g.tile_w);
+  t = ty * g.tiles_x + tx;
+  r = rest - tx * h * g.tile_w;
+}
+
 #ifdef SPARSE_INDEX
 // The device KV cache's index (kernels/sparse_kv_device.h), for shaders that
 // declare it as `uint ix[]` before including this file.
@@ -65,6 +81,7 @@ struct SparseKey {
   uint row;
   float lw2;   // log weight of the block (a compressed block's), log2 units
   uint k;      // selection index of the block
+  uint c, r;   // SK_CHUNK: the chunk's block and the row inside it
 };
 
 SparseKey sparse_selected_key(SparseGeom g, uint jj, uint ob, uint stride, uint count, uint nb, bool stateful,
@@ -76,10 +93,13 @@ SparseKey sparse_selected_key(SparseGeom g, uint jj, uint ob, uint stride, uint 
   SparseKey key;
   key.k = lo;
   key.lw2 = 0.0;
+  key.c = key.r = 0;
   if (blk >= nb) {  // a block of this chunk (compete)
     const uint c = blk - nb, fk = c / g.tiles, t2 = c - fk * g.tiles;
     key.where = SK_CHUNK;
     key.row = fk * g.P + sparse_token(g, t2, r);
+    key.c = c;
+    key.r = r;
   } else if (stateful) {  // a slot of the device cache
     const uint e = ix_entry(lanes, lane, blk), slot = ix[e];
     key.where = SK_SLOT;

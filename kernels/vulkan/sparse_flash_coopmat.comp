@@ -6,19 +6,27 @@
 // flash_attention_coopmat). Head dims D == Dv == HEAD_DIM (128, or 64 in
 // the _d64 variant). Same work as sparse_flash, the same parameters and
 // selection: one work group of 128 invocations (4 subgroups of 16 query
-// rows) per 64 rows of a query block; its keys are this chunk's keys in
-// token order when DENSE, then the rows of the selected blocks in
-// sparse_select's order. The tile loop is flash_coopmat_tile.glsl's:
+// rows) per 64 rows of a query block; its keys are this chunk's keys when
+// DENSE, then the rows of the selected blocks in sparse_select's order. The
+// tile loop is flash_coopmat_tile.glsl's:
 //   * query rows are gathered from the block's tokens (f32, rounded to f16
 //     in shared memory once per group) and output rows scattered back;
 //   * key rows of each tile of BK come from a table in shared memory,
 //     written one tile ahead by the first BK invocations (block search by
-//     sparse_selected_key): this chunk's keys and values from f16 copies
-//     [B, Hkv, Sk, D] (flash_attention_f16_rows, before this dispatch),
-//     past ones from f16 copies [B, Hkv, T, D] of past_key/past_value, or
-//     (STATEFUL) the device cache's f32 pools (kernels/sparse_kv_device.h),
-//     rounded to f16 as they are staged; a compressed block's one row
-//     carries its log weight into the score;
+//     sparse_selected_key), and every key row of a call lives in ONE buffer,
+//     so that staging a tile is a plain load, not a choice between buffers
+//     (a per-key choice between the chunk's copies and the pools cost a
+//     third of the kernel's time on the H200):
+//       - without a device cache, an f16 copy [B, Hkv, T + Sk, D] of
+//         past_key then this chunk's keys (flash_attention_f16_rows);
+//       - STATEFUL, the device cache's f32 pools (kernels/sparse_kv_device.h),
+//         rounded to f16 as they are staged: sparse_append writes this
+//         chunk's keys into the slots reserved for its blocks in every pass
+//         before this dispatch, so this chunk's keys are read there too (in
+//         tile order: attention does not depend on the keys' order);
+//     rows past the last key point at a real row (their scores are masked),
+//     so loads need no bounds test; a compressed block's one row carries
+//     its log weight into the score;
 //   * MASS (PBSA's saliency in the cache-filling pass): the second sweep
 //     over the cached keys sums each selected block's final softmax mass
 //     over the group's rows into mass[query group, selection index], as
@@ -34,16 +42,14 @@ layout(constant_id = 5) const uint STATEFUL = 0;  // 1: cached blocks are device
 layout(constant_id = 6) const uint MASS = 0;      // 1: masses of the selected blocks when accumulating
 
 layout(std430, binding = 0) readonly buffer Q { vec4 q[]; };          // [B, S, Hq, D] f32
-layout(std430, binding = 1) readonly buffer K16 { uvec4 k16[]; };     // this chunk's keys, f16 [B, Hkv, Sk, D]
+layout(std430, binding = 1) readonly buffer K16 { uvec4 k16[]; };     // f16 [B, Hkv, T + Sk, D]: past, this chunk
 layout(std430, binding = 2) readonly buffer V16 { uvec4 v16[]; };
-layout(std430, binding = 3) readonly buffer PK16 { uvec4 pk16[]; };   // past keys, f16 [B, Hkv, T, D]
-layout(std430, binding = 4) readonly buffer PV16 { uvec4 pv16[]; };
-layout(std430, binding = 5) readonly buffer Sel { uint sel[]; };
-layout(std430, binding = 6) writeonly buffer O { float o[]; };        // [B, S, Hq, D] f32
-layout(std430, binding = 7) readonly buffer IX { uint ix[]; };        // STATEFUL: the cache's index
-layout(std430, binding = 8) writeonly buffer MS { float mass[]; };    // MASS: [query groups, stride]
-layout(std430, binding = 9) readonly buffer PK32 { vec4 pk32[]; };    // STATEFUL: key pool f32 [slots * R1, D]
-layout(std430, binding = 10) readonly buffer PV32 { vec4 pv32[]; };   // STATEFUL: value pool
+layout(std430, binding = 3) readonly buffer Sel { uint sel[]; };
+layout(std430, binding = 4) writeonly buffer O { float o[]; };        // [B, S, Hq, D] f32
+layout(std430, binding = 5) readonly buffer IX { uint ix[]; };        // STATEFUL: the cache's index
+layout(std430, binding = 6) writeonly buffer MS { float mass[]; };    // MASS: [query groups, stride]
+layout(std430, binding = 7) readonly buffer PK32 { vec4 pk32[]; };    // STATEFUL: key pool f32 [slots * R1, D]
+layout(std430, binding = 8) readonly buffer PV32 { vec4 pv32[]; };    // STATEFUL: value pool
 #define SPARSE_INDEX
 #define SPARSE_KEYS
 #include "sparse_common.glsl"
@@ -55,14 +61,14 @@ layout(std430, binding = 10) readonly buffer PV32 { vec4 pv32[]; };   // STATEFU
 #include "flash_coopmat_tile.glsl"
 
 const uint D4 = D / 4;
-const uint PAST = 0x80000000u;  // key row bit: past keys or the cache's pools, else this chunk's
 shared uint qrow[BQ];           // vec4 index of query row r in q (and o / 4), ~0u past the block
-shared uint krow[2 * BK];       // two tiles' key rows (PAST bit), tile k0 in half (k0 / BK) & 1
+shared uint krow[2 * BK];       // two tiles' key rows, tile k0 in half (k0 / BK) & 1
 shared float klw[2 * BK];       // their log weights, log2 units
 shared uint ksel[2 * BK];       // their selection index (MASS)
 shared float kmass[BK];         // MASS: the tile's per-key masses
 
 uint grp, b, hk, lane, stride, nb, count, ob, nd, cursor, chunk_rows, past_rows;
+uint pad_row;  // a real key row for the keys past nkeys of the last tile
 uint cur_block;  // MASS: the block whose mass is being summed (~0u: none yet), by invocation 0
 float cur_mass;
 
@@ -73,8 +79,9 @@ bool begin_group() {
   b = s.b, hk = s.hk, lane = s.lane, stride = s.stride, nb = s.nb, ob = s.ob, count = s.count, nd = s.nd;
   nkeys = s.keys;
   scale_log2 = p.scale * 1.4426950408889634;
-  chunk_rows = lane * p.Sk;  // this lane's first row in k16 / v16
-  past_rows = lane * p.T;    // and in pk16 / pv16
+  past_rows = lane * (p.T + p.Sk);  // this lane's first row in k16 / v16
+  chunk_rows = past_rows + p.T;
+  pad_row = STATEFUL != 0 ? ix[ix_append(p.lanes, lane, 0)] * p.R1 : past_rows;
   cursor = 0;
   const uint tid = gl_LocalInvocationID.x;
   if (tid < BQ) qrow[tid] = sparse_query_row(s, tid, D4);
@@ -92,23 +99,33 @@ uvec4 q8(uint r, uint c) {
 
 uint out_row(uint r) { return qrow[r] == ~0u ? ~0u : qrow[r] * 4; }
 
+// STATEFUL: the pool row of row r of this chunk's block c (its reserved slot).
+uint appended_row(uint c, uint r) { return ix[ix_append(p.lanes, lane, c)] * p.R1 + r; }
+
 // Tile k0's key rows, by invocations 0 .. BK - 1.
 void key_rows(uint k0) {
   const uint tid = gl_LocalInvocationID.x;
   if (tid >= BK) return;
   const uint j = k0 + tid, at = ((k0 / BK) & 1) * BK + tid;
-  uint kr = 0, k = 0;
+  uint kr = pad_row, k = 0;
   float lw = 0.0;
   if (j < nd) {
-    kr = chunk_rows + j;
+    if (STATEFUL != 0) {
+      const uint fk = j / p.g.P;
+      uint t, r;
+      sparse_tile_row(p.g, j - fk * p.g.P, t, r);
+      kr = appended_row(fk * p.g.tiles + t, r);
+    } else {
+      kr = chunk_rows + j;
+    }
   } else if (j < nkeys) {
     const SparseKey key =
         sparse_selected_key(p.g, j - nd, ob, stride, count, nb, STATEFUL != 0, p.lanes, lane, p.R1, cursor);
     k = key.k;
     lw = key.lw2;
-    if (key.where == SK_CHUNK) kr = chunk_rows + key.row;
-    else if (key.where == SK_SLOT) kr = key.row | PAST;
-    else kr = (past_rows + key.row) | PAST;
+    if (key.where == SK_CHUNK) kr = STATEFUL != 0 ? appended_row(key.c, key.r) : chunk_rows + key.row;
+    else if (key.where == SK_SLOT) kr = key.row;
+    else kr = past_rows + key.row;
   }
   krow[at] = kr;
   klw[at] = lw;
@@ -118,19 +135,15 @@ void key_rows(uint k0) {
 float key_bias(uint k0, uint j) { return klw[((k0 / BK) & 1) * BK + j]; }
 
 uvec4 key8(uint k0, uint j, uint c) {
-  if (k0 + j >= nkeys) return uvec4(0);
-  const uint kr = krow[((k0 / BK) & 1) * BK + j], r = kr & ~PAST;
-  if ((kr & PAST) == 0) return k16[r * D8 + c];
+  const uint r = krow[((k0 / BK) & 1) * BK + j];
   if (STATEFUL != 0) return pack8(pk32[r * D4 + 2 * c], pk32[r * D4 + 2 * c + 1]);
-  return pk16[r * D8 + c];
+  return k16[r * D8 + c];
 }
 
 uvec4 value8(uint k0, uint j, uint c) {
-  if (k0 + j >= nkeys) return uvec4(0);
-  const uint kr = krow[((k0 / BK) & 1) * BK + j], r = kr & ~PAST;
-  if ((kr & PAST) == 0) return v16[r * D8 + c];
+  const uint r = krow[((k0 / BK) & 1) * BK + j];
   if (STATEFUL != 0) return pack8(pv32[r * D4 + 2 * c], pv32[r * D4 + 2 * c + 1]);
-  return pv16[r * D8 + c];
+  return v16[r * D8 + c];
 }
 
 bool mass_sweep() {

@@ -80,25 +80,28 @@ SparseCase wan_pbsa(int64_t d) {
 TEST(SparseCoopmatPlan, Fp16OnCooperativeMatricesTakesTheTensorCoreKernel) {
   const SparseCase c = wan_pbsa(128);
   const gpu::Program p = plan(c, h200("fp16"));
-  // Pool, score and select as before; f16 copies of this chunk's and the past keys and values.
+  // Pool, score and select as before; one f16 copy of the past then this
+  // chunk's keys, one of the values: every key row in one buffer.
   ASSERT_EQ(shaders(p), (Shaders{"sparse_pool_keys", "sparse_score", "sparse_select", "flash_attention_f16_rows",
-                                 "flash_attention_f16_rows", "flash_attention_f16_rows", "flash_attention_f16_rows",
-                                 "sparse_flash_coopmat"}));
+                                 "flash_attention_f16_rows", "sparse_flash_coopmat"}));
   const int64_t S = 3 * 1560, T = 2 * 1560;
-  ASSERT_EQ(p.scratch_bytes.size(), 8u);
-  EXPECT_EQ(p.scratch_bytes[4], size_t(12 * S * 128 * 2));  // [B, Hkv, Sk, D] f16
-  EXPECT_EQ(p.scratch_bytes[6], size_t(12 * T * 128 * 2));  // [B, Hkv, T, D] f16
+  ASSERT_EQ(p.scratch_bytes.size(), 6u);
+  EXPECT_EQ(p.scratch_bytes[4], size_t(12 * (T + S) * 128 * 2));  // [B, Hkv, T + Sk, D] f16
+  EXPECT_EQ(p.scratch_bytes[5], size_t(12 * (T + S) * 128 * 2));
   const gpu::Dispatch& conv = p.dispatches[3];
-  // total, d/4, heads, rows, T (all rows from the first view), S, then the [B, S, H, D] strides.
-  EXPECT_EQ(conv.push, (std::vector<uint32_t>{uint32_t(12 * S * 32), 32, 12, uint32_t(S), uint32_t(S), 0,
-                                              uint32_t(S * 12 * 128), 128, 12 * 128, uint32_t(S * 12 * 128), 128,
-                                              12 * 128}));
+  // total, d/4, heads, rows, T rows from past_key, then S from key, then both views' [B, S, H, D] strides.
+  EXPECT_EQ(conv.push, (std::vector<uint32_t>{uint32_t(12 * (T + S) * 32), 32, 12, uint32_t(T + S), uint32_t(T),
+                                              uint32_t(S), uint32_t(T * 12 * 128), 128, 12 * 128,
+                                              uint32_t(S * 12 * 128), 128, 12 * 128}));
+  EXPECT_EQ(conv.args[0].index, 3u);  // past_key
+  EXPECT_EQ(conv.args[1].index, 1u);  // key
+  EXPECT_EQ(p.dispatches[4].args[0].index, 4u);  // past_value
   const gpu::Dispatch& f = p.dispatches.back();
   EXPECT_EQ(f.spec, (std::vector<uint32_t>{32, 128, 0, 1, 1, 0, 0}));  // BK, NT, GLOBAL_KV, PREFETCH, DENSE, STATEFUL, MASS
-  ASSERT_EQ(f.args.size(), 11u);
+  ASSERT_EQ(f.args.size(), 9u);
   EXPECT_EQ(f.args[1].kind, gpu::Arg::Scratch);
   EXPECT_EQ(f.args[1].index, 4u);
-  EXPECT_EQ(f.args[3].index, 6u);
+  EXPECT_EQ(f.args[2].index, 5u);
   // One group of 128 per 64 rows of a query block (8 x 8 tiles: one), 28 tiles a frame.
   EXPECT_EQ(f.groups[0], uint32_t(12 * 3 * 28));
   // The same parameters as sparse_flash's.
@@ -109,25 +112,30 @@ TEST(SparseCoopmatPlan, Fp16OnCooperativeMatricesTakesTheTensorCoreKernel) {
   EXPECT_EQ(plan(wan_pbsa(64), h200("fp16")).dispatches.back().shader, "sparse_flash_coopmat_d64");
 }
 
-TEST(SparseCoopmatPlan, StatefulReadsThePoolsAndConvertsOnlyThisChunk) {
+TEST(SparseCoopmatPlan, StatefulReadsEveryKeyFromThePools) {
   SparseCase c = wan_pbsa(128);
   c.past_frames = 0;
   c.params.memory_blocks = 64;
   c.params.memory_rank = SparseAttentionParams::MemoryRank::Accumulated;
   const gpu::Program p = plan(c, h200("fp16"), true);
-  // No past frames cut into blocks: no pooling; this chunk's keys and values
-  // to f16, then the cache's append and mass reduction as with sparse_flash.
+  // No past frames cut into blocks: no pooling and no f16 copies; this
+  // chunk's blocks go into their reserved slots before the kernel, in every
+  // pass (the kernel reads all keys from the pools), then the mass reduction.
   const Shaders s = shaders(p);
-  ASSERT_EQ(s, (Shaders{"sparse_score", "sparse_select", "flash_attention_f16_rows", "flash_attention_f16_rows",
-                        "sparse_flash_coopmat", "sparse_mass_reduce", "sparse_append"}));
-  const gpu::Dispatch& f = p.dispatches[4];
+  ASSERT_EQ(s, (Shaders{"sparse_score", "sparse_select", "sparse_append", "sparse_flash_coopmat", "sparse_mass_reduce"}));
+  EXPECT_EQ(p.dispatches[2].spec, (std::vector<uint32_t>{1}));  // EVERY_PASS
+  const gpu::Dispatch& f = p.dispatches[3];
   EXPECT_EQ(f.spec[5], 1u);  // STATEFUL
   EXPECT_EQ(f.spec[6], 1u);  // MASS: accumulated masses in the cache-filling pass
-  EXPECT_EQ(f.args[9].kind, gpu::Arg::State);
-  EXPECT_EQ(f.args[9].index, uint32_t(sparse_device::kKeys));
-  EXPECT_EQ(f.args[10].index, uint32_t(sparse_device::kValues));
-  EXPECT_EQ(f.args[8].kind, gpu::Arg::State);
-  EXPECT_EQ(f.args[8].index, uint32_t(sparse_device::kMass));
+  EXPECT_EQ(f.args[7].kind, gpu::Arg::State);
+  EXPECT_EQ(f.args[7].index, uint32_t(sparse_device::kKeys));
+  EXPECT_EQ(f.args[8].index, uint32_t(sparse_device::kValues));
+  EXPECT_EQ(f.args[6].kind, gpu::Arg::State);
+  EXPECT_EQ(f.args[6].index, uint32_t(sparse_device::kMass));
+  // The fp32 kernel reads this chunk's keys from the inputs: its append stays
+  // in the cache-filling pass, after the kernel.
+  const Shaders fp32 = shaders(plan(c, h200("fp32"), true));
+  EXPECT_EQ(fp32, (Shaders{"sparse_score", "sparse_select", "sparse_flash", "sparse_mass_reduce", "sparse_append"}));
 }
 
 TEST(SparseCoopmatPlan, ElsewhereTheFp32Kernel) {
@@ -292,8 +300,9 @@ struct RolloutCase {
 const std::vector<RolloutCase>& rollout_cases() {
   static const std::vector<RolloutCase> v = [] {
     std::vector<RolloutCase> out;
-    auto pbsa = [](const std::string& name, int64_t d) {
-      SparseCase c = model_case(name, tiles(SparseMethod::Pbsa, 8, 8, 4, 4));
+    auto pbsa = [](const std::string& name, int64_t d,
+                   SparseAttentionParams layout = tiles(SparseMethod::Pbsa, 8, 8, 4, 4)) {
+      SparseCase c = model_case(name, std::move(layout));
       c.params.window_frames = 2;
       c.params.top_k = 3;
       c.params.memory_blocks = 16;
@@ -308,6 +317,15 @@ const std::vector<RolloutCase>& rollout_cases() {
     RolloutCase refresh = pbsa("PbsaPooledRefresh", 128);
     refresh.c.params.memory_rank = SparseAttentionParams::MemoryRank::PooledRefresh;
     out.push_back(refresh);
+    // The tensor-core kernel reads this chunk's keys from their slots in tile
+    // order: ragged edge tiles, two frames a chunk, and 1-D blocks that do
+    // not divide the frame check that mapping.
+    RolloutCase ragged = pbsa("PbsaRaggedTwoFrames", 128, tiles(SparseMethod::Pbsa, 6, 10, 4, 4));
+    ragged.c.frames = 2;
+    ragged.c.params.window_frames = 4;
+    ragged.c.params.memory_blocks = 40;  // every block that leaves the window (6 frames of 6)
+    out.push_back(ragged);
+    out.push_back(pbsa("PbsaTokenBlocksD64", 64, tokens(SparseMethod::Pbsa, 10, 10, 80)));
     SparseCase h = model_case("HsaCompete", tokens(SparseMethod::Hsa, 8, 8, 16));
     h.params.current_chunk = SparseAttentionParams::CurrentChunk::Compete;
     h.params.top_blocks = 6;
