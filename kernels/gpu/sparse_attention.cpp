@@ -311,8 +311,8 @@ Program build_sparse(const KernelArgs& a, SparseMethod method) {
     reduce.shader = "sparse_mass_reduce";
     reduce.args = {index, selected, state(sparse_device::kMass), state(sparse_device::kLaneMass)};
     reduce.writes = {false, false, false, true};
-    reduce.u32(lanes).u32(u32(cap_max)).u32(u32(s.Hq)).u32(u32(s.Hkv)).u32(u32(s.F)).u32(u32(s.tiles));
-    reduce.u32(u32(s.group)).u32(u32(nsub));
+    push_geometry(reduce, layout);  // which of a query block's nsub groups hold rows, and so wrote masses
+    reduce.u32(lanes).u32(u32(cap_max)).u32(u32(s.Hq)).u32(u32(s.Hkv)).u32(u32(s.F)).u32(u32(s.group)).u32(u32(nsub));
     set_groups_1d(reduce, uint64_t(lanes) * cap_max, 256, a.caps);
     prog.dispatches.push_back(reduce);
   }

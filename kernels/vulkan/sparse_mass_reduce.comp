@@ -14,8 +14,9 @@ layout(std430, binding = 3) writeonly buffer LM { float lane_mass[]; };  // [lan
 #define SPARSE_INDEX
 #include "sparse_common.glsl"
 layout(push_constant) uniform Pc {
+  SparseGeom g;
   uint lanes, cap_max;  // entries per lane this dispatch covers (>= the index's cap)
-  uint Hq, Hkv, F, tiles, group, nsub;
+  uint Hq, Hkv, F, group, nsub;  // nsub: work groups per query block (sparse_flash's)
 } p;
 
 void main() {
@@ -29,8 +30,8 @@ void main() {
   float total = 0.0;
   if (i < ix_blocks(lane))
     for (uint h = hk * p.group; h < (hk + 1) * p.group; ++h)
-      for (uint ft = 0; ft < p.F * p.tiles; ++ft) {
-        const uint qb = (b * p.Hq + h) * p.F * p.tiles + ft;
+      for (uint ft = 0; ft < p.F * p.g.tiles; ++ft) {
+        const uint qb = (b * p.Hq + h) * p.F * p.g.tiles + ft;
         const uint ob = qb * (2 * stride + 2), count = sel[ob];
         if (count == 0) continue;
         uint lo = 0, hi = count - 1;  // the block's place in the selection, if selected
@@ -41,7 +42,11 @@ void main() {
         }
         if (sel[ob + 1 + lo] != i) continue;
         float m = 0.0;
-        for (uint s = 0; s < p.nsub; ++s) m += mass[(qb * p.nsub + s) * stride + lo];
+        // Only the block's first groups hold rows (a block of 20 rows of a
+        // layout with 80-row blocks: one of two); the others ran no sweep,
+        // so their entries of mass hold whatever the buffer held before.
+        const uint groups = (sparse_rows(p.g, ft % p.g.tiles) + 63) / 64;
+        for (uint s = 0; s < groups; ++s) m += mass[(qb * p.nsub + s) * stride + lo];
         total += m;
       }
   lane_mass[lane * cap + i] = total;
