@@ -3,7 +3,6 @@
 // separate key range (absent, empty, longer than the new keys), grouped-query
 // heads, head dims 16 / 64 / 128, and fp16-precision cases (on a device with
 // cooperative matrices they take the tensor-core path; elsewhere fp32).
-#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -12,6 +11,7 @@
 #include <utility>
 #include <vector>
 
+#include "backends/attention_chain_bench.h"
 #include "backends/parity.h"
 #include "graph/shape_inference.h"
 #include "runtime/session.h"
@@ -173,74 +173,40 @@ const std::vector<ParityCase>& cases() {
 VDRT_PARITY_SUITE(AttentionParity, cases);
 
 // The Wan-1.3B hot case (Sq = Skv = 4680, T = 9360, H = 12, D = 128) timed
-// per attention: a chain of `n` attentions (each one's output the next one's
-// query, same keys and cache) minus a chain of one, so uploads and downloads
-// cancel. Run by hand on a real GPU:
+// per attention (attention_chain_bench.h). Run by hand on a real GPU:
 //   vdrt_backends_tests --gtest_also_run_disabled_tests --gtest_filter='*AttentionBench*'
+// VDRT_ATTN_BENCH_FP16_ONLY skips fp32; VDRT_ATTN_BENCH_VARIANTS="nt,bk,g;..."
+// times each cooperative-matrix configuration (VDRT_VK_ATTN_VARIANT);
+// VDRT_ATTN_BENCH_FP32_VARIANTS="old;default;32,0;32,1" times each fp32
+// shader (VDRT_VK_ATTN_FP32: "old" forces flash_attention.comp, "dc,pf"
+// the register-tiled shader's head-dim chunk and prefetch, anything else
+// the default choice).
 TEST(AttentionBench, DISABLED_WanHotCase) {
   VDRT_REQUIRE_DEVICE("vulkan");
-  const int64_t sq = 4680, skv = 4680, t = 9360, h = 12, d = 128;
-  auto build = [&](int n) {
-    GraphBuilder b(18);
-    Value* x = b.input("q", {1, sq, h, d});
-    Value* k = b.input("k", {1, skv, h, d});
-    Value* v = b.input("v", {1, skv, h, d});
-    Value* pk = b.input("past_k", {1, t, h, d});
-    Value* pv = b.input("past_v", {1, t, h, d});
-    for (int i = 0; i < n; ++i)
-      x = b.op("Attention", {x, k, v, pk, pv}, attrs({{"scale", Attribute(1.0f / std::sqrt(float(d)))}}), "vdrt");
-    b.output(x);
-    std::unique_ptr<Graph> g = b.take();
-    infer_shapes(*g);
-    return g;
-  };
+  AttentionChain chain{4680, 4680, 9360, 12, 128};
+  chain.attrs = attrs({{"scale", Attribute(1.0f / std::sqrt(float(chain.head_dim)))}});
   const int n = 11;
-  // VDRT_ATTN_BENCH_FP16_ONLY skips fp32; VDRT_ATTN_BENCH_VARIANTS="nt,bk,g;..."
-  // times each cooperative-matrix configuration (VDRT_VK_ATTN_VARIANT);
-  // VDRT_ATTN_BENCH_FP32_VARIANTS="old;default;32,0;32,1" times each fp32
-  // shader (VDRT_VK_ATTN_FP32: "old" forces flash_attention.comp, "dc,pf"
-  // the register-tiled shader's head-dim chunk and prefetch, anything else
-  // the default choice).
-  std::vector<std::pair<std::string, std::string>> runs;
-  auto split = [&](const char* list, const std::string& prec) {
-    std::string all = list;
-    for (size_t at = 0; at <= all.size();) {
-      size_t e = all.find(';', at);
-      if (e == std::string::npos) e = all.size();
-      if (e > at) runs.push_back({prec, all.substr(at, e - at)});
-      at = e + 1;
-    }
+  std::vector<std::pair<std::string, std::string>> runs;  // precision, variant ("": the default)
+  auto add = [&](const std::string& precision, const char* env) {
+    std::vector<std::string> variants = env_list(env, "");
+    if (variants.empty()) variants.push_back("");
+    for (const std::string& v : variants) runs.push_back({precision, v});
   };
-  if (!std::getenv("VDRT_ATTN_BENCH_FP16_ONLY")) {
-    if (const char* vs = std::getenv("VDRT_ATTN_BENCH_FP32_VARIANTS")) split(vs, "fp32");
-    else runs.push_back({"fp32", ""});
-  }
-  if (const char* vs = std::getenv("VDRT_ATTN_BENCH_VARIANTS")) split(vs, "fp16");
-  else runs.push_back({"fp16", ""});
-  for (const auto& [prec, variant] : runs) {
-    const char* precision = prec.c_str();
-    const char* variant_env = prec == "fp32" ? "VDRT_VK_ATTN_FP32" : "VDRT_VK_ATTN_VARIANT";
+  if (!std::getenv("VDRT_ATTN_BENCH_FP16_ONLY")) add("fp32", "VDRT_ATTN_BENCH_FP32_VARIANTS");
+  add("fp16", "VDRT_ATTN_BENCH_VARIANTS");
+  for (const auto& [precision, variant] : runs) {
+    const char* variant_env = precision == "fp32" ? "VDRT_VK_ATTN_FP32" : "VDRT_VK_ATTN_VARIANT";
     if (!variant.empty()) setenv(variant_env, variant.c_str(), 1);
-    double best[2] = {1e30, 1e30};
-    for (int which = 0; which < 2; ++which) {
-      std::unique_ptr<Graph> g = build(which ? n : 1);
-      TensorMap inputs = random_inputs(*g, 3);
-      SessionOptions o;
-      o.device = "vulkan";
-      o.cpu_fallback = false;
-      o.precision = precision;
-      Session s(g->clone(), o);
-      for (int r = 0; r < 4; ++r) {
-        auto t0 = std::chrono::steady_clock::now();
-        s.run(inputs);
-        best[which] = std::min(best[which], std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
-      }
-    }
-    const double per = (best[1] - best[0]) / (n - 1);
-    const double flops = 4.0 * sq * (skv + t) * d * h;
+    SessionOptions o;
+    o.device = "vulkan";
+    o.cpu_fallback = false;
+    o.precision = precision;
+    const double per = seconds_per_op(chain, n, o);
+    const double flops = 4.0 * chain.queries * (chain.keys + chain.past) * chain.head_dim * chain.heads;
     std::printf("vdrt.Attention Sq=%lld Skv=%lld T=%lld H=%lld D=%lld %s%s%s: %.3f ms per attention (%.1f TFLOP/s)\n",
-                (long long)sq, (long long)skv, (long long)t, (long long)h, (long long)d, precision,
-                variant.empty() ? "" : " variant ", variant.c_str(), per * 1e3, flops / per * 1e-12);
+                (long long)chain.queries, (long long)chain.keys, (long long)chain.past, (long long)chain.heads,
+                (long long)chain.head_dim, precision.c_str(), variant.empty() ? "" : " variant ", variant.c_str(),
+                per * 1e3, flops / per * 1e-12);
     std::fflush(stdout);
     if (!variant.empty()) unsetenv(variant_env);
   }

@@ -10,13 +10,13 @@
 // selection ranks in shared memory (its radix select). Sparse cases also check on the CPU that
 // the selection dropped something (the output differs from dense
 // attention), so a case cannot pass by selecting everything.
-#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
 #include <vector>
 
+#include "backends/attention_chain_bench.h"
 #include "backends/parity.h"
 #include "backends/sparse_cases.h"
 #include "graph/ops/sparse_attention_params.h"
@@ -210,18 +210,6 @@ TEST(SparseAttentionBench, DISABLED_WanScale) {
   const char* be = std::getenv("VDRT_SPARSE_BENCH_BACKEND");
   const std::string backend = be ? be : "vulkan";
   VDRT_REQUIRE_DEVICE(backend);
-  auto list = [](const char* env, const char* fallback) {
-    const char* e = std::getenv(env);
-    std::string all = e && *e ? e : fallback;
-    std::vector<std::string> out;
-    for (size_t at = 0; at <= all.size();) {
-      size_t end = all.find(';', at);
-      if (end == std::string::npos) end = all.size();
-      if (end > at) out.push_back(all.substr(at, end - at));
-      at = end + 1;
-    }
-    return out;
-  };
   const int64_t P = 30 * 52, S = 3 * P, H = 12, D = 128;
   struct Variant {
     std::string name;
@@ -230,8 +218,8 @@ TEST(SparseAttentionBench, DISABLED_WanScale) {
     double keys;  // keys per query row, for the FLOP count
   };
   const int n = 6;
-  for (const std::string& precision : list("VDRT_SPARSE_BENCH_PRECISIONS", "fp32;fp16")) {
-    for (const std::string& frames : list("VDRT_SPARSE_BENCH_PAST_FRAMES", "6;9")) {
+  for (const std::string& precision : env_list("VDRT_SPARSE_BENCH_PRECISIONS", "fp32;fp16")) {
+    for (const std::string& frames : env_list("VDRT_SPARSE_BENCH_PAST_FRAMES", "6;9")) {
       const int64_t past = std::stoll(frames), T = past * P;
       std::vector<Variant> variants;
       variants.push_back({"dense", "", {}, double(S + T)});
@@ -251,41 +239,20 @@ TEST(SparseAttentionBench, DISABLED_WanScale) {
       }
       double dense_ms = 0;
       for (const Variant& v : variants) {
-        double best[2] = {1e30, 1e30};
-        for (int which = 0; which < 2; ++which) {
-          GraphBuilder b(18);
-          Value* x = b.input("q", {1, S, H, D});
-          Value* k = b.input("k", {1, S, H, D});
-          Value* val = b.input("v", {1, S, H, D});
-          Value* pk = b.input("past_k", {1, T, H, D});
-          Value* pv = b.input("past_v", {1, T, H, D});
-          for (int i = 0; i < (which ? n : 1); ++i) {
-            AttributeMap a;
-            if (v.op.empty()) {
-              a.set("scale", 1.0f / std::sqrt(float(D)));
-            } else {
-              SparseAttentionParams q = v.params;
-              q.scale = 1.0f / std::sqrt(float(D));
-              q.to_attributes(a);
-            }
-            x = b.op(v.op.empty() ? "Attention" : v.op, {x, k, val, pk, pv}, a, "vdrt");
-          }
-          b.output(x);
-          std::unique_ptr<Graph> g = b.take();
-          infer_shapes(*g);
-          const TensorMap inputs = random_inputs(*g, 3);
-          SessionOptions o;
-          o.device = backend;
-          o.cpu_fallback = false;
-          o.precision = precision;
-          Session s(std::move(g), o);
-          for (int r = 0; r < 4; ++r) {
-            auto t0 = std::chrono::steady_clock::now();
-            s.run(inputs);
-            best[which] = std::min(best[which], std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
-          }
+        AttentionChain chain{S, S, T, H, D};
+        if (v.op.empty()) {
+          chain.attrs.set("scale", 1.0f / std::sqrt(float(D)));
+        } else {
+          SparseAttentionParams q = v.params;
+          q.scale = 1.0f / std::sqrt(float(D));
+          q.to_attributes(chain.attrs);
+          chain.op = v.op;
         }
-        const double ms = (best[1] - best[0]) / (n - 1) * 1e3;
+        SessionOptions o;
+        o.device = backend;
+        o.cpu_fallback = false;
+        o.precision = precision;
+        const double ms = seconds_per_op(chain, n, o) * 1e3;
         if (v.op.empty()) dense_ms = ms;
         std::printf("%s %s T=%lld %s: %.3f ms per attention, %.0f keys per query (%.1f TFLOP/s), %.2fx faster than dense\n",
                     backend.c_str(), precision.c_str(), (long long)T, v.name.c_str(), ms, v.keys,
