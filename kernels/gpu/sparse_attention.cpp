@@ -19,8 +19,7 @@
 //                     cores, reading every key row from one buffer: an
 //                     f16 copy of the past and this chunk's keys and values
 //                     (flash_attention_f16_rows), or the device cache's
-//                     pools, into which sparse_append then writes this
-//                     chunk's blocks in every pass, before the kernel.
+//                     pools.
 // Without a bound cache the op reads past_key/past_value as whole frames
 // cut into blocks (BlockLayout), like the CPU kernel; budgets that depend on
 // the chunk index (CAG) come from the shapes (chunk = past frames / chunk
@@ -28,11 +27,12 @@
 // kernels/sparse_kv_device.h) the cached blocks are slots of its pools, the
 // block tables, budgets and counts come from its index (uploaded once per
 // chunk, so one compiled program serves every chunk), scores and selection
-// are its scratch, and the cache-filling pass also runs sparse_mass_reduce
-// (PBSA's masses per lane block, from sparse_flash's MASS sweep),
-// sparse_append (this chunk's keys/values into the reserved slots; every
-// pass for the tensor-core kernel) and sparse_importance (pooled_refresh);
-// each does nothing in other passes.
+// are its scratch; every pass first runs sparse_append (this chunk's
+// keys/values into the slots reserved for its blocks, from which the flash
+// kernels read them: every key from the pools), and the cache-filling pass
+// also runs sparse_mass_reduce (PBSA's masses per lane block, from the
+// flash kernel's MASS sweep) and sparse_importance (pooled_refresh), which
+// do nothing in other passes.
 #include <algorithm>
 #include <limits>
 #include <string>
@@ -245,29 +245,28 @@ Program build_sparse(const KernelArgs& a, SparseMethod method) {
   const Arg mass_out = mass ? state(sparse_device::kMass) : out(0);
   VDRT_CHECK(!stateful || s.Sk % s.P == 0,
              "the device KV cache appends whole frames, got " + std::to_string(s.Sk) + " keys");
-  // This chunk's keys and values into the slots the device cache reserved
-  // for its blocks: in the cache-filling pass only, or (every_pass) in
-  // every pass, before the tensor-core kernel that reads them there.
-  auto append = [&](bool every_pass) {
+  // With a device cache, this chunk's keys and values go into the slots it
+  // reserved for their blocks in every pass, before the flash kernels, which
+  // then read every key from the pools (one buffer: no per-key choice).
+  if (stateful && s.Sk > 0) {
     const int64_t blocks = s.Sk / s.P * s.tiles, dmax = std::max(s.D, s.Dv), total = s.lanes() * blocks * dmax;
-    Dispatch d;
-    d.shader = "sparse_append";
-    if (every_pass) d.spec = {1u};
-    d.args = {in(1), in(2), index, state(sparse_device::kKeys), state(sparse_device::kValues)};
-    d.writes = {false, false, false, true, true};
-    push_geometry(d, layout);
-    d.u32(u32(s.Sk)).u32(u32(s.Hkv)).u32(u32(s.D)).u32(u32(s.Dv)).u32(u32(blocks)).u32(lanes).u32(r1);
-    d.u32(u32(dmax)).u32(u32(total));
-    set_groups_1d(d, uint64_t(total), 256, a.caps);
-    prog.dispatches.push_back(d);
-  };
+    Dispatch append;
+    append.shader = "sparse_append";
+    append.args = {in(1), in(2), index, state(sparse_device::kKeys), state(sparse_device::kValues)};
+    append.writes = {false, false, false, true, true};
+    push_geometry(append, layout);
+    append.u32(u32(s.Sk)).u32(u32(s.Hkv)).u32(u32(s.D)).u32(u32(s.Dv)).u32(u32(blocks)).u32(lanes).u32(r1);
+    append.u32(u32(dmax)).u32(u32(total));
+    set_groups_1d(append, uint64_t(total), 256, a.caps);
+    prog.dispatches.push_back(append);
+  }
   Dispatch flash;
   const FlashCoopmatConfig* cm = sparse_coopmat(s.D, s.Dv, a.caps);
   if (cm) {
     // Every key row in one buffer, so the kernel stages a tile without
     // choosing a buffer per key: an f16 copy [B, Hkv, T + Sk, D] of the
     // past then this chunk's keys (values alike; scratch 4, 5), or with a
-    // device cache its pools, this chunk's blocks appended first.
+    // device cache its pools.
     const RowStrides chunk{s.Sk * s.Hkv * s.D, s.D, s.Hkv * s.D}, past{s.T * s.Hkv * s.D, s.D, s.Hkv * s.D};
     const int64_t rows = stateful ? 0 : s.T + s.Sk;
     for (int i = 0; i < 2; ++i) prog.scratch_bytes.push_back(size_t(std::max<int64_t>(s.lanes() * rows * s.D, 2)) * 2);
@@ -275,7 +274,6 @@ Program build_sparse(const KernelArgs& a, SparseMethod method) {
     for (uint32_t i = 0; i < 2 && rows > 0; ++i)
       prog.dispatches.push_back(f16_rows(s.T > 0 ? in(3 + i) : in(1 + i), past, s.Sk > 0 ? in(1 + i) : in(3 + i), chunk,
                                          s.B, s.Hkv, rows, s.T, s.Sk, d, 4 + i, a.caps));
-    if (stateful && s.Sk > 0) append(true);
     flash.shader = d == 64 ? "sparse_flash_coopmat_d64" : "sparse_flash_coopmat";
     flash.spec = {cm->bk, cm->nt, cm->global_kv, cm->prefetch, compete ? 0u : 1u, stateful ? 1u : 0u, mass ? 1u : 0u};
     flash.args = {in(0), scratch(4), scratch(5), selected, out(0), index, mass_out, stateful ? pk : in(0),
@@ -316,7 +314,6 @@ Program build_sparse(const KernelArgs& a, SparseMethod method) {
     set_groups_1d(reduce, uint64_t(lanes) * cap_max, 256, a.caps);
     prog.dispatches.push_back(reduce);
   }
-  if (s.Sk > 0 && !cm) append(false);
   if (refresh) {
     Dispatch imp;
     imp.shader = "sparse_importance";

@@ -1,7 +1,7 @@
 // The OpenCL C port of kernels/vulkan/sparse_append.comp (read that file):
-// the cache-filling pass writes this call's keys and values, cut into
-// blocks, to the device cache's reserved slots, with mean key and value in
-// row R.
+// every pass writes this call's keys and values, cut into blocks, to the
+// device cache's reserved slots, with mean key and value in row R; the
+// sparse flash kernel then reads this chunk's keys there.
 
 #include "sparse_common.cl"
 
@@ -24,7 +24,7 @@ kernel __attribute__((reqd_work_group_size(256, 1, 1))) void sparse_append(
   AT(float, pool_k);
   AT(float, pool_v);
   const uint idx = flat_group() * 256 + get_local_id(0);
-  if (idx >= p->total || ix[IX_ACCUMULATE] == 0 || ix[IX_APPEND] != p->blocks) return;
+  if (idx >= p->total || ix[IX_APPEND] != p->blocks) return;
   const uint d = idx % p->dmax;
   const uint j = (idx / p->dmax) % p->blocks;
   const uint lane = idx / (p->dmax * p->blocks);

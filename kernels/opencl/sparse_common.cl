@@ -24,6 +24,22 @@ static inline uint sparse_token(constant const struct sparse_geom* g, uint t, ui
   return (ty * g->tile_h + y) * g->grid_w + tx * g->tile_w + (r - y * w);
 }
 
+// Block t of a frame and row r inside it of the frame's jj-th row in tile
+// order (sparse_common.glsl's sparse_tile_row).
+static inline void sparse_tile_row(constant const struct sparse_geom* g, uint jj, uint* t, uint* r) {
+  if (g->tile_w == 0) {
+    *t = jj / g->bt;
+    *r = jj - *t * g->bt;
+    return;
+  }
+  const uint band = g->tile_h * g->grid_w;
+  const uint ty = jj / band, rest = jj - ty * band;
+  const uint h = min(g->tile_h, g->P / g->grid_w - ty * g->tile_h);
+  const uint tx = rest / (h * g->tile_w);
+  *t = ty * g->tiles_x + tx;
+  *r = rest - tx * h * g->tile_w;
+}
+
 // The device KV cache's index (kernels/sparse_kv_device.h), as
 // kernels/vulkan/sparse_common.glsl reads it.
 #define IX_CAP 0

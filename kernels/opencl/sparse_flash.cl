@@ -87,7 +87,14 @@ static inline void key_row(const struct flash_keys* w, uint j, uint* row, float*
   uint kr = 0, k = 0;
   float l = 0.0f;
   if (j < w->nd) {
-    kr = (w->b * p->Sk + j) * p->Hkv + w->hk;
+    if (STATEFUL != 0) {  // this chunk's keys, appended to their slots (tile order)
+      const uint fk = j / p->g.P;
+      uint t, r;
+      sparse_tile_row(&p->g, j - fk * p->g.P, &t, &r);
+      kr = (w->ix[ix_append(w->ix, p->lanes, w->lane, fk * p->g.tiles + t)] * p->R1 + r) | PAST;
+    } else {
+      kr = (w->b * p->Sk + j) * p->Hkv + w->hk;
+    }
   } else if (j < w->nkeys) {
     const uint jj = j - w->nd;
     // The last block whose rows start at or before jj: a step or two past the
@@ -96,7 +103,9 @@ static inline void key_row(const struct flash_keys* w, uint j, uint* row, float*
     while (lo + 1 < w->count && w->start[lo + 1] <= jj) ++lo;
     const uint blk = w->ids[lo], r = jj - w->start[lo];
     k = lo;
-    if (blk >= w->nb) {  // a block of this chunk (compete)
+    if (blk >= w->nb && STATEFUL != 0) {  // a block of this chunk (compete), in its slot
+      kr = (w->ix[ix_append(w->ix, p->lanes, w->lane, blk - w->nb)] * p->R1 + r) | PAST;
+    } else if (blk >= w->nb) {  // a block of this chunk (compete)
       const uint c = blk - w->nb, fk = c / p->g.tiles, t2 = c - fk * p->g.tiles;
       kr = (w->b * p->Sk + fk * p->g.P + sparse_token(&p->g, t2, r)) * p->Hkv + w->hk;
     } else if (STATEFUL != 0) {  // a slot of the device cache
@@ -129,7 +138,7 @@ static inline void key_row(const struct flash_keys* w, uint j, uint* row, float*
         if (qrow[r] != ~0u) x = q[qrow[r] + dq];                                             \
         if ((K0) + r < nkeys) {                                                              \
           const uint kr = krow[r];                                                           \
-          y = (kr & PAST) != 0 ? pk[(kr & ~PAST) * D4 + dq] : k[kr * D4 + dq];               \
+          y = STATEFUL != 0 || (kr & PAST) != 0 ? pk[(kr & ~PAST) * D4 + dq] : k[kr * D4 + dq]; \
         }                                                                                    \
       }                                                                                      \
       rq[n] = x;                                                                             \
@@ -292,7 +301,7 @@ kernel __attribute__((reqd_work_group_size(NT, 1, 1))) void sparse_flash(
         float4 x = (float4)(0.0f);
         if (e < V4 && k0 + v0 + r < nkeys) {
           const uint kr = krow[v0 + r];
-          x = (kr & PAST) != 0 ? pv[(kr & ~PAST) * DV4 + c] : v[kr * DV4 + c];
+          x = STATEFUL != 0 || (kr & PAST) != 0 ? pv[(kr & ~PAST) * DV4 + c] : v[kr * DV4 + c];
         }
         rv[n] = x;
       }

@@ -1,19 +1,17 @@
 #version 450
 // The device KV cache's append (kernels/sparse_kv_device.h), run by
-// vdrt.PBSAttention / vdrt.HSAttention in the rollout's cache-filling pass:
-// this call's keys and values (the chunk's present_key / present_value)
-// cut into blocks (tile order, as BlockLayout) and written to the slots the
-// owner reserved for them, with each block's mean key and mean value in
-// row R. Rows are summed in block order and divided by their count, as the
-// host cache does. One invocation per (lane, block, dim); nothing outside
-// the cache-filling pass, unless EVERY_PASS: sparse_flash_coopmat reads this
-// chunk's keys from those slots, so they are written before it in every
-// pass (the reserved slots are in no block table until the chunk ends, and
-// the cache-filling pass writes them last). The OpenCL twin is
+// vdrt.PBSAttention / vdrt.HSAttention in every pass before the flash kernel:
+// this call's keys and values (the chunk's present_key / present_value) cut
+// into blocks (tile order, as BlockLayout) and written to the slots the
+// owner reserved for them, with each block's mean key and mean value in row
+// R. The flash kernels read this chunk's keys from there, so that every key
+// comes from the pools; the reserved slots are in no block table until the
+// chunk ends, and the cache-filling pass writes them last. Rows are summed
+// in block order and divided by their count, as the host cache does. One
+// invocation per (lane, block, dim). The OpenCL twin is
 // kernels/opencl/sparse_append.cl.
 #include "common.glsl"
 layout(local_size_x = 256) in;
-layout(constant_id = 0) const uint EVERY_PASS = 0;
 layout(std430, binding = 0) readonly buffer K { float k[]; };
 layout(std430, binding = 1) readonly buffer V { float v[]; };
 layout(std430, binding = 2) readonly buffer IX { uint ix[]; };
@@ -33,7 +31,7 @@ layout(push_constant) uniform Pc {
 
 void main() {
   const uint idx = flat_group() * 256 + gl_LocalInvocationID.x;
-  if (idx >= p.total || (EVERY_PASS == 0 && ix[IX_ACCUMULATE] == 0) || ix[IX_APPEND] != p.blocks) return;
+  if (idx >= p.total || ix[IX_APPEND] != p.blocks) return;
   const uint d = idx % p.dmax;
   const uint j = (idx / p.dmax) % p.blocks;
   const uint lane = idx / (p.dmax * p.blocks);

@@ -15,7 +15,9 @@
 // query rows gathered from the block's tokens and output rows scattered
 // back to them. STATEFUL: cached blocks are slots of the device cache
 // (kernels/sparse_kv_device.h: row r of slot s at row s * R1 + r of the
-// pools, a compressed block's one row at R1 - 1), with their log weights.
+// pools, a compressed block's one row at R1 - 1), with their log weights,
+// and this chunk's keys are read from the slots sparse_append wrote them to
+// before this dispatch (in tile order), so every key comes from the pools.
 // MASS (PBSA's saliency, the cache-filling pass only): once the softmax
 // state is final, a second sweep over the cached keys recomputes their
 // probabilities and writes the mass each selected block received, summed
@@ -85,7 +87,7 @@ void load_qk(uint k0, uint d0) {
       if (qrow[r] != ~0u) x = q[qrow[r] + dq];
       if (k0 + r < nkeys) {
         const uint kr = krow[kh + r];
-        y = (kr & PAST) != 0 ? pk[(kr & ~PAST) * D4 + dq] : k[kr * D4 + dq];
+        y = STATEFUL != 0 || (kr & PAST) != 0 ? pk[(kr & ~PAST) * D4 + dq] : k[kr * D4 + dq];
       }
     }
     rq[n] = x;
@@ -112,7 +114,7 @@ void load_v(uint k0, uint v0) {
     vec4 x = vec4(0.0);
     if (e < V4 && k0 + v0 + r < nkeys) {
       const uint kr = krow[kh + v0 + r];
-      x = (kr & PAST) != 0 ? pv[(kr & ~PAST) * DV4 + c] : v[kr * DV4 + c];
+      x = STATEFUL != 0 || (kr & PAST) != 0 ? pv[(kr & ~PAST) * DV4 + c] : v[kr * DV4 + c];
     }
     rv[n] = x;
   }
@@ -133,13 +135,21 @@ void fill_keys(uint k0) {
   uint kr = 0, k = 0;
   float lw = 0.0;
   if (j < nd) {
-    kr = (b * p.Sk + j) * p.Hkv + hk;
+    if (STATEFUL != 0) {  // this chunk's keys, appended to their slots (tile order)
+      const uint fk = j / p.g.P;
+      uint t, r;
+      sparse_tile_row(p.g, j - fk * p.g.P, t, r);
+      kr = (ix[ix_append(p.lanes, lane, fk * p.g.tiles + t)] * p.R1 + r) | PAST;
+    } else {
+      kr = (b * p.Sk + j) * p.Hkv + hk;
+    }
   } else if (j < nkeys) {
     const SparseKey key =
         sparse_selected_key(p.g, j - nd, ob, stride, count, nb, STATEFUL != 0, p.lanes, lane, p.R1, cursor);
     k = key.k;
     lw = key.lw2;
-    if (key.where == SK_CHUNK) kr = (b * p.Sk + key.row) * p.Hkv + hk;
+    if (key.where == SK_CHUNK && STATEFUL != 0) kr = (ix[ix_append(p.lanes, lane, key.c)] * p.R1 + key.r) | PAST;
+    else if (key.where == SK_CHUNK) kr = (b * p.Sk + key.row) * p.Hkv + hk;
     else if (key.where == SK_SLOT) kr = key.row | PAST;
     else kr = ((b * p.T + key.row) * p.Hkv + hk) | PAST;
   }
