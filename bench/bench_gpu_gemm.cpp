@@ -208,6 +208,9 @@ int main(int argc, char** argv) {
     else add_shape(a);
   }
   if (o.shapes.empty()) o.shapes = {{4680, 1536, 1536}, {4680, 1536, 8960}, {4680, 8960, 1536}};
+  // The GEMM pipelines' compiler statistics (registers, spills) next to their
+  // rates, on Vulkan; VDRT_VULKAN_PIPELINE_STATS=0 turns them off.
+  setenv("VDRT_VULKAN_PIPELINE_STATS", "1", /*overwrite=*/0);
   const bool with_peer = o.peer && o.weights != "f32";
   std::printf("device %s, precision %s, weights %s%s, median of %d runs after %d warm-up\n", o.device.c_str(),
               o.precision.c_str(), o.weights.c_str(), with_peer ? " and the f32-weight peer" : "", o.runs, o.warmup);

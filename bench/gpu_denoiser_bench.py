@@ -26,6 +26,9 @@ import torch
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "models"))
 from tiny_wan import TinyWanConfig, TinyWanDenoiser, denoiser_input_names, denoiser_output_names  # noqa: E402
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import pipeline_stats as pipeline_log  # noqa: E402
+
 
 def wan_config(layers):
     return TinyWanConfig(latent_height=60, latent_width=104, dim=1536, num_heads=12, num_layers=layers,
@@ -107,16 +110,23 @@ def main():
         key = f"vdrt_{device}_{prec}"
         cmd = [a.time_denoiser, path, "--device", device, "--precision", prec, "--past", str(past),
                "--frame-offset", str(a.past_frames), "--runs", str(a.runs)]
+        # time_denoiser turns VDRT_VULKAN_PIPELINE_STATS on: the statistics go into the JSON, not the log.
         p = subprocess.run(cmd, capture_output=True, text=True)
+        pipelines: dict = {}
+        for l in p.stderr.splitlines():
+            pipeline_log.read_line(l, pipelines)
         if p.returncode != 0:
             print(p.stdout, p.stderr, flush=True)
             result[f"{key}_error"] = (p.stderr or p.stdout)[-2000:]
             continue
         line = [l for l in p.stdout.splitlines() if l.startswith("{")][-1]
         r = json.loads(line)
+        if pipelines:
+            r["pipelines"] = pipelines
         result[key] = r
         print(f"vdrt {device} {prec}: {r['median_ms']:.2f} ms ({r['placement']}, copies {r['host_uploads']}+{r['cross_copies']})",
               flush=True)
+    pipeline_log.print_hot([r.get("pipelines") for r in result.values() if isinstance(r, dict)])
     print(json.dumps(result, indent=1))
     if a.json:
         with open(a.json, "w") as f:

@@ -58,7 +58,6 @@ import collections
 import gc
 import json
 import os
-import re
 import shutil
 import signal
 import subprocess
@@ -71,6 +70,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import pipeline_stats as pipeline_log  # noqa: E402
 import rollout_estimate  # noqa: E402
 import rollout_export  # noqa: E402
 import rollout_torch  # noqa: E402
@@ -201,38 +201,19 @@ def vdrt_command(vdrt: str, folder: Path, name: str, a, cfg: TinyWanConfig) -> l
     return cmd
 
 
-PIPELINE_LINE = re.compile(r"vulkan pipeline (\S+): (.*)$")
-HOT_SHADERS = re.compile(r"coopmat|flash|matmul|e4m3")
-
-
-def parse_pipeline_stats(text: str) -> dict:
-    """"CS: Register Count=217, Local Memory Size=..." (VDRT_VULKAN_PIPELINE_STATS) -> {name: value}."""
-    out = {}
-    for part in text.split("; "):
-        for item in part.split(": ", 1)[-1].split(", "):
-            name, _, value = item.partition("=")
-            out[name] = int(value) if value.lstrip("-").isdigit() else value
-    return out
-
-
 def run_vdrt(cmd: list[str], stop_at: float | None, pipeline_stats: bool = False) -> dict:
     """Runs `vdrt generate`; at `stop_at` (perf_counter) sends SIGINT: the report then covers the chunks done.
     With `pipeline_stats` (a Vulkan device) the driver's compiler statistics of every pipeline the run created
     (registers, local and shared memory on NVIDIA) go into the report's "pipelines" instead of the log."""
     print("$ " + " ".join(cmd), flush=True)
-    env = dict(os.environ, VDRT_VULKAN_PIPELINE_STATS="1") if pipeline_stats else None
+    env = dict(os.environ, **pipeline_log.ENV) if pipeline_stats else None
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     log = collections.deque(maxlen=20)  # vdrt's last log lines, for the reason of a failure
     pipelines: dict = {}
 
     def relay():
         for line in proc.stderr:
-            m = PIPELINE_LINE.search(line)
-            if m:
-                pipelines[m.group(1)] = parse_pipeline_stats(m.group(2).strip())
-                continue
-            if "cannot report pipeline statistics" in line:
-                pipelines["unavailable"] = line.strip()
+            if pipeline_log.read_line(line, pipelines):
                 continue
             if not line.startswith("[info] pass "):
                 sys.stderr.write(line)
@@ -357,23 +338,7 @@ def print_table(results: dict) -> None:
     print("FPS: latent frames (video frames = 4x) per second of the rollout's wall time, load excluded; steady: "
           "without chunk 1 (plans, shader compilation); * interrupted (time budget): figures over the chunks done; "
           "CPU nodes: denoiser nodes that ran on the CPU (sparse ops without GPU kernels)")
-    print_pipelines(results)
-
-
-def print_pipelines(results: dict) -> None:
-    """The compiler statistics of the GEMM and attention pipelines the vdrt runs created (the driver's names and
-    values, as reported): occupancy follows from registers and shared memory, spills show as local memory."""
-    seen = {}
-    for r in results.values():
-        for key, stats in (r.get("pipelines") or {}).items():
-            if key == "unavailable" or HOT_SHADERS.search(key.split("/")[0]):
-                seen.setdefault(key, stats)
-    if not seen:
-        return
-    print("pipelines (VDRT_VULKAN_PIPELINE_STATS; shader/bindings,specialization constants):")
-    for key, stats in sorted(seen.items()):
-        text = stats if isinstance(stats, str) else ", ".join(f"{k} {v}" for k, v in stats.items() if k != "Binary Size")
-        print(f"  {key}: {text}")
+    pipeline_log.print_hot([r.get("pipelines") for r in results.values()])
 
 
 def print_estimate(cfg: TinyWanConfig, names: list[str], a) -> dict:

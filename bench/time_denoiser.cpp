@@ -2,12 +2,15 @@
 // inputs made here (a Wan-1.3B-width call has gigabytes of KV cache inputs:
 // too big to ship as .pb files). Links no video code, so it travels to the
 // GPU machine in a small bundle. bench/gpu_denoiser_bench.py drives it.
+// On Vulkan it logs each pipeline's compiler statistics (registers, local
+// and shared memory), which gpu_denoiser_bench.py puts into its JSON.
 //
 //   time_denoiser MODEL.onnx --device vulkan --precision fp16 --past 9360 --runs 10
 #include <algorithm>
 #include <map>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <random>
 
 #include <CLI/CLI.hpp>
@@ -68,6 +71,9 @@ int main(int argc, char** argv) {
   app.add_flag("-v,--verbose", verbose);
   CLI11_PARSE(app, argc, argv);
   spdlog::set_level(verbose ? spdlog::level::debug : spdlog::level::info);
+  // A timing comes with the compiler statistics of the pipelines behind it
+  // (registers, spills: docs/vulkan_backend.md); VDRT_VULKAN_PIPELINE_STATS=0 turns them off.
+  setenv("VDRT_VULKAN_PIPELINE_STATS", "1", /*overwrite=*/0);
   try {
     auto t0 = std::chrono::steady_clock::now();
     std::unique_ptr<Graph> g = load_onnx(model);
