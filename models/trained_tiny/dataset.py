@@ -44,8 +44,30 @@ CONTEXT_SEED = 1000  # class k's context: numpy default_rng(CONTEXT_SEED + k)
 
 NUM_OBJECTS = 3
 MAX_SHOTS = 8
-STAGE_MARGIN = 14.0
+OBJECT_RADIUS = (5.0, 12.0)  # px, drawn uniformly, at object scale 1
+STAGE_MARGIN = 14.0  # px beyond every edge of the frame, at object scale 1
 HELDOUT_SEED = 1_000_003  # held-out clips; training streams use small seeds
+
+
+_object_scale = 1.0
+
+
+def set_object_scale(scale: float) -> None:
+    """Draws and renders objects `scale` times as large from now on (train.py --object-scale; 1: the default).
+
+    Their textures scale with them (stripes are counted across the shape) and so does the stage's
+    margin, so that the largest object still leaves the frame entirely. At 1 every clip is the
+    same as before the option existed. The latents of an 8x8 grid (8 px a cell, 16 px a patch-2
+    token) carry the default objects (5-12 px radius) only as blurred blobs: object_probe.py.
+    """
+    global _object_scale
+    if not scale > 0:
+        raise ValueError(f"object scale must be positive, got {scale}")
+    _object_scale = float(scale)
+
+
+def stage_margin() -> float:
+    return STAGE_MARGIN * _object_scale
 
 
 def class_name(k: int) -> str:
@@ -121,8 +143,8 @@ def sample_clips(num: int, generator: torch.Generator, classes: torch.Tensor | N
         bg_dir=math.pi * u(num, s, 2),
         bg_phase=2 * math.pi * u(num, s, 2, 2),
         obj_active=active,
-        obj_radius=5.0 + 7.0 * u(num, s, n),
-        obj_pos0=-STAGE_MARGIN + (SIZE + 2 * STAGE_MARGIN) * u(num, s, n, 2),
+        obj_radius=_object_scale * (OBJECT_RADIUS[0] + (OBJECT_RADIUS[1] - OBJECT_RADIUS[0]) * u(num, s, n)),
+        obj_pos0=-stage_margin() + (SIZE + 2 * stage_margin()) * u(num, s, n, 2),
         obj_vel=obj_speed[..., None] * torch.stack([obj_heading.cos(), obj_heading.sin()], -1),
         obj_angle0=2 * math.pi * u(num, s, n),
         obj_spin=0.12 * (2 * u(num, s, n) - 1),
@@ -183,7 +205,7 @@ def render(clips: Clips, times: torch.Tensor) -> torch.Tensor:
         image = image + 0.5 * colour[:, :, i + 1] * term[:, :, None]
 
     # Objects in stage coordinates (the frame plus a margin); they bounce at the stage's edges.
-    lo, hi = -STAGE_MARGIN, SIZE + STAGE_MARGIN
+    lo, hi = -stage_margin(), SIZE + stage_margin()
     shape = (clips.cls % len(SHAPES)).view(b, 1, 1, 1)
     pos = _bounce(take(clips.obj_pos0) + take(clips.obj_vel) * tau[..., None, None], lo, hi)  # [B, T, N, 2]
     angle = take(clips.obj_angle0) + take(clips.obj_spin) * tau[..., None]
@@ -227,7 +249,7 @@ def object_tracks(clips: Clips, times: torch.Tensor) -> dict[str, torch.Tensor]:
     rows = torch.arange(len(clips), device=dev)[:, None]
     tau = times - clips.shot_start[rows, shot]
     centre = _bounce(clips.obj_pos0[rows, shot] + clips.obj_vel[rows, shot] * tau[..., None, None],
-                     -STAGE_MARGIN, SIZE + STAGE_MARGIN)
+                     -stage_margin(), SIZE + stage_margin())
     inside = ((centre >= 0) & (centre <= SIZE)).all(-1) & (clips.obj_active[rows, shot] > 0)
     return {"centre": centre, "radius": clips.obj_radius[rows, shot], "shot": shot, "in_frame": inside}
 
@@ -294,7 +316,9 @@ if __name__ == "__main__":
     parser.add_argument("--clips", type=int, default=8)
     parser.add_argument("--frames", type=int, default=48)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--object-scale", type=float, default=1.0, help="set_object_scale")
     args = parser.parse_args()
+    set_object_scale(args.object_scale)
     clips = sample_clips(args.clips, torch.Generator().manual_seed(args.seed))
     t0 = time.perf_counter()
     frames = clip_frames(clips, args.frames)

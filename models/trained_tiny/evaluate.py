@@ -71,6 +71,16 @@ def load_denoiser(folder: Path, device) -> TinyWanDenoiser:
     return model.to(device).eval()
 
 
+def checkpoint_object_scale(folder: Path, files: tuple[str, ...] = ("dit.pt", "autoencoder.pt")) -> float:
+    """The data set's object scale the checkpoint was trained on (the first of `files` there; 1 before
+    train.py had --object-scale)."""
+    for name in files:
+        if (folder / name).exists():
+            args = torch.load(folder / name, map_location="cpu", weights_only=False).get("args") or {}
+            return float(args.get("object_scale") or 1.0)
+    return 1.0
+
+
 def load_sampling(folder: Path) -> Sampling:
     """How vdrt samples the model: the exported denoiser's metadata, else dit.pt's arguments."""
     exported = folder / "pipeline" / "denoiser.onnx"
@@ -383,8 +393,11 @@ def evaluate(
     minute_chunks: int = dataset.MINUTE_CHUNKS,
     vdrt: Path | None = DEFAULT_VDRT,
     profile_chunks: int = 8,
+    object_scale: float | None = None,
 ) -> dict:
+    """object_scale: the held-out clips' (dataset.set_object_scale); None: the checkpoint's."""
     torch.manual_seed(0)
+    dataset.set_object_scale(checkpoint_object_scale(folder) if object_scale is None else object_scale)
     dev = torch.device(device)
     ae = load_autoencoder(folder, dev)
     denoiser = load_denoiser(folder, dev)

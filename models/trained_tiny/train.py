@@ -392,6 +392,9 @@ def parse_args(argv=None):
     p.add_argument("--no-evaluate", action="store_true", help="all: stop after the export (evaluate elsewhere)")
     p.add_argument("--no-export", action="store_true",
                    help="all: stop after training (export and evaluate elsewhere from the checkpoints)")
+    p.add_argument("--object-scale", type=float,
+                   help="objects (and their textures) this many times the default size (dataset.set_object_scale); "
+                        "default: the checkpoint's in --out when the command does not train the autoencoder, else 1")
     p.add_argument("--log-every", type=int, default=100)
     p.add_argument("--save-minutes", type=float, default=1.0, help="DiT checkpoint interval")
     g = p.add_argument_group("autoencoder")
@@ -451,6 +454,14 @@ def main(argv=None) -> None:
         torch.use_deterministic_algorithms(True, warn_only=True)
     torch.set_float32_matmul_precision("high")  # TF32 where autocast leaves fp32 (a GPU run)
     args.out.mkdir(parents=True, exist_ok=True)
+    if args.object_scale is None:
+        from evaluate import checkpoint_object_scale
+
+        trains_autoencoder = args.command in ("all", "autoencoder")
+        # `dit` follows the autoencoder it encodes with; export and evaluate the DiT's data.
+        files = ("autoencoder.pt",) if args.command == "dit" else ("dit.pt", "autoencoder.pt")
+        args.object_scale = 1.0 if trains_autoencoder else checkpoint_object_scale(args.out, files)
+    dataset.set_object_scale(args.object_scale)
     start = time.perf_counter()
     name = torch.cuda.get_device_name() if device.type == "cuda" else "cpu"
     log(f"device {device} ({name}), torch {torch.__version__}")
@@ -465,7 +476,7 @@ def main(argv=None) -> None:
         from evaluate import evaluate
 
         evaluate(args.out, args.device, args.eval_clips, args.minute_rollouts, args.minute_chunks, args.vdrt,
-                 args.profile_chunks)
+                 args.profile_chunks, args.object_scale)
     if args.command == "estimate":
         run_estimate(args)
     (args.out / f"{args.command}_args.json").write_text(
