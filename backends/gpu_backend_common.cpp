@@ -1,5 +1,7 @@
 #include "backends/gpu_backend_common.h"
 
+#include <cstdlib>
+
 #include "backends/gpu_tuning.h"
 
 namespace vdrt::gpu {
@@ -28,6 +30,11 @@ Program plan(const std::string& api, const Node& node, int64_t opset, const std:
   } catch (const Error& e) {
     throw e.with_site(site);
   }
+}
+
+bool poison_new_buffers() {
+  const char* v = std::getenv("VDRT_GPU_POISON");
+  return v && *v && std::string(v) != "0";
 }
 
 bool accepts_state(const Backend& backend, const Node& node, const OpState& state, const DeviceCaps& caps) {

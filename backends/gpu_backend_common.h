@@ -28,6 +28,12 @@ Program plan(const std::string& api, const Node& node, int64_t opset, const std:
 // `backend`'s memory, on a node kernels/gpu plans.
 bool accepts_state(const Backend& backend, const Node& node, const OpState& state, const DeviceCaps& caps);
 
+// VDRT_GPU_POISON=1 (debugging): every buffer a GPU backend allocates starts
+// filled with kPoisonWord, a quiet NaN, so that a kernel reading entries no
+// one wrote shows NaN instead of the zeros fresh memory often holds.
+constexpr uint32_t kPoisonWord = 0x7FC00000u;
+bool poison_new_buffers();
+
 // One device of a GPU backend, as the driver reports it.
 struct DeviceDescription {
   std::string name, kind, summary, driver;

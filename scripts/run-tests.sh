@@ -23,12 +23,16 @@
 #                        device) is an error; 0: skips are allowed
 #   VK_DRIVER_FILES / VK_ICD_FILENAMES   left alone when set; otherwise the
 #                        Vulkan loader is pointed at Mesa lavapipe (see below)
+#   VDRT_GPU_POISON      1 (default): every GPU buffer starts as NaNs, so a
+#                        kernel that reads entries no one wrote fails its test
+#                        instead of passing on zeroed memory; 0: off
 set -uo pipefail   # no -e: every suite runs and is counted, and the summary is always printed
 cd "$(dirname "$0")/.."
 source scripts/common.sh
 jobs=$(nproc)
 
 export VDRT_REQUIRE_GPU="${VDRT_REQUIRE_GPU:-1}"
+export VDRT_GPU_POISON="${VDRT_GPU_POISON:-1}"
 
 scripts/install-deps.sh || { echo "run-tests: error: scripts/install-deps.sh failed; nothing was built or tested" >&2; exit 1; }
 

@@ -119,6 +119,11 @@ class OpenCLBackend final : public Backend {
     if (rc != CL_SUCCESS)
       throw OutOfMemory("OpenCL: cannot allocate " + std::to_string(bytes >> 20) + " MiB on " + dev_.name + ": " +
                         error_name(rc));
+    if (poison_ && bytes >= 4) {
+      const cl_uint word = gpu::kPoisonWord;
+      check(clEnqueueFillBuffer(queue_, m, &word, sizeof(word), 0, bytes / 4 * 4, 0, nullptr, nullptr),
+            "clEnqueueFillBuffer");
+    }
     return std::make_unique<OpenCLBuffer>(*this, m, bytes);
   }
 
@@ -311,6 +316,7 @@ class OpenCLBackend final : public Backend {
   DeviceInfo info_;
   cl_context context_ = nullptr;
   cl_command_queue queue_ = nullptr;
+  const bool poison_ = gpu::poison_new_buffers();
   std::unique_ptr<ProgramCache> programs_;
   std::list<std::vector<unsigned char>> staged_;  // host copies of uploads still in flight
   size_t staged_bytes_ = 0;

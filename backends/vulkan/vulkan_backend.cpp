@@ -84,7 +84,9 @@ class VulkanBackend final : public Backend {
   bool supports(const Node& node) const override { return gpu::plans(node, caps_); }
 
   std::unique_ptr<Buffer> allocate(size_t bytes) override {
-    return std::make_unique<VulkanBuffer>(*this, device_pool_.allocate(bytes));
+    auto b = std::make_unique<VulkanBuffer>(*this, device_pool_.allocate(bytes));
+    if (poison_ && bytes >= 4) stream_.fill(range(*b, 0, bytes / 4 * 4, true), gpu::kPoisonWord);
+    return b;
   }
 
   void upload(Buffer& dst, size_t offset, const void* src, size_t bytes) override {
@@ -235,6 +237,7 @@ class VulkanBackend final : public Backend {
   Stream stream_;
   gpu::DeviceCaps caps_;
   DeviceInfo info_;
+  const bool poison_ = gpu::poison_new_buffers();
   std::vector<Allocation> retired_;  // released buffers the GPU may still use
   size_t retired_bytes_ = 0;
 };

@@ -178,10 +178,10 @@ void Stream::upload(const BoundRange& dst, const void* src) {
   }
 }
 
-void Stream::fill_zero(const BoundRange& dst) {
+void Stream::fill(const BoundRange& dst, uint32_t word) {
   VkCommandBuffer cmd = current();
   hazard_check({dst});
-  device_.api().vkCmdFillBuffer(cmd, dst.buffer, dst.offset, (dst.size + 3) / 4 * 4, 0);
+  device_.api().vkCmdFillBuffer(cmd, dst.buffer, dst.offset, (dst.size + 3) / 4 * 4, word);
 }
 
 void Stream::copy(const BoundRange& src, const BoundRange& dst) {

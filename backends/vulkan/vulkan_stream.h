@@ -33,7 +33,8 @@ class Stream {
   void upload(const BoundRange& dst, const void* src);
   // Waits for everything recorded so far, then copies a device range to the host.
   void download(const BoundRange& src, void* dst);
-  void fill_zero(const BoundRange& dst);
+  // Fills a device range with a 32-bit word, in stream order.
+  void fill(const BoundRange& dst, uint32_t word);
   void copy(const BoundRange& src, const BoundRange& dst);  // in stream order
   void submit();  // sends what is recorded; does not wait
   void wait();    // submits and waits for all work
