@@ -300,8 +300,8 @@ Program build_sparse(const KernelArgs& a, SparseMethod method) {
   if (!stateful) return prog;
 
   // The device cache's work in the cache-filling pass (each shader does
-  // nothing in the other passes): PBSA's masses per lane block, this
-  // chunk's blocks into their slots, the pooled_refresh importance.
+  // nothing in the other passes): PBSA's masses per lane block, the
+  // pooled_refresh importance.
   if (mass) {
     // A PBSA lane holds at most its window, this chunk's blocks and its memory.
     const int64_t cap_max = (p.window_frames + s.F) * s.tiles + p.memory_blocks;

@@ -67,5 +67,17 @@ static inline uint ix_append(global const uint* ix, uint lanes, uint lane, uint 
 static inline uint ix_candidate(global const uint* ix, uint lanes, uint lane, uint k) {
   return IX_HEADER + lanes + lanes * (ix[IX_CAP] * IX_ENTRY + ix[IX_APPEND]) + lane * ix[IX_CANDIDATE_CAP] + k;
 }
+// The pool row of row r of this chunk's block c, and of this chunk's key j
+// in tile order (sparse_common.glsl's ix_appended_row, ix_chunk_key_row).
+static inline uint ix_appended_row(global const uint* ix, uint lanes, uint lane, uint R1, uint c, uint r) {
+  return ix[ix_append(ix, lanes, lane, c)] * R1 + r;
+}
+static inline uint ix_chunk_key_row(constant const struct sparse_geom* g, global const uint* ix, uint lanes, uint lane,
+                                    uint R1, uint j) {
+  const uint fk = j / g->P;
+  uint t, r;
+  sparse_tile_row(g, j - fk * g->P, &t, &r);
+  return ix_appended_row(ix, lanes, lane, R1, fk * g->tiles + t, r);
+}
 
 #endif

@@ -87,14 +87,8 @@ static inline void key_row(const struct flash_keys* w, uint j, uint* row, float*
   uint kr = 0, k = 0;
   float l = 0.0f;
   if (j < w->nd) {
-    if (STATEFUL != 0) {  // this chunk's keys, appended to their slots (tile order)
-      const uint fk = j / p->g.P;
-      uint t, r;
-      sparse_tile_row(&p->g, j - fk * p->g.P, &t, &r);
-      kr = (w->ix[ix_append(w->ix, p->lanes, w->lane, fk * p->g.tiles + t)] * p->R1 + r) | PAST;
-    } else {
-      kr = (w->b * p->Sk + j) * p->Hkv + w->hk;
-    }
+    kr = STATEFUL != 0 ? ix_chunk_key_row(&p->g, w->ix, p->lanes, w->lane, p->R1, j) | PAST
+                       : (w->b * p->Sk + j) * p->Hkv + w->hk;
   } else if (j < w->nkeys) {
     const uint jj = j - w->nd;
     // The last block whose rows start at or before jj: a step or two past the
@@ -104,7 +98,7 @@ static inline void key_row(const struct flash_keys* w, uint j, uint* row, float*
     const uint blk = w->ids[lo], r = jj - w->start[lo];
     k = lo;
     if (blk >= w->nb && STATEFUL != 0) {  // a block of this chunk (compete), in its slot
-      kr = (w->ix[ix_append(w->ix, p->lanes, w->lane, blk - w->nb)] * p->R1 + r) | PAST;
+      kr = ix_appended_row(w->ix, p->lanes, w->lane, p->R1, blk - w->nb, r) | PAST;
     } else if (blk >= w->nb) {  // a block of this chunk (compete)
       const uint c = blk - w->nb, fk = c / p->g.tiles, t2 = c - fk * p->g.tiles;
       kr = (w->b * p->Sk + fk * p->g.P + sparse_token(&p->g, t2, r)) * p->Hkv + w->hk;

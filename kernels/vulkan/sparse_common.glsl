@@ -65,6 +65,17 @@ uint ix_append(uint lanes, uint lane, uint j) {
 uint ix_candidate(uint lanes, uint lane, uint k) {
   return IX_HEADER + lanes + lanes * (ix[IX_CAP] * IX_ENTRY + ix[IX_APPEND]) + lane * ix[IX_CANDIDATE_CAP] + k;
 }
+// The pool row of row r of this chunk's block c: the slot reserved for the
+// block, which sparse_append fills in every pass before the flash kernels.
+uint ix_appended_row(uint lanes, uint lane, uint R1, uint c, uint r) { return ix[ix_append(lanes, lane, c)] * R1 + r; }
+// The pool row of this chunk's key j, the chunk's keys taken in tile order
+// (the order sparse_append writes them in; attention does not depend on it).
+uint ix_chunk_key_row(SparseGeom g, uint lanes, uint lane, uint R1, uint j) {
+  const uint fk = j / g.P;
+  uint t, r;
+  sparse_tile_row(g, j - fk * g.P, t, r);
+  return ix_appended_row(lanes, lane, R1, fk * g.tiles + t, r);
+}
 #endif
 
 #ifdef SPARSE_KEYS
@@ -73,15 +84,14 @@ uint ix_candidate(uint lanes, uint lane, uint k) {
 // offsets), for shaders that declare `uint sel[]` (and, STATEFUL, the
 // index). `cursor` is a selection index at or before the row's block: the
 // caller's, moved forward (rows are visited in increasing order).
-const uint SK_CHUNK = 0;  // row: token of this chunk (compete)
+const uint SK_CHUNK = 0;  // row: token of this chunk (compete, without a device cache)
 const uint SK_PAST = 1;   // row: token of past_key/past_value
-const uint SK_SLOT = 2;   // row: row of the device cache's pools
+const uint SK_SLOT = 2;   // row: row of the device cache's pools (this chunk's blocks too)
 struct SparseKey {
   uint where;  // SK_*
   uint row;
   float lw2;   // log weight of the block (a compressed block's), log2 units
   uint k;      // selection index of the block
-  uint c, r;   // SK_CHUNK: the chunk's block and the row inside it
 };
 
 SparseKey sparse_selected_key(SparseGeom g, uint jj, uint ob, uint stride, uint count, uint nb, bool stateful,
@@ -93,13 +103,13 @@ SparseKey sparse_selected_key(SparseGeom g, uint jj, uint ob, uint stride, uint 
   SparseKey key;
   key.k = lo;
   key.lw2 = 0.0;
-  key.c = key.r = 0;
-  if (blk >= nb) {  // a block of this chunk (compete)
+  if (blk >= nb && stateful) {  // a block of this chunk (compete), in its reserved slot
+    key.where = SK_SLOT;
+    key.row = ix_appended_row(lanes, lane, R1, blk - nb, r);
+  } else if (blk >= nb) {  // a block of this chunk (compete)
     const uint c = blk - nb, fk = c / g.tiles, t2 = c - fk * g.tiles;
     key.where = SK_CHUNK;
     key.row = fk * g.P + sparse_token(g, t2, r);
-    key.c = c;
-    key.r = r;
   } else if (stateful) {  // a slot of the device cache
     const uint e = ix_entry(lanes, lane, blk), slot = ix[e];
     key.where = SK_SLOT;

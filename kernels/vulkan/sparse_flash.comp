@@ -135,21 +135,13 @@ void fill_keys(uint k0) {
   uint kr = 0, k = 0;
   float lw = 0.0;
   if (j < nd) {
-    if (STATEFUL != 0) {  // this chunk's keys, appended to their slots (tile order)
-      const uint fk = j / p.g.P;
-      uint t, r;
-      sparse_tile_row(p.g, j - fk * p.g.P, t, r);
-      kr = (ix[ix_append(p.lanes, lane, fk * p.g.tiles + t)] * p.R1 + r) | PAST;
-    } else {
-      kr = (b * p.Sk + j) * p.Hkv + hk;
-    }
+    kr = STATEFUL != 0 ? ix_chunk_key_row(p.g, p.lanes, lane, p.R1, j) | PAST : (b * p.Sk + j) * p.Hkv + hk;
   } else if (j < nkeys) {
     const SparseKey key =
         sparse_selected_key(p.g, j - nd, ob, stride, count, nb, STATEFUL != 0, p.lanes, lane, p.R1, cursor);
     k = key.k;
     lw = key.lw2;
-    if (key.where == SK_CHUNK && STATEFUL != 0) kr = (ix[ix_append(p.lanes, lane, key.c)] * p.R1 + key.r) | PAST;
-    else if (key.where == SK_CHUNK) kr = (b * p.Sk + key.row) * p.Hkv + hk;
+    if (key.where == SK_CHUNK) kr = (b * p.Sk + key.row) * p.Hkv + hk;
     else if (key.where == SK_SLOT) kr = key.row | PAST;
     else kr = ((b * p.T + key.row) * p.Hkv + hk) | PAST;
   }

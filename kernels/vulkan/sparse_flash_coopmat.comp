@@ -81,7 +81,7 @@ bool begin_group() {
   scale_log2 = p.scale * 1.4426950408889634;
   past_rows = lane * (p.T + p.Sk);  // this lane's first row in k16 / v16
   chunk_rows = past_rows + p.T;
-  pad_row = STATEFUL != 0 ? ix[ix_append(p.lanes, lane, 0)] * p.R1 : past_rows;
+  pad_row = STATEFUL != 0 ? ix_appended_row(p.lanes, lane, p.R1, 0, 0) : past_rows;
   cursor = 0;
   const uint tid = gl_LocalInvocationID.x;
   if (tid < BQ) qrow[tid] = sparse_query_row(s, tid, D4);
@@ -99,9 +99,6 @@ uvec4 q8(uint r, uint c) {
 
 uint out_row(uint r) { return qrow[r] == ~0u ? ~0u : qrow[r] * 4; }
 
-// STATEFUL: the pool row of row r of this chunk's block c (its reserved slot).
-uint appended_row(uint c, uint r) { return ix[ix_append(p.lanes, lane, c)] * p.R1 + r; }
-
 // Tile k0's key rows, by invocations 0 .. BK - 1.
 void key_rows(uint k0) {
   const uint tid = gl_LocalInvocationID.x;
@@ -110,20 +107,13 @@ void key_rows(uint k0) {
   uint kr = pad_row, k = 0;
   float lw = 0.0;
   if (j < nd) {
-    if (STATEFUL != 0) {
-      const uint fk = j / p.g.P;
-      uint t, r;
-      sparse_tile_row(p.g, j - fk * p.g.P, t, r);
-      kr = appended_row(fk * p.g.tiles + t, r);
-    } else {
-      kr = chunk_rows + j;
-    }
+    kr = STATEFUL != 0 ? ix_chunk_key_row(p.g, p.lanes, lane, p.R1, j) : chunk_rows + j;
   } else if (j < nkeys) {
     const SparseKey key =
         sparse_selected_key(p.g, j - nd, ob, stride, count, nb, STATEFUL != 0, p.lanes, lane, p.R1, cursor);
     k = key.k;
     lw = key.lw2;
-    if (key.where == SK_CHUNK) kr = STATEFUL != 0 ? appended_row(key.c, key.r) : chunk_rows + key.row;
+    if (key.where == SK_CHUNK) kr = chunk_rows + key.row;
     else if (key.where == SK_SLOT) kr = key.row;
     else kr = past_rows + key.row;
   }
