@@ -32,10 +32,12 @@ Program plan(const std::string& api, const Node& node, int64_t opset, const std:
   }
 }
 
-bool poison_new_buffers() {
-  const char* v = std::getenv("VDRT_GPU_POISON");
+bool env_on(const char* name) {
+  const char* v = std::getenv(name);
   return v && *v && std::string(v) != "0";
 }
+
+bool poison_new_buffers() { return env_on("VDRT_GPU_POISON"); }
 
 bool accepts_state(const Backend& backend, const Node& node, const OpState& state, const DeviceCaps& caps) {
   const auto* ds = dynamic_cast<const DeviceOpState*>(&state);

@@ -28,6 +28,9 @@ Program plan(const std::string& api, const Node& node, int64_t opset, const std:
 // `backend`'s memory, on a node kernels/gpu plans.
 bool accepts_state(const Backend& backend, const Node& node, const OpState& state, const DeviceCaps& caps);
 
+// Whether environment switch `name` is on: set, and neither empty nor "0".
+bool env_on(const char* name);
+
 // VDRT_GPU_POISON=1 (debugging): every buffer a GPU backend allocates starts
 // filled with kPoisonWord, a quiet NaN, so that a kernel reading entries no
 // one wrote shows NaN instead of the zeros fresh memory often holds.

@@ -62,11 +62,6 @@ gpu::DeviceDescription describe(const DeviceEntry& d) {
   return gpu::DeviceDescription{d.name, d.kind, d.summary(), d.driver_version, d.global_mem_bytes, d.caps};
 }
 
-bool env_on(const char* name) {
-  const char* v = std::getenv(name);
-  return v && *v && std::string(v) != "0";
-}
-
 class OpenCLBackend final : public Backend {
  public:
   OpenCLBackend(const DeviceEntry& dev, int index, const std::string& precision) : dev_(dev) {
@@ -82,7 +77,7 @@ class OpenCLBackend final : public Backend {
     cl_context_properties props[] = {CL_CONTEXT_PLATFORM, reinterpret_cast<cl_context_properties>(dev.platform), 0};
     context_ = clCreateContext(props, 1, &dev_.device, nullptr, nullptr, &rc);
     check(rc, "clCreateContext on " + dev.name);
-    profile_ = env_on("VDRT_OPENCL_PROFILE");
+    profile_ = gpu::env_on("VDRT_OPENCL_PROFILE");
     queue_ = clCreateCommandQueue(context_, dev_.device, profile_ ? CL_QUEUE_PROFILING_ENABLE : 0, &rc);
     if (rc != CL_SUCCESS) clReleaseContext(context_);
     check(rc, "clCreateCommandQueue on " + dev.name);

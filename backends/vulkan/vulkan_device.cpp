@@ -6,6 +6,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "backends/gpu_backend_common.h"
 #include "graph/error.h"
 
 namespace vdrt::vulkan {
@@ -18,11 +19,6 @@ void check(VkResult r, const char* what) {
 }
 
 namespace {
-
-bool env_on(const char* name) {
-  const char* v = std::getenv(name);
-  return v && *v && std::string(v) != "0";
-}
 
 const char* component_name(VkComponentTypeNV t) {
   switch (t) {
@@ -130,7 +126,7 @@ PhysicalDeviceInfo describe(const Api& api, VkPhysicalDevice pd) {
     }
     // Drivers over-report cooperative matrices on some vendors: the fast path
     // is used on NVIDIA only (measured there), and can be switched off.
-    if (d.vendor_id != 0x10DE || env_on("VDRT_VULKAN_NO_COOPMAT") || !c.fp16 || c.subgroup_size != 32)
+    if (d.vendor_id != 0x10DE || gpu::env_on("VDRT_VULKAN_NO_COOPMAT") || !c.fp16 || c.subgroup_size != 32)
       c.coopmat_f16_16x16x16 = false;
   }
   return d;
@@ -204,9 +200,9 @@ Device::Device(const PhysicalDeviceInfo& info) : info_(info) {
   }
   VkPhysicalDevicePipelineExecutablePropertiesFeaturesKHR fexec{
       VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PIPELINE_EXECUTABLE_PROPERTIES_FEATURES_KHR};
-  if (env_on("VDRT_VULKAN_PIPELINE_STATS") && !info_.pipeline_statistics) {
+  if (gpu::env_on("VDRT_VULKAN_PIPELINE_STATS") && !info_.pipeline_statistics) {
     spdlog::warn("vulkan: {} cannot report pipeline statistics (no VK_KHR_pipeline_executable_properties)", info_.name);
-  } else if (env_on("VDRT_VULKAN_PIPELINE_STATS")) {
+  } else if (gpu::env_on("VDRT_VULKAN_PIPELINE_STATS")) {
     exts.push_back(VK_KHR_PIPELINE_EXECUTABLE_PROPERTIES_EXTENSION_NAME);
     fexec.pipelineExecutableInfo = VK_TRUE;
     fexec.pNext = f12.pNext;
