@@ -34,6 +34,7 @@
 // flash kernel's MASS sweep) and sparse_importance (pooled_refresh), which
 // do nothing in other passes.
 #include <algorithm>
+#include <cstdlib>
 #include <limits>
 #include <string>
 
@@ -285,7 +286,10 @@ Program build_sparse(const KernelArgs& a, SparseMethod method) {
     VDRT_CHECK(pick_flash(u32(s.D), u32(s.Dv), a.caps, &fc),
                "GPU sparse attention: head dims " + std::to_string(s.D) + "/" + std::to_string(s.Dv) +
                    " need more shared memory than the device has");
-    flash.shader = "sparse_flash";
+    // VDRT_VK_SPARSE_FP32=old (Vulkan only, for an A/B on the H200 in one
+    // build): sparse_flash_v0, the output loop that kept acc[] in local memory.
+    const char* fp32 = std::getenv("VDRT_VK_SPARSE_FP32");
+    flash.shader = fp32 && std::string(fp32) == "old" ? "sparse_flash_v0" : "sparse_flash";
     flash.spec = {u32(s.D), u32(s.Dv), fc.dc, fc.vk, compete ? 0u : 1u, stateful ? 1u : 0u, mass ? 1u : 0u};
     flash.args = {in(0), s.Sk > 0 ? in(1) : in(0), s.Sk > 0 ? in(2) : in(0), pk, pv, selected, out(0), index, mass_out};
     flash.writes = {false, false, false, false, false, false, true, false, true};

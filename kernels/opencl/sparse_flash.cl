@@ -404,24 +404,27 @@ kernel __attribute__((reqd_work_group_size(NT, 1, 1))) void sparse_flash(
     if (tid == 0 && cur != ~0u && write) mass[mbase + cur] = acc_mass;
   }
 
+  // No `continue` in this unrolled loop (sparse_flash.comp: with one, the
+  // H200's Vulkan compiler kept acc[] in local memory).
 #pragma unroll
   for (uint i = 0; i < 4; ++i) {
     const uint row = ty + 16 * i;
-    if (qrow[row] == ~0u) continue;
-    const float inv = linv[i];
-    const uint ob4 = ((b * p->S + f * p->g.P + sparse_token(&p->g, t, r0 + row)) * p->Hq + h) * DV4;
-    if (VEC) {
+    if (qrow[row] != ~0u) {
+      const float inv = linv[i];
+      const uint ob4 = ((b * p->S + f * p->g.P + sparse_token(&p->g, t, r0 + row)) * p->Hq + h) * DV4;
+      if (VEC) {
 #pragma unroll
-      for (uint c4 = 0; c4 < NC / 4; ++c4)
-        o[ob4 + tx + 16 * c4] = (float4)(acc[i * NC + 4 * c4 + 0], acc[i * NC + 4 * c4 + 1], acc[i * NC + 4 * c4 + 2],
-                                         acc[i * NC + 4 * c4 + 3]) *
-                                inv;
-    } else {
-      global float* of = (global float*)o;
+        for (uint c4 = 0; c4 < NC / 4; ++c4)
+          o[ob4 + tx + 16 * c4] = (float4)(acc[i * NC + 4 * c4 + 0], acc[i * NC + 4 * c4 + 1],
+                                           acc[i * NC + 4 * c4 + 2], acc[i * NC + 4 * c4 + 3]) *
+                                  inv;
+      } else {
+        global float* of = (global float*)o;
 #pragma unroll
-      for (uint c = 0; c < NC; ++c) {
-        const uint col = tx + 16 * c;
-        if (col < DV) of[ob4 * 4 + col] = acc[i * NC + c] * inv;
+        for (uint c = 0; c < NC; ++c) {
+          const uint col = tx + 16 * c;
+          if (col < DV) of[ob4 * 4 + col] = acc[i * NC + c] * inv;
+        }
       }
     }
   }

@@ -77,7 +77,7 @@ uint tid, nkeys, nd, nb, count, ob, stride, lane, b, hk;
 uint cursor;  // fill_keys: a selection index at or before this invocation's next key's block
 uint kh;      // the half of krow / klw / ksel holding the current tile's rows
 
-void load_qk(uint k0, uint d0) {
+void load_qk(uint d0) {
   [[unroll]] for (uint n = 0; n < NQK; ++n) {
     const uint e = tid + n * NT;
     const uint r = e / (DC / 4), c = e - r * (DC / 4);
@@ -85,10 +85,8 @@ void load_qk(uint k0, uint d0) {
     vec4 x = vec4(0.0), y = vec4(0.0);
     if (e < BQ * (DC / 4)) {
       if (qrow[r] != ~0u) x = q[qrow[r] + dq];
-      if (k0 + r < nkeys) {
-        const uint kr = krow[kh + r];
-        y = STATEFUL != 0 || (kr & PAST) != 0 ? pk[(kr & ~PAST) * D4 + dq] : k[kr * D4 + dq];
-      }
+      const uint kr = krow[kh + r];  // past the end: the last key's row (fill_keys)
+      y = STATEFUL != 0 || (kr & PAST) != 0 ? pk[(kr & ~PAST) * D4 + dq] : k[kr * D4 + dq];
     }
     rq[n] = x;
     rk[n] = y;
@@ -107,12 +105,12 @@ void store_qk() {
 }
 
 // Values of tile keys v0 .. v0 + VK - 1 into rv.
-void load_v(uint k0, uint v0) {
+void load_v(uint v0) {
   [[unroll]] for (uint n = 0; n < NVL; ++n) {
     const uint e = tid + n * NT;
     const uint r = e / DV4, c = e - r * DV4;
     vec4 x = vec4(0.0);
-    if (e < V4 && k0 + v0 + r < nkeys) {
+    if (e < V4) {
       const uint kr = krow[kh + v0 + r];
       x = STATEFUL != 0 || (kr & PAST) != 0 ? pv[(kr & ~PAST) * DV4 + c] : v[kr * DV4 + c];
     }
@@ -128,10 +126,12 @@ void store_v() {
 }
 
 // The rows of tile keys k0 .. k0 + 63 into half (k0 / BK) & 1 of krow / klw
-// / ksel: this chunk's keys in order, then the selected blocks' rows.
+// / ksel: this chunk's keys in order, then the selected blocks' rows. Keys
+// past the end take the last key's row, so the loads need no bounds test
+// (docs/gpu_kernels.md); the softmax and MASS drop them by index.
 void fill_keys(uint k0) {
   if (tid >= BK) return;
-  const uint j = k0 + tid, at = ((k0 / BK) & 1) * BK + tid;
+  const uint j = min(k0 + tid, nkeys - 1), at = ((k0 / BK) & 1) * BK + tid;
   uint kr = 0, k = 0;
   float lw = 0.0;
   if (j < nd) {
@@ -161,7 +161,7 @@ void tile_scores(uint k0, bool ahead) {
   const uint tx = tid % 16, ty = tid / 16;
   [[unroll]] for (uint x = 0; x < 16; ++x) s[x] = 0.0;
   for (uint d0 = 0; d0 < D; d0 += DC) {
-    load_qk(k0, d0);
+    load_qk(d0);
     barrier();  // previous chunk (or the previous tile's V chunk) consumed
     store_qk();
     if (ahead && d0 == 0 && k0 + BK < nkeys) fill_keys(k0 + BK);
@@ -242,8 +242,10 @@ void main() {
 
     // O += P V, V staged VK keys at a time in the Q/K chunk area.
     for (uint v0 = 0; v0 < BK; v0 += VK) {
-      load_v(k0, v0);
-      barrier();  // previous V chunk consumed; P written
+      load_v(v0);
+      // The first V chunk overwrites the Q/K chunks, last read before the
+      // softmax's barrier; P is visible after the next one.
+      if (v0 > 0) barrier();  // previous V chunk consumed
       store_v();
       barrier();
       for (uint kk = 0; kk < VK; kk += 4) {
@@ -325,20 +327,31 @@ void main() {
     if (tid == 0 && cur != ~0u) mass[mbase + cur] = acc_mass;
   }
 
+  // No `continue` in this loop: with one, the H200's driver gave the shader
+  // 144 bytes of local memory an invocation (VDRT_VULKAN_PIPELINE_STATS),
+  // the size of acc[] and linv[], the arrays the loop indexes by i: left
+  // rolled, it puts them in memory, and every FMA of O += P V with them.
   [[unroll]] for (uint i = 0; i < 4; ++i) {
     const uint row = ty + 16 * i;
+#ifdef OUTPUT_LOOP_CONTINUE  // sparse_flash_v0: the loop as it was, for an A/B on the H200 (VDRT_VK_SPARSE_FP32=old)
     if (qrow[row] == ~0u) continue;
-    const float inv = linv[i];
-    const uint ob4 = sparse_query_row(sg, row, DV4);
-    if (VEC) {
-      [[unroll]] for (uint w = 0; w < NC / 4; ++w)
-        o[ob4 + tx + 16 * w] = vec4(acc[i * NC + 4 * w + 0], acc[i * NC + 4 * w + 1], acc[i * NC + 4 * w + 2],
-                                    acc[i * NC + 4 * w + 3]) * inv;
-    } else {
-      [[unroll]] for (uint c = 0; c < NC; ++c) {
-        const uint col = tx + 16 * c;
-        if (col < DV) o[ob4 + col / 4][col % 4] = acc[i * NC + c] * inv;
+#else
+    if (qrow[row] != ~0u) {
+#endif
+      const float inv = linv[i];
+      const uint ob4 = sparse_query_row(sg, row, DV4);
+      if (VEC) {
+        [[unroll]] for (uint w = 0; w < NC / 4; ++w)
+          o[ob4 + tx + 16 * w] = vec4(acc[i * NC + 4 * w + 0], acc[i * NC + 4 * w + 1], acc[i * NC + 4 * w + 2],
+                                      acc[i * NC + 4 * w + 3]) * inv;
+      } else {
+        [[unroll]] for (uint c = 0; c < NC; ++c) {
+          const uint col = tx + 16 * c;
+          if (col < DV) o[ob4 + col / 4][col % 4] = acc[i * NC + c] * inv;
+        }
       }
+#ifndef OUTPUT_LOOP_CONTINUE
     }
+#endif
   }
 }

@@ -6,7 +6,7 @@
 // sinks, keep_frames/keep_near, one stage), top_blocks, current_chunk =
 // compete, 2-D tiles (ragged at the edges) and 1-D token blocks (a short
 // last block, blocks of more than 64 rows), grouped-query heads, D != Dv,
-// head dim 128, batch 2, no or empty past, and more candidates than the
+// head dims 64 and 128 with several key tiles, batch 2, no or empty past, and more candidates than the
 // selection ranks in shared memory (its radix select). Sparse cases also check on the CPU that
 // the selection dropped something (the output differs from dense
 // attention), so a case cannot pass by selecting everything.
@@ -65,6 +65,22 @@ const std::vector<SparseCase>& cases() {
     {  // Head dim 128 (vec4 value columns), 4 x 4 tiles.
       SparseCase c{"PbsaD128", tiles(pbsa, 4, 8, 4, 4)};
       c.params.top_k = 2;
+      c.d = c.dv = 128;
+      add(c);
+    }
+    {  // Head dim 64, GQA 4 / 2, 4 x 3 tiles of a 6 x 10 grid (blocks of 12, 6, 4 and 2
+       // rows): about 220 keys a query, so several key tiles, the last one ragged.
+      SparseCase c{"PbsaD64GqaRaggedKeys", tiles(pbsa, 6, 10, 4, 3)};
+      c.params.top_k = 13;
+      c.frames = 2, c.past_frames = 5, c.hq = 4, c.hkv = 2;
+      c.d = c.dv = 64;
+      add(c);
+    }
+    {  // Head dim 128, GQA 4 / 2, blocks of 80 and 20 tokens: two work groups for a
+       // block of 80 (the second with 16 rows), key tiles that split blocks.
+      SparseCase c{"PbsaD128GqaBlocksOf80", tokens(pbsa, 10, 10, 80)};
+      c.params.top_k = 3;
+      c.past_frames = 4, c.hq = 4, c.hkv = 2;
       c.d = c.dv = 128;
       add(c);
     }
