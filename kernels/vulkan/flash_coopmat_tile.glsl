@@ -180,22 +180,27 @@ void main() {
       if (PREFETCH != 0 && k0 + BK < nkeys) fetch(k0 + BK);
     }
 
-    // S strip = Q K^T, one 16 x 16 block of keys at a time.
-    [[unroll]] for (uint jb = 0; jb < BK / 16; ++jb) {
-      fcoopmatNV<32, gl_ScopeSubgroup, 16, 16> s = fcoopmatNV<32, gl_ScopeSubgroup, 16, 16>(0.0);
+    // S strip = Q K^T: one accumulator per 16 keys, the head dim outermost,
+    // so consecutive multiply-adds are independent (a chain over the head dim
+    // would leave each waiting on the previous one's latency).
+    {
+      fcoopmatNV<32, gl_ScopeSubgroup, 16, 16> s[BK / 16];
+      [[unroll]] for (uint jb = 0; jb < BK / 16; ++jb) s[jb] = fcoopmatNV<32, gl_ScopeSubgroup, 16, 16>(0.0);
       [[unroll]] for (uint db = 0; db < NDB; ++db) {
-        fcoopmatNV<16, gl_ScopeSubgroup, 16, 16> kt;
+        [[unroll]] for (uint jb = 0; jb < BK / 16; ++jb) {
+          fcoopmatNV<16, gl_ScopeSubgroup, 16, 16> kt;
 #ifdef FA_KV_CONTIGUOUS
-        if (KG == 0)
-          coopMatLoadNV(kt, KVs, (jb * 16) * KST8 + db * 2, KST8, true);  // (d, key) = Ks[key][d]
-        else
-          coopMatLoadNV(kt, k16, (kv_row0 + k0 + jb * 16) * D8 + db * 2, D8, true);
+          if (KG == 0)
+            coopMatLoadNV(kt, KVs, (jb * 16) * KST8 + db * 2, KST8, true);  // (d, key) = Ks[key][d]
+          else
+            coopMatLoadNV(kt, k16, (kv_row0 + k0 + jb * 16) * D8 + db * 2, D8, true);
 #else
-        coopMatLoadNV(kt, KVs, (jb * 16) * KST8 + db * 2, KST8, true);
+          coopMatLoadNV(kt, KVs, (jb * 16) * KST8 + db * 2, KST8, true);
 #endif
-        s = coopMatMulAddNV(qa[db], kt, s);
+          s[jb] = coopMatMulAddNV(qa[db], kt, s[jb]);
+        }
       }
-      coopMatStoreNV(s, Ss, sreg + jb * 16, SST, false);
+      [[unroll]] for (uint jb = 0; jb < BK / 16; ++jb) coopMatStoreNV(s[jb], Ss, sreg + jb * 16, SST, false);
     }
     subgroupMemoryBarrierShared();
     subgroupBarrier();
@@ -279,14 +284,17 @@ void main() {
         KVs[j * KST8 + c] = key8(k0, j, c);
       }
       barrier();
-      [[unroll]] for (uint jb = 0; jb < BK / 16; ++jb) {
-        fcoopmatNV<32, gl_ScopeSubgroup, 16, 16> s = fcoopmatNV<32, gl_ScopeSubgroup, 16, 16>(0.0);
+      {
+        fcoopmatNV<32, gl_ScopeSubgroup, 16, 16> s[BK / 16];
+        [[unroll]] for (uint jb = 0; jb < BK / 16; ++jb) s[jb] = fcoopmatNV<32, gl_ScopeSubgroup, 16, 16>(0.0);
         [[unroll]] for (uint db = 0; db < NDB; ++db) {
-          fcoopmatNV<16, gl_ScopeSubgroup, 16, 16> kt;
-          coopMatLoadNV(kt, KVs, (jb * 16) * KST8 + db * 2, KST8, true);
-          s = coopMatMulAddNV(qa[db], kt, s);
+          [[unroll]] for (uint jb = 0; jb < BK / 16; ++jb) {
+            fcoopmatNV<16, gl_ScopeSubgroup, 16, 16> kt;
+            coopMatLoadNV(kt, KVs, (jb * 16) * KST8 + db * 2, KST8, true);
+            s[jb] = coopMatMulAddNV(qa[db], kt, s[jb]);
+          }
         }
-        coopMatStoreNV(s, Ss, sreg + jb * 16, SST, false);
+        [[unroll]] for (uint jb = 0; jb < BK / 16; ++jb) coopMatStoreNV(s[jb], Ss, sreg + jb * 16, SST, false);
       }
       subgroupMemoryBarrierShared();
       subgroupBarrier();
