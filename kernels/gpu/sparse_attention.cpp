@@ -34,7 +34,6 @@
 // flash kernel's MASS sweep) and sparse_importance (pooled_refresh), which
 // do nothing in other passes.
 #include <algorithm>
-#include <cstdlib>
 #include <limits>
 #include <string>
 
@@ -91,9 +90,9 @@ bool pick_flash(uint32_t d, uint32_t dv, const DeviceCaps& caps, FlashConfig* ou
 // ahead; nullptr where it does not apply or fit.
 const FlashCoopmatConfig* sparse_coopmat(int64_t d, int64_t dv, const DeviceCaps& caps) {
   static const FlashCoopmatConfig config{128, 32, 0, 1};
-  // Beyond the tile loop's own: query rows, two tiles' key rows, log weights
+  // Beyond the tile loop's own: query rows, three tiles' key rows, log weights
   // and selection indices, a tile's masses.
-  const size_t extra = 4 * (size_t(config.query_rows()) + 6 * config.bk + config.bk);
+  const size_t extra = 4 * (size_t(config.query_rows()) + 9 * config.bk + config.bk);
   if (!flash_coopmat_applies(caps, d, dv) || config.shared_bytes(uint32_t(d)) + extra > caps.max_shared_bytes)
     return nullptr;
   return &config;
@@ -286,10 +285,7 @@ Program build_sparse(const KernelArgs& a, SparseMethod method) {
     VDRT_CHECK(pick_flash(u32(s.D), u32(s.Dv), a.caps, &fc),
                "GPU sparse attention: head dims " + std::to_string(s.D) + "/" + std::to_string(s.Dv) +
                    " need more shared memory than the device has");
-    // VDRT_VK_SPARSE_FP32=old (Vulkan only, for an A/B on the H200 in one
-    // build): sparse_flash_v0, the output loop that kept acc[] in local memory.
-    const char* fp32 = std::getenv("VDRT_VK_SPARSE_FP32");
-    flash.shader = fp32 && std::string(fp32) == "old" ? "sparse_flash_v0" : "sparse_flash";
+    flash.shader = "sparse_flash";
     flash.spec = {u32(s.D), u32(s.Dv), fc.dc, fc.vk, compete ? 0u : 1u, stateful ? 1u : 0u, mass ? 1u : 0u};
     flash.args = {in(0), s.Sk > 0 ? in(1) : in(0), s.Sk > 0 ? in(2) : in(0), pk, pv, selected, out(0), index, mass_out};
     flash.writes = {false, false, false, false, false, false, true, false, true};

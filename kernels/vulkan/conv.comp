@@ -105,15 +105,17 @@ void main() {
     barrier();
   }
 
+  // An if, not a continue: see docs/gpu_kernels.md (acc[] stays in registers).
   [[unroll]] for (uint i = 0; i < TM; ++i) {
     uint m = m0 + tm * TM + i;
-    if (m >= p.mg) continue;
-    uint ch = g * p.mg + m;
-    float bv = HAS_BIAS == 1 ? bias[ch] : 0.0;
-    uint ybase = (img * M + ch) * O;
-    [[unroll]] for (uint j = 0; j < TN; ++j) {
-      uint oo = o0 + tn + j * NT;
-      if (oo < O) y[ybase + oo] = acc[i][j] + bv;
+    if (m < p.mg) {
+      uint ch = g * p.mg + m;
+      float bv = HAS_BIAS == 1 ? bias[ch] : 0.0;
+      uint ybase = (img * M + ch) * O;
+      [[unroll]] for (uint j = 0; j < TN; ++j) {
+        uint oo = o0 + tn + j * NT;
+        if (oo < O) y[ybase + oo] = acc[i][j] + bv;
+      }
     }
   }
 }

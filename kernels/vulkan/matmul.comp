@@ -142,15 +142,16 @@ void main() {
     }
   }
 
+  // Ifs, not breaks: see docs/gpu_kernels.md (acc[] stays in registers).
   [[unroll]] for (uint i = 0; i < TM; ++i) {
     uint gm = m0 + ty + i * TY;
-    if (gm >= p.M) break;
     [[unroll]] for (uint j = 0; j < TN; ++j) {
       uint gn = n0 + tx + j * TX;
-      if (gn >= p.N) break;
-      float v = p.alpha * acc[i * TN + j];
-      if (HAS_C) v += p.beta * c[gm * p.scm + gn * p.scn];
-      y[yoff + gm * p.N + gn] = v;
+      if (gm < p.M && gn < p.N) {
+        float v = p.alpha * acc[i * TN + j];
+        if (HAS_C) v += p.beta * c[gm * p.scm + gn * p.scn];
+        y[yoff + gm * p.N + gn] = v;
+      }
     }
   }
 }

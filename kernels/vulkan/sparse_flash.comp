@@ -327,17 +327,13 @@ void main() {
     if (tid == 0 && cur != ~0u) mass[mbase + cur] = acc_mass;
   }
 
-  // No `continue` in this loop: with one, the H200's driver gave the shader
-  // 144 bytes of local memory an invocation (VDRT_VULKAN_PIPELINE_STATS),
-  // the size of acc[] and linv[], the arrays the loop indexes by i: left
-  // rolled, it puts them in memory, and every FMA of O += P V with them.
+  // No `continue` in this loop (docs/gpu_kernels.md): with one, the H200's
+  // driver left it rolled and put acc[] and linv[], the arrays it indexes by
+  // i, in local memory (144 bytes an invocation), and every FMA of O += P V
+  // with them: the kernel ran 5.2x slower.
   [[unroll]] for (uint i = 0; i < 4; ++i) {
     const uint row = ty + 16 * i;
-#ifdef OUTPUT_LOOP_CONTINUE  // sparse_flash_v0: the loop as it was, for an A/B on the H200 (VDRT_VK_SPARSE_FP32=old)
-    if (qrow[row] == ~0u) continue;
-#else
     if (qrow[row] != ~0u) {
-#endif
       const float inv = linv[i];
       const uint ob4 = sparse_query_row(sg, row, DV4);
       if (VEC) {
@@ -350,8 +346,6 @@ void main() {
           if (col < DV) o[ob4 + col / 4][col % 4] = acc[i * NC + c] * inv;
         }
       }
-#ifndef OUTPUT_LOOP_CONTINUE
     }
-#endif
   }
 }
