@@ -37,9 +37,11 @@
 //                      GLOBAL_KV may read fragments from;
 //   FA_KEY_TABLE       key rows are prepared per tile by
 //                      void key_rows(uint k0) (every invocation calls it;
-//                      tile k0's rows kept in buffer (k0 / BK) & 1, written
-//                      between two barriers while the other buffer's tile
-//                      is staged), with float key_bias(uint k0, uint j),
+//                      tile k0's rows kept in buffer (k0 / BK) % 3, written
+//                      two tiles ahead, after the barrier that ends a
+//                      tile's staging, so the search's global loads overlap
+//                      the other subgroups' multiplies instead of holding
+//                      up a barrier), with float key_bias(uint k0, uint j),
 //                      log2 units added to the key's score; GLOBAL_KV 0;
 //   FA_Q_SHARED        query rows come from uvec4 q8(uint r, uint c) (halves
 //                      8c .. 8c + 7 of row r, zeros where there is none),
@@ -159,25 +161,26 @@ void main() {
 
 #ifdef FA_KEY_TABLE
   key_rows(0);
+  if (BK < nkeys) key_rows(BK);
   barrier();
 #endif
   if (PREFETCH != 0 && (KG == 0 || VG == 0)) fetch(0);
   for (uint k0 = 0; k0 < nkeys; k0 += BK) {
     if (KG == 0 || VG == 0) {
       if (PREFETCH == 0) fetch(k0);
-      barrier();  // previous tile consumed (and the next tile's key rows written)
+      barrier();  // previous tile consumed (and the next tile's key rows visible)
       [[unroll]] for (uint i = 0; i < PER; ++i) {
         const uint e = tid + i * NT, j = e / D8, c = e - j * D8;
         if (KG == 0) KVs[j * KST8 + c] = kr[i];
         if (VG == 0) KVs[(VROW + j) * KST8 + c] = vr[i];
       }
-#ifdef FA_KEY_TABLE
-      // The next tile's rows, into the buffer the previous tile's were in
-      // (read before the barrier above), visible after the next one.
-      if (k0 + BK < nkeys) key_rows(k0 + BK);
-#endif
       barrier();
       if (PREFETCH != 0 && k0 + BK < nkeys) fetch(k0 + BK);
+#ifdef FA_KEY_TABLE
+      // The rows of the tile after next, into the buffer of the previous
+      // tile (whose scores and loads all ended before the first barrier).
+      if (k0 + 2 * BK < nkeys) key_rows(k0 + 2 * BK);
+#endif
     }
 
     // S strip = Q K^T: one accumulator per 16 keys, the head dim outermost,

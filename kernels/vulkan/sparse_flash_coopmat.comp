@@ -12,7 +12,7 @@
 //   * query rows are gathered from the block's tokens (f32, rounded to f16
 //     in shared memory once per group) and output rows scattered back;
 //   * key rows of each tile of BK come from a table in shared memory,
-//     written one tile ahead by the first BK invocations (block search by
+//     written two tiles ahead by the first BK invocations (block search by
 //     sparse_selected_key), and every key row of a call lives in ONE buffer,
 //     so that staging a tile is a plain load, not a choice between buffers
 //     (a per-key choice between the chunk's copies and the pools cost a
@@ -62,9 +62,9 @@ layout(std430, binding = 8) readonly buffer PV32 { vec4 pv32[]; };    // STATEFU
 
 const uint D4 = D / 4;
 shared uint qrow[BQ];           // vec4 index of query row r in q (and o / 4), ~0u past the block
-shared uint krow[2 * BK];       // two tiles' key rows, tile k0 in half (k0 / BK) & 1
-shared float klw[2 * BK];       // their log weights, log2 units
-shared uint ksel[2 * BK];       // their selection index (MASS)
+shared uint krow[3 * BK];       // three tiles' key rows, tile k0 at kbuf(k0)
+shared float klw[3 * BK];       // their log weights, log2 units
+shared uint ksel[3 * BK];       // their selection index (MASS)
 shared float kmass[BK];         // MASS: the tile's per-key masses
 
 uint grp, b, hk, lane, stride, nb, count, ob, nd, cursor, chunk_rows, past_rows;
@@ -99,11 +99,13 @@ uvec4 q8(uint r, uint c) {
 
 uint out_row(uint r) { return qrow[r] == ~0u ? ~0u : qrow[r] * 4; }
 
+uint kbuf(uint k0) { return ((k0 / BK) % 3) * BK; }
+
 // Tile k0's key rows, by invocations 0 .. BK - 1.
 void key_rows(uint k0) {
   const uint tid = gl_LocalInvocationID.x;
   if (tid >= BK) return;
-  const uint j = k0 + tid, at = ((k0 / BK) & 1) * BK + tid;
+  const uint j = k0 + tid, at = kbuf(k0) + tid;
   uint kr = pad_row, k = 0;
   float lw = 0.0;
   if (j < nd) {
@@ -122,16 +124,16 @@ void key_rows(uint k0) {
   ksel[at] = k;
 }
 
-float key_bias(uint k0, uint j) { return klw[((k0 / BK) & 1) * BK + j]; }
+float key_bias(uint k0, uint j) { return klw[kbuf(k0) + j]; }
 
 uvec4 key8(uint k0, uint j, uint c) {
-  const uint r = krow[((k0 / BK) & 1) * BK + j];
+  const uint r = krow[kbuf(k0) + j];
   if (STATEFUL != 0) return pack8(pk32[r * D4 + 2 * c], pk32[r * D4 + 2 * c + 1]);
   return k16[r * D8 + c];
 }
 
 uvec4 value8(uint k0, uint j, uint c) {
-  const uint r = krow[((k0 / BK) & 1) * BK + j];
+  const uint r = krow[kbuf(k0) + j];
   if (STATEFUL != 0) return pack8(pv32[r * D4 + 2 * c], pv32[r * D4 + 2 * c + 1]);
   return v16[r * D8 + c];
 }
@@ -151,7 +153,7 @@ void key_mass(uint k0, uint j, float m) { kmass[j] = m; }
 // masses up block by block.
 void mass_tile(uint k0) {
   if (gl_LocalInvocationID.x != 0) return;
-  const uint half_ = ((k0 / BK) & 1) * BK;
+  const uint half_ = kbuf(k0);
   for (uint kk = 0; kk < BK && k0 + kk < nkeys; ++kk) {
     if (ksel[half_ + kk] != cur_block) {
       if (cur_block != ~0u) mass[grp * stride + cur_block] = cur_mass;
