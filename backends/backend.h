@@ -97,6 +97,9 @@ class Backend {
   // reads, e.g. a KV cache; see Session::bind_state). The Session runs a
   // node whose state its backend cannot read on the CPU fallback.
   virtual bool accepts_state(const Node& node, const OpState& state) const { return false; }
+  // Whether the sparse ops' device KV cache (runtime/device_block_kv_cache.h)
+  // on this backend keeps its key / value pools as packed f16.
+  virtual bool half_kv_pools() const { return false; }
   // The same for a node that reads runtime state (OpSchema::runtime_state,
   // bound through Session::bind_state). Backends without stateful kernels
   // keep this default, which refuses a bound state.

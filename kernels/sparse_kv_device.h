@@ -12,7 +12,9 @@
 //   kKeys      [slots, R + 1, D] float   R = BlockLayout::max_tile_tokens();
 //   kValues    [slots, R + 1, Dv] float  row R holds the block's mean key /
 //                                        mean value (a compressed block is
-//                                        that one row)
+//                                        that one row); with half pools
+//                                        (gpu::sparse_half_pools) f16, two a
+//                                        word (packHalf2x16 order)
 //   kIndex     uint words, below; uploaded by the owner
 //   kScores    [query blocks, stride] float      scratch of sparse_score
 //   kSelect    [query blocks, 2 stride + 2] uint scratch of sparse_select
@@ -20,6 +22,10 @@
 //   kLaneMass  [lanes, cap] float                masses per lane block, read back by the owner
 //   kPooledQ   [query blocks, D] float           mean queries of the cache-filling pass
 //   kImportance [lanes, candidate cap] float     pooled_refresh importance, read back
+//   kMeanKeys  [slots, D] float          half pools only: each block's mean
+//                                        key in f32, which scoring and
+//                                        pooled_refresh read, so that the
+//                                        selection is the host cache's
 // with stride = cap + this chunk's blocks per lane (current_chunk = compete)
 // and query groups = query blocks * work groups per query block.
 //
@@ -42,6 +48,7 @@ enum StateBuffer : uint32_t {
   kLaneMass,
   kPooledQ,
   kImportance,
+  kMeanKeys,
   kBufferCount
 };
 

@@ -16,7 +16,7 @@ DeviceBlockKvCache::DeviceBlockKvCache(Backend& backend, int64_t batch, int64_t 
                                        int64_t chunk_frames, int64_t key_dim, int64_t value_dim,
                                        SparseAttentionParams params, CachePolicy frame_policy)
     : backend_(backend), batch_(batch), heads_(kv_heads), dk_(key_dim), dv_(value_dim), params_(std::move(params)),
-      frame_policy_(frame_policy) {
+      frame_policy_(frame_policy), half_(backend.half_kv_pools()) {
   VDRT_CHECK(batch > 0 && kv_heads > 0 && query_heads > 0 && query_heads % kv_heads == 0 && chunk_frames > 0 &&
                  key_dim > 0 && value_dim > 0,
              "a device block KV cache needs positive batch, heads (query heads a multiple of KV heads), chunk frames "
@@ -41,8 +41,10 @@ DeviceBlockKvCache::DeviceBlockKvCache(Backend& backend, int64_t batch, int64_t 
 
 DeviceBlockKvCache::~DeviceBlockKvCache() = default;
 
+// A block's rows and its mean key (kept in f32 for scoring either way), as
+// BlockKvCache counts them.
 size_t DeviceBlockKvCache::block_bytes(const Block& b) const {
-  return (static_cast<size_t>(b.rows) * (dk_ + dv_) + dk_) * sizeof(float);
+  return static_cast<size_t>(b.rows) * (dk_ + dv_) * (half_ ? 2 : sizeof(float)) + dk_ * sizeof(float);
 }
 
 size_t DeviceBlockKvCache::bytes() const {
@@ -97,9 +99,10 @@ void DeviceBlockKvCache::ensure(uint32_t buffer, size_t bytes) {
 void DeviceBlockKvCache::ensure_slots(size_t count) {
   if (free_.size() >= count) return;
   const size_t grown = std::max(slots_ + count - free_.size(), slots_ + slots_ / 2);
-  const size_t r1 = static_cast<size_t>(rows_max_ + 1);
-  for (uint32_t b : {uint32_t(kKeys), uint32_t(kValues)}) {
-    const size_t row = (b == kKeys ? dk_ : dv_) * sizeof(float) * r1;
+  const size_t r1 = static_cast<size_t>(rows_max_ + 1), element = half_ ? 2 : sizeof(float);
+  for (uint32_t b : {uint32_t(kKeys), uint32_t(kValues), uint32_t(kMeanKeys)}) {
+    if (b == kMeanKeys && !half_) continue;
+    const size_t row = b == kMeanKeys ? dk_ * sizeof(float) : (b == kKeys ? dk_ : dv_) * element * r1;
     std::unique_ptr<Buffer> next = backend_.allocate(grown * row);
     if (buffers_[b] && slots_ > 0) backend_.copy(*buffers_[b], 0, *next, 0, slots_ * row);
     buffers_[b] = std::move(next);

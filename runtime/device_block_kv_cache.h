@@ -57,6 +57,9 @@ class DeviceBlockKvCache final : public DeviceOpState, public SparseLayerCache {
   // Saliency of a lane's blocks, window then memory (BlockKvCache::saliency).
   std::vector<double> saliency(int64_t batch, int64_t kv_head) const;
   size_t device_bytes() const;  // the pools and scratch allocated on the device
+  // Key / value pools of packed f16 (Backend::half_kv_pools), each block's
+  // mean key also kept in f32 for scoring; else f32 pools.
+  bool half_pools() const { return half_; }
 
   // DeviceOpState
   const Backend& device() const override { return backend_; }
@@ -89,7 +92,7 @@ class DeviceBlockKvCache final : public DeviceOpState, public SparseLayerCache {
   SparseAttentionParams params_;
   CachePolicy frame_policy_;
   int64_t lanes_, tiles_, rows_max_, chunk_frames_, query_blocks_, query_groups_, chunk_blocks_;
-  bool mass_ = false, refresh_ = false;
+  bool mass_ = false, refresh_ = false, half_ = false;
   std::vector<Lane> lanes_state_;
   std::vector<uint32_t> free_;  // free slots (a stack)
   size_t slots_ = 0;            // slots in the pools

@@ -115,6 +115,8 @@ class VulkanBackend final : public Backend {
     return gpu::accepts_state(*this, node, state, caps_);
   }
 
+  bool half_kv_pools() const override { return gpu::sparse_half_pools(caps_); }
+
   std::unique_ptr<VulkanCompiledOp> build(const Node& node, int64_t opset, const std::vector<TensorDesc>& inputs,
                                           const std::vector<TensorDesc>& outputs,
                                           const std::vector<const Tensor*>& known, bool stateful) {

@@ -107,6 +107,7 @@ PhysicalDeviceInfo describe(const Api& api, VkPhysicalDevice pd) {
   c.max_groups_y = p.limits.maxComputeWorkGroupCount[1];
   c.max_groups_z = p.limits.maxComputeWorkGroupCount[2];
   c.fp16 = f12.shaderFloat16 && f11.storageBuffer16BitAccess;
+  c.half_kv_pools = true;
   c.min_storage_offset_alignment = p.limits.minStorageBufferOffsetAlignment;
   c.max_storage_range = p.limits.maxStorageBufferRange;
 

@@ -39,6 +39,10 @@ struct DeviceCaps {
   uint64_t max_storage_range = 1u << 27;
   bool fp16 = false;                 // fp16 arithmetic and 16-bit storage (Vulkan shaderFloat16, OpenCL cl_khr_fp16)
   bool coopmat_f16_16x16x16 = false; // Vulkan NV cooperative matrices, f16 x f16 -> f32, used
+  // The sparse kernels can keep a device KV cache's key / value pools as
+  // packed f16 (Vulkan: packHalf2x16 words, no 16-bit storage needed); see
+  // sparse_half_pools.
+  bool half_kv_pools = false;
   // Session precision: "fp32" runs every op in fp32; "fp16" lets matmul,
   // conv and attention multiply in fp16 (fp32 accumulation) where supported.
   std::string precision = "fp32";
@@ -46,6 +50,12 @@ struct DeviceCaps {
   // its tuning file, backends/gpu_tuning.h); zeros: chosen by shape.
   MatmulTile matmul_tile;
 };
+
+// Whether a device KV cache of the sparse ops (kernels/sparse_kv_device.h)
+// keeps its key / value pools as packed f16 on this device: fp16 sessions
+// where the kernels support it. Halves the cache's memory; the kernels round
+// keys and values to f16 in these sessions anyway.
+inline bool sparse_half_pools(const DeviceCaps& caps) { return caps.half_kv_pools && caps.precision == "fp16"; }
 
 struct TensorInfo {
   DType dtype = DType::Undefined;  // Undefined: an absent optional tensor

@@ -171,6 +171,12 @@ Program build_sparse(const KernelArgs& a, SparseMethod method) {
   const bool pbsa = method == SparseMethod::Pbsa;
   const bool mass = stateful && pbsa && p.memory_rank == SparseAttentionParams::MemoryRank::Accumulated;
   const bool refresh = stateful && pbsa && p.memory_rank == SparseAttentionParams::MemoryRank::PooledRefresh;
+  // The device cache's pools hold f16 (DeviceBlockKvCache::half_pools asks
+  // the backend, which answers with the same rule); the mean keys that
+  // scoring reads are then in their own f32 buffer. Spec constant HALF,
+  // appended where it is 1 (its default is 0).
+  const bool half = stateful && sparse_half_pools(a.caps);
+  const Arg mean_keys = state(half ? sparse_device::kMeanKeys : sparse_device::kKeys);
   const int64_t nall = s.nb + s.nc, cap = std::max<int64_t>(nall, 1);
   const SelectConfig sc = pick_select(a.caps);
   VDRT_CHECK(pbsa || s.nb / s.tiles <= sc.maxf,
@@ -204,7 +210,8 @@ Program build_sparse(const KernelArgs& a, SparseMethod method) {
   Dispatch score;
   score.shader = "sparse_score";
   score.spec = {u32(s.D), stateful ? 1u : 0u, refresh ? 1u : 0u};
-  score.args = {in(0), stateful ? state(sparse_device::kKeys) : scratch(0), scratch(1), scores,
+  if (half) score.spec.push_back(1);
+  score.args = {in(0), stateful ? mean_keys : scratch(0), scratch(1), scores,
                 refresh ? state(sparse_device::kPooledQ) : scores, index};
   score.writes = {false, false, false, true, refresh, false};
   push_geometry(score, layout);
@@ -249,14 +256,21 @@ Program build_sparse(const KernelArgs& a, SparseMethod method) {
   // reserved for their blocks in every pass, before the flash kernels, which
   // then read every key from the pools (one buffer: no per-key choice).
   if (stateful && s.Sk > 0) {
-    const int64_t blocks = s.Sk / s.P * s.tiles, dmax = std::max(s.D, s.Dv), total = s.lanes() * blocks * dmax;
+    // One invocation per (lane, block, dim), or pair of dims with half pools.
+    const int64_t blocks = s.Sk / s.P * s.tiles, dims = std::max(s.D, s.Dv) / (half ? 2 : 1);
+    const int64_t total = s.lanes() * blocks * dims;
     Dispatch append;
     append.shader = "sparse_append";
     append.args = {in(1), in(2), index, state(sparse_device::kKeys), state(sparse_device::kValues)};
     append.writes = {false, false, false, true, true};
+    if (a.caps.half_kv_pools) {  // Vulkan's shader declares the f32 mean keys (written with half pools)
+      if (half) append.spec = {1};
+      append.args.push_back(mean_keys);
+      append.writes.push_back(half);
+    }
     push_geometry(append, layout);
     append.u32(u32(s.Sk)).u32(u32(s.Hkv)).u32(u32(s.D)).u32(u32(s.Dv)).u32(u32(blocks)).u32(lanes).u32(r1);
-    append.u32(u32(dmax)).u32(u32(total));
+    append.u32(u32(dims)).u32(u32(total));
     set_groups_1d(append, uint64_t(total), 256, a.caps);
     prog.dispatches.push_back(append);
   }
@@ -276,6 +290,7 @@ Program build_sparse(const KernelArgs& a, SparseMethod method) {
                                          s.B, s.Hkv, rows, s.T, s.Sk, d, 4 + i, a.caps));
     flash.shader = d == 64 ? "sparse_flash_coopmat_d64" : "sparse_flash_coopmat";
     flash.spec = {cm->bk, cm->nt, cm->global_kv, cm->prefetch, compete ? 0u : 1u, stateful ? 1u : 0u, mass ? 1u : 0u};
+    if (half) flash.spec.push_back(1);
     flash.args = {in(0), scratch(4), scratch(5), selected, out(0), index, mass_out, stateful ? pk : in(0),
                   stateful ? pv : in(0)};
     flash.writes = {false, false, false, false, true, false, true, false, false};
@@ -287,6 +302,7 @@ Program build_sparse(const KernelArgs& a, SparseMethod method) {
                    " need more shared memory than the device has");
     flash.shader = "sparse_flash";
     flash.spec = {u32(s.D), u32(s.Dv), fc.dc, fc.vk, compete ? 0u : 1u, stateful ? 1u : 0u, mass ? 1u : 0u};
+    if (half) flash.spec.push_back(1);
     flash.args = {in(0), s.Sk > 0 ? in(1) : in(0), s.Sk > 0 ? in(2) : in(0), pk, pv, selected, out(0), index, mass_out};
     flash.writes = {false, false, false, false, false, false, true, false, true};
     flash.variant = "dc" + std::to_string(fc.dc);
@@ -318,7 +334,8 @@ Program build_sparse(const KernelArgs& a, SparseMethod method) {
     Dispatch imp;
     imp.shader = "sparse_importance";
     imp.spec = {u32(s.D), kImportanceCandidates};
-    imp.args = {index, state(sparse_device::kPooledQ), state(sparse_device::kKeys), state(sparse_device::kImportance)};
+    if (half) imp.spec.push_back(1);
+    imp.args = {index, state(sparse_device::kPooledQ), mean_keys, state(sparse_device::kImportance)};
     imp.writes = {false, false, false, true};
     imp.u32(lanes).u32(u32(s.Hq)).u32(u32(s.Hkv)).u32(u32(s.F)).u32(u32(s.tiles)).u32(u32(s.group)).u32(r1);
     imp.f32(p.scale);

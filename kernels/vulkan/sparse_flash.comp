@@ -32,6 +32,7 @@ layout(constant_id = 3) const uint VK = 32;   // keys per staged V chunk (divide
 layout(constant_id = 4) const uint DENSE = 1; // 1: this chunk's keys first, all of them
 layout(constant_id = 5) const uint STATEFUL = 0;  // 1: cached blocks are device cache slots
 layout(constant_id = 6) const uint MASS = 0;      // 1: masses of the selected blocks when accumulating
+layout(constant_id = 7) const uint HALF = 0;      // 1 (STATEFUL): the pools hold packed f16
 const uint BQ = 64, BK = 64, NT = 256;
 const uint RS4 = (DC + 4) / 4;               // Q/K chunk row stride in vec4s (skewed)
 const uint KOFF = BQ * RS4;                  // K chunk offset in A4
@@ -51,6 +52,8 @@ layout(std430, binding = 1) readonly buffer K { vec4 k[]; };
 layout(std430, binding = 2) readonly buffer V { vec4 v[]; };
 layout(std430, binding = 3) readonly buffer PK { vec4 pk[]; };
 layout(std430, binding = 4) readonly buffer PV { vec4 pv[]; };
+layout(std430, binding = 3) readonly buffer PKH { uvec2 pkh[]; };  // HALF: 4 halves per vec4 of pk
+layout(std430, binding = 4) readonly buffer PVH { uvec2 pvh[]; };
 layout(std430, binding = 5) readonly buffer Sel { uint sel[]; };
 layout(std430, binding = 6) writeonly buffer O { vec4 o[]; };
 layout(std430, binding = 7) readonly buffer IX { uint ix[]; };     // STATEFUL: the cache's index
@@ -77,6 +80,10 @@ uint tid, nkeys, nd, nb, count, ob, stride, lane, b, hk;
 uint cursor;  // fill_keys: a selection index at or before this invocation's next key's block
 uint kh;      // the half of krow / klw / ksel holding the current tile's rows
 
+vec4 unpack4(uvec2 w) { return vec4(unpackHalf2x16(w.x), unpackHalf2x16(w.y)); }
+vec4 pool_key4(uint i) { return HALF != 0 ? unpack4(pkh[i]) : pk[i]; }
+vec4 pool_value4(uint i) { return HALF != 0 ? unpack4(pvh[i]) : pv[i]; }
+
 void load_qk(uint d0) {
   [[unroll]] for (uint n = 0; n < NQK; ++n) {
     const uint e = tid + n * NT;
@@ -86,7 +93,7 @@ void load_qk(uint d0) {
     if (e < BQ * (DC / 4)) {
       if (qrow[r] != ~0u) x = q[qrow[r] + dq];
       const uint kr = krow[kh + r];  // past the end: the last key's row (fill_keys)
-      y = STATEFUL != 0 || (kr & PAST) != 0 ? pk[(kr & ~PAST) * D4 + dq] : k[kr * D4 + dq];
+      y = STATEFUL != 0 || (kr & PAST) != 0 ? pool_key4((kr & ~PAST) * D4 + dq) : k[kr * D4 + dq];
     }
     rq[n] = x;
     rk[n] = y;
@@ -112,7 +119,7 @@ void load_v(uint v0) {
     vec4 x = vec4(0.0);
     if (e < V4) {
       const uint kr = krow[kh + v0 + r];
-      x = STATEFUL != 0 || (kr & PAST) != 0 ? pv[(kr & ~PAST) * DV4 + c] : v[kr * DV4 + c];
+      x = STATEFUL != 0 || (kr & PAST) != 0 ? pool_value4((kr & ~PAST) * DV4 + c) : v[kr * DV4 + c];
     }
     rv[n] = x;
   }

@@ -19,8 +19,9 @@
 //     third of the kernel's time on the H200):
 //       - without a device cache, an f16 copy [B, Hkv, T + Sk, D] of
 //         past_key then this chunk's keys (flash_attention_f16_rows);
-//       - STATEFUL, the device cache's f32 pools (kernels/sparse_kv_device.h),
-//         rounded to f16 as they are staged: sparse_append writes this
+//       - STATEFUL, the device cache's pools (kernels/sparse_kv_device.h):
+//         f32 rounded to f16 as they are staged, or with HALF f16 that
+//         sparse_append rounded the same way: sparse_append writes this
 //         chunk's keys into the slots reserved for its blocks in every pass
 //         before this dispatch, so this chunk's keys are read there too (in
 //         tile order: attention does not depend on the keys' order);
@@ -40,6 +41,7 @@
 layout(constant_id = 4) const uint DENSE = 1;     // 1: this chunk's keys first, all of them
 layout(constant_id = 5) const uint STATEFUL = 0;  // 1: cached blocks are device cache slots
 layout(constant_id = 6) const uint MASS = 0;      // 1: masses of the selected blocks when accumulating
+layout(constant_id = 7) const uint HALF = 0;      // 1 (STATEFUL): the pools hold packed f16, staged as they are
 
 layout(std430, binding = 0) readonly buffer Q { vec4 q[]; };          // [B, S, Hq, D] f32
 layout(std430, binding = 1) readonly buffer K16 { uvec4 k16[]; };     // f16 [B, Hkv, T + Sk, D]: past, this chunk
@@ -50,6 +52,8 @@ layout(std430, binding = 5) readonly buffer IX { uint ix[]; };        // STATEFU
 layout(std430, binding = 6) writeonly buffer MS { float mass[]; };    // MASS: [query groups, stride]
 layout(std430, binding = 7) readonly buffer PK32 { vec4 pk32[]; };    // STATEFUL: key pool f32 [slots * R1, D]
 layout(std430, binding = 8) readonly buffer PV32 { vec4 pv32[]; };    // STATEFUL: value pool
+layout(std430, binding = 7) readonly buffer PK16 { uvec4 pk16[]; };   // HALF: key pool f16 [slots * R1, D]
+layout(std430, binding = 8) readonly buffer PV16 { uvec4 pv16[]; };   // HALF: value pool
 #define SPARSE_INDEX
 #define SPARSE_KEYS
 #include "sparse_common.glsl"
@@ -128,12 +132,14 @@ float key_bias(uint k0, uint j) { return klw[kbuf(k0) + j]; }
 
 uvec4 key8(uint k0, uint j, uint c) {
   const uint r = krow[kbuf(k0) + j];
+  if (STATEFUL != 0 && HALF != 0) return pk16[r * D8 + c];
   if (STATEFUL != 0) return pack8(pk32[r * D4 + 2 * c], pk32[r * D4 + 2 * c + 1]);
   return k16[r * D8 + c];
 }
 
 uvec4 value8(uint k0, uint j, uint c) {
   const uint r = krow[kbuf(k0) + j];
+  if (STATEFUL != 0 && HALF != 0) return pv16[r * D8 + c];
   if (STATEFUL != 0) return pack8(pv32[r * D4 + 2 * c], pv32[r * D4 + 2 * c + 1]);
   return v16[r * D8 + c];
 }

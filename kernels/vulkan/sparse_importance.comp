@@ -11,6 +11,7 @@
 layout(local_size_x = 256) in;
 layout(constant_id = 0) const uint D = 16;     // key head dim
 layout(constant_id = 1) const uint MAXK = 1024; // candidates held in shared memory
+layout(constant_id = 2) const uint HALF = 0;    // 1: f16 pools; binding 2 is the f32 mean keys [slots, D]
 const uint NT = 256;
 layout(std430, binding = 0) readonly buffer IX { uint ix[]; };
 layout(std430, binding = 1) readonly buffer PQ { float pooled_q[]; };  // [query blocks, D]
@@ -39,7 +40,8 @@ void main() {
       const uint qb = (b * p.Hq + h) * p.F * p.tiles + ft;
       float top = -1.0 / 0.0;
       for (uint c = tid; c < n; c += NT) {
-        const uint base = (ix[ix_candidate(p.lanes, lane, c)] * p.R1 + p.R1 - 1) * D;
+        const uint slot = ix[ix_candidate(p.lanes, lane, c)];
+        const uint base = HALF != 0 ? slot * D : (slot * p.R1 + p.R1 - 1) * D;
         float s = 0.0;
         for (uint d = 0; d < D; ++d) s = fma(pooled_q[qb * D + d], pool_k[base + d], s);
         logit[c] = p.scale * s;

@@ -17,6 +17,7 @@ layout(local_size_x = 256) in;
 layout(constant_id = 0) const uint D = 16;         // key head dim
 layout(constant_id = 1) const uint STATEFUL = 0;   // 1: the blocks come from the device cache
 layout(constant_id = 2) const uint WRITE_PQ = 0;   // 1: keep the mean queries of the cache-filling pass
+layout(constant_id = 3) const uint HALF = 0;       // 1: f16 pools; binding 1 is the f32 mean keys [slots, D]
 const uint NT = 256;
 layout(std430, binding = 0) readonly buffer Q { float q[]; };
 layout(std430, binding = 1) readonly buffer PA { float pooled_cached[]; };  // [lanes, nb, D]; STATEFUL: the key pool
@@ -68,8 +69,11 @@ void main() {
   for (uint i = tid; i < nb + p.nc; i += NT) {
     precise float s = 0.0;
     if (i < nb) {
-      const uint base = STATEFUL != 0 ? ((ix[ix_entry(p.lanes, lane, i)] & IX_SLOT) * p.R1 + p.R1 - 1) * D
-                                      : (lane * p.nb + i) * D;
+      uint base = (lane * p.nb + i) * D;
+      if (STATEFUL != 0) {
+        const uint slot = ix[ix_entry(p.lanes, lane, i)] & IX_SLOT;
+        base = HALF != 0 ? slot * D : (slot * p.R1 + p.R1 - 1) * D;
+      }
       for (uint d = 0; d < D; ++d) s += pooled_cached[base + d] * pq[d];
     } else {
       const uint base = (lane * p.nc + i - nb) * D;

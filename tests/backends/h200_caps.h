@@ -9,7 +9,8 @@
 namespace vdrt::test {
 
 // Subgroups of 32, 48 KiB of shared memory, 1024 invocations, fp16, NV
-// cooperative matrices 16x16x16; group counts left at the portable minimum.
+// cooperative matrices 16x16x16, f16 KV pools in fp16 sessions; group
+// counts left at the portable minimum.
 inline gpu::DeviceCaps h200_caps(const std::string& precision) {
   gpu::DeviceCaps c;
   c.subgroup_size = 32;
@@ -18,6 +19,7 @@ inline gpu::DeviceCaps h200_caps(const std::string& precision) {
   c.max_storage_range = 0xffffffffu;
   c.fp16 = true;
   c.coopmat_f16_16x16x16 = true;
+  c.half_kv_pools = true;  // every Vulkan device
   c.precision = precision;
   return c;
 }

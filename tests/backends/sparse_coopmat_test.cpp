@@ -12,7 +12,8 @@
 // and fp16 on Vulkan; where Vulkan has cooperative matrices the error must lie between f16 rounding and 2e-2 of the largest output: above 1e-5,
 // so the fp32 kernel cannot pass for the tensor-core one. Without them the
 // fp16 instances run the fp32 kernel at fp32 tolerance, or fail under
-// VDRT_REQUIRE_COOPMAT=1.
+// VDRT_REQUIRE_COOPMAT=1; except the rollouts, whose device cache keeps f16
+// pools in fp16 sessions on Vulkan (the same f16 band, on every device).
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
@@ -134,6 +135,45 @@ TEST(SparseCoopmatPlan, StatefulReadsEveryKeyFromThePools) {
   // The fp32 kernel reads every key from the pools too.
   const Shaders fp32 = shaders(plan(c, h200("fp32"), true));
   EXPECT_EQ(fp32, (Shaders{"sparse_score", "sparse_select", "sparse_append", "sparse_flash", "sparse_mass_reduce"}));
+}
+
+// fp16 sessions on Vulkan keep the device cache's pools in f16: every
+// kernel that touches them gets HALF, and scoring reads the f32 mean keys.
+TEST(SparseCoopmatPlan, Fp16SessionsKeepHalfPools) {
+  SparseCase c = wan_pbsa(128);
+  c.past_frames = 0;
+  c.params.memory_blocks = 64;
+  c.params.memory_rank = SparseAttentionParams::MemoryRank::PooledRefresh;
+  const gpu::Program p = plan(c, h200("fp16"), true);
+  ASSERT_EQ(shaders(p), (Shaders{"sparse_score", "sparse_select", "sparse_append", "sparse_flash_coopmat",
+                                 "sparse_importance"}));
+  const gpu::Dispatch &score = p.dispatches[0], &append = p.dispatches[2], &flash = p.dispatches[3],
+                      &imp = p.dispatches[4];
+  EXPECT_EQ(score.spec, (std::vector<uint32_t>{128, 1, 1, 1}));  // D, STATEFUL, WRITE_PQ, HALF
+  EXPECT_EQ(score.args[1].index, uint32_t(sparse_device::kMeanKeys));
+  EXPECT_EQ(append.spec, (std::vector<uint32_t>{1}));
+  ASSERT_EQ(append.args.size(), 6u);
+  EXPECT_EQ(append.args[5].index, uint32_t(sparse_device::kMeanKeys));
+  EXPECT_TRUE(append.writes[5]);
+  // One invocation per pair of dims: dims (push word after R1) is D / 2.
+  const size_t dims_at = append.push.size() - 2;
+  EXPECT_EQ(append.push[dims_at], 64u);
+  ASSERT_EQ(flash.spec.size(), 8u);
+  EXPECT_EQ(flash.spec[7], 1u);
+  EXPECT_EQ(imp.spec, (std::vector<uint32_t>{128, sparse_device::kImportanceCandidates, 1}));
+  EXPECT_EQ(imp.args[2].index, uint32_t(sparse_device::kMeanKeys));
+  // fp32 on the same device: f32 pools, whose row R holds the mean keys.
+  const gpu::Program q = plan(c, h200("fp32"), true);
+  EXPECT_EQ(q.dispatches[0].spec.size(), 3u);
+  EXPECT_EQ(q.dispatches[0].args[1].index, uint32_t(sparse_device::kKeys));
+  EXPECT_TRUE(q.dispatches[2].spec.empty());
+  EXPECT_EQ(q.dispatches[2].push[dims_at], 128u);
+  EXPECT_FALSE(q.dispatches[2].writes[5]);  // Vulkan binds the mean keys' slot, unused
+  EXPECT_EQ(q.dispatches[3].spec.size(), 7u);
+  // OpenCL (no half pools): the five bindings of sparse_append.cl.
+  gpu::DeviceCaps cl = h200("fp16");
+  cl.half_kv_pools = false;
+  EXPECT_EQ(plan(c, cl, true).dispatches[2].args.size(), 5u);
 }
 
 TEST(SparseCoopmatPlan, ElsewhereTheFp32Kernel) {
@@ -337,6 +377,17 @@ const std::vector<RolloutCase>& rollout_cases() {
 
 class SparseCoopmatRollout : public testing::TestWithParam<std::tuple<Run, size_t>> {};
 
+// The host cache's bytes with its rows in f16: f16 pools keep each block's
+// mean key in f32, as the host does.
+size_t with_half_rows(const BlockKvCache& h, const SparseCase& c) {
+  size_t blocks = 0;
+  for (int64_t b = 0; b < c.b; ++b)
+    for (int64_t kv = 0; kv < c.hkv; ++kv)
+      blocks += size_t(h.memory_blocks_held(b, kv) + h.window_frames_held() * c.params.layout.tiles());
+  const size_t means = blocks * size_t(c.d) * sizeof(float);
+  return means + (h.bytes() - means) / 2;
+}
+
 TEST_P(SparseCoopmatRollout, DeviceCacheMatchesTheHostCache) {
   const auto& [run, index] = GetParam();
   VDRT_SPARSE_RUN(run);
@@ -347,6 +398,13 @@ TEST_P(SparseCoopmatRollout, DeviceCacheMatchesTheHostCache) {
   auto dev = SparseKvBinding::create(gpu, rc.c.b, rc.policy, rc.c.frames);
   ASSERT_TRUE(host && dev);
   ASSERT_TRUE(dev->on_device());
+  // Vulkan fp16 sessions keep f16 pools: attention sees f16 keys and values
+  // even where the fp32 kernel runs (f32 arithmetic: a tighter band; the
+  // same selection as the host, which the mean keys in f32 ensure).
+  const bool half = dynamic_cast<const DeviceBlockKvCache&>(*dev->caches().at(0)).half_pools();
+  EXPECT_EQ(half, run.backend == "vulkan" && run.precision == "fp16");
+  const bool f16 = f16_ || half;
+  const double tolerance = f16_ ? tolerance_ : half ? 2e-3 : tolerance_;
   const bool pbsa = rc.c.params.method == SparseMethod::Pbsa;
   const bool refresh = rc.c.params.memory_rank == SparseAttentionParams::MemoryRank::PooledRefresh;
   for (int64_t chunk = 0; chunk < 5; ++chunk) {
@@ -358,14 +416,14 @@ TEST_P(SparseCoopmatRollout, DeviceCacheMatchesTheHostCache) {
       in = random_inputs(*g, uint32_t(100 * chunk + call));
       if (fill) host->set_accumulate(true), dev->set_accumulate(true);
       const Tensor want = cpu.run(in).begin()->second;
-      expect_agreement(max_rel_diff(gpu.run(in).begin()->second, want), tolerance_, f16_,
+      expect_agreement(max_rel_diff(gpu.run(in).begin()->second, want), tolerance, f16,
                        rc.name + " chunk " + std::to_string(chunk) + " call " + std::to_string(call));
       EXPECT_EQ(gpu.last_stats().nodes_on_fallback, 0u);
     }
     host->set_accumulate(false), dev->set_accumulate(false);
     dev->end_chunk();
     host->layer(0).append(in.at("k"), in.at("v"));
-    EXPECT_EQ(dev->bytes(), host->bytes()) << rc.name << " chunk " << chunk;
+    EXPECT_EQ(dev->bytes(), half ? with_half_rows(host->layer(0), rc.c) : host->bytes()) << rc.name << " chunk " << chunk;
     if (!pbsa) continue;
     const BlockKvCache& h = host->layer(0);
     const auto& d = dynamic_cast<const DeviceBlockKvCache&>(*dev->caches().at(0));
@@ -376,7 +434,7 @@ TEST_P(SparseCoopmatRollout, DeviceCacheMatchesTheHostCache) {
       // pooled_refresh: only the memory's saliency (its importance) is used.
       const size_t from = refresh ? x.size() - size_t(h.memory_blocks_held(0, kv)) : 0;
       for (size_t i = from; i < x.size(); ++i)
-        EXPECT_NEAR(x[i], y[i], tolerance_ * std::max(1.0, std::fabs(y[i])))
+        EXPECT_NEAR(x[i], y[i], tolerance * std::max(1.0, std::fabs(y[i])))
             << rc.name << " chunk " << chunk << " head " << kv << " block " << i;
     }
   }
