@@ -136,7 +136,8 @@ PhysicalDeviceInfo describe(const Api& api, VkPhysicalDevice pd) {
 }  // namespace
 
 std::string PhysicalDeviceInfo::summary() const {
-  std::string s = "subgroup " + std::to_string(caps.subgroup_size) + ", fp16 " + (caps.fp16 ? "yes" : "no") +
+  std::string s = "subgroup " + std::to_string(caps.subgroup_size) + ", shared memory " +
+                  std::to_string(caps.max_shared_bytes / 1024) + " KiB, fp16 " + (caps.fp16 ? "yes" : "no") +
                   ", bf16 " + (bf16_extension ? "yes (extension; computed as fp32)" : "no");
   if (coopmat_shapes.empty()) {
     s += ", no cooperative matrices";
