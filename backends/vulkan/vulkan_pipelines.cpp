@@ -10,8 +10,8 @@
 
 #include "backends/cache_folder.h"
 #include "backends/vulkan/vulkan_pipeline_stats.h"
+#include "backends/vulkan/vulkan_shader_code.h"
 #include "graph/error.h"
-#include "kernels/vulkan/vk_shaders.h"
 
 namespace vdrt::vulkan {
 namespace {
@@ -107,19 +107,26 @@ VkPipelineLayout PipelineCache::layout_for(uint32_t bindings) {
 
 const Pipeline& PipelineCache::get(const std::string& shader, const std::vector<uint32_t>& spec, uint32_t bindings) {
   std::lock_guard<std::mutex> lock(mutex_);
-  std::string key = shader + "/" + std::to_string(bindings);
+  // Keyed on the code's hash as well as its name: with VDRT_VK_SPV_DIR a name
+  // can stand for another build between two lookups. The driver's
+  // VkPipelineCache (the file on disk) looks pipelines up by their whole
+  // create info, SPIR-V included, so the builds share it without aliasing.
+  const ShaderCode code = shader_code(shader);
+  char hash[24];
+  std::snprintf(hash, sizeof hash, "#%016llx", static_cast<unsigned long long>(code.hash));
+  const std::string module_key = shader + hash;
+  std::string key = module_key + "/" + std::to_string(bindings);
   for (uint32_t s : spec) key += "," + std::to_string(s);
   auto it = pipelines_.find(key);
   if (it != pipelines_.end()) return it->second;
 
-  VkShaderModule& module = modules_[shader];
+  VkShaderModule& module = modules_[module_key];
   if (!module) {
-    const vk::ShaderBinary* bin = vk::find_shader(shader);
-    VDRT_CHECK(bin != nullptr, "Vulkan: no embedded shader named '" + shader + "'");
     VkShaderModuleCreateInfo mci{VK_STRUCTURE_TYPE_SHADER_MODULE_CREATE_INFO};
-    mci.codeSize = bin->word_count * 4;
-    mci.pCode = bin->words;
-    check(device_.api().vkCreateShaderModule(device_.handle(), &mci, nullptr, &module), ("vkCreateShaderModule " + shader).c_str());
+    mci.codeSize = code.word_count * 4;
+    mci.pCode = code.words;
+    check(device_.api().vkCreateShaderModule(device_.handle(), &mci, nullptr, &module),
+          ("vkCreateShaderModule " + shader + " (" + code.origin + ")").c_str());
   }
   std::vector<VkSpecializationMapEntry> entries(spec.size());
   for (uint32_t i = 0; i < spec.size(); ++i) entries[i] = {i, i * 4, 4};
@@ -135,7 +142,7 @@ const Pipeline& PipelineCache::get(const std::string& shader, const std::vector<
   Pipeline p;
   p.layout = ci.layout;
   check(device_.api().vkCreateComputePipelines(device_.handle(), cache_, 1, &ci, nullptr, &p.pipeline),
-        ("vkCreateComputePipelines " + shader).c_str());
+        ("vkCreateComputePipelines " + shader + " (" + code.origin + ")").c_str());
   dirty_ = true;
   if (device_.captures_pipeline_statistics())
     spdlog::info("vulkan pipeline {}: {}", key, format_statistics(pipeline_statistics(device_, p.pipeline)));

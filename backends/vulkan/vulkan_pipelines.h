@@ -1,5 +1,6 @@
 #pragma once
-// Compute pipelines of the embedded shaders, one per (shader, specialization
+// Compute pipelines of the embedded shaders (or VDRT_VK_SPV_DIR's builds of
+// them, vulkan_shader_code.h), one per (shader code, specialization
 // constants, binding count), created on first use through one VkPipelineCache
 // that persists on disk under the user's cache folder, keyed by device and
 // driver, so a second start of vdrt compiles no shader.
@@ -36,8 +37,8 @@ class PipelineCache {
   VkPipelineCache cache_ = VK_NULL_HANDLE;
   std::string path_;
   std::map<uint32_t, std::pair<VkDescriptorSetLayout, VkPipelineLayout>> layouts_;
-  std::map<std::string, VkShaderModule> modules_;
-  std::map<std::string, Pipeline> pipelines_;
+  std::map<std::string, VkShaderModule> modules_;  // "name#hash"
+  std::map<std::string, Pipeline> pipelines_;      // "name#hash/bindings,spec..."
   std::mutex mutex_;
   bool dirty_ = false;
 };

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdlib>
+#include <filesystem>
+#include <stdexcept>
 #include <memory>
 
 #include "graph/shape_inference.h"
@@ -45,6 +47,25 @@ std::vector<std::string> env_list(const char* env, const std::string& fallback) 
     at = end + 1;
   }
   return out;
+}
+
+std::vector<ShaderBuildRun> shader_build_runs() {
+  const std::vector<std::string> builds = env_list("VDRT_BENCH_SPV_DIRS", "embedded");
+  const char* r = std::getenv("VDRT_BENCH_ROUNDS");
+  const int rounds = r && *r ? std::max(1, std::atoi(r)) : 1;
+  std::vector<ShaderBuildRun> runs;
+  for (int round = 1; round <= rounds; ++round)
+    for (const std::string& b : builds) {
+      ShaderBuildRun run;
+      run.dir = b == "embedded" ? "" : b;
+      // A folder that is not there would time the embedded build twice under two names.
+      if (!run.dir.empty() && !std::filesystem::is_directory(run.dir))
+        throw std::runtime_error("VDRT_BENCH_SPV_DIRS: no folder " + run.dir + " (make one with bench/build_spv.sh)");
+      if (builds.size() * rounds > 1)
+        run.label = " [build " + b + ", round " + std::to_string(round) + "/" + std::to_string(rounds) + "]";
+      runs.push_back(run);
+    }
+  return runs;
 }
 
 }  // namespace vdrt::test

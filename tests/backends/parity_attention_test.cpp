@@ -15,6 +15,7 @@
 #include "backends/parity.h"
 #include "graph/shape_inference.h"
 #include "runtime/session.h"
+#include "test_util.h"
 
 namespace vdrt::test {
 namespace {
@@ -180,7 +181,8 @@ VDRT_PARITY_SUITE(AttentionParity, cases);
 // VDRT_ATTN_BENCH_FP32_VARIANTS="old;default;32,0;32,1" times each fp32
 // shader (VDRT_VK_ATTN_FP32: "old" forces flash_attention.comp, "dc,pf"
 // the register-tiled shader's head-dim chunk and prefetch, anything else
-// the default choice).
+// the default choice). VDRT_BENCH_SPV_DIRS / VDRT_BENCH_ROUNDS repeat all
+// of it for each shader build, interleaved (attention_chain_bench.h).
 TEST(AttentionBench, DISABLED_WanHotCase) {
   VDRT_REQUIRE_DEVICE("vulkan");
   AttentionChain chain{4680, 4680, 9360, 12, 128};
@@ -194,21 +196,24 @@ TEST(AttentionBench, DISABLED_WanHotCase) {
   };
   if (!std::getenv("VDRT_ATTN_BENCH_FP16_ONLY")) add("fp32", "VDRT_ATTN_BENCH_FP32_VARIANTS");
   add("fp16", "VDRT_ATTN_BENCH_VARIANTS");
-  for (const auto& [precision, variant] : runs) {
-    const char* variant_env = precision == "fp32" ? "VDRT_VK_ATTN_FP32" : "VDRT_VK_ATTN_VARIANT";
-    if (!variant.empty()) setenv(variant_env, variant.c_str(), 1);
-    SessionOptions o;
-    o.device = "vulkan";
-    o.cpu_fallback = false;
-    o.precision = precision;
-    const double per = seconds_per_op(chain, n, o);
-    const double flops = 4.0 * chain.queries * (chain.keys + chain.past) * chain.head_dim * chain.heads;
-    std::printf("vdrt.Attention Sq=%lld Skv=%lld T=%lld H=%lld D=%lld %s%s%s: %.3f ms per attention (%.1f TFLOP/s)\n",
-                (long long)chain.queries, (long long)chain.keys, (long long)chain.past, (long long)chain.heads,
-                (long long)chain.head_dim, precision.c_str(), variant.empty() ? "" : " variant ", variant.c_str(),
-                per * 1e3, flops / per * 1e-12);
-    std::fflush(stdout);
-    if (!variant.empty()) unsetenv(variant_env);
+  for (const ShaderBuildRun& build : shader_build_runs()) {
+    ScopedEnv spv("VDRT_VK_SPV_DIR", build.dir.empty() ? nullptr : build.dir.c_str());
+    for (const auto& [precision, variant] : runs) {
+      const char* variant_env = precision == "fp32" ? "VDRT_VK_ATTN_FP32" : "VDRT_VK_ATTN_VARIANT";
+      if (!variant.empty()) setenv(variant_env, variant.c_str(), 1);
+      SessionOptions o;
+      o.device = "vulkan";
+      o.cpu_fallback = false;
+      o.precision = precision;
+      const double per = seconds_per_op(chain, n, o);
+      const double flops = 4.0 * chain.queries * (chain.keys + chain.past) * chain.head_dim * chain.heads;
+      std::printf("vdrt.Attention Sq=%lld Skv=%lld T=%lld H=%lld D=%lld %s%s%s%s: %.3f ms per attention (%.1f TFLOP/s)\n",
+                  (long long)chain.queries, (long long)chain.keys, (long long)chain.past, (long long)chain.heads,
+                  (long long)chain.head_dim, precision.c_str(), variant.empty() ? "" : " variant ", variant.c_str(),
+                  build.label.c_str(), per * 1e3, flops / per * 1e-12);
+      std::fflush(stdout);
+      if (!variant.empty()) unsetenv(variant_env);
+    }
   }
 }
 

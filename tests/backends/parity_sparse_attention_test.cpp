@@ -221,7 +221,9 @@ namespace {
 //   VDRT_SPARSE_BENCH_BACKEND=vulkan|opencl vdrt_backends_tests --gtest_also_run_disabled_tests
 //     --gtest_filter='*SparseAttentionBench*'
 // VDRT_SPARSE_BENCH_PRECISIONS="fp32;fp16" (the default) and
-// VDRT_SPARSE_BENCH_PAST_FRAMES="6;9" (the default) choose the runs.
+// VDRT_SPARSE_BENCH_PAST_FRAMES="6;9" (the default) choose the runs;
+// VDRT_BENCH_SPV_DIRS / VDRT_BENCH_ROUNDS repeat them for each shader build,
+// interleaved (attention_chain_bench.h; Vulkan only).
 TEST(SparseAttentionBench, DISABLED_WanScale) {
   const char* be = std::getenv("VDRT_SPARSE_BENCH_BACKEND");
   const std::string backend = be ? be : "vulkan";
@@ -234,46 +236,49 @@ TEST(SparseAttentionBench, DISABLED_WanScale) {
     double keys;  // keys per query row, for the FLOP count
   };
   const int n = 6;
-  for (const std::string& precision : env_list("VDRT_SPARSE_BENCH_PRECISIONS", "fp32;fp16")) {
-    for (const std::string& frames : env_list("VDRT_SPARSE_BENCH_PAST_FRAMES", "6;9")) {
-      const int64_t past = std::stoll(frames), T = past * P;
-      std::vector<Variant> variants;
-      variants.push_back({"dense", "", {}, double(S + T)});
-      {  // sparse_pbsa at Wan size: 8 x 8 tiles (28 a frame), top 42 of the cached blocks.
-        SparseAttentionParams p = tiles(SparseMethod::Pbsa, 30, 52, 8, 8);
-        p.top_k = 42;
-        variants.push_back({"pbsa top42 8x8", "PBSAttention", p, double(S + 42 * 64)});
-      }
-      {  // Light Forcing short: 64-token blocks (25 a frame), compete, keep 6, CAG at the chunk the cache gives.
-        SparseAttentionParams p = tokens(SparseMethod::Hsa, 30, 52, 64);
-        p.current_chunk = SparseAttentionParams::CurrentChunk::Compete;
-        p.keep_frames = 6, p.keep_near = 2;
-        p.cag.curve = CagSchedule::Curve::LightForcing;
-        p.cag.target = 0.88, p.cag.base = 0.98;
-        const double kept = double(p.cag.keep_floor(past / 3, past * 25 + 3 * 25));
-        variants.push_back({"lightforcing short", "HSAttention", p, kept * 64});
-      }
-      double dense_ms = 0;
-      for (const Variant& v : variants) {
-        AttentionChain chain{S, S, T, H, D};
-        if (v.op.empty()) {
-          chain.attrs.set("scale", 1.0f / std::sqrt(float(D)));
-        } else {
-          SparseAttentionParams q = v.params;
-          q.scale = 1.0f / std::sqrt(float(D));
-          q.to_attributes(chain.attrs);
-          chain.op = v.op;
+  for (const ShaderBuildRun& build : shader_build_runs()) {
+    ScopedEnv spv("VDRT_VK_SPV_DIR", build.dir.empty() ? nullptr : build.dir.c_str());
+    for (const std::string& precision : env_list("VDRT_SPARSE_BENCH_PRECISIONS", "fp32;fp16")) {
+      for (const std::string& frames : env_list("VDRT_SPARSE_BENCH_PAST_FRAMES", "6;9")) {
+        const int64_t past = std::stoll(frames), T = past * P;
+        std::vector<Variant> variants;
+        variants.push_back({"dense", "", {}, double(S + T)});
+        {  // sparse_pbsa at Wan size: 8 x 8 tiles (28 a frame), top 42 of the cached blocks.
+          SparseAttentionParams p = tiles(SparseMethod::Pbsa, 30, 52, 8, 8);
+          p.top_k = 42;
+          variants.push_back({"pbsa top42 8x8", "PBSAttention", p, double(S + 42 * 64)});
         }
-        SessionOptions o;
-        o.device = backend;
-        o.cpu_fallback = false;
-        o.precision = precision;
-        const double ms = seconds_per_op(chain, n, o) * 1e3;
-        if (v.op.empty()) dense_ms = ms;
-        std::printf("%s %s T=%lld %s: %.3f ms per attention, %.0f keys per query (%.1f TFLOP/s), %.2fx faster than dense\n",
-                    backend.c_str(), precision.c_str(), (long long)T, v.name.c_str(), ms, v.keys,
-                    4.0 * S * v.keys * D * H / ms * 1e-9, dense_ms / ms);
-        std::fflush(stdout);
+        {  // Light Forcing short: 64-token blocks (25 a frame), compete, keep 6, CAG at the chunk the cache gives.
+          SparseAttentionParams p = tokens(SparseMethod::Hsa, 30, 52, 64);
+          p.current_chunk = SparseAttentionParams::CurrentChunk::Compete;
+          p.keep_frames = 6, p.keep_near = 2;
+          p.cag.curve = CagSchedule::Curve::LightForcing;
+          p.cag.target = 0.88, p.cag.base = 0.98;
+          const double kept = double(p.cag.keep_floor(past / 3, past * 25 + 3 * 25));
+          variants.push_back({"lightforcing short", "HSAttention", p, kept * 64});
+        }
+        double dense_ms = 0;
+        for (const Variant& v : variants) {
+          AttentionChain chain{S, S, T, H, D};
+          if (v.op.empty()) {
+            chain.attrs.set("scale", 1.0f / std::sqrt(float(D)));
+          } else {
+            SparseAttentionParams q = v.params;
+            q.scale = 1.0f / std::sqrt(float(D));
+            q.to_attributes(chain.attrs);
+            chain.op = v.op;
+          }
+          SessionOptions o;
+          o.device = backend;
+          o.cpu_fallback = false;
+          o.precision = precision;
+          const double ms = seconds_per_op(chain, n, o) * 1e3;
+          if (v.op.empty()) dense_ms = ms;
+          std::printf("%s %s T=%lld %s%s: %.3f ms per attention, %.0f keys per query (%.1f TFLOP/s), %.2fx faster than dense\n",
+                      backend.c_str(), precision.c_str(), (long long)T, v.name.c_str(), build.label.c_str(), ms, v.keys,
+                      4.0 * S * v.keys * D * H / ms * 1e-9, dense_ms / ms);
+          std::fflush(stdout);
+        }
       }
     }
   }

@@ -113,11 +113,18 @@ TEST(SparseCoopmatPlan, Fp16OnCooperativeMatricesTakesTheTensorCoreKernel) {
   EXPECT_EQ(plan(wan_pbsa(64), h200("fp16")).dispatches.back().shader, "sparse_flash_coopmat_d64");
 }
 
-TEST(SparseCoopmatPlan, StatefulReadsEveryKeyFromThePools) {
+// The Wan PBSA case with a device cache: no past inputs, a memory of 64
+// blocks ranked by `rank`.
+SparseCase wan_pbsa_cached(SparseAttentionParams::MemoryRank rank) {
   SparseCase c = wan_pbsa(128);
   c.past_frames = 0;
   c.params.memory_blocks = 64;
-  c.params.memory_rank = SparseAttentionParams::MemoryRank::Accumulated;
+  c.params.memory_rank = rank;
+  return c;
+}
+
+TEST(SparseCoopmatPlan, StatefulReadsEveryKeyFromThePools) {
+  const SparseCase c = wan_pbsa_cached(SparseAttentionParams::MemoryRank::Accumulated);
   const gpu::Program p = plan(c, h200("fp16"), true);
   // No past frames cut into blocks: no pooling and no f16 copies; this
   // chunk's blocks go into their reserved slots before the kernel, in every
@@ -140,10 +147,7 @@ TEST(SparseCoopmatPlan, StatefulReadsEveryKeyFromThePools) {
 // fp16 sessions on Vulkan keep the device cache's pools in f16: every
 // kernel that touches them gets HALF, and scoring reads the f32 mean keys.
 TEST(SparseCoopmatPlan, Fp16SessionsKeepHalfPools) {
-  SparseCase c = wan_pbsa(128);
-  c.past_frames = 0;
-  c.params.memory_blocks = 64;
-  c.params.memory_rank = SparseAttentionParams::MemoryRank::PooledRefresh;
+  const SparseCase c = wan_pbsa_cached(SparseAttentionParams::MemoryRank::PooledRefresh);
   const gpu::Program p = plan(c, h200("fp16"), true);
   ASSERT_EQ(shaders(p), (Shaders{"sparse_score", "sparse_select", "sparse_append", "sparse_flash_coopmat",
                                  "sparse_importance"}));
