@@ -67,15 +67,15 @@ Tensor concat_tokens(const Tensor& a, const Tensor& b) {
 }
 
 KvCache::KvCache(std::vector<std::vector<int64_t>> key_shapes, std::vector<std::vector<int64_t>> value_shapes,
-                 int64_t tokens_per_frame, CachePolicy policy)
+                 int64_t tokens_per_frame, CachePolicy policy, DType dtype)
     : tokens_per_frame_(tokens_per_frame), policy_(policy) {
   VDRT_CHECK(key_shapes.size() == value_shapes.size(), "cache needs as many key as value layers");
   VDRT_CHECK(tokens_per_frame > 0, "tokens per frame must be positive");
   for (size_t l = 0; l < key_shapes.size(); ++l) {
     key_shapes[l].at(1) = 0;
     value_shapes[l].at(1) = 0;
-    keys_.emplace_back(DType::F32, key_shapes[l]);
-    values_.emplace_back(DType::F32, value_shapes[l]);
+    keys_.emplace_back(dtype, key_shapes[l]);
+    values_.emplace_back(dtype, value_shapes[l]);
   }
 }
 

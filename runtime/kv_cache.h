@@ -27,8 +27,10 @@ struct CachePolicy {
 class KvCache {
  public:
   // `key_shape` / `value_shape`: per-layer [B, T, H, D] with T ignored.
+  // `dtype`: the elements' type, the model inputs' (float32, or float16
+  // where the session keeps its KV cache in f16: SessionOptions::kv_cache_inputs).
   KvCache(std::vector<std::vector<int64_t>> key_shapes, std::vector<std::vector<int64_t>> value_shapes,
-          int64_t tokens_per_frame, CachePolicy policy);
+          int64_t tokens_per_frame, CachePolicy policy, DType dtype = DType::F32);
 
   size_t layers() const { return keys_.size(); }
   const Tensor& key(size_t layer) const { return keys_.at(layer); }

@@ -150,7 +150,13 @@ std::unique_ptr<VideoPipeline> VideoPipeline::load(const std::string& dir, const
     outs.push_back(n.present_value + std::to_string(l));
   }
   check_io(g, ins, outs);
-  p->denoiser = std::make_unique<Session>(std::move(graph), options);
+  // The KV cache the rollout carries between calls, which the session may keep in f16.
+  SessionOptions denoiser_options = options;
+  if (options.kv_cache_inputs.empty() && options.kv_cache_outputs.empty()) {
+    denoiser_options.kv_cache_inputs = {n.past_key + "*", n.past_value + "*"};
+    denoiser_options.kv_cache_outputs = {n.present_key + "*", n.present_value + "*"};
+  }
+  p->denoiser = std::make_unique<Session>(std::move(graph), denoiser_options);
 
   if (!p->decoder_path.empty() && fs::exists(p->decoder_path)) {
     auto dg = load_onnx(p->decoder_path);

@@ -7,6 +7,12 @@
 namespace vdrt {
 namespace {
 
+const Value* declared_input(const Graph& g, const std::string& name) {
+  for (const Value* v : g.inputs())
+    if (v->name() == name) return v;
+  throw Error("the model has no input '" + name + "'", {g.source_path});
+}
+
 std::vector<int64_t> declared_dims(const Graph& g, const std::string& name, int64_t batch) {
   for (const Value* v : g.inputs()) {
     if (v->name() != name) continue;
@@ -37,7 +43,10 @@ Rollout::Rollout(VideoPipeline& pipeline, Tensor context, RolloutOptions options
     key_shapes.push_back(declared_dims(g, pipeline_.names.past_key + std::to_string(l), batch));
     value_shapes.push_back(declared_dims(g, pipeline_.names.past_value + std::to_string(l), batch));
   }
-  cache_ = std::make_unique<KvCache>(key_shapes, value_shapes, c.tokens_per_frame, options_.cache);
+  // float16 where the session keeps the cache in f16 (SessionOptions::kv_cache_inputs).
+  const DType kv_dtype =
+      c.num_layers > 0 ? declared_input(g, pipeline_.names.past_key + "0")->dtype() : DType::F32;
+  cache_ = std::make_unique<KvCache>(key_shapes, value_shapes, c.tokens_per_frame, options_.cache, kv_dtype);
   sparse_ = SparseKvBinding::create(*pipeline_.denoiser, batch, options_.cache, c.frames_per_chunk);
   // On a GPU the dense cache lives in device memory: a call then uploads only
   // the latents, timestep and context. Sparse layers' block caches live there

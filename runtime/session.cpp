@@ -14,6 +14,7 @@
 #include "importer/onnx_import.h"
 #include "runtime/host_eval.h"
 #include "runtime/memory_plan.h"
+#include "passes/pass_registry.h"
 #include "runtime/pass_pipeline.h"
 
 namespace vdrt {
@@ -144,6 +145,25 @@ struct Session::Impl {
   }
 };
 
+namespace {
+
+// SessionOptions::kv_cache_inputs / _outputs on a backend that keeps KV
+// caches in f16: the graph takes and gives them as float16 (store-f16).
+void keep_kv_cache_in_f16(Graph& graph, const SessionOptions& options) {
+  std::unique_ptr<Pass> pass = PassRegistry::instance().create("store-f16");
+  PassOptions po;
+  po.set("inputs", StringList(options.kv_cache_inputs));
+  po.set("outputs", StringList(options.kv_cache_outputs));
+  pass->configure(po);
+  PassContext ctx;
+  pass->run(graph, ctx);
+  const auto& c = ctx.counters();
+  spdlog::debug("{}: KV cache kept in f16 ({} inputs, {} outputs)", graph.source_path,
+                c.count("inputs") ? c.at("inputs") : 0, c.count("outputs") ? c.at("outputs") : 0);
+}
+
+}  // namespace
+
 Session::Session(std::unique_ptr<Graph> graph, const SessionOptions& options)
     : graph_(std::move(graph)), impl_(std::make_unique<Impl>()) {
   // The device first: the pipeline optimises for it (passes that write ops
@@ -153,6 +173,9 @@ Session::Session(std::unique_ptr<Graph> graph, const SessionOptions& options)
   if (!options.pass_pipeline.empty()) run_pass_pipeline_file(*graph_, options.pass_pipeline, device_runs);
   else if (!options.pass_pipeline_text.empty())
     run_pass_pipeline_text(*graph_, options.pass_pipeline_text, options.pass_pipeline_label, device_runs);
+  if (options.half_kv_cache && backend_->half_kv_pools() &&
+      (!options.kv_cache_inputs.empty() || !options.kv_cache_outputs.empty()))
+    keep_kv_cache_in_f16(*graph_, options);
   infer_shapes(*graph_);
   impl_->node_state.resize(graph_->nodes().size());
   for (const auto& node : graph_->nodes()) {

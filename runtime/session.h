@@ -33,6 +33,15 @@ struct SessionOptions {
   // share their input's bytes in the arena instead of copying them (off:
   // every one copies, for comparison).
   bool alias_views = true;
+  // Graph inputs and outputs (name patterns) that carry a KV cache from one
+  // call to the next. Where the backend keeps KV caches in f16
+  // (Backend::half_kv_pools: Vulkan at fp16 precision) the session takes and
+  // gives them as float16 (pass store-f16, run after the pass pipeline): the
+  // cache a rollout holds between calls takes half the bytes. VideoPipeline
+  // names the contract's past_* / present_*; empty: nothing changes.
+  // half_kv_cache = false keeps them float32 there too (for comparison).
+  std::vector<std::string> kv_cache_inputs, kv_cache_outputs;
+  bool half_kv_cache = true;
 };
 
 struct RunStats {

@@ -35,7 +35,7 @@ struct GenerateArgs {
   PipelineOptions pipe;
   int64_t frames = 0, seed = 0;
   double seconds = 0, fps = 16, shift = NAN;
-  bool no_progress = false, overwrite = false, json = false, no_decode = false;
+  bool no_progress = false, overwrite = false, json = false, no_decode = false, f32_kv_cache = false;
   bool frames_given = false, seconds_given = false;
 };
 
@@ -75,6 +75,7 @@ void validate_generate(const GenerateArgs& a) {
 int generate(const GenerateArgs& a) {
   SessionOptions so = session_options(a.dev);
   set_session_pipeline(so, a.pipe);
+  so.half_kv_cache = !a.f32_kv_cache;
   const auto load_start = std::chrono::steady_clock::now();
   auto pipeline = VideoPipeline::load(a.pipeline, so);
   const double load_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - load_start).count();
@@ -183,6 +184,9 @@ Action setup_generate(CLI::App& sub) {
                  "'pbsa' says so and fails without such layers; window:N does not apply to them")
       ->capture_default_str();
   add_pipeline_options(sub, a->pipe, "the denoiser (e.g. passes/pipelines/sparse_pbsa.toml: sparse attention)");
+  sub.add_flag("--f32-kv-cache", a->f32_kv_cache,
+               "Keep the KV cache in float32 where the device would keep it in f16 (Vulkan at --precision fp16, "
+               "half the bytes), e.g. to compare");
   sub.add_flag("--no-progress", a->no_progress, "Do not show the progress line (-q hides it too)");
   sub.add_flag("--no-decode", a->no_decode,
                "Run the denoiser alone: no decoder, nothing written (no -o); --frames still counts the video frames "

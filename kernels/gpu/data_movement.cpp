@@ -148,26 +148,39 @@ bool supports_gather(const Node& node, const DeviceCaps& c) {
   return supports_copyable(node, c) && idx && (idx->dtype() == DType::I64 || idx->dtype() == DType::I32);
 }
 
-uint32_t cast_code(DType t) { return t == DType::F32 ? 0 : t == DType::I32 ? 1 : 2; }
+uint32_t cast_code(DType t) {
+  switch (t) {
+    case DType::F32: return 0;
+    case DType::I32: return 1;
+    case DType::I64: return 2;
+    default: return 3;  // F16
+  }
+}
 
 Program build_cast(const KernelArgs& a) {
   DType from = a.inputs[0].dtype, to = a.outputs[0].dtype;
   if (from == to) return build_reshape(a);
+  const uint64_t n = static_cast<uint64_t>(a.outputs[0].numel());
+  if (n == 0) return {};
   Dispatch d;
   d.shader = "cast";
   d.spec = {cast_code(from), cast_code(to)};
   d.args = {in(0), out(0)};
-  uint64_t n = static_cast<uint64_t>(a.outputs[0].numel());
   d.u32(static_cast<uint32_t>(n));
-  set_groups_1d(d, n, 256, a.caps);
+  // f16 casts take a pair of elements an invocation (cast.comp).
+  const bool half = from == DType::F16 || to == DType::F16;
+  set_groups_1d(d, half ? (n + 1) / 2 : n, 256, a.caps);
   return single(d);
 }
 
+// f32, i32 and i64 among themselves; f16 to and from f32 (a KV cache kept in
+// f16, runtime/kv_cache.h).
 bool supports_cast(const Node& node, const DeviceCaps&) {
-  auto ok = [](const Value* v) {
-    return v && (v->dtype() == DType::F32 || v->dtype() == DType::I32 || v->dtype() == DType::I64);
-  };
-  return ok(node.input(0)) && ok(node.output(0));
+  if (!node.input(0) || !node.output(0)) return false;
+  const DType from = node.input(0)->dtype(), to = node.output(0)->dtype();
+  auto word = [](DType t) { return t == DType::F32 || t == DType::I32 || t == DType::I64; };
+  if (word(from) && word(to)) return true;
+  return (from == DType::F16 && to == DType::F32) || (from == DType::F32 && to == DType::F16);
 }
 
 }  // namespace

@@ -1,7 +1,9 @@
-// Cast between f32, i32 and i64, the OpenCL twin of cast.comp. Both sides
-// are read and written as 32-bit words (i64 as two, little-endian) so the
-// kernel needs no 64-bit integer arithmetic; SPEC0/SPEC1 are the source and
-// destination codes (0 f32, 1 i32, 2 i64).
+// Cast between f32, i32, i64 and f16, the OpenCL twin of cast.comp. Both
+// sides are read and written as 32-bit words (i64 as two, little-endian) so
+// the kernel needs no 64-bit integer arithmetic; SPEC0/SPEC1 are the source
+// and destination codes (0 f32, 1 i32, 2 i64, 3 f16). f16 goes to and from
+// f32 only, through vload_half/vstore_half (core OpenCL: no cl_khr_fp16), two
+// elements an invocation as cast.comp does (one dispatch for both backends).
 #ifndef SPEC0
 #define SPEC0 0
 #endif
@@ -20,6 +22,13 @@ void cast(BUF(uint, x), BUF(uint, y), constant const struct cast_params* p) {
   AT(uint, x);
   AT(uint, y);
   uint i = flat_group() * 256u + (uint)get_local_id(0);
+  if (FROM == 3 || TO == 3) {
+    for (uint e = 2 * i; e < min(2 * i + 2, p->n); ++e) {
+      if (FROM == 3) y[e] = as_uint(vload_half(e, (global const half*)x));
+      else vstore_half(as_float(x[e]), e, (global half*)y);
+    }
+    return;
+  }
   if (i >= p->n) return;
   float f = 0.0f;
   int v = 0;

@@ -2,8 +2,11 @@
 // tiny model (3 chunks, latents and decoded frames within 1e-3, as on the
 // CPU), and a windowed rollout whose cache is evicted on the device, chunk
 // for chunk equal to the CPU's. The KV cache never leaves the device: each
-// denoiser call uploads only its latents, timestep and context.
+// denoiser call uploads only its latents, timestep and context. At fp16 on
+// Vulkan the cache is kept in f16.
 #include <gtest/gtest.h>
+
+#include <cstdio>
 
 #include "backends/parity.h"
 #include "importer/tensor_file.h"
@@ -65,6 +68,61 @@ TEST_P(GpuRollout, WindowedCacheEvictsOnTheDeviceLikeTheCpu) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, GpuRollout, testing::ValuesIn(gpu_backends()));
+
+DType past_key_dtype(const VideoPipeline& p) {
+  for (const Value* v : p.denoiser->graph().inputs())
+    if (v->name() == p.names.past_key + "0") return v->dtype();
+  return DType::Undefined;
+}
+
+// Vulkan at fp16 keeps the dense KV cache in f16 (SessionOptions::kv_cache_*,
+// pass store-f16): half the bytes at every chunk of a windowed rollout, the
+// casts on the device (nothing on the CPU, uploads as before), and latents
+// within f16 rounding of the same session with the cache in f32
+// (half_kv_cache = false), and as close to the CPU's.
+TEST(GpuRolloutHalfCache, VulkanFp16KeepsTheDenseCacheInHalf) {
+  VDRT_REQUIRE_DEVICE("vulkan");
+  SessionOptions half_opts, full_opts, cpu_opts;
+  half_opts.device = full_opts.device = "vulkan";
+  half_opts.precision = full_opts.precision = "fp16";
+  full_opts.half_kv_cache = false;
+  cpu_opts.device = "cpu";
+  auto half = VideoPipeline::load(source_path("models/tiny_wan/ts17"), half_opts);
+  auto full = VideoPipeline::load(source_path("models/tiny_wan/ts17"), full_opts);
+  auto cpu = VideoPipeline::load(source_path("models/tiny_wan/ts17"), cpu_opts);
+  EXPECT_EQ(past_key_dtype(*half), DType::F16);
+  EXPECT_EQ(past_key_dtype(*full), DType::F32);
+  EXPECT_EQ(past_key_dtype(*cpu), DType::F32);
+  RolloutOptions options;
+  options.seed = 5;
+  options.decode = false;
+  options.cache = CachePolicy::parse("window:5,sink:2");
+  Rollout a(*half, half->default_context(), options), b(*full, full->default_context(), options),
+      c(*cpu, cpu->default_context(), options);
+  ASSERT_TRUE(a.cache().on_device());
+  const bool tensor_cores = missing_coopmat().empty();
+  for (int k = 0; k < 4; ++k) {
+    auto ra = a.next(), rb = b.next(), rc = c.next();
+    ASSERT_TRUE(ra && rb && rc);
+    EXPECT_EQ(2 * ra->cache_bytes, rb->cache_bytes) << "chunk " << k;
+    EXPECT_EQ(rb->cache_bytes, rc->cache_bytes) << "chunk " << k;
+    EXPECT_EQ(ra->cache_frames, rc->cache_frames) << "chunk " << k;
+    const double half_vs_full = max_abs_diff(ra->latents, rb->latents);
+    // The f32 kernels (lavapipe) read the rounded keys; the tensor-core ones
+    // (H200) round them the same way themselves.
+    if (!tensor_cores && k > 0) {  // chunk 0 reads an empty cache
+      EXPECT_GT(half_vs_full, 0.0) << "chunk " << k << ": the f16 cache changed nothing";
+    }
+    EXPECT_LE(half_vs_full, 2e-4) << "chunk " << k;
+    std::printf("chunk %d: f16 vs f32 cache %.3g, f16 cache vs CPU %.3g, f32 cache vs CPU %.3g\n", k, half_vs_full,
+                max_abs_diff(ra->latents, rc->latents), max_abs_diff(rb->latents, rc->latents));
+    EXPECT_LE(max_abs_diff(ra->latents, rc->latents), max_abs_diff(rb->latents, rc->latents) + 2e-4) << "chunk " << k;
+    const RunStats& s = half->denoiser->last_stats();
+    EXPECT_LE(s.host_uploads, 3u) << "a denoiser call uploads only latents, timestep and context";
+    EXPECT_EQ(s.nodes_on_fallback, 0u);
+  }
+  EXPECT_EQ(2 * a.peak_cache_bytes(), b.peak_cache_bytes());
+}
 
 }  // namespace
 }  // namespace vdrt::test

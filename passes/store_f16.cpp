@@ -1,0 +1,104 @@
+// store-f16: keeps chosen float32 graph inputs and outputs in float16 at the
+// graph's interface, the computation inside staying float32:
+//
+//   input  x (f32)            ->  x (f16) -> Cast(to f32) -> what read x
+//   output y (f32) from node P ->  P -> y/f32 -> Cast(to f16) -> y (f16)
+//
+// The names stay; only their types change. The rollout applies it to the
+// KV cache's past_key.N / past_value.N inputs and present_* outputs where the
+// device keeps KV caches in f16 (Backend::half_kv_pools), so the cache it
+// carries from call to call takes half the bytes: the values are those the
+// f16 attention kernels round them to anyway. Inputs and outputs are picked
+// by name patterns (name_glob.h); a float32 name matching none is left alone,
+// and so is a matched name of another type (reported through explain).
+#include "graph/shape_inference.h"
+#include "passes/name_glob.h"
+#include "passes/pass_registry.h"
+#include "passes/rewrite.h"
+
+namespace vdrt {
+namespace {
+
+bool matches(const StringList& patterns, const std::string& name) {
+  for (const std::string& p : patterns)
+    if (glob_match(p, name)) return true;
+  return false;
+}
+
+Node* add_cast(Graph& graph, Value* in, Value* out, DType to, const std::string& base) {
+  Node* cast = graph.add_node("Cast", {in}, {out}, graph.unique_name(base + "/store_f16_cast"));
+  cast->attrs().set("to", int64_t{to == DType::F16 ? 10 : 1});  // ONNX TensorProto FLOAT16 / FLOAT
+  return cast;
+}
+
+class StoreF16 final : public Pass {
+ public:
+  std::string name() const override { return "store-f16"; }
+  std::string description() const override {
+    return "Keeps the float32 graph inputs and outputs named by `inputs` / `outputs` (name patterns) in float16 at "
+           "the interface, with a Cast after each input and before each output (e.g. a KV cache held in f16).";
+  }
+  std::vector<OptionSpec> option_specs() const override {
+    return {{"inputs", StringList{}, "graph inputs to take as float16 (name patterns, e.g. \"past_key.*\")"},
+            {"outputs", StringList{}, "graph outputs to give as float16 (name patterns)"}};
+  }
+
+  bool run(Graph& graph, PassContext& ctx) override {
+    const StringList& inputs = options().get_strings("inputs");
+    const StringList& outputs = options().get_strings("outputs");
+    infer_shapes(graph);  // the types this pass reads and writes
+    bool changed = false;
+    for (Value* x : std::vector<Value*>(graph.inputs())) {
+      if (!matches(inputs, x->name())) continue;
+      if (x->dtype() != DType::F32) {
+        ctx.explain("input '" + x->name() + "' is " + dtype_name(x->dtype()) + ", not float32; left as it is");
+        continue;
+      }
+      Value* wide = graph.value(graph.unique_name(x->name() + "/f32"));
+      wide->set_dtype(DType::F32);
+      wide->set_shape(x->shape());
+      for (Node* user : std::vector<Node*>(x->consumers()))
+        for (size_t i = 0; i < user->inputs().size(); ++i)
+          if (user->input(i) == x) user->set_input(i, wide);
+      add_cast(graph, x, wide, DType::F32, x->name());
+      x->set_dtype(DType::F16);
+      ctx.count("inputs");
+      changed = true;
+    }
+    for (Value* y : std::vector<Value*>(graph.outputs())) {
+      if (!matches(outputs, y->name())) continue;
+      Node* producer = y->producer();
+      if (y->dtype() != DType::F32 || !producer || graph.is_graph_input(y)) {
+        ctx.explain("output '" + y->name() + "' is " + dtype_name(y->dtype()) +
+                    (producer ? "" : " with no producing node") + "; left as it is");
+        continue;
+      }
+      Value* wide = graph.value(graph.unique_name(y->name() + "/f32"));
+      wide->set_dtype(DType::F32);
+      wide->set_shape(y->shape());
+      for (Node* user : std::vector<Node*>(y->consumers()))
+        for (size_t i = 0; i < user->inputs().size(); ++i)
+          if (user->input(i) == y) user->set_input(i, wide);
+      // Values cannot be renamed: the producer is re-added writing `wide`.
+      std::vector<Value*> outs = producer->outputs();
+      for (Value*& o : outs)
+        if (o == y) o = wide;
+      const std::vector<Value*> ins = producer->inputs();
+      const AttributeMap attrs = producer->attrs();
+      const std::string op = producer->op_type(), domain = producer->domain(), node_name = producer->name();
+      graph.remove_node(producer);
+      graph.add_node(op, ins, outs, node_name, domain)->attrs() = attrs;
+      add_cast(graph, wide, y, DType::F16, y->name());
+      y->set_dtype(DType::F16);
+      ctx.count("outputs");
+      changed = true;
+    }
+    if (changed) graph.sort();
+    return changed;
+  }
+};
+
+VDRT_REGISTER_PASS(StoreF16);
+
+}  // namespace
+}  // namespace vdrt
