@@ -86,6 +86,25 @@ void Graph::remove_node(Node* n) {
                nodes_.end());
 }
 
+void Graph::replace_output(Node* n, size_t index, Value* v) {
+  VDRT_CHECK(index < n->outputs_.size(), "node '" + n->name_ + "' has no output " + std::to_string(index),
+             {source_path, n->name_, n->op_type_});
+  VDRT_CHECK(v && v->producer_ == nullptr, "value '" + (v ? v->name() : std::string()) + "' already has a producer",
+             {source_path, n->name_, n->op_type_});
+  if (Value* old = n->outputs_[index]; old && old->producer_ == n) old->producer_ = nullptr;
+  n->outputs_[index] = v;
+  v->producer_ = n;
+}
+
+void Graph::place_before(Node* n, const Node* anchor) {
+  auto from = std::find_if(nodes_.begin(), nodes_.end(), [n](const auto& p) { return p.get() == n; });
+  VDRT_CHECK(from != nodes_.end(), "node '" + n->name_ + "' is not in the graph", {source_path, n->name_, n->op_type_});
+  std::unique_ptr<Node> moved = std::move(*from);
+  nodes_.erase(from);
+  auto to = std::find_if(nodes_.begin(), nodes_.end(), [anchor](const auto& p) { return p.get() == anchor; });
+  nodes_.insert(to, std::move(moved));
+}
+
 void Graph::replace_all_uses(Value* from, Value* to) {
   std::vector<Node*> users = from->consumers_;
   for (Node* u : users)

@@ -98,6 +98,14 @@ class Graph {
   // values with prune_values()).
   void remove_node(Node* n);
   void replace_all_uses(Value* from, Value* to);
+  // Makes `n` write its output `index` into `v` (a value no node produces)
+  // instead; the old value keeps its consumers and loses its producer.
+  void replace_output(Node* n, size_t index, Value* v);
+  // Moves `n` just before `anchor` in the node order (to the end when
+  // `anchor` is nullptr), e.g. to place a new node where its value is needed
+  // rather than where sort() would (as early as possible: memory the
+  // liveness plan then holds longer).
+  void place_before(Node* n, const Node* anchor);
   void prune_values();  // drops values that are neither used, produced, constant nor graph I/O
 
   const std::vector<std::unique_ptr<Node>>& nodes() const { return nodes_; }

@@ -54,13 +54,16 @@ class StoreF16 final : public Pass {
         ctx.explain("input '" + x->name() + "' is " + dtype_name(x->dtype()) + ", not float32; left as it is");
         continue;
       }
+      const Node* first_user = first_consumer(graph, x);
       Value* wide = graph.value(graph.unique_name(x->name() + "/f32"));
       wide->set_dtype(DType::F32);
       wide->set_shape(x->shape());
       for (Node* user : std::vector<Node*>(x->consumers()))
         for (size_t i = 0; i < user->inputs().size(); ++i)
           if (user->input(i) == x) user->set_input(i, wide);
-      add_cast(graph, x, wide, DType::F32, x->name());
+      // Converted where first read, not at the start: a model's 30 layers of
+      // cache would otherwise all be held in f32 at once.
+      graph.place_before(add_cast(graph, x, wide, DType::F32, x->name()), first_user);
       x->set_dtype(DType::F16);
       ctx.count("inputs");
       changed = true;
@@ -68,7 +71,7 @@ class StoreF16 final : public Pass {
     for (Value* y : std::vector<Value*>(graph.outputs())) {
       if (!matches(outputs, y->name())) continue;
       Node* producer = y->producer();
-      if (y->dtype() != DType::F32 || !producer || graph.is_graph_input(y)) {
+      if (y->dtype() != DType::F32 || !producer) {
         ctx.explain("output '" + y->name() + "' is " + dtype_name(y->dtype()) +
                     (producer ? "" : " with no producing node") + "; left as it is");
         continue;
@@ -79,22 +82,29 @@ class StoreF16 final : public Pass {
       for (Node* user : std::vector<Node*>(y->consumers()))
         for (size_t i = 0; i < user->inputs().size(); ++i)
           if (user->input(i) == y) user->set_input(i, wide);
-      // Values cannot be renamed: the producer is re-added writing `wide`.
-      std::vector<Value*> outs = producer->outputs();
-      for (Value*& o : outs)
-        if (o == y) o = wide;
-      const std::vector<Value*> ins = producer->inputs();
-      const AttributeMap attrs = producer->attrs();
-      const std::string op = producer->op_type(), domain = producer->domain(), node_name = producer->name();
-      graph.remove_node(producer);
-      graph.add_node(op, ins, outs, node_name, domain)->attrs() = attrs;
-      add_cast(graph, wide, y, DType::F16, y->name());
+      for (size_t i = 0; i < producer->outputs().size(); ++i)
+        if (producer->output(i) == y) graph.replace_output(producer, i, wide);
+      graph.place_before(add_cast(graph, wide, y, DType::F16, y->name()), node_after(graph, producer));
       y->set_dtype(DType::F16);
       ctx.count("outputs");
       changed = true;
     }
-    if (changed) graph.sort();
     return changed;
+  }
+
+ private:
+  // The first node in the current order reading `v` (nullptr: none).
+  static const Node* first_consumer(const Graph& graph, const Value* v) {
+    for (const auto& n : graph.nodes())
+      for (const Value* in : n->inputs())
+        if (in == v) return n.get();
+    return nullptr;
+  }
+  static const Node* node_after(const Graph& graph, const Node* n) {
+    const auto& nodes = graph.nodes();
+    for (size_t i = 0; i + 1 < nodes.size(); ++i)
+      if (nodes[i].get() == n) return nodes[i + 1].get();
+    return nullptr;
   }
 };
 

@@ -117,6 +117,11 @@ TEST(GpuRolloutHalfCache, VulkanFp16KeepsTheDenseCacheInHalf) {
     std::printf("chunk %d: f16 vs f32 cache %.3g, f16 cache vs CPU %.3g, f32 cache vs CPU %.3g\n", k, half_vs_full,
                 max_abs_diff(ra->latents, rc->latents), max_abs_diff(rb->latents, rc->latents));
     EXPECT_LE(max_abs_diff(ra->latents, rc->latents), max_abs_diff(rb->latents, rc->latents) + 2e-4) << "chunk " << k;
+    std::printf("chunk %d: arena %zu (f16 cache) vs %zu (f32 cache), cache %zu vs %zu bytes\n", k,
+                half->denoiser->last_stats().arena_bytes, full->denoiser->last_stats().arena_bytes, ra->cache_bytes,
+                rb->cache_bytes);
+    // The casts sit where each layer reads its cache: no layer's f32 copy outlives its attention.
+    EXPECT_LE(half->denoiser->last_stats().arena_bytes, full->denoiser->last_stats().arena_bytes) << "chunk " << k;
     const RunStats& s = half->denoiser->last_stats();
     EXPECT_LE(s.host_uploads, 3u) << "a denoiser call uploads only latents, timestep and context";
     EXPECT_EQ(s.nodes_on_fallback, 0u);

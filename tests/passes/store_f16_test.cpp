@@ -36,12 +36,12 @@ const Value* graph_output(const Graph& g, const std::string& name) {
   return nullptr;
 }
 
-// present.0 = Relu(past.0) + w, read again inside (sq = present.0^2);
-// other = Neg(past.0); count (int32) passes through an Add.
+// present.0 = Relu(past.0) + Sigmoid(w), read again inside (sq =
+// present.0^2); other = Neg(past.0); count (int32) passes through an Add.
 std::unique_ptr<Graph> cache_like_graph() {
   GraphBuilder b(18);
   Value* past = b.input("past.0", {2, 7});
-  Value* w = b.input("w", {2, 7});
+  Value* w = b.op("Sigmoid", {b.input("w", {2, 7})});  // computed before past.0 is read
   Value* count = b.input("past.count", {1}, DType::I32);
   Graph& g = b.graph();
   Value* present = g.value("present.0");
@@ -70,6 +70,14 @@ TEST(StoreF16, NamedInputsAndOutputsBecomeHalfAndTheRestComputesAsBefore) {
     EXPECT_EQ(after->outputs()[i]->dtype(), before->outputs()[i]->dtype()) << after->outputs()[i]->name();
   EXPECT_EQ(test::count_ops(*after, "Cast"), 2);
   EXPECT_EQ(test::count_ops(*after, "Add"), 2);
+  // Each cast sits where its value is needed, also after a (stable) sort, so
+  // that a cache of many layers is never held in f32 all at once: past.0's
+  // just before its first reader (after the Sigmoid, which does not read
+  // it), present.0's just after its producer.
+  after->sort();
+  std::vector<std::string> order;
+  for (const auto& n : after->nodes()) order.push_back(n->op_type());
+  EXPECT_EQ(order, (std::vector<std::string>{"Sigmoid", "Cast", "Relu", "Add", "Cast", "Mul", "Neg", "Add"}));
 
   // The untouched graph on past.0 rounded to f16 computes the same floats.
   TensorMap in = test::random_inputs(*before, 5);

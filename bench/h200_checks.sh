@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# The checks a session runs first on the lent GPU machine, in one device call
+# (each call costs about a minute of the session's device time before the
+# command starts): the tensor-core parity and rollout tests, then the
+# attention micro-benchmarks with shader builds interleaved in one process,
+# then a 2-layer Wan-width rollout profile per configuration. Everything goes
+# to $OUT (logs and JSON); a stage that fails is logged and the next runs.
+#
+# On the device machine, after unpacking a bundle of vdrt, vdrt_backends_tests
+# and (for the A/B) folders made here by bench/build_spv.sh:
+#   mkdir -p /tmp/b && tar -C /tmp/b -xJf .device/vdrt.tar.xz && source /tmp/b/env.sh &&
+#     bench/h200_checks.sh [--spv DIR ...] [--rounds N] [--stages tests,attention,sparse,profile]
+#
+# --spv DIR (repeatable): builds timed against the embedded one
+# (VDRT_BENCH_SPV_DIRS), --rounds N interleaved rounds (default 2).
+set -uo pipefail
+cd "$(dirname "$0")/.."
+out="${OUT:-/tmp/h200_checks}"
+mkdir -p "$out"
+spv_dirs="embedded"
+rounds=2
+stages="tests,attention,sparse,profile"
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --spv) spv_dirs="$spv_dirs;$2"; shift 2 ;;
+    --rounds) rounds="$2"; shift 2 ;;
+    --stages) stages="$2"; shift 2 ;;
+    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
+    *) echo "h200_checks: unknown argument $1" >&2; exit 2 ;;
+  esac
+done
+export VDRT_CACHE_DIR="${VDRT_CACHE_DIR:-/tmp/vc}"
+tests_bin="$(command -v vdrt_backends_tests || echo build/tests/vdrt_backends_tests)"
+vdrt_bin="$(command -v vdrt || echo build/tools/vdrt)"
+want() { case ",$stages," in *",$1,"*) return 0 ;; *) return 1 ;; esac; }
+stage() {  # stage NAME COMMAND...: runs, logs to $out/NAME.log, notes the time and status
+  local name="$1"
+  shift
+  local t0=$SECONDS
+  "$@" >"$out/$name.log" 2>&1
+  local rc=$?
+  echo "$name: exit $rc, $((SECONDS - t0)) s" | tee -a "$out/summary.txt"
+}
+
+nvidia-smi --query-gpu=name,driver_version,clocks.sm,temperature.gpu --format=csv >"$out/gpu.txt" 2>&1
+
+if want tests; then
+  # The tensor-core kernels run only here: their parity and rollout tests.
+  stage tests env VDRT_REQUIRE_GPU=1 VDRT_REQUIRE_COOPMAT=1 "$tests_bin" \
+    --gtest_filter='SparseCoopmatPlan.*:*SparseCoopmat*vulkan*:*AttentionParity*vulkan_Fp16*:*SparseAttentionParity*vulkan*:*SparseGpuSession*vulkan*:VulkanPipelineStats.*:GpuRolloutHalfCache.*:*ElementwiseParity*vulkan*Cast*'
+  grep -E "^\[  (PASSED|FAILED) " "$out/tests.log" >>"$out/summary.txt"
+fi
+if want attention; then
+  stage attention env VDRT_ATTN_BENCH_FP16_ONLY=1 VDRT_BENCH_SPV_DIRS="$spv_dirs" VDRT_BENCH_ROUNDS="$rounds" \
+    "$tests_bin" --gtest_also_run_disabled_tests --gtest_filter='AttentionBench.*'
+fi
+if want sparse; then
+  stage sparse env VDRT_SPARSE_BENCH_BACKEND=vulkan VDRT_SPARSE_BENCH_PRECISIONS=fp16 VDRT_SPARSE_BENCH_PAST_FRAMES=9 \
+    VDRT_BENCH_SPV_DIRS="$spv_dirs" VDRT_BENCH_ROUNDS="$rounds" \
+    "$tests_bin" --gtest_also_run_disabled_tests --gtest_filter='SparseAttentionBench.*'
+fi
+if want profile; then
+  # Kernel time per shader over 10 chunks of a 2-layer Wan-width rollout, and its peak KV bytes.
+  for config in dense pbsa lightforcing+fp8; do
+    stage "profile_${config//+/_}" env VDRT_VULKAN_PROFILE=1 python3 bench/rollout_bench.py --layers 2 --chunks 10 \
+      --configs "$config" --no-decode --work /tmp/wan2 --vdrt "$vdrt_bin" --json "$out/profile_${config//+/_}.json"
+  done
+fi
+cat "$out/summary.txt"
