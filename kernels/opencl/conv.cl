@@ -290,33 +290,35 @@ kernel __attribute__((reqd_work_group_size(WG, 1, 1))) void conv(BUF(float, x), 
 #if VN
   const int yvec = O % 4 == 0 && ALIGNED16(y);
 #endif
+  // An if, not continue: see docs/gpu_kernels.md (acc[] stays in registers).
 #pragma unroll
   for (uint i = 0; i < TM; ++i) {
     const uint m = m0 + tm * TM + i;
-    if (m >= p->mg) continue;
-    const uint ch = g * p->mg + m;
-    const float bv = HAS_BIAS == 1 ? bias[ch] : 0.0f;
-    global float* Y = y + (img * M + ch) * O;
+    if (m < p->mg) {
+      const uint ch = g * p->mg + m;
+      const float bv = HAS_BIAS == 1 ? bias[ch] : 0.0f;
+      global float* Y = y + (img * M + ch) * O;
 #if VN
 #pragma unroll
-    for (uint j = 0; j < TN; j += 4) {
-      const uint oo = o0 + PIX(tn, j);
-      const float4 v = (float4)(acc[i * TN + j], acc[i * TN + j + 1], acc[i * TN + j + 2], acc[i * TN + j + 3]) + bv;
-      if (yvec && oo + 3 < O) {
-        *(global float4*)(Y + oo) = v;
-      } else {
-        if (oo < O) Y[oo] = v.x;
-        if (oo + 1 < O) Y[oo + 1] = v.y;
-        if (oo + 2 < O) Y[oo + 2] = v.z;
-        if (oo + 3 < O) Y[oo + 3] = v.w;
+      for (uint j = 0; j < TN; j += 4) {
+        const uint oo = o0 + PIX(tn, j);
+        const float4 v = (float4)(acc[i * TN + j], acc[i * TN + j + 1], acc[i * TN + j + 2], acc[i * TN + j + 3]) + bv;
+        if (yvec && oo + 3 < O) {
+          *(global float4*)(Y + oo) = v;
+        } else {
+          if (oo < O) Y[oo] = v.x;
+          if (oo + 1 < O) Y[oo + 1] = v.y;
+          if (oo + 2 < O) Y[oo + 2] = v.z;
+          if (oo + 3 < O) Y[oo + 3] = v.w;
+        }
       }
-    }
 #else
 #pragma unroll
-    for (uint j = 0; j < TN; ++j) {
-      const uint oo = o0 + PIX(tn, j);
-      if (oo < O) Y[oo] = acc[i * TN + j] + bv;
-    }
+      for (uint j = 0; j < TN; ++j) {
+        const uint oo = o0 + PIX(tn, j);
+        if (oo < O) Y[oo] = acc[i * TN + j] + bv;
+      }
 #endif
+    }
   }
 }

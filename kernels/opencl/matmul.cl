@@ -432,41 +432,44 @@ kernel __attribute__((reqd_work_group_size(NT, 1, 1))) void matmul(BUF(float, a)
 #if VOUT
   const int yvec = p->N % 4 == 0 && ALIGNED16(Y);
 #endif
+  // Ifs, not continue/break: see docs/gpu_kernels.md (acc[] stays in registers).
 #pragma unroll
   for (uint i = 0; i < TM; ++i) {
     const uint gm = m0 + ROW(ty, i);
-    if (gm >= p->M) continue;
+    if (gm < p->M) {
 #if VOUT
 #pragma unroll
-    for (uint j = 0; j < TN; j += 4) {
-      const uint gn = n0 + COL(tx, j);
-      float v[4];
+      for (uint j = 0; j < TN; j += 4) {
+        const uint gn = n0 + COL(tx, j);
+        float v[4];
 #pragma unroll
-      for (uint jj = 0; jj < 4; ++jj) {
-        v[jj] = p->alpha * acc[i * TN + j + jj];
+        for (uint jj = 0; jj < 4; ++jj) {
+          v[jj] = p->alpha * acc[i * TN + j + jj];
 #if HAS_C
-        if (gn + jj < p->N) v[jj] += p->beta * C[gm * p->scm + (gn + jj) * p->scn];
+          if (gn + jj < p->N) v[jj] += p->beta * C[gm * p->scm + (gn + jj) * p->scn];
 #endif
-      }
-      if (yvec && gn + 3 < p->N) {
-        *(global float4*)(Y + gm * p->N + gn) = (float4)(v[0], v[1], v[2], v[3]);
-      } else {
+        }
+        if (yvec && gn + 3 < p->N) {
+          *(global float4*)(Y + gm * p->N + gn) = (float4)(v[0], v[1], v[2], v[3]);
+        } else {
 #pragma unroll
-        for (uint jj = 0; jj < 4; ++jj)
-          if (gn + jj < p->N) Y[gm * p->N + gn + jj] = v[jj];
+          for (uint jj = 0; jj < 4; ++jj)
+            if (gn + jj < p->N) Y[gm * p->N + gn + jj] = v[jj];
+        }
       }
-    }
 #else
 #pragma unroll
-    for (uint j = 0; j < TN; ++j) {
-      const uint gn = n0 + COL(tx, j);
-      if (gn >= p->N) break;
-      float v = p->alpha * acc[i * TN + j];
+      for (uint j = 0; j < TN; ++j) {
+        const uint gn = n0 + COL(tx, j);
+        if (gn < p->N) {
+          float v = p->alpha * acc[i * TN + j];
 #if HAS_C
-      v += p->beta * C[gm * p->scm + gn * p->scn];
+          v += p->beta * C[gm * p->scm + gn * p->scn];
 #endif
-      Y[gm * p->N + gn] = v;
+          Y[gm * p->N + gn] = v;
+        }
+      }
+#endif
     }
-#endif
   }
 }

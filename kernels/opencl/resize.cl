@@ -80,38 +80,43 @@ void resize(BUF(uint, x), BUF(uint, y), constant const struct resize_params* p) 
   // Two taps per resampled axis: i0 (weight w0) and i1 (weight w1).
   uint i0[5], i1[5];
   float w0[5], w1[5];
+  // Unrolled, and if / else rather than continue, so the arrays stay in
+  // registers (docs/gpu_kernels.md).
+#pragma unroll
   for (uint d = 0; d < 5u; ++d) {
     if (((p->interp >> d) & 1u) == 0u) {
       i0[d] = oc[d]; i1[d] = oc[d]; w0[d] = 1.0f; w1[d] = 0.0f;
-      continue;
+    } else {
+      float xs = fma(p->a[d], (float)oc[d], p->b[d]);
+      float fl = floor(xs);
+      float f = xs - fl;
+      int j0 = (int)fl, j1 = j0 + 1, nd = (int)p->in_dims[d];
+      float u0 = 1.0f - f, u1 = f;
+      if (EXCLUDE_OUTSIDE == 1) {
+        if (j0 < 0 || j0 >= nd) u0 = 0.0f;
+        if (j1 < 0 || j1 >= nd) u1 = 0.0f;
+        float s = u0 + u1;
+        if (s != 0.0f) { u0 /= s; u1 /= s; }
+      }
+      i0[d] = (uint)clamp(j0, 0, nd - 1);
+      i1[d] = (uint)clamp(j1, 0, nd - 1);
+      w0[d] = u0;
+      w1[d] = u1;
     }
-    float xs = fma(p->a[d], (float)oc[d], p->b[d]);
-    float fl = floor(xs);
-    float f = xs - fl;
-    int j0 = (int)fl, j1 = j0 + 1, nd = (int)p->in_dims[d];
-    float u0 = 1.0f - f, u1 = f;
-    if (EXCLUDE_OUTSIDE == 1) {
-      if (j0 < 0 || j0 >= nd) u0 = 0.0f;
-      if (j1 < 0 || j1 >= nd) u1 = 0.0f;
-      float s = u0 + u1;
-      if (s != 0.0f) { u0 /= s; u1 /= s; }
-    }
-    i0[d] = (uint)clamp(j0, 0, nd - 1);
-    i1[d] = (uint)clamp(j1, 0, nd - 1);
-    w0[d] = u0;
-    w1[d] = u1;
   }
   float acc = 0.0f;
   for (uint m = 0; m < 32u; ++m) {
-    if ((m & ~p->interp) != 0u) continue;
-    float wt = 1.0f;
-    uint src = 0;
-    for (uint d = 0; d < 5u; ++d) {
-      bool hi = ((m >> d) & 1u) != 0u;
-      wt *= hi ? w1[d] : w0[d];
-      src = src * p->in_dims[d] + (hi ? i1[d] : i0[d]);
+    if ((m & ~p->interp) == 0u) {
+      float wt = 1.0f;
+      uint src = 0;
+#pragma unroll
+      for (uint d = 0; d < 5u; ++d) {
+        bool hi = ((m >> d) & 1u) != 0u;
+        wt *= hi ? w1[d] : w0[d];
+        src = src * p->in_dims[d] + (hi ? i1[d] : i0[d]);
+      }
+      if (wt != 0.0f) acc = fma(wt, as_float(x[src]), acc);
     }
-    if (wt != 0.0f) acc = fma(wt, as_float(x[src]), acc);
   }
   y[i] = as_uint(acc);
 }
