@@ -110,6 +110,8 @@ def parse_args(argv=None):
     ap.add_argument("--vdrt", default="vdrt", help="the vdrt binary (on PATH, else build/tools/vdrt)")
     ap.add_argument("--torch-dtype", choices=["bf16", "fp32"], help="default bf16 on CUDA, fp32 on a CPU")
     ap.add_argument("--no-decode", action="store_true", help="time the denoiser rollout alone")
+    ap.add_argument("--f32-kv-cache", action="store_true",
+                    help="vdrt keeps its KV caches in f32 (at fp16 on Vulkan they are f16 otherwise), for comparison")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--work", type=Path, default=Path("/tmp/vdrt_rollout"), help="exported models (generated)")
     ap.add_argument("--json", type=Path, help="write the results here (after every configuration)")
@@ -198,6 +200,8 @@ def vdrt_command(vdrt: str, folder: Path, name: str, a, cfg: TinyWanConfig) -> l
     if pipeline:
         cmd += ["--pipeline", pipeline]
     cmd += ["--no-decode"] if a.no_decode else ["-o", str(video_path(a.work))]
+    if a.f32_kv_cache:
+        cmd += ["--f32-kv-cache"]
     return cmd
 
 
