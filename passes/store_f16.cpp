@@ -31,6 +31,17 @@ Node* add_cast(Graph& graph, Value* in, Value* out, DType to, const std::string&
   return cast;
 }
 
+// A new float32 value shaped like `v` that every node reading `v` reads instead.
+Value* f32_twin_for_readers(Graph& graph, Value* v) {
+  Value* wide = graph.value(graph.unique_name(v->name() + "/f32"));
+  wide->set_dtype(DType::F32);
+  wide->set_shape(v->shape());
+  for (Node* user : std::vector<Node*>(v->consumers()))
+    for (size_t i = 0; i < user->inputs().size(); ++i)
+      if (user->input(i) == v) user->set_input(i, wide);
+  return wide;
+}
+
 class StoreF16 final : public Pass {
  public:
   std::string name() const override { return "store-f16"; }
@@ -55,12 +66,7 @@ class StoreF16 final : public Pass {
         continue;
       }
       const Node* first_user = first_consumer(graph, x);
-      Value* wide = graph.value(graph.unique_name(x->name() + "/f32"));
-      wide->set_dtype(DType::F32);
-      wide->set_shape(x->shape());
-      for (Node* user : std::vector<Node*>(x->consumers()))
-        for (size_t i = 0; i < user->inputs().size(); ++i)
-          if (user->input(i) == x) user->set_input(i, wide);
+      Value* wide = f32_twin_for_readers(graph, x);
       // Converted where first read, not at the start: a model's 30 layers of
       // cache would otherwise all be held in f32 at once.
       graph.place_before(add_cast(graph, x, wide, DType::F32, x->name()), first_user);
@@ -76,12 +82,7 @@ class StoreF16 final : public Pass {
                     (producer ? "" : " with no producing node") + "; left as it is");
         continue;
       }
-      Value* wide = graph.value(graph.unique_name(y->name() + "/f32"));
-      wide->set_dtype(DType::F32);
-      wide->set_shape(y->shape());
-      for (Node* user : std::vector<Node*>(y->consumers()))
-        for (size_t i = 0; i < user->inputs().size(); ++i)
-          if (user->input(i) == y) user->set_input(i, wide);
+      Value* wide = f32_twin_for_readers(graph, y);
       for (size_t i = 0; i < producer->outputs().size(); ++i)
         if (producer->output(i) == y) graph.replace_output(producer, i, wide);
       graph.place_before(add_cast(graph, wide, y, DType::F16, y->name()), node_after(graph, producer));
