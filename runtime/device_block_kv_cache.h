@@ -60,6 +60,7 @@ class DeviceBlockKvCache final : public DeviceOpState, public SparseLayerCache {
   // Key / value pools of packed f16 (Backend::half_kv_pools), each block's
   // mean key also kept in f32 for scoring; else f32 pools.
   bool half_pools() const { return half_; }
+  DType row_dtype() const override { return half_ ? DType::F16 : DType::F32; }
 
   // DeviceOpState
   const Backend& device() const override { return backend_; }

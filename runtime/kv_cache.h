@@ -33,6 +33,7 @@ class KvCache {
           int64_t tokens_per_frame, CachePolicy policy, DType dtype = DType::F32);
 
   size_t layers() const { return keys_.size(); }
+  DType dtype() const { return keys_.empty() ? DType::F32 : keys_.front().dtype(); }
   const Tensor& key(size_t layer) const { return keys_.at(layer); }
   const Tensor& value(size_t layer) const { return values_.at(layer); }
 

@@ -9,6 +9,7 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "graph/dtype.h"
 #include "graph/ops/sparse_attention_params.h"
 
 namespace vdrt {
@@ -22,6 +23,7 @@ class SparseLayerCache {
   virtual size_t bytes() const = 0;         // keys, values and mean keys held
   virtual size_t peak_bytes() const = 0;    // the most held at once (before eviction)
   virtual int64_t window_frames_held() const = 0;  // frames in the local window (all frames for HSA)
+  virtual DType row_dtype() const { return DType::F32; }  // the keys' and values' element type
 };
 
 }  // namespace vdrt

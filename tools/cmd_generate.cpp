@@ -109,9 +109,10 @@ int generate(const GenerateArgs& a) {
   RolloutReport report({a.pipeline, a.dev.precision, a.pipe.level == 0 ? "-O0" : pass_label, a.cache,
                         a.no_decode ? std::string() : a.output, static_cast<uint64_t>(a.seed), chunks, !a.no_decode});
   report.set_load_seconds(load_seconds);
-  spdlog::info("generating {} video frames ({} chunks of {}{}) with {} on {}, seed {}, cache {}", want, chunks,
+  spdlog::info("generating {} video frames ({} chunks of {}{}) with {} on {}, seed {}, cache {}, KV in {}", want, chunks,
                frames_per_chunk, a.no_decode ? ", not decoded" : "", a.pipeline,
-               pipeline->denoiser->backend().info().name, a.seed, describe_cache(rollout, c, ro.cache));
+               pipeline->denoiser->backend().info().name, a.seed, describe_cache(rollout, c, ro.cache),
+               describe_kv_dtype(rollout, c));
 
   g_interrupted = false;
   auto previous = std::signal(SIGINT, on_sigint);
@@ -185,8 +186,8 @@ Action setup_generate(CLI::App& sub) {
       ->capture_default_str();
   add_pipeline_options(sub, a->pipe, "the denoiser (e.g. passes/pipelines/sparse_pbsa.toml: sparse attention)");
   sub.add_flag("--f32-kv-cache", a->f32_kv_cache,
-               "Keep the KV cache in float32 where the device would keep it in f16 (Vulkan at --precision fp16, "
-               "half the bytes), e.g. to compare");
+               "Keep the dense layers' KV cache in float32 where the device would keep it in f16 (Vulkan at "
+               "--precision fp16: half the bytes), e.g. to compare; sparse layers' block pools stay f16 there");
   sub.add_flag("--no-progress", a->no_progress, "Do not show the progress line (-q hides it too)");
   sub.add_flag("--no-decode", a->no_decode,
                "Run the denoiser alone: no decoder, nothing written (no -o); --frames still counts the video frames "

@@ -30,6 +30,7 @@ Json RolloutReport::json(const VideoPipeline& pipeline, const Rollout& rollout, 
   doc["pass_pipeline"] = settings_.pass_pipeline;
   doc["cache"] = settings_.cache;
   doc["cache_description"] = describe_cache(rollout, c, CachePolicy::parse(settings_.cache));
+  doc["kv_cache_dtype"] = describe_kv_dtype(rollout, c);
   doc["seed"] = settings_.seed;
   doc["steps"] = Json::array_of(rollout.scheduler().timesteps);
   doc["shift"] = rollout.scheduler().shift;
@@ -66,6 +67,16 @@ Json RolloutReport::json(const VideoPipeline& pipeline, const Rollout& rollout, 
     list.push(std::move(j));
   }
   return doc;
+}
+
+std::string describe_kv_dtype(const Rollout& rollout, const DenoiserContract& contract) {
+  const SparseKvBinding* sparse = rollout.sparse_cache();
+  const size_t sparse_layers = sparse ? sparse->caches().size() : 0;
+  const std::string dense = dtype_name(rollout.cache().dtype());
+  if (sparse_layers == 0) return dense;
+  const std::string rows = dtype_name(sparse->caches().begin()->second->row_dtype());
+  if (static_cast<int64_t>(sparse_layers) == contract.num_layers || rows == dense) return rows;
+  return "dense " + dense + ", sparse " + rows;
 }
 
 std::string describe_cache(const Rollout& rollout, const DenoiserContract& contract, const CachePolicy& policy) {

@@ -46,5 +46,9 @@ class RolloutReport {
 // rewritten to sparse attention keep block caches (PBSA: bounded by the op's
 // window and persistent memory whatever the policy says; HSA: the policy).
 std::string describe_cache(const Rollout& rollout, const DenoiserContract& contract, const CachePolicy& policy);
+// The element type of the cached keys and values: "f32", "f16" (Vulkan at
+// fp16), or "dense f32, sparse f16" where they differ (--f32-kv-cache with
+// sparse layers, whose block pools follow the device).
+std::string describe_kv_dtype(const Rollout& rollout, const DenoiserContract& contract);
 
 }  // namespace vdrt::cli

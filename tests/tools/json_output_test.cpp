@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -725,6 +726,7 @@ TEST(JsonCli, GenerateReportsEveryChunkAndThePeakCache) {
                  " --frames 60 --cache window:6,sink:1 -d cpu --no-decode --no-progress --json");
   EXPECT_EQ(d["device"]["id"].s, "cpu:0");
   EXPECT_EQ(d["cache"].s, "window:6,sink:1");
+  EXPECT_EQ(d["kv_cache_dtype"].s, "f32");
   EXPECT_EQ(d["pass_pipeline"].s, "<default>");
   EXPECT_EQ(numbers(d["steps"]), (std::vector<double>{1000, 750, 500, 250}));
   EXPECT_EQ(d["scheduler"].s, "flow-matching");
@@ -750,6 +752,24 @@ TEST(JsonCli, GenerateReportsEveryChunkAndThePeakCache) {
   EXPECT_GT(d["steady_latent_fps"].n, 0);
   EXPECT_GT(d["placement"]["nodes"]["cpu"].n, 0);
 }
+
+#ifdef VDRT_WITH_VULKAN
+// At fp16 on Vulkan the cache is f16: the same frames in half the bytes;
+// --f32-kv-cache keeps f32. (lavapipe in CI: scripts/run-tests.sh.)
+TEST(JsonCli, GenerateOnVulkanAtFp16KeepsTheCacheInHalf) {
+  if (!(std::getenv("VDRT_REQUIRE_GPU") && std::string(std::getenv("VDRT_REQUIRE_GPU")) == "1"))
+    GTEST_SKIP() << "needs a Vulkan device (VDRT_REQUIRE_GPU=1 asserts there is one)";
+  const std::string cmd = "generate " + source_path("models/tiny_wan") +
+                          " --frames 36 --cache window:6,sink:1 -d vulkan --precision fp16 --no-decode --no-progress --json";
+  J half = run_json(cmd), full = run_json(cmd + " --f32-kv-cache");
+  EXPECT_EQ(half["kv_cache_dtype"].s, "f16");
+  EXPECT_EQ(full["kv_cache_dtype"].s, "f32");
+  EXPECT_EQ(half["peak_kv_cache_bytes"].n, 9 * kTinyFrameBytes / 2);
+  EXPECT_EQ(full["peak_kv_cache_bytes"].n, 9 * kTinyFrameBytes);
+  ASSERT_EQ(half["chunks"].a.size(), 3u);
+  EXPECT_EQ(half["chunks"][2]["cache_bytes"].n, 6 * kTinyFrameBytes / 2);
+}
+#endif
 
 TEST(JsonCli, GenerateCountsTheVideoFramesWritten) {
   const fs::path out = fs::temp_directory_path() / ("vdrt_json_generate_" + std::to_string(getpid()) + ".y4m");
