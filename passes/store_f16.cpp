@@ -19,12 +19,6 @@
 namespace vdrt {
 namespace {
 
-bool matches(const StringList& patterns, const std::string& name) {
-  for (const std::string& p : patterns)
-    if (glob_match(p, name)) return true;
-  return false;
-}
-
 Node* add_cast(Graph& graph, Value* in, Value* out, DType to, const std::string& base) {
   Node* cast = graph.add_node("Cast", {in}, {out}, graph.unique_name(base + "/store_f16_cast"));
   cast->attrs().set("to", int64_t{to == DType::F16 ? 10 : 1});  // ONNX TensorProto FLOAT16 / FLOAT
@@ -60,7 +54,7 @@ class StoreF16 final : public Pass {
     infer_shapes(graph);  // the types this pass reads and writes
     bool changed = false;
     for (Value* x : std::vector<Value*>(graph.inputs())) {
-      if (!matches(inputs, x->name())) continue;
+      if (!first_match(inputs, {x->name()})) continue;
       if (x->dtype() != DType::F32) {
         ctx.explain("input '" + x->name() + "' is " + dtype_name(x->dtype()) + ", not float32; left as it is");
         continue;
@@ -75,7 +69,7 @@ class StoreF16 final : public Pass {
       changed = true;
     }
     for (Value* y : std::vector<Value*>(graph.outputs())) {
-      if (!matches(outputs, y->name())) continue;
+      if (!first_match(outputs, {y->name()})) continue;
       Node* producer = y->producer();
       if (y->dtype() != DType::F32 || !producer) {
         ctx.explain("output '" + y->name() + "' is " + dtype_name(y->dtype()) +

@@ -14,15 +14,11 @@ const Value* declared_input(const Graph& g, const std::string& name) {
 }
 
 std::vector<int64_t> declared_dims(const Graph& g, const std::string& name, int64_t batch) {
-  for (const Value* v : g.inputs()) {
-    if (v->name() != name) continue;
-    const Shape& s = v->shape();
-    VDRT_CHECK(s.rank_known() && s.rank() == 4, "input '" + name + "' must be declared [B, T, heads, head_dim]",
-               {g.source_path});
-    VDRT_CHECK(s[2].known() && s[3].known(), "input '" + name + "' must declare its heads and head_dim", {g.source_path});
-    return {batch, 0, s[2].value(), s[3].value()};
-  }
-  throw Error("the model has no input '" + name + "'", {g.source_path});
+  const Shape& s = declared_input(g, name)->shape();
+  VDRT_CHECK(s.rank_known() && s.rank() == 4, "input '" + name + "' must be declared [B, T, heads, head_dim]",
+             {g.source_path});
+  VDRT_CHECK(s[2].known() && s[3].known(), "input '" + name + "' must declare its heads and head_dim", {g.source_path});
+  return {batch, 0, s[2].value(), s[3].value()};
 }
 
 }  // namespace

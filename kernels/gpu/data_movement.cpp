@@ -161,7 +161,6 @@ Program build_cast(const KernelArgs& a) {
   DType from = a.inputs[0].dtype, to = a.outputs[0].dtype;
   if (from == to) return build_reshape(a);
   const uint64_t n = static_cast<uint64_t>(a.outputs[0].numel());
-  if (n == 0) return {};
   Dispatch d;
   d.shader = "cast";
   d.spec = {cast_code(from), cast_code(to)};
