@@ -553,8 +553,8 @@ std::unique_ptr<Session::Plan> Session::build_plan(const Feed& feed) {
     for (int b = 0; b < n_backends; ++b)
       if (auto it = slots.find({v, b}); it != slots.end() && it->second.home_backend == b) it->second.request.last = n_nodes;
 
-  // 3. Views: a Reshape (Squeeze, Unsqueeze, Flatten, Identity) on the CPU
-  // whose input was computed in the same arena leaves its output in the
+  // 3. Views: a Reshape (Squeeze, Unsqueeze, Flatten, Identity) whose input
+  // was computed in the same arena (on any backend) leaves its output in the
   // input's bytes. Every value is written once, by its producer, and no
   // kernel writes its inputs, so the two share one buffer that lives from the
   // input's producer to the last reader of either; the node runs nothing.
@@ -565,7 +565,7 @@ std::unique_ptr<Session::Plan> Session::build_plan(const Feed& feed) {
   for (int64_t i = 0; i < n_nodes && impl_->alias_views; ++i) {
     const Node& node = *nodes[i];
     int b = impl_->node_backend[i];
-    if (on_host[i] || !is_view_op(node) || impl_->backends[b]->info().backend != "cpu") continue;
+    if (on_host[i] || !is_view_op(node)) continue;
     const Value* x = node.input(0);
     const Value* y = node.outputs().size() == 1 ? node.output(0) : nullptr;
     if (!x || !y || x->is_constant() || g.is_graph_input(x)) continue;

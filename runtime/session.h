@@ -29,9 +29,9 @@ struct SessionOptions {
   // The same as TOML text (used when pass_pipeline is empty), named in
   // messages by pass_pipeline_label, e.g. "<default>" or "--passes a,b".
   std::string pass_pipeline_text, pass_pipeline_label = "<pipeline>";
-  // Reshape, Squeeze, Unsqueeze, Flatten and Identity on the CPU backend
-  // share their input's bytes in the arena instead of copying them (off:
-  // every one copies, for comparison).
+  // Reshape, Squeeze, Unsqueeze, Flatten and Identity share their input's
+  // bytes in the arena instead of copying them, on every backend (off: every
+  // one copies, for comparison).
   bool alias_views = true;
   // Graph inputs and outputs (name patterns) that carry a KV cache from one
   // call to the next. Where the backend keeps KV caches in f16
