@@ -16,9 +16,9 @@
 // product: that would be a second consumer); X, W and the rest must be
 // float32 (the fused kernel's type).
 //
-// The fused op runs on the CPU only (GPU backends have no kernel for it):
-// the pass rewrites only when the device the graph is optimised for runs
-// it (PassContext::device_runs). With no device known (`vdrt opt` without
+// The pass rewrites only when the device the graph is optimised for runs
+// the fused op (PassContext::device_runs): the CPU runs every form, the GPU
+// backends the one-output form (a Split after the epilogue stays a node). With no device known (`vdrt opt` without
 // --device) it leaves the graph alone unless `fuse_for_any_device` is set;
 // its log line counts the epilogues so left, as it does for a device
 // without the kernel. Near misses (a float64 Linear, a residual computed
@@ -62,7 +62,7 @@ class FuseGemmEpilogue final : public Pass {
   std::string description() const override {
     return "Folds a MatMul by a 2-D matrix and its bias Add, GELU, residual Add and last-axis Split into one "
            "vdrt.FusedMatMul, applied per output tile while it is in cache; only for a device that runs it (the "
-           "CPU).";
+           "CPU; the GPUs without the Split).";
   }
   std::vector<OptionSpec> option_specs() const override {
     return {{"bias", true, "Fold the bias Add."},
@@ -70,8 +70,8 @@ class FuseGemmEpilogue final : public Pass {
             {"residual", true, "Fold an Add of a tensor of the product's shape (the residual stream)."},
             {"split", true, "Fold a Split on the last axis into the fused node's outputs."},
             {"fuse_for_any_device", false,
-             "Fuse also when no device is known (vdrt opt without --device); GPU backends then run the fused "
-             "nodes through the CPU fallback."}};
+             "Fuse also when no device is known (vdrt opt without --device); GPU backends then run nodes with a "
+             "folded Split through the CPU fallback."}};
   }
 
   bool run(Graph& graph, PassContext& ctx) override {
@@ -82,6 +82,21 @@ class FuseGemmEpilogue final : public Pass {
     if (const char* why = device_refusal(ctx)) {
       ctx.count(why, static_cast<int64_t>(chains.size()));
       return false;
+    }
+    if (!device_runs_split(ctx)) {
+      // The GPU kernels write one output: the Split stays a node of its own.
+      std::vector<Chain> kept;
+      for (Chain& c : chains) {
+        if (!c.split.empty()) {
+          c.nodes.pop_back();
+          c.split.clear();
+          c.outputs = {c.nodes.back()->output(0)};
+          ctx.count("splits left to the device's Split");
+        }
+        if (c.nodes.size() > 1) kept.push_back(std::move(c));
+      }
+      chains = std::move(kept);
+      if (chains.empty()) return false;
     }
     ensure_opset(graph, kVdrtDomain, 1);
     for (Chain& c : chains) rewrite(graph, c, ctx);
@@ -198,8 +213,29 @@ class FuseGemmEpilogue final : public Pass {
       v->set_dtype(DType::F32);
       ins.push_back(v);
     }
-    Node* n = probe.add_node("FusedMatMul", ins, {probe.value("y")}, "probe", kVdrtDomain);
+    ins[1]->set_shape(Shape({Dim(4), Dim(2)}));
+    Value* y = probe.value("y");
+    y->set_dtype(DType::F32);
+    Node* n = probe.add_node("FusedMatMul", ins, {y}, "probe", kVdrtDomain);
     return ctx.device_runs(*n) ? nullptr : "unfused, device lacks vdrt.FusedMatMul";
+  }
+
+  // Whether that device also runs the form with `split` (several outputs).
+  static bool device_runs_split(PassContext& ctx) {
+    if (!ctx.device_runs) return true;
+    Graph probe;
+    std::vector<Value*> ins;
+    for (const char* name : {"x", "w"}) {
+      Value* v = probe.value(name);
+      v->set_dtype(DType::F32);
+      ins.push_back(v);
+    }
+    ins[1]->set_shape(Shape({Dim(4), Dim(2)}));
+    std::vector<Value*> outs{probe.value("y0"), probe.value("y1")};
+    for (Value* o : outs) o->set_dtype(DType::F32);
+    Node* n = probe.add_node("FusedMatMul", ins, outs, "probe", kVdrtDomain);
+    n->attrs().set("split", std::vector<int64_t>{1, 1});
+    return ctx.device_runs(*n);
   }
 
   static void rewrite(Graph& graph, Chain& c, PassContext& ctx) {

@@ -145,7 +145,7 @@ Action setup_opt(CLI::App& sub) {
                  "--pipeline)");
   sub.add_option("-d,--device", a->device,
                  "Optimise for this device (cpu, vulkan[:N], opencl[:N]): passes that write ops only some devices run "
-                 "(fuse-gemm-epilogue: vdrt.FusedMatMul, CPU only) write them only when it runs them. Default: no "
+                 "(fuse-gemm-epilogue: vdrt.FusedMatMul; its split form CPU only) write them only when it runs them. Default: no "
                  "device, the model runs everywhere as fast as it did; sessions fuse those at load for their device");
   sub.add_option("--dump-dir", a->dump_dir,
                  "Write the graph as DOT and ONNX before the first pass and after every pass (NN-<pass>.dot/.onnx)");

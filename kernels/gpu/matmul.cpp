@@ -16,6 +16,8 @@
 // (the e4m3 codes decoded to f16 in its tile loads, see
 // qmatmul_uses_coopmat); elsewhere the fp32 tiled shader with B as e4m3 codes
 // (B_E4M3).
+// vdrt.FusedMatMul (one output) runs the same shaders with their epilogue:
+// the bias as C, then the activation and the residual (ACT, HAS_R).
 // MatMul with a plain-matrix B (the Linear-layer case [B.., M, K] x [K, N])
 // folds A's batch into M: one GEMM instead of a batch of small ones.
 #include <algorithm>
@@ -41,6 +43,12 @@ struct Gemm {
   // per-column scales S, and A may be a scratch of quantised activations.
   Arg a = in(0), b = in(1), c = in(2), s = in(0);
   bool b_e4m3 = false;
+  // vdrt.FusedMatMul's epilogue after C: act (0 none, 1 gelu, 2 gelu tanh),
+  // then the residual r, laid out as y.
+  uint32_t act = 0;
+  bool has_r = false;
+  Arg r = in(3);
+  bool epilogue() const { return act != 0 || has_r; }
 };
 
 uint32_t u32(int64_t v, const char* what) {
@@ -93,9 +101,9 @@ bool emit_coop_f16(const Gemm& g, const KernelArgs& a, Program& prog) {
   else prog.dispatches.push_back(to_f16(in(1), scratch(1), g.K, g.N, Kp, Np, g.sbk, g.sbn, caps));
   Dispatch d;
   d.shader = t.flags & 2 ? "matmul_tc16" : "matmul_coopmat_f16";
-  d.spec = {t.threads(), t.bm, t.bn, t.bk, t.wm, t.wn, at, bt, g.has_c, (t.flags & 1) != 0};
-  d.args = {scratch(0), scratch(1), g.has_c ? in(2) : in(0), out(0)};
-  d.writes = {false, false, false, true};
+  d.spec = {t.threads(), t.bm, t.bn, t.bk, t.wm, t.wn, at, bt, g.has_c, (t.flags & 1) != 0, g.act, g.has_r};
+  d.args = {scratch(0), scratch(1), g.has_c ? in(2) : in(0), out(0), g.has_r ? g.r : in(0)};
+  d.writes = {false, false, false, true, false};
   d.u32(u32(g.M, "M")).u32(u32(g.N, "N")).u32(u32(Kp, "K"));
   d.u32(u32((at ? Mp : Kp) / 8, "lda")).u32(u32((bt ? Kp : Np) / 8, "ldb"));
   d.u32(u32(g.scm, "stride")).u32(u32(g.scn, "stride"));
@@ -130,22 +138,23 @@ Program emit(const Gemm& g, const KernelArgs& a) {
   if (plain && use_coopmat(g, caps) && batches == 1 && !gemm_variant().old && emit_coop_f16(g, a, prog)) return prog;
 
   Dispatch d;
-  d.args = {g.a, g.b, g.has_c ? g.c : g.a, out(0), g.b_e4m3 ? g.s : g.a};
-  d.writes = {false, false, false, true, false};
+  d.args = {g.a, g.b, g.has_c ? g.c : g.a, out(0), g.b_e4m3 ? g.s : g.a, g.has_r ? g.r : g.a};
+  d.writes = {false, false, false, true, false, false};
   const bool a_kfast = g.sak == 1 || g.K == 1;
   const bool b_nfast = g.sbn == 1 || g.N == 1;
   int64_t bm, bn;
-  if (plain && use_coopmat(g, caps)) {
+  if (plain && use_coopmat(g, caps) && !g.epilogue()) {
     d.shader = "matmul_coopmat";
     d.spec = {a_kfast, b_nfast, g.has_c};
-    d.args.pop_back();  // no scales
-    d.writes.pop_back();
+    d.args.resize(4);  // no scales, no residual
+    d.writes.resize(4);
     bm = bn = 128;
   } else {
     const MatmulTile t = pick_tile(g, caps);
     d.shader = "matmul";
     d.variant = to_string(t);
-    d.spec = {matmul_tile_threads(t), t.bm, t.bn, t.bk, t.tm, t.tn, a_kfast, b_nfast, g.has_c, g.b_e4m3};
+    d.spec = {matmul_tile_threads(t), t.bm, t.bn, t.bk, t.tm, t.tn, a_kfast, b_nfast, g.has_c, g.b_e4m3,
+              g.act, g.has_r};
     bm = t.bm;
     bn = t.bn;
   }
@@ -238,6 +247,33 @@ Program build_gemm(const KernelArgs& a) {
   return emit(g, a);
 }
 
+// vdrt.FusedMatMul P = act(X W + bias) + residual, X [..., K] and W [K, N]:
+// X's leading dims fold into M (one GEMM); the bias is C broadcast down the
+// rows, the activation and the residual the shaders' epilogue.
+Program build_fused_matmul(const KernelArgs& a) {
+  const auto& dx = a.inputs[0].dims;
+  const auto& dw = a.inputs[1].dims;
+  Gemm g;
+  g.K = dw[0];
+  g.N = dw[1];
+  VDRT_CHECK(!dx.empty() && dx.back() == g.K, "GPU FusedMatMul: X's last dim is not W's K");
+  g.M = g.N > 0 ? a.outputs[0].numel() / g.N : 0;
+  g.sam = g.K;
+  g.sak = 1;
+  g.sbk = g.N;
+  g.sbn = 1;
+  if (a.has(2)) {
+    g.has_c = true;
+    g.scm = 0;
+    g.scn = 1;
+    g.beta = 1.0f;
+  }
+  const std::string act = a.attrs().get_string("activation", "none");
+  g.act = act == "gelu" ? 1 : act == "gelu_tanh" ? 2 : 0;
+  g.has_r = a.has(3);
+  return emit(g, a);
+}
+
 // Whether vdrt.QMatMul multiplies on cooperative matrices (f16 x f16 -> f32).
 // The decoded weights are exact in f16, and so are per-token e4m3
 // activations: with act_quant every product is exact and only the order of
@@ -312,6 +348,19 @@ bool supports_matmul(const Node& node, const DeviceCaps&) {
   return true;
 }
 
+// One output: the split form (several outputs, column ranges of the product)
+// is the CPU's; fuse-gemm-epilogue leaves the Split to a device without it.
+bool supports_fused_matmul(const Node& node, const DeviceCaps&) {
+  const auto& ins = node.inputs();
+  if (ins.size() < 2 || ins.size() > 4 || !ins[0] || !ins[1] || node.outputs().size() != 1 || !node.output(0)) return false;
+  for (const Value* v : ins)
+    if (v && v->dtype() != DType::F32) return false;
+  if (node.output(0)->dtype() != DType::F32 || node.attrs().has("split")) return false;
+  if (!ins[1]->shape().rank_known() || ins[1]->shape().rank() != 2) return false;
+  const std::string act = node.attrs().get_string("activation", "none");
+  return act == "none" || act == "gelu" || act == "gelu_tanh";
+}
+
 bool supports_gemm(const Node& node, const DeviceCaps&) {
   if (!all_float32(node) || node.inputs().size() < 2 || node.inputs().size() > 3) return false;
   for (size_t i = 0; i < node.inputs().size(); ++i) {
@@ -331,5 +380,6 @@ bool supports_gemm(const Node& node, const DeviceCaps&) {
 VDRT_GPU_KERNEL("", "MatMul", build_matmul, supports_matmul);
 VDRT_GPU_KERNEL("", "Gemm", build_gemm, supports_gemm);
 VDRT_GPU_KERNEL("vdrt", "QMatMul", build_qmatmul, supports_qmatmul);
+VDRT_GPU_KERNEL("vdrt", "FusedMatMul", build_fused_matmul, supports_fused_matmul);
 
 }  // namespace vdrt::gpu

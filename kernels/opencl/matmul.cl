@@ -14,7 +14,10 @@
 // B_E4M3 (vdrt.QMatMul): B holds float8 e4m3fn codes, one byte each
 // (strides count bytes), decoded and multiplied by the column's scale s[n]
 // as the slice is loaded (scalar path only), so a weight never exists in
-// f32 in memory.
+// f32 in memory. vdrt.FusedMatMul adds its epilogue to each output: the bias
+// as C, then the activation ACT (activation.cl), then the residual r (laid
+// out as y).
+#include "activation.cl"
 
 #ifndef SPEC0
 #define SPEC0 256
@@ -46,6 +49,12 @@
 #ifndef SPEC9
 #define SPEC9 0
 #endif
+#ifndef SPEC10
+#define SPEC10 0
+#endif
+#ifndef SPEC11
+#define SPEC11 0
+#endif
 
 #define NT SPEC0       // invocations = (BM / TM) * (BN / TN)
 #define BM SPEC1
@@ -57,6 +66,8 @@
 #define B_NFAST SPEC7  // B's n stride is 1 (or N == 1)
 #define HAS_C SPEC8    // add beta * C (broadcast through its strides)
 #define B_E4M3 SPEC9   // B is e4m3 codes scaled per column by s
+#define ACT SPEC10     // epilogue_act after C: 0 none, 1 gelu, 2 gelu (tanh)
+#define HAS_R SPEC11   // add the residual r (laid out as y) last
 
 struct matmul_params {
   uint M, N, K;
@@ -329,7 +340,7 @@ inline void stage_b(local float* Bs, uint tid, int vec, const private float* lb)
 #endif
 
 kernel __attribute__((reqd_work_group_size(NT, 1, 1))) void matmul(BUF(float, a), BUF(float, b), BUF(float, c),
-                                                                    BUF(float, y), BUF(float, s),
+                                                                    BUF(float, y), BUF(float, s), BUF(float, r),
                                                                     constant const struct matmul_params* p) {
   local float As[BK * APAD] __attribute__((aligned(16)));  // As[k][m]
   local float Bs[BK * BPAD] __attribute__((aligned(16)));  // Bs[k][n]
@@ -361,6 +372,9 @@ kernel __attribute__((reqd_work_group_size(NT, 1, 1))) void matmul(BUF(float, a)
   global float* Y = (global float*)((global char*)y_base + y_off) + yoff;
 #if HAS_C
   global const float* C = (global const float*)((global const char*)c_base + c_off);
+#endif
+#if HAS_R
+  global const float* R = (global const float*)((global char*)r_base + r_off) + yoff;
 #endif
 
   // float4 fetches: unit fast stride, 4-aligned slow stride, 16-byte aligned base.
@@ -448,6 +462,12 @@ kernel __attribute__((reqd_work_group_size(NT, 1, 1))) void matmul(BUF(float, a)
 #if HAS_C
           if (gn + jj < p->N) v[jj] += p->beta * C[gm * p->scm + (gn + jj) * p->scn];
 #endif
+#if ACT
+          v[jj] = epilogue_act(v[jj], ACT);
+#endif
+#if HAS_R
+          if (gn + jj < p->N) v[jj] += R[gm * p->N + gn + jj];
+#endif
         }
         if (yvec && gn + 3 < p->N) {
           *(global float4*)(Y + gm * p->N + gn) = (float4)(v[0], v[1], v[2], v[3]);
@@ -465,6 +485,12 @@ kernel __attribute__((reqd_work_group_size(NT, 1, 1))) void matmul(BUF(float, a)
           float v = p->alpha * acc[i * TN + j];
 #if HAS_C
           v += p->beta * C[gm * p->scm + gn * p->scn];
+#endif
+#if ACT
+          v = epilogue_act(v, ACT);
+#endif
+#if HAS_R
+          v += R[gm * p->N + gn];
 #endif
           Y[gm * p->N + gn] = v;
         }

@@ -13,21 +13,9 @@ struct unary_params {
   float beta;
 };
 
-// Abramowitz & Stegun 7.1.26 (|error| < 1.5e-7), as in unary.comp, so that
-// Erf and Gelu agree across backends rather than with each libm.
-inline float erf_approx(float v) {
-  float a = fabs(v);
-  float t = 1.0f / (1.0f + 0.3275911f * a);
-  float poly = t * (0.254829592f + t * (-0.284496736f + t * (1.421413741f + t * (-1.453152027f + t * 1.061405429f))));
-  float r = 1.0f - poly * exp(-a * a);
-  return v < 0.0f ? -r : r;
-}
+#include "activation.cl"
+
 inline float sigmoid_safe(float v) { return v >= 0.0f ? 1.0f / (1.0f + exp(-v)) : exp(v) / (1.0f + exp(v)); }
-inline float tanh_safe(float v) {
-  float e = exp(-2.0f * fabs(v));
-  float r = (1.0f - e) / (1.0f + e);
-  return v < 0.0f ? -r : r;
-}
 
 inline float apply(float v, float alpha, float beta) {
   switch (OP) {
@@ -44,8 +32,8 @@ inline float apply(float v, float alpha, float beta) {
     case 10: return sin(v);                             // Sin
     case 11: return cos(v);                             // Cos
     case 12: return erf_approx(v);                      // Erf
-    case 13: return 0.5f * v * (1.0f + erf_approx(v * 0.70710678118654752f));  // Gelu (erf)
-    case 14: return 0.5f * v * (1.0f + tanh_safe(0.7978845608028654f * (v + 0.044715f * v * v * v)));  // Gelu (tanh)
+    case 13: return gelu_erf(v);                        // Gelu (erf)
+    case 14: return gelu_tanh(v);                       // Gelu (tanh)
     case 15: return floor(v);                           // Floor
     case 16: return ceil(v);                            // Ceil
     case 17: return rint(v);                            // Round (half to even, GLSL roundEven)

@@ -11,7 +11,10 @@
 // B_E4M3 (vdrt.QMatMul): B holds float8 e4m3fn codes, one byte each
 // (strides count bytes), decoded and multiplied by the column's scale S[n]
 // as the slice is loaded, so a weight never exists in f32 in memory.
+// vdrt.FusedMatMul adds its epilogue to each output: the bias as C, then the
+// activation ACT (activation.glsl), then the residual R (same layout as y).
 #include "common.glsl"
+#include "activation.glsl"
 layout(local_size_x_id = 0) in;
 layout(constant_id = 0) const uint NT = 256;  // threads = (BM / TM) * (BN / TN)
 layout(constant_id = 1) const uint BM = 64;
@@ -23,12 +26,15 @@ layout(constant_id = 6) const bool A_KFAST = true;   // A's k stride is 1
 layout(constant_id = 7) const bool B_NFAST = true;   // B's n stride is 1
 layout(constant_id = 8) const bool HAS_C = false;    // add beta * C (broadcast through its strides)
 layout(constant_id = 9) const bool B_E4M3 = false;   // B is e4m3 codes scaled per column by S
+layout(constant_id = 10) const uint ACT = 0;         // epilogue_act after C: 0 none, 1 gelu, 2 gelu (tanh)
+layout(constant_id = 11) const bool HAS_R = false;   // add R (a residual laid out as y) last
 
 layout(std430, binding = 0) readonly buffer A { float a[]; };
 layout(std430, binding = 1) readonly buffer B { uint bw[]; };  // f32 bits, or 4 e4m3 codes a word
 layout(std430, binding = 2) readonly buffer C { float c[]; };
 layout(std430, binding = 3) writeonly buffer Y { float y[]; };
 layout(std430, binding = 4) readonly buffer S { float sc[]; };  // per-column scales (B_E4M3)
+layout(std430, binding = 5) readonly buffer R { float r[]; };   // residual (HAS_R)
 layout(push_constant) uniform P {
   uint M, N, K;
   uint sam, sak;    // A element strides along m and k
@@ -150,6 +156,8 @@ void main() {
       if (gm < p.M && gn < p.N) {
         float v = p.alpha * acc[i * TN + j];
         if (HAS_C) v += p.beta * c[gm * p.scm + gn * p.scn];
+        if (ACT != 0) v = epilogue_act(v, ACT);
+        if (HAS_R) v += r[yoff + gm * p.N + gn];
         y[yoff + gm * p.N + gn] = v;
       }
     }

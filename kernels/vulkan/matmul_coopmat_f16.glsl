@@ -1,6 +1,7 @@
 // Body of matmul_coopmat_f16.comp (built -O0) and matmul_tc16.comp (the
 // same shader built with glslc -O); see matmul_coopmat_f16.comp.
 #include "common.glsl"
+#include "activation.glsl"
 layout(local_size_x_id = 0) in;
 layout(constant_id = 0) const uint NT = 256;
 layout(constant_id = 1) const uint BM = 128;
@@ -12,11 +13,14 @@ layout(constant_id = 6) const bool A_T = false;   // A16 is [Kp][Mp]
 layout(constant_id = 7) const bool B_T = false;   // B16 is [Np][Kp]
 layout(constant_id = 8) const bool HAS_C = false;
 layout(constant_id = 9) const bool DIRECT = false;  // fragments straight from global memory (no shared staging)
+layout(constant_id = 10) const uint ACT = 0;         // epilogue_act after C: 0 none, 1 gelu, 2 gelu (tanh)
+layout(constant_id = 11) const bool HAS_R = false;   // add R (a residual laid out as y) last
 
 layout(std430, binding = 0) readonly buffer A { uvec4 a[]; };
 layout(std430, binding = 1) readonly buffer B { uvec4 b[]; };
 layout(std430, binding = 2) readonly buffer C { float c[]; };
 layout(std430, binding = 3) writeonly buffer Y { float y[]; };
+layout(std430, binding = 4) readonly buffer R { float r[]; };
 layout(push_constant) uniform P {
   uint M, N, Kp;    // valid output rows / columns, padded K
   uint lda, ldb;    // uvec4 per row of A16 / B16
@@ -112,16 +116,37 @@ void main() {
   }
   }
 
-  // Epilogue. As is free now (the loop ended with a barrier): 64 uvec4 (a
-  // 16 x 16 f32 block) of it per subgroup for the blocks that need checks.
+  // Epilogue. A 16 x 16 block wholly inside y takes it in registers: C's
+  // rows (n stride 1; a bias, m stride 0, is one row loaded with stride 0)
+  // and R load as fragments of the accumulator's type, and the activation
+  // is element-wise. Other blocks go through shared memory: As is free now
+  // (the loop ended with a barrier), 64 uvec4 (a 16 x 16 f32 block) of it
+  // per subgroup.
   const uint lane = gl_SubgroupInvocationID;
-  const bool direct_ok = !HAS_C && (p.N & 3u) == 0;
+  const bool c_fragment = !HAS_C || (p.scn == 1u && (p.scm & 3u) == 0);
+  const bool direct_ok = c_fragment && (p.N & 3u) == 0;
   [[unroll]] for (uint i = 0; i < FM; ++i) {
     [[unroll]] for (uint j = 0; j < FN; ++j) {
       const uint rm = m0 + wm + i * 16, rn = n0 + wn + j * 16;
       if (rm >= p.M || rn >= p.N) continue;   // uniform across the subgroup
       if (direct_ok && rm + 16 <= p.M && rn + 16 <= p.N) {
-        coopMatStoreNV(acc[i * FN + j] * p.alpha, y, rm * p.N + rn, p.N, false);
+        // Element-wise over the components an invocation owns (the same
+        // positions in every fragment of one type): glslc -O crashes on a
+        // fragment + fragment expression.
+        fcoopmatNV<32, gl_ScopeSubgroup, 16, 16> o = acc[i * FN + j] * p.alpha;
+        if (HAS_C) {
+          fcoopmatNV<32, gl_ScopeSubgroup, 16, 16> cf;
+          coopMatLoadNV(cf, c, rm * p.scm + rn, p.scm, false);
+          for (int e = 0; e < o.length(); ++e) o[e] += p.beta * cf[e];
+        }
+        if (ACT != 0)
+          for (int e = 0; e < o.length(); ++e) o[e] = epilogue_act(o[e], ACT);
+        if (HAS_R) {
+          fcoopmatNV<32, gl_ScopeSubgroup, 16, 16> rf;
+          coopMatLoadNV(rf, r, rm * p.N + rn, p.N, false);
+          for (int e = 0; e < o.length(); ++e) o[e] += rf[e];
+        }
+        coopMatStoreNV(o, y, rm * p.N + rn, p.N, false);
         continue;
       }
       coopMatStoreNV(acc[i * FN + j], As, sg * 64, 4, false);
@@ -135,6 +160,8 @@ void main() {
           if (gm < p.M && gn < p.N) {
             float o = p.alpha * q[t];
             if (HAS_C) o += p.beta * c[gm * p.scm + gn * p.scn];
+            if (ACT != 0) o = epilogue_act(o, ACT);
+            if (HAS_R) o += r[gm * p.N + gn];
             y[gm * p.N + gn] = o;
           }
         }

@@ -2,22 +2,14 @@
 // y = f(x) for one-operand float ops; the op is a specialization constant so
 // each op gets its own pipeline without branches.
 #include "common.glsl"
+#include "activation.glsl"
 layout(local_size_x = 256) in;
 layout(constant_id = 0) const uint OP = 0;
 layout(std430, binding = 0) readonly buffer X { float x[]; };
 layout(std430, binding = 1) writeonly buffer Y { float y[]; };
 layout(push_constant) uniform P { uint n; float alpha; float beta; } p;
 
-// Abramowitz & Stegun 7.1.26 (|error| < 1.5e-7).
-float erf_approx(float v) {
-  float a = abs(v);
-  float t = 1.0 / (1.0 + 0.3275911 * a);
-  float poly = t * (0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429))));
-  float r = 1.0 - poly * exp(-a * a);
-  return v < 0.0 ? -r : r;
-}
 float sigmoid(float v) { return v >= 0.0 ? 1.0 / (1.0 + exp(-v)) : exp(v) / (1.0 + exp(v)); }
-float tanh_safe(float v) { float e = exp(-2.0 * abs(v)); float r = (1.0 - e) / (1.0 + e); return v < 0.0 ? -r : r; }
 
 float apply(float v) {
   switch (OP) {
@@ -34,8 +26,8 @@ float apply(float v) {
     case 10: return sin(v);                             // Sin
     case 11: return cos(v);                             // Cos
     case 12: return erf_approx(v);                      // Erf
-    case 13: return 0.5 * v * (1.0 + erf_approx(v * 0.70710678118654752));  // Gelu (erf)
-    case 14: return 0.5 * v * (1.0 + tanh_safe(0.7978845608028654 * (v + 0.044715 * v * v * v)));  // Gelu (tanh)
+    case 13: return gelu_erf(v);                        // Gelu (erf)
+    case 14: return gelu_tanh(v);                       // Gelu (tanh)
     case 15: return floor(v);                           // Floor
     case 16: return ceil(v);                            // Ceil
     case 17: return roundEven(v);                       // Round

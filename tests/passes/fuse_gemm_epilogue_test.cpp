@@ -92,6 +92,38 @@ TEST(FuseGemmEpilogue, SplitOnTheLastAxisBecomesTheOutputs) {
   EXPECT_EQ(n->output(2)->name(), "v");
 }
 
+// A device that runs vdrt.FusedMatMul with one output only (the GPU
+// backends): the bias folds, the Split stays a node reading the fused
+// product, and a MatMul followed by nothing but a Split is left alone.
+TEST(FuseGemmEpilogue, SplitStaysForADeviceWithoutTheSplitForm) {
+  GraphBuilder b(17);
+  Value* x = b.input("x", {1, 6, 16});
+  Value* y = b.op("Add", {b.op("MatMul", {x, b.random({16, 40}, 1)}), b.random({40}, 2)});
+  std::vector<Value*> parts{b.graph().value("q"), b.graph().value("k"), b.graph().value("v")};
+  Node* split = b.graph().add_node("Split", {y, b.ints({16, 16, 8})}, parts, "split");
+  split->attrs().set("axis", int64_t{2});
+  for (Value* p : parts) b.output(p);
+  Value* z = b.op("MatMul", {x, b.random({16, 8}, 3)});
+  std::vector<Value*> halves{b.graph().value("z0"), b.graph().value("z1")};
+  Node* split2 = b.graph().add_node("Split", {z, b.ints({4, 4})}, halves, "split2");
+  split2->attrs().set("axis", int64_t{-1});
+  for (Value* h : halves) b.output(h);
+  auto before = b.graph().clone();
+  PassContext gpu;
+  gpu.device_runs = [](const Node& n) { return n.domain().empty() || !n.attrs().has("split"); };
+  EXPECT_TRUE(test::run_pass("fuse-gemm-epilogue", b.graph(), &gpu)) << test::explained(gpu);
+  const Node* n = only_fused(b.graph());
+  ASSERT_NE(n, nullptr);
+  EXPECT_FALSE(n->attrs().has("split"));
+  EXPECT_EQ(n->inputs().size(), 3u);  // x, w, bias
+  EXPECT_EQ(test::count_ops(b.graph(), "Split"), 2);
+  EXPECT_EQ(test::count_ops(b.graph(), "MatMul"), 1);
+  auto inputs = test::random_inputs(*before, 3, {});
+  auto want = test::run_graph(*before, inputs);
+  auto got = test::run_graph(b.graph(), inputs);
+  for (const auto& [name, t] : want) EXPECT_LE(test::max_abs_diff(got.at(name), t), 1e-5) << name;
+}
+
 TEST(FuseGemmEpilogue, ChainsStopAtSharedIntermediates) {
   GraphBuilder b(20);
   Value* x = b.input("x", {4, 8});
