@@ -9,10 +9,11 @@
 # On the device machine, after unpacking a bundle of vdrt, vdrt_backends_tests
 # and (for the A/B) folders made here by bench/build_spv.sh:
 #   mkdir -p /tmp/b && tar -C /tmp/b -xJf .device/vdrt.tar.xz && source /tmp/b/env.sh &&
-#     bench/h200_checks.sh [--spv DIR ...] [--rounds N] [--stages tests,attention,sparse,profile]
+#     bench/h200_checks.sh [--spv DIR ...] [--rounds N] [--stages tests,attention,sparse,profile,fusion]
 #
 # --spv DIR (repeatable): builds timed against the embedded one
-# (VDRT_BENCH_SPV_DIRS), --rounds N interleaved rounds (default 2).
+# (VDRT_BENCH_SPV_DIRS), --rounds N interleaved rounds (default 2; also of
+# the fusion stage, which is not run unless named).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 out="${OUT:-/tmp/h200_checks}"
@@ -47,7 +48,7 @@ nvidia-smi --query-gpu=name,driver_version,clocks.sm,temperature.gpu --format=cs
 if want tests; then
   # The tensor-core kernels run only here: their parity and rollout tests.
   stage tests env VDRT_REQUIRE_GPU=1 VDRT_REQUIRE_COOPMAT=1 "$tests_bin" \
-    --gtest_filter='SparseCoopmatPlan.*:*SparseCoopmat*vulkan*:*AttentionParity*vulkan_Fp16*:*SparseAttentionParity*vulkan*:*SparseGpuSession*vulkan*:VulkanPipelineStats.*:GpuRolloutHalfCache.*:*ElementwiseParity*vulkan*Cast*'
+    --gtest_filter='SparseCoopmatPlan.*:*SparseCoopmat*vulkan*:*AttentionParity*vulkan_Fp16*:*SparseAttentionParity*vulkan*:*SparseGpuSession*vulkan*:VulkanPipelineStats.*:GpuRolloutHalfCache.*:*ElementwiseParity*vulkan*Cast*:*MatMulParity*vulkan*Fp16*:*FusedMatMulParity*vulkan*:*GemmFusionOnGpu*vulkan*:*ViewsOnGpu*vulkan*'
   grep -E "^\[  (PASSED|FAILED) " "$out/tests.log" >>"$out/summary.txt"
 fi
 if want attention; then
@@ -64,6 +65,22 @@ if want profile; then
   for config in dense pbsa lightforcing+fp8; do
     stage "profile_${config//+/_}" env VDRT_VULKAN_PROFILE=1 python3 bench/rollout_bench.py --layers 2 --chunks 10 \
       --configs "$config" --no-decode --work /tmp/wan2 --vdrt "$vdrt_bin" --json "$out/profile_${config//+/_}.json"
+  done
+fi
+if want fusion; then
+  # GEMM epilogues (vdrt.FusedMatMul) on against off, alternating processes
+  # (the machine drifts between them): the 2-layer dense profile with the
+  # default pipeline and with fuse-gemm-epilogue disabled.
+  "$vdrt_bin" opt --print-pipeline 2>/dev/null |
+    sed 's/^name = "fuse-gemm-epilogue"$/name = "fuse-gemm-epilogue"\nenabled = false/' >"$out/no_gemm_epilogue.toml"
+  for round in $(seq "$rounds"); do
+    for mode in fused unfused; do
+      extra=()
+      [ "$mode" = unfused ] && extra=(--dense-pipeline "$out/no_gemm_epilogue.toml")
+      stage "fusion_${mode}_$round" env VDRT_VULKAN_PROFILE=1 python3 bench/rollout_bench.py --layers 2 --chunks 10 \
+        --configs dense --no-decode --work /tmp/wan2 --vdrt "$vdrt_bin" "${extra[@]}" \
+        --json "$out/fusion_${mode}_$round.json"
+    done
   done
 fi
 cat "$out/summary.txt"

@@ -112,6 +112,8 @@ def parse_args(argv=None):
     ap.add_argument("--no-decode", action="store_true", help="time the denoiser rollout alone")
     ap.add_argument("--f32-kv-cache", action="store_true",
                     help="vdrt keeps its KV caches in f32 (at fp16 on Vulkan they are f16 otherwise), for comparison")
+    ap.add_argument("--dense-pipeline", type=Path,
+                    help="pass pipeline of the dense configuration (default: vdrt's built-in one), e.g. for an A/B of a pass")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--work", type=Path, default=Path("/tmp/vdrt_rollout"), help="exported models (generated)")
     ap.add_argument("--json", type=Path, help="write the results here (after every configuration)")
@@ -157,11 +159,13 @@ def split_config(name: str) -> tuple[str, bool]:
     return base, suffix == "fp8"
 
 
-def vdrt_pipeline(name: str, work: Path) -> str | None:
-    """The pass pipeline file of a vdrt configuration (None: the default pipeline)."""
+def vdrt_pipeline(name: str, work: Path, dense_pipeline: Path | None = None) -> str | None:
+    """The pass pipeline file of a vdrt configuration (None: the default pipeline, or `dense_pipeline`)."""
     base, fp8 = split_config(name)
     if base == "dense":
-        return str(ROOT / FP8_PIPELINE) if fp8 else None
+        if fp8:
+            return str(ROOT / FP8_PIPELINE)
+        return str(dense_pipeline) if dense_pipeline else None
     path = ROOT / SPARSE[base][0]
     if not fp8:
         return str(path)
@@ -196,7 +200,7 @@ def vdrt_command(vdrt: str, folder: Path, name: str, a, cfg: TinyWanConfig) -> l
     frames = a.chunks * cfg.frames_per_chunk * rollout_export.TEMPORAL_UPSAMPLE
     cmd = [vdrt, "generate", str(folder), "--json", "--no-progress", "--frames", str(frames), "-d", a.device,
            "--precision", a.precision, "--cache", cache_policy(name, a.dense_cache), "--seed", str(a.seed)]
-    pipeline = vdrt_pipeline(name, a.work)
+    pipeline = vdrt_pipeline(name, a.work, a.dense_pipeline)
     if pipeline:
         cmd += ["--pipeline", pipeline]
     cmd += ["--no-decode"] if a.no_decode else ["-o", str(video_path(a.work))]
