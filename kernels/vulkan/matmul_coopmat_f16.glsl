@@ -70,8 +70,16 @@ void main() {
   const uint sg = gl_SubgroupID;
   const uint wm = (sg / (BN / WN)) * WM, wn = (sg % (BN / WN)) * WN;
 
+  // A bias (C one row: m stride 0, n stride 1, alpha = beta = 1) starts the
+  // accumulators of the column blocks wholly inside N, loaded as a fragment
+  // with row stride 0; the epilogue then has nothing to add for them.
+  const bool bias_init = HAS_C && p.scm == 0u && p.scn == 1u && p.alpha == 1.0 && p.beta == 1.0;
   fcoopmatNV<32, gl_ScopeSubgroup, 16, 16> acc[FM * FN];
-  [[unroll]] for (uint i = 0; i < FM * FN; ++i) acc[i] = fcoopmatNV<32, gl_ScopeSubgroup, 16, 16>(0.0);
+  [[unroll]] for (uint j = 0; j < FN; ++j) {
+    fcoopmatNV<32, gl_ScopeSubgroup, 16, 16> start = fcoopmatNV<32, gl_ScopeSubgroup, 16, 16>(0.0);
+    if (bias_init && n0 + wn + j * 16 + 16 <= p.N) coopMatLoadNV(start, c, n0 + wn + j * 16, 0, false);
+    [[unroll]] for (uint i = 0; i < FM; ++i) acc[i * FN + j] = start;
+  }
 
   const uint steps = p.Kp / BK;
   if (DIRECT) {
@@ -117,9 +125,8 @@ void main() {
   }
 
   // Epilogue. A 16 x 16 block wholly inside y takes it in registers: C's
-  // rows (n stride 1; a bias, m stride 0, is one row loaded with stride 0)
-  // and R load as fragments of the accumulator's type, and the activation
-  // is element-wise. Other blocks go through shared memory: As is free now
+  // rows (n stride 1) and R load as fragments of the accumulator's type,
+  // and the activation is element-wise. Other blocks go through shared memory: As is free now
   // (the loop ended with a barrier), 64 uvec4 (a 16 x 16 f32 block) of it
   // per subgroup.
   const uint lane = gl_SubgroupInvocationID;
@@ -129,12 +136,13 @@ void main() {
     [[unroll]] for (uint j = 0; j < FN; ++j) {
       const uint rm = m0 + wm + i * 16, rn = n0 + wn + j * 16;
       if (rm >= p.M || rn >= p.N) continue;   // uniform across the subgroup
+      const bool add_c = HAS_C && !(bias_init && rn + 16 <= p.N);
       if (direct_ok && rm + 16 <= p.M && rn + 16 <= p.N) {
         // Element-wise over the components an invocation owns (the same
         // positions in every fragment of one type): glslc -O crashes on a
         // fragment + fragment expression.
         fcoopmatNV<32, gl_ScopeSubgroup, 16, 16> o = acc[i * FN + j] * p.alpha;
-        if (HAS_C) {
+        if (add_c) {
           fcoopmatNV<32, gl_ScopeSubgroup, 16, 16> cf;
           coopMatLoadNV(cf, c, rm * p.scm + rn, p.scm, false);
           for (int e = 0; e < o.length(); ++e) o[e] += p.beta * cf[e];
@@ -159,7 +167,7 @@ void main() {
           const uint gn = rn + (v % 4) * 4 + t;
           if (gm < p.M && gn < p.N) {
             float o = p.alpha * q[t];
-            if (HAS_C) o += p.beta * c[gm * p.scm + gn * p.scn];
+            if (add_c) o += p.beta * c[gm * p.scm + gn * p.scn];
             if (ACT != 0) o = epilogue_act(o, ACT);
             if (HAS_R) o += r[gm * p.N + gn];
             y[gm * p.N + gn] = o;
