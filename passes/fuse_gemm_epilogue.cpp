@@ -75,13 +75,14 @@ class FuseGemmEpilogue final : public Pass {
   }
 
   bool run(Graph& graph, PassContext& ctx) override {
+    const bool q_changed = fuse_qmatmul_epilogues(graph, ctx);
     std::vector<Chain> chains;
     for (const auto& n : graph.nodes())
       if (auto c = match_chain(graph, *n, ctx)) chains.push_back(std::move(*c));
-    if (chains.empty()) return false;
+    if (chains.empty()) return q_changed;
     if (const char* why = device_refusal(ctx)) {
       ctx.count(why, static_cast<int64_t>(chains.size()));
-      return false;
+      return q_changed;
     }
     if (!device_runs_split(ctx)) {
       // The GPU kernels write one output: the Split stays a node of its own.
@@ -96,7 +97,7 @@ class FuseGemmEpilogue final : public Pass {
         if (c.nodes.size() > 1) kept.push_back(std::move(c));
       }
       chains = std::move(kept);
-      if (chains.empty()) return false;
+      if (chains.empty()) return q_changed;
     }
     ensure_opset(graph, kVdrtDomain, 1);
     for (Chain& c : chains) rewrite(graph, c, ctx);
@@ -105,6 +106,92 @@ class FuseGemmEpilogue final : public Pass {
   }
 
  private:
+  // vdrt.QMatMul (quantize-fp8's product, its bias already inside) followed
+  // by a GELU and / or a residual Add: both fold into its own epilogue
+  // (attribute activation, input 4), where the device runs that.
+  bool fuse_qmatmul_epilogues(Graph& graph, PassContext& ctx) const {
+    struct QChain {
+      Node* q = nullptr;
+      std::string activation = "none";
+      Value* residual = nullptr;
+      std::vector<Node*> nodes;
+      Value* out = nullptr;
+    };
+    std::vector<QChain> chains;
+    for (const auto& node : graph.nodes()) {
+      Node& q = *node;
+      if (q.domain() != kVdrtDomain || q.op_type() != "QMatMul" || q.attrs().has("activation") ||
+          q.inputs().size() > 4 || !q.output(0))
+        continue;
+      QChain c;
+      c.q = &q;
+      c.nodes = {&q};
+      Value* cur = q.output(0);
+      if (opt_bool("activation"))
+        if (Node* gelu = sole_onnx_or_vdrt_consumer(graph, cur, "Gelu", true); gelu && gelu->inputs().size() == 1) {
+          const std::string approx = gelu->attrs().get_string("approximate", "none");
+          if (approx == "none" || approx == "tanh") {
+            c.activation = approx == "tanh" ? "gelu_tanh" : "gelu";
+            c.nodes.push_back(gelu);
+            cur = gelu->output(0);
+          }
+        }
+      if (opt_bool("residual"))
+        if (Node* add = sole_onnx_or_vdrt_consumer(graph, cur, "Add"))
+          if (Value* r = other_operand(*add, cur); r && same_shape(r, cur) && r->dtype() == DType::F32) {
+            c.residual = r;
+            c.nodes.push_back(add);
+            cur = add->output(0);
+          }
+      if (c.nodes.size() == 1) continue;
+      c.out = cur;
+      chains.push_back(std::move(c));
+    }
+    if (chains.empty()) return false;
+    if (ctx.device_runs) {
+      Graph probe;
+      std::vector<Value*> ins;
+      for (auto [name, t] : {std::pair{"a", DType::F32}, {"w", DType::F8E4M3}, {"scale", DType::F32},
+                             {"bias", DType::F32}, {"residual", DType::F32}}) {
+        Value* v = probe.value(name);
+        v->set_dtype(t);
+        ins.push_back(v);
+      }
+      ins[1]->set_shape(Shape({Dim(4), Dim(2)}));
+      Value* y = probe.value("y");
+      y->set_dtype(DType::F32);
+      Node* n = probe.add_node("QMatMul", ins, {y}, "probe", kVdrtDomain);
+      n->attrs().set("activation", std::string("gelu"));
+      if (!ctx.device_runs(*n)) {
+        ctx.count("QMatMul epilogues unfused, device lacks them", static_cast<int64_t>(chains.size()));
+        return false;
+      }
+    } else if (!opt_bool("fuse_for_any_device")) {
+      ctx.count("QMatMul epilogues unfused, no device given", static_cast<int64_t>(chains.size()));
+      return false;
+    }
+    for (QChain& c : chains) {
+      std::vector<Value*> inputs = c.q->inputs();
+      inputs.resize(4, nullptr);
+      inputs.push_back(c.residual);
+      while (!inputs.empty() && !inputs.back()) inputs.pop_back();
+      AttributeMap attrs = c.q->attrs();
+      const std::string name = c.q->name();
+      for (auto it = c.nodes.rbegin(); it != c.nodes.rend(); ++it) graph.remove_node(*it);
+      Node* n = graph.add_node("QMatMul", inputs, {c.out}, graph.unique_name(name.empty() ? "qmatmul" : name + "_fused"),
+                               kVdrtDomain);
+      n->attrs() = attrs;
+      if (c.activation != "none") {
+        n->attrs().set("activation", c.activation);
+        ctx.count("QMatMul gelus");
+      }
+      if (c.residual) ctx.count("QMatMul residuals");
+      infer_node_outputs(graph, *n);
+    }
+    remove_dead_nodes(graph);
+    return true;
+  }
+
   std::optional<Chain> match_chain(const Graph& graph, Node& mm, PassContext& ctx) const {
     if (!mm.domain().empty() || mm.op_type() != "MatMul" || mm.inputs().size() != 2) return std::nullopt;
     Chain c;

@@ -308,10 +308,15 @@ Program build_qmatmul(const KernelArgs& a) {
     g.scn = 1;
     g.beta = 1.0f;
   }
+  const std::string activation = a.attrs().get_string("activation", "none");
+  g.act = activation == "gelu" ? 1 : activation == "gelu_tanh" ? 2 : 0;
+  g.has_r = a.has(4);
+  g.r = in(4);
   const bool act_quant = a.attrs().get_string("act_quant", "none") == "per_token_e4m3";
   if (qmatmul_uses_coopmat(act_quant, a.caps)) {
     u32(a.inputs[0].numel(), "operand size");
-    if (auto p = plan_qmatmul_coopmat({g.M, g.N, g.K, g.has_c, act_quant}, a.caps)) return std::move(*p);
+    if (auto p = plan_qmatmul_coopmat({g.M, g.N, g.K, g.has_c, act_quant, g.act, g.has_r}, a.caps))
+      return std::move(*p);
   }
   if (!act_quant || g.M == 0 || g.K == 0) return emit(g, a);
   Dispatch q;
@@ -328,9 +333,12 @@ Program build_qmatmul(const KernelArgs& a) {
 
 bool supports_qmatmul(const Node& node, const DeviceCaps&) {
   const auto& ins = node.inputs();
-  if (ins.size() < 3 || ins.size() > 4 || !ins[0] || !ins[1] || !ins[2]) return false;
+  if (ins.size() < 3 || ins.size() > 5 || !ins[0] || !ins[1] || !ins[2]) return false;
   if (ins[0]->dtype() != DType::F32 || ins[1]->dtype() != DType::F8E4M3 || ins[2]->dtype() != DType::F32) return false;
-  if (ins.size() == 4 && ins[3] && ins[3]->dtype() != DType::F32) return false;
+  for (size_t i = 3; i < ins.size(); ++i)
+    if (ins[i] && ins[i]->dtype() != DType::F32) return false;
+  const std::string activation = node.attrs().get_string("activation", "none");
+  if (activation != "none" && activation != "gelu" && activation != "gelu_tanh") return false;
   if (!ins[1]->shape().rank_known() || ins[1]->shape().rank() != 2) return false;
   const std::string act = node.attrs().get_string("act_quant", "none");
   return (act == "none" || act == "per_token_e4m3") && node.outputs().size() == 1 &&

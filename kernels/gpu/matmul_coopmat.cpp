@@ -133,10 +133,11 @@ std::optional<Program> plan_qmatmul_coopmat(const QMatMulShape& q, const DeviceC
   Dispatch d;
   d.shader = "matmul_coopmat_e4m3";
   d.variant = t.str();
-  d.spec = {t.threads(), t.bm, t.bn, t.bk, t.wm, t.wn, q.bias, q.act_quant, q.N % 16 == 0};
-  // Absent bias and row scales bind the scales again (never read).
-  d.args = {scratch(0), in(1), in(2), q.bias ? in(3) : in(2), q.act_quant ? scratch(1) : in(2), out(0)};
-  d.writes = {false, false, false, false, false, true};
+  d.spec = {t.threads(), t.bm, t.bn, t.bk, t.wm, t.wn, q.bias, q.act_quant, q.N % 16 == 0, q.activation, q.residual};
+  // Absent bias, row scales and residual bind the scales again (never read).
+  d.args = {scratch(0), in(1), in(2), q.bias ? in(3) : in(2), q.act_quant ? scratch(1) : in(2), out(0),
+            q.residual ? in(4) : in(2)};
+  d.writes = {false, false, false, false, false, true, false};
   d.u32(u32(q.M, "M")).u32(u32(q.N, "N")).u32(u32(q.K, "K")).u32(u32(Kp, "K")).u32(u32(Kp / 8, "lda"));
   const int64_t gx = (q.N + t.bn - 1) / t.bn, gy = Mp / t.bm;
   VDRT_CHECK(gx <= caps.max_groups_x && gy <= caps.max_groups_y, "GPU QMatMul: too many work groups");

@@ -19,13 +19,15 @@
 // K and columns past N read as zero, with 16-byte loads where N % 16 == 0
 // (W_VEC16), byte by byte otherwise.
 // Epilogue: per subgroup, one row of FN accumulators at a time is stored to
-// shared memory and written out as vec4 rows with the scales and bias.
+// shared memory and written out as vec4 rows with the scales and bias, then
+// a folded GELU (ACT, activation.glsl) and residual (HAS_RES).
 #extension GL_NV_cooperative_matrix : require
 #extension GL_KHR_memory_scope_semantics : require
 #extension GL_EXT_shader_explicit_arithmetic_types_float16 : require
 #extension GL_KHR_shader_subgroup_basic : require
 #include "common.glsl"
 #include "e4m3.glsl"
+#include "activation.glsl"
 layout(local_size_x_id = 0) in;
 layout(constant_id = 0) const uint NT = 128;
 layout(constant_id = 1) const uint BM = 128;
@@ -36,6 +38,8 @@ layout(constant_id = 5) const uint WN = 64;
 layout(constant_id = 6) const bool HAS_BIAS = false;
 layout(constant_id = 7) const bool ROW_SCALES = false;  // A16 holds e4m3 snaps, R their row scales
 layout(constant_id = 8) const bool W_VEC16 = false;     // N % 16 == 0: W rows are whole 16-byte vectors
+layout(constant_id = 9) const uint ACT = 0;             // epilogue_act after the bias: 0 none, 1 gelu, 2 gelu (tanh)
+layout(constant_id = 10) const bool HAS_RES = false;    // add Res (a residual laid out as Y) last
 
 layout(std430, binding = 0) readonly buffer A { uvec4 a[]; };
 layout(std430, binding = 1) readonly buffer W16 { uvec4 w16[]; };
@@ -45,6 +49,8 @@ layout(std430, binding = 3) readonly buffer Bias { float bias[]; };
 layout(std430, binding = 4) readonly buffer R { float rs[]; };
 layout(std430, binding = 5) writeonly buffer Y { float y[]; };
 layout(std430, binding = 5) writeonly buffer Y4 { vec4 y4[]; };
+layout(std430, binding = 6) readonly buffer Res { float res[]; };
+layout(std430, binding = 6) readonly buffer Res4 { vec4 res4[]; };
 layout(push_constant) uniform P {
   uint M, N, K;  // valid output rows / columns, W's rows
   uint Kp;       // A16's padded K (a multiple of BK)
@@ -177,6 +183,15 @@ void main() {
       vec4 o = uintBitsToFloat(As[base + v]).xzyw * cs;  // staged as n, n+2, n+1, n+3
       if (ROW_SCALES) o *= rs[gm];
       if (HAS_BIAS) o += cb;
+      if (ACT != 0) [[unroll]] for (uint t = 0; t < 4; ++t) o[t] = epilogue_act(o[t], ACT);
+      if (HAS_RES) {
+        if (vec_out) {
+          o += res4[(gm * p.N + gn) / 4];
+        } else {
+          [[unroll]] for (uint t = 0; t < 4; ++t)
+            if (gn + t < p.N) o[t] += res[gm * p.N + gn + t];
+        }
+      }
       if (vec_out) {
         y4[(gm * p.N + gn) / 4] = o;
       } else {

@@ -6,7 +6,8 @@
 // fp16 case run matmul_coopmat_e4m3 instead (kernels/gpu/matmul.cpp,
 // qmatmul_uses_coopmat): N % 16 == 0 takes its 16-byte weight loads, other N
 // its byte loads; K tails and M, N edges are in both. Elsewhere (lavapipe)
-// the fp16 cases run the fp32 kernel.
+// the fp16 cases run the fp32 kernel. A folded GELU and residual
+// (attribute activation, input 4) run in either kernel's epilogue.
 #include <algorithm>
 #include <cmath>
 #include <random>
@@ -48,13 +49,19 @@ Value* spread_rows(GraphBuilder& b, Value* a, int64_t M) {
 }
 
 ParityCase qmatmul(const std::string& name, std::vector<Dim> da, int64_t K, int64_t N, bool bias, bool act_quant,
-                   double tol = 1e-5, bool spread = false) {
+                   double tol = 1e-5, bool spread = false, const char* activation = "none", bool residual = false) {
   return {name, [=](GraphBuilder& b) {
             Value* a = b.input("a", da);
             if (spread) a = spread_rows(b, a, da.size() == 2 ? da[0].value() : 1);
             std::vector<Value*> ins{a, b.constant("w", codes(K, N, 5)), b.constant("scale", scales(N, 6))};
-            if (bias) ins.push_back(b.random({N}, 7));
+            if (bias || residual) ins.push_back(bias ? b.random({N}, 7) : nullptr);
+            if (residual) {
+              std::vector<Dim> dr = da;
+              dr.back() = N;
+              ins.push_back(b.input("residual", dr));
+            }
             AttributeMap at;
+            if (std::string(activation) != "none") at.set("activation", Attribute(std::string(activation)));
             if (act_quant) at.set("act_quant", Attribute(std::string("per_token_e4m3")));
             b.output(b.op("QMatMul", ins, at, "vdrt"));
           }, tol};
@@ -82,6 +89,11 @@ const std::vector<ParityCase>& cases() {
     v.push_back(qmatmul("ActQuantRowSpread", {48, 64}, 64, 64, true, true, 2e-3, true));
     v.push_back(qmatmul("ActQuantFewRows", {8, 64}, 64, 128, true, true, 2e-3, true));
     v.push_back(qmatmul("RowSpread", {48, 128}, 128, 64, true, false, 1e-4, true));
+    // Folded epilogues (fuse-gemm-epilogue): GELU after the bias, then the
+    // residual; vector and scalar output paths (N % 4), no bias with a residual.
+    v.push_back(qmatmul("GeluTanh", {2, 70, 96}, 96, 256, true, true, 2e-3, false, "gelu_tanh"));
+    v.push_back(qmatmul("GeluResidual", {150, 64}, 64, 130, true, false, 1e-4, false, "gelu", true));
+    v.push_back(qmatmul("ResidualNoBias", {2, 37, 96}, 96, 272, false, true, 2e-3, false, "none", true));
     // fp16 precision: on cooperative matrices the activations are rounded
     // to f16 (relative error <= 2^-11 each; the decoded weights are exact),
     // so an output moves by about 2^-11 * ||a * w|| / sqrt(3), random signs

@@ -18,17 +18,21 @@ struct Planned {
   std::vector<std::string> shaders;
 };
 
-Planned plan_qmatmul(int64_t M, int64_t K, int64_t N, bool bias, bool act_quant, const gpu::DeviceCaps& caps) {
+Planned plan_qmatmul(int64_t M, int64_t K, int64_t N, bool bias, bool act_quant, const gpu::DeviceCaps& caps,
+                     const char* activation = "none", bool residual = false) {
   GraphBuilder b(18);
   std::vector<Value*> ins{b.input("a", {M, K}), b.input("w", {K, N}, DType::F8E4M3), b.input("scale", {N})};
-  if (bias) ins.push_back(b.input("bias", {N}));
+  if (bias || residual) ins.push_back(bias ? b.input("bias", {N}) : nullptr);
+  if (residual) ins.push_back(b.input("residual", {M, N}));
   AttributeMap at;
   if (act_quant) at.set("act_quant", Attribute(std::string("per_token_e4m3")));
+  if (std::string(activation) != "none") at.set("activation", Attribute(std::string(activation)));
   b.output(b.op("QMatMul", ins, at, "vdrt"));
   std::unique_ptr<Graph> g = b.take();
   const Node& node = *g->nodes().front();
   std::vector<TensorDesc> in{{DType::F32, {M, K}}, {DType::F8E4M3, {K, N}}, {DType::F32, {N}}};
-  if (bias) in.push_back({DType::F32, {N}});
+  if (bias || residual) in.push_back(bias ? TensorDesc{DType::F32, {N}} : TensorDesc{});
+  if (residual) in.push_back({DType::F32, {M, N}});
   std::vector<const Tensor*> known(in.size(), nullptr);
   Planned p;
   p.program = gpu::plan("test", node, 18, in, {{DType::F32, {M, N}}}, known, caps);
@@ -53,10 +57,37 @@ TEST(QMatMulPlan, Fp16WeightsRunOnCooperativeMatricesWithWeightsKeptInBytes) {
   EXPECT_EQ(g.spec[0], 256u);  // 8 subgroups of 64 x 32
   EXPECT_EQ(g.groups[0], 70u);  // 8960 / 128
   EXPECT_EQ(g.groups[1], 37u);  // 4736 / 128
-  ASSERT_EQ(g.spec.size(), 9u);
+  ASSERT_EQ(g.spec.size(), 11u);
   EXPECT_EQ(g.spec[6], 1u);  // bias
   EXPECT_EQ(g.spec[7], 0u);  // no row scales
   EXPECT_EQ(g.spec[8], 1u);  // N % 16 == 0: 16-byte weight loads
+  EXPECT_EQ(g.spec[9], 0u);  // no folded activation
+  EXPECT_EQ(g.spec[10], 0u);  // no residual
+  ASSERT_EQ(g.args.size(), 7u);
+  EXPECT_EQ(g.args[6].index, 2u);  // an absent residual binds the scales (never read)
+}
+
+// A folded GELU and residual (fuse-gemm-epilogue) are the e4m3 GEMM's
+// epilogue: no pass of their own.
+TEST(QMatMulPlan, FoldedGeluAndResidualAreTheEpilogue) {
+  Planned p = plan_qmatmul(4680, 8960, 1536, false, true, h200_caps("fp16"), "gelu_tanh", true);
+  ASSERT_EQ(p.shaders, (Shaders{"quantize_rows_e4m3_f16", "matmul_coopmat_e4m3"}));
+  const gpu::Dispatch& g = p.program.dispatches[1];
+  ASSERT_EQ(g.spec.size(), 11u);
+  EXPECT_EQ(g.spec[6], 0u);   // no bias
+  EXPECT_EQ(g.spec[9], 2u);   // gelu (tanh)
+  EXPECT_EQ(g.spec[10], 1u);  // residual
+  ASSERT_EQ(g.args.size(), 7u);
+  EXPECT_EQ(g.args[6].kind, gpu::Arg::Input);
+  EXPECT_EQ(g.args[6].index, 4u);
+  EXPECT_FALSE(g.writes[6]);
+  // Without cooperative matrices, the fp32 GEMM's epilogue (ACT, HAS_R).
+  Planned f = plan_qmatmul(40, 64, 48, true, false, h200_caps("fp32"), "gelu", true);
+  ASSERT_EQ(f.shaders, (Shaders{"matmul"}));
+  const gpu::Dispatch& m = f.program.dispatches[0];
+  EXPECT_EQ(m.spec[10], 1u);  // gelu
+  EXPECT_EQ(m.spec[11], 1u);  // residual
+  EXPECT_EQ(m.args[5].index, 4u);
 }
 
 TEST(QMatMulPlan, OddShapesPadKAndLoadWeightBytes) {

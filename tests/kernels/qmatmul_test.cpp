@@ -135,6 +135,44 @@ TEST(QMatMul, OpOverBatchedInput) {
   EXPECT_EQ(y1.dims(), (std::vector<int64_t>{N}));
 }
 
+// A folded GELU (erf and tanh forms) and residual (fuse-gemm-epilogue)
+// against the float64 product put through the same functions in float64.
+TEST(QMatMul, ActivationAndResidualEpilogue) {
+  const int64_t K = 40, N = 24;
+  Tensor a = random_tensor({2, 3, K}, 1), w = random_codes(K, N, 2), s = positive_scales(N, 3),
+         b = random_tensor({N}, 4), r = random_tensor({2, 3, N}, 5);
+  const std::vector<double> rv = r.as_double();
+  for (const char* fn : {"none", "gelu", "gelu_tanh"})
+    for (bool residual : {false, true}) {
+      if (std::string(fn) == "none" && !residual) continue;
+      AttributeMap at;
+      at.set("act_quant", std::string("per_token_e4m3"));
+      if (std::string(fn) != "none") at.set("activation", std::string(fn));
+      std::vector<Tensor> ins{a, w, s, b};
+      if (residual) ins.push_back(r);
+      Tensor y = run_op1({"QMatMul", "vdrt", 1, 1, at}, ins);
+      ASSERT_EQ(y.dims(), (std::vector<int64_t>{2, 3, N}));
+      Reference want = reference(a, w, s, &b, true);
+      for (size_t i = 0; i < want.y.size(); ++i) {
+        double v = want.y[i];
+        if (std::string(fn) == "gelu") v = 0.5 * v * (1.0 + std::erf(v / std::sqrt(2.0)));
+        if (std::string(fn) == "gelu_tanh")
+          v = 0.5 * v * (1.0 + std::tanh(std::sqrt(2.0 / M_PI) * (v + 0.044715 * v * v * v)));
+        if (residual) v += rv[i];
+        want.y[i] = v;
+        // GELU's slope is below 1.13; its float erf / tanh are good to ~1e-7.
+        want.mag[i] = 1.2 * want.mag[i] + std::fabs(residual ? rv[i] : 0.0) + 0.1;
+      }
+      auto yv = y.as_double();
+      expect_close(std::vector<float>(yv.begin(), yv.end()), want, std::string(fn) + (residual ? " + residual" : ""));
+    }
+  // The residual must have Y's shape; the activation must be one of the three.
+  expect_error([&] { run_op1({"QMatMul", "vdrt", 1}, {a, w, s, b, random_tensor({N}, 6)}); }, {"residual"});
+  AttributeMap bad;
+  bad.set("activation", std::string("relu"));
+  expect_error([&] { run_op1({"QMatMul", "vdrt", 1, 1, bad}, {a, w, s}); }, {"activation"});
+}
+
 TEST(QMatMul, EmptyDims) {
   Tensor s = positive_scales(4, 2), b = random_tensor({4}, 3);
   Tensor y = run_op1({"QMatMul", "vdrt", 1}, {Tensor(DType::F32, {3, 0}), random_codes(0, 4, 1), s, b});

@@ -124,6 +124,35 @@ TEST(FuseGemmEpilogue, SplitStaysForADeviceWithoutTheSplitForm) {
   for (const auto& [name, t] : want) EXPECT_LE(test::max_abs_diff(got.at(name), t), 1e-5) << name;
 }
 
+// quantize-fp8's vdrt.QMatMul (bias inside) followed by a GELU and a
+// residual Add: both fold into its epilogue (activation, input 4), with the
+// same outputs; a device without that form keeps the graph as it was.
+TEST(FuseGemmEpilogue, QMatMulGeluAndResidualFoldIntoIt) {
+  GraphBuilder b(17);
+  Value* x = b.input("x", {1, 6, 16});
+  Value* r = b.input("r", {1, 6, 8});
+  Tensor codes(DType::F8E4M3, {16, 8});
+  for (int64_t i = 0; i < codes.numel(); ++i) static_cast<uint8_t*>(codes.raw())[i] = static_cast<uint8_t>((i * 37) % 120);
+  Value* q = b.op("QMatMul", {x, b.constant("w8", codes), b.random({8}, 2), b.random({8}, 3)}, {}, "vdrt");
+  AttributeMap tanh_form;
+  tanh_form.set("approximate", std::string("tanh"));
+  b.output(b.op("Add", {r, b.op("Gelu", {q}, tanh_form)}));
+  auto before = b.graph().clone();
+  PassContext gpu_without;
+  gpu_without.device_runs = [](const Node& n) { return !n.attrs().has("activation"); };
+  EXPECT_FALSE(test::run_pass("fuse-gemm-epilogue", b.graph(), &gpu_without));
+  EXPECT_EQ(test::count_ops(b.graph(), "Gelu"), 1);
+  fuse_and_compare(b, true);
+  EXPECT_EQ(test::count_ops(b.graph(), "vdrt.QMatMul"), 1);
+  EXPECT_EQ(test::count_ops(b.graph(), "Gelu") + test::count_ops(b.graph(), "Add"), 0);
+  for (const auto& n : b.graph().nodes())
+    if (n->qualified_op() == "vdrt.QMatMul") {
+      EXPECT_EQ(n->attrs().get_string("activation", "none"), "gelu_tanh");
+      ASSERT_EQ(n->inputs().size(), 5u);
+      EXPECT_EQ(n->input(4), r);
+    }
+}
+
 TEST(FuseGemmEpilogue, ChainsStopAtSharedIntermediates) {
   GraphBuilder b(20);
   Value* x = b.input("x", {4, 8});
