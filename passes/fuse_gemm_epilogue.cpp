@@ -47,6 +47,19 @@ Value* other_operand(const Node& n, const Value* v) {
   return nullptr;
 }
 
+// Takes a GELU that is the sole reader of *cur into a chain (*cur becomes
+// its output): the fused op's activation.
+bool take_gelu(const Graph& g, Value*& cur, std::string& activation, std::vector<Node*>& nodes) {
+  Node* gelu = sole_onnx_or_vdrt_consumer(g, cur, "Gelu", true);
+  if (!gelu || gelu->inputs().size() != 1) return false;
+  const std::string approx = gelu->attrs().get_string("approximate", "none");
+  if (approx != "none" && approx != "tanh") return false;
+  activation = approx == "tanh" ? "gelu_tanh" : "gelu";
+  nodes.push_back(gelu);
+  cur = gelu->output(0);
+  return true;
+}
+
 struct Chain {
   Node* matmul = nullptr;
   Value *x = nullptr, *w = nullptr, *bias = nullptr, *residual = nullptr;
@@ -127,22 +140,9 @@ class FuseGemmEpilogue final : public Pass {
       c.q = &q;
       c.nodes = {&q};
       Value* cur = q.output(0);
-      if (opt_bool("activation"))
-        if (Node* gelu = sole_onnx_or_vdrt_consumer(graph, cur, "Gelu", true); gelu && gelu->inputs().size() == 1) {
-          const std::string approx = gelu->attrs().get_string("approximate", "none");
-          if (approx == "none" || approx == "tanh") {
-            c.activation = approx == "tanh" ? "gelu_tanh" : "gelu";
-            c.nodes.push_back(gelu);
-            cur = gelu->output(0);
-          }
-        }
-      if (opt_bool("residual"))
-        if (Node* add = sole_onnx_or_vdrt_consumer(graph, cur, "Add"))
-          if (Value* r = other_operand(*add, cur); r && same_shape(r, cur) && r->dtype() == DType::F32) {
-            c.residual = r;
-            c.nodes.push_back(add);
-            cur = add->output(0);
-          }
+      if (opt_bool("activation")) take_gelu(graph, cur, c.activation, c.nodes);
+      if (opt_bool("residual")) take_residual(graph, cur, c.residual, c.nodes);
+      if (c.residual && c.residual->dtype() != DType::F32) continue;
       if (c.nodes.size() == 1) continue;
       c.out = cur;
       chains.push_back(std::move(c));
@@ -213,22 +213,8 @@ class FuseGemmEpilogue final : public Pass {
           c.nodes.push_back(add);
           cur = add->output(0);
         }
-    if (opt_bool("activation"))
-      if (Node* gelu = sole_onnx_or_vdrt_consumer(graph, cur, "Gelu", true); gelu && gelu->inputs().size() == 1) {
-        const std::string approx = gelu->attrs().get_string("approximate", "none");
-        if (approx == "none" || approx == "tanh") {
-          c.activation = approx == "tanh" ? "gelu_tanh" : "gelu";
-          c.nodes.push_back(gelu);
-          cur = gelu->output(0);
-        }
-      }
-    if (opt_bool("residual"))
-      if (Node* add = sole_onnx_or_vdrt_consumer(graph, cur, "Add"))
-        if (Value* r = other_operand(*add, cur); r && same_shape(r, cur)) {
-          c.residual = r;
-          c.nodes.push_back(add);
-          cur = add->output(0);
-        }
+    if (opt_bool("activation")) take_gelu(graph, cur, c.activation, c.nodes);
+    if (opt_bool("residual")) take_residual(graph, cur, c.residual, c.nodes);
     if (opt_bool("split"))
       if (Node* split = sole_onnx_or_vdrt_consumer(graph, cur, "Split"); split && cuts_last_axis(*split, cur)) {
         if (auto sizes = split_sizes(*split)) {
@@ -260,6 +246,18 @@ class FuseGemmEpilogue final : public Pass {
     for (size_t i = 0; i + 1 < s.rank(); ++i)
       if (!s[i].known() || s[i].value() != 1) return false;
     return s[s.rank() - 1].known() && s[s.rank() - 1].value() == n && (s.rank() == 1 || b->is_constant());
+  }
+
+  // Takes an Add of a tensor of *cur's own shape that is the sole reader of
+  // *cur into a chain: the fused op's residual.
+  static bool take_residual(const Graph& g, Value*& cur, Value*& residual, std::vector<Node*>& nodes) {
+    Node* add = sole_onnx_or_vdrt_consumer(g, cur, "Add");
+    Value* r = add ? other_operand(*add, cur) : nullptr;
+    if (!r || !same_shape(r, cur)) return false;
+    residual = r;
+    nodes.push_back(add);
+    cur = add->output(0);
+    return true;
   }
 
   static bool same_shape(const Value* a, const Value* b) {

@@ -102,7 +102,7 @@ bool emit_coop_f16(const Gemm& g, const KernelArgs& a, Program& prog) {
   Dispatch d;
   d.shader = t.flags & 2 ? "matmul_tc16" : "matmul_coopmat_f16";
   d.spec = {t.threads(), t.bm, t.bn, t.bk, t.wm, t.wn, at, bt, g.has_c, (t.flags & 1) != 0, g.act, g.has_r};
-  d.args = {scratch(0), scratch(1), g.has_c ? in(2) : in(0), out(0), g.has_r ? g.r : in(0)};
+  d.args = {scratch(0), scratch(1), g.has_c ? g.c : in(0), out(0), g.has_r ? g.r : in(0)};
   d.writes = {false, false, false, true, false};
   d.u32(u32(g.M, "M")).u32(u32(g.N, "N")).u32(u32(Kp, "K"));
   d.u32(u32((at ? Mp : Kp) / 8, "lda")).u32(u32((bt ? Kp : Np) / 8, "ldb"));
@@ -247,32 +247,38 @@ Program build_gemm(const KernelArgs& a) {
   return emit(g, a);
 }
 
-// vdrt.FusedMatMul P = act(X W + bias) + residual, X [..., K] and W [K, N]:
-// X's leading dims fold into M (one GEMM); the bias is C broadcast down the
-// rows, the activation and the residual the shaders' epilogue.
-Program build_fused_matmul(const KernelArgs& a) {
-  const auto& dx = a.inputs[0].dims;
+// A Linear layer's GEMM (vdrt.FusedMatMul, vdrt.QMatMul): A [..., K], its
+// leading dims folded into M (one GEMM), by a [K, N] weight; the bias (input
+// bias_at) as C broadcast down the rows, then the activation attribute and
+// the residual (input residual_at) in the shaders' epilogue.
+Gemm linear_gemm(const KernelArgs& a, const char* op, uint32_t bias_at, uint32_t residual_at) {
+  const auto& da = a.inputs[0].dims;
   const auto& dw = a.inputs[1].dims;
   Gemm g;
   g.K = dw[0];
   g.N = dw[1];
-  VDRT_CHECK(!dx.empty() && dx.back() == g.K, "GPU FusedMatMul: X's last dim is not W's K");
+  VDRT_CHECK(!da.empty() && da.back() == g.K, std::string("GPU ") + op + ": A's last dim is not W's K");
   g.M = g.N > 0 ? a.outputs[0].numel() / g.N : 0;
   g.sam = g.K;
   g.sak = 1;
   g.sbk = g.N;
   g.sbn = 1;
-  if (a.has(2)) {
+  if (a.has(bias_at)) {
     g.has_c = true;
+    g.c = in(bias_at);
     g.scm = 0;
     g.scn = 1;
     g.beta = 1.0f;
   }
   const std::string act = a.attrs().get_string("activation", "none");
   g.act = act == "gelu" ? 1 : act == "gelu_tanh" ? 2 : 0;
-  g.has_r = a.has(3);
-  return emit(g, a);
+  g.has_r = a.has(residual_at);
+  g.r = in(residual_at);
+  return g;
 }
+
+// vdrt.FusedMatMul P = act(X W + bias) + residual.
+Program build_fused_matmul(const KernelArgs& a) { return emit(linear_gemm(a, "FusedMatMul", 2, 3), a); }
 
 // Whether vdrt.QMatMul multiplies on cooperative matrices (f16 x f16 -> f32).
 // The decoded weights are exact in f16, and so are per-token e4m3
@@ -288,30 +294,9 @@ bool qmatmul_uses_coopmat(bool act_quant, const DeviceCaps& caps) {
 // the GEMM's tile loads. act_quant = per_token_e4m3 first writes A' (each
 // row snapped to e4m3 at its own absmax / 448 scale) to a scratch matrix.
 Program build_qmatmul(const KernelArgs& a) {
-  const auto& da = a.inputs[0].dims;
-  const auto& dw = a.inputs[1].dims;
-  Gemm g;
-  g.K = dw[0];
-  g.N = dw[1];
-  VDRT_CHECK(!da.empty() && da.back() == g.K, "GPU QMatMul: A's last dim is not W's K");
-  g.M = g.K > 0 ? a.inputs[0].numel() / g.K : 0;
-  g.sam = g.K;
-  g.sak = 1;
-  g.sbk = g.N;
-  g.sbn = 1;
+  Gemm g = linear_gemm(a, "QMatMul", 3, 4);
   g.b_e4m3 = true;
   g.s = in(2);
-  if (a.has(3)) {
-    g.has_c = true;
-    g.c = in(3);
-    g.scm = 0;
-    g.scn = 1;
-    g.beta = 1.0f;
-  }
-  const std::string activation = a.attrs().get_string("activation", "none");
-  g.act = activation == "gelu" ? 1 : activation == "gelu_tanh" ? 2 : 0;
-  g.has_r = a.has(4);
-  g.r = in(4);
   const bool act_quant = a.attrs().get_string("act_quant", "none") == "per_token_e4m3";
   if (qmatmul_uses_coopmat(act_quant, a.caps)) {
     u32(a.inputs[0].numel(), "operand size");

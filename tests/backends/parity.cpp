@@ -1,5 +1,6 @@
 #include "backends/parity.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 
@@ -40,6 +41,17 @@ std::string missing_coopmat() {
 bool gpu_required() {
   const char* req = std::getenv("VDRT_REQUIRE_GPU");
   return req && std::string(req) == "1";
+}
+
+void add_fp16_twins(std::vector<ParityCase>& v, double min_tolerance) {
+  const size_t fp32_cases = v.size();
+  for (size_t i = 0; i < fp32_cases; ++i) {
+    ParityCase c = v[i];
+    c.name += "Fp16";
+    c.tolerance = std::max(c.tolerance, min_tolerance);
+    c.options.precision = "fp16";
+    v.push_back(std::move(c));
+  }
 }
 
 void expect_parity(const std::string& backend, const ParityCase& c) {

@@ -49,6 +49,11 @@ std::string missing_coopmat();
 
 void expect_parity(const std::string& backend, const ParityCase& c);
 
+// Appends an fp16-precision twin of every case in `v` (name + "Fp16",
+// tolerance at least `min_tolerance`): the GEMM cases' cooperative-matrix
+// runs where the device has them.
+void add_fp16_twins(std::vector<ParityCase>& v, double min_tolerance);
+
 // Instantiates one test per (GPU backend, case) of `cases_fn()`.
 #define VDRT_PARITY_SUITE(Suite, cases_fn)                                                                  \
   class Suite : public ::testing::TestWithParam<std::tuple<std::string, size_t>> {};                       \

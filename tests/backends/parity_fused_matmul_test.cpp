@@ -7,7 +7,6 @@
 // registers (the bias loaded as a fragment with row stride 0) and edge
 // blocks through shared memory, so "Wan" (N a multiple of 16, M not one of
 // 128) has both. Elsewhere (lavapipe, PoCL) they run the fp32 kernel.
-#include <algorithm>
 
 #include "backends/parity.h"
 
@@ -47,14 +46,7 @@ const std::vector<ParityCase>& cases() {
     v.push_back(fused("WanBiasGeluTanh", {300, 128}, 128, 272, true, "gelu_tanh", false, 1e-4));
     // fp16: operands rounded to f16 on cooperative matrices (fp32
     // accumulation), as MatMul's fp16 cases.
-    const size_t fp32_cases = v.size();
-    for (size_t i = 0; i < fp32_cases; ++i) {
-      ParityCase c = v[i];
-      c.name += "Fp16";
-      c.tolerance = std::max(c.tolerance, 2e-2);
-      c.options.precision = "fp16";
-      v.push_back(std::move(c));
-    }
+    add_fp16_twins(v, 2e-2);
     return v;
   }();
   return c;

@@ -99,14 +99,7 @@ const std::vector<ParityCase>& cases() {
     // so an output moves by about 2^-11 * ||a * w|| / sqrt(3), random signs
     // (< 3e-4 of the largest output here); 2e-3 bounds it with margin and
     // covers W8A8's one-step snap differences.
-    const size_t fp32_cases = v.size();
-    for (size_t i = 0; i < fp32_cases; ++i) {
-      ParityCase c = v[i];
-      c.name += "Fp16";
-      c.tolerance = std::max(c.tolerance, 2e-3);
-      c.options.precision = "fp16";
-      v.push_back(std::move(c));
-    }
+    add_fp16_twins(v, 2e-3);
     return v;
   }();
   return c;

@@ -33,6 +33,16 @@ PassContext fuse_and_compare(GraphBuilder& b, bool expect_change) {
   return ctx;
 }
 
+// A Q/K/V-style Linear on x [1, 6, 16]: MatMul by [16, 40], bias, and a
+// Split on the last axis into q, k, v (16, 16, 8), all graph outputs.
+void add_qkv_split(GraphBuilder& b, Value* x) {
+  Value* y = b.op("Add", {b.op("MatMul", {x, b.random({16, 40}, 1)}), b.random({40}, 2)});
+  std::vector<Value*> parts{b.graph().value("q"), b.graph().value("k"), b.graph().value("v")};
+  Node* split = b.graph().add_node("Split", {y, b.ints({16, 16, 8})}, parts, "split");
+  split->attrs().set("axis", int64_t{2});
+  for (Value* p : parts) b.output(p);
+}
+
 const Node* only_fused(const Graph& g) {
   const Node* found = nullptr;
   for (const auto& n : g.nodes())
@@ -79,11 +89,7 @@ TEST(FuseGemmEpilogue, RowShapedBiasIsStoredAsAVector) {
 TEST(FuseGemmEpilogue, SplitOnTheLastAxisBecomesTheOutputs) {
   GraphBuilder b(17);
   Value* x = b.input("x", {1, 6, 16});
-  Value* y = b.op("Add", {b.op("MatMul", {x, b.random({16, 40}, 1)}), b.random({40}, 2)});
-  std::vector<Value*> parts{b.graph().value("q"), b.graph().value("k"), b.graph().value("v")};
-  Node* split = b.graph().add_node("Split", {y, b.ints({16, 16, 8})}, parts, "split");
-  split->attrs().set("axis", int64_t{2});
-  for (Value* p : parts) b.output(p);
+  add_qkv_split(b, x);
   fuse_and_compare(b, true);
   const Node* n = only_fused(b.graph());
   ASSERT_NE(n, nullptr);
@@ -98,11 +104,7 @@ TEST(FuseGemmEpilogue, SplitOnTheLastAxisBecomesTheOutputs) {
 TEST(FuseGemmEpilogue, SplitStaysForADeviceWithoutTheSplitForm) {
   GraphBuilder b(17);
   Value* x = b.input("x", {1, 6, 16});
-  Value* y = b.op("Add", {b.op("MatMul", {x, b.random({16, 40}, 1)}), b.random({40}, 2)});
-  std::vector<Value*> parts{b.graph().value("q"), b.graph().value("k"), b.graph().value("v")};
-  Node* split = b.graph().add_node("Split", {y, b.ints({16, 16, 8})}, parts, "split");
-  split->attrs().set("axis", int64_t{2});
-  for (Value* p : parts) b.output(p);
+  add_qkv_split(b, x);
   Value* z = b.op("MatMul", {x, b.random({16, 8}, 3)});
   std::vector<Value*> halves{b.graph().value("z0"), b.graph().value("z1")};
   Node* split2 = b.graph().add_node("Split", {z, b.ints({4, 4})}, halves, "split2");
