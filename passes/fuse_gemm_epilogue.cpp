@@ -16,13 +16,18 @@
 // product: that would be a second consumer); X, W and the rest must be
 // float32 (the fused kernel's type).
 //
+// quantize-fp8's vdrt.QMatMul (its bias already inside) takes a following
+// Gelu and residual Add the same way, into its own epilogue (attribute
+// activation, input 4).
+//
 // The pass rewrites only when the device the graph is optimised for runs
 // the fused op (PassContext::device_runs): the CPU runs every form, the GPU
-// backends the one-output form (a Split after the epilogue stays a node). With no device known (`vdrt opt` without
-// --device) it leaves the graph alone unless `fuse_for_any_device` is set;
-// its log line counts the epilogues so left, as it does for a device
-// without the kernel. Near misses (a float64 Linear, a residual computed
-// from the product) are reported through explain.
+// backends the one-output form (a Split after the epilogue stays a node).
+// With no device known (`vdrt opt` without --device) it leaves the graph
+// alone unless `fuse_for_any_device` is set; its log line counts the
+// epilogues so left, as it does for a device without the kernel. Near
+// misses (a float64 Linear, a residual computed from the product) are
+// reported through explain.
 #include <optional>
 
 #include "passes/pass_registry.h"
