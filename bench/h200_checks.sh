@@ -3,8 +3,9 @@
 # (each call costs about a minute of the session's device time before the
 # command starts): the tensor-core parity and rollout tests, then the
 # attention micro-benchmarks with shader builds interleaved in one process,
-# then a 2-layer Wan-width rollout profile per configuration. Everything goes
-# to $OUT (logs and JSON); a stage that fails is logged and the next runs.
+# then a 2-layer Wan-width rollout profile per configuration. Everything
+# (logs and JSON) comes back as $OUT/h200_checks.tgz, with summary.txt beside
+# it; a stage that fails is logged and the next runs.
 #
 # On the device machine, after unpacking a bundle of vdrt, vdrt_backends_tests
 # and (for the A/B) folders made here by bench/build_spv.sh:
@@ -16,8 +17,11 @@
 # the fusion stage, which is not run unless named).
 set -uo pipefail
 cd "$(dirname "$0")/.."
-out="${OUT:-/tmp/h200_checks}"
-mkdir -p "$out"
+# The device returns only a few files from $OUT: everything is written to a
+# work folder and packed into $OUT/h200_checks.tgz (and summary.txt) at the end.
+dest="${OUT:-/tmp/h200_checks}"
+out="$(mktemp -d /tmp/h200_checks.XXXXXX)"
+mkdir -p "$dest"
 spv_dirs="embedded"
 rounds=2
 stages="tests,attention,sparse,profile"
@@ -83,4 +87,6 @@ if want fusion; then
     done
   done
 fi
+tar -C "$out" -czf "$dest/h200_checks.tgz" .
+cp "$out/summary.txt" "$dest/summary.txt"
 cat "$out/summary.txt"
