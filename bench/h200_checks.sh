@@ -22,6 +22,7 @@ cd "$(dirname "$0")/.."
 dest="${OUT:-/tmp/h200_checks}"
 out="$(mktemp -d /tmp/h200_checks.XXXXXX)"
 mkdir -p "$dest"
+: >"$out/summary.txt"
 spv_dirs="embedded"
 rounds=2
 stages="tests,attention,sparse,profile"
