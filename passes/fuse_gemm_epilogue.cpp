@@ -154,20 +154,10 @@ class FuseGemmEpilogue final : public Pass {
     }
     if (chains.empty()) return false;
     if (ctx.device_runs) {
-      Graph probe;
-      std::vector<Value*> ins;
-      for (auto [name, t] : {std::pair{"a", DType::F32}, {"w", DType::F8E4M3}, {"scale", DType::F32},
-                             {"bias", DType::F32}, {"residual", DType::F32}}) {
-        Value* v = probe.value(name);
-        v->set_dtype(t);
-        ins.push_back(v);
-      }
-      ins[1]->set_shape(Shape({Dim(4), Dim(2)}));
-      Value* y = probe.value("y");
-      y->set_dtype(DType::F32);
-      Node* n = probe.add_node("QMatMul", ins, {y}, "probe", kVdrtDomain);
-      n->attrs().set("activation", std::string("gelu"));
-      if (!ctx.device_runs(*n)) {
+      AttributeMap gelu;
+      gelu.set("activation", std::string("gelu"));
+      if (!device_runs_probe(ctx, "QMatMul", {DType::F32, DType::F8E4M3, DType::F32, DType::F32, DType::F32}, 1,
+                             gelu)) {
         ctx.count("QMatMul epilogues unfused, device lacks them", static_cast<int64_t>(chains.size()));
         return false;
       }
@@ -183,8 +173,8 @@ class FuseGemmEpilogue final : public Pass {
       AttributeMap attrs = c.q->attrs();
       const std::string name = c.q->name();
       for (auto it = c.nodes.rbegin(); it != c.nodes.rend(); ++it) graph.remove_node(*it);
-      Node* n = graph.add_node("QMatMul", inputs, {c.out}, graph.unique_name(name.empty() ? "qmatmul" : name + "_fused"),
-                               kVdrtDomain);
+      const std::string fused_name = graph.unique_name(name.empty() ? "qmatmul" : name + "_fused");
+      Node* n = graph.add_node("QMatMul", inputs, {c.out}, fused_name, kVdrtDomain);
       n->attrs() = attrs;
       if (c.activation != "none") {
         n->attrs().set("activation", c.activation);
@@ -296,35 +286,36 @@ class FuseGemmEpilogue final : public Pass {
   const char* device_refusal(PassContext& ctx) const {
     if (!ctx.device_runs)
       return opt_bool("fuse_for_any_device") ? nullptr : "unfused, no device given";
-    Graph probe;
-    std::vector<Value*> ins;
-    for (const char* name : {"x", "w", "bias"}) {
-      Value* v = probe.value(name);
-      v->set_dtype(DType::F32);
-      ins.push_back(v);
-    }
-    ins[1]->set_shape(Shape({Dim(4), Dim(2)}));
-    Value* y = probe.value("y");
-    y->set_dtype(DType::F32);
-    Node* n = probe.add_node("FusedMatMul", ins, {y}, "probe", kVdrtDomain);
-    return ctx.device_runs(*n) ? nullptr : "unfused, device lacks vdrt.FusedMatMul";
+    return device_runs_probe(ctx, "FusedMatMul", {DType::F32, DType::F32, DType::F32}, 1, {})
+               ? nullptr
+               : "unfused, device lacks vdrt.FusedMatMul";
   }
 
   // Whether that device also runs the form with `split` (several outputs).
   static bool device_runs_split(PassContext& ctx) {
-    if (!ctx.device_runs) return true;
+    AttributeMap split;
+    split.set("split", std::vector<int64_t>{1, 1});
+    return !ctx.device_runs || device_runs_probe(ctx, "FusedMatMul", {DType::F32, DType::F32}, 2, split);
+  }
+
+  // Whether the device runs the vdrt op `op` with inputs of these element
+  // types (the second a [4, 2] weight), `outputs` float32 outputs and these
+  // attributes: asked once per run through a node of a throwaway graph.
+  static bool device_runs_probe(PassContext& ctx, const char* op, const std::vector<DType>& inputs, size_t outputs,
+                                const AttributeMap& attrs) {
     Graph probe;
-    std::vector<Value*> ins;
-    for (const char* name : {"x", "w"}) {
-      Value* v = probe.value(name);
-      v->set_dtype(DType::F32);
-      ins.push_back(v);
+    std::vector<Value*> ins, outs;
+    for (size_t i = 0; i < inputs.size(); ++i) {
+      ins.push_back(probe.value("in" + std::to_string(i)));
+      ins.back()->set_dtype(inputs[i]);
     }
     ins[1]->set_shape(Shape({Dim(4), Dim(2)}));
-    std::vector<Value*> outs{probe.value("y0"), probe.value("y1")};
-    for (Value* o : outs) o->set_dtype(DType::F32);
-    Node* n = probe.add_node("FusedMatMul", ins, outs, "probe", kVdrtDomain);
-    n->attrs().set("split", std::vector<int64_t>{1, 1});
+    for (size_t i = 0; i < outputs; ++i) {
+      outs.push_back(probe.value("out" + std::to_string(i)));
+      outs.back()->set_dtype(DType::F32);
+    }
+    Node* n = probe.add_node(op, ins, outs, "probe", kVdrtDomain);
+    n->attrs() = attrs;
     return ctx.device_runs(*n);
   }
 

@@ -9,13 +9,6 @@
 namespace vdrt::cpu {
 namespace {
 
-GemmActivation activation_of(const std::string& name) {
-  if (name == "none") return GemmActivation::None;
-  if (name == "gelu") return GemmActivation::Gelu;
-  if (name == "gelu_tanh") return GemmActivation::GeluTanh;
-  throw Error("vdrt.FusedMatMul: activation must be none, gelu or gelu_tanh, got '" + name + "'");
-}
-
 void fused_matmul_kernel(KernelContext& ctx) {
   const TensorView &x = ctx.in(0), &w = ctx.in(1);
   VDRT_CHECK(w.rank() == 2 && x.rank() >= 1, "vdrt.FusedMatMul needs X [..., K] and W [K, N]");
@@ -24,7 +17,7 @@ void fused_matmul_kernel(KernelContext& ctx) {
   const int64_t M = K > 0 ? x.numel() / K : 0;
 
   GemmEpilogue e;
-  e.activation = activation_of(ctx.attrs.get_string("activation", "none"));
+  e.activation = gemm_activation(ctx.attrs.get_string("activation", "none"), "vdrt.FusedMatMul");
   if (ctx.has(2)) {
     VDRT_CHECK(ctx.in(2).numel() == N, "vdrt.FusedMatMul bias must hold N values");
     e.bias = ctx.in(2).as<float>();

@@ -410,6 +410,21 @@ void gemm_f32_epilogue(int64_t M, int64_t N, int64_t K, const float* A, int64_t 
                options.kernel ? *options.kernel : best_gemm_microkernel(), &target);
 }
 
+GemmActivation gemm_activation(const std::string& name, const char* op) {
+  if (name == "none") return GemmActivation::None;
+  if (name == "gelu") return GemmActivation::Gelu;
+  if (name == "gelu_tanh") return GemmActivation::GeluTanh;
+  throw Error(std::string(op) + ": activation must be none, gelu or gelu_tanh, got '" + name + "'");
+}
+
+void apply_gemm_epilogue(int64_t M, int64_t N, float* C, int64_t ldc, const GemmEpilogue& epilogue) {
+  if (M <= 0 || N <= 0 || epilogue_is_empty(epilogue)) return;
+  VDRT_CHECK(N <= int64_t(1) << 30, "GEMM epilogue: rows of " + std::to_string(N) + " columns");
+  tbb::parallel_for(tbb::blocked_range<int64_t>(0, M, 16), [&](const tbb::blocked_range<int64_t>& r) {
+    epilogue_tile(epilogue, r.begin(), 0, static_cast<int>(r.size()), static_cast<int>(N), C + r.begin() * ldc, ldc);
+  });
+}
+
 void pack_a_f32(PackedA& p, int64_t M, int64_t K, const float* A, int64_t a_rs, int64_t a_cs,
                 const GemmOptions& options) {
   p.mk = options.kernel ? options.kernel : &best_gemm_microkernel();

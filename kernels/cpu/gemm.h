@@ -3,6 +3,7 @@
 // attention). Operands are strided views, so transposed or sliced matrices
 // need no copy: element (r, c) of A lives at a[r * a_rs + c * a_cs].
 #include <cstdint>
+#include <string>
 #include <vector>
 
 namespace vdrt::cpu {
@@ -45,6 +46,13 @@ struct GemmEpilogue {
   const float* residual = nullptr;  // [M, N] with row stride residual_ld, or nullptr; must not alias C
   int64_t residual_ld = 0;
 };
+// The GemmActivation of vdrt's `activation` attribute ("none", "gelu",
+// "gelu_tanh"); anything else is an error naming `op`.
+GemmActivation gemm_activation(const std::string& name, const char* op);
+// The epilogue over a finished M x N product C (row stride ldc), in place and
+// parallel over rows: for products the fused GEMM did not compute
+// (vdrt.QMatMul's float8 GEMM).
+void apply_gemm_epilogue(int64_t M, int64_t N, float* C, int64_t ldc, const GemmEpilogue& epilogue);
 struct GemmColumns {
   int64_t begin = 0, width = 0;  // columns [begin, begin + width) of the product
   float* c = nullptr;            // its column `begin` of row 0

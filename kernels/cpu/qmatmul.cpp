@@ -1,11 +1,10 @@
 // vdrt.QMatMul on the CPU: A [..., K] f32 folds its leading dims into M and
 // runs one float8-weight GEMM (qgemm_f8.cpp); a folded GELU and residual
-// (fuse-gemm-epilogue) follow in one pass over the rows.
-#include <tbb/parallel_for.h>
-
+// (fuse-gemm-epilogue) follow as the fused GEMM's epilogue, in one pass over
+// the rows (gemm.h).
+#include "kernels/cpu/gemm.h"
 #include "kernels/cpu/kernel.h"
 #include "kernels/cpu/qgemm_f8.h"
-#include "kernels/cpu/vector_math.h"
 
 namespace vdrt::cpu {
 namespace {
@@ -30,32 +29,18 @@ void qmatmul_kernel(KernelContext& ctx) {
   }
   const std::string act = ctx.attrs.get_string("act_quant", "none");
   VDRT_CHECK(act == "none" || act == "per_token_e4m3", "vdrt.QMatMul: unknown act_quant \"" + act + "\"");
-  const std::string activation = ctx.attrs.get_string("activation", "none");
-  VDRT_CHECK(activation == "none" || activation == "gelu" || activation == "gelu_tanh",
-             "vdrt.QMatMul: activation must be none, gelu or gelu_tanh, got \"" + activation + "\"");
-  const float* residual = nullptr;
+  GemmEpilogue e;  // the bias is the float8 GEMM's own
+  e.activation = gemm_activation(ctx.attrs.get_string("activation", "none"), "vdrt.QMatMul");
   if (ctx.has(4)) {
     const TensorView& r = ctx.in(4);
     VDRT_CHECK(r.dtype == DType::F32 && r.numel() == y.numel(), "vdrt.QMatMul: residual must be f32 of Y's shape");
-    residual = r.as<float>();
+    e.residual = r.as<float>();
+    e.residual_ld = N;
   }
   const int64_t M = K > 0 ? a.numel() / K : y.numel() / std::max<int64_t>(N, 1);
-  float* out = y.as<float>();
   qmatmul_f8e4m3(M, N, K, a.as<float>(), static_cast<const uint8_t*>(w.data), s.as<float>(), bias,
-                 act == "per_token_e4m3", out);
-  if (activation == "none" && !residual) return;
-  const int fn = activation == "gelu" ? 1 : activation == "gelu_tanh" ? 2 : 0;
-  tbb::parallel_for(tbb::blocked_range<int64_t>(0, M, 16), [&](const tbb::blocked_range<int64_t>& rows) {
-    for (int64_t m = rows.begin(); m < rows.end(); ++m) {
-      float* row = out + m * N;
-      if (fn == 1)
-        for (int64_t n = 0; n < N; ++n) row[n] = vmath::gelu(row[n]);
-      else if (fn == 2)
-        for (int64_t n = 0; n < N; ++n) row[n] = vmath::gelu_tanh(row[n]);
-      if (residual)
-        for (int64_t n = 0; n < N; ++n) row[n] += residual[m * N + n];
-    }
-  });
+                 act == "per_token_e4m3", y.as<float>());
+  apply_gemm_epilogue(M, N, y.as<float>(), N, e);
 }
 
 }  // namespace

@@ -51,6 +51,13 @@ struct Gemm {
   bool epilogue() const { return act != 0 || has_r; }
 };
 
+// The shaders' ACT code of a node's `activation` attribute: 0 none, 1 gelu
+// (erf), 2 gelu (tanh); -1 for a name they do not know.
+int epilogue_act(const Node& node) {
+  const std::string act = node.attrs().get_string("activation", "none");
+  return act == "none" ? 0 : act == "gelu" ? 1 : act == "gelu_tanh" ? 2 : -1;
+}
+
 uint32_t u32(int64_t v, const char* what) {
   VDRT_CHECK(v >= 0 && v <= int64_t(0xffffffffu), std::string("GPU GEMM: ") + what + " exceeds 32 bits");
   return static_cast<uint32_t>(v);
@@ -270,8 +277,7 @@ Gemm linear_gemm(const KernelArgs& a, const char* op, uint32_t bias_at, uint32_t
     g.scn = 1;
     g.beta = 1.0f;
   }
-  const std::string act = a.attrs().get_string("activation", "none");
-  g.act = act == "gelu" ? 1 : act == "gelu_tanh" ? 2 : 0;
+  g.act = static_cast<uint32_t>(std::max(epilogue_act(a.node), 0));
   g.has_r = a.has(residual_at);
   g.r = in(residual_at);
   return g;
@@ -322,8 +328,7 @@ bool supports_qmatmul(const Node& node, const DeviceCaps&) {
   if (ins[0]->dtype() != DType::F32 || ins[1]->dtype() != DType::F8E4M3 || ins[2]->dtype() != DType::F32) return false;
   for (size_t i = 3; i < ins.size(); ++i)
     if (ins[i] && ins[i]->dtype() != DType::F32) return false;
-  const std::string activation = node.attrs().get_string("activation", "none");
-  if (activation != "none" && activation != "gelu" && activation != "gelu_tanh") return false;
+  if (epilogue_act(node) < 0) return false;
   if (!ins[1]->shape().rank_known() || ins[1]->shape().rank() != 2) return false;
   const std::string act = node.attrs().get_string("act_quant", "none");
   return (act == "none" || act == "per_token_e4m3") && node.outputs().size() == 1 &&
@@ -345,13 +350,12 @@ bool supports_matmul(const Node& node, const DeviceCaps&) {
 // is the CPU's; fuse-gemm-epilogue leaves the Split to a device without it.
 bool supports_fused_matmul(const Node& node, const DeviceCaps&) {
   const auto& ins = node.inputs();
-  if (ins.size() < 2 || ins.size() > 4 || !ins[0] || !ins[1] || node.outputs().size() != 1 || !node.output(0)) return false;
+  if (ins.size() < 2 || ins.size() > 4 || !ins[0] || !ins[1] || node.outputs().size() != 1 || !node.output(0))
+    return false;
   for (const Value* v : ins)
     if (v && v->dtype() != DType::F32) return false;
   if (node.output(0)->dtype() != DType::F32 || node.attrs().has("split")) return false;
-  if (!ins[1]->shape().rank_known() || ins[1]->shape().rank() != 2) return false;
-  const std::string act = node.attrs().get_string("activation", "none");
-  return act == "none" || act == "gelu" || act == "gelu_tanh";
+  return ins[1]->shape().rank_known() && ins[1]->shape().rank() == 2 && epilogue_act(node) >= 0;
 }
 
 bool supports_gemm(const Node& node, const DeviceCaps&) {

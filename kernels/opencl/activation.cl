@@ -20,7 +20,9 @@ inline float tanh_safe(float v) {
   return v < 0.0f ? -r : r;
 }
 inline float gelu_erf(float v) { return 0.5f * v * (1.0f + erf_approx(v * 0.70710678118654752f)); }
-inline float gelu_tanh(float v) { return 0.5f * v * (1.0f + tanh_safe(0.7978845608028654f * (v + 0.044715f * v * v * v))); }
+inline float gelu_tanh(float v) {
+  return 0.5f * v * (1.0f + tanh_safe(0.7978845608028654f * (v + 0.044715f * v * v * v)));
+}
 
 // A GEMM epilogue's activation: 0 none, 1 gelu (erf), 2 gelu (tanh).
 inline float epilogue_act(float v, uint act) {

@@ -126,9 +126,9 @@ void main() {
 
   // Epilogue. A 16 x 16 block wholly inside y takes it in registers: C's
   // rows (n stride 1) and R load as fragments of the accumulator's type,
-  // and the activation is element-wise. Other blocks go through shared memory: As is free now
-  // (the loop ended with a barrier), 64 uvec4 (a 16 x 16 f32 block) of it
-  // per subgroup.
+  // and the activation is element-wise. Other blocks go through shared
+  // memory: As is free now (the loop ended with a barrier), 64 uvec4 (a
+  // 16 x 16 f32 block) of it per subgroup.
   const uint lane = gl_SubgroupInvocationID;
   const bool c_fragment = !HAS_C || (p.scn == 1u && (p.scm & 3u) == 0);
   const bool direct_ok = c_fragment && (p.N & 3u) == 0;

@@ -134,7 +134,8 @@ TEST(FuseGemmEpilogue, QMatMulGeluAndResidualFoldIntoIt) {
   Value* x = b.input("x", {1, 6, 16});
   Value* r = b.input("r", {1, 6, 8});
   Tensor codes(DType::F8E4M3, {16, 8});
-  for (int64_t i = 0; i < codes.numel(); ++i) static_cast<uint8_t*>(codes.raw())[i] = static_cast<uint8_t>((i * 37) % 120);
+  auto* code = static_cast<uint8_t*>(codes.raw());
+  for (int64_t i = 0; i < codes.numel(); ++i) code[i] = static_cast<uint8_t>((i * 37) % 120);
   Value* q = b.op("QMatMul", {x, b.constant("w8", codes), b.random({8}, 2), b.random({8}, 3)}, {}, "vdrt");
   AttributeMap tanh_form;
   tanh_form.set("approximate", std::string("tanh"));
