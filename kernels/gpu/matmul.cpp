@@ -96,7 +96,7 @@ bool emit_coop_f16(const Gemm& g, const KernelArgs& a, Program& prog) {
   // A is read [M][K] when its k stride is the smaller one, else [K][M] (A_T); B likewise.
   const bool at = !(g.sak == 1 || g.K == 1) && g.sam == 1;
   const bool bt = !(g.sbn == 1 || g.N == 1) && g.sbk == 1;
-  const CoopTile t = pick_coop_tile(caps, at, bt);
+  const CoopTile t = pick_coop_tile(caps, at, bt, g.M, g.N);
   if (!t.bm) return false;
   const int64_t Mp = round_up(g.M, t.bm), Np = round_up(g.N, t.bn), Kp = round_up(g.K, t.bk);
   u32(Mp * Kp, "padded A");
@@ -108,7 +108,9 @@ bool emit_coop_f16(const Gemm& g, const KernelArgs& a, Program& prog) {
   else prog.dispatches.push_back(to_f16(in(1), scratch(1), g.K, g.N, Kp, Np, g.sbk, g.sbn, caps));
   Dispatch d;
   d.shader = t.flags & 2 ? "matmul_tc16" : "matmul_coopmat_f16";
-  d.spec = {t.threads(), t.bm, t.bn, t.bk, t.wm, t.wn, at, bt, g.has_c, (t.flags & 1) != 0, g.act, g.has_r};
+  d.variant = t.str();
+  d.spec = {t.threads(), t.bm, t.bn, t.bk, t.wm, t.wn, at, bt, g.has_c, (t.flags & 1) != 0, g.act, g.has_r,
+            t.nbuf(), t.group_m()};
   d.args = {scratch(0), scratch(1), g.has_c ? g.c : in(0), out(0), g.has_r ? g.r : in(0)};
   d.writes = {false, false, false, true, false};
   d.u32(u32(g.M, "M")).u32(u32(g.N, "N")).u32(u32(Kp, "K"));

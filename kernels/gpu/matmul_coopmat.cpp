@@ -35,7 +35,7 @@ bool coopmat_device(const DeviceCaps& caps) {
 size_t CoopTile::shared_bytes(bool at, bool bt) const {
   const size_t a = at ? size_t(bk) * (bm / 8 + 1) : size_t(bm) * (bk / 8 + 1);
   const size_t b = bt ? size_t(bn) * (bk / 8 + 1) : size_t(bk) * (bn / 8 + 1);
-  return 2 * (a + b) * 16;
+  return nbuf() * (a + b) * 16;
 }
 
 bool CoopTile::valid(const DeviceCaps& caps, bool at, bool bt) const {
@@ -45,18 +45,24 @@ bool CoopTile::valid(const DeviceCaps& caps, bool at, bool bt) const {
   const size_t a_ab = at ? size_t(bk) * (bm / 8 + 1) : size_t(bm) * (bk / 8 + 1);
   return nt <= caps.max_workgroup_invocations && (size_t(bm) * bk / 8) % nt == 0 &&
          (size_t(bn) * bk / 8) % nt == 0 && shared_bytes(at, bt) <= caps.max_shared_bytes &&
-         2 * a_ab >= size_t(nt / 32) * 64;  // the epilogue's per-subgroup scratch fits in As
+         nbuf() * a_ab >= size_t(nt / 32) * 64;  // the epilogue's per-subgroup scratch fits in As
 }
 
 bool CoopTile::valid_e4m3(const DeviceCaps& caps) const {
-  if (!valid(caps, false, false) || bn % 16 || (size_t(bk) * bn / 16) % threads()) return false;
+  // The e4m3 shader has two shared buffers whatever the flags say.
+  CoopTile two_buffers = *this;
+  two_buffers.flags = 0;
+  if (!two_buffers.valid(caps, false, false) || bn % 16 || (size_t(bk) * bn / 16) % threads()) return false;
   if (wn > 128 || 32 % (wn / 4)) return false;
   return 2 * size_t(bm) * (bk / 8 + 1) >= size_t(threads() / 32) * 4 * wn;
 }
 
 std::string CoopTile::str() const {
-  return std::to_string(bm) + "x" + std::to_string(bn) + "x" + std::to_string(bk) + "/" + std::to_string(wm) + "x" +
-         std::to_string(wn);
+  std::string s = std::to_string(bm) + "x" + std::to_string(bn) + "x" + std::to_string(bk) + "/" + std::to_string(wm) +
+                  "x" + std::to_string(wn);
+  if (nbuf() == 1) s += " 1buf";
+  if (group_m()) s += " g" + std::to_string(group_m());
+  return s;
 }
 
 const GemmVariant& gemm_variant() {
@@ -76,14 +82,22 @@ const GemmVariant& gemm_variant() {
   return v;
 }
 
-CoopTile pick_coop_tile(const DeviceCaps& caps, bool at, bool bt) {
+CoopTile pick_coop_tile(const DeviceCaps& caps, bool at, bool bt, int64_t m, int64_t n) {
   if (const auto& t = gemm_variant().tile; t && t->valid(caps, at, bt)) return *t;
-  // H200, 4680 x 8960 x 1536: 128 x 128 tiles of 4 subgroups (64 x 64 each)
-  // 132 TFLOP/s; 8 subgroups (64 x 32) and 128 x 256 / 256 x 128 tiles
-  // (64 x 64), BK 64, the -O build and direct global fragment loads 116-120.
-  for (CoopTile t : {CoopTile{128, 128, 32, 64, 64, 0}, CoopTile{128, 128, 32, 64, 32, 0}}) {
+  // H200, 4680 x 1536 x 8960 / 4680 x 8960 x 1536 / 4680 x 1536 x 1536
+  // (bench/RESULTS.md): 128 x 256 tiles of 8 subgroups (64 x 64) with one
+  // shared buffer 0.789 / 0.788 / 0.164 ms a product (up to 163 TFLOP/s);
+  // 128 x 128 of 4 subgroups 0.896 / 0.931 / 0.189 with two buffers,
+  // 0.832 / 0.870 with one; 256 x 128 0.90-0.93; BK 64 1.15; tiles in
+  // L2-friendly groups no faster. One buffer halves the shared memory, so
+  // more work groups share a multiprocessor and hide each other's loads.
+  // Products of few tiles (the timestep MLP's few rows, the text's 512) want
+  // every multiprocessor busy instead: halving their work groups made them
+  // 1.4-1.5x slower, so they keep 128 x 128.
+  const CoopTile wide{128, 256, 32, 64, 64, 4};
+  if ((m + 127) / 128 * ((n + 255) / 256) >= 128 && wide.valid(caps, at, bt)) return wide;
+  for (CoopTile t : {CoopTile{128, 128, 32, 64, 64, 0}, CoopTile{128, 128, 32, 64, 32, 0}})
     if (t.valid(caps, at, bt)) return t;
-  }
   return CoopTile{};
 }
 

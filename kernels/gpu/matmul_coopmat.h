@@ -22,7 +22,13 @@ bool coopmat_device(const DeviceCaps& caps);
 // work group, BK-deep steps, WM x WN per subgroup of 32.
 struct CoopTile {
   uint32_t bm = 0, bn = 0, bk = 0, wm = 0, wn = 0;
-  uint32_t flags = 0;  // f16 only. 1: fragments straight from global memory; 2: the glslc -O build (matmul_tc16)
+  // f16 only (the e4m3 shader ignores them). 1: fragments straight from
+  // global memory; 2: the glslc -O build (matmul_tc16); 4: one shared buffer
+  // (two barriers a step); bits 8..15: tiles in groups of that many tile
+  // rows (L2 reuse), 0 row-major.
+  uint32_t flags = 0;
+  uint32_t nbuf() const { return flags & 4 ? 1 : 2; }
+  uint32_t group_m() const { return (flags >> 8) & 0xff; }
   uint32_t threads() const { return (bm / wm) * (bn / wn) * 32; }
   size_t shared_bytes(bool at, bool bt) const;
   // Whether matmul_coopmat_f16.comp runs it (A / B transposed in the scratch: at / bt).
@@ -43,8 +49,8 @@ struct GemmVariant {
 };
 const GemmVariant& gemm_variant();
 
-// The f16 GEMM's tile; bm == 0 where none fits the device.
-CoopTile pick_coop_tile(const DeviceCaps& caps, bool at, bool bt);
+// The f16 GEMM's tile for an m x n product; bm == 0 where none fits the device.
+CoopTile pick_coop_tile(const DeviceCaps& caps, bool at, bool bt, int64_t m, int64_t n);
 
 int64_t round_up(int64_t v, int64_t m);
 

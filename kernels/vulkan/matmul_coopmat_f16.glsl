@@ -15,6 +15,8 @@ layout(constant_id = 8) const bool HAS_C = false;
 layout(constant_id = 9) const bool DIRECT = false;  // fragments straight from global memory (no shared staging)
 layout(constant_id = 10) const uint ACT = 0;         // epilogue_act after C: 0 none, 1 gelu, 2 gelu (tanh)
 layout(constant_id = 11) const bool HAS_R = false;   // add R (a residual laid out as y) last
+layout(constant_id = 12) const uint NBUF = 2;        // shared buffers: 2, or 1 (two barriers a step, room for bigger tiles)
+layout(constant_id = 13) const uint GROUP_M = 0;     // > 0: tiles run in column-major groups of GROUP_M tile rows
 
 layout(std430, binding = 0) readonly buffer A { uvec4 a[]; };
 layout(std430, binding = 1) readonly buffer B { uvec4 b[]; };
@@ -34,8 +36,8 @@ const uint A_ROWS = A_T ? BK : BM, A_COLS = (A_T ? BM : BK) / 8, ASTR = A_COLS +
 const uint B_ROWS = B_T ? BN : BK, B_COLS = (B_T ? BK : BN) / 8, BSTR = B_COLS + 1;
 const uint ABUF = A_ROWS * ASTR, BBUF = B_ROWS * BSTR;
 const uint LA = A_ROWS * A_COLS / NT, LB = B_ROWS * B_COLS / NT;   // uvec4 per invocation per step
-shared uvec4 As[2 * ABUF];
-shared uvec4 Bs[2 * BBUF];
+shared uvec4 As[NBUF * ABUF];
+shared uvec4 Bs[NBUF * BBUF];
 
 uvec4 ra[LA], rb[LB];
 uint m0, n0;
@@ -65,8 +67,18 @@ void store_step(uint buf) {
 }
 
 void main() {
-  n0 = gl_WorkGroupID.x * BN;
-  m0 = gl_WorkGroupID.y * BM;
+  if (GROUP_M > 0) {
+    // Work groups resident together share A's rows and B's columns in L2:
+    // walk tile rows GROUP_M at a time, down each column of the group.
+    const uint gx = gl_NumWorkGroups.x, gy = gl_NumWorkGroups.y;
+    const uint id = gl_WorkGroupID.y * gx + gl_WorkGroupID.x, per_group = GROUP_M * gx;
+    const uint first = (id / per_group) * GROUP_M, rows = min(gy - first, GROUP_M), in_group = id % per_group;
+    m0 = (first + in_group % rows) * BM;
+    n0 = (in_group / rows) * BN;
+  } else {
+    n0 = gl_WorkGroupID.x * BN;
+    m0 = gl_WorkGroupID.y * BM;
+  }
   const uint sg = gl_SubgroupID;
   const uint wm = (sg / (BN / WN)) * WM, wn = (sg % (BN / WN)) * WN;
 
@@ -103,7 +115,7 @@ void main() {
   store_step(0);
   barrier();
   for (uint s = 0; s < steps; ++s) {
-    const uint cur = s & 1;
+    const uint cur = NBUF == 2 ? s & 1 : 0;
     if (s + 1 < steps) load_step((s + 1) * BK);
     [[unroll]] for (uint kk = 0; kk < BK; kk += 16) {
       fcoopmatNV<16, gl_ScopeSubgroup, 16, 16> fa[FM];
@@ -119,7 +131,14 @@ void main() {
       [[unroll]] for (uint i = 0; i < FM; ++i)
         [[unroll]] for (uint j = 0; j < FN; ++j) acc[i * FN + j] = coopMatMulAddNV(fa[i], fb[j], acc[i * FN + j]);
     }
-    if (s + 1 < steps) store_step(cur ^ 1);
+    if (NBUF == 1) {
+      if (s + 1 < steps) {
+        barrier();
+        store_step(0);
+      }
+    } else if (s + 1 < steps) {
+      store_step(cur ^ 1);
+    }
     barrier();
   }
   }

@@ -4,6 +4,8 @@
 // loads) are checked here against a device that reports NV cooperative
 // matrices like the H200 does; parity_qmatmul_test checks the results there.
 #if defined(VDRT_WITH_VULKAN) || defined(VDRT_WITH_OPENCL)
+#include <tuple>
+
 #include <gtest/gtest.h>
 
 #include "backends/gpu_backend_common.h"
@@ -137,6 +139,35 @@ TEST(QMatMulPlan, MatMulTakesCooperativeMatricesAtFp16Only) {
   };
   EXPECT_EQ(shaders("fp32"), (Shaders{"matmul"}));
   EXPECT_EQ(shaders("fp16"), (Shaders{"matmul_to_f16", "matmul_to_f16", "matmul_coopmat_f16"}));
+}
+
+// The f16 GEMM's tile: big products take 128 x 256 tiles with one shared
+// buffer (8 subgroups, half the shared memory of two), products of few tiles
+// keep 128 x 128 so that every multiprocessor has work (bench/RESULTS.md).
+TEST(QMatMulPlan, Fp16MatMulTileFollowsTheProductsSize) {
+  auto main_gemm = [](int64_t M, int64_t K, int64_t N) {
+    GraphBuilder b(18);
+    b.output(b.op("MatMul", {b.input("a", {M, K}), b.input("b", {K, N})}));
+    std::unique_ptr<Graph> g = b.take();
+    std::vector<TensorDesc> in{{DType::F32, {M, K}}, {DType::F32, {K, N}}};
+    gpu::Program p = gpu::plan("test", *g->nodes().front(), 18, in, {{DType::F32, {M, N}}}, {nullptr, nullptr},
+                               h200_caps("fp16"));
+    return p.dispatches.back();
+  };
+  // A chunk's FFN-in layer: 37 x 35 tiles of 128 x 256.
+  const gpu::Dispatch wide = main_gemm(4680, 1536, 8960);
+  EXPECT_EQ(wide.shader, "matmul_coopmat_f16");
+  EXPECT_EQ(wide.variant, "128x256x32/64x64 1buf");
+  EXPECT_EQ(wide.spec[0], 256u);  // 8 subgroups
+  EXPECT_EQ(wide.spec[12], 1u);   // one shared buffer
+  EXPECT_EQ(wide.groups[0], 35u);  // 8960 / 256
+  EXPECT_EQ(wide.groups[1], 37u);  // 4680 / 128, rounded up
+  // The timestep MLP (3 rows) and the text's keys (512 rows): few tiles.
+  for (const auto& [M, K, N] : {std::tuple<int64_t, int64_t, int64_t>{3, 1536, 9216}, {512, 4096, 1536}}) {
+    const gpu::Dispatch narrow = main_gemm(M, K, N);
+    EXPECT_EQ(narrow.variant, "128x128x32/64x64") << M << " x " << N;
+    EXPECT_EQ(narrow.spec[12], 2u);
+  }
 }
 
 }  // namespace
