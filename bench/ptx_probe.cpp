@@ -1,0 +1,531 @@
+// Can an OpenCL kernel on an NVIDIA GPU reach the instructions that the
+// Vulkan path cannot express (GL_NV_cooperative_matrix has no asynchronous
+// copies and no control over fragment loads)? NVIDIA's OpenCL compiler
+// accepts inline PTX; this program checks, on the first NVIDIA OpenCL
+// device, that
+//   1. mma.sync.m16n8k16 (f16 x f16 -> f32) computes a 16x8x16 product
+//      equal to the float64 one (fragment layouts of the PTX ISA),
+//   2. ldmatrix.x4 delivers the rows the PTX ISA says,
+//   3. cp.async (16 bytes, global -> local memory) + cp.async.wait_all
+//      copies a tile exactly,
+// and times mma.sync alone (8 independent accumulator chains a subgroup, no
+// memory traffic): the tensor cores' ceiling through this path, to set
+// against bench/gemm_ceiling.sh's probe 1 for GL_NV_cooperative_matrix.
+// gemm2 / gemm3: a whole GEMM on the three (cp.async stages, ldmatrix,
+// mma.sync), exact against float64 on a small product, then timed at the Wan
+// layer shapes (written and compiled to PTX by clang; not yet run on a GPU,
+// see bench/RESULTS.md).
+//   ptx_probe [--only mma|ldmatrix|cp_async|gemm2|gemm3|peak] [--cvta] [--groups N] [--iters N]
+// (--cvta: local addresses through cvta.to.shared instead of as they are)
+// Exit 0: everything checked matched; 1: a mismatch or a build failure
+// (the compiler's log is printed); 2: no NVIDIA OpenCL device.
+#define CL_TARGET_OPENCL_VERSION 120
+#include <CL/cl.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <vector>
+
+namespace {
+
+// Each kernel is its own program, so that one the compiler rejects does not hide the others.
+const char* k_mma_once = R"CL(
+// One m16n8k16 product per subgroup of 32: A 16x16 row-major, B 16x8
+// (k-major, stored [n][k] so that a column is contiguous), D 16x8 row-major;
+// halves travel as ushort (NVIDIA's OpenCL has no cl_khr_fp16).
+__kernel void mma_once(__global const ushort* a, __global const ushort* b, __global float* d) {
+  const uint lane = get_local_id(0), g = lane >> 2, t = lane & 3;
+  uint ra[4], rb[2];
+  // A fragment: reg i holds rows g (+8 for i odd) and columns 2t, 2t+1 (+8 for i >= 2).
+  for (int i = 0; i < 4; ++i) {
+    const uint row = g + (i & 1) * 8, col = 2 * t + (i >> 1) * 8;
+    ra[i] = a[row * 16 + col] | ((uint)a[row * 16 + col + 1] << 16);
+  }
+  // B fragment: reg i holds k = 2t, 2t+1 (+8 for i = 1) of column g.
+  for (int i = 0; i < 2; ++i) {
+    const uint k = 2 * t + i * 8;
+    rb[i] = b[g * 16 + k] | ((uint)b[g * 16 + k + 1] << 16);
+  }
+  float c0 = 0, c1 = 0, c2 = 0, c3 = 0, d0, d1, d2, d3;
+  asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%10,%11,%12,%13};"
+               : "=f"(d0), "=f"(d1), "=f"(d2), "=f"(d3)
+               : "r"(ra[0]), "r"(ra[1]), "r"(ra[2]), "r"(ra[3]), "r"(rb[0]), "r"(rb[1]),
+                 "f"(c0), "f"(c1), "f"(c2), "f"(c3));
+  d[g * 8 + 2 * t] = d0;
+  d[g * 8 + 2 * t + 1] = d1;
+  d[(g + 8) * 8 + 2 * t] = d2;
+  d[(g + 8) * 8 + 2 * t + 1] = d3;
+}
+)CL";
+
+const char* k_ldmatrix_x4 = R"CL(
+// A local pointer as the 32-bit .shared address that ldmatrix and cp.async
+// take: the pointer's integer value, or (-DCVTA) converted from a generic
+// address.
+#if CVTA
+uint shared_addr(ulong p) {
+  uint a;
+  asm("{ .reg .u64 t; cvta.to.shared.u64 t, %1; cvt.u32.u64 %0, t; }" : "=r"(a) : "l"(p));
+  return a;
+}
+#else
+uint shared_addr(ulong p) { return (uint)p; }
+#endif
+// ldmatrix.x4 from local memory: four 8x8 matrices of halves, rows of 16
+// bytes at addresses given by lanes 8i..8i+7 for matrix i; lane l receives in
+// register i the halves 2(l%4), 2(l%4)+1 of row l/4 of matrix i.
+__kernel void ldmatrix_x4(__global const uint* src, __global uint* out) {
+  __local uint4 tile[32];  // 4 matrices x 8 rows x 16 bytes (ldmatrix wants rows 16-byte aligned)
+  const uint lane = get_local_id(0);
+  tile[lane] = vload4(lane, src);
+  barrier(CLK_LOCAL_MEM_FENCE);
+  const uint addr = shared_addr((ulong)(tile + lane));  // row (lane % 8) of matrix lane / 8
+  uint r0, r1, r2, r3;
+  asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];"
+               : "=r"(r0), "=r"(r1), "=r"(r2), "=r"(r3) : "r"(addr));
+  out[lane * 4 + 0] = r0;
+  out[lane * 4 + 1] = r1;
+  out[lane * 4 + 2] = r2;
+  out[lane * 4 + 3] = r3;
+}
+)CL";
+
+const char* k_cp_async_copy = R"CL(
+// A local pointer as the 32-bit .shared address that ldmatrix and cp.async
+// take: the pointer's integer value, or (-DCVTA) converted from a generic
+// address.
+#if CVTA
+uint shared_addr(ulong p) {
+  uint a;
+  asm("{ .reg .u64 t; cvta.to.shared.u64 t, %1; cvt.u32.u64 %0, t; }" : "=r"(a) : "l"(p));
+  return a;
+}
+#else
+uint shared_addr(ulong p) { return (uint)p; }
+#endif
+// cp.async: each work-item copies 16 bytes global -> local asynchronously,
+// waits, and the group writes the tile back out shifted by one work-item.
+__kernel void cp_async_copy(__global const uint4* src, __global uint4* dst) {
+  __local uint4 tile[256];
+  const uint l = get_local_id(0);
+  const uint saddr = shared_addr((ulong)(tile + l));
+  __global const uint4* g = src + get_group_id(0) * 256 + l;
+  asm volatile("cp.async.cg.shared.global [%0], [%1], 16;" :: "r"(saddr), "l"(g) : "memory");
+  asm volatile("cp.async.wait_all;" ::: "memory");
+  barrier(CLK_LOCAL_MEM_FENCE);
+  dst[get_group_id(0) * 256 + l] = tile[(l + 1) & 255];
+}
+)CL";
+
+const char* k_gemm = R"CL(
+// A GEMM on these instructions, the shape of CUTLASS's Ampere kernels:
+// C[M][N] (f32) = A[M][K] B[N][K]^T, f16 operands row-major (B as its
+// transpose, k contiguous, which is how ldmatrix feeds mma's col operand),
+// M, N multiples of 128 and K of 32. A work group of 8 subgroups computes a
+// 128 x 128 tile, each subgroup 64 x 32 (4 x 4 mma tiles of 16 x 8). K steps
+// of 32 go through STAGES local-memory buffers filled by cp.async (no
+// registers, no waiting) STAGES - 1 steps ahead; rows of 4 16-byte chunks
+// are stored swizzled (chunk c of row r at c ^ ((r >> 1) & 3)), so that the
+// 8 rows an ldmatrix reads hit 8 different bank groups.
+#ifndef STAGES
+#define STAGES 3
+#endif
+#if STAGES == 2
+#define WAIT_OLDEST "cp.async.wait_group 0;"
+#elif STAGES == 3
+#define WAIT_OLDEST "cp.async.wait_group 1;"
+#else
+#error STAGES is 2 or 3
+#endif
+uint shared_addr(ulong p) { return (uint)p; }
+uint sw(uint r, uint c) { return r * 4 + (c ^ ((r >> 1) & 3)); }
+
+__kernel __attribute__((reqd_work_group_size(256, 1, 1)))
+void gemm_f16(__global const uint4* a, __global const uint4* b, __global float* c, uint M, uint N, uint K) {
+  __local uint4 As[STAGES][128 * 4], Bs[STAGES][128 * 4];
+  const uint tid = get_local_id(0), lane = tid & 31, warp = tid >> 5;
+  const uint m0 = get_group_id(1) * 128, n0 = get_group_id(0) * 128;
+  const uint wm = (warp >> 2) * 64, wn = (warp & 3) * 32;
+  const uint kc = K / 8;  // 16-byte chunks a row
+  const uint steps = K / 32;
+  float acc[4][4][4];
+  #pragma unroll
+  for (int i = 0; i < 4; ++i)
+    #pragma unroll
+    for (int j = 0; j < 4; ++j)
+      #pragma unroll
+      for (int e = 0; e < 4; ++e) acc[i][j][e] = 0.0f;
+
+  // Each invocation copies 2 chunks of A and 2 of B a step.
+  #define LOAD(stage, step)                                                                 \
+    for (uint q = 0; q < 2; ++q) {                                                          \
+      const uint e = tid + q * 256, r = e >> 2, ch = e & 3;                                 \
+      const uint sa = shared_addr((ulong)&As[stage][sw(r, ch)]);                            \
+      const uint sb = shared_addr((ulong)&Bs[stage][sw(r, ch)]);                            \
+      __global const uint4* ga = a + (m0 + r) * kc + (step) * 4 + ch;                       \
+      __global const uint4* gb = b + (n0 + r) * kc + (step) * 4 + ch;                       \
+      asm volatile("cp.async.cg.shared.global [%0], [%1], 16;" :: "r"(sa), "l"(ga) : "memory"); \
+      asm volatile("cp.async.cg.shared.global [%0], [%1], 16;" :: "r"(sb), "l"(gb) : "memory"); \
+    }
+
+  for (uint s = 0; s < STAGES - 1; ++s) {
+    if (s < steps) LOAD(s, s)
+    asm volatile("cp.async.commit_group;" ::: "memory");
+  }
+  for (uint s = 0; s < steps; ++s) {
+    asm volatile(WAIT_OLDEST ::: "memory");  // step s's copies have landed
+    barrier(CLK_LOCAL_MEM_FENCE);
+    // The buffer refilled now was read in step s - 1, which every subgroup
+    // finished before the barrier above.
+    const uint next = s + STAGES - 1;
+    if (next < steps) LOAD(next % STAGES, next)
+    asm volatile("cp.async.commit_group;" ::: "memory");
+    const uint st = s % STAGES;
+    #pragma unroll
+    for (uint kk = 0; kk < 2; ++kk) {  // two k16 halves of the step
+      uint fa[4][4], fb[4][2];
+      #pragma unroll
+      for (uint i = 0; i < 4; ++i) {
+        // Lane l addresses row (l & 7) + 8 ((l >> 3) & 1), chunk 2 kk + (l >> 4) of the 16-row block.
+        const uint r = wm + i * 16 + (lane & 7) + ((lane >> 3) & 1) * 8, ch = kk * 2 + (lane >> 4);
+        const uint addr = shared_addr((ulong)&As[st][sw(r, ch)]);
+        asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];"
+                     : "=r"(fa[i][0]), "=r"(fa[i][1]), "=r"(fa[i][2]), "=r"(fa[i][3]) : "r"(addr));
+      }
+      #pragma unroll
+      for (uint j = 0; j < 4; j += 2) {
+        // Matrices: (n tile j, k 0-7), (j, k 8-15), (j + 1, k 0-7), (j + 1, k 8-15).
+        const uint r = wn + j * 8 + (lane & 7) + (lane >> 4) * 8, ch = kk * 2 + ((lane >> 3) & 1);
+        const uint addr = shared_addr((ulong)&Bs[st][sw(r, ch)]);
+        asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];"
+                     : "=r"(fb[j][0]), "=r"(fb[j][1]), "=r"(fb[j + 1][0]), "=r"(fb[j + 1][1]) : "r"(addr));
+      }
+      #pragma unroll
+      for (uint i = 0; i < 4; ++i)
+        #pragma unroll
+        for (uint j = 0; j < 4; ++j)
+          asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};"
+                       : "+f"(acc[i][j][0]), "+f"(acc[i][j][1]), "+f"(acc[i][j][2]), "+f"(acc[i][j][3])
+                       : "r"(fa[i][0]), "r"(fa[i][1]), "r"(fa[i][2]), "r"(fa[i][3]), "r"(fb[j][0]), "r"(fb[j][1]));
+    }
+  }
+  const uint g = lane >> 2, t = lane & 3;
+  #pragma unroll
+  for (uint i = 0; i < 4; ++i)
+    #pragma unroll
+    for (uint j = 0; j < 4; ++j) {
+      const uint row = m0 + wm + i * 16 + g, col = n0 + wn + j * 8 + 2 * t;
+      vstore2((float2)(acc[i][j][0], acc[i][j][1]), 0, c + row * N + col);
+      vstore2((float2)(acc[i][j][2], acc[i][j][3]), 0, c + (row + 8) * N + col);
+    }
+}
+)CL";
+
+const char* k_mma_peak = R"CL(
+// The ceiling: 8 independent accumulator chains of m16n8k16 per subgroup.
+__kernel void mma_peak(__global float* out, uint iters, uint seed) {
+  const uint lane = get_local_id(0) & 31;
+  uint a0 = seed ^ lane, a1 = a0 * 3u, a2 = a0 * 5u, a3 = a0 * 7u, b0 = a0 * 11u, b1 = a0 * 13u;
+  a0 &= 0x3bff3bffu; a1 &= 0x3bff3bffu; a2 &= 0x3bff3bffu; a3 &= 0x3bff3bffu; b0 &= 0x3bff3bffu; b1 &= 0x3bff3bffu;
+  float c[8][4];
+  for (int j = 0; j < 8; ++j) for (int e = 0; e < 4; ++e) c[j][e] = 0.0f;
+  for (uint it = 0; it < iters; ++it) {
+    #pragma unroll
+    for (int j = 0; j < 8; ++j) {
+      asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};"
+                   : "+f"(c[j][0]), "+f"(c[j][1]), "+f"(c[j][2]), "+f"(c[j][3])
+                   : "r"(a0), "r"(a1), "r"(a2), "r"(a3), "r"(b0), "r"(b1));
+    }
+  }
+  float s = 0;
+  for (int j = 0; j < 8; ++j) for (int e = 0; e < 4; ++e) s += c[j][e];
+  out[get_global_id(0)] = s;
+}
+)CL";
+
+#define CHECK(x)                                                                          \
+  do {                                                                                    \
+    cl_int e_ = (x);                                                                      \
+    if (e_ != CL_SUCCESS) {                                                               \
+      std::fprintf(stderr, "ptx_probe: %s failed: OpenCL error %d\n", #x, e_);            \
+      std::exit(1);                                                                       \
+    }                                                                                     \
+  } while (0)
+
+uint16_t to_half(float f) {  // round to nearest even, normal range only (the test values are small)
+  uint32_t x;
+  std::memcpy(&x, &f, 4);
+  const uint32_t sign = (x >> 16) & 0x8000u;
+  int32_t exp = int32_t((x >> 23) & 0xff) - 127 + 15;
+  uint32_t mant = x & 0x7fffffu;
+  if (exp <= 0) return uint16_t(sign);
+  uint32_t h = sign | (uint32_t(exp) << 10) | (mant >> 13);
+  const uint32_t rest = mant & 0x1fffu;
+  if (rest > 0x1000u || (rest == 0x1000u && (h & 1u))) ++h;
+  return uint16_t(h);
+}
+float from_half(uint16_t h) {
+  const int exp = (h >> 10) & 0x1f, mant = h & 0x3ff;
+  const float v = exp ? std::ldexp(float(mant | 0x400), exp - 25) : std::ldexp(float(mant), -24);
+  return (h & 0x8000) ? -v : v;
+}
+
+struct Cl {
+  cl_context ctx = nullptr;
+  cl_command_queue q = nullptr;
+  cl_device_id dev = nullptr;
+};
+
+cl_mem buffer(Cl& cl, size_t bytes, const void* host) {
+  cl_int e;
+  cl_mem m = clCreateBuffer(cl.ctx, CL_MEM_READ_WRITE | (host ? CL_MEM_COPY_HOST_PTR : 0), bytes,
+                            const_cast<void*>(host), &e);
+  CHECK(e);
+  return m;
+}
+
+// The kernel `name` built from `source`, or null (the compiler's log printed).
+bool g_cvta = false;  // --cvta
+
+cl_kernel kernel(Cl& cl, const char* source, const char* name, const std::string& defines = "") {
+  const std::string options = std::string("-cl-std=CL1.2") + (g_cvta ? " -DCVTA=1" : "") + defines;
+  cl_int e;
+  cl_program prog = clCreateProgramWithSource(cl.ctx, 1, &source, nullptr, &e);
+  CHECK(e);
+  const cl_int built = clBuildProgram(prog, 1, &cl.dev, options.c_str(), nullptr, nullptr);
+  if (built != CL_SUCCESS) {
+    size_t n = 0;
+    clGetProgramBuildInfo(prog, cl.dev, CL_PROGRAM_BUILD_LOG, 0, nullptr, &n);
+    std::string log(n, '\0');
+    clGetProgramBuildInfo(prog, cl.dev, CL_PROGRAM_BUILD_LOG, n, log.data(), nullptr);
+    std::printf("%s: does not build (OpenCL error %d):\n%s\n", name, built, log.c_str());
+    clReleaseProgram(prog);
+    return nullptr;
+  }
+  cl_kernel k = clCreateKernel(prog, name, &e);
+  CHECK(e);
+  clReleaseProgram(prog);  // the kernel keeps it alive
+  return k;
+}
+
+void run(Cl& cl, cl_kernel k, size_t global, size_t local) {
+  CHECK(clEnqueueNDRangeKernel(cl.q, k, 1, nullptr, &global, &local, 0, nullptr, nullptr));
+  CHECK(clFinish(cl.q));
+}
+
+bool check_mma(Cl& cl) {
+  std::vector<uint16_t> a(256), b(128);
+  std::vector<float> af(256), bf(128);
+  for (int i = 0; i < 256; ++i) af[i] = from_half(a[i] = to_half(float((i * 7) % 13 - 6) / 8.0f));
+  for (int i = 0; i < 128; ++i) bf[i] = from_half(b[i] = to_half(float((i * 5) % 11 - 5) / 4.0f));
+  cl_mem ba = buffer(cl, 512, a.data()), bb = buffer(cl, 256, b.data()), bd = buffer(cl, 512, nullptr);
+  cl_kernel k = kernel(cl, k_mma_once, "mma_once");
+  if (!k) return false;
+  CHECK(clSetKernelArg(k, 0, sizeof(cl_mem), &ba));
+  CHECK(clSetKernelArg(k, 1, sizeof(cl_mem), &bb));
+  CHECK(clSetKernelArg(k, 2, sizeof(cl_mem), &bd));
+  run(cl, k, 32, 32);
+  std::vector<float> d(128);
+  CHECK(clEnqueueReadBuffer(cl.q, bd, CL_TRUE, 0, 512, d.data(), 0, nullptr, nullptr));
+  double worst = 0;
+  for (int m = 0; m < 16; ++m)
+    for (int n = 0; n < 8; ++n) {
+      double ref = 0;
+      for (int kk = 0; kk < 16; ++kk) ref += double(af[m * 16 + kk]) * double(bf[n * 16 + kk]);
+      worst = std::max(worst, std::abs(ref - d[m * 8 + n]));
+    }
+  std::printf("mma.sync m16n8k16 f16 -> f32: max |error| vs float64 %.3g\n", worst);
+  clReleaseKernel(k);
+  clReleaseMemObject(ba), clReleaseMemObject(bb), clReleaseMemObject(bd);
+  return worst < 1e-5;
+}
+
+bool check_ldmatrix(Cl& cl) {
+  std::vector<uint32_t> src(128), out(128);
+  for (uint32_t i = 0; i < 128; ++i) src[i] = 0x10000u * (2 * i + 1) + 2 * i;  // halves numbered 0..255
+  cl_mem bs = buffer(cl, 512, src.data()), bo = buffer(cl, 512, nullptr);
+  cl_kernel k = kernel(cl, k_ldmatrix_x4, "ldmatrix_x4");
+  if (!k) return false;
+  CHECK(clSetKernelArg(k, 0, sizeof(cl_mem), &bs));
+  CHECK(clSetKernelArg(k, 1, sizeof(cl_mem), &bo));
+  run(cl, k, 32, 32);
+  CHECK(clEnqueueReadBuffer(cl.q, bo, CL_TRUE, 0, 512, out.data(), 0, nullptr, nullptr));
+  int bad = 0;
+  for (uint32_t lane = 0; lane < 32; ++lane)
+    for (uint32_t i = 0; i < 4; ++i) {
+      // Matrix i, row lane / 4: halves 8 * (8 i + row) + 2 (lane % 4) and the next.
+      const uint32_t first = 8 * (8 * i + lane / 4) + 2 * (lane % 4);
+      if (out[lane * 4 + i] != (first | ((first + 1) << 16))) ++bad;
+    }
+  std::printf("ldmatrix.x4: %d of 128 registers differ from the PTX ISA's layout\n", bad);
+  clReleaseKernel(k);
+  clReleaseMemObject(bs), clReleaseMemObject(bo);
+  return bad == 0;
+}
+
+bool check_cp_async(Cl& cl) {
+  const int groups = 4;
+  std::vector<uint32_t> src(groups * 256 * 4), out(src.size());
+  for (size_t i = 0; i < src.size(); ++i) src[i] = uint32_t(i * 2654435761u);
+  cl_mem bs = buffer(cl, src.size() * 4, src.data()), bo = buffer(cl, src.size() * 4, nullptr);
+  cl_kernel k = kernel(cl, k_cp_async_copy, "cp_async_copy");
+  if (!k) return false;
+  CHECK(clSetKernelArg(k, 0, sizeof(cl_mem), &bs));
+  CHECK(clSetKernelArg(k, 1, sizeof(cl_mem), &bo));
+  run(cl, k, groups * 256, 256);
+  CHECK(clEnqueueReadBuffer(cl.q, bo, CL_TRUE, 0, out.size() * 4, out.data(), 0, nullptr, nullptr));
+  int bad = 0;
+  for (int g = 0; g < groups; ++g)
+    for (int l = 0; l < 256; ++l)
+      for (int c = 0; c < 4; ++c)
+        if (out[(g * 256 + l) * 4 + c] != src[(g * 256 + ((l + 1) & 255)) * 4 + c]) ++bad;
+  std::printf("cp.async 16 B global -> local: %d of %zu words differ\n", bad, out.size());
+  clReleaseKernel(k);
+  clReleaseMemObject(bs), clReleaseMemObject(bo);
+  return bad == 0;
+}
+
+// The GEMM kernel: exact against float64 on a small product (f16 inputs,
+// f32 sums), then timed at the Wan layer shapes (rows padded to 128).
+bool check_and_time_gemm(Cl& cl, int stages) {
+  cl_kernel k = kernel(cl, k_gemm, "gemm_f16", " -DSTAGES=" + std::to_string(stages));
+  if (!k) return false;
+  auto run_gemm = [&](cl_mem ba, cl_mem bb, cl_mem bc, unsigned M, unsigned N, unsigned K) {
+    CHECK(clSetKernelArg(k, 0, sizeof(cl_mem), &ba));
+    CHECK(clSetKernelArg(k, 1, sizeof(cl_mem), &bb));
+    CHECK(clSetKernelArg(k, 2, sizeof(cl_mem), &bc));
+    CHECK(clSetKernelArg(k, 3, sizeof(unsigned), &M));
+    CHECK(clSetKernelArg(k, 4, sizeof(unsigned), &N));
+    CHECK(clSetKernelArg(k, 5, sizeof(unsigned), &K));
+    size_t global[2] = {size_t(N / 128) * 256, size_t(M / 128)}, local[2] = {256, 1};
+    CHECK(clEnqueueNDRangeKernel(cl.q, k, 2, nullptr, global, local, 0, nullptr, nullptr));
+  };
+  bool ok = true;
+  {
+    const unsigned M = 256, N = 384, K = 160;
+    std::vector<uint16_t> a(M * K), b(N * K);
+    std::vector<float> af(a.size()), bf(b.size());
+    for (size_t i = 0; i < a.size(); ++i) af[i] = from_half(a[i] = to_half(float(int(i * 7919 % 17) - 8) / 8.0f));
+    for (size_t i = 0; i < b.size(); ++i) bf[i] = from_half(b[i] = to_half(float(int(i * 104729 % 13) - 6) / 4.0f));
+    cl_mem ba = buffer(cl, a.size() * 2, a.data()), bb = buffer(cl, b.size() * 2, b.data());
+    cl_mem bc = buffer(cl, size_t(M) * N * 4, nullptr);
+    run_gemm(ba, bb, bc, M, N, K);
+    CHECK(clFinish(cl.q));
+    std::vector<float> c(size_t(M) * N);
+    CHECK(clEnqueueReadBuffer(cl.q, bc, CL_TRUE, 0, c.size() * 4, c.data(), 0, nullptr, nullptr));
+    double worst = 0;
+    for (unsigned m = 0; m < M; ++m)
+      for (unsigned n = 0; n < N; ++n) {
+        double ref = 0;
+        for (unsigned kk = 0; kk < K; ++kk) ref += double(af[m * K + kk]) * double(bf[n * K + kk]);
+        worst = std::max(worst, std::abs(ref - c[size_t(m) * N + n]));
+      }
+    std::printf("GEMM (%d stages) %ux%ux%u: max |error| vs float64 %.3g\n", stages, M, K, N, worst);
+    ok = worst < 1e-3;
+    clReleaseMemObject(ba), clReleaseMemObject(bb), clReleaseMemObject(bc);
+  }
+  const unsigned shapes[][3] = {{4736, 1536, 8960}, {4736, 8960, 1536}, {4736, 1536, 1536}};
+  for (const auto& sh : shapes) {
+    const unsigned M = sh[0], K = sh[1], N = sh[2];
+    std::vector<uint16_t> a(size_t(M) * K, 0x3c00), b(size_t(N) * K, 0x3c00);
+    cl_mem ba = buffer(cl, a.size() * 2, a.data()), bb = buffer(cl, b.size() * 2, b.data());
+    cl_mem bc = buffer(cl, size_t(M) * N * 4, nullptr);
+    run_gemm(ba, bb, bc, M, N, K);
+    CHECK(clFinish(cl.q));
+    std::vector<double> t;
+    for (int r = 0; r < 20; ++r) {
+      const auto t0 = std::chrono::steady_clock::now();
+      run_gemm(ba, bb, bc, M, N, K);
+      CHECK(clFinish(cl.q));
+      t.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+    }
+    std::sort(t.begin(), t.end());
+    const double flop = 2.0 * 4680 * K * N;  // the 4680 real rows of a chunk
+    std::printf("GEMM (%d stages) 4680x%ux%u (rows padded to %u): median %.3f ms, best %.3f ms, %.1f TFLOP/s at the median\n",
+                stages, K, N, M, t[10] * 1e3, t[0] * 1e3, flop / t[10] * 1e-12);
+    clReleaseMemObject(ba), clReleaseMemObject(bb), clReleaseMemObject(bc);
+  }
+  clReleaseKernel(k);
+  return ok;
+}
+
+void time_peak(Cl& cl, size_t groups, unsigned iters) {
+  const size_t local = 256;
+  cl_kernel k = kernel(cl, k_mma_peak, "mma_peak");
+  if (!k) return;
+  cl_mem bo = buffer(cl, groups * local * 4, nullptr);
+  unsigned seed = 12345;
+  CHECK(clSetKernelArg(k, 0, sizeof(cl_mem), &bo));
+  CHECK(clSetKernelArg(k, 1, sizeof(unsigned), &iters));
+  CHECK(clSetKernelArg(k, 2, sizeof(unsigned), &seed));
+  run(cl, k, groups * local, local);  // warm-up
+  double best = 1e30;
+  for (int r = 0; r < 5; ++r) {
+    const auto t0 = std::chrono::steady_clock::now();
+    run(cl, k, groups * local, local);
+    best = std::min(best, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+  }
+  const double flop = double(groups) * (local / 32) * iters * 8 * 2.0 * 16 * 8 * 16;
+  std::printf("mma.sync alone: %zu groups of %zu, %u iterations x 8 chains: %.3f ms, %.1f TFLOP/s (best of 5)\n",
+              groups, local, iters, best * 1e3, flop / best * 1e-12);
+  clReleaseKernel(k);
+  clReleaseMemObject(bo);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  size_t groups = 132 * 8;
+  unsigned iters = 4096;
+  std::string only;  // one check per process: a kernel that faults loses its context
+  for (int i = 1; i < argc; ++i) {
+    if (!std::strcmp(argv[i], "--cvta")) g_cvta = true;
+    else if (i + 1 >= argc) break;
+    else if (!std::strcmp(argv[i], "--groups")) groups = std::strtoul(argv[++i], nullptr, 10);
+    else if (!std::strcmp(argv[i], "--iters")) iters = unsigned(std::strtoul(argv[++i], nullptr, 10));
+    else if (!std::strcmp(argv[i], "--only")) only = argv[++i];
+  }
+  auto want = [&](const char* c) { return only.empty() || only == c; };
+  Cl cl;
+  cl_uint np = 0;
+  clGetPlatformIDs(0, nullptr, &np);
+  std::vector<cl_platform_id> ps(np);
+  if (np) clGetPlatformIDs(np, ps.data(), nullptr);
+  for (cl_platform_id p : ps) {
+    char vendor[256] = {};
+    clGetPlatformInfo(p, CL_PLATFORM_VENDOR, sizeof vendor, vendor, nullptr);
+    if (!std::strstr(vendor, "NVIDIA")) continue;
+    cl_uint nd = 0;
+    if (clGetDeviceIDs(p, CL_DEVICE_TYPE_GPU, 1, &cl.dev, &nd) == CL_SUCCESS && nd) break;
+  }
+  if (!cl.dev) {
+    std::fprintf(stderr, "ptx_probe: no NVIDIA OpenCL GPU (inline PTX is NVIDIA's)\n");
+    return 2;
+  }
+  char name[256] = {}, version[256] = {};
+  clGetDeviceInfo(cl.dev, CL_DEVICE_NAME, sizeof name, name, nullptr);
+  clGetDeviceInfo(cl.dev, CL_DRIVER_VERSION, sizeof version, version, nullptr);
+  std::printf("device: %s, driver %s\n", name, version);
+  cl_int e;
+  cl.ctx = clCreateContext(nullptr, 1, &cl.dev, nullptr, nullptr, &e);
+  CHECK(e);
+  cl.q = clCreateCommandQueue(cl.ctx, cl.dev, 0, &e);
+  CHECK(e);
+  bool ok = true;
+  if (want("mma")) ok = check_mma(cl) && ok;
+  if (want("ldmatrix")) ok = check_ldmatrix(cl) && ok;
+  if (want("cp_async")) ok = check_cp_async(cl) && ok;
+  if (want("gemm2")) ok = check_and_time_gemm(cl, 2) && ok;
+  if (want("gemm3")) ok = check_and_time_gemm(cl, 3) && ok;
+  if (want("peak")) {
+    time_peak(cl, groups, iters);
+    time_peak(cl, groups * 2, iters);
+  }
+  std::printf("%s\n", ok ? "all checks match" : "MISMATCH");
+  return ok ? 0 : 1;
+}
