@@ -13,9 +13,10 @@
 // against bench/gemm_ceiling.sh's probe 1 for GL_NV_cooperative_matrix.
 // gemm2 / gemm3: a whole GEMM on the three (cp.async stages, ldmatrix,
 // mma.sync), exact against float64 on a small product, then timed at the Wan
-// layer shapes (written and compiled to PTX by clang; not yet run on a GPU,
-// see bench/RESULTS.md).
-//   ptx_probe [--only mma|ldmatrix|cp_async|gemm2|gemm3|peak] [--cvta] [--groups N] [--iters N]
+// layer shapes; flash: FlashAttention-2's structure on them, checked against
+// float64 and timed at the Wan hot case. Both written and compiled to PTX by
+// clang, not yet run on a GPU (bench/RESULTS.md).
+//   ptx_probe [--only mma|ldmatrix|cp_async|gemm2|gemm3|flash|peak] [--cvta] [--groups N] [--iters N]
 // (--cvta: local addresses through cvta.to.shared instead of as they are)
 // Exit 0: everything checked matched; 1: a mismatch or a build failure
 // (the compiler's log is printed); 2: no NVIDIA OpenCL device.
@@ -223,6 +224,165 @@ void gemm_f16(__global const uint4* a, __global const uint4* b, __global float* 
       vstore2((float2)(acc[i][j][0], acc[i][j][1]), 0, c + row * N + col);
       vstore2((float2)(acc[i][j][2], acc[i][j][3]), 0, c + (row + 8) * N + col);
     }
+}
+)CL";
+
+const char* k_flash = R"CL(
+// Flash attention on these instructions, the structure of FlashAttention-2:
+// O[h][q] (f32) = softmax(Q K^T / sqrt(D)) V per head, Q, K, V f16 [H][rows][128],
+// query rows a multiple of 64 and key rows of 32 (no masking: a probe). A
+// work group of 4 subgroups owns 64 query rows, each subgroup 16, whose Q
+// fragments stay in registers. Per tile of 32 keys, K and V arrive by
+// cp.async two tiles deep (rows of 16 chunks stored swizzled, chunk c of row
+// r at c ^ (r & 7)); S = Q K^T (ldmatrix of K rows), the online softmax runs
+// on S's accumulator fragments in registers (a row lives in a quad of lanes:
+// two butterfly shuffles), P's fragments become the A fragments of P V
+// without leaving registers, and V's B fragments come from ldmatrix.trans.
+#define D 128
+#define CH 16  // 16-byte chunks a row
+#define BKEYS 32
+uint shared_addr(ulong p) { return (uint)p; }
+uint swz(uint r, uint c) { return r * CH + (c ^ (r & 7)); }
+float shfl_xor(float v, uint m) {
+  float r;
+  asm volatile("shfl.sync.bfly.b32 %0, %1, %2, 0x1f, 0xffffffff;" : "=f"(r) : "f"(v), "r"(m));
+  return r;
+}
+uint pack_f16x2(float lo, float hi) {
+  uint d;
+  asm("cvt.rn.f16x2.f32 %0, %1, %2;" : "=r"(d) : "f"(hi), "f"(lo));
+  return d;
+}
+
+__kernel __attribute__((reqd_work_group_size(128, 1, 1)))
+void flash_f16(__global const uint* q, __global const uint4* k, __global const uint4* v, __global float* o,
+               uint nq, uint nk, float scale_log2) {
+  __local uint4 Ks[2][BKEYS * CH], Vs[2][BKEYS * CH];
+  const uint tid = get_local_id(0), lane = tid & 31, warp = tid >> 5, g = lane >> 2, t = lane & 3;
+  const uint h = get_group_id(1), q0 = get_group_id(0) * 64 + warp * 16;
+  __global const uint* qh = q + ((size_t)h * nq + q0) * (D / 2);
+  __global const uint4* kh = k + (size_t)h * nk * CH;
+  __global const uint4* vh = v + (size_t)h * nk * CH;
+  // Q's A fragments, k16 chunk c of D: rows g (+8), halves 16c + 2t (+8).
+  uint qa[8][4];
+  #pragma unroll
+  for (uint c = 0; c < 8; ++c)
+    #pragma unroll
+    for (uint i = 0; i < 4; ++i) qa[c][i] = qh[(g + (i & 1) * 8) * (D / 2) + c * 8 + t + (i >> 1) * 4];
+  float acc[16][4];
+  #pragma unroll
+  for (uint j = 0; j < 16; ++j)
+    #pragma unroll
+    for (uint e = 0; e < 4; ++e) acc[j][e] = 0.0f;
+  float m_lo = -INFINITY, m_hi = -INFINITY, l_lo = 0.0f, l_hi = 0.0f;  // rows g and g + 8
+
+  // 128 invocations copy a tile's 32 x 16 chunks of K and of V: 4 each.
+  #define LOAD_KV(stage, tile)                                                               \
+    for (uint e = tid; e < BKEYS * CH; e += 128) {                                           \
+      const uint r = e / CH, ch = e % CH;                                                    \
+      const uint sk = shared_addr((ulong)&Ks[stage][swz(r, ch)]);                            \
+      const uint sv = shared_addr((ulong)&Vs[stage][swz(r, ch)]);                            \
+      __global const uint4* gk = kh + ((tile) * BKEYS + r) * CH + ch;                        \
+      __global const uint4* gv = vh + ((tile) * BKEYS + r) * CH + ch;                        \
+      asm volatile("cp.async.cg.shared.global [%0], [%1], 16;" :: "r"(sk), "l"(gk) : "memory"); \
+      asm volatile("cp.async.cg.shared.global [%0], [%1], 16;" :: "r"(sv), "l"(gv) : "memory"); \
+    }
+
+  const uint tiles = nk / BKEYS;
+  LOAD_KV(0, 0)
+  asm volatile("cp.async.commit_group;" ::: "memory");
+  for (uint tile = 0; tile < tiles; ++tile) {
+    const uint st = tile & 1;
+    asm volatile("cp.async.wait_group 0;" ::: "memory");
+    barrier(CLK_LOCAL_MEM_FENCE);  // tile's rows landed; every subgroup is done with the other buffer
+    if (tile + 1 < tiles) LOAD_KV(st ^ 1, tile + 1)
+    asm volatile("cp.async.commit_group;" ::: "memory");
+
+    // S = Q K^T: 16 rows x 32 keys, 4 n8 tiles of keys.
+    float s[4][4];
+    #pragma unroll
+    for (uint j = 0; j < 4; ++j)
+      #pragma unroll
+      for (uint e = 0; e < 4; ++e) s[j][e] = 0.0f;
+    #pragma unroll
+    for (uint c = 0; c < 8; ++c) {
+      #pragma unroll
+      for (uint j = 0; j < 4; j += 2) {
+        uint b0, b1, b2, b3;  // (keys j, d chunk 2c), (j, 2c + 1), (j + 1, 2c), (j + 1, 2c + 1)
+        const uint r = j * 8 + (lane & 7) + (lane >> 4) * 8, ch = 2 * c + ((lane >> 3) & 1);
+        asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];"
+                     : "=r"(b0), "=r"(b1), "=r"(b2), "=r"(b3) : "r"(shared_addr((ulong)&Ks[st][swz(r, ch)])));
+        asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};"
+                     : "+f"(s[j][0]), "+f"(s[j][1]), "+f"(s[j][2]), "+f"(s[j][3])
+                     : "r"(qa[c][0]), "r"(qa[c][1]), "r"(qa[c][2]), "r"(qa[c][3]), "r"(b0), "r"(b1));
+        asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};"
+                     : "+f"(s[j + 1][0]), "+f"(s[j + 1][1]), "+f"(s[j + 1][2]), "+f"(s[j + 1][3])
+                     : "r"(qa[c][0]), "r"(qa[c][1]), "r"(qa[c][2]), "r"(qa[c][3]), "r"(b2), "r"(b3));
+      }
+    }
+    // Online softmax (log2 domain). Lane holds s[j][0..1] of row g and s[j][2..3] of row g + 8.
+    float mx_lo = m_lo, mx_hi = m_hi;
+    #pragma unroll
+    for (uint j = 0; j < 4; ++j) {
+      mx_lo = fmax(mx_lo, fmax(s[j][0], s[j][1]) * scale_log2);
+      mx_hi = fmax(mx_hi, fmax(s[j][2], s[j][3]) * scale_log2);
+    }
+    mx_lo = fmax(mx_lo, shfl_xor(mx_lo, 1));
+    mx_lo = fmax(mx_lo, shfl_xor(mx_lo, 2));
+    mx_hi = fmax(mx_hi, shfl_xor(mx_hi, 1));
+    mx_hi = fmax(mx_hi, shfl_xor(mx_hi, 2));
+    const float a_lo = native_exp2(m_lo - mx_lo), a_hi = native_exp2(m_hi - mx_hi);
+    m_lo = mx_lo;
+    m_hi = mx_hi;
+    float sum_lo = 0.0f, sum_hi = 0.0f;
+    uint pa[2][4];  // P's A fragments, k16 chunk kc of the 32 keys
+    #pragma unroll
+    for (uint j = 0; j < 4; ++j) {
+      const float p0 = native_exp2(s[j][0] * scale_log2 - m_lo), p1 = native_exp2(s[j][1] * scale_log2 - m_lo);
+      const float p2 = native_exp2(s[j][2] * scale_log2 - m_hi), p3 = native_exp2(s[j][3] * scale_log2 - m_hi);
+      sum_lo += p0 + p1;
+      sum_hi += p2 + p3;
+      // Keys 8j + 2t of rows g / g + 8: registers 0 / 1 of chunk j / 2 (2 / 3 for the odd n8 tile).
+      pa[j >> 1][(j & 1) * 2 + 0] = pack_f16x2(p0, p1);
+      pa[j >> 1][(j & 1) * 2 + 1] = pack_f16x2(p2, p3);
+    }
+    l_lo = l_lo * a_lo + sum_lo;  // partial: the quad's lanes are summed at the end
+    l_hi = l_hi * a_hi + sum_hi;
+    #pragma unroll
+    for (uint j = 0; j < 16; ++j) {
+      acc[j][0] *= a_lo;
+      acc[j][1] *= a_lo;
+      acc[j][2] *= a_hi;
+      acc[j][3] *= a_hi;
+    }
+    // O += P V: V's B fragments (k = keys, n = d) through ldmatrix.trans of V rows.
+    #pragma unroll
+    for (uint kc = 0; kc < 2; ++kc) {
+      #pragma unroll
+      for (uint dj = 0; dj < 16; dj += 2) {
+        uint b0, b1, b2, b3;  // (keys lo, d chunk dj), (keys hi, dj), (lo, dj + 1), (hi, dj + 1)
+        const uint r = kc * 16 + (lane & 7) + ((lane >> 3) & 1) * 8, ch = dj + (lane >> 4);
+        asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0,%1,%2,%3}, [%4];"
+                     : "=r"(b0), "=r"(b1), "=r"(b2), "=r"(b3) : "r"(shared_addr((ulong)&Vs[st][swz(r, ch)])));
+        asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};"
+                     : "+f"(acc[dj][0]), "+f"(acc[dj][1]), "+f"(acc[dj][2]), "+f"(acc[dj][3])
+                     : "r"(pa[kc][0]), "r"(pa[kc][1]), "r"(pa[kc][2]), "r"(pa[kc][3]), "r"(b0), "r"(b1));
+        asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};"
+                     : "+f"(acc[dj + 1][0]), "+f"(acc[dj + 1][1]), "+f"(acc[dj + 1][2]), "+f"(acc[dj + 1][3])
+                     : "r"(pa[kc][0]), "r"(pa[kc][1]), "r"(pa[kc][2]), "r"(pa[kc][3]), "r"(b2), "r"(b3));
+      }
+    }
+  }
+  l_lo += shfl_xor(l_lo, 1);
+  l_lo += shfl_xor(l_lo, 2);
+  l_hi += shfl_xor(l_hi, 1);
+  l_hi += shfl_xor(l_hi, 2);
+  __global float* oh = o + ((size_t)h * nq + q0) * D;
+  #pragma unroll
+  for (uint j = 0; j < 16; ++j) {
+    vstore2((float2)(acc[j][0], acc[j][1]) / l_lo, 0, oh + g * D + j * 8 + 2 * t);
+    vstore2((float2)(acc[j][2], acc[j][3]) / l_hi, 0, oh + (g + 8) * D + j * 8 + 2 * t);
+  }
 }
 )CL";
 
@@ -454,6 +614,93 @@ bool check_and_time_gemm(Cl& cl, int stages) {
   return ok;
 }
 
+// The flash-attention kernel: against float64 softmax attention of the same
+// f16 inputs on a small case (P is rounded to f16 as on the tensor cores, so
+// within 2e-3 of the largest output), then timed at the Wan hot case (12
+// heads of 128, a chunk's 4680 queries against 9360 cached + 4680 own keys;
+// rows padded to 4736 queries and 14048 keys, FLOPs counted on the real ones).
+bool check_and_time_flash(Cl& cl) {
+  cl_kernel k = kernel(cl, k_flash, "flash_f16");
+  if (!k) return false;
+  auto run_flash = [&](cl_mem bq, cl_mem bk, cl_mem bv, cl_mem bo, unsigned H, unsigned nq, unsigned nk) {
+    const float scale_log2 = float(1.0 / std::sqrt(128.0) / std::log(2.0));
+    CHECK(clSetKernelArg(k, 0, sizeof(cl_mem), &bq));
+    CHECK(clSetKernelArg(k, 1, sizeof(cl_mem), &bk));
+    CHECK(clSetKernelArg(k, 2, sizeof(cl_mem), &bv));
+    CHECK(clSetKernelArg(k, 3, sizeof(cl_mem), &bo));
+    CHECK(clSetKernelArg(k, 4, sizeof(unsigned), &nq));
+    CHECK(clSetKernelArg(k, 5, sizeof(unsigned), &nk));
+    CHECK(clSetKernelArg(k, 6, sizeof(float), &scale_log2));
+    size_t global[2] = {size_t(nq / 64) * 128, H}, local[2] = {128, 1};
+    CHECK(clEnqueueNDRangeKernel(cl.q, k, 2, nullptr, global, local, 0, nullptr, nullptr));
+  };
+  bool ok = true;
+  {
+    const unsigned H = 2, nq = 128, nk = 96, D = 128;
+    std::vector<uint16_t> q(H * nq * D), kk(H * nk * D), v(H * nk * D);
+    std::vector<float> qf(q.size()), kf(kk.size()), vf(v.size());
+    auto fill = [](std::vector<uint16_t>& h, std::vector<float>& f, uint32_t seed) {
+      for (size_t i = 0; i < h.size(); ++i) {
+        seed = seed * 1664525u + 1013904223u;
+        f[i] = from_half(h[i] = to_half(float(int(seed >> 9) % 2001 - 1000) / 1000.0f));
+      }
+    };
+    fill(q, qf, 1), fill(kk, kf, 2), fill(v, vf, 3);
+    cl_mem bq = buffer(cl, q.size() * 2, q.data()), bk = buffer(cl, kk.size() * 2, kk.data());
+    cl_mem bv = buffer(cl, v.size() * 2, v.data()), bo = buffer(cl, size_t(H) * nq * D * 4, nullptr);
+    run_flash(bq, bk, bv, bo, H, nq, nk);
+    CHECK(clFinish(cl.q));
+    std::vector<float> o(size_t(H) * nq * D);
+    CHECK(clEnqueueReadBuffer(cl.q, bo, CL_TRUE, 0, o.size() * 4, o.data(), 0, nullptr, nullptr));
+    double worst = 0, largest = 0;
+    std::vector<double> sc(nk);
+    for (unsigned h = 0; h < H; ++h)
+      for (unsigned i = 0; i < nq; ++i) {
+        double mx = -1e300, sum = 0;
+        for (unsigned j = 0; j < nk; ++j) {
+          double d = 0;
+          for (unsigned c = 0; c < D; ++c) d += double(qf[(h * nq + i) * D + c]) * kf[(h * nk + j) * D + c];
+          sc[j] = d / std::sqrt(double(D));
+          mx = std::max(mx, sc[j]);
+        }
+        for (unsigned j = 0; j < nk; ++j) sum += sc[j] = std::exp(sc[j] - mx);
+        for (unsigned c = 0; c < D; ++c) {
+          double ref = 0;
+          for (unsigned j = 0; j < nk; ++j) ref += sc[j] * vf[(h * nk + j) * D + c];
+          ref /= sum;
+          largest = std::max(largest, std::abs(ref));
+          worst = std::max(worst, std::abs(ref - o[(size_t(h) * nq + i) * D + c]));
+        }
+      }
+    std::printf("flash attention %u heads, %u queries x %u keys: max |error| vs float64 %.3g (largest output %.3g)\n",
+                H, nq, nk, worst, largest);
+    ok = worst <= 2e-3 * largest;
+    clReleaseMemObject(bq), clReleaseMemObject(bk), clReleaseMemObject(bv), clReleaseMemObject(bo);
+  }
+  {
+    const unsigned H = 12, nq = 4736, nk = 14048, D = 128;
+    std::vector<uint16_t> q(size_t(H) * nq * D, 0x2c00), kv(size_t(H) * nk * D, 0x2c00);  // 1/16
+    cl_mem bq = buffer(cl, q.size() * 2, q.data()), bk = buffer(cl, kv.size() * 2, kv.data());
+    cl_mem bv = buffer(cl, kv.size() * 2, kv.data()), bo = buffer(cl, size_t(H) * nq * D * 4, nullptr);
+    run_flash(bq, bk, bv, bo, H, nq, nk);
+    CHECK(clFinish(cl.q));
+    std::vector<double> t;
+    for (int r = 0; r < 11; ++r) {
+      const auto t0 = std::chrono::steady_clock::now();
+      run_flash(bq, bk, bv, bo, H, nq, nk);
+      CHECK(clFinish(cl.q));
+      t.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+    }
+    std::sort(t.begin(), t.end());
+    const double flop = 4.0 * H * 4680 * 14040 * D;
+    std::printf("flash attention, Wan hot case (12 x 4680 queries x 14040 keys, D 128): median %.3f ms, best %.3f ms, "
+                "%.1f TFLOP/s at the median\n", t[5] * 1e3, t[0] * 1e3, flop / t[5] * 1e-12);
+    clReleaseMemObject(bq), clReleaseMemObject(bk), clReleaseMemObject(bv), clReleaseMemObject(bo);
+  }
+  clReleaseKernel(k);
+  return ok;
+}
+
 void time_peak(Cl& cl, size_t groups, unsigned iters) {
   const size_t local = 256;
   cl_kernel k = kernel(cl, k_mma_peak, "mma_peak");
@@ -522,6 +769,7 @@ int main(int argc, char** argv) {
   if (want("cp_async")) ok = check_cp_async(cl) && ok;
   if (want("gemm2")) ok = check_and_time_gemm(cl, 2) && ok;
   if (want("gemm3")) ok = check_and_time_gemm(cl, 3) && ok;
+  if (want("flash")) ok = check_and_time_flash(cl) && ok;
   if (want("peak")) {
     time_peak(cl, groups, iters);
     time_peak(cl, groups * 2, iters);
