@@ -3,14 +3,15 @@
 # (each call costs about a minute of the session's device time before the
 # command starts): the tensor-core parity and rollout tests, then the
 # attention micro-benchmarks with shader builds interleaved in one process,
-# then a 2-layer Wan-width rollout profile per configuration. Everything
+# then a 2-layer Wan-width rollout profile per configuration, and (ptx) the
+# inline-PTX probes of bench/ptx_probe.cpp (bundle ptx_probe too). Everything
 # (logs and JSON) comes back as $OUT/h200_checks.tgz, with summary.txt beside
 # it; a stage that fails is logged and the next runs.
 #
 # On the device machine, after unpacking a bundle of vdrt, vdrt_backends_tests
 # and (for the A/B) folders made here by bench/build_spv.sh:
 #   mkdir -p /tmp/b && tar -C /tmp/b -xJf .device/vdrt.tar.xz && source /tmp/b/env.sh &&
-#     bench/h200_checks.sh [--spv DIR ...] [--rounds N] [--stages tests,attention,sparse,profile,fusion]
+#     bench/h200_checks.sh [--spv DIR ...] [--rounds N] [--stages tests,attention,sparse,profile,fusion,ptx]
 #
 # --spv DIR (repeatable): builds timed against the embedded one
 # (VDRT_BENCH_SPV_DIRS), --rounds N interleaved rounds (default 2; also of
@@ -86,6 +87,15 @@ if want fusion; then
         --configs dense --no-decode --work /tmp/wan2 --vdrt "$vdrt_bin" "${extra[@]}" \
         --json "$out/fusion_${mode}_$round.json"
     done
+  done
+fi
+if want ptx; then
+  # Tensor cores through OpenCL's inline PTX (bench/ptx_probe.cpp), one check
+  # a process: a kernel that faults loses its context.
+  ptx_bin="$(command -v ptx_probe || echo build/bench/ptx_probe)"
+  for c in mma ldmatrix cp_async gemm2 gemm3 flash peak; do
+    stage "ptx_$c" "$ptx_bin" --only "$c"
+    grep -vE '^device' "$out/ptx_$c.log" >>"$out/summary.txt"
   done
 fi
 tar -C "$out" -czf "$dest/h200_checks.tgz" .
