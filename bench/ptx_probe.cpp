@@ -34,6 +34,47 @@
 
 namespace {
 
+// Prepended to every kernel below: the instructions as functions and macros.
+const char* k_prelude = R"CL(
+// A local pointer as the 32-bit .shared address that ldmatrix and cp.async
+// take: the pointer's integer value, or (-DCVTA) converted from a generic
+// address.
+#if CVTA
+uint shared_addr(ulong p) {
+  uint a;
+  asm("{ .reg .u64 t; cvta.to.shared.u64 t, %1; cvt.u32.u64 %0, t; }" : "=r"(a) : "l"(p));
+  return a;
+}
+#else
+uint shared_addr(ulong p) { return (uint)p; }
+#endif
+// d[0..3] += A (4 registers of f16 pairs) x B (2), m16n8k16, f16 -> f32.
+#define MMA(d, a0, a1, a2, a3, b0, b1)                                                                 \
+  asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};" \
+               : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])                                         \
+               : "r"(a0), "r"(a1), "r"(a2), "r"(a3), "r"(b0), "r"(b1))
+// Four 8x8 f16 matrices from local memory; lanes 8i..8i+7 give matrix i's row addresses.
+#define LDMATRIX_X4(r0, r1, r2, r3, addr)                                               \
+  asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];"          \
+               : "=r"(r0), "=r"(r1), "=r"(r2), "=r"(r3) : "r"(addr))
+#define LDMATRIX_X4_TRANS(r0, r1, r2, r3, addr)                                         \
+  asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0,%1,%2,%3}, [%4];"    \
+               : "=r"(r0), "=r"(r1), "=r"(r2), "=r"(r3) : "r"(addr))
+// 16 bytes global -> local, asynchronously (cp.async.commit_group / wait_group).
+#define CP_ASYNC16(local_addr, global_ptr) \
+  asm volatile("cp.async.cg.shared.global [%0], [%1], 16;" :: "r"(local_addr), "l"(global_ptr) : "memory")
+float shfl_xor(float v, uint m) {
+  float r;
+  asm volatile("shfl.sync.bfly.b32 %0, %1, %2, 0x1f, 0xffffffff;" : "=f"(r) : "f"(v), "r"(m));
+  return r;
+}
+uint pack_f16x2(float lo, float hi) {  // lo in the low 16 bits
+  uint d;
+  asm("cvt.rn.f16x2.f32 %0, %1, %2;" : "=r"(d) : "f"(hi), "f"(lo));
+  return d;
+}
+)CL";
+
 // Each kernel is its own program, so that one the compiler rejects does not hide the others.
 const char* k_mma_once = R"CL(
 // One m16n8k16 product per subgroup of 32: A 16x16 row-major, B 16x8
@@ -52,31 +93,16 @@ __kernel void mma_once(__global const ushort* a, __global const ushort* b, __glo
     const uint k = 2 * t + i * 8;
     rb[i] = b[g * 16 + k] | ((uint)b[g * 16 + k + 1] << 16);
   }
-  float c0 = 0, c1 = 0, c2 = 0, c3 = 0, d0, d1, d2, d3;
-  asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%10,%11,%12,%13};"
-               : "=f"(d0), "=f"(d1), "=f"(d2), "=f"(d3)
-               : "r"(ra[0]), "r"(ra[1]), "r"(ra[2]), "r"(ra[3]), "r"(rb[0]), "r"(rb[1]),
-                 "f"(c0), "f"(c1), "f"(c2), "f"(c3));
-  d[g * 8 + 2 * t] = d0;
-  d[g * 8 + 2 * t + 1] = d1;
-  d[(g + 8) * 8 + 2 * t] = d2;
-  d[(g + 8) * 8 + 2 * t + 1] = d3;
+  float acc[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+  MMA(acc, ra[0], ra[1], ra[2], ra[3], rb[0], rb[1]);
+  d[g * 8 + 2 * t] = acc[0];
+  d[g * 8 + 2 * t + 1] = acc[1];
+  d[(g + 8) * 8 + 2 * t] = acc[2];
+  d[(g + 8) * 8 + 2 * t + 1] = acc[3];
 }
 )CL";
 
 const char* k_ldmatrix_x4 = R"CL(
-// A local pointer as the 32-bit .shared address that ldmatrix and cp.async
-// take: the pointer's integer value, or (-DCVTA) converted from a generic
-// address.
-#if CVTA
-uint shared_addr(ulong p) {
-  uint a;
-  asm("{ .reg .u64 t; cvta.to.shared.u64 t, %1; cvt.u32.u64 %0, t; }" : "=r"(a) : "l"(p));
-  return a;
-}
-#else
-uint shared_addr(ulong p) { return (uint)p; }
-#endif
 // ldmatrix.x4 from local memory: four 8x8 matrices of halves, rows of 16
 // bytes at addresses given by lanes 8i..8i+7 for matrix i; lane l receives in
 // register i the halves 2(l%4), 2(l%4)+1 of row l/4 of matrix i.
@@ -87,8 +113,7 @@ __kernel void ldmatrix_x4(__global const uint* src, __global uint* out) {
   barrier(CLK_LOCAL_MEM_FENCE);
   const uint addr = shared_addr((ulong)(tile + lane));  // row (lane % 8) of matrix lane / 8
   uint r0, r1, r2, r3;
-  asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];"
-               : "=r"(r0), "=r"(r1), "=r"(r2), "=r"(r3) : "r"(addr));
+  LDMATRIX_X4(r0, r1, r2, r3, addr);
   out[lane * 4 + 0] = r0;
   out[lane * 4 + 1] = r1;
   out[lane * 4 + 2] = r2;
@@ -97,18 +122,6 @@ __kernel void ldmatrix_x4(__global const uint* src, __global uint* out) {
 )CL";
 
 const char* k_cp_async_copy = R"CL(
-// A local pointer as the 32-bit .shared address that ldmatrix and cp.async
-// take: the pointer's integer value, or (-DCVTA) converted from a generic
-// address.
-#if CVTA
-uint shared_addr(ulong p) {
-  uint a;
-  asm("{ .reg .u64 t; cvta.to.shared.u64 t, %1; cvt.u32.u64 %0, t; }" : "=r"(a) : "l"(p));
-  return a;
-}
-#else
-uint shared_addr(ulong p) { return (uint)p; }
-#endif
 // cp.async: each work-item copies 16 bytes global -> local asynchronously,
 // waits, and the group writes the tile back out shifted by one work-item.
 __kernel void cp_async_copy(__global const uint4* src, __global uint4* dst) {
@@ -116,7 +129,7 @@ __kernel void cp_async_copy(__global const uint4* src, __global uint4* dst) {
   const uint l = get_local_id(0);
   const uint saddr = shared_addr((ulong)(tile + l));
   __global const uint4* g = src + get_group_id(0) * 256 + l;
-  asm volatile("cp.async.cg.shared.global [%0], [%1], 16;" :: "r"(saddr), "l"(g) : "memory");
+  CP_ASYNC16(saddr, g);
   asm volatile("cp.async.wait_all;" ::: "memory");
   barrier(CLK_LOCAL_MEM_FENCE);
   dst[get_group_id(0) * 256 + l] = tile[(l + 1) & 255];
@@ -143,7 +156,6 @@ const char* k_gemm = R"CL(
 #else
 #error STAGES is 2 or 3
 #endif
-uint shared_addr(ulong p) { return (uint)p; }
 uint sw(uint r, uint c) { return r * 4 + (c ^ ((r >> 1) & 3)); }
 
 __kernel __attribute__((reqd_work_group_size(256, 1, 1)))
@@ -170,8 +182,8 @@ void gemm_f16(__global const uint4* a, __global const uint4* b, __global float* 
       const uint sb = shared_addr((ulong)&Bs[stage][sw(r, ch)]);                            \
       __global const uint4* ga = a + (m0 + r) * kc + (step) * 4 + ch;                       \
       __global const uint4* gb = b + (n0 + r) * kc + (step) * 4 + ch;                       \
-      asm volatile("cp.async.cg.shared.global [%0], [%1], 16;" :: "r"(sa), "l"(ga) : "memory"); \
-      asm volatile("cp.async.cg.shared.global [%0], [%1], 16;" :: "r"(sb), "l"(gb) : "memory"); \
+      CP_ASYNC16(sa, ga);                                                                   \
+      CP_ASYNC16(sb, gb);                                                                   \
     }
 
   for (uint s = 0; s < STAGES - 1; ++s) {
@@ -195,24 +207,20 @@ void gemm_f16(__global const uint4* a, __global const uint4* b, __global float* 
         // Lane l addresses row (l & 7) + 8 ((l >> 3) & 1), chunk 2 kk + (l >> 4) of the 16-row block.
         const uint r = wm + i * 16 + (lane & 7) + ((lane >> 3) & 1) * 8, ch = kk * 2 + (lane >> 4);
         const uint addr = shared_addr((ulong)&As[st][sw(r, ch)]);
-        asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];"
-                     : "=r"(fa[i][0]), "=r"(fa[i][1]), "=r"(fa[i][2]), "=r"(fa[i][3]) : "r"(addr));
+        LDMATRIX_X4(fa[i][0], fa[i][1], fa[i][2], fa[i][3], addr);
       }
       #pragma unroll
       for (uint j = 0; j < 4; j += 2) {
         // Matrices: (n tile j, k 0-7), (j, k 8-15), (j + 1, k 0-7), (j + 1, k 8-15).
         const uint r = wn + j * 8 + (lane & 7) + (lane >> 4) * 8, ch = kk * 2 + ((lane >> 3) & 1);
         const uint addr = shared_addr((ulong)&Bs[st][sw(r, ch)]);
-        asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];"
-                     : "=r"(fb[j][0]), "=r"(fb[j][1]), "=r"(fb[j + 1][0]), "=r"(fb[j + 1][1]) : "r"(addr));
+        LDMATRIX_X4(fb[j][0], fb[j][1], fb[j + 1][0], fb[j + 1][1], addr);
       }
       #pragma unroll
       for (uint i = 0; i < 4; ++i)
         #pragma unroll
         for (uint j = 0; j < 4; ++j)
-          asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};"
-                       : "+f"(acc[i][j][0]), "+f"(acc[i][j][1]), "+f"(acc[i][j][2]), "+f"(acc[i][j][3])
-                       : "r"(fa[i][0]), "r"(fa[i][1]), "r"(fa[i][2]), "r"(fa[i][3]), "r"(fb[j][0]), "r"(fb[j][1]));
+          MMA(acc[i][j], fa[i][0], fa[i][1], fa[i][2], fa[i][3], fb[j][0], fb[j][1]);
     }
   }
   const uint g = lane >> 2, t = lane & 3;
@@ -241,18 +249,7 @@ const char* k_flash = R"CL(
 #define D 128
 #define CH 16  // 16-byte chunks a row
 #define BKEYS 32
-uint shared_addr(ulong p) { return (uint)p; }
 uint swz(uint r, uint c) { return r * CH + (c ^ (r & 7)); }
-float shfl_xor(float v, uint m) {
-  float r;
-  asm volatile("shfl.sync.bfly.b32 %0, %1, %2, 0x1f, 0xffffffff;" : "=f"(r) : "f"(v), "r"(m));
-  return r;
-}
-uint pack_f16x2(float lo, float hi) {
-  uint d;
-  asm("cvt.rn.f16x2.f32 %0, %1, %2;" : "=r"(d) : "f"(hi), "f"(lo));
-  return d;
-}
 
 __kernel __attribute__((reqd_work_group_size(128, 1, 1)))
 void flash_f16(__global const uint* q, __global const uint4* k, __global const uint4* v, __global float* o,
@@ -284,8 +281,8 @@ void flash_f16(__global const uint* q, __global const uint4* k, __global const u
       const uint sv = shared_addr((ulong)&Vs[stage][swz(r, ch)]);                            \
       __global const uint4* gk = kh + ((tile) * BKEYS + r) * CH + ch;                        \
       __global const uint4* gv = vh + ((tile) * BKEYS + r) * CH + ch;                        \
-      asm volatile("cp.async.cg.shared.global [%0], [%1], 16;" :: "r"(sk), "l"(gk) : "memory"); \
-      asm volatile("cp.async.cg.shared.global [%0], [%1], 16;" :: "r"(sv), "l"(gv) : "memory"); \
+      CP_ASYNC16(sk, gk);                                                                    \
+      CP_ASYNC16(sv, gv);                                                                    \
     }
 
   const uint tiles = nk / BKEYS;
@@ -310,14 +307,9 @@ void flash_f16(__global const uint* q, __global const uint4* k, __global const u
       for (uint j = 0; j < 4; j += 2) {
         uint b0, b1, b2, b3;  // (keys j, d chunk 2c), (j, 2c + 1), (j + 1, 2c), (j + 1, 2c + 1)
         const uint r = j * 8 + (lane & 7) + (lane >> 4) * 8, ch = 2 * c + ((lane >> 3) & 1);
-        asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];"
-                     : "=r"(b0), "=r"(b1), "=r"(b2), "=r"(b3) : "r"(shared_addr((ulong)&Ks[st][swz(r, ch)])));
-        asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};"
-                     : "+f"(s[j][0]), "+f"(s[j][1]), "+f"(s[j][2]), "+f"(s[j][3])
-                     : "r"(qa[c][0]), "r"(qa[c][1]), "r"(qa[c][2]), "r"(qa[c][3]), "r"(b0), "r"(b1));
-        asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};"
-                     : "+f"(s[j + 1][0]), "+f"(s[j + 1][1]), "+f"(s[j + 1][2]), "+f"(s[j + 1][3])
-                     : "r"(qa[c][0]), "r"(qa[c][1]), "r"(qa[c][2]), "r"(qa[c][3]), "r"(b2), "r"(b3));
+        LDMATRIX_X4(b0, b1, b2, b3, shared_addr((ulong)&Ks[st][swz(r, ch)]));
+        MMA(s[j], qa[c][0], qa[c][1], qa[c][2], qa[c][3], b0, b1);
+        MMA(s[j + 1], qa[c][0], qa[c][1], qa[c][2], qa[c][3], b2, b3);
       }
     }
     // Online softmax (log2 domain). Lane holds s[j][0..1] of row g and s[j][2..3] of row g + 8.
@@ -362,14 +354,9 @@ void flash_f16(__global const uint* q, __global const uint4* k, __global const u
       for (uint dj = 0; dj < 16; dj += 2) {
         uint b0, b1, b2, b3;  // (keys lo, d chunk dj), (keys hi, dj), (lo, dj + 1), (hi, dj + 1)
         const uint r = kc * 16 + (lane & 7) + ((lane >> 3) & 1) * 8, ch = dj + (lane >> 4);
-        asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0,%1,%2,%3}, [%4];"
-                     : "=r"(b0), "=r"(b1), "=r"(b2), "=r"(b3) : "r"(shared_addr((ulong)&Vs[st][swz(r, ch)])));
-        asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};"
-                     : "+f"(acc[dj][0]), "+f"(acc[dj][1]), "+f"(acc[dj][2]), "+f"(acc[dj][3])
-                     : "r"(pa[kc][0]), "r"(pa[kc][1]), "r"(pa[kc][2]), "r"(pa[kc][3]), "r"(b0), "r"(b1));
-        asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};"
-                     : "+f"(acc[dj + 1][0]), "+f"(acc[dj + 1][1]), "+f"(acc[dj + 1][2]), "+f"(acc[dj + 1][3])
-                     : "r"(pa[kc][0]), "r"(pa[kc][1]), "r"(pa[kc][2]), "r"(pa[kc][3]), "r"(b2), "r"(b3));
+        LDMATRIX_X4_TRANS(b0, b1, b2, b3, shared_addr((ulong)&Vs[st][swz(r, ch)]));
+        MMA(acc[dj], pa[kc][0], pa[kc][1], pa[kc][2], pa[kc][3], b0, b1);
+        MMA(acc[dj + 1], pa[kc][0], pa[kc][1], pa[kc][2], pa[kc][3], b2, b3);
       }
     }
   }
@@ -397,9 +384,7 @@ __kernel void mma_peak(__global float* out, uint iters, uint seed) {
   for (uint it = 0; it < iters; ++it) {
     #pragma unroll
     for (int j = 0; j < 8; ++j) {
-      asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};"
-                   : "+f"(c[j][0]), "+f"(c[j][1]), "+f"(c[j][2]), "+f"(c[j][3])
-                   : "r"(a0), "r"(a1), "r"(a2), "r"(a3), "r"(b0), "r"(b1));
+      MMA(c[j], a0, a1, a2, a3, b0, b1);
     }
   }
   float s = 0;
@@ -455,7 +440,8 @@ bool g_cvta = false;  // --cvta
 cl_kernel kernel(Cl& cl, const char* source, const char* name, const std::string& defines = "") {
   const std::string options = std::string("-cl-std=CL1.2") + (g_cvta ? " -DCVTA=1" : "") + defines;
   cl_int e;
-  cl_program prog = clCreateProgramWithSource(cl.ctx, 1, &source, nullptr, &e);
+  const char* sources[2] = {k_prelude, source};
+  cl_program prog = clCreateProgramWithSource(cl.ctx, 2, sources, nullptr, &e);
   CHECK(e);
   const cl_int built = clBuildProgram(prog, 1, &cl.dev, options.c_str(), nullptr, nullptr);
   if (built != CL_SUCCESS) {
