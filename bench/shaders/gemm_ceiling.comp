@@ -30,6 +30,7 @@ layout(constant_id = 8) const bool HAS_C = false;
 layout(constant_id = 9) const bool DIRECT = false;
 layout(constant_id = 10) const uint ACT = 0;
 layout(constant_id = 11) const bool HAS_R = false;
+layout(constant_id = 12) const uint NBUF = 2;  // as the real shader: 1 = one shared buffer, a second barrier a step
 
 layout(std430, binding = 0) readonly buffer A { uvec4 a[]; };
 layout(std430, binding = 1) readonly buffer B { uvec4 b[]; };
@@ -48,8 +49,8 @@ const uint A_ROWS = A_T ? BK : BM, A_COLS = (A_T ? BM : BK) / 8, ASTR = A_COLS +
 const uint B_ROWS = B_T ? BN : BK, B_COLS = (B_T ? BK : BN) / 8, BSTR = B_COLS + 1;
 const uint ABUF = A_ROWS * ASTR, BBUF = B_ROWS * BSTR;
 const uint LA = A_ROWS * A_COLS / NT, LB = B_ROWS * B_COLS / NT;
-shared uvec4 As[2 * ABUF];
-shared uvec4 Bs[2 * BBUF];
+shared uvec4 As[NBUF * ABUF];
+shared uvec4 Bs[NBUF * BBUF];
 
 uvec4 ra[LA], rb[LB];
 uint m0, n0;
@@ -101,7 +102,7 @@ void main() {
   }
 #else
   for (uint s = 0; s < steps; ++s) {
-    const uint cur = s & 1;
+    const uint cur = NBUF == 2 ? s & 1 : 0;
 #if PROBE == 3 || PROBE == 4
     if (s + 1 < steps) load_step((s + 1) * BK);
 #endif
@@ -130,14 +131,17 @@ void main() {
     }
 #endif
 #if PROBE == 3 || PROBE == 4
-    if (s + 1 < steps) store_step(cur ^ 1);
+    if (s + 1 < steps) {
+      if (NBUF == 1) barrier();
+      store_step(NBUF == 2 ? cur ^ 1 : 0);
+    }
 #endif
     barrier();
   }
 #if PROBE == 3
   // Keep the stores: read one fragment of the last buffer.
   fcoopmatNV<16, gl_ScopeSubgroup, 16, 16> last;
-  coopMatLoadNV(last, As, (steps & 1) * ABUF + wm * ASTR, ASTR, false);
+  coopMatLoadNV(last, As, (NBUF == 2 ? steps & 1 : 0) * ABUF + wm * ASTR, ASTR, false);
   for (int e = 0; e < acc[0].length(); ++e) acc[0][e] += float(last[e]);
 #endif
 #endif
