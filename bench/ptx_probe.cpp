@@ -16,7 +16,8 @@
 // layer shapes; flash: FlashAttention-2's structure on them, checked against
 // float64 and timed at the Wan hot case. Both written and compiled to PTX by
 // clang, not yet run on a GPU (bench/RESULTS.md).
-//   ptx_probe [--only mma|ldmatrix|cp_async|gemm2|gemm3|flash|peak] [--cvta] [--groups N] [--iters N]
+//   ptx_probe [--only mma|ldmatrix|cp_async|gemm2|gemm3|gemm2w|gemm3w|flash|peak] [--cvta]
+//             [--groups N] [--iters N]
 // (--cvta: local addresses through cvta.to.shared instead of as they are)
 // Exit 0: everything checked matched; 1: a mismatch or a build failure
 // (the compiler's log is printed); 2: no NVIDIA OpenCL device.
@@ -140,8 +141,9 @@ const char* k_gemm = R"CL(
 // A GEMM on these instructions, the shape of CUTLASS's Ampere kernels:
 // C[M][N] (f32) = A[M][K] B[N][K]^T, f16 operands row-major (B as its
 // transpose, k contiguous, which is how ldmatrix feeds mma's col operand),
-// M, N multiples of 128 and K of 32. A work group of 8 subgroups computes a
-// 128 x 128 tile, each subgroup 64 x 32 (4 x 4 mma tiles of 16 x 8). K steps
+// M, N multiples of 128 and K of 32. A work group of WARPS_M x WARPS_N
+// subgroups (default 2 x 4) computes a 128 x 128 tile, each subgroup
+// (128 / WARPS_M) x (128 / WARPS_N): FM x FN mma tiles of 16 x 8. K steps
 // of 32 go through STAGES local-memory buffers filled by cp.async (no
 // registers, no waiting) STAGES - 1 steps ahead; rows of 4 16-byte chunks
 // are stored swizzled (chunk c of row r at c ^ ((r >> 1) & 3)), so that the
@@ -149,6 +151,15 @@ const char* k_gemm = R"CL(
 #ifndef STAGES
 #define STAGES 3
 #endif
+#ifndef WARPS_M
+#define WARPS_M 2
+#endif
+#ifndef WARPS_N
+#define WARPS_N 4
+#endif
+#define THREADS (32 * WARPS_M * WARPS_N)
+#define FM (128 / WARPS_M / 16)
+#define FN (128 / WARPS_N / 8)
 #if STAGES == 2
 #define WAIT_OLDEST "cp.async.wait_group 0;"
 #elif STAGES == 3
@@ -158,26 +169,26 @@ const char* k_gemm = R"CL(
 #endif
 uint sw(uint r, uint c) { return r * 4 + (c ^ ((r >> 1) & 3)); }
 
-__kernel __attribute__((reqd_work_group_size(256, 1, 1)))
+__kernel __attribute__((reqd_work_group_size(THREADS, 1, 1)))
 void gemm_f16(__global const uint4* a, __global const uint4* b, __global float* c, uint M, uint N, uint K) {
   __local uint4 As[STAGES][128 * 4], Bs[STAGES][128 * 4];
   const uint tid = get_local_id(0), lane = tid & 31, warp = tid >> 5;
   const uint m0 = get_group_id(1) * 128, n0 = get_group_id(0) * 128;
-  const uint wm = (warp >> 2) * 64, wn = (warp & 3) * 32;
+  const uint wm = (warp / WARPS_N) * (128 / WARPS_M), wn = (warp % WARPS_N) * (128 / WARPS_N);
   const uint kc = K / 8;  // 16-byte chunks a row
   const uint steps = K / 32;
-  float acc[4][4][4];
+  float acc[FM][FN][4];
   #pragma unroll
-  for (int i = 0; i < 4; ++i)
+  for (int i = 0; i < FM; ++i)
     #pragma unroll
-    for (int j = 0; j < 4; ++j)
+    for (int j = 0; j < FN; ++j)
       #pragma unroll
       for (int e = 0; e < 4; ++e) acc[i][j][e] = 0.0f;
 
-  // Each invocation copies 2 chunks of A and 2 of B a step.
+  // The group copies 512 chunks of A and 512 of B a step.
   #define LOAD(stage, step)                                                                 \
-    for (uint q = 0; q < 2; ++q) {                                                          \
-      const uint e = tid + q * 256, r = e >> 2, ch = e & 3;                                 \
+    for (uint q = 0; q < 512 / THREADS; ++q) {                                              \
+      const uint e = tid + q * THREADS, r = e >> 2, ch = e & 3;                             \
       const uint sa = shared_addr((ulong)&As[stage][sw(r, ch)]);                            \
       const uint sb = shared_addr((ulong)&Bs[stage][sw(r, ch)]);                            \
       __global const uint4* ga = a + (m0 + r) * kc + (step) * 4 + ch;                       \
@@ -201,33 +212,33 @@ void gemm_f16(__global const uint4* a, __global const uint4* b, __global float* 
     const uint st = s % STAGES;
     #pragma unroll
     for (uint kk = 0; kk < 2; ++kk) {  // two k16 halves of the step
-      uint fa[4][4], fb[4][2];
+      uint fa[FM][4], fb[FN][2];
       #pragma unroll
-      for (uint i = 0; i < 4; ++i) {
+      for (uint i = 0; i < FM; ++i) {
         // Lane l addresses row (l & 7) + 8 ((l >> 3) & 1), chunk 2 kk + (l >> 4) of the 16-row block.
         const uint r = wm + i * 16 + (lane & 7) + ((lane >> 3) & 1) * 8, ch = kk * 2 + (lane >> 4);
         const uint addr = shared_addr((ulong)&As[st][sw(r, ch)]);
         LDMATRIX_X4(fa[i][0], fa[i][1], fa[i][2], fa[i][3], addr);
       }
       #pragma unroll
-      for (uint j = 0; j < 4; j += 2) {
+      for (uint j = 0; j < FN; j += 2) {
         // Matrices: (n tile j, k 0-7), (j, k 8-15), (j + 1, k 0-7), (j + 1, k 8-15).
         const uint r = wn + j * 8 + (lane & 7) + (lane >> 4) * 8, ch = kk * 2 + ((lane >> 3) & 1);
         const uint addr = shared_addr((ulong)&Bs[st][sw(r, ch)]);
         LDMATRIX_X4(fb[j][0], fb[j][1], fb[j + 1][0], fb[j + 1][1], addr);
       }
       #pragma unroll
-      for (uint i = 0; i < 4; ++i)
+      for (uint i = 0; i < FM; ++i)
         #pragma unroll
-        for (uint j = 0; j < 4; ++j)
+        for (uint j = 0; j < FN; ++j)
           MMA(acc[i][j], fa[i][0], fa[i][1], fa[i][2], fa[i][3], fb[j][0], fb[j][1]);
     }
   }
   const uint g = lane >> 2, t = lane & 3;
   #pragma unroll
-  for (uint i = 0; i < 4; ++i)
+  for (uint i = 0; i < FM; ++i)
     #pragma unroll
-    for (uint j = 0; j < 4; ++j) {
+    for (uint j = 0; j < FN; ++j) {
       const uint row = m0 + wm + i * 16 + g, col = n0 + wn + j * 8 + 2 * t;
       vstore2((float2)(acc[i][j][0], acc[i][j][1]), 0, c + row * N + col);
       vstore2((float2)(acc[i][j][2], acc[i][j][3]), 0, c + (row + 8) * N + col);
@@ -538,8 +549,13 @@ bool check_cp_async(Cl& cl) {
 
 // The GEMM kernel: exact against float64 on a small product (f16 inputs,
 // f32 sums), then timed at the Wan layer shapes (rows padded to 128).
-bool check_and_time_gemm(Cl& cl, int stages) {
-  cl_kernel k = kernel(cl, k_gemm, "gemm_f16", " -DSTAGES=" + std::to_string(stages));
+bool check_and_time_gemm(Cl& cl, int stages, int warps_m, int warps_n) {
+  const std::string variant = std::to_string(stages) + " stages, " + std::to_string(warps_m) + " x " +
+                              std::to_string(warps_n) + " subgroups";
+  cl_kernel k = kernel(cl, k_gemm, "gemm_f16",
+                       " -DSTAGES=" + std::to_string(stages) + " -DWARPS_M=" + std::to_string(warps_m) +
+                           " -DWARPS_N=" + std::to_string(warps_n));
+  const size_t threads = size_t(32) * warps_m * warps_n;
   if (!k) return false;
   auto run_gemm = [&](cl_mem ba, cl_mem bb, cl_mem bc, unsigned M, unsigned N, unsigned K) {
     CHECK(clSetKernelArg(k, 0, sizeof(cl_mem), &ba));
@@ -548,7 +564,7 @@ bool check_and_time_gemm(Cl& cl, int stages) {
     CHECK(clSetKernelArg(k, 3, sizeof(unsigned), &M));
     CHECK(clSetKernelArg(k, 4, sizeof(unsigned), &N));
     CHECK(clSetKernelArg(k, 5, sizeof(unsigned), &K));
-    size_t global[2] = {size_t(N / 128) * 256, size_t(M / 128)}, local[2] = {256, 1};
+    size_t global[2] = {size_t(N / 128) * threads, size_t(M / 128)}, local[2] = {threads, 1};
     CHECK(clEnqueueNDRangeKernel(cl.q, k, 2, nullptr, global, local, 0, nullptr, nullptr));
   };
   bool ok = true;
@@ -571,7 +587,7 @@ bool check_and_time_gemm(Cl& cl, int stages) {
         for (unsigned kk = 0; kk < K; ++kk) ref += double(af[m * K + kk]) * double(bf[n * K + kk]);
         worst = std::max(worst, std::abs(ref - c[size_t(m) * N + n]));
       }
-    std::printf("GEMM (%d stages) %ux%ux%u: max |error| vs float64 %.3g\n", stages, M, K, N, worst);
+    std::printf("GEMM (%s) %ux%ux%u: max |error| vs float64 %.3g\n", variant.c_str(), M, K, N, worst);
     ok = worst < 1e-3;
     clReleaseMemObject(ba), clReleaseMemObject(bb), clReleaseMemObject(bc);
   }
@@ -592,8 +608,8 @@ bool check_and_time_gemm(Cl& cl, int stages) {
     }
     std::sort(t.begin(), t.end());
     const double flop = 2.0 * 4680 * K * N;  // the 4680 real rows of a chunk
-    std::printf("GEMM (%d stages) 4680x%ux%u (rows padded to %u): median %.3f ms, best %.3f ms, %.1f TFLOP/s at the median\n",
-                stages, K, N, M, t[10] * 1e3, t[0] * 1e3, flop / t[10] * 1e-12);
+    std::printf("GEMM (%s) 4680x%ux%u (rows padded to %u): median %.3f ms, best %.3f ms, %.1f TFLOP/s at the median\n",
+                variant.c_str(), K, N, M, t[10] * 1e3, t[0] * 1e3, flop / t[10] * 1e-12);
     clReleaseMemObject(ba), clReleaseMemObject(bb), clReleaseMemObject(bc);
   }
   clReleaseKernel(k);
@@ -753,8 +769,11 @@ int main(int argc, char** argv) {
   if (want("mma")) ok = check_mma(cl) && ok;
   if (want("ldmatrix")) ok = check_ldmatrix(cl) && ok;
   if (want("cp_async")) ok = check_cp_async(cl) && ok;
-  if (want("gemm2")) ok = check_and_time_gemm(cl, 2) && ok;
-  if (want("gemm3")) ok = check_and_time_gemm(cl, 3) && ok;
+  // gemm2 / gemm3: 8 subgroups of 64 x 32; gemm2w / gemm3w: 4 of 64 x 64.
+  if (want("gemm2")) ok = check_and_time_gemm(cl, 2, 2, 4) && ok;
+  if (want("gemm3")) ok = check_and_time_gemm(cl, 3, 2, 4) && ok;
+  if (want("gemm2w")) ok = check_and_time_gemm(cl, 2, 2, 2) && ok;
+  if (want("gemm3w")) ok = check_and_time_gemm(cl, 3, 2, 2) && ok;
   if (want("flash")) ok = check_and_time_flash(cl) && ok;
   if (want("peak")) {
     time_peak(cl, groups, iters);
