@@ -16,7 +16,7 @@
 // layer shapes; flash: FlashAttention-2's structure on them, checked against
 // float64 and timed at the Wan hot case. Both written and compiled to PTX by
 // clang, not yet run on a GPU (bench/RESULTS.md).
-//   ptx_probe [--only mma|ldmatrix|cp_async|gemm2|gemm3|gemm2w|gemm3w|flash|peak] [--cvta]
+//   ptx_probe [--only mma|ldmatrix|cp_async|gemm2|gemm3|gemm2w|gemm3w|flash|flash8|peak] [--cvta]
 //             [--groups N] [--iters N]
 // (--cvta: local addresses through cvta.to.shared instead of as they are)
 // Exit 0: everything checked matched; 1: a mismatch or a build failure
@@ -249,8 +249,9 @@ void gemm_f16(__global const uint4* a, __global const uint4* b, __global float* 
 const char* k_flash = R"CL(
 // Flash attention on these instructions, the structure of FlashAttention-2:
 // O[h][q] (f32) = softmax(Q K^T / sqrt(D)) V per head, Q, K, V f16 [H][rows][128],
-// query rows a multiple of 64 and key rows of 32 (no masking: a probe). A
-// work group of 4 subgroups owns 64 query rows, each subgroup 16, whose Q
+// query rows a multiple of 16 WARPS and key rows of 32 (no masking: a probe).
+// A work group of WARPS subgroups (4, or 8 with -DWARPS=8) owns 16 WARPS
+// query rows, each subgroup 16, whose Q
 // fragments stay in registers. Per tile of 32 keys, K and V arrive by
 // cp.async two tiles deep (rows of 16 chunks stored swizzled, chunk c of row
 // r at c ^ (r & 7)); S = Q K^T (ldmatrix of K rows), the online softmax runs
@@ -260,14 +261,17 @@ const char* k_flash = R"CL(
 #define D 128
 #define CH 16  // 16-byte chunks a row
 #define BKEYS 32
+#ifndef WARPS
+#define WARPS 4  // subgroups of 16 query rows a work group
+#endif
 uint swz(uint r, uint c) { return r * CH + (c ^ (r & 7)); }
 
-__kernel __attribute__((reqd_work_group_size(128, 1, 1)))
+__kernel __attribute__((reqd_work_group_size(32 * WARPS, 1, 1)))
 void flash_f16(__global const uint* q, __global const uint4* k, __global const uint4* v, __global float* o,
                uint nq, uint nk, float scale_log2) {
   __local uint4 Ks[2][BKEYS * CH], Vs[2][BKEYS * CH];
   const uint tid = get_local_id(0), lane = tid & 31, warp = tid >> 5, g = lane >> 2, t = lane & 3;
-  const uint h = get_group_id(1), q0 = get_group_id(0) * 64 + warp * 16;
+  const uint h = get_group_id(1), q0 = get_group_id(0) * 16 * WARPS + warp * 16;
   __global const uint* qh = q + ((size_t)h * nq + q0) * (D / 2);
   __global const uint4* kh = k + (size_t)h * nk * CH;
   __global const uint4* vh = v + (size_t)h * nk * CH;
@@ -284,9 +288,9 @@ void flash_f16(__global const uint* q, __global const uint4* k, __global const u
     for (uint e = 0; e < 4; ++e) acc[j][e] = 0.0f;
   float m_lo = -INFINITY, m_hi = -INFINITY, l_lo = 0.0f, l_hi = 0.0f;  // rows g and g + 8
 
-  // 128 invocations copy a tile's 32 x 16 chunks of K and of V: 4 each.
+  // The group copies a tile's 32 x 16 chunks of K and of V.
   #define LOAD_KV(stage, tile)                                                               \
-    for (uint e = tid; e < BKEYS * CH; e += 128) {                                           \
+    for (uint e = tid; e < BKEYS * CH; e += 32 * WARPS) {                                    \
       const uint r = e / CH, ch = e % CH;                                                    \
       const uint sk = shared_addr((ulong)&Ks[stage][swz(r, ch)]);                            \
       const uint sv = shared_addr((ulong)&Vs[stage][swz(r, ch)]);                            \
@@ -621,8 +625,8 @@ bool check_and_time_gemm(Cl& cl, int stages, int warps_m, int warps_n) {
 // within 2e-3 of the largest output), then timed at the Wan hot case (12
 // heads of 128, a chunk's 4680 queries against 9360 cached + 4680 own keys;
 // rows padded to 4736 queries and 14048 keys, FLOPs counted on the real ones).
-bool check_and_time_flash(Cl& cl) {
-  cl_kernel k = kernel(cl, k_flash, "flash_f16");
+bool check_and_time_flash(Cl& cl, unsigned warps) {
+  cl_kernel k = kernel(cl, k_flash, "flash_f16", " -DWARPS=" + std::to_string(warps));
   if (!k) return false;
   auto run_flash = [&](cl_mem bq, cl_mem bk, cl_mem bv, cl_mem bo, unsigned H, unsigned nq, unsigned nk) {
     const float scale_log2 = float(1.0 / std::sqrt(128.0) / std::log(2.0));
@@ -633,7 +637,7 @@ bool check_and_time_flash(Cl& cl) {
     CHECK(clSetKernelArg(k, 4, sizeof(unsigned), &nq));
     CHECK(clSetKernelArg(k, 5, sizeof(unsigned), &nk));
     CHECK(clSetKernelArg(k, 6, sizeof(float), &scale_log2));
-    size_t global[2] = {size_t(nq / 64) * 128, H}, local[2] = {128, 1};
+    size_t global[2] = {size_t(nq / (16 * warps)) * 32 * warps, H}, local[2] = {32 * warps, 1};
     CHECK(clEnqueueNDRangeKernel(cl.q, k, 2, nullptr, global, local, 0, nullptr, nullptr));
   };
   bool ok = true;
@@ -674,8 +678,8 @@ bool check_and_time_flash(Cl& cl) {
           worst = std::max(worst, std::abs(ref - o[(size_t(h) * nq + i) * D + c]));
         }
       }
-    std::printf("flash attention %u heads, %u queries x %u keys: max |error| vs float64 %.3g (largest output %.3g)\n",
-                H, nq, nk, worst, largest);
+    std::printf("flash attention (%u subgroups) %u heads, %u queries x %u keys: max |error| vs float64 %.3g "
+                "(largest output %.3g)\n", warps, H, nq, nk, worst, largest);
     ok = worst <= 2e-3 * largest;
     clReleaseMemObject(bq), clReleaseMemObject(bk), clReleaseMemObject(bv), clReleaseMemObject(bo);
   }
@@ -695,8 +699,8 @@ bool check_and_time_flash(Cl& cl) {
     }
     std::sort(t.begin(), t.end());
     const double flop = 4.0 * H * 4680 * 14040 * D;
-    std::printf("flash attention, Wan hot case (12 x 4680 queries x 14040 keys, D 128): median %.3f ms, best %.3f ms, "
-                "%.1f TFLOP/s at the median\n", t[5] * 1e3, t[0] * 1e3, flop / t[5] * 1e-12);
+    std::printf("flash attention (%u subgroups), Wan hot case (12 x 4680 queries x 14040 keys, D 128): median %.3f ms, "
+                "best %.3f ms, %.1f TFLOP/s at the median\n", warps, t[5] * 1e3, t[0] * 1e3, flop / t[5] * 1e-12);
     clReleaseMemObject(bq), clReleaseMemObject(bk), clReleaseMemObject(bv), clReleaseMemObject(bo);
   }
   clReleaseKernel(k);
@@ -774,7 +778,8 @@ int main(int argc, char** argv) {
   if (want("gemm3")) ok = check_and_time_gemm(cl, 3, 2, 4) && ok;
   if (want("gemm2w")) ok = check_and_time_gemm(cl, 2, 2, 2) && ok;
   if (want("gemm3w")) ok = check_and_time_gemm(cl, 3, 2, 2) && ok;
-  if (want("flash")) ok = check_and_time_flash(cl) && ok;
+  if (want("flash")) ok = check_and_time_flash(cl, 4) && ok;
+  if (want("flash8")) ok = check_and_time_flash(cl, 8) && ok;
   if (want("peak")) {
     time_peak(cl, groups, iters);
     time_peak(cl, groups * 2, iters);
