@@ -18,11 +18,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 mode="${1:-}"
 dir="${2:-}"
-[ -n "$mode" ] && [ -n "$dir" ] || { sed -n '2,12p' "$0"; exit 2; }
+[ -n "$mode" ] && [ -n "$dir" ] || { sed -n '2,16p' "$0"; exit 2; }
 if [ "$mode" = build ]; then
   for p in 1 2 3 4; do
     mkdir -p "$dir/p$p"
-    glslc --target-env=vulkan1.2 -fshader-stage=compute -O0 -DPROBE="$p" bench/shaders/gemm_ceiling.comp \
+    glslc --target-env=vulkan1.2 -fshader-stage=compute -O0 -DPROBE="$p" -I kernels/vulkan bench/shaders/gemm_ceiling.comp \
       -o "$dir/p$p/matmul_coopmat_f16.spv"
   done
   exit 0

@@ -17,67 +17,9 @@
 #extension GL_EXT_shader_explicit_arithmetic_types_float16 : require
 #extension GL_KHR_shader_subgroup_basic : require
 #extension GL_EXT_control_flow_attributes : require
-layout(local_size_x_id = 0) in;
-layout(constant_id = 0) const uint NT = 256;
-layout(constant_id = 1) const uint BM = 128;
-layout(constant_id = 2) const uint BN = 128;
-layout(constant_id = 3) const uint BK = 32;
-layout(constant_id = 4) const uint WM = 64;
-layout(constant_id = 5) const uint WN = 32;
-layout(constant_id = 6) const bool A_T = false;
-layout(constant_id = 7) const bool B_T = false;
-layout(constant_id = 8) const bool HAS_C = false;
-layout(constant_id = 9) const bool DIRECT = false;
-layout(constant_id = 10) const uint ACT = 0;
-layout(constant_id = 11) const bool HAS_R = false;
-layout(constant_id = 12) const uint NBUF = 2;  // as the real shader: 1 = one shared buffer, a second barrier a step
-
-layout(std430, binding = 0) readonly buffer A { uvec4 a[]; };
-layout(std430, binding = 1) readonly buffer B { uvec4 b[]; };
-layout(std430, binding = 2) readonly buffer C { float c[]; };
-layout(std430, binding = 3) writeonly buffer Y { float y[]; };
-layout(std430, binding = 4) readonly buffer R { float r[]; };
-layout(push_constant) uniform P {
-  uint M, N, Kp;
-  uint lda, ldb;
-  uint scm, scn;
-  float alpha, beta;
-} p;
-
-const uint FM = WM / 16, FN = WN / 16;
-const uint A_ROWS = A_T ? BK : BM, A_COLS = (A_T ? BM : BK) / 8, ASTR = A_COLS + 1;
-const uint B_ROWS = B_T ? BN : BK, B_COLS = (B_T ? BK : BN) / 8, BSTR = B_COLS + 1;
-const uint ABUF = A_ROWS * ASTR, BBUF = B_ROWS * BSTR;
-const uint LA = A_ROWS * A_COLS / NT, LB = B_ROWS * B_COLS / NT;
-shared uvec4 As[NBUF * ABUF];
-shared uvec4 Bs[NBUF * BBUF];
-
-uvec4 ra[LA], rb[LB];
-uint m0, n0;
-
-void load_step(uint k0) {
-  const uint tid = gl_LocalInvocationID.x;
-  [[unroll]] for (uint r = 0; r < LA; ++r) {
-    uint e = tid + r * NT, row = e / A_COLS, col = e - row * A_COLS;
-    ra[r] = A_T ? a[(k0 + row) * p.lda + m0 / 8 + col] : a[(m0 + row) * p.lda + k0 / 8 + col];
-  }
-  [[unroll]] for (uint r = 0; r < LB; ++r) {
-    uint e = tid + r * NT, row = e / B_COLS, col = e - row * B_COLS;
-    rb[r] = B_T ? b[(n0 + row) * p.ldb + k0 / 8 + col] : b[(k0 + row) * p.ldb + n0 / 8 + col];
-  }
-}
-
-void store_step(uint buf) {
-  const uint tid = gl_LocalInvocationID.x;
-  [[unroll]] for (uint r = 0; r < LA; ++r) {
-    uint e = tid + r * NT, row = e / A_COLS, col = e - row * A_COLS;
-    As[buf * ABUF + row * ASTR + col] = ra[r];
-  }
-  [[unroll]] for (uint r = 0; r < LB; ++r) {
-    uint e = tid + r * NT, row = e / B_COLS, col = e - row * B_COLS;
-    Bs[buf * BBUF + row * BSTR + col] = rb[r];
-  }
-}
+// The real shader's interface and staging, so that the probes stage exactly as it does.
+#include "common.glsl"
+#include "matmul_coopmat_f16_staging.glsl"
 
 void main() {
   n0 = gl_WorkGroupID.x * BN;

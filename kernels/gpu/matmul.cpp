@@ -109,8 +109,7 @@ bool emit_coop_f16(const Gemm& g, const KernelArgs& a, Program& prog) {
   Dispatch d;
   d.shader = t.flags & 2 ? "matmul_tc16" : "matmul_coopmat_f16";
   d.variant = t.str();
-  d.spec = {t.threads(), t.bm, t.bn, t.bk, t.wm, t.wn, at, bt, g.has_c, (t.flags & 1) != 0, g.act, g.has_r,
-            t.nbuf(), t.group_m()};
+  d.spec = {t.threads(), t.bm, t.bn, t.bk, t.wm, t.wn, at, bt, g.has_c, (t.flags & 1) != 0, g.act, g.has_r, t.nbuf()};
   d.args = {scratch(0), scratch(1), g.has_c ? g.c : in(0), out(0), g.has_r ? g.r : in(0)};
   d.writes = {false, false, false, true, false};
   d.u32(u32(g.M, "M")).u32(u32(g.N, "N")).u32(u32(Kp, "K"));

@@ -61,7 +61,6 @@ std::string CoopTile::str() const {
   std::string s = std::to_string(bm) + "x" + std::to_string(bn) + "x" + std::to_string(bk) + "/" + std::to_string(wm) +
                   "x" + std::to_string(wn);
   if (nbuf() == 1) s += " 1buf";
-  if (group_m()) s += " g" + std::to_string(group_m());
   return s;
 }
 
@@ -89,13 +88,15 @@ CoopTile pick_coop_tile(const DeviceCaps& caps, bool at, bool bt, int64_t m, int
   // shared buffer 0.789 / 0.788 / 0.164 ms a product (up to 163 TFLOP/s);
   // 128 x 128 of 4 subgroups 0.896 / 0.931 / 0.189 with two buffers,
   // 0.832 / 0.870 with one; 256 x 128 0.90-0.93; BK 64 1.15; tiles in
-  // L2-friendly groups no faster. One buffer halves the shared memory, so
-  // more work groups share a multiprocessor and hide each other's loads.
+  // L2-friendly groups no faster (that option was then removed). One buffer
+  // halves the shared memory, so more work groups share a multiprocessor and
+  // hide each other's loads.
   // Products of few tiles (the timestep MLP's few rows, the text's 512) want
   // every multiprocessor busy instead: halving their work groups made them
   // 1.4-1.5x slower, so they keep 128 x 128.
   const CoopTile wide{128, 256, 32, 64, 64, 4};
-  if ((m + 127) / 128 * ((n + 255) / 256) >= 128 && wide.valid(caps, at, bt)) return wide;
+  const int64_t wide_tiles = round_up(m, wide.bm) / wide.bm * (round_up(n, wide.bn) / wide.bn);
+  if (wide_tiles >= 128 && wide.valid(caps, at, bt)) return wide;
   for (CoopTile t : {CoopTile{128, 128, 32, 64, 64, 0}, CoopTile{128, 128, 32, 64, 32, 0}})
     if (t.valid(caps, at, bt)) return t;
   return CoopTile{};

@@ -24,11 +24,9 @@ struct CoopTile {
   uint32_t bm = 0, bn = 0, bk = 0, wm = 0, wn = 0;
   // f16 only (the e4m3 shader ignores them). 1: fragments straight from
   // global memory; 2: the glslc -O build (matmul_tc16); 4: one shared buffer
-  // (two barriers a step); bits 8..15: tiles in groups of that many tile
-  // rows (L2 reuse), 0 row-major.
+  // (two barriers a step).
   uint32_t flags = 0;
   uint32_t nbuf() const { return flags & 4 ? 1 : 2; }
-  uint32_t group_m() const { return (flags >> 8) & 0xff; }
   uint32_t threads() const { return (bm / wm) * (bn / wn) * 32; }
   size_t shared_bytes(bool at, bool bt) const;
   // Whether matmul_coopmat_f16.comp runs it (A / B transposed in the scratch: at / bt).

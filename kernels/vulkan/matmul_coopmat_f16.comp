@@ -12,10 +12,8 @@
 // barrier a step; with NBUF = 1 into the same buffer after a second barrier,
 // which halves the shared memory so that more work groups share a
 // multiprocessor (faster on the H200 for big products, bench/RESULTS.md).
-// GROUP_M > 0 orders the tiles in groups of GROUP_M tile rows. Shared rows
-// are padded by one uvec4 so the fragment loads of 8 consecutive rows hit
-// distinct banks. The epilogue applies alpha
-// (and beta * C) and stores straight from the accumulators where a 16 x 16
+// Shared rows are padded by one uvec4 so the fragment loads of 8 consecutive
+// rows hit distinct banks. The epilogue applies alpha (and beta * C) and stores straight from the accumulators where a 16 x 16
 // block is wholly inside y and no C is added, else through shared memory.
 #extension GL_NV_cooperative_matrix : require
 #extension GL_KHR_memory_scope_semantics : require
