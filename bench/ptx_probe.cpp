@@ -474,9 +474,41 @@ cl_kernel kernel(Cl& cl, const char* source, const char* name, const std::string
   return k;
 }
 
-void run(Cl& cl, cl_kernel k, size_t global, size_t local) {
-  CHECK(clEnqueueNDRangeKernel(cl.q, k, 1, nullptr, &global, &local, 0, nullptr, nullptr));
+void set_arg(cl_kernel k, cl_uint i, size_t bytes, const void* value) { CHECK(clSetKernelArg(k, i, bytes, value)); }
+
+// The kernel's arguments in order: buffers as cl_mem, scalars as themselves.
+template <typename... T>
+void set_args(cl_kernel k, const T&... args) {
+  cl_uint i = 0;
+  (set_arg(k, i++, sizeof(T), &args), ...);
+}
+
+// Launches groups[0] x groups[1] work groups of local[0] x local[1] and waits.
+void run(Cl& cl, cl_kernel k, const size_t (&groups)[2], const size_t (&local)[2]) {
+  const size_t global[2] = {groups[0] * local[0], groups[1] * local[1]};
+  CHECK(clEnqueueNDRangeKernel(cl.q, k, 2, nullptr, global, local, 0, nullptr, nullptr));
   CHECK(clFinish(cl.q));
+}
+void run(Cl& cl, cl_kernel k, size_t groups, size_t local) { run(cl, k, {groups, 1}, {local, 1}); }
+
+// Wall-clock seconds of `reps` calls of launch() (each waits for its kernel)
+// after one warm-up, fastest first.
+template <typename Launch>
+std::vector<double> sorted_times(int reps, Launch launch) {
+  launch();
+  std::vector<double> t;
+  for (int r = 0; r < reps; ++r) {
+    const auto t0 = std::chrono::steady_clock::now();
+    launch();
+    t.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+  }
+  std::sort(t.begin(), t.end());
+  return t;
+}
+
+template <typename T>
+void read_back(Cl& cl, cl_mem from, std::vector<T>& to) {
+  CHECK(clEnqueueReadBuffer(cl.q, from, CL_TRUE, 0, to.size() * sizeof(T), to.data(), 0, nullptr, nullptr));
 }
 
 bool check_mma(Cl& cl) {
@@ -487,12 +519,10 @@ bool check_mma(Cl& cl) {
   cl_mem ba = buffer(cl, 512, a.data()), bb = buffer(cl, 256, b.data()), bd = buffer(cl, 512, nullptr);
   cl_kernel k = kernel(cl, k_mma_once, "mma_once");
   if (!k) return false;
-  CHECK(clSetKernelArg(k, 0, sizeof(cl_mem), &ba));
-  CHECK(clSetKernelArg(k, 1, sizeof(cl_mem), &bb));
-  CHECK(clSetKernelArg(k, 2, sizeof(cl_mem), &bd));
-  run(cl, k, 32, 32);
+  set_args(k, ba, bb, bd);
+  run(cl, k, 1, 32);
   std::vector<float> d(128);
-  CHECK(clEnqueueReadBuffer(cl.q, bd, CL_TRUE, 0, 512, d.data(), 0, nullptr, nullptr));
+  read_back(cl, bd, d);
   double worst = 0;
   for (int m = 0; m < 16; ++m)
     for (int n = 0; n < 8; ++n) {
@@ -512,10 +542,9 @@ bool check_ldmatrix(Cl& cl) {
   cl_mem bs = buffer(cl, 512, src.data()), bo = buffer(cl, 512, nullptr);
   cl_kernel k = kernel(cl, k_ldmatrix_x4, "ldmatrix_x4");
   if (!k) return false;
-  CHECK(clSetKernelArg(k, 0, sizeof(cl_mem), &bs));
-  CHECK(clSetKernelArg(k, 1, sizeof(cl_mem), &bo));
-  run(cl, k, 32, 32);
-  CHECK(clEnqueueReadBuffer(cl.q, bo, CL_TRUE, 0, 512, out.data(), 0, nullptr, nullptr));
+  set_args(k, bs, bo);
+  run(cl, k, 1, 32);
+  read_back(cl, bo, out);
   int bad = 0;
   for (uint32_t lane = 0; lane < 32; ++lane)
     for (uint32_t i = 0; i < 4; ++i) {
@@ -536,10 +565,9 @@ bool check_cp_async(Cl& cl) {
   cl_mem bs = buffer(cl, src.size() * 4, src.data()), bo = buffer(cl, src.size() * 4, nullptr);
   cl_kernel k = kernel(cl, k_cp_async_copy, "cp_async_copy");
   if (!k) return false;
-  CHECK(clSetKernelArg(k, 0, sizeof(cl_mem), &bs));
-  CHECK(clSetKernelArg(k, 1, sizeof(cl_mem), &bo));
-  run(cl, k, groups * 256, 256);
-  CHECK(clEnqueueReadBuffer(cl.q, bo, CL_TRUE, 0, out.size() * 4, out.data(), 0, nullptr, nullptr));
+  set_args(k, bs, bo);
+  run(cl, k, groups, 256);
+  read_back(cl, bo, out);
   int bad = 0;
   for (int g = 0; g < groups; ++g)
     for (int l = 0; l < 256; ++l)
@@ -562,14 +590,8 @@ bool check_and_time_gemm(Cl& cl, int stages, int warps_m, int warps_n) {
   const size_t threads = size_t(32) * warps_m * warps_n;
   if (!k) return false;
   auto run_gemm = [&](cl_mem ba, cl_mem bb, cl_mem bc, unsigned M, unsigned N, unsigned K) {
-    CHECK(clSetKernelArg(k, 0, sizeof(cl_mem), &ba));
-    CHECK(clSetKernelArg(k, 1, sizeof(cl_mem), &bb));
-    CHECK(clSetKernelArg(k, 2, sizeof(cl_mem), &bc));
-    CHECK(clSetKernelArg(k, 3, sizeof(unsigned), &M));
-    CHECK(clSetKernelArg(k, 4, sizeof(unsigned), &N));
-    CHECK(clSetKernelArg(k, 5, sizeof(unsigned), &K));
-    size_t global[2] = {size_t(N / 128) * threads, size_t(M / 128)}, local[2] = {threads, 1};
-    CHECK(clEnqueueNDRangeKernel(cl.q, k, 2, nullptr, global, local, 0, nullptr, nullptr));
+    set_args(k, ba, bb, bc, M, N, K);
+    run(cl, k, {N / 128, M / 128}, {threads, 1});
   };
   bool ok = true;
   {
@@ -581,9 +603,8 @@ bool check_and_time_gemm(Cl& cl, int stages, int warps_m, int warps_n) {
     cl_mem ba = buffer(cl, a.size() * 2, a.data()), bb = buffer(cl, b.size() * 2, b.data());
     cl_mem bc = buffer(cl, size_t(M) * N * 4, nullptr);
     run_gemm(ba, bb, bc, M, N, K);
-    CHECK(clFinish(cl.q));
     std::vector<float> c(size_t(M) * N);
-    CHECK(clEnqueueReadBuffer(cl.q, bc, CL_TRUE, 0, c.size() * 4, c.data(), 0, nullptr, nullptr));
+    read_back(cl, bc, c);
     double worst = 0;
     for (unsigned m = 0; m < M; ++m)
       for (unsigned n = 0; n < N; ++n) {
@@ -601,16 +622,7 @@ bool check_and_time_gemm(Cl& cl, int stages, int warps_m, int warps_n) {
     std::vector<uint16_t> a(size_t(M) * K, 0x3c00), b(size_t(N) * K, 0x3c00);
     cl_mem ba = buffer(cl, a.size() * 2, a.data()), bb = buffer(cl, b.size() * 2, b.data());
     cl_mem bc = buffer(cl, size_t(M) * N * 4, nullptr);
-    run_gemm(ba, bb, bc, M, N, K);
-    CHECK(clFinish(cl.q));
-    std::vector<double> t;
-    for (int r = 0; r < 20; ++r) {
-      const auto t0 = std::chrono::steady_clock::now();
-      run_gemm(ba, bb, bc, M, N, K);
-      CHECK(clFinish(cl.q));
-      t.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
-    }
-    std::sort(t.begin(), t.end());
+    const std::vector<double> t = sorted_times(20, [&] { run_gemm(ba, bb, bc, M, N, K); });
     const double flop = 2.0 * 4680 * K * N;  // the 4680 real rows of a chunk
     std::printf("GEMM (%s) 4680x%ux%u (rows padded to %u): median %.3f ms, best %.3f ms, %.1f TFLOP/s at the median\n",
                 variant.c_str(), K, N, M, t[10] * 1e3, t[0] * 1e3, flop / t[10] * 1e-12);
@@ -630,15 +642,8 @@ bool check_and_time_flash(Cl& cl, unsigned warps) {
   if (!k) return false;
   auto run_flash = [&](cl_mem bq, cl_mem bk, cl_mem bv, cl_mem bo, unsigned H, unsigned nq, unsigned nk) {
     const float scale_log2 = float(1.0 / std::sqrt(128.0) / std::log(2.0));
-    CHECK(clSetKernelArg(k, 0, sizeof(cl_mem), &bq));
-    CHECK(clSetKernelArg(k, 1, sizeof(cl_mem), &bk));
-    CHECK(clSetKernelArg(k, 2, sizeof(cl_mem), &bv));
-    CHECK(clSetKernelArg(k, 3, sizeof(cl_mem), &bo));
-    CHECK(clSetKernelArg(k, 4, sizeof(unsigned), &nq));
-    CHECK(clSetKernelArg(k, 5, sizeof(unsigned), &nk));
-    CHECK(clSetKernelArg(k, 6, sizeof(float), &scale_log2));
-    size_t global[2] = {size_t(nq / (16 * warps)) * 32 * warps, H}, local[2] = {32 * warps, 1};
-    CHECK(clEnqueueNDRangeKernel(cl.q, k, 2, nullptr, global, local, 0, nullptr, nullptr));
+    set_args(k, bq, bk, bv, bo, nq, nk, scale_log2);
+    run(cl, k, {nq / (16 * warps), H}, {32 * warps, 1});
   };
   bool ok = true;
   {
@@ -655,9 +660,8 @@ bool check_and_time_flash(Cl& cl, unsigned warps) {
     cl_mem bq = buffer(cl, q.size() * 2, q.data()), bk = buffer(cl, kk.size() * 2, kk.data());
     cl_mem bv = buffer(cl, v.size() * 2, v.data()), bo = buffer(cl, size_t(H) * nq * D * 4, nullptr);
     run_flash(bq, bk, bv, bo, H, nq, nk);
-    CHECK(clFinish(cl.q));
     std::vector<float> o(size_t(H) * nq * D);
-    CHECK(clEnqueueReadBuffer(cl.q, bo, CL_TRUE, 0, o.size() * 4, o.data(), 0, nullptr, nullptr));
+    read_back(cl, bo, o);
     double worst = 0, largest = 0;
     std::vector<double> sc(nk);
     for (unsigned h = 0; h < H; ++h)
@@ -688,16 +692,7 @@ bool check_and_time_flash(Cl& cl, unsigned warps) {
     std::vector<uint16_t> q(size_t(H) * nq * D, 0x2c00), kv(size_t(H) * nk * D, 0x2c00);  // 1/16
     cl_mem bq = buffer(cl, q.size() * 2, q.data()), bk = buffer(cl, kv.size() * 2, kv.data());
     cl_mem bv = buffer(cl, kv.size() * 2, kv.data()), bo = buffer(cl, size_t(H) * nq * D * 4, nullptr);
-    run_flash(bq, bk, bv, bo, H, nq, nk);
-    CHECK(clFinish(cl.q));
-    std::vector<double> t;
-    for (int r = 0; r < 11; ++r) {
-      const auto t0 = std::chrono::steady_clock::now();
-      run_flash(bq, bk, bv, bo, H, nq, nk);
-      CHECK(clFinish(cl.q));
-      t.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
-    }
-    std::sort(t.begin(), t.end());
+    const std::vector<double> t = sorted_times(11, [&] { run_flash(bq, bk, bv, bo, H, nq, nk); });
     const double flop = 4.0 * H * 4680 * 14040 * D;
     std::printf("flash attention (%u subgroups), Wan hot case (12 x 4680 queries x 14040 keys, D 128): median %.3f ms, "
                 "best %.3f ms, %.1f TFLOP/s at the median\n", warps, t[5] * 1e3, t[0] * 1e3, flop / t[5] * 1e-12);
@@ -713,16 +708,8 @@ void time_peak(Cl& cl, size_t groups, unsigned iters) {
   if (!k) return;
   cl_mem bo = buffer(cl, groups * local * 4, nullptr);
   unsigned seed = 12345;
-  CHECK(clSetKernelArg(k, 0, sizeof(cl_mem), &bo));
-  CHECK(clSetKernelArg(k, 1, sizeof(unsigned), &iters));
-  CHECK(clSetKernelArg(k, 2, sizeof(unsigned), &seed));
-  run(cl, k, groups * local, local);  // warm-up
-  double best = 1e30;
-  for (int r = 0; r < 5; ++r) {
-    const auto t0 = std::chrono::steady_clock::now();
-    run(cl, k, groups * local, local);
-    best = std::min(best, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
-  }
+  set_args(k, bo, iters, seed);
+  const double best = sorted_times(5, [&] { run(cl, k, groups, local); })[0];
   const double flop = double(groups) * (local / 32) * iters * 8 * 2.0 * 16 * 8 * 16;
   std::printf("mma.sync alone: %zu groups of %zu, %u iterations x 8 chains: %.3f ms, %.1f TFLOP/s (best of 5)\n",
               groups, local, iters, best * 1e3, flop / best * 1e-12);
