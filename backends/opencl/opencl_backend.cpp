@@ -10,6 +10,7 @@
 #include "backends/gpu_tuning.h"
 #include "backends/opencl/opencl_device.h"
 #include "backends/opencl/opencl_programs.h"
+#include "backends/opencl/opencl_tensor_cores.h"
 #include "backends/gpu_backend_common.h"
 #include "backends/kernel_profile.h"
 #include "backends/registry.h"
@@ -62,13 +63,18 @@ gpu::DeviceDescription describe(const DeviceEntry& d) {
   return gpu::DeviceDescription{d.name, d.kind, d.summary(), d.driver_version, d.global_mem_bytes, d.caps};
 }
 
+Error fp16_refused(const DeviceEntry& dev, const std::string& why) {
+  return Error("precision fp16 is not available on the OpenCL device " + dev.name + ": " + why +
+               "; use --precision fp32 there, or a Vulkan device");
+}
+
 class OpenCLBackend final : public Backend {
  public:
   OpenCLBackend(const DeviceEntry& dev, int index, const std::string& precision) : dev_(dev) {
     VDRT_CHECK(precision == "fp32" || precision == "fp16", "unknown precision '" + precision + "' (fp32 or fp16)");
-    if (precision != "fp32")
-      throw Error("precision " + precision + " is not implemented by the OpenCL backend yet (it runs fp32); " +
-                  dev.name + " is usable with --precision fp32");
+    // fp16 needs tensor cores (inline PTX on NVIDIA): refused before any context on other devices.
+    if (precision == "fp16")
+      if (std::string why = dev.ptx_unavailable(); !why.empty()) throw fp16_refused(dev, why);
     caps_ = dev.caps;
     caps_.precision = precision;
     const std::string file = gpu::tuning_file_of("opencl", describe(dev));
@@ -82,6 +88,18 @@ class OpenCLBackend final : public Backend {
     if (rc != CL_SUCCESS) clReleaseContext(context_);
     check(rc, "clCreateCommandQueue on " + dev.name);
     programs_ = std::make_unique<ProgramCache>(context_, dev_);
+    if (precision == "fp16") {
+      if (std::string why = probe_tensor_cores(context_, queue_, *programs_, dev_); !why.empty()) {
+        programs_.reset();
+        clReleaseCommandQueue(queue_);
+        clReleaseContext(context_);
+        throw fp16_refused(dev, why);
+      }
+      // Halves travel as 16-bit words and multiply on the tensor cores; the
+      // plans take the PTX kernels where they exist (DeviceCaps::ptx_mma).
+      caps_.fp16 = caps_.coopmat_f16_16x16x16 = caps_.ptx_mma = true;
+      spdlog::debug("opencl: fp16 on {} through tensor cores (inline PTX)", dev.name);
+    }
     info_ = DeviceInfo{"opencl", dev.name, dev.kind, dev.global_mem_bytes, index};
     info_.details = dev.summary() + "; " + tuning::tuning_summary(file, dev.caps);
     spdlog::debug("opencl: {} ({})", dev.name, info_.details);

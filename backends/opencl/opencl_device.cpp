@@ -56,6 +56,11 @@ DeviceEntry describe(cl_platform_id p, cl_device_id d) {
   e.max_work_group = static_cast<uint32_t>(device_value<size_t>(d, CL_DEVICE_MAX_WORK_GROUP_SIZE));
   e.clock_mhz = device_value<cl_uint>(d, CL_DEVICE_MAX_CLOCK_FREQUENCY);
   e.fp16 = e.has_extension("cl_khr_fp16");
+  if (e.has_extension("cl_nv_device_attribute_query")) {
+    constexpr cl_device_info kCcMajor = 0x4000, kCcMinor = 0x4001;  // CL_DEVICE_COMPUTE_CAPABILITY_*_NV
+    e.nv_cc_major = device_value<cl_uint>(d, kCcMajor);
+    e.nv_cc_minor = device_value<cl_uint>(d, kCcMinor);
+  }
   e.fp64 = e.has_extension("cl_khr_fp64");
   e.subgroups = e.has_extension("cl_khr_subgroups") || e.has_extension("cl_intel_subgroups");
   cl_device_type type = device_value<cl_device_type>(d, CL_DEVICE_TYPE);
@@ -135,7 +140,27 @@ std::string DeviceEntry::summary() const {
   s += fp16 ? ", fp16" : ", no fp16";
   s += fp64 ? ", fp64" : ", no fp64";
   if (subgroups) s += ", subgroups";
+  if (nv_cc_major) s += ", compute capability " + compute_capability();
+  if (ptx_unavailable().empty()) s += ", tensor cores through inline PTX (fp16 sessions)";
   return s;
+}
+
+std::string DeviceEntry::compute_capability() const {
+  std::string s = std::to_string(nv_cc_major);
+  s += '.';
+  s += std::to_string(nv_cc_minor);
+  return s;
+}
+
+std::string DeviceEntry::ptx_unavailable() const {
+  if (!nv_cc_major) return "tensor cores are reached only on NVIDIA GPUs (inline PTX), and this is not one";
+  if (nv_cc_major < 8) {
+    std::string why = "compute capability ";
+    why += compute_capability();
+    why += " lacks mma.sync m16n8k16 and cp.async (8.0 and later have them)";
+    return why;
+  }
+  return {};
 }
 
 const std::vector<DeviceEntry>& devices() { return listing().devices; }

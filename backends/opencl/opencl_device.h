@@ -19,9 +19,17 @@ struct DeviceEntry {
   size_t global_mem_bytes = 0, local_mem_bytes = 0, max_alloc_bytes = 0;
   uint32_t compute_units = 0, max_work_group = 0, clock_mhz = 0;
   bool fp16 = false, fp64 = false, subgroups = false;
+  // NVIDIA's compute capability (cl_nv_device_attribute_query), 0 elsewhere:
+  // 8.0 and later have the instructions of kernels/opencl/tensor_core_ptx.cl.
+  uint32_t nv_cc_major = 0, nv_cc_minor = 0;
   gpu::DeviceCaps caps;
 
   bool has_extension(const std::string& ext) const;
+  // Empty when fp16 sessions may try tensor cores through inline PTX (an
+  // NVIDIA GPU of compute capability 8.0+; the backend still probes them,
+  // opencl_tensor_cores.h); else why not.
+  std::string ptx_unavailable() const;
+  std::string compute_capability() const;  // "9.0"; meaningful where nv_cc_major > 0
   std::string summary() const;  // for `vdrt devices`
 };
 

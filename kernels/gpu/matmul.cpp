@@ -151,7 +151,7 @@ Program emit(const Gemm& g, const KernelArgs& a) {
   const bool a_kfast = g.sak == 1 || g.K == 1;
   const bool b_nfast = g.sbn == 1 || g.N == 1;
   int64_t bm, bn;
-  if (plain && use_coopmat(g, caps) && !g.epilogue()) {
+  if (plain && use_coopmat(g, caps) && !g.epilogue() && !caps.ptx_mma) {
     d.shader = "matmul_coopmat";
     d.spec = {a_kfast, b_nfast, g.has_c};
     d.args.resize(4);  // no scales, no residual
@@ -294,7 +294,7 @@ Program build_fused_matmul(const KernelArgs& a) { return emit(linear_gemm(a, "Fu
 // fp32 precision too. Weights alone need the activations rounded to f16
 // (relative error 2^-11 each): only when the session asked for fp16.
 bool qmatmul_uses_coopmat(bool act_quant, const DeviceCaps& caps) {
-  return coopmat_device(caps) && (caps.precision == "fp16" || act_quant);
+  return coopmat_device(caps) && !caps.ptx_mma && (caps.precision == "fp16" || act_quant);
 }
 
 // vdrt.QMatMul: Y = A' (W * scale) + bias with e4m3 weight codes decoded in

@@ -19,6 +19,7 @@ uint32_t u32(int64_t v, const char* what) {
 // 1.21 ms: decoding the weights wants the extra invocations and the smaller
 // register set (more work groups per multiprocessor) to hide its latency.
 CoopTile pick_e4m3_tile(const DeviceCaps& caps) {
+  if (caps.ptx_mma) return CoopTile{};  // no OpenCL e4m3 GEMM yet
   if (const auto& t = gemm_variant().tile; t && t->valid_e4m3(caps)) return *t;
   for (CoopTile t : {CoopTile{128, 128, 32, 64, 32, 0}, CoopTile{128, 128, 32, 64, 64, 0}})
     if (t.valid_e4m3(caps)) return t;
@@ -57,6 +58,13 @@ bool CoopTile::valid_e4m3(const DeviceCaps& caps) const {
   return 2 * size_t(bm) * (bk / 8 + 1) >= size_t(threads() / 32) * 4 * wn;
 }
 
+bool CoopTile::valid_ptx(const DeviceCaps& caps) const {
+  if (bk != 32 || !bm || !bn || !wm || !wn || bm % wm || bn % wn || wm % 16 || wn % 16) return false;
+  const uint32_t nt = threads();
+  return nt <= caps.max_workgroup_invocations && (bm * 4) % nt == 0 && (bn * 4) % nt == 0 &&
+         (wm / 16) * (wn / 8) <= 64 && 2 * size_t(bm + bn) * bk * 2 <= caps.max_shared_bytes;
+}
+
 std::string CoopTile::str() const {
   std::string s = std::to_string(bm) + "x" + std::to_string(bn) + "x" + std::to_string(bk) + "/" + std::to_string(wm) +
                   "x" + std::to_string(wn);
@@ -82,6 +90,14 @@ const GemmVariant& gemm_variant() {
 }
 
 CoopTile pick_coop_tile(const DeviceCaps& caps, bool at, bool bt, int64_t m, int64_t n) {
+  if (caps.ptx_mma) {
+    // H200, the same three shapes (bench/ptx_probe.cpp): 128 x 128 tiles of
+    // 2 x 2 subgroups and 3 stages 0.654 / 0.570 / 0.125 ms, of 2 x 4
+    // subgroups 0.670 / 0.667 / 0.144.
+    if (const auto& t = gemm_variant().tile; t && t->valid_ptx(caps)) return CoopTile{t->bm, t->bn, t->bk, t->wm, t->wn, 0};
+    const CoopTile t{128, 128, 32, 64, 64, 0};
+    return t.valid_ptx(caps) ? t : CoopTile{};
+  }
   if (const auto& t = gemm_variant().tile; t && t->valid(caps, at, bt)) return *t;
   // H200, 4680 x 1536 x 8960 / 4680 x 8960 x 1536 / 4680 x 1536 x 1536
   // (bench/RESULTS.md): 128 x 256 tiles of 8 subgroups (64 x 64) with one

@@ -3,8 +3,8 @@
 // 16x16x16 f16 x f16 -> f32): the tile of a work group, the f16 operand
 // pre-pass, and vdrt.QMatMul's e4m3 GEMM. MatMul and Gemm (matmul.cpp) use
 // the tile and the pre-pass for matmul_coopmat_f16.comp; build_qmatmul uses
-// plan_qmatmul_coopmat. OpenCL devices never report cooperative matrices, so
-// these dispatches reach Vulkan only.
+// plan_qmatmul_coopmat. On OpenCL (DeviceCaps::ptx_mma) only the f16 GEMM
+// and its pre-pass exist.
 #include <optional>
 #include <string>
 
@@ -35,6 +35,10 @@ struct CoopTile {
   // into 16-byte vectors evenly, and the epilogue's 16 x WN rows fit As with
   // each lane on fixed columns (WN / 4 divides 32).
   bool valid_e4m3(const DeviceCaps& caps) const;
+  // Whether OpenCL's inline-PTX matmul_coopmat_f16.cl runs it (DeviceCaps::
+  // ptx_mma): BK 32, subgroup blocks of whole 16 x 16 fragments, cp.async
+  // chunks split evenly, two stages of A and B in local memory.
+  bool valid_ptx(const DeviceCaps& caps) const;
   std::string str() const;  // "128x128x32/64x64", shown in profiles
 };
 

@@ -24,4 +24,15 @@ inline gpu::DeviceCaps h200_caps(const std::string& precision) {
   return c;
 }
 
+// What the OpenCL backend reports for the H200 in an fp16 session once its
+// tensor-core probe passed: the same limits, the inline-PTX kernels
+// (DeviceCaps::ptx_mma), and no f16 KV pools.
+inline gpu::DeviceCaps h200_opencl_caps(const std::string& precision) {
+  gpu::DeviceCaps c = h200_caps(precision);
+  c.half_kv_pools = false;
+  c.ptx_mma = precision == "fp16";
+  c.coopmat_f16_16x16x16 = c.fp16 = c.ptx_mma;
+  return c;
+}
+
 }  // namespace vdrt::test

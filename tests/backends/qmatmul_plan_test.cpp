@@ -170,6 +170,41 @@ TEST(QMatMulPlan, Fp16MatMulTileFollowsTheProductsSize) {
   }
 }
 
+// OpenCL on NVIDIA (inline PTX, DeviceCaps::ptx_mma): fp16 MatMul takes the
+// PTX GEMM with its own tile, 128 x 128 of 2 x 2 subgroups (the fastest in
+// bench/ptx_probe.cpp) whatever the size; the kernels OpenCL lacks (the e4m3
+// GEMM, the batched matmul_coopmat) are never planned there.
+TEST(QMatMulPlan, OpenClTensorCoresTakeThePtxKernelsOnly) {
+  auto plan_matmul = [](std::vector<int64_t> da, std::vector<int64_t> db, std::vector<int64_t> dy) {
+    GraphBuilder b(18);
+    auto dims = [](const std::vector<int64_t>& v) { return std::vector<Dim>(v.begin(), v.end()); };
+    b.output(b.op("MatMul", {b.input("a", dims(da)), b.input("b", dims(db))}));
+    std::unique_ptr<Graph> g = b.take();
+    std::vector<TensorDesc> in{{DType::F32, da}, {DType::F32, db}};
+    return gpu::plan("test", *g->nodes().front(), 18, in, {{DType::F32, dy}}, {nullptr, nullptr},
+                     h200_opencl_caps("fp16"));
+  };
+  const gpu::Program p = plan_matmul({4680, 1536}, {1536, 8960}, {4680, 8960});
+  Shaders s;
+  for (const auto& d : p.dispatches) s.push_back(d.shader);
+  ASSERT_EQ(s, (Shaders{"matmul_to_f16", "matmul_to_f16", "matmul_coopmat_f16"}));
+  const gpu::Dispatch& g = p.dispatches.back();
+  EXPECT_EQ(g.variant, "128x128x32/64x64");
+  EXPECT_EQ(g.spec[0], 128u);     // 4 subgroups
+  EXPECT_EQ(g.groups[0], 70u);    // 8960 / 128
+  EXPECT_EQ(g.groups[1], 37u);    // 4680 / 128, rounded up
+  EXPECT_EQ(p.scratch_bytes, (std::vector<size_t>{4736u * 1536u * 2u, 1536u * 8960u * 2u}));
+  // Batched: the fp32 kernel, not Vulkan's matmul_coopmat.
+  EXPECT_EQ(plan_matmul({2, 300, 200}, {2, 200, 260}, {2, 300, 260}).dispatches.back().shader, "matmul");
+  // vdrt.QMatMul: the fp32 kernel decoding e4m3, with or without per-token activations.
+  EXPECT_EQ(plan_qmatmul(300, 512, 256, true, false, h200_opencl_caps("fp16")).shaders, (Shaders{"matmul"}));
+  EXPECT_EQ(plan_qmatmul(300, 512, 256, true, true, h200_opencl_caps("fp16")).shaders,
+            (Shaders{"quantize_rows_e4m3", "matmul"}));
+  // fp32 sessions on the same device: no tensor cores.
+  EXPECT_EQ(plan_qmatmul(300, 512, 256, true, true, h200_opencl_caps("fp32")).shaders,
+            (Shaders{"quantize_rows_e4m3", "matmul"}));
+}
+
 }  // namespace
 }  // namespace vdrt::test
 #endif

@@ -190,6 +190,8 @@ TEST(SparseCoopmatPlan, ElsewhereTheFp32Kernel) {
   small.max_shared_bytes = 30 * 1024;  // the fp32 kernel fits (head-dim chunks of 8), the tensor-core one not
   EXPECT_EQ(last(wan_pbsa(128), small), "sparse_flash");
   EXPECT_EQ(last(wan_pbsa(32), h200("fp16")), "sparse_flash");  // head dim 32: no HEAD_DIM variant
+  // OpenCL's tensor cores (inline PTX) have no sparse kernel yet.
+  EXPECT_EQ(last(wan_pbsa(128), h200_opencl_caps("fp16")), "sparse_flash");
 }
 
 // --- on a device ---
