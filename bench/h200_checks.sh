@@ -5,15 +5,15 @@
 # attention micro-benchmarks with shader builds interleaved in one process,
 # then a 2-layer Wan-width rollout profile per configuration, and (ptx) the
 # inline-PTX probes of bench/ptx_probe.cpp (bundle ptx_probe too), and
-# (opencl) fp16 on NVIDIA's OpenCL: its tests, GEMMs and a dense profile
-# against Vulkan's (bundle bench_gpu_gemm too). Everything
+# (opencl) fp16 on NVIDIA's OpenCL: its tests, 2-layer profiles against
+# Vulkan's dense one, and (gemm) the GEMMs of both (bundle bench_gpu_gemm too). Everything
 # (logs and JSON) comes back as $OUT/h200_checks.tgz, with summary.txt beside
 # it; a stage that fails is logged and the next runs.
 #
 # On the device machine, after unpacking a bundle of vdrt, vdrt_backends_tests
 # and (for the A/B) folders made here by bench/build_spv.sh:
 #   mkdir -p /tmp/b && tar -C /tmp/b -xJf .device/vdrt.tar.xz && source /tmp/b/env.sh &&
-#     bench/h200_checks.sh [--spv DIR ...] [--rounds N] [--stages tests,attention,sparse,profile,fusion,ptx,opencl]
+#     bench/h200_checks.sh [--spv DIR ...] [--rounds N] [--stages tests,attention,sparse,profile,fusion,ptx,opencl[,gemm]]
 #
 # --spv DIR (repeatable): builds timed against the embedded one
 # (VDRT_BENCH_SPV_DIRS), --rounds N interleaved rounds (default 2; also of
@@ -105,18 +105,22 @@ if want opencl; then
   # parity cases run the PTX kernels here, PoCL refuses them in CI), the GEMMs
   # at the Wan shapes on both backends, and the 2-layer dense profile on both.
   "$vdrt_bin" devices >"$out/devices.txt" 2>&1
-  stage opencl_tests env VDRT_REQUIRE_GPU=1 "$tests_bin" --gtest_filter='*opencl*:QMatMulPlan.*:SparseCoopmatPlan.*'
+  stage opencl_tests env VDRT_REQUIRE_GPU=1 VDRT_REQUIRE_COOPMAT=1 "$tests_bin" --gtest_filter='*opencl*:QMatMulPlan.*:SparseCoopmatPlan.*'
   grep -E "^\[  (PASSED|FAILED) |FAILED  \]" "$out/opencl_tests.log" >>"$out/summary.txt"
-  gemm_bin="$(command -v bench_gpu_gemm || echo build/bench/bench_gpu_gemm)"
-  for device in opencl vulkan; do
-    stage "gemm_$device" "$gemm_bin" --device "$device" --precision fp16 --no-peer
-    grep -E "x.*ms|TFLOP" "$out/gemm_$device.log" | head -8 >>"$out/summary.txt"
-  done
-  for device in opencl vulkan; do
-    stage "profile_dense_$device" env VDRT_VULKAN_PROFILE=1 VDRT_OPENCL_PROFILE=1 python3 bench/rollout_bench.py \
-      --layers 2 --chunks 10 --configs dense --no-decode --work /tmp/wan2 --vdrt "$vdrt_bin" --device "$device" \
-      --json "$out/profile_dense_$device.json"
-    grep -E "total|all kernels|attention|matmul_coopmat_f16" "$out/profile_dense_$device.log" | head -8 >>"$out/summary.txt"
+  if want gemm; then
+    gemm_bin="$(command -v bench_gpu_gemm || echo build/bench/bench_gpu_gemm)"
+    for device in opencl vulkan; do
+      stage "gemm_$device" "$gemm_bin" --device "$device" --precision fp16 --no-peer
+      grep -E "x.*ms|TFLOP" "$out/gemm_$device.log" | head -8 >>"$out/summary.txt"
+    done
+  fi
+  # CONFIG:DEVICE pairs; OPENCL_PROFILES="..." picks others.
+  for run in ${OPENCL_PROFILES:-dense:opencl dense:vulkan lightforcing:opencl pbsa:opencl lightforcing+fp8:opencl}; do
+    config="${run%%:*}" device="${run##*:}" name="profile_${run//[+:]/_}"
+    stage "$name" env VDRT_VULKAN_PROFILE=1 VDRT_OPENCL_PROFILE=1 python3 bench/rollout_bench.py \
+      --layers 2 --chunks 10 --configs "$config" --no-decode --work /tmp/wan2 --vdrt "$vdrt_bin" --device "$device" \
+      --json "$out/$name.json"
+    grep -E "profile \(|^\[info\] +[0-9.]+ ms" "$out/$name.log" | head -6 >>"$out/summary.txt"
   done
 fi
 tar -C "$out" -czf "$dest/h200_checks.tgz" .

@@ -5,8 +5,7 @@
 // sparse ops (sparse_attention.cpp: sparse_flash_coopmat): when the tensor-
 // core path applies, the work-group configurations and their shared memory,
 // and the f16 row copies (flash_attention_f16_rows) the kernels read keys
-// from. On OpenCL (DeviceCaps::ptx_mma, NVIDIA) dense attention runs the
-// inline-PTX twin of flash_attention_coopmat; the sparse kernel is Vulkan's only.
+// from. On OpenCL (DeviceCaps::ptx_mma, NVIDIA) both run as inline-PTX twins.
 #include <cstdint>
 
 #include "kernels/gpu/gpu_kernel.h"

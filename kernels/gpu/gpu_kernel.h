@@ -41,9 +41,9 @@ struct DeviceCaps {
   bool coopmat_f16_16x16x16 = false; // Vulkan NV cooperative matrices, f16 x f16 -> f32, used
   // The cooperative-matrix kernels are OpenCL's inline-PTX versions (NVIDIA
   // tensor cores, kernels/opencl/tensor_core_ptx.cl): matmul_coopmat_f16
-  // (BK 32) and the dense flash_attention_coopmat exist; the e4m3 GEMM, the
-  // sparse tensor-core kernel and matmul_coopmat do not, so their ops take
-  // the portable kernels.
+  // (BK 32), matmul_coopmat_e4m3 (BK 32), flash_attention_coopmat and
+  // sparse_flash_coopmat (f32 pools) exist; the batched matmul_coopmat does
+  // not, so batched fp16 MatMuls take the portable kernel.
   bool ptx_mma = false;
   // The sparse kernels can keep a device KV cache's key / value pools as
   // packed f16 (Vulkan: packHalf2x16 words, no 16-bit storage needed); see

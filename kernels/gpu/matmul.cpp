@@ -294,7 +294,7 @@ Program build_fused_matmul(const KernelArgs& a) { return emit(linear_gemm(a, "Fu
 // fp32 precision too. Weights alone need the activations rounded to f16
 // (relative error 2^-11 each): only when the session asked for fp16.
 bool qmatmul_uses_coopmat(bool act_quant, const DeviceCaps& caps) {
-  return coopmat_device(caps) && !caps.ptx_mma && (caps.precision == "fp16" || act_quant);
+  return coopmat_device(caps) && (caps.precision == "fp16" || act_quant);
 }
 
 // vdrt.QMatMul: Y = A' (W * scale) + bias with e4m3 weight codes decoded in

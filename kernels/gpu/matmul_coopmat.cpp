@@ -19,7 +19,11 @@ uint32_t u32(int64_t v, const char* what) {
 // 1.21 ms: decoding the weights wants the extra invocations and the smaller
 // register set (more work groups per multiprocessor) to hide its latency.
 CoopTile pick_e4m3_tile(const DeviceCaps& caps) {
-  if (caps.ptx_mma) return CoopTile{};  // no OpenCL e4m3 GEMM yet
+  if (caps.ptx_mma) {
+    // OpenCL's inline-PTX kernel: matmul_coopmat_f16.cl's tile, a step's 16-byte code vectors split evenly.
+    const CoopTile t{128, 128, 32, 64, 64, 0};
+    return t.valid_ptx(caps) && (t.bk * t.bn / 16) % t.threads() == 0 ? t : CoopTile{};
+  }
   if (const auto& t = gemm_variant().tile; t && t->valid_e4m3(caps)) return *t;
   for (CoopTile t : {CoopTile{128, 128, 32, 64, 32, 0}, CoopTile{128, 128, 32, 64, 64, 0}})
     if (t.valid_e4m3(caps)) return t;

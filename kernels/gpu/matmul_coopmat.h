@@ -3,8 +3,8 @@
 // 16x16x16 f16 x f16 -> f32): the tile of a work group, the f16 operand
 // pre-pass, and vdrt.QMatMul's e4m3 GEMM. MatMul and Gemm (matmul.cpp) use
 // the tile and the pre-pass for matmul_coopmat_f16.comp; build_qmatmul uses
-// plan_qmatmul_coopmat. On OpenCL (DeviceCaps::ptx_mma) only the f16 GEMM
-// and its pre-pass exist.
+// plan_qmatmul_coopmat. On OpenCL (DeviceCaps::ptx_mma) the same kernels run
+// as inline PTX, with tiles of their own (CoopTile::valid_ptx).
 #include <optional>
 #include <string>
 

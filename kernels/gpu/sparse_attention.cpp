@@ -93,7 +93,7 @@ const FlashCoopmatConfig* sparse_coopmat(int64_t d, int64_t dv, const DeviceCaps
   // Beyond the tile loop's own: query rows, three tiles' key rows, log weights
   // and selection indices, a tile's masses.
   const size_t extra = 4 * (size_t(config.query_rows()) + 9 * config.bk + config.bk);
-  if (caps.ptx_mma || !flash_coopmat_applies(caps, d, dv) || config.shared_bytes(uint32_t(d)) + extra > caps.max_shared_bytes)
+  if (!flash_coopmat_applies(caps, d, dv) || config.shared_bytes(uint32_t(d)) + extra > caps.max_shared_bytes)
     return nullptr;
   return &config;
 }

@@ -8,20 +8,7 @@ struct quantize_rows_e4m3_params {
   uint rows, k;
 };
 
-#define MAX_BITS 0x43e00000u         // 448.0f
-#define MIN_NORMAL_BITS 0x3c800000u  // 2^-6, the smallest normal e4m3
-
-// Snaps y to the nearest e4m3 value (ties to even), saturating at 448.
-inline float snap_e4m3(float y) {
-  const uint b = as_uint(y);
-  const uint sign = b & 0x80000000u;
-  const uint a = min(b & 0x7fffffffu, MAX_BITS);  // bit order is value order for |y|
-  const uint normal = (a + 0x7ffffu + ((a >> 20) & 1u)) & 0xfff00000u;
-  // 2^14's float ulp is 2^-9, e4m3's subnormal quantum: adding it rounds.
-  volatile float t = as_float(a) + 16384.0f;
-  const float sub = t - 16384.0f;
-  return as_float(sign | (a < MIN_NORMAL_BITS ? as_uint(sub) : normal));
-}
+#include "e4m3.cl"
 
 kernel __attribute__((reqd_work_group_size(256, 1, 1))) void quantize_rows_e4m3(
     BUF(float, x), BUF(float, q), constant const struct quantize_rows_e4m3_params* p) {

@@ -26,8 +26,17 @@ std::string missing_device(const std::string& backend) {
   return "no " + backend + " device (backend not compiled in)";
 }
 
-std::string missing_coopmat() {
-  if (std::string why = missing_device("vulkan"); !why.empty()) return why;
+std::string missing_coopmat(const std::string& backend) {
+  if (std::string why = missing_device(backend); !why.empty()) return why;
+  if (backend == "opencl") {
+    for (const DeviceInfo& d : BackendRegistry::instance().devices())
+      if (d.backend == "opencl" && d.index == 0) {
+        // backends/opencl/opencl_device.cpp's summary: an NVIDIA GPU of compute capability 8.0+.
+        if (d.details.find("tensor cores through inline PTX") != std::string::npos) return {};
+        return "the OpenCL device (" + d.name + ") has no tensor cores reachable through inline PTX: " + d.details;
+      }
+    return "no OpenCL device 0";
+  }
   for (const DeviceInfo& d : BackendRegistry::instance().devices())
     if (d.backend == "vulkan" && d.index == 0) {
       // `vdrt devices` marks the shapes the kernels use "[used]" (backends/vulkan/vulkan_device.cpp).

@@ -43,9 +43,10 @@ bool gpu_required();
     }                                                                                        \
   } while (0)
 
-// Empty when the Vulkan device uses NV cooperative matrices (the tensor-core
-// kernels of fp16 sessions, e.g. on the H200); else why not.
-std::string missing_coopmat();
+// Empty when device 0 of `backend` runs the tensor-core kernels of fp16
+// sessions (Vulkan: NV cooperative matrices; OpenCL: inline PTX on NVIDIA;
+// e.g. the H200); else why not.
+std::string missing_coopmat(const std::string& backend = "vulkan");
 
 void expect_parity(const std::string& backend, const ParityCase& c);
 

@@ -172,8 +172,8 @@ TEST(QMatMulPlan, Fp16MatMulTileFollowsTheProductsSize) {
 
 // OpenCL on NVIDIA (inline PTX, DeviceCaps::ptx_mma): fp16 MatMul takes the
 // PTX GEMM with its own tile, 128 x 128 of 2 x 2 subgroups (the fastest in
-// bench/ptx_probe.cpp) whatever the size; the kernels OpenCL lacks (the e4m3
-// GEMM, the batched matmul_coopmat) are never planned there.
+// bench/ptx_probe.cpp) whatever the size, and so does vdrt.QMatMul's e4m3
+// GEMM; the batched matmul_coopmat, which OpenCL lacks, is never planned there.
 TEST(QMatMulPlan, OpenClTensorCoresTakeThePtxKernelsOnly) {
   auto plan_matmul = [](std::vector<int64_t> da, std::vector<int64_t> db, std::vector<int64_t> dy) {
     GraphBuilder b(18);
@@ -196,10 +196,13 @@ TEST(QMatMulPlan, OpenClTensorCoresTakeThePtxKernelsOnly) {
   EXPECT_EQ(p.scratch_bytes, (std::vector<size_t>{4736u * 1536u * 2u, 1536u * 8960u * 2u}));
   // Batched: the fp32 kernel, not Vulkan's matmul_coopmat.
   EXPECT_EQ(plan_matmul({2, 300, 200}, {2, 200, 260}, {2, 300, 260}).dispatches.back().shader, "matmul");
-  // vdrt.QMatMul: the fp32 kernel decoding e4m3, with or without per-token activations.
-  EXPECT_EQ(plan_qmatmul(300, 512, 256, true, false, h200_opencl_caps("fp16")).shaders, (Shaders{"matmul"}));
+  // vdrt.QMatMul: the e4m3 GEMM on 128 x 128 tiles of 4 subgroups.
+  const Planned q = plan_qmatmul(4680, 1536, 8960, true, false, h200_opencl_caps("fp16"));
+  ASSERT_EQ(q.shaders, (Shaders{"matmul_to_f16", "matmul_coopmat_e4m3"}));
+  EXPECT_EQ(q.program.dispatches[1].spec[0], 128u);
+  EXPECT_EQ(q.program.dispatches[1].variant, "128x128x32/64x64");
   EXPECT_EQ(plan_qmatmul(300, 512, 256, true, true, h200_opencl_caps("fp16")).shaders,
-            (Shaders{"quantize_rows_e4m3", "matmul"}));
+            (Shaders{"quantize_rows_e4m3_f16", "matmul_coopmat_e4m3"}));
   // fp32 sessions on the same device: no tensor cores.
   EXPECT_EQ(plan_qmatmul(300, 512, 256, true, true, h200_opencl_caps("fp32")).shaders,
             (Shaders{"quantize_rows_e4m3", "matmul"}));

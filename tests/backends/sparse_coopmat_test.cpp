@@ -111,6 +111,10 @@ TEST(SparseCoopmatPlan, Fp16OnCooperativeMatricesTakesTheTensorCoreKernel) {
   EXPECT_EQ(f.push, fp32.dispatches.back().push);
 
   EXPECT_EQ(plan(wan_pbsa(64), h200("fp16")).dispatches.back().shader, "sparse_flash_coopmat_d64");
+  // OpenCL's tensor cores (inline PTX): the same plan, the same kernel names.
+  const gpu::Program cl = plan(c, h200_opencl_caps("fp16"));
+  EXPECT_EQ(shaders(cl), shaders(p));
+  EXPECT_EQ(cl.dispatches.back().spec, f.spec);
 }
 
 // The Wan PBSA case with a device cache: no past inputs, a memory of 64
@@ -190,8 +194,6 @@ TEST(SparseCoopmatPlan, ElsewhereTheFp32Kernel) {
   small.max_shared_bytes = 30 * 1024;  // the fp32 kernel fits (head-dim chunks of 8), the tensor-core one not
   EXPECT_EQ(last(wan_pbsa(128), small), "sparse_flash");
   EXPECT_EQ(last(wan_pbsa(32), h200("fp16")), "sparse_flash");  // head dim 32: no HEAD_DIM variant
-  // OpenCL's tensor cores (inline PTX) have no sparse kernel yet.
-  EXPECT_EQ(last(wan_pbsa(128), h200_opencl_caps("fp16")), "sparse_flash");
 }
 
 // --- on a device ---
@@ -205,7 +207,8 @@ std::vector<Run> runs() {
   std::vector<Run> r;
   for (const std::string& b : gpu_backends()) {
     r.push_back({b, "fp32"});
-    if (b == "vulkan") r.push_back({b, "fp16"});
+    // OpenCL refuses fp16 without tensor cores (parity.cpp checks the refusal).
+    if (b == "vulkan" || (b == "opencl" && missing_coopmat(b).empty())) r.push_back({b, "fp16"});
   }
   return r;
 }
@@ -216,7 +219,7 @@ std::vector<Run> runs() {
 // skipping. VDRT_REQUIRE_COOPMAT=1 (the H200 run) makes a device without them a failure.
 bool takes_tensor_cores(const Run& run) {
   if (run.precision != "fp16") return false;
-  const std::string why = missing_coopmat();
+  const std::string why = missing_coopmat(run.backend);
   if (why.empty()) return true;
   if (const char* req = std::getenv("VDRT_REQUIRE_COOPMAT"); req && std::string(req) == "1")
     ADD_FAILURE() << why << " (VDRT_REQUIRE_COOPMAT=1)";

@@ -1,0 +1,197 @@
+// vdrt.QMatMul on NVIDIA tensor cores through inline PTX (tensor_core_ptx.cl),
+// the OpenCL twin of kernels/vulkan/matmul_coopmat_e4m3.comp (same constants,
+// bindings and parameters): y = (A16 W) * 256 S[n] (* R[m]) (+ bias[n]), then
+// the folded GELU (ACT) and residual (HAS_RES), W the [K][N] float8 e4m3
+// weight codes as stored (one byte each, never expanded in global memory).
+// A16 is a dense zero-padded [Mp][Kp] f16 matrix: the activations from
+// matmul_to_f16, or with ROW_SCALES their e4m3 snaps from
+// quantize_rows_e4m3_f16, whose row scales R the epilogue applies.
+//
+// matmul_coopmat_f16.cl's structure: K steps of BK = 32 travel global ->
+// local memory by cp.async, STAGES - 1 steps ahead, A as f16 rows and W as
+// its 16-byte vectors of codes (zero-filled past K); each step, the work
+// group decodes the step's codes into an f16 tile (e4m3.cl: bit moves,
+// exact, 1/256 of the value; 256 S[n] restores it), then the subgroups
+// multiply with ldmatrix (.trans for the [k][n] tile) and m16n8k16 mma.
+// e4m3 values fit f16 exactly, so every product of decoded weights is exact;
+// the activations are rounded to f16 (ROW_SCALES: exact too). W_VEC16 (N % 16
+// == 0) lets whole 16-byte vectors of a row be copied; otherwise codes are
+// read byte by byte into the same tile.
+#include "activation.cl"
+#include "e4m3.cl"
+#include "tensor_core_ptx.cl"
+
+#ifndef SPEC0
+#define SPEC0 128
+#define SPEC1 128
+#define SPEC2 128
+#define SPEC3 32
+#define SPEC4 64
+#define SPEC5 64
+#define SPEC6 0
+#define SPEC7 0
+#define SPEC8 1
+#define SPEC9 0
+#define SPEC10 0
+#endif
+#define NT SPEC0
+#define BM SPEC1
+#define BN SPEC2
+#define BK 32  // SPEC3: the planner gives 32 on this backend (CoopTile::valid_ptx)
+#define WM SPEC4
+#define WN SPEC5
+#define HAS_BIAS SPEC6
+#define ROW_SCALES SPEC7
+#define W_VEC16 SPEC8
+#define ACT SPEC9
+#define HAS_RES SPEC10
+
+#define FM (WM / 16)
+#define FN (WN / 8)
+#define WARPS_N (BN / WN)
+#define A_CHUNKS (BM * BK / 8)   // 16-byte chunks of an A step (8 halves)
+#define W_CHUNKS (BK * BN / 16)  // 16-byte chunks of a W step (16 codes)
+#define B_CH (BN / 8)            // 16-byte chunks of a decoded row
+#if 3 * (BM * BK * 2 + BK * BN) + BK * BN * 2 <= 49152
+#define STAGES 3
+#else
+#define STAGES 2
+#endif
+
+struct matmul_coopmat_e4m3_params {
+  uint M, N, K;  // valid output rows / columns, W's rows
+  uint Kp;       // A16's padded K (a multiple of BK)
+  uint lda;      // 16-byte vectors per row of A16 (Kp / 8)
+};
+
+kernel __attribute__((reqd_work_group_size(NT, 1, 1)))
+void matmul_coopmat_e4m3(BUF(uint4, a), BUF(uchar, w), BUF(float, sc), BUF(float, bias), BUF(float, rs), BUF(float, y),
+                         BUF(float, res), constant const struct matmul_coopmat_e4m3_params* p) {
+  AT(uint4, a);
+  AT(uchar, w);
+  AT(float, sc);
+  AT(float, bias);
+  AT(float, rs);
+  AT(float, y);
+  AT(float, res);
+  local uint4 As[STAGES][A_CHUNKS];
+  local uint4 Ws[STAGES][W_CHUNKS];  // codes, rows of BN / 16 vectors
+  local uint4 Bs[BK * B_CH];         // the step's decoded f16 tile [k][n], swizzled
+  const uint tid = get_local_id(0), lane = tid & 31, warp = tid >> 5;
+  const uint m0 = get_group_id(1) * BM, n0 = get_group_id(0) * BN;
+  const uint wm = (warp / WARPS_N) * WM, wn = (warp % WARPS_N) * WN;
+  const uint lda = p->lda, K = p->K, N = p->N, steps = p->Kp / BK;
+
+  float acc[FM][FN][4];
+#pragma unroll
+  for (uint i = 0; i < FM; ++i)
+#pragma unroll
+    for (uint j = 0; j < FN; ++j)
+#pragma unroll
+      for (uint e = 0; e < 4; ++e) acc[i][j][e] = 0.0f;
+
+  // Codes n .. n + 3 of W's row k as a word, zeros past K and N (byte by byte: N % 16 != 0).
+#define CODE(k, n) ((k) < K && (n) < N ? (uint)w[(k) * N + (n)] : 0u)
+#define CODES4(k, n) (CODE(k, n) | CODE(k, (n) + 1) << 8 | CODE(k, (n) + 2) << 16 | CODE(k, (n) + 3) << 24)
+  // Step k's A chunks and W codes into stage st. Codes past K or N are zeros:
+  // cp.async copies 0 of the 16 bytes there (src-size 0) from a valid address.
+#define LOAD_STEP(st, k)                                                                                 \
+  {                                                                                                      \
+    const uint k0 = (k) * BK;                                                                            \
+    for (uint q = 0; q < A_CHUNKS / NT; ++q) {                                                           \
+      const uint e = tid + q * NT, row = e / (BK / 8), ch = e % (BK / 8);                                \
+      CP_ASYNC16(shared_addr(&As[st][swizzle(row, ch, BK / 8)]), a + (m0 + row) * lda + k0 / 8 + ch);    \
+    }                                                                                                    \
+    for (uint q = 0; q < W_CHUNKS / NT; ++q) {                                                           \
+      const uint e = tid + q * NT, row = e / (BN / 16), v = e % (BN / 16);                               \
+      const uint kk = k0 + row, nn = n0 + v * 16;                                                        \
+      if (W_VEC16) {                                                                                     \
+        const uint ok = kk < K && nn < N;                                                                \
+        global const uchar* src = w + (ok ? kk * N + nn : 0);                                            \
+        asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;" ::"r"(shared_addr(&Ws[st][e])),    \
+                     "l"(src), "r"(ok ? 16u : 0u) : "memory");                                           \
+      } else {                                                                                           \
+        Ws[st][e] = (uint4)(CODES4(kk, nn), CODES4(kk, nn + 4), CODES4(kk, nn + 8), CODES4(kk, nn + 12));   \
+      }                                                                                                  \
+    }                                                                                                    \
+  }
+
+  for (uint s = 0; s < STAGES - 1; ++s) {
+    if (s < steps) LOAD_STEP(s, s)
+    CP_ASYNC_COMMIT();
+  }
+  for (uint s = 0; s < steps; ++s) {
+#if STAGES == 3
+    CP_ASYNC_WAIT(1);
+#else
+    CP_ASYNC_WAIT(0);
+#endif
+    // Step s landed; every subgroup is done with step s - 1 (its stage and the decoded tile).
+    barrier(CLK_LOCAL_MEM_FENCE);
+    const uint next = s + STAGES - 1;
+    if (next < steps) LOAD_STEP(next % STAGES, next)
+    CP_ASYNC_COMMIT();
+    const uint st = s % STAGES;
+    // Decode: each vector of 16 codes (row k, columns 16 v ..) into two chunks of 8 halves.
+#pragma unroll
+    for (uint q = 0; q < W_CHUNKS / NT; ++q) {
+      const uint e = tid + q * NT, row = e / (BN / 16), v = e % (BN / 16);
+      const uint4 c = Ws[st][e];
+      const uint4 lo = (uint4)(e4m3x2_to_f16x2_div256((c.x & 0xffu) | ((c.x & 0xff00u) << 8)),
+                               e4m3x2_to_f16x2_div256(((c.x >> 16) & 0xffu) | ((c.x >> 8) & 0xff0000u)),
+                               e4m3x2_to_f16x2_div256((c.y & 0xffu) | ((c.y & 0xff00u) << 8)),
+                               e4m3x2_to_f16x2_div256(((c.y >> 16) & 0xffu) | ((c.y >> 8) & 0xff0000u)));
+      const uint4 hi = (uint4)(e4m3x2_to_f16x2_div256((c.z & 0xffu) | ((c.z & 0xff00u) << 8)),
+                               e4m3x2_to_f16x2_div256(((c.z >> 16) & 0xffu) | ((c.z >> 8) & 0xff0000u)),
+                               e4m3x2_to_f16x2_div256((c.w & 0xffu) | ((c.w & 0xff00u) << 8)),
+                               e4m3x2_to_f16x2_div256(((c.w >> 16) & 0xffu) | ((c.w >> 8) & 0xff0000u)));
+      Bs[swizzle(row, 2 * v, B_CH)] = lo;
+      Bs[swizzle(row, 2 * v + 1, B_CH)] = hi;
+    }
+    barrier(CLK_LOCAL_MEM_FENCE);
+#pragma unroll
+    for (uint kk = 0; kk < 2; ++kk) {
+      uint fa[FM][4], fb[FN][2];
+#pragma unroll
+      for (uint i = 0; i < FM; ++i) {
+        const uint row = wm + i * 16 + (lane & 7) + ((lane >> 3) & 1) * 8, ch = kk * 2 + (lane >> 4);
+        LDMATRIX_X4(fa[i][0], fa[i][1], fa[i][2], fa[i][3], shared_addr(&As[st][swizzle(row, ch, BK / 8)]));
+      }
+#pragma unroll
+      for (uint j = 0; j < FN; j += 2) {
+        const uint row = kk * 16 + (lane & 7) + ((lane >> 3) & 1) * 8, ch = (wn + j * 8) / 8 + (lane >> 4);
+        LDMATRIX_X4_TRANS(fb[j][0], fb[j][1], fb[j + 1][0], fb[j + 1][1], shared_addr(&Bs[swizzle(row, ch, B_CH)]));
+      }
+#pragma unroll
+      for (uint i = 0; i < FM; ++i)
+#pragma unroll
+        for (uint j = 0; j < FN; ++j) MMA_16816(acc[i][j], fa[i][0], fa[i][1], fa[i][2], fa[i][3], fb[j][0], fb[j][1]);
+    }
+  }
+  CP_ASYNC_WAIT(0);
+
+  // Epilogue from the accumulators: rows g, g + 8 and columns 2t, 2t + 1 of each 16 x 8 tile.
+  const uint g = lane >> 2, t = lane & 3, M = p->M;
+#pragma unroll
+  for (uint j = 0; j < FN; ++j) {
+#pragma unroll
+    for (uint e = 0; e < 2; ++e) {
+      const uint gn = n0 + wn + j * 8 + 2 * t + e;
+      if (gn >= N) continue;
+      const float cs = 256.0f * sc[gn], cb = HAS_BIAS ? bias[gn] : 0.0f;
+#pragma unroll
+      for (uint i = 0; i < FM; ++i)
+#pragma unroll
+        for (uint h = 0; h < 2; ++h) {
+          const uint gm = m0 + wm + i * 16 + g + 8 * h;
+          if (gm >= M) continue;
+          float o = acc[i][j][2 * h + e] * cs;
+          if (ROW_SCALES) o *= rs[gm];
+          if (HAS_BIAS) o += cb;
+          if (ACT != 0) o = epilogue_act(o, ACT);
+          if (HAS_RES) o += res[gm * N + gn];
+          y[gm * N + gn] = o;
+        }
+    }
+  }
+}
