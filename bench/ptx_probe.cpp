@@ -16,7 +16,7 @@
 // layer shapes; flash: FlashAttention-2's structure on them, checked against
 // float64 and timed at the Wan hot case. Both written and compiled to PTX by
 // clang, not yet run on a GPU (bench/RESULTS.md).
-//   ptx_probe [--only mma|ldmatrix|cp_async|gemm2|gemm3|gemm2w|gemm3w|flash|flash8|peak] [--cvta]
+//   ptx_probe [--only mma|ldmatrix|cp_async|gemm2|gemm3|gemm2w|gemm3w|flash|flash8|peak|fp8] [--cvta]
 //             [--groups N] [--iters N]
 // (--cvta: local addresses through cvta.to.shared instead of as they are)
 // Exit 0: everything checked matched; 1: a mismatch or a build failure
@@ -388,6 +388,27 @@ void flash_f16(__global const uint* q, __global const uint4* k, __global const u
 }
 )CL";
 
+const char* k_mma_fp8_once = R"CL(
+// One m16n8k32 product of float8 e4m3 operands (sm_89 and later): A 16x32
+// codes row-major, B stored [n][k] (32 codes of a column contiguous), D
+// 16x8 f32 row-major. Lane g = l / 4, t = l % 4 holds A rows g (+ 8) and
+// columns 4t .. 4t + 3 (+ 16) as 4 codes a register, B's column g and k
+// 4t .. 4t + 3 (+ 16).
+__kernel void mma_fp8_once(__global const uint* a, __global const uint* b, __global float* d) {
+  const uint lane = get_local_id(0), g = lane >> 2, t = lane & 3;
+  const uint a0 = a[g * 8 + t], a1 = a[(g + 8) * 8 + t], a2 = a[g * 8 + 4 + t], a3 = a[(g + 8) * 8 + 4 + t];
+  const uint b0 = b[g * 8 + t], b1 = b[g * 8 + 4 + t];
+  float acc[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+  asm volatile("mma.sync.aligned.m16n8k32.row.col.f32.e4m3.e4m3.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};"
+               : "+f"(acc[0]), "+f"(acc[1]), "+f"(acc[2]), "+f"(acc[3])
+               : "r"(a0), "r"(a1), "r"(a2), "r"(a3), "r"(b0), "r"(b1));
+  d[g * 8 + 2 * t] = acc[0];
+  d[g * 8 + 2 * t + 1] = acc[1];
+  d[(g + 8) * 8 + 2 * t] = acc[2];
+  d[(g + 8) * 8 + 2 * t + 1] = acc[3];
+}
+)CL";
+
 const char* k_mma_peak = R"CL(
 // The ceiling: 8 independent accumulator chains of m16n8k16 per subgroup.
 __kernel void mma_peak(__global float* out, uint iters, uint seed) {
@@ -399,7 +420,13 @@ __kernel void mma_peak(__global float* out, uint iters, uint seed) {
   for (uint it = 0; it < iters; ++it) {
     #pragma unroll
     for (int j = 0; j < 8; ++j) {
+#if FP8
+      asm volatile("mma.sync.aligned.m16n8k32.row.col.f32.e4m3.e4m3.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};"
+                   : "+f"(c[j][0]), "+f"(c[j][1]), "+f"(c[j][2]), "+f"(c[j][3])
+                   : "r"(a0), "r"(a1), "r"(a2), "r"(a3), "r"(b0), "r"(b1));
+#else
       MMA(c[j], a0, a1, a2, a3, b0, b1);
+#endif
     }
   }
   float s = 0;
@@ -702,17 +729,49 @@ bool check_and_time_flash(Cl& cl, unsigned warps) {
   return ok;
 }
 
-void time_peak(Cl& cl, size_t groups, unsigned iters) {
+// float8 e4m3fn code -> value (NaN codes as 480, as vdrt's decoders read them).
+double e4m3_value(uint8_t c) {
+  const int e = (c >> 3) & 15, m = c & 7;
+  const double v = e ? std::ldexp(1.0 + m / 8.0, e - 7) : std::ldexp(m / 8.0, -6);
+  return (c & 0x80) ? -v : v;
+}
+
+bool check_mma_fp8(Cl& cl) {
+  std::vector<uint8_t> a(16 * 32), b(8 * 32);  // b: [n][k]
+  for (size_t i = 0; i < a.size(); ++i) a[i] = uint8_t((i * 37 + 11) & 0xf7);  // 0xf7: never a NaN code
+  for (size_t i = 0; i < b.size(); ++i) b[i] = uint8_t((i * 53 + 5) & 0xb7);
+  cl_mem ba = buffer(cl, a.size(), a.data()), bb = buffer(cl, b.size(), b.data()), bd = buffer(cl, 512, nullptr);
+  cl_kernel k = kernel(cl, k_mma_fp8_once, "mma_fp8_once");
+  if (!k) return false;
+  set_args(k, ba, bb, bd);
+  run(cl, k, 1, 32);
+  std::vector<float> d(128);
+  read_back(cl, bd, d);
+  double worst = 0, largest = 0;
+  for (int m = 0; m < 16; ++m)
+    for (int n = 0; n < 8; ++n) {
+      double ref = 0;
+      for (int kk = 0; kk < 32; ++kk) ref += e4m3_value(a[m * 32 + kk]) * e4m3_value(b[n * 32 + kk]);
+      worst = std::max(worst, std::abs(ref - d[m * 8 + n]));
+      largest = std::max(largest, std::abs(ref));
+    }
+  std::printf("mma.sync m16n8k32 e4m3 x e4m3 -> f32: max |error| vs float64 %.3g (largest %.3g)\n", worst, largest);
+  clReleaseKernel(k);
+  clReleaseMemObject(ba), clReleaseMemObject(bb), clReleaseMemObject(bd);
+  return worst <= 1e-6 * std::max(1.0, largest);
+}
+
+void time_peak(Cl& cl, size_t groups, unsigned iters, bool fp8 = false) {
   const size_t local = 256;
-  cl_kernel k = kernel(cl, k_mma_peak, "mma_peak");
+  cl_kernel k = kernel(cl, k_mma_peak, "mma_peak", fp8 ? " -DFP8=1" : " -DFP8=0");
   if (!k) return;
   cl_mem bo = buffer(cl, groups * local * 4, nullptr);
   unsigned seed = 12345;
   set_args(k, bo, iters, seed);
   const double best = sorted_times(5, [&] { run(cl, k, groups, local); })[0];
-  const double flop = double(groups) * (local / 32) * iters * 8 * 2.0 * 16 * 8 * 16;
-  std::printf("mma.sync alone: %zu groups of %zu, %u iterations x 8 chains: %.3f ms, %.1f TFLOP/s (best of 5)\n",
-              groups, local, iters, best * 1e3, flop / best * 1e-12);
+  const double flop = double(groups) * (local / 32) * iters * 8 * 2.0 * 16 * 8 * (fp8 ? 32 : 16);
+  std::printf("mma.sync %s alone: %zu groups of %zu, %u iterations x 8 chains: %.3f ms, %.1f TFLOP/s (best of 5)\n",
+              fp8 ? "e4m3 m16n8k32" : "f16 m16n8k16", groups, local, iters, best * 1e3, flop / best * 1e-12);
   clReleaseKernel(k);
   clReleaseMemObject(bo);
 }
@@ -770,6 +829,12 @@ int main(int argc, char** argv) {
   if (want("peak")) {
     time_peak(cl, groups, iters);
     time_peak(cl, groups * 2, iters);
+  }
+  // float8 e4m3 multiplies (sm_89+): exact on one product, then their rate.
+  if (want("fp8")) {
+    ok = check_mma_fp8(cl) && ok;
+    time_peak(cl, groups, iters, true);
+    time_peak(cl, groups * 2, iters, true);
   }
   std::printf("%s\n", ok ? "all checks match" : "MISMATCH");
   return ok ? 0 : 1;

@@ -96,8 +96,9 @@ class OpenCLBackend final : public Backend {
         throw fp16_refused(dev, why);
       }
       // Halves travel as 16-bit words and multiply on the tensor cores; the
-      // plans take the PTX kernels where they exist (DeviceCaps::ptx_mma).
-      caps_.fp16 = caps_.coopmat_f16_16x16x16 = caps_.ptx_mma = true;
+      // plans take the PTX kernels where they exist (DeviceCaps::ptx_mma),
+      // and KV caches (dense and block pools) keep f16, as on Vulkan.
+      caps_.fp16 = caps_.coopmat_f16_16x16x16 = caps_.ptx_mma = caps_.half_kv_pools = true;
       spdlog::debug("opencl: fp16 on {} through tensor cores (inline PTX)", dev.name);
     }
     info_ = DeviceInfo{"opencl", dev.name, dev.kind, dev.global_mem_bytes, index};
@@ -175,6 +176,8 @@ class OpenCLBackend final : public Backend {
                                       const std::vector<const Tensor*>& known) override {
     return build(node, opset, inputs, outputs, known, false);
   }
+
+  bool half_kv_pools() const override { return gpu::sparse_half_pools(caps_); }
 
   bool accepts_state(const Node& node, const OpState& state) const override {
     return gpu::accepts_state(*this, node, state, caps_);

@@ -34,6 +34,17 @@
 #define DENSE SPEC4  // 1: this chunk's keys first, all of them
 #define STATEFUL SPEC5  // 1: cached blocks are device cache slots
 #define MASS SPEC6      // 1: masses of the selected blocks when accumulating
+#ifndef SPEC7
+#define SPEC7 0
+#endif
+#define HALF SPEC7      // 1 (STATEFUL): the pools hold f16, 4 halves per float4 of pk / pv
+#if HALF
+#define POOL_K4(i) vload_half4((i), (global const half*)pk)
+#define POOL_V4(i) vload_half4((i), (global const half*)pv)
+#else
+#define POOL_K4(i) pk[i]
+#define POOL_V4(i) pv[i]
+#endif
 #define BQ 64
 #define BK 64
 #define NT 256
@@ -132,7 +143,7 @@ static inline void key_row(const struct flash_keys* w, uint j, uint* row, float*
         if (qrow[r] != ~0u) x = q[qrow[r] + dq];                                             \
         if ((K0) + r < nkeys) {                                                              \
           const uint kr = krow[r];                                                           \
-          y = STATEFUL != 0 || (kr & PAST) != 0 ? pk[(kr & ~PAST) * D4 + dq] : k[kr * D4 + dq]; \
+          y = STATEFUL != 0 || (kr & PAST) != 0 ? POOL_K4((kr & ~PAST) * D4 + dq) : k[kr * D4 + dq]; \
         }                                                                                    \
       }                                                                                      \
       rq[n] = x;                                                                             \
@@ -295,7 +306,7 @@ kernel __attribute__((reqd_work_group_size(NT, 1, 1))) void sparse_flash(
         float4 x = (float4)(0.0f);
         if (e < V4 && k0 + v0 + r < nkeys) {
           const uint kr = krow[v0 + r];
-          x = STATEFUL != 0 || (kr & PAST) != 0 ? pv[(kr & ~PAST) * DV4 + c] : v[kr * DV4 + c];
+          x = STATEFUL != 0 || (kr & PAST) != 0 ? POOL_V4((kr & ~PAST) * DV4 + c) : v[kr * DV4 + c];
         }
         rv[n] = x;
       }

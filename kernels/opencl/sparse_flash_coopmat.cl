@@ -16,8 +16,9 @@
 //   * without a device cache every key row lives in the f16 copies k16 /
 //     v16 [B, Hkv, T + Sk, D] of the past then this chunk's keys
 //     (flash_attention_f16_rows), and tiles travel by cp.async one tile
-//     ahead; STATEFUL, in the cache's f32 pools pk / pv, rounded to f16 as
-//     they are staged (OpenCL keeps f32 pools: HALF is Vulkan's only);
+//     ahead; STATEFUL, in the cache's pools pk / pv: f16 with HALF (fp16
+//     sessions; cp.async as above), else f32 rounded to f16 as they are
+//     staged;
 //   * MASS (PBSA's saliency in the cache-filling pass): a second sweep over
 //     the cached keys sums each selected block's final softmax mass over the
 //     group's rows into mass[query group, selection index].
@@ -40,11 +41,10 @@
 #define SPEC5 0
 #define SPEC6 0
 #endif
-#ifdef SPEC7
-#if SPEC7 != 0
-#error f16 pools (HALF) are not planned on OpenCL
+#ifndef SPEC7
+#define SPEC7 0
 #endif
-#endif
+#define HALF SPEC7  // 1 (STATEFUL): the pools hold f16 rows, copied as they are
 #define NT SPEC1
 #define WARPS (NT / 32)
 #define BQ (16 * WARPS)
@@ -118,7 +118,7 @@ static inline void key_row(const struct tc_keys* w, uint j, uint* blk_at, uint* 
 
 // The K (and V) tile whose rows are in krow[kb ..] into stage st: cp.async
 // from the f16 copies, or (STATEFUL) f32 pool rows rounded to f16.
-#if STATEFUL
+#if STATEFUL && !HALF
 #define STAGE_ROWS(dst, pool, kb)                                                                \
   for (uint e = tid; e < KEYS * CH; e += NT) {                                                   \
     const uint r = e / CH, ch = e % CH, at = krow[(kb) + r] * D4 + 2 * ch;                       \
@@ -129,16 +129,23 @@ static inline void key_row(const struct tc_keys* w, uint j, uint* blk_at, uint* 
 #define LOAD_K(st, kb) STAGE_ROWS(Ks[st], pk, kb)
 #define LOAD_KV(st, kb) STAGE_ROWS(Ks[st], pk, kb) STAGE_ROWS(Vs[st], pv, kb)
 #else
+#if STATEFUL  // HALF: the pools' f16 rows
+#define KEY_ROWS ((global const uint4*)pk)
+#define VALUE_ROWS ((global const uint4*)pv)
+#else
+#define KEY_ROWS k16
+#define VALUE_ROWS v16
+#endif
 #define LOAD_K(st, kb)                                                                           \
   for (uint e = tid; e < KEYS * CH; e += NT) {                                                   \
     const uint r = e / CH, ch = e % CH, src = krow[(kb) + r] * CH + ch;                          \
-    CP_ASYNC16(shared_addr(&Ks[st][swizzle(r, ch, CH)]), k16 + src);                             \
+    CP_ASYNC16(shared_addr(&Ks[st][swizzle(r, ch, CH)]), KEY_ROWS + src);                        \
   }
 #define LOAD_KV(st, kb)                                                                          \
   for (uint e = tid; e < KEYS * CH; e += NT) {                                                   \
     const uint r = e / CH, ch = e % CH, src = krow[(kb) + r] * CH + ch;                          \
-    CP_ASYNC16(shared_addr(&Ks[st][swizzle(r, ch, CH)]), k16 + src);                             \
-    CP_ASYNC16(shared_addr(&Vs[st][swizzle(r, ch, CH)]), v16 + src);                             \
+    CP_ASYNC16(shared_addr(&Ks[st][swizzle(r, ch, CH)]), KEY_ROWS + src);                        \
+    CP_ASYNC16(shared_addr(&Vs[st][swizzle(r, ch, CH)]), VALUE_ROWS + src);                      \
   }
 #endif
 

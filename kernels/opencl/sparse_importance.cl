@@ -10,6 +10,10 @@
 #endif
 #define D SPEC0     // key head dim
 #define MAXK SPEC1  // candidates held in local memory
+#ifndef SPEC2
+#define SPEC2 0
+#endif
+#define HALF SPEC2  // 1: f16 pools; pool_k is then the f32 mean keys [slots, D]
 #define NT 256
 
 #include "sparse_common.cl"
@@ -40,7 +44,8 @@ kernel __attribute__((reqd_work_group_size(NT, 1, 1))) void sparse_importance(
     const uint qb = (b * p->Hq + hk * p->group) * p->F * p->tiles + qi;
     float top = -INFINITY;
     for (uint c = tid; c < n; c += NT) {
-      const uint base = (ix[ix_candidate(ix, p->lanes, lane, c)] * p->R1 + p->R1 - 1) * D;
+      const uint slot = ix[ix_candidate(ix, p->lanes, lane, c)];
+      const uint base = HALF != 0 ? slot * D : (slot * p->R1 + p->R1 - 1) * D;
       float s = 0.0f;
       for (uint d = 0; d < D; ++d) s = fma(pooled_q[qb * D + d], pool_k[base + d], s);
       logit[c] = p->scale * s;

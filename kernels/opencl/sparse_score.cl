@@ -16,6 +16,10 @@
 #define D SPEC0         // key head dim
 #define STATEFUL SPEC1  // 1: the blocks come from the device cache
 #define WRITE_PQ SPEC2  // 1: keep the mean queries of the cache-filling pass
+#ifndef SPEC3
+#define SPEC3 0
+#endif
+#define HALF SPEC3      // 1: f16 pools; pooled_cached is then the f32 mean keys [slots, D]
 #define NT 256
 
 #include "sparse_common.cl"
@@ -70,8 +74,8 @@ kernel __attribute__((reqd_work_group_size(NT, 1, 1))) void sparse_score(
   for (uint i = tid; i < nb + p->nc && live; i += NT) {
     float s = 0.0f;
     if (i < nb) {
-      const uint base = STATEFUL != 0 ? ((ix[ix_entry(ix, p->lanes, lane, i)] & IX_SLOT) * p->R1 + p->R1 - 1) * D
-                                      : (lane * p->nb + i) * D;
+      const uint slot = STATEFUL != 0 ? ix[ix_entry(ix, p->lanes, lane, i)] & IX_SLOT : 0;
+      const uint base = STATEFUL == 0 ? (lane * p->nb + i) * D : HALF != 0 ? slot * D : (slot * p->R1 + p->R1 - 1) * D;
       for (uint d = 0; d < D; ++d) s += pooled_cached[base + d] * pq[d];
     } else {
       const uint base = (lane * p->nc + i - nb) * D;
