@@ -18,7 +18,7 @@
 // tune only the GLSL: this kernel always takes 32 keys a tile (key rows are
 // padded to whole tiles of BK, a multiple of 32). H200, Wan hot case: 211
 // TFLOP/s (bench/ptx_probe.cpp, bench/RESULTS.md).
-#include "tensor_core_ptx.cl"
+#include "flash_ptx_tile.cl"
 
 #ifndef HEAD_DIM
 #define HEAD_DIM 128
@@ -91,23 +91,7 @@ void FLASH_KERNEL(BUF(uint, q16), BUF(uint4, k16), BUF(uint4, v16), BUF(float, o
     if (tile + 1 < tiles) LOAD_KV(st ^ 1, tile + 1)
     CP_ASYNC_COMMIT();
 
-    // S = Q K^T: 16 rows x 32 keys, 4 n8 tiles of keys.
-    float s[4][4];
-#pragma unroll
-    for (uint j = 0; j < 4; ++j)
-#pragma unroll
-      for (uint e = 0; e < 4; ++e) s[j][e] = 0.0f;
-#pragma unroll
-    for (uint c = 0; c < D / 16; ++c) {
-#pragma unroll
-      for (uint j = 0; j < 4; j += 2) {
-        uint b0, b1, b2, b3;  // (keys j, d chunk 2c), (j, 2c + 1), (j + 1, 2c), (j + 1, 2c + 1)
-        const uint r = j * 8 + (lane & 7) + (lane >> 4) * 8, ch = 2 * c + ((lane >> 3) & 1);
-        LDMATRIX_X4(b0, b1, b2, b3, shared_addr(&Ks[st][swizzle(r, ch, CH)]));
-        MMA_16816(s[j], qa[c][0], qa[c][1], qa[c][2], qa[c][3], b0, b1);
-        MMA_16816(s[j + 1], qa[c][0], qa[c][1], qa[c][2], qa[c][3], b2, b3);
-      }
-    }
+    FLASH_SCORES(st)
     // Scaled to log2 units; keys past nkeys (the padded rows of the last tile) drop out.
     const bool partial = (tile + 1) * KEYS > nkeys;
 #pragma unroll
@@ -117,61 +101,10 @@ void FLASH_KERNEL(BUF(uint, q16), BUF(uint4, k16), BUF(uint4, v16), BUF(float, o
         s[j][e] *= scale_log2;
         if (partial && tile * KEYS + j * 8 + 2 * t + (e & 1) >= nkeys) s[j][e] = -INFINITY;
       }
-    // Online softmax. The lane holds s[j][0..1] of row g and s[j][2..3] of row g + 8.
-    float mx_lo = m_lo, mx_hi = m_hi;
-#pragma unroll
-    for (uint j = 0; j < 4; ++j) {
-      mx_lo = fmax(mx_lo, fmax(s[j][0], s[j][1]));
-      mx_hi = fmax(mx_hi, fmax(s[j][2], s[j][3]));
-    }
-    mx_lo = fmax(mx_lo, shfl_xor_f32(mx_lo, 1));
-    mx_lo = fmax(mx_lo, shfl_xor_f32(mx_lo, 2));
-    mx_hi = fmax(mx_hi, shfl_xor_f32(mx_hi, 1));
-    mx_hi = fmax(mx_hi, shfl_xor_f32(mx_hi, 2));
-    // Every tile holds a valid key, so the maxima are finite from the first tile on.
-    const float a_lo = native_exp2(m_lo - mx_lo), a_hi = native_exp2(m_hi - mx_hi);
-    m_lo = mx_lo;
-    m_hi = mx_hi;
-    float sum_lo = 0.0f, sum_hi = 0.0f;
-    uint pa[2][4];  // P's A fragments, k16 chunk kc of the 32 keys
-#pragma unroll
-    for (uint j = 0; j < 4; ++j) {
-      const float p0 = native_exp2(s[j][0] - m_lo), p1 = native_exp2(s[j][1] - m_lo);
-      const float p2 = native_exp2(s[j][2] - m_hi), p3 = native_exp2(s[j][3] - m_hi);
-      sum_lo += p0 + p1;
-      sum_hi += p2 + p3;
-      // Keys 8j + 2t of rows g / g + 8: registers 0 / 1 of chunk j / 2 (2 / 3 for the odd n8 tile).
-      pa[j >> 1][(j & 1) * 2 + 0] = pack_f16x2(p0, p1);
-      pa[j >> 1][(j & 1) * 2 + 1] = pack_f16x2(p2, p3);
-    }
-    l_lo = l_lo * a_lo + sum_lo;  // per lane: the quad's lanes are summed at the end
-    l_hi = l_hi * a_hi + sum_hi;
-#pragma unroll
-    for (uint j = 0; j < D / 8; ++j) {
-      acc[j][0] *= a_lo;
-      acc[j][1] *= a_lo;
-      acc[j][2] *= a_hi;
-      acc[j][3] *= a_hi;
-    }
-    // O += P V: V's B fragments (k = keys, n = d) through ldmatrix.trans of V rows.
-#pragma unroll
-    for (uint kc = 0; kc < 2; ++kc) {
-#pragma unroll
-      for (uint dj = 0; dj < D / 8; dj += 2) {
-        uint b0, b1, b2, b3;  // (keys lo, d chunk dj), (keys hi, dj), (lo, dj + 1), (hi, dj + 1)
-        const uint r = kc * 16 + (lane & 7) + ((lane >> 3) & 1) * 8, ch = dj + (lane >> 4);
-        LDMATRIX_X4_TRANS(b0, b1, b2, b3, shared_addr(&Vs[st][swizzle(r, ch, CH)]));
-        MMA_16816(acc[dj], pa[kc][0], pa[kc][1], pa[kc][2], pa[kc][3], b0, b1);
-        MMA_16816(acc[dj + 1], pa[kc][0], pa[kc][1], pa[kc][2], pa[kc][3], b2, b3);
-      }
-    }
+    FLASH_SOFTMAX_PV(st)
   }
   CP_ASYNC_WAIT(0);
-  l_lo += shfl_xor_f32(l_lo, 1);
-  l_lo += shfl_xor_f32(l_lo, 2);
-  l_hi += shfl_xor_f32(l_hi, 1);
-  l_hi += shfl_xor_f32(l_hi, 2);
-  const float inv_lo = l_lo > 0.0f ? 1.0f / l_lo : 0.0f, inv_hi = l_hi > 0.0f ? 1.0f / l_hi : 0.0f;
+  FLASH_ROW_SCALES()
   const uint qi = q0 + g, base = bt * p->ob + h * p->oh;
 #pragma unroll
   for (uint j = 0; j < D / 8; ++j) {

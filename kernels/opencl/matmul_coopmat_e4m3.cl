@@ -19,7 +19,7 @@
 // read byte by byte into the same tile.
 #include "activation.cl"
 #include "e4m3.cl"
-#include "tensor_core_ptx.cl"
+#include "gemm_ptx_step.cl"
 
 #ifndef SPEC0
 #define SPEC0 128
@@ -45,6 +45,8 @@
 #define W_VEC16 SPEC8
 #define ACT SPEC9
 #define HAS_RES SPEC10
+#define A_T 0  // A16 is [Mp][Kp]
+#define B_T 0  // the decoded tile is [k][n]
 
 #define FM (WM / 16)
 #define FN (WN / 8)
@@ -149,24 +151,7 @@ void matmul_coopmat_e4m3(BUF(uint4, a), BUF(uchar, w), BUF(float, sc), BUF(float
       Bs[swizzle(row, 2 * v + 1, B_CH)] = hi;
     }
     barrier(CLK_LOCAL_MEM_FENCE);
-#pragma unroll
-    for (uint kk = 0; kk < 2; ++kk) {
-      uint fa[FM][4], fb[FN][2];
-#pragma unroll
-      for (uint i = 0; i < FM; ++i) {
-        const uint row = wm + i * 16 + (lane & 7) + ((lane >> 3) & 1) * 8, ch = kk * 2 + (lane >> 4);
-        LDMATRIX_X4(fa[i][0], fa[i][1], fa[i][2], fa[i][3], shared_addr(&As[st][swizzle(row, ch, BK / 8)]));
-      }
-#pragma unroll
-      for (uint j = 0; j < FN; j += 2) {
-        const uint row = kk * 16 + (lane & 7) + ((lane >> 3) & 1) * 8, ch = (wn + j * 8) / 8 + (lane >> 4);
-        LDMATRIX_X4_TRANS(fb[j][0], fb[j][1], fb[j + 1][0], fb[j + 1][1], shared_addr(&Bs[swizzle(row, ch, B_CH)]));
-      }
-#pragma unroll
-      for (uint i = 0; i < FM; ++i)
-#pragma unroll
-        for (uint j = 0; j < FN; ++j) MMA_16816(acc[i][j], fa[i][0], fa[i][1], fa[i][2], fa[i][3], fb[j][0], fb[j][1]);
-    }
+    GEMM_MMA_STEP(As[st], BK / 8, Bs, B_CH)
   }
   CP_ASYNC_WAIT(0);
 

@@ -15,7 +15,7 @@
 // H200 at the Wan shapes: 190-226 TFLOP/s with 128 x 128 tiles of 2 x 2
 // subgroups and 3 stages (bench/ptx_probe.cpp, bench/RESULTS.md).
 #include "activation.cl"
-#include "tensor_core_ptx.cl"
+#include "gemm_ptx_step.cl"
 
 #ifndef SPEC0
 #define SPEC0 128
@@ -122,43 +122,7 @@ void matmul_coopmat_f16(BUF(uint4, a), BUF(uint4, b), BUF(float, c), BUF(float, 
     if (next < steps) LOAD_STEP(next % STAGES, next)
     CP_ASYNC_COMMIT();
     const uint st = s % STAGES;
-    #pragma unroll
-    for (uint kk = 0; kk < 2; ++kk) {  // the step's two k16 halves
-      uint fa[FM][4], fb[FN][2];
-      #pragma unroll
-      for (uint i = 0; i < FM; ++i) {
-        // Blocks (m 0-7, k 0-7), (m 8-15, k 0-7), (m 0-7, k 8-15), (m 8-15, k 8-15) of the m16 tile.
-        uint row, ch;
-        if (A_T) {
-          row = kk * 16 + ((lane >> 4) & 1) * 8 + (lane & 7);
-          ch = (wm + i * 16) / 8 + ((lane >> 3) & 1);
-          LDMATRIX_X4_TRANS(fa[i][0], fa[i][1], fa[i][2], fa[i][3], shared_addr(&As[st][swizzle(row, ch, A_CH)]));
-        } else {
-          row = wm + i * 16 + (lane & 7) + ((lane >> 3) & 1) * 8;
-          ch = kk * 2 + (lane >> 4);
-          LDMATRIX_X4(fa[i][0], fa[i][1], fa[i][2], fa[i][3], shared_addr(&As[st][swizzle(row, ch, A_CH)]));
-        }
-      }
-      #pragma unroll
-      for (uint j = 0; j < FN; j += 2) {
-        // Blocks (n tile j, k 0-7), (j, k 8-15), (j + 1, k 0-7), (j + 1, k 8-15).
-        uint row, ch;
-        if (B_T) {
-          row = wn + j * 8 + (lane & 7) + (lane >> 4) * 8;
-          ch = kk * 2 + ((lane >> 3) & 1);
-          LDMATRIX_X4(fb[j][0], fb[j][1], fb[j + 1][0], fb[j + 1][1], shared_addr(&Bs[st][swizzle(row, ch, B_CH)]));
-        } else {
-          row = kk * 16 + (lane & 7) + ((lane >> 3) & 1) * 8;
-          ch = (wn + j * 8) / 8 + (lane >> 4);
-          LDMATRIX_X4_TRANS(fb[j][0], fb[j][1], fb[j + 1][0], fb[j + 1][1],
-                            shared_addr(&Bs[st][swizzle(row, ch, B_CH)]));
-        }
-      }
-      #pragma unroll
-      for (uint i = 0; i < FM; ++i)
-        #pragma unroll
-        for (uint j = 0; j < FN; ++j) MMA_16816(acc[i][j], fa[i][0], fa[i][1], fa[i][2], fa[i][3], fb[j][0], fb[j][1]);
-    }
+    GEMM_MMA_STEP(As[st], A_CH, Bs[st], B_CH)
   }
   CP_ASYNC_WAIT(0);
 

@@ -80,4 +80,58 @@ static inline uint ix_chunk_key_row(constant const struct sparse_geom* g, global
   return ix_appended_row(ix, lanes, lane, R1, fk * g->tiles + t, r);
 }
 
+// The parameters of both sparse flash kernels (sparse_flash.cl,
+// sparse_flash_coopmat.cl), as sparse_flash_group.glsl's push constants.
+struct sparse_flash_params {
+  struct sparse_geom g;
+  uint S, Hq, Hkv, F, group;
+  uint Sk;    // this chunk's keys
+  uint T;     // past tokens
+  uint nb;    // cached blocks per lane; selected ids >= nb are this chunk's blocks
+  uint cap;   // selection capacity (sparse_select's layout)
+  uint nsub;  // work groups per query block
+  uint nqb;   // query blocks
+  uint lanes; // batch * KV heads
+  uint R1;    // rows of a cache slot (tile rows + the mean row)
+  float scale;
+};
+
+// Which query block and rows work group grp of a sparse flash kernel takes
+// (rows_per_group of them), as sparse_flash_group.glsl's sparse_group: query
+// block qb is tile t of frame f of query head h, batch b; the group's rows are
+// r0 .. of the block's `rows`. A group past the blocks (or, with a device
+// cache, past its query blocks) is not live and reads block 0's selection,
+// so that kernels need no early return before their barriers (PoCL
+// mishandles one).
+struct sparse_flash_group {
+  uint live, qb, sub, t, f, h, b, hk, rows, r0;
+  uint stride;               // the selection's stride (sparse_select's layout)
+  global const uint* ids;    // the block's selected blocks
+  global const uint* start;  // their row offsets; start[count]: the selected rows in all
+  uint count;
+};
+static inline struct sparse_flash_group sparse_flash_group_of(constant const struct sparse_flash_params* p,
+                                                              global const uint* ix, global const uint* sel, uint grp,
+                                                              uint rows_per_group, uint stateful) {
+  struct sparse_flash_group s;
+  const bool in_range = grp / p->nsub < p->nqb && (stateful == 0 || grp / p->nsub < ix[IX_QUERY_BLOCKS]);
+  s.qb = in_range ? grp / p->nsub : 0;
+  s.sub = in_range ? grp - s.qb * p->nsub : 0;
+  s.t = s.qb % p->g.tiles;
+  uint rest = s.qb / p->g.tiles;
+  s.f = rest % p->F;
+  rest /= p->F;
+  s.h = rest % p->Hq;
+  s.b = rest / p->Hq;
+  s.hk = s.h / p->group;
+  s.rows = sparse_rows(&p->g, s.t);
+  s.r0 = s.sub * rows_per_group;
+  s.live = in_range && s.r0 < s.rows;
+  s.stride = stateful != 0 ? ix[IX_STRIDE] : p->cap;
+  s.ids = sel + (size_t)s.qb * (2 * s.stride + 2) + 1;
+  s.start = s.ids + s.stride;
+  s.count = s.ids[-1];
+  return s;
+}
+
 #endif

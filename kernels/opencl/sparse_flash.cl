@@ -64,20 +64,6 @@
 
 #include "sparse_common.cl"
 
-struct sparse_flash_params {
-  struct sparse_geom g;
-  uint S, Hq, Hkv, F, group;
-  uint Sk;    // this chunk's keys
-  uint T;     // past tokens
-  uint nb;    // cached blocks per lane; selected ids >= nb are this chunk's blocks
-  uint cap;   // selection capacity (sparse_select's layout)
-  uint nsub;  // work groups per query block
-  uint nqb;   // query blocks
-  uint lanes; // batch * KV heads
-  uint R1;    // rows of a cache slot (tile rows + the mean row)
-  float scale;
-};
-
 // Component u of x; u is a constant once the loops are unrolled.
 static inline float comp(float4 x, uint u) { return u == 0 ? x.x : u == 1 ? x.y : u == 2 ? x.z : x.w; }
 
@@ -209,24 +195,16 @@ kernel __attribute__((reqd_work_group_size(NT, 1, 1))) void sparse_flash(
   // No early return for groups without rows: PoCL mishandles a return
   // before barriers. They run no key tile and write nothing.
   const uint grp = flat_group();
-  const bool in_range = grp / p->nsub < p->nqb && (STATEFUL == 0 || grp / p->nsub < ix[IX_QUERY_BLOCKS]);
-  const uint qb = in_range ? grp / p->nsub : 0, sub = in_range ? grp - qb * p->nsub : 0;
-  const uint t = qb % p->g.tiles;
-  uint rest = qb / p->g.tiles;
-  const uint f = rest % p->F;
-  rest /= p->F;
-  const uint h = rest % p->Hq, b = rest / p->Hq;
-  const uint hk = h / p->group;
-  const uint rows = sparse_rows(&p->g, t), r0 = sub * BQ;
-  const bool live = in_range && r0 < rows;
+  const struct sparse_flash_group G = sparse_flash_group_of(p, ix, sel, grp, BQ, STATEFUL);
+  const uint qb = G.qb, t = G.t, f = G.f, h = G.h, b = G.b, hk = G.hk, rows = G.rows, r0 = G.r0, stride = G.stride;
+  const bool live = G.live;
   const uint tid = get_local_id(0);
   const uint tx = tid % 16, ty = tid / 16;
-  const uint stride = STATEFUL != 0 ? ix[IX_STRIDE] : p->cap;
   struct flash_keys w;
   w.p = p, w.ix = ix;
-  w.ids = sel + (size_t)qb * (2 * stride + 2) + 1;
-  w.start = w.ids + stride;
-  w.count = w.ids[-1];
+  w.ids = G.ids;
+  w.start = G.start;
+  w.count = G.count;
   w.nd = DENSE != 0 ? p->Sk : 0;
   w.nkeys = live ? w.nd + w.start[w.count] : 0;
   w.b = b, w.hk = hk, w.lane = b * p->Hkv + hk;

@@ -23,7 +23,7 @@
 //     the cached keys sums each selected block's final softmax mass over the
 //     group's rows into mass[query group, selection index].
 // Rows past the last key point at a real row and are masked in the scores.
-#include "tensor_core_ptx.cl"
+#include "flash_ptx_tile.cl"
 #include "sparse_common.cl"
 
 #ifndef HEAD_DIM
@@ -56,23 +56,9 @@
 #define CH (D / 8)  // 16-byte chunks of an f16 row
 #define KEYS 32
 
-struct sparse_flash_coopmat_params {
-  struct sparse_geom g;
-  uint S, Hq, Hkv, F, group;
-  uint Sk;    // this chunk's keys
-  uint T;     // past tokens
-  uint nb;    // cached blocks per lane; selected ids >= nb are this chunk's blocks
-  uint cap;   // selection capacity (sparse_select's layout)
-  uint nsub;  // work groups per query block
-  uint nqb;   // query blocks
-  uint lanes; // batch * KV heads
-  uint R1;    // rows of a cache slot (tile rows + the mean row)
-  float scale;
-};
-
 // What key_row needs of the work group.
 struct tc_keys {
-  constant const struct sparse_flash_coopmat_params* p;
+  constant const struct sparse_flash_params* p;
   global const uint* ix;
   global const uint* ids;    // the selection's blocks
   global const uint* start;  // their row offsets
@@ -85,7 +71,7 @@ struct tc_keys {
 // weight (log2 units) and its selection index. *blk_at: the selected block
 // holding the previous key looked up (keys only move forward).
 static inline void key_row(const struct tc_keys* w, uint j, uint* blk_at, uint* row, float* lw, uint* sel_index) {
-  constant const struct sparse_flash_coopmat_params* p = w->p;
+  constant const struct sparse_flash_params* p = w->p;
   uint kr = w->pad_row, k = 0;
   float l = 0.0f;
   if (j < w->nd) {
@@ -163,18 +149,7 @@ static inline void key_row(const struct tc_keys* w, uint j, uint* blk_at, uint* 
 // s = Q K^T of stage st's tile (16 rows x 32 keys a subgroup), in log2
 // units plus the keys' log weights, keys past nkeys at -inf.
 #define TILE_SCORES(st, K0, TB)                                                                  \
-  float s[4][4];                                                                                 \
-  _Pragma("unroll") for (uint j = 0; j < 4; ++j)                                                 \
-    _Pragma("unroll") for (uint e = 0; e < 4; ++e) s[j][e] = 0.0f;                               \
-  _Pragma("unroll") for (uint c = 0; c < D / 16; ++c) {                                          \
-    _Pragma("unroll") for (uint j = 0; j < 4; j += 2) {                                          \
-      uint b0, b1, b2, b3;                                                                       \
-      const uint r = j * 8 + (lane & 7) + (lane >> 4) * 8, ch = 2 * c + ((lane >> 3) & 1);       \
-      LDMATRIX_X4(b0, b1, b2, b3, shared_addr(&Ks[st][swizzle(r, ch, CH)]));                     \
-      MMA_16816(s[j], qa[c][0], qa[c][1], qa[c][2], qa[c][3], b0, b1);                           \
-      MMA_16816(s[j + 1], qa[c][0], qa[c][1], qa[c][2], qa[c][3], b2, b3);                       \
-    }                                                                                            \
-  }                                                                                              \
+  FLASH_SCORES(st)                                                                               \
   _Pragma("unroll") for (uint j = 0; j < 4; ++j)                                                 \
     _Pragma("unroll") for (uint e = 0; e < 4; ++e) {                                             \
       const uint kk = j * 8 + 2 * t + (e & 1);                                                   \
@@ -184,7 +159,7 @@ static inline void key_row(const struct tc_keys* w, uint j, uint* blk_at, uint* 
 kernel __attribute__((reqd_work_group_size(NT, 1, 1))) void SPARSE_KERNEL(
     BUF(const float, q), BUF(const uint4, k16), BUF(const uint4, v16), BUF(const uint, sel), BUF(float, o),
     BUF(const uint, ix), BUF(float, mass), BUF(const float4, pk), BUF(const float4, pv),
-    constant const struct sparse_flash_coopmat_params* p) {
+    constant const struct sparse_flash_params* p) {
   AT(const float, q);
   AT(const uint4, k16);
   AT(const uint4, v16);
@@ -202,24 +177,15 @@ kernel __attribute__((reqd_work_group_size(NT, 1, 1))) void SPARSE_KERNEL(
   local float kmass[WARPS][KEYS];  // MASS: a tile's per-key masses, per subgroup
 
   const uint tid = get_local_id(0), lane = tid & 31, warp = tid >> 5, g = lane >> 2, t = lane & 3;
-  // The group's query block and rows (sparse_flash_group.glsl's sparse_group).
   const uint grp = flat_group();
-  const bool in_range = grp / p->nsub < p->nqb && (STATEFUL == 0 || grp / p->nsub < ix[IX_QUERY_BLOCKS]);
-  const uint qb = in_range ? grp / p->nsub : 0, sub = in_range ? grp - qb * p->nsub : 0;
-  const uint tb = qb % p->g.tiles;
-  uint rest = qb / p->g.tiles;
-  const uint f = rest % p->F;
-  rest /= p->F;
-  const uint h = rest % p->Hq, b = rest / p->Hq;
-  const uint hk = h / p->group;
-  const uint rows = sparse_rows(&p->g, tb), r0 = sub * BQ;
-  const bool live = in_range && r0 < rows;
-  const uint stride = STATEFUL != 0 ? ix[IX_STRIDE] : p->cap;
+  const struct sparse_flash_group G = sparse_flash_group_of(p, ix, sel, grp, BQ, STATEFUL);
+  const uint tb = G.t, f = G.f, h = G.h, b = G.b, hk = G.hk, rows = G.rows, r0 = G.r0, stride = G.stride;
+  const bool live = G.live;
   struct tc_keys w;
   w.p = p, w.ix = ix;
-  w.ids = sel + (size_t)qb * (2 * stride + 2) + 1;
-  w.start = w.ids + stride;
-  w.count = w.ids[-1];
+  w.ids = G.ids;
+  w.start = G.start;
+  w.count = G.count;
   w.nd = DENSE != 0 ? p->Sk : 0;
   w.nkeys = live ? w.nd + w.start[w.count] : 0;
   w.lane = b * p->Hkv + hk;
@@ -268,58 +234,10 @@ kernel __attribute__((reqd_work_group_size(NT, 1, 1))) void SPARSE_KERNEL(
     CP_ASYNC_COMMIT();
 
     TILE_SCORES(st, tile * KEYS, tb0)
-    // Online softmax; every tile holds a valid key, so the maxima are finite from the first tile on.
-    float mx_lo = m_lo, mx_hi = m_hi;
-#pragma unroll
-    for (uint j = 0; j < 4; ++j) {
-      mx_lo = fmax(mx_lo, fmax(s[j][0], s[j][1]));
-      mx_hi = fmax(mx_hi, fmax(s[j][2], s[j][3]));
-    }
-    mx_lo = fmax(mx_lo, shfl_xor_f32(mx_lo, 1));
-    mx_lo = fmax(mx_lo, shfl_xor_f32(mx_lo, 2));
-    mx_hi = fmax(mx_hi, shfl_xor_f32(mx_hi, 1));
-    mx_hi = fmax(mx_hi, shfl_xor_f32(mx_hi, 2));
-    const float a_lo = native_exp2(m_lo - mx_lo), a_hi = native_exp2(m_hi - mx_hi);
-    m_lo = mx_lo;
-    m_hi = mx_hi;
-    float sum_lo = 0.0f, sum_hi = 0.0f;
-    uint pa[2][4];
-#pragma unroll
-    for (uint j = 0; j < 4; ++j) {
-      const float p0 = native_exp2(s[j][0] - m_lo), p1 = native_exp2(s[j][1] - m_lo);
-      const float p2 = native_exp2(s[j][2] - m_hi), p3 = native_exp2(s[j][3] - m_hi);
-      sum_lo += p0 + p1;
-      sum_hi += p2 + p3;
-      pa[j >> 1][(j & 1) * 2 + 0] = pack_f16x2(p0, p1);
-      pa[j >> 1][(j & 1) * 2 + 1] = pack_f16x2(p2, p3);
-    }
-    l_lo = l_lo * a_lo + sum_lo;
-    l_hi = l_hi * a_hi + sum_hi;
-#pragma unroll
-    for (uint j = 0; j < D / 8; ++j) {
-      acc[j][0] *= a_lo;
-      acc[j][1] *= a_lo;
-      acc[j][2] *= a_hi;
-      acc[j][3] *= a_hi;
-    }
-#pragma unroll
-    for (uint kc = 0; kc < 2; ++kc) {
-#pragma unroll
-      for (uint dj = 0; dj < D / 8; dj += 2) {
-        uint b0, b1, b2, b3;
-        const uint r = kc * 16 + (lane & 7) + ((lane >> 3) & 1) * 8, ch = dj + (lane >> 4);
-        LDMATRIX_X4_TRANS(b0, b1, b2, b3, shared_addr(&Vs[st][swizzle(r, ch, CH)]));
-        MMA_16816(acc[dj], pa[kc][0], pa[kc][1], pa[kc][2], pa[kc][3], b0, b1);
-        MMA_16816(acc[dj + 1], pa[kc][0], pa[kc][1], pa[kc][2], pa[kc][3], b2, b3);
-      }
-    }
+    FLASH_SOFTMAX_PV(st)
   }
   CP_ASYNC_WAIT(0);
-  l_lo += shfl_xor_f32(l_lo, 1);
-  l_lo += shfl_xor_f32(l_lo, 2);
-  l_hi += shfl_xor_f32(l_hi, 1);
-  l_hi += shfl_xor_f32(l_hi, 2);
-  const float inv_lo = l_lo > 0.0f ? 1.0f / l_lo : 0.0f, inv_hi = l_hi > 0.0f ? 1.0f / l_hi : 0.0f;
+  FLASH_ROW_SCALES()
 
   if (MASS != 0 && ix[IX_ACCUMULATE] != 0) {
     // Each selected block's mass: the final softmax of its keys, summed over
