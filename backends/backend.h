@@ -21,6 +21,11 @@ struct DeviceInfo {
   size_t memory_bytes = 0;
   int index = 0;           // among devices of the same backend
   std::string details;     // features for `vdrt devices` (subgroup size, fp16, matrix units, driver)
+  // How fp16 sessions reach the device's matrix units, for --device auto:
+  // 0 not at all, 1 through a portable extension (Vulkan's NV cooperative
+  // matrices), 2 through the vendor's own instructions (OpenCL inline PTX on
+  // NVIDIA, about twice as fast on the H200: bench/RESULTS.md).
+  int fp16_tier = 0;
 };
 
 class Backend;

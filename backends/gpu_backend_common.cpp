@@ -59,6 +59,7 @@ void register_backend(const std::string& backend, std::function<std::vector<Devi
         for (size_t i = 0; i < ds.size(); ++i) {
           DeviceInfo d{backend, ds[i].name, ds[i].kind, ds[i].memory_bytes, static_cast<int>(i)};
           d.details = ds[i].summary + "; " + tuning::tuning_summary(tuning_file_of(backend, ds[i]), ds[i].caps);
+          d.fp16_tier = ds[i].fp16_tier;
           out.push_back(std::move(d));
         }
         return out;

@@ -42,6 +42,7 @@ struct DeviceDescription {
   std::string name, kind, summary, driver;
   size_t memory_bytes = 0;
   DeviceCaps caps;  // before tuning
+  int fp16_tier = 0;  // DeviceInfo::fp16_tier
 };
 
 // The device's tuning file (backends/gpu_tuning.h), keyed by name and driver.

@@ -3,9 +3,26 @@
 #include <algorithm>
 #include <cstdlib>
 
+#include <spdlog/spdlog.h>
+
 #include "graph/error.h"
 
 namespace vdrt {
+
+std::vector<DeviceInfo> auto_candidates(const std::vector<DeviceInfo>& devices, const std::string& precision) {
+  auto kind_rank = [](const DeviceInfo& d) { return d.kind == "gpu" ? 0 : d.kind == "igpu" ? 1 : 2; };
+  auto backend_rank = [](const DeviceInfo& d) { return d.backend == "vulkan" ? 0 : d.backend == "opencl" ? 1 : 2; };
+  const bool fp16 = precision == "fp16";
+  std::vector<DeviceInfo> out;
+  for (const DeviceInfo& d : devices)
+    if (kind_rank(d) < 2) out.push_back(d);
+  std::stable_sort(out.begin(), out.end(), [&](const DeviceInfo& a, const DeviceInfo& b) {
+    if (kind_rank(a) != kind_rank(b)) return kind_rank(a) < kind_rank(b);
+    if (fp16 && a.fp16_tier != b.fp16_tier) return a.fp16_tier > b.fp16_tier;
+    return backend_rank(a) < backend_rank(b);
+  });
+  return out;
+}
 
 BackendRegistry& BackendRegistry::instance() {
   static BackendRegistry r;
@@ -43,17 +60,21 @@ std::unique_ptr<Backend> BackendRegistry::create(const std::string& selection_in
     if (const char* env = std::getenv("VDRT_DEVICE"); env && *env) selection = env;
   }
   if (selection == "auto") {
-    // Discrete GPUs first, then integrated ones; software devices (lavapipe,
-    // PoCL) never win over the CPU backend. Among GPUs of one kind Vulkan
-    // comes first: its kernels use the matrix units OpenCL cannot reach.
-    std::vector<const BackendFactory*> ordered;
-    for (const auto& f : factories_) ordered.push_back(&f);
-    auto rank = [](const BackendFactory* f) { return f->name == "vulkan" ? 0 : f->name == "opencl" ? 1 : 2; };
-    std::stable_sort(ordered.begin(), ordered.end(), [&](auto* a, auto* b) { return rank(a) < rank(b); });
-    for (const char* kind : {"gpu", "igpu"})
-      for (const BackendFactory* f : ordered)
-        for (const auto& d : f->list_devices())
-          if (d.kind == kind) return f->create(d.index, options);
+    // A candidate that cannot be created (a driver that refuses the
+    // precision, a failed tensor-core probe) gives way to the next.
+    std::string refused;
+    for (const DeviceInfo& d : auto_candidates(devices(), options.precision)) {
+      for (const auto& f : factories_) {
+        if (f.name != d.backend) continue;
+        try {
+          return f.create(d.index, options);
+        } catch (const Error& e) {
+          spdlog::warn("--device auto: {}:{} ({}) not used: {}", d.backend, d.index, d.name, e.what());
+          refused += std::string(refused.empty() ? "" : "; ") + e.what();
+        }
+      }
+    }
+    if (!refused.empty()) spdlog::warn("--device auto: running on the CPU");
     selection = "cpu";
   }
   std::string name = selection;

@@ -26,6 +26,13 @@ struct BackendFactory {
   std::function<std::string()> unavailable_reason = nullptr;
 };
 
+// The devices --device auto tries, best first: discrete GPUs, then
+// integrated ones; among GPUs of one kind, for fp16 sessions the higher
+// DeviceInfo::fp16_tier first, then Vulkan before OpenCL before others.
+// Software devices (lavapipe, PoCL: kind "cpu") are never candidates; the
+// CPU backend is what remains when none is left.
+std::vector<DeviceInfo> auto_candidates(const std::vector<DeviceInfo>& devices, const std::string& precision);
+
 class BackendRegistry {
  public:
   static BackendRegistry& instance();

@@ -60,7 +60,9 @@ struct OpenCLCompiledOp final : public CompiledOp {
 // What `vdrt devices` and `vdrt tune` know of a device; the tuning file is
 // keyed by name and driver version.
 gpu::DeviceDescription describe(const DeviceEntry& d) {
-  return gpu::DeviceDescription{d.name, d.kind, d.summary(), d.driver_version, d.global_mem_bytes, d.caps};
+  // Tier 2 before the probe, which a failing driver turns into a refusal (--device auto then moves on).
+  return gpu::DeviceDescription{d.name, d.kind, d.summary(), d.driver_version, d.global_mem_bytes, d.caps,
+                                d.ptx_unavailable().empty() ? 2 : 0};
 }
 
 Error fp16_refused(const DeviceEntry& dev, const std::string& why) {

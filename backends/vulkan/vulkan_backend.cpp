@@ -51,7 +51,7 @@ struct VulkanCompiledOp final : public CompiledOp {
 // keyed by name and driver (name, info and version).
 gpu::DeviceDescription describe(const PhysicalDeviceInfo& pd) {
   return gpu::DeviceDescription{pd.name, pd.kind, pd.summary(), pd.driver + " " + std::to_string(pd.driver_version),
-                                pd.device_local_bytes, pd.caps};
+                                pd.device_local_bytes, pd.caps, pd.caps.coopmat_f16_16x16x16 ? 1 : 0};
 }
 
 class VulkanBackend final : public Backend {
