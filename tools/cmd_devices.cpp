@@ -27,6 +27,12 @@ Action setup_devices(CLI::App& sub) {
     }
     // A compiled-in backend without a device says why (no driver, no loader).
     for (const std::string& why : BackendRegistry::instance().unavailable()) std::printf("(no device) %s\n", why.c_str());
+    // What --device auto would try first (a device that then refuses gives way to the next).
+    auto first = [&](const char* precision) {
+      const std::vector<DeviceInfo> c = auto_candidates(devices, precision);
+      return c.empty() ? std::string("cpu:0") : c.front().backend + ":" + std::to_string(c.front().index);
+    };
+    std::printf("--device auto: %s (fp32), %s (fp16)\n", first("fp32").c_str(), first("fp16").c_str());
     return kExitOk;
   };
 }
