@@ -37,12 +37,12 @@ struct DeviceCaps {
   uint32_t max_groups_x = 65535, max_groups_y = 65535, max_groups_z = 65535;
   uint64_t min_storage_offset_alignment = 16;
   uint64_t max_storage_range = 1u << 27;
-  bool fp16 = false;                 // fp16 arithmetic and 16-bit storage (Vulkan shaderFloat16, OpenCL cl_khr_fp16)
-  bool coopmat_f16_16x16x16 = false; // Vulkan NV cooperative matrices, f16 x f16 -> f32, used
+  bool fp16 = false;                 // fp16 arithmetic and 16-bit storage (Vulkan shaderFloat16; OpenCL: tensor-core sessions)
+  bool coopmat_f16_16x16x16 = false; // cooperative-matrix kernels, f16 x f16 -> f32, used (Vulkan NV; OpenCL ptx_mma)
   // The cooperative-matrix kernels are OpenCL's inline-PTX versions (NVIDIA
   // tensor cores, kernels/opencl/tensor_core_ptx.cl): matmul_coopmat_f16
   // (BK 32), matmul_coopmat_e4m3 (BK 32), flash_attention_coopmat and
-  // sparse_flash_coopmat (f32 pools) exist; the batched matmul_coopmat does
+  // sparse_flash_coopmat exist; the batched matmul_coopmat does
   // not, so batched fp16 MatMuls take the portable kernel.
   bool ptx_mma = false;
   // The sparse kernels can keep a device KV cache's key / value pools as

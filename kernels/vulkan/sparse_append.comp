@@ -10,8 +10,7 @@
 // in block order and divided by their count, as the host cache does. One
 // invocation per (lane, block, dim), or with HALF (pools of packed f16) per
 // (lane, block, pair of dims), which also writes the f32 mean keys that
-// scoring reads. The OpenCL twin is kernels/opencl/sparse_append.cl (f32
-// pools only).
+// scoring reads. The OpenCL twin is kernels/opencl/sparse_append.cl.
 #include "common.glsl"
 layout(local_size_x = 256) in;
 layout(constant_id = 0) const uint HALF = 0;
