@@ -62,7 +62,7 @@ std::unique_ptr<Backend> BackendRegistry::create(const std::string& selection_in
   if (selection == "auto") {
     // A candidate that cannot be created (a driver that refuses the
     // precision, a failed tensor-core probe) gives way to the next.
-    std::string refused;
+    bool refused = false;
     for (const DeviceInfo& d : auto_candidates(devices(), options.precision)) {
       for (const auto& f : factories_) {
         if (f.name != d.backend) continue;
@@ -70,11 +70,11 @@ std::unique_ptr<Backend> BackendRegistry::create(const std::string& selection_in
           return f.create(d.index, options);
         } catch (const Error& e) {
           spdlog::warn("--device auto: {}:{} ({}) not used: {}", d.backend, d.index, d.name, e.what());
-          refused += std::string(refused.empty() ? "" : "; ") + e.what();
+          refused = true;
         }
       }
     }
-    if (!refused.empty()) spdlog::warn("--device auto: running on the CPU");
+    if (refused) spdlog::warn("--device auto: running on the CPU");
     selection = "cpu";
   }
   std::string name = selection;

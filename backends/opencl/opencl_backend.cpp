@@ -91,7 +91,7 @@ class OpenCLBackend final : public Backend {
     check(rc, "clCreateCommandQueue on " + dev.name);
     programs_ = std::make_unique<ProgramCache>(context_, dev_);
     if (precision == "fp16") {
-      if (std::string why = probe_tensor_cores(context_, queue_, *programs_, dev_); !why.empty()) {
+      if (std::string why = probe_tensor_cores(context_, queue_, *programs_); !why.empty()) {
         programs_.reset();
         clReleaseCommandQueue(queue_);
         clReleaseContext(context_);

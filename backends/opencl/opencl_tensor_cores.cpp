@@ -32,9 +32,7 @@ struct Buffers {
 
 }  // namespace
 
-std::string probe_tensor_cores(cl_context context, cl_command_queue queue, ProgramCache& programs,
-                               const DeviceEntry& device) {
-  if (std::string why = device.ptx_unavailable(); !why.empty()) return why;
+std::string probe_tensor_cores(cl_context context, cl_command_queue queue, ProgramCache& programs) {
   const ProgramCache::Kernel* k = nullptr;
   try {
     k = &programs.get("tensor_core_probe", {});

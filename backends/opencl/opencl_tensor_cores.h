@@ -11,8 +11,10 @@
 
 namespace vdrt::opencl {
 
-// Empty when the probe built, ran and matched the exact product; else why not.
-std::string probe_tensor_cores(cl_context context, cl_command_queue queue, ProgramCache& programs,
-                               const DeviceEntry& device);
+// Empty when the probe built, ran and matched the exact product; else why
+// not. Only for devices whose DeviceEntry::ptx_unavailable() is empty (the
+// backend checks that before it creates a context): other drivers may abort
+// on PTX instead of rejecting it.
+std::string probe_tensor_cores(cl_context context, cl_command_queue queue, ProgramCache& programs);
 
 }  // namespace vdrt::opencl

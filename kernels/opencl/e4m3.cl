@@ -19,6 +19,22 @@ inline float snap_e4m3(float y) {
   return as_float(sign | (a < E4M3_MIN_NORMAL_BITS ? as_uint(sub) : normal));
 }
 
+// Declares `scale`, the per-token scale of the row x[base .. base + k):
+// absmax |x| (as bits, so NaN wins) / 448, 1 for a zero row, reduced by the
+// work group of 256 (work item tid) through local red[256]. A macro, not a
+// function: PoCL mishandles barriers in called functions.
+#define E4M3_ROW_SCALE(x, base, k, red, tid)                                              \
+  uint amax_ = 0u;                                                                        \
+  for (uint i_ = (tid); i_ < (k); i_ += 256u) amax_ = max(amax_, as_uint((x)[(base) + i_]) & 0x7fffffffu); \
+  (red)[tid] = amax_;                                                                     \
+  barrier(CLK_LOCAL_MEM_FENCE);                                                           \
+  for (uint h_ = 128u; h_ > 0u; h_ >>= 1) {                                               \
+    if ((tid) < h_) (red)[tid] = max((red)[tid], (red)[(tid) + h_]);                     \
+    barrier(CLK_LOCAL_MEM_FENCE);                                                         \
+  }                                                                                       \
+  amax_ = (red)[0];                                                                       \
+  const float scale = amax_ == 0u ? 1.0f : as_float(amax_) / 448.0f;
+
 // Two e4m3 codes (bits 0-7 and 16-23 of w, the rest zero) as two f16 bit
 // patterns in the same places, each worth exactly 1/256 of the code's value:
 // moving a code's 7 magnitude bits up by 7 lands e4m3's exponent in f16's
@@ -26,5 +42,10 @@ inline float snap_e4m3(float y) {
 // code needs a branch or a table. The NaN codes 0x7f / 0xff read as
 // +-480 / 256, like the CPU kernel's 480.
 inline uint e4m3x2_to_f16x2_div256(uint w) { return ((w & 0x00800080u) << 8) | ((w & 0x007f007fu) << 7); }
+// Four codes (one little-endian word) as four f16 patterns in order, two a word.
+inline uint2 e4m3x4_to_f16x4_div256(uint w) {
+  return (uint2)(e4m3x2_to_f16x2_div256((w & 0xffu) | ((w & 0xff00u) << 8)),
+                 e4m3x2_to_f16x2_div256(((w >> 16) & 0xffu) | ((w >> 8) & 0xff0000u)));
+}
 
 #endif

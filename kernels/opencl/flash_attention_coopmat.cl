@@ -65,12 +65,7 @@ void FLASH_KERNEL(BUF(uint, q16), BUF(uint4, k16), BUF(uint4, v16), BUF(float, o
   for (uint c = 0; c < D / 16; ++c)
 #pragma unroll
     for (uint i = 0; i < 4; ++i) qa[c][i] = qh[(g + (i & 1) * 8) * (D / 2) + c * 8 + t + (i >> 1) * 4];
-  float acc[D / 8][4];
-#pragma unroll
-  for (uint j = 0; j < D / 8; ++j)
-#pragma unroll
-    for (uint e = 0; e < 4; ++e) acc[j][e] = 0.0f;
-  float m_lo = -INFINITY, m_hi = -INFINITY, l_lo = 0.0f, l_hi = 0.0f;  // rows g and g + 8
+  FLASH_STATE()
 
   // The group copies a tile's KEYS x CH chunks of K and of V.
 #define LOAD_KV(stage, tile)                                                     \

@@ -5,12 +5,19 @@
 // rows g = l / 4 and g + 8, and in each 16 x 8 fragment the columns 2t, 2t + 1
 // (t = l % 4). The macros use, in the kernel's scope: lane, t, the Q
 // fragments qa[D / 16][4], the staged K / V tiles Ks / Vs [2][32 * CH]
-// (rows swizzled, tensor_core_ptx.cl), the output accumulators
-// acc[D / 8][4] and the running row maxima and sums m_lo, m_hi, l_lo, l_hi
-// (log2 units; rows g and g + 8).
+// (rows swizzled, tensor_core_ptx.cl), and the state FLASH_STATE declares:
+// the output accumulators acc[D / 8][4] and the running row maxima and sums
+// m_lo, m_hi, l_lo, l_hi (log2 units; rows g and g + 8).
 #ifndef VDRT_FLASH_PTX_TILE_CL
 #define VDRT_FLASH_PTX_TILE_CL
 #include "tensor_core_ptx.cl"
+
+// Declares the output accumulators (zero) and the running row maxima and sums.
+#define FLASH_STATE()                                                                             \
+  float acc[D / 8][4];                                                                            \
+  _Pragma("unroll") for (uint j = 0; j < D / 8; ++j)                                              \
+    _Pragma("unroll") for (uint e = 0; e < 4; ++e) acc[j][e] = 0.0f;                              \
+  float m_lo = -INFINITY, m_hi = -INFINITY, l_lo = 0.0f, l_hi = 0.0f;
 
 // Declares s[4][4] = Q K^T of stage st: 16 rows x 32 keys, 4 n8 tiles of
 // keys; s[j][e] is key 8 j + 2 t + (e & 1) of row g (e < 2) or g + 8.

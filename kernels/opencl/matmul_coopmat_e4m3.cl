@@ -139,14 +139,8 @@ void matmul_coopmat_e4m3(BUF(uint4, a), BUF(uchar, w), BUF(float, sc), BUF(float
     for (uint q = 0; q < W_CHUNKS / NT; ++q) {
       const uint e = tid + q * NT, row = e / (BN / 16), v = e % (BN / 16);
       const uint4 c = Ws[st][e];
-      const uint4 lo = (uint4)(e4m3x2_to_f16x2_div256((c.x & 0xffu) | ((c.x & 0xff00u) << 8)),
-                               e4m3x2_to_f16x2_div256(((c.x >> 16) & 0xffu) | ((c.x >> 8) & 0xff0000u)),
-                               e4m3x2_to_f16x2_div256((c.y & 0xffu) | ((c.y & 0xff00u) << 8)),
-                               e4m3x2_to_f16x2_div256(((c.y >> 16) & 0xffu) | ((c.y >> 8) & 0xff0000u)));
-      const uint4 hi = (uint4)(e4m3x2_to_f16x2_div256((c.z & 0xffu) | ((c.z & 0xff00u) << 8)),
-                               e4m3x2_to_f16x2_div256(((c.z >> 16) & 0xffu) | ((c.z >> 8) & 0xff0000u)),
-                               e4m3x2_to_f16x2_div256((c.w & 0xffu) | ((c.w & 0xff00u) << 8)),
-                               e4m3x2_to_f16x2_div256(((c.w >> 16) & 0xffu) | ((c.w >> 8) & 0xff0000u)));
+      const uint4 lo = (uint4)(e4m3x4_to_f16x4_div256(c.x), e4m3x4_to_f16x4_div256(c.y));
+      const uint4 hi = (uint4)(e4m3x4_to_f16x4_div256(c.z), e4m3x4_to_f16x4_div256(c.w));
       Bs[swizzle(row, 2 * v, B_CH)] = lo;
       Bs[swizzle(row, 2 * v + 1, B_CH)] = hi;
     }

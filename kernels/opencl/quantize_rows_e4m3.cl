@@ -19,15 +19,6 @@ kernel __attribute__((reqd_work_group_size(256, 1, 1))) void quantize_rows_e4m3(
   if (row >= p->rows) return;
   const uint tid = (uint)get_local_id(0);
   const uint base = row * p->k;
-  uint amax = 0u;
-  for (uint i = tid; i < p->k; i += 256u) amax = max(amax, as_uint(x[base + i]) & 0x7fffffffu);
-  red[tid] = amax;
-  barrier(CLK_LOCAL_MEM_FENCE);
-  for (uint s = 128u; s > 0u; s >>= 1) {
-    if (tid < s) red[tid] = max(red[tid], red[tid + s]);
-    barrier(CLK_LOCAL_MEM_FENCE);
-  }
-  amax = red[0];
-  const float scale = amax == 0u ? 1.0f : as_float(amax) / 448.0f;
+  E4M3_ROW_SCALE(x, base, p->k, red, tid)
   for (uint i = tid; i < p->k; i += 256u) q[base + i] = scale * snap_e4m3(x[base + i] / scale);
 }

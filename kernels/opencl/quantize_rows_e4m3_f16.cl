@@ -29,16 +29,7 @@ kernel __attribute__((reqd_work_group_size(256, 1, 1))) void quantize_rows_e4m3_
     return;
   }
   const uint base = row * p->k;
-  uint amax = 0u;
-  for (uint i = tid; i < p->k; i += 256u) amax = max(amax, as_uint(x[base + i]) & 0x7fffffffu);
-  red[tid] = amax;
-  barrier(CLK_LOCAL_MEM_FENCE);
-  for (uint h = 128u; h > 0u; h >>= 1) {
-    if (tid < h) red[tid] = max(red[tid], red[tid + h]);
-    barrier(CLK_LOCAL_MEM_FENCE);
-  }
-  amax = red[0];
-  const float scale = amax == 0u ? 1.0f : as_float(amax) / 448.0f;
+  E4M3_ROW_SCALE(x, base, p->k, red, tid)
   if (tid == 0u) s[row] = scale;
   for (uint i = tid; i < p->kp2; i += 256u) {
     const uint k0 = 2u * i;

@@ -210,12 +210,7 @@ kernel __attribute__((reqd_work_group_size(NT, 1, 1))) void SPARSE_KERNEL(
       const float2 x = at != ~0u ? vload2(0, q + at + 16 * c + 2 * t + (i >> 1) * 8) : (float2)(0.0f);
       qa[c][i] = pack_f16x2(x.x, x.y);
     }
-  float acc[D / 8][4];
-#pragma unroll
-  for (uint j = 0; j < D / 8; ++j)
-#pragma unroll
-    for (uint e = 0; e < 4; ++e) acc[j][e] = 0.0f;
-  float m_lo = -INFINITY, m_hi = -INFINITY, l_lo = 0.0f, l_hi = 0.0f;  // rows g and g + 8
+  FLASH_STATE()
 
   const uint tiles = (nkeys + KEYS - 1) / KEYS;
   if (tiles > 0) {
