@@ -24,6 +24,10 @@ Program plan(const std::string& api, const Node& node, int64_t opset, const std:
              const std::vector<TensorDesc>& outputs, const std::vector<const Tensor*>& known, const DeviceCaps& caps,
              bool stateful = false);
 
+// What a Dispatch::once dispatch is bound to (the buffer and offset of each
+// input it reads): the backend runs it again only when this changes.
+std::vector<std::pair<const Buffer*, size_t>> once_inputs(const Dispatch& d, const std::vector<DeviceTensor>& inputs);
+
 // Whether a GPU backend runs `node` with `state` bound: a DeviceOpState in
 // `backend`'s memory, on a node kernels/gpu plans.
 bool accepts_state(const Backend& backend, const Node& node, const OpState& state, const DeviceCaps& caps);

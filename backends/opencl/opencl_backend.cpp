@@ -45,6 +45,8 @@ struct OpenCLCompiledOp final : public CompiledOp {
   std::vector<cl_mem> params;                        // per dispatch: the parameter words
   std::vector<std::unique_ptr<OpenCLBuffer>> scratch;
   std::vector<std::string> labels;                   // per dispatch, for the profile: "op kernel"
+  // Per dispatch: what a Dispatch::once dispatch last ran on (empty: never ran).
+  std::vector<std::vector<std::pair<const Buffer*, size_t>>> once_bound;
   std::string node_name, op;
   // What the program was planned for, to plan the stateful one (a device
   // state bound to the node) at its first run with one.
@@ -102,6 +104,16 @@ class OpenCLBackend final : public Backend {
       // and KV caches (dense and block pools) keep f16, as on Vulkan.
       caps_.fp16 = caps_.coopmat_f16_16x16x16 = caps_.ptx_mma = caps_.half_kv_pools = true;
       spdlog::debug("opencl: fp16 on {} through tensor cores (inline PTX)", dev.name);
+      // Float8 multiplies (8.9 and later) serve W8A8 vdrt.QMatMul; a device
+      // whose driver fails their probe keeps the f16 kernel that decodes codes.
+      const char* e4m3 = std::getenv("VDRT_OPENCL_E4M3_MMA");  // "0": off (A/B against the decoding kernel)
+      if (dev.nv_cc_major * 10 + dev.nv_cc_minor >= 89 && !(e4m3 && std::string(e4m3) == "0")) {
+        if (std::string why = probe_e4m3_tensor_cores(context_, queue_, *programs_); why.empty())
+          caps_.ptx_mma_e4m3 = true;
+        else
+          spdlog::warn("opencl: {}: float8 tensor cores unused ({}); FP8 matmuls decode their weights to f16",
+                       dev.name, why);
+      }
     }
     info_ = DeviceInfo{"opencl", dev.name, dev.kind, dev.global_mem_bytes, index};
     info_.details = dev.summary() + "; " + tuning::tuning_summary(file, dev.caps);
@@ -242,9 +254,12 @@ class OpenCLBackend final : public Backend {
 
   void run(OpenCLCompiledOp& op, const std::vector<DeviceTensor>& inputs, const std::vector<DeviceTensor>& outputs,
            const DeviceOpState* state) {
+    op.once_bound.resize(op.program.dispatches.size());
     for (size_t i = 0; i < op.program.dispatches.size(); ++i) {
       const gpu::Dispatch& d = op.program.dispatches[i];
       const ProgramCache::Kernel& k = *op.kernels[i];
+      std::vector<std::pair<const Buffer*, size_t>> once;
+      if (d.once && (once = gpu::once_inputs(d, inputs)) == op.once_bound[i]) continue;  // done at an earlier run
       cl_uint arg = 0;
       for (const gpu::Arg& a : d.args) {
         cl_mem m;
@@ -279,6 +294,7 @@ class OpenCLBackend final : public Backend {
       if (rc != CL_SUCCESS)
         throw Error("OpenCL: launching kernel " + d.shader + " failed: " + error_name(rc), {"", op.node_name, op.op});
       if (ev) events_.emplace_back(op.labels[i], ev);
+      if (d.once) op.once_bound[i] = std::move(once);
       // NVIDIA's driver holds commands until a flush: start the GPU while
       // later nodes are still being enqueued.
       if (++unflushed_ >= 64) {

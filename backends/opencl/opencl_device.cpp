@@ -141,7 +141,9 @@ std::string DeviceEntry::summary() const {
   s += fp64 ? ", fp64" : ", no fp64";
   if (subgroups) s += ", subgroups";
   if (nv_cc_major) s += ", compute capability " + compute_capability();
-  if (ptx_unavailable().empty()) s += ", tensor cores through inline PTX (fp16 sessions)";
+  if (ptx_unavailable().empty())
+    s += nv_cc_major * 10 + nv_cc_minor >= 89 ? ", tensor cores through inline PTX (fp16 sessions; float8 for W8A8)"
+                                              : ", tensor cores through inline PTX (fp16 sessions)";
   return s;
 }
 

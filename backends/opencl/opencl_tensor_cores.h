@@ -17,4 +17,10 @@ namespace vdrt::opencl {
 // on PTX instead of rejecting it.
 std::string probe_tensor_cores(cl_context context, cl_command_queue queue, ProgramCache& programs);
 
+// The same for the float8 kernels (kernels/opencl/tensor_core_probe_e4m3.cl:
+// cvt to e4m3, ldmatrix of codes, mma m16n8k32 e4m3): empty when they run
+// and multiply exactly. Only after probe_tensor_cores passed, on devices of
+// compute capability 8.9 and later.
+std::string probe_e4m3_tensor_cores(cl_context context, cl_command_queue queue, ProgramCache& programs);
+
 }  // namespace vdrt::opencl

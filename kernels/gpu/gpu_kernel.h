@@ -45,6 +45,10 @@ struct DeviceCaps {
   // sparse_flash_coopmat exist; the batched matmul_coopmat does
   // not, so batched fp16 MatMuls take the portable kernel.
   bool ptx_mma = false;
+  // With ptx_mma: the float8 tensor cores too (mma m16n8k32 e4m3, compute
+  // capability 8.9+, checked by tensor_core_probe_e4m3.cl), so W8A8
+  // vdrt.QMatMul multiplies codes by codes (matmul_e4m3_mma).
+  bool ptx_mma_e4m3 = false;
   // The sparse kernels can keep a device KV cache's key / value pools as
   // packed f16 (Vulkan: packHalf2x16 words, no 16-bit storage needed); see
   // sparse_half_pools.
@@ -92,6 +96,11 @@ struct Dispatch {
   std::vector<bool> writes;      // per arg: whether the shader writes it (default: outputs and scratch)
   uint32_t groups[3] = {1, 1, 1};  // work groups; their size is the kernel's own (local_size / reqd_work_group_size)
   std::string variant;           // shown after the kernel name in profiles (e.g. the GEMM tile), so a choice is visible
+  // Reads only constant inputs of the node (initializers: weights) and writes
+  // only scratch: the backend runs it at the program's first run and again
+  // only when the buffers bound to those inputs change (weights converted or
+  // transposed once per session instead of once per call).
+  bool once = false;
 
   Dispatch& u32(uint32_t v) { push.push_back(v); return *this; }
   Dispatch& i32(int32_t v) { push.push_back(static_cast<uint32_t>(v)); return *this; }
@@ -116,6 +125,11 @@ struct KernelArgs {
 
   const AttributeMap& attrs() const { return node.attrs(); }
   bool has(size_t i) const { return i < inputs.size() && inputs[i].present(); }
+  // Whether input i is a constant of the graph (an initializer or a folded
+  // value), whose contents never change between runs: see Dispatch::once.
+  bool constant(size_t i) const {
+    return i < node.inputs().size() && node.input(i) && node.input(i)->is_constant();
+  }
 };
 
 using BuildFn = std::function<Program(const KernelArgs&)>;

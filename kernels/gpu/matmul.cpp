@@ -106,6 +106,7 @@ bool emit_coop_f16(const Gemm& g, const KernelArgs& a, Program& prog) {
   else prog.dispatches.push_back(to_f16(in(0), scratch(0), g.M, g.K, Mp, Kp, g.sam, g.sak, caps));
   if (bt) prog.dispatches.push_back(to_f16(in(1), scratch(1), g.N, g.K, Np, Kp, g.sbn, g.sbk, caps));
   else prog.dispatches.push_back(to_f16(in(1), scratch(1), g.K, g.N, Kp, Np, g.sbk, g.sbn, caps));
+  prog.dispatches.back().once = a.constant(1);  // weights: converted at the first run only
   Dispatch d;
   d.shader = t.flags & 2 ? "matmul_tc16" : "matmul_coopmat_f16";
   d.variant = t.str();
@@ -307,7 +308,7 @@ Program build_qmatmul(const KernelArgs& a) {
   const bool act_quant = a.attrs().get_string("act_quant", "none") == "per_token_e4m3";
   if (qmatmul_uses_coopmat(act_quant, a.caps)) {
     u32(a.inputs[0].numel(), "operand size");
-    if (auto p = plan_qmatmul_coopmat({g.M, g.N, g.K, g.has_c, act_quant, g.act, g.has_r}, a.caps))
+    if (auto p = plan_qmatmul_coopmat({g.M, g.N, g.K, g.has_c, act_quant, g.act, g.has_r, a.constant(1)}, a.caps))
       return std::move(*p);
   }
   if (!act_quant || g.M == 0 || g.K == 0) return emit(g, a);

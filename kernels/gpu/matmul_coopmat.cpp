@@ -138,7 +138,78 @@ Dispatch to_f16(Arg src, Arg dst, int64_t R, int64_t C, int64_t Rp, int64_t Cp, 
   return d;
 }
 
+namespace {
+
+// W8A8 on float8 tensor cores (DeviceCaps::ptx_mma_e4m3): A's codes and W's
+// transposed codes, both [rows][Kp] bytes, then matmul_e4m3_mma (BK 64
+// codes: the f16 kernel's 32 halves). H200 (bench/RESULTS.md), the kernel
+// alone at 4680 x 1536 x 1536 / x 8960 / 4680 x 8960 x 1536: 128 x 64 tiles
+// of 2 x 2 subgroups (64 x 32) 0.121 / 0.605 / 0.581 ms, the f16 kernel's
+// 128 x 128 of 64 x 64 0.145 / 0.644 / 0.641, 128 x 256 and 256 x 128 of 8
+// subgroups 0.69-0.78 at the large shapes: smaller tiles keep more work
+// groups on a multiprocessor.
+std::optional<Program> plan_qmatmul_e4m3_mma(const QMatMulShape& q, const DeviceCaps& caps) {
+  CoopTile t{128, 64, 64, 64, 32, 0};
+  // VDRT_VK_GEMM_VARIANT with BK 64 tries another tile (tuning): valid where
+  // the f16 kernel's tile of the same bytes (BK 32 halves) is.
+  if (const auto& v = gemm_variant().tile; v && v->bk == 64 && CoopTile{v->bm, v->bn, 32, v->wm, v->wn, 0}.valid_ptx(caps))
+    t = CoopTile{v->bm, v->bn, 64, v->wm, v->wn, 0};
+  const int64_t Mp = round_up(q.M, t.bm), Np = round_up(q.N, t.bn), Kp = round_up(q.K, t.bk);
+  if (t.threads() > caps.max_workgroup_invocations || uint64_t(Mp) * uint64_t(Kp) > caps.max_storage_range ||
+      uint64_t(Np) * uint64_t(Kp) > caps.max_storage_range)
+    return std::nullopt;
+  u32(q.K * q.N, "weight size");
+  u32(q.M * q.N, "output size");
+  u32(Mp * Kp / 16, "padded A");
+  u32(Np * Kp / 16, "padded W");
+
+  Program p;
+  p.scratch_bytes = {size_t(Mp * Kp), size_t(q.M) * 4, size_t(Np * Kp)};
+  Dispatch qa;
+  qa.shader = "quantize_rows_e4m3_codes";
+  qa.args = {in(0), scratch(0), scratch(1)};
+  qa.writes = {false, true, true};
+  qa.u32(u32(q.M, "rows")).u32(u32(q.K, "row length")).u32(u32(Mp, "padded rows")).u32(u32(Kp / 4, "padded row"));
+  set_groups_1d(qa, uint64_t(Mp) * 256, 256, caps);
+  p.dispatches.push_back(std::move(qa));
+
+  Dispatch tw;
+  tw.shader = "transpose_e4m3";
+  tw.spec = {q.N % 4 == 0};
+  tw.args = {in(1), scratch(2)};
+  tw.writes = {false, true};
+  tw.u32(u32(q.K, "K")).u32(u32(q.N, "N")).u32(u32(Kp / 16, "padded K"));
+  tw.groups[0] = u32(Kp / 64, "work groups");
+  tw.groups[1] = u32(Np / 64, "work groups");
+  tw.once = q.constant_w;
+  VDRT_CHECK(tw.groups[0] <= caps.max_groups_x && tw.groups[1] <= caps.max_groups_y,
+             "GPU QMatMul: too many work groups");
+  p.dispatches.push_back(std::move(tw));
+
+  // VDRT_E4M3_ACCUMULATE=mma keeps the sums in the tensor cores' accumulator
+  // (an A/B of the promotion's cost and of its accuracy).
+  const char* acc = std::getenv("VDRT_E4M3_ACCUMULATE");
+  const bool promote = !(acc && std::string(acc) == "mma");
+  Dispatch d;
+  d.shader = "matmul_e4m3_mma";
+  d.variant = t.str() + (promote ? "" : " mma-sum");
+  d.spec = {t.threads(), t.bm, t.bn, t.bk, t.wm, t.wn, q.bias, q.activation, q.residual, promote};
+  // Absent bias and residual bind the scales again (never read).
+  d.args = {scratch(0), scratch(2), scratch(1), in(2), q.bias ? in(3) : in(2), out(0), q.residual ? in(4) : in(2)};
+  d.writes = {false, false, false, false, false, true, false};
+  d.u32(u32(q.M, "M")).u32(u32(q.N, "N")).u32(u32(Kp, "K")).u32(u32(Kp / 16, "row"));
+  const int64_t gx = Np / t.bn, gy = Mp / t.bm;
+  VDRT_CHECK(gx <= caps.max_groups_x && gy <= caps.max_groups_y, "GPU QMatMul: too many work groups");
+  d.groups[0] = static_cast<uint32_t>(gx);
+  d.groups[1] = static_cast<uint32_t>(gy);
+  p.dispatches.push_back(std::move(d));
+  return p;
+}
+
+}  // namespace
+
 std::optional<Program> plan_qmatmul_coopmat(const QMatMulShape& q, const DeviceCaps& caps) {
+  if (caps.ptx_mma_e4m3 && q.act_quant && q.M > 0 && q.N > 0 && q.K > 0) return plan_qmatmul_e4m3_mma(q, caps);
   const CoopTile t = pick_e4m3_tile(caps);
   if (!t.bm || q.M <= 0 || q.N <= 0 || q.K <= 0) return std::nullopt;
   const int64_t Mp = round_up(q.M, t.bm), Kp = round_up(q.K, t.bk);

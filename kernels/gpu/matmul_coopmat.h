@@ -64,13 +64,17 @@ Dispatch to_f16(Arg src, Arg dst, int64_t R, int64_t C, int64_t Rp, int64_t Cp, 
 // vdrt.QMatMul Y[M, N] = act(A[M, K] W (codes [K, N]) * scale[N] (+ bias[N]))
 // (+ residual), inputs bound as the node's (A, W, scale, bias, residual), with per-token e4m3
 // activations when act_quant: A's f16 pre-pass (or its quantisation), then
-// matmul_coopmat_e4m3. nullopt where no tile fits the device or A's f16
+// matmul_coopmat_e4m3. With float8 tensor cores (DeviceCaps::ptx_mma_e4m3)
+// and act_quant, codes multiply codes instead: quantize_rows_e4m3_codes,
+// transpose_e4m3 (W's codes k-contiguous; once per session where W is a
+// constant), matmul_e4m3_mma. nullopt where no tile fits the device or a
 // scratch exceeds what one binding may span.
 struct QMatMulShape {
   int64_t M = 0, N = 0, K = 0;
   bool bias = false, act_quant = false;
   uint32_t activation = 0;  // after the bias: 0 none, 1 gelu, 2 gelu (tanh)
   bool residual = false;    // then the node's input 4, laid out as Y
+  bool constant_w = false;  // W is a graph constant: its transposed codes are made once (Dispatch::once)
 };
 std::optional<Program> plan_qmatmul_coopmat(const QMatMulShape& q, const DeviceCaps& caps);
 

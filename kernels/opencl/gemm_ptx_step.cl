@@ -1,5 +1,7 @@
 // The multiply-adds of one K step (32) of the tensor-core GEMMs through
-// inline PTX, shared by matmul_coopmat_f16.cl and matmul_coopmat_e4m3.cl:
+// inline PTX, shared by matmul_coopmat_f16.cl and matmul_coopmat_e4m3.cl
+// (and, as GEMM_MMA_STEP_WITH(..., MMA_16832_E4M3), one step of 64 codes
+// of matmul_e4m3_mma.cl: the same 16-byte chunks, twice the k):
 // the subgroup's WM x WN block of acc[FM][FN][4] (m16n8 fragments) += the
 // staged f16 tiles A_TILE (A_CH 16-byte chunks a row; rows m, or k with
 // A_T) and B_TILE (B_CH chunks a row; rows k, or n with B_T), fragments by
@@ -9,7 +11,8 @@
 #define VDRT_GEMM_PTX_STEP_CL
 #include "tensor_core_ptx.cl"
 
-#define GEMM_MMA_STEP(A_TILE, A_CH, B_TILE, B_CH)                                                              \
+#define GEMM_MMA_STEP(A_TILE, A_CH, B_TILE, B_CH) GEMM_MMA_STEP_WITH(A_TILE, A_CH, B_TILE, B_CH, MMA_16816)
+#define GEMM_MMA_STEP_WITH(A_TILE, A_CH, B_TILE, B_CH, MMA)                                                    \
   _Pragma("unroll") for (uint kk = 0; kk < 2; ++kk) { /* the step's two k16 halves */                          \
     uint fa[FM][4], fb[FN][2];                                                                                 \
     /* A blocks (m 0-7, k 0-7), (m 8-15, k 0-7), (m 0-7, k 8-15), (m 8-15, k 8-15) of each m16 tile */         \
@@ -41,7 +44,7 @@
     }                                                                                                          \
     _Pragma("unroll") for (uint i = 0; i < FM; ++i)                                                            \
       _Pragma("unroll") for (uint j = 0; j < FN; ++j)                                                          \
-        MMA_16816(acc[i][j], fa[i][0], fa[i][1], fa[i][2], fa[i][3], fb[j][0], fb[j][1]);                       \
+        MMA(acc[i][j], fa[i][0], fa[i][1], fa[i][2], fa[i][3], fb[j][0], fb[j][1]);                       \
   }
 
 #endif

@@ -1,5 +1,5 @@
 // NVIDIA tensor cores from OpenCL C through inline PTX (sm_80 and later):
-// mma.sync m16n8k16 (f16 x f16 -> f32), ldmatrix (8x8 f16 blocks from local
+// mma.sync m16n8k16 (f16 x f16 -> f32; m16n8k32 e4m3 on sm_89+), ldmatrix (8x8 f16 blocks from local
 // memory into mma fragments) and cp.async (16 bytes global -> local memory
 // without passing through registers). NVIDIA's OpenCL compiler accepts them;
 // other drivers never build the kernels that include this file, because the
@@ -19,6 +19,15 @@ inline uint shared_addr(local const void* p) { return (uint)(ulong)p; }
 #define MMA_16816(d, a0, a1, a2, a3, b0, b1)                                                                   \
   asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};" \
                : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])                                                   \
+               : "r"(a0), "r"(a1), "r"(a2), "r"(a3), "r"(b0), "r"(b1))
+// d[0..3] += A B for float8 e4m3 operands (sm_89 and later), m16n8k32:
+// each register holds four codes along k, lane l rows l / 4 (+ 8) and k
+// 4 (l % 4) .. + 3 (+ 16) of A, column l / 4 and the same k of B. Loaded
+// by ldmatrix (non-transposed) from k-contiguous rows, a b16 pair of codes
+// at a time, these are exactly the f16 fragments' places with k16 -> k32.
+#define MMA_16832_E4M3(d, a0, a1, a2, a3, b0, b1)                                                                    \
+  asm volatile("mma.sync.aligned.m16n8k32.row.col.f32.e4m3.e4m3.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};" \
+               : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])                                                       \
                : "r"(a0), "r"(a1), "r"(a2), "r"(a3), "r"(b0), "r"(b1))
 // Four 8x8 blocks; lanes 8i .. 8i + 7 give the addresses of block i's rows.
 #define LDMATRIX_X4(r0, r1, r2, r3, addr)                                      \
@@ -43,6 +52,15 @@ inline uint pack_f16x2(float lo, float hi) {
   uint d;
   asm("cvt.rn.f16x2.f32 %0, %1, %2;" : "=r"(d) : "f"(hi), "f"(lo));
   return d;
+}
+
+// Four floats as four float8 e4m3 codes (nearest even, saturating at +-448;
+// sm_89 and later), x.s0 in the low byte.
+inline uint pack_e4m3x4(float4 x) {
+  uint lo, hi;
+  asm("{ .reg .b16 t; cvt.rn.satfinite.e4m3x2.f32 t, %1, %2; cvt.u32.u16 %0, t; }" : "=r"(lo) : "f"(x.s1), "f"(x.s0));
+  asm("{ .reg .b16 t; cvt.rn.satfinite.e4m3x2.f32 t, %1, %2; cvt.u32.u16 %0, t; }" : "=r"(hi) : "f"(x.s3), "f"(x.s2));
+  return lo | hi << 16;
 }
 
 // Chunk c (16 bytes) of row r in a local tile of `ch` chunks a row, swizzled

@@ -209,7 +209,89 @@ std::string case_name(const testing::TestParamInfo<Fp8Case>& info) {
          (info.param.precision == "fp16" ? "_fp16" : "");
 }
 
+// One W8A8 vdrt.QMatMul at the depth of Wan's FFN-down product (K 8900,
+// padded to 8960 where a kernel pads), ragged M and N, against the CPU. Each
+// activation row is e4m3 values times a power of two with its largest
+// magnitude at 448 times it, so that the per-token scale is that power and
+// every quantised activation is exact: CPU and GPU then multiply the same
+// codes, and only the sums differ. The CPU sums in f32 (about 1e-6 of the
+// largest output); Hopper's float8 tensor cores keep a short accumulator, so
+// matmul_e4m3_mma adds each step's 64 products into f32 (PROMOTE) instead of
+// letting 140 mma chain: held to 1e-4 of the largest output.
+class Fp8GpuDeepK : public testing::TestWithParam<Fp8Case> {};
+
+TEST_P(Fp8GpuDeepK, CodesTimesCodesSumLikeTheCpu) {
+  const Fp8Case& c = GetParam();
+  VDRT_REQUIRE_DEVICE(c.backend);
+  const int64_t M = 67, K = 8900, N = 138;
+  // Finite e4m3 codes (not 0x7f / 0xff), spread over the whole range.
+  auto code = [](uint32_t h) {
+    const uint8_t b = static_cast<uint8_t>(h >> 8);
+    return (b & 0x7f) == 0x7f ? static_cast<uint8_t>(b - 1) : b;
+  };
+  auto hash = [](uint64_t i) {
+    i = (i ^ (i >> 31)) * 0x7fb5d329728ea185ull;
+    i = (i ^ (i >> 27)) * 0x81dadef4bc2dd44dull;
+    return static_cast<uint32_t>(i ^ (i >> 33));
+  };
+  Tensor w(DType::F8E4M3, {K, N});
+  auto* wb = static_cast<uint8_t*>(w.raw());
+  for (int64_t i = 0; i < K * N; ++i) wb[i] = code(hash(uint64_t(i) * 2 + 1));
+  // Activations: e4m3 values of small exponents (within 1/64 .. 16), one 448 per row, times 2^(row % 5 - 2).
+  const std::vector<double> wv = w.as_double();
+  std::vector<float> a(static_cast<size_t>(M * K)), scale(static_cast<size_t>(N));
+  for (int64_t m = 0; m < M; ++m) {
+    const float p2 = std::ldexp(1.0f, int(m % 5) - 2);
+    for (int64_t k = 0; k < K; ++k) {
+      const uint32_t h = hash(uint64_t(m * K + k) * 2 + 7);
+      const int e = int(h % 11) - 6, mant = int((h >> 8) % 8);
+      const float v = std::ldexp(1.0f + mant / 8.0f, e) * ((h >> 16) & 1 ? -1.0f : 1.0f);
+      a[size_t(m * K + k)] = (k == (m * 37) % K ? 448.0f : v) * p2;
+    }
+  }
+  for (int64_t n = 0; n < N; ++n) scale[size_t(n)] = 1.0f / 256 + float(hash(uint64_t(n) + 99) % 100) / 25600;
+
+  auto g = std::make_unique<Graph>();
+  g->name = "deep_k";
+  g->opsets = {{"", 18}, {"vdrt", 1}};
+  Value* x = g->value("x");
+  x->set_dtype(DType::F32);
+  x->set_shape(Shape(std::vector<Dim>{M, K}));
+  g->inputs().push_back(x);
+  Value* y = g->value("y");
+  AttributeMap at;
+  at.set("act_quant", Attribute(std::string("per_token_e4m3")));
+  g->add_node("QMatMul", {x, g->add_constant("w", w), g->add_constant("s", Tensor::from_vector<float>({N}, scale))},
+              {y}, "q", "vdrt")
+      ->attrs() = at;
+  g->outputs().push_back(y);
+  const TensorMap feed{{"x", Tensor::from_vector<float>({M, K}, a)}};
+  SessionOptions cpu_o;
+  cpu_o.device = "cpu";
+  const Tensor want = Session(g->clone(), cpu_o).run(feed).at("y");
+  SessionOptions o;
+  o.device = c.backend;
+  o.precision = c.precision;
+  o.cpu_fallback = false;
+  const Tensor got = Session(std::move(g), o).run(feed).at("y");
+  const std::vector<double> wd = want.as_double(), gd = got.as_double();
+  double largest = 0, worst = 0;
+  for (size_t i = 0; i < wd.size(); ++i) largest = std::max(largest, std::fabs(wd[i])), worst = std::max(worst, std::fabs(gd[i] - wd[i]));
+  std::printf("  K %lld: largest output %.4g, max |gpu - cpu| %.3g (%.2g of it)\n", static_cast<long long>(K), largest,
+              worst, worst / largest);
+  ASSERT_GT(largest, 1.0);
+  EXPECT_LE(worst / largest, 1e-4);
+}
+
+std::vector<Fp8Case> deep_k_cases() {
+  std::vector<Fp8Case> out;
+  for (const Fp8Case& c : cases())
+    if (c.style == "ts17" && c.activations) out.push_back(c);
+  return out;
+}
+
 INSTANTIATE_TEST_SUITE_P(TinyWan, Fp8GpuLayers, testing::ValuesIn(layer_cases()), case_name);
+INSTANTIATE_TEST_SUITE_P(Wan, Fp8GpuDeepK, testing::ValuesIn(deep_k_cases()), case_name);
 INSTANTIATE_TEST_SUITE_P(TinyWan, Fp8Gpu, testing::ValuesIn(cases()), case_name);
 
 }  // namespace

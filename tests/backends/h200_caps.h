@@ -25,13 +25,13 @@ inline gpu::DeviceCaps h200_caps(const std::string& precision) {
 }
 
 // What the OpenCL backend reports for the H200 in an fp16 session once its
-// tensor-core probe passed: the same limits, the inline-PTX kernels
-// (DeviceCaps::ptx_mma), and no f16 KV pools.
+// tensor-core probes passed: the same limits, the inline-PTX kernels
+// (DeviceCaps::ptx_mma, and the float8 ones: compute capability 9.0) and
+// f16 KV pools; in fp32 sessions none of them.
 inline gpu::DeviceCaps h200_opencl_caps(const std::string& precision) {
   gpu::DeviceCaps c = h200_caps(precision);
-  c.half_kv_pools = false;
   c.ptx_mma = precision == "fp16";
-  c.coopmat_f16_16x16x16 = c.fp16 = c.ptx_mma;
+  c.coopmat_f16_16x16x16 = c.fp16 = c.half_kv_pools = c.ptx_mma_e4m3 = c.ptx_mma;
   return c;
 }
 

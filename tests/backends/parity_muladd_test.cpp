@@ -21,6 +21,11 @@ const std::vector<ParityCase>& cases() {
       muladd("GatedResidual", {1, 333, 96}, {1, 1, 96}, {1, 333, 96}, 0.0f),
       muladd("SameShape", {7, 129}, {7, 129}, {7, 129}, 0.5f),
       muladd("ScalarAndColumn", {3, 1, 5, 7}, {1}, {3, 4, 1, 1}, -1.0f),
+      // Four outputs a work item (innermost dim a multiple of 4): per-frame
+      // modulation (3 collapsed dims), and an operand repeated along the
+      // innermost dim next to one running along it.
+      muladd("FrameModulationBy4", {1, 3, 21, 20}, {1, 3, 1, 20}, {1, 3, 1, 20}, 1.0f),
+      muladd("RowScaleBy4", {6, 1}, {6, 8}, {1, 8}, 0.25f),
   };
   return c;
 }

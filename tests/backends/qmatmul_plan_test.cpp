@@ -194,18 +194,88 @@ TEST(QMatMulPlan, OpenClTensorCoresTakeThePtxKernelsOnly) {
   EXPECT_EQ(g.groups[0], 70u);    // 8960 / 128
   EXPECT_EQ(g.groups[1], 37u);    // 4680 / 128, rounded up
   EXPECT_EQ(p.scratch_bytes, (std::vector<size_t>{4736u * 1536u * 2u, 1536u * 8960u * 2u}));
+  // B is a graph input here: converted at every run. A weight (a constant) is
+  // converted at the first run only (Dispatch::once); A always.
+  EXPECT_FALSE(p.dispatches[1].once);
+  {
+    GraphBuilder b(18);
+    b.output(b.op("MatMul", {b.input("a", {4680, 1536}), b.constant("w", Tensor(DType::F32, {1536, 8960}))}));
+    std::unique_ptr<Graph> g = b.take();
+    const gpu::Program w = gpu::plan("test", *g->nodes().front(), 18, {{DType::F32, {4680, 1536}}, {DType::F32, {1536, 8960}}},
+                                     {{DType::F32, {4680, 8960}}}, {nullptr, nullptr}, h200_opencl_caps("fp16"));
+    ASSERT_EQ(w.dispatches.size(), 3u);
+    EXPECT_FALSE(w.dispatches[0].once);
+    EXPECT_TRUE(w.dispatches[1].once);
+    EXPECT_FALSE(w.dispatches[2].once);
+  }
   // Batched: the fp32 kernel, not Vulkan's matmul_coopmat.
   EXPECT_EQ(plan_matmul({2, 300, 200}, {2, 200, 260}, {2, 300, 260}).dispatches.back().shader, "matmul");
-  // vdrt.QMatMul: the e4m3 GEMM on 128 x 128 tiles of 4 subgroups.
+  // vdrt.QMatMul with f16 activations: the e4m3 GEMM (weights decoded to
+  // f16) on 128 x 128 tiles of 4 subgroups.
   const Planned q = plan_qmatmul(4680, 1536, 8960, true, false, h200_opencl_caps("fp16"));
   ASSERT_EQ(q.shaders, (Shaders{"matmul_to_f16", "matmul_coopmat_e4m3"}));
   EXPECT_EQ(q.program.dispatches[1].spec[0], 128u);
   EXPECT_EQ(q.program.dispatches[1].variant, "128x128x32/64x64");
-  EXPECT_EQ(plan_qmatmul(300, 512, 256, true, true, h200_opencl_caps("fp16")).shaders,
+  // A device without float8 multiplies (compute capability 8.0) decodes the
+  // weights for W8A8 too.
+  gpu::DeviceCaps ampere = h200_opencl_caps("fp16");
+  ampere.ptx_mma_e4m3 = false;
+  EXPECT_EQ(plan_qmatmul(300, 512, 256, true, true, ampere).shaders,
             (Shaders{"quantize_rows_e4m3_f16", "matmul_coopmat_e4m3"}));
   // fp32 sessions on the same device: no tensor cores.
   EXPECT_EQ(plan_qmatmul(300, 512, 256, true, true, h200_opencl_caps("fp32")).shaders,
             (Shaders{"quantize_rows_e4m3", "matmul"}));
+}
+
+// W8A8 on float8 tensor cores (DeviceCaps::ptx_mma_e4m3): activations and
+// weights both as codes, k-contiguous and padded to the tile (rows to 128,
+// columns to 64, K to 64), multiplied by matmul_e4m3_mma with the bias, GELU and residual
+// in its epilogue.
+TEST(QMatMulPlan, Fp8TensorCoresMultiplyCodesByCodes) {
+  const Planned q = plan_qmatmul(4680, 1536, 8960, true, true, h200_opencl_caps("fp16"), "gelu", true);
+  ASSERT_EQ(q.shaders, (Shaders{"quantize_rows_e4m3_codes", "transpose_e4m3", "matmul_e4m3_mma"}));
+  EXPECT_EQ(q.program.scratch_bytes, (std::vector<size_t>{4736u * 1536u, 4680u * 4u, 8960u * 1536u}));
+  const gpu::Dispatch& quant = q.program.dispatches[0];
+  EXPECT_EQ(quant.push, (std::vector<uint32_t>{4680, 1536, 4736, 1536 / 4}));
+  const gpu::Dispatch& tr = q.program.dispatches[1];
+  EXPECT_EQ(tr.spec, (std::vector<uint32_t>{1}));  // N % 4 == 0: words
+  EXPECT_EQ(tr.groups[0], 1536u / 64);
+  EXPECT_EQ(tr.groups[1], 8960u / 64);
+  EXPECT_FALSE(tr.once);  // W is a graph input in this plan, not a constant
+  {
+    // A constant W (a quantised model's weights): transposed at the first run only.
+    GraphBuilder b(18);
+    AttributeMap at;
+    at.set("act_quant", Attribute(std::string("per_token_e4m3")));
+    b.output(b.op("QMatMul",
+                  {b.input("a", {300, 512}), b.constant("w", Tensor(DType::F8E4M3, {512, 256})),
+                   b.constant("s", Tensor(DType::F32, {256}))},
+                  at, "vdrt"));
+    std::unique_ptr<Graph> g = b.take();
+    const gpu::Program w =
+        gpu::plan("test", *g->nodes().front(), 18,
+                  {{DType::F32, {300, 512}}, {DType::F8E4M3, {512, 256}}, {DType::F32, {256}}},
+                  {{DType::F32, {300, 256}}}, {nullptr, nullptr, nullptr}, h200_opencl_caps("fp16"));
+    ASSERT_EQ(w.dispatches.size(), 3u);
+    EXPECT_EQ(w.dispatches[1].shader, "transpose_e4m3");
+    EXPECT_TRUE(w.dispatches[1].once);
+    EXPECT_FALSE(w.dispatches[0].once);
+    EXPECT_FALSE(w.dispatches[2].once);
+  }
+  const gpu::Dispatch& g = q.program.dispatches[2];
+  EXPECT_EQ(g.variant, "128x64x64/64x32");
+  // NT, tile, bias, GELU (1), residual, promoted sums.
+  EXPECT_EQ(g.spec, (std::vector<uint32_t>{128, 128, 64, 64, 64, 32, 1, 1, 1, 1}));
+  EXPECT_EQ(g.push, (std::vector<uint32_t>{4680, 8960, 1536, 1536 / 16}));
+  EXPECT_EQ(g.groups[0], 140u);
+  EXPECT_EQ(g.groups[1], 37u);
+  // Ragged shapes pad: K 100 -> 128, N 30 -> 64 (byte loads), M 5 -> 128.
+  const Planned r = plan_qmatmul(5, 100, 30, false, true, h200_opencl_caps("fp16"));
+  ASSERT_EQ(r.shaders, (Shaders{"quantize_rows_e4m3_codes", "transpose_e4m3", "matmul_e4m3_mma"}));
+  EXPECT_EQ(r.program.scratch_bytes, (std::vector<size_t>{128u * 128u, 5u * 4u, 64u * 128u}));
+  EXPECT_EQ(r.program.dispatches[1].spec, (std::vector<uint32_t>{0}));
+  EXPECT_EQ(r.program.dispatches[1].groups[0], 2u);
+  EXPECT_EQ(r.program.dispatches[1].groups[1], 1u);
 }
 
 }  // namespace

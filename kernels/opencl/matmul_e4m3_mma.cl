@@ -1,0 +1,172 @@
+// vdrt.QMatMul with per-token e4m3 activations on NVIDIA's float8 tensor
+// cores (mma.sync m16n8k32 e4m3, sm_89 and later, through inline PTX):
+// y = (A8 Wt^T) * R[m] * S[n] (+ bias[n]), then the folded GELU (ACT) and
+// residual (HAS_RES). A8 [Mp][Kp] holds the activations' codes
+// (quantize_rows_e4m3_codes.cl, row scales R), Wt [Np][Kp] the weights'
+// codes transposed (transpose_e4m3.cl), both zero-padded, so every load is
+// a whole 16-byte cp.async.
+//
+// matmul_coopmat_f16.cl's structure with both operands k-contiguous (A_T 0,
+// B_T 1): a step of BK = 64 codes is 4 chunks a row, the f16 kernel's 32
+// halves, so tiles, swizzle and ldmatrix addressing are the same and each
+// chunk pair is one k32 mma instead of one k16. Products of e4m3 codes are
+// exact; the tensor cores add them into the accumulator with a short
+// mantissa on Hopper, so with PROMOTE each step's two mma start from zero
+// and their sum is added to the f32 accumulators by ordinary adds (the
+// scheme of DeepSeek-V3's FP8 GEMMs, there every 128).
+#include "activation.cl"
+#include "gemm_ptx_step.cl"
+
+#ifndef SPEC0
+#define SPEC0 128
+#define SPEC1 128
+#define SPEC2 128
+#define SPEC3 64
+#define SPEC4 64
+#define SPEC5 64
+#define SPEC6 0
+#define SPEC7 0
+#define SPEC8 0
+#define SPEC9 1
+#endif
+#define NT SPEC0
+#define BM SPEC1
+#define BN SPEC2
+#define BK 64  // SPEC3: codes a step (4 chunks a row)
+#define WM SPEC4
+#define WN SPEC5
+#define HAS_BIAS SPEC6
+#define ACT SPEC7
+#define HAS_RES SPEC8
+#define PROMOTE SPEC9
+#define A_T 0
+#define B_T 1
+
+#define FM (WM / 16)
+#define FN (WN / 8)
+#define WARPS_N (BN / WN)
+#define CH (BK / 16)  // 16-byte chunks of a row of either tile
+#define A_CHUNKS (BM * CH)
+#define B_CHUNKS (BN * CH)
+#if 3 * (BM + BN) * BK <= 49152
+#define STAGES 3
+#else
+#define STAGES 2
+#endif
+
+struct matmul_e4m3_mma_params {
+  uint M, N;  // valid output rows / columns
+  uint Kp;    // padded K (a multiple of BK)
+  uint ld;    // 16-byte vectors per row of A8 and of Wt (Kp / 16)
+};
+
+kernel __attribute__((reqd_work_group_size(NT, 1, 1)))
+void matmul_e4m3_mma(BUF(uint4, a), BUF(uint4, wt), BUF(float, rs), BUF(float, sc), BUF(float, bias), BUF(float, y),
+                     BUF(float, res), constant const struct matmul_e4m3_mma_params* p) {
+  AT(uint4, a);
+  AT(uint4, wt);
+  AT(float, rs);
+  AT(float, sc);
+  AT(float, bias);
+  AT(float, y);
+  AT(float, res);
+  local uint4 As[STAGES][A_CHUNKS], Bs[STAGES][B_CHUNKS];
+  const uint tid = get_local_id(0), lane = tid & 31, warp = tid >> 5;
+  const uint m0 = get_group_id(1) * BM, n0 = get_group_id(0) * BN;
+  const uint wm = (warp / WARPS_N) * WM, wn = (warp % WARPS_N) * WN;
+  const uint ld = p->ld, steps = p->Kp / BK;
+
+  float acc[FM][FN][4];
+#pragma unroll
+  for (uint i = 0; i < FM; ++i)
+#pragma unroll
+    for (uint j = 0; j < FN; ++j)
+#pragma unroll
+      for (uint e = 0; e < 4; ++e) acc[i][j][e] = 0.0f;
+
+#define LOAD_STEP(st, k)                                                                    \
+  {                                                                                         \
+    const uint c0 = (k) * CH;                                                               \
+    for (uint q = 0; q < A_CHUNKS / NT; ++q) {                                              \
+      const uint e = tid + q * NT, row = e / CH, ch = e % CH;                               \
+      CP_ASYNC16(shared_addr(&As[st][swizzle(row, ch, CH)]), a + (m0 + row) * ld + c0 + ch); \
+    }                                                                                       \
+    for (uint q = 0; q < B_CHUNKS / NT; ++q) {                                              \
+      const uint e = tid + q * NT, row = e / CH, ch = e % CH;                               \
+      CP_ASYNC16(shared_addr(&Bs[st][swizzle(row, ch, CH)]), wt + (n0 + row) * ld + c0 + ch); \
+    }                                                                                       \
+  }
+
+  for (uint s = 0; s < STAGES - 1; ++s) {
+    if (s < steps) LOAD_STEP(s, s)
+    CP_ASYNC_COMMIT();
+  }
+  for (uint s = 0; s < steps; ++s) {
+#if STAGES == 3
+    CP_ASYNC_WAIT(1);
+#else
+    CP_ASYNC_WAIT(0);
+#endif
+    barrier(CLK_LOCAL_MEM_FENCE);
+    const uint next = s + STAGES - 1;
+    if (next < steps) LOAD_STEP(next % STAGES, next)
+    CP_ASYNC_COMMIT();
+    const uint st = s % STAGES;
+#if PROMOTE
+    // B's fragments of both k32 halves, then per m16 tile A's, each 16 x 8
+    // block summed from zero over the step and added in f32.
+    uint fb[2][FN][2];
+#pragma unroll
+    for (uint kk = 0; kk < 2; ++kk)
+#pragma unroll
+      for (uint j = 0; j < FN; j += 2) {
+        const uint row = wn + j * 8 + (lane & 7) + (lane >> 4) * 8, ch = kk * 2 + ((lane >> 3) & 1);
+        LDMATRIX_X4(fb[kk][j][0], fb[kk][j][1], fb[kk][j + 1][0], fb[kk][j + 1][1],
+                    shared_addr(&Bs[st][swizzle(row, ch, CH)]));
+      }
+#pragma unroll
+    for (uint i = 0; i < FM; ++i) {
+      uint fa[2][4];
+#pragma unroll
+      for (uint kk = 0; kk < 2; ++kk) {
+        const uint row = wm + i * 16 + (lane & 7) + ((lane >> 3) & 1) * 8, ch = kk * 2 + (lane >> 4);
+        LDMATRIX_X4(fa[kk][0], fa[kk][1], fa[kk][2], fa[kk][3], shared_addr(&As[st][swizzle(row, ch, CH)]));
+      }
+#pragma unroll
+      for (uint j = 0; j < FN; ++j) {
+        float part[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+        MMA_16832_E4M3(part, fa[0][0], fa[0][1], fa[0][2], fa[0][3], fb[0][j][0], fb[0][j][1]);
+        MMA_16832_E4M3(part, fa[1][0], fa[1][1], fa[1][2], fa[1][3], fb[1][j][0], fb[1][j][1]);
+#pragma unroll
+        for (uint e = 0; e < 4; ++e) acc[i][j][e] += part[e];
+      }
+    }
+#else
+    GEMM_MMA_STEP_WITH(As[st], CH, Bs[st], CH, MMA_16832_E4M3)
+#endif
+  }
+  CP_ASYNC_WAIT(0);
+
+  // Epilogue: lane holds rows g, g + 8 and columns 2t, 2t + 1 of each 16 x 8 tile.
+  const uint g = lane >> 2, t = lane & 3, M = p->M, N = p->N;
+#pragma unroll
+  for (uint j = 0; j < FN; ++j)
+#pragma unroll
+    for (uint e = 0; e < 2; ++e) {
+      const uint gn = n0 + wn + j * 8 + 2 * t + e;
+      if (gn >= N) continue;
+      const float cs = sc[gn], cb = HAS_BIAS ? bias[gn] : 0.0f;
+#pragma unroll
+      for (uint i = 0; i < FM; ++i)
+#pragma unroll
+        for (uint h = 0; h < 2; ++h) {
+          const uint gm = m0 + wm + i * 16 + g + 8 * h;
+          if (gm >= M) continue;
+          float o = acc[i][j][2 * h + e] * cs * rs[gm];
+          if (HAS_BIAS) o += cb;
+          if (ACT != 0) o = epilogue_act(o, ACT);
+          if (HAS_RES) o += res[gm * N + gn];
+          y[gm * N + gn] = o;
+        }
+    }
+}
