@@ -6,14 +6,16 @@
 # then a 2-layer Wan-width rollout profile per configuration, and (ptx) the
 # inline-PTX probes of bench/ptx_probe.cpp (bundle ptx_probe too), and
 # (opencl) fp16 on NVIDIA's OpenCL: its tests, 2-layer profiles against
-# Vulkan's dense one, and (gemm) the GEMMs of both (bundle bench_gpu_gemm too). Everything
+# Vulkan's dense one, and (gemm) the GEMMs of both (bundle bench_gpu_gemm too), (regs) the
+# tensor-core kernels' registers and the GEMMs under register caps, (rollout) the 30-layer
+# one-minute rollout on OpenCL against PyTorch. Everything
 # (logs and JSON) comes back as $OUT/h200_checks.tgz, with summary.txt beside
 # it; a stage that fails is logged and the next runs.
 #
 # On the device machine, after unpacking a bundle of vdrt, vdrt_backends_tests
 # and (for the A/B) folders made here by bench/build_spv.sh:
 #   mkdir -p /tmp/b && tar -C /tmp/b -xJf .device/vdrt.tar.xz && source /tmp/b/env.sh &&
-#     bench/h200_checks.sh [--spv DIR ...] [--rounds N] [--stages tests,attention,sparse,profile,fusion,ptx,opencl[,gemm]]
+#     bench/h200_checks.sh [--spv DIR ...] [--rounds N] [--stages tests,attention,sparse,profile,fusion,ptx,opencl[,gemm],regs,rollout]
 #
 # --spv DIR (repeatable): builds timed against the embedded one
 # (VDRT_BENCH_SPV_DIRS), --rounds N interleaved rounds (default 2; also of
@@ -122,6 +124,34 @@ if want opencl; then
       --json "$out/$name.json"
     grep -E "profile \(|^\[info\] +[0-9.]+ ms" "$out/$name.log" | head -6 >>"$out/summary.txt"
   done
+fi
+if want regs; then
+  # What NVIDIA's compiler makes of the tensor-core kernels (-cl-nv-verbose:
+  # registers, spills, local memory), built from source in a fresh cache, and
+  # the GEMMs at register caps that let more work groups share a
+  # multiprocessor (OPENCL_REG_CAPS, default 168 128).
+  gemm_bin="$(command -v bench_gpu_gemm || echo build/bench/bench_gpu_gemm)"
+  stage regs_log env VDRT_CACHE_DIR="$(mktemp -d)" VDRT_OPENCL_BUILD_LOG=1 VDRT_OPENCL_OPTIONS=-cl-nv-verbose \
+    "$gemm_bin" --device opencl --precision fp16 --weights fp8-w8a8 --runs 3 --no-kernels
+  stage regs_log_attention env VDRT_CACHE_DIR="$(mktemp -d)" VDRT_OPENCL_BUILD_LOG=1 VDRT_OPENCL_OPTIONS=-cl-nv-verbose \
+    python3 bench/rollout_bench.py --layers 2 --chunks 2 --configs lightforcing --no-decode --work /tmp/wan2 \
+    --vdrt "$vdrt_bin" --device opencl
+  grep -hE "opencl: [a-z_0-9]+ \(|ptxas info *: (Used|Compiling)|spill" "$out"/regs_log*.log | head -80 >"$out/regs.txt"
+  for cap in ${OPENCL_REG_CAPS:-168 128}; do
+    for w in f32 fp8-w8a8; do
+      stage "regs_${cap}_$w" env VDRT_OPENCL_OPTIONS="-cl-nv-maxrregcount=$cap" \
+        "$gemm_bin" --device opencl --precision fp16 --weights "$w" --no-peer --runs 10
+      grep -E "per product|x  (MatMul|vdrt)" "$out/regs_${cap}_$w.log" | sed 's/^.*\] //' >>"$out/summary.txt"
+    done
+  done
+fi
+if want rollout; then
+  # The one-minute Wan-width rollout on OpenCL (30 layers), every
+  # configuration for ROLLOUT_BUDGET_S (default 38) against PyTorch eager bf16.
+  stage rollout python3 bench/rollout_bench.py --work /tmp/wan --vdrt "$vdrt_bin" --device opencl --no-decode \
+    --deadline-s "${ROLLOUT_DEADLINE_S:-300}" --config-budget-s "${ROLLOUT_BUDGET_S:-38}" \
+    --configs "${ROLLOUT_CONFIGS:-torch,lightforcing,lightforcing+fp8,pbsa,dense}" --json "$out/rollout.json"
+  grep -E "^(config|torch|lightforcing|pbsa|dense)" "$out/rollout.log" >>"$out/summary.txt"
 fi
 tar -C "$out" -czf "$dest/h200_checks.tgz" .
 cp "$out/summary.txt" "$dest/summary.txt"

@@ -4,6 +4,7 @@
 #include <atomic>
 #include <cstdio>
 #include <cstring>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -170,6 +171,9 @@ cl_program ProgramCache::build(const std::string& name, const std::string& sourc
                 error_name(rc) + (log.empty() ? "" : "\n" + log));
   }
   ++g_built;
+  // The compiler's own report (with -cl-nv-verbose: registers and spills a kernel uses).
+  if (const char* e = std::getenv("VDRT_OPENCL_BUILD_LOG"); e && *e && std::string(e) != "0")
+    if (std::string log = build_log(p, dev); !log.empty()) spdlog::info("opencl: {} ({}):\n{}", name, options, log);
   if (!path.empty()) {
     size_t size = 0;
     if (clGetProgramInfo(p, CL_PROGRAM_BINARY_SIZES, sizeof size, &size, nullptr) == CL_SUCCESS && size) {
@@ -183,6 +187,8 @@ cl_program ProgramCache::build(const std::string& name, const std::string& sourc
 
 const ProgramCache::Kernel& ProgramCache::get(const std::string& name, const std::vector<uint32_t>& spec) {
   std::string options = "-cl-std=CL1.2 -cl-mad-enable";
+  // Extra compiler options for experiments (e.g. NVIDIA's -cl-nv-maxrregcount=N, -cl-nv-verbose).
+  if (const char* e = std::getenv("VDRT_OPENCL_OPTIONS"); e && *e) options += std::string(" ") + e;
   for (size_t i = 0; i < spec.size(); ++i) options += " -DSPEC" + std::to_string(i) + "=" + std::to_string(spec[i]) + "u";
   std::string key = name + " " + options;
   if (auto it = kernels_.find(key); it != kernels_.end()) return it->second;
