@@ -139,7 +139,7 @@ if want regs; then
   grep -hE "opencl: [a-z_0-9]+ \(|ptxas info *: (Used|Compiling)|spill" "$out"/regs_log*.log | head -80 >"$out/regs.txt"
   for cap in ${OPENCL_REG_CAPS:-168 128}; do
     for w in f32 fp8-w8a8; do
-      stage "regs_${cap}_$w" env VDRT_OPENCL_OPTIONS="-cl-nv-maxrregcount $cap" \
+      stage "regs_${cap}_$w" env VDRT_OPENCL_OPTIONS="-cl-nv-maxrregcount=$cap" \
         "$gemm_bin" --device opencl --precision fp16 --weights "$w" --no-peer --runs 10
       grep -E "per product|x  (MatMul|vdrt)" "$out/regs_${cap}_$w.log" | sed 's/^.*\] //' >>"$out/summary.txt"
     done

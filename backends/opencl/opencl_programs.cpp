@@ -187,7 +187,7 @@ cl_program ProgramCache::build(const std::string& name, const std::string& sourc
 
 const ProgramCache::Kernel& ProgramCache::get(const std::string& name, const std::vector<uint32_t>& spec) {
   std::string options = "-cl-std=CL1.2 -cl-mad-enable";
-  // Extra compiler options for experiments (e.g. NVIDIA's "-cl-nv-maxrregcount N", -cl-nv-verbose).
+  // Extra compiler options for experiments (e.g. NVIDIA's -cl-nv-maxrregcount=N, -cl-nv-verbose).
   if (const char* e = std::getenv("VDRT_OPENCL_OPTIONS"); e && *e) options += std::string(" ") + e;
   for (size_t i = 0; i < spec.size(); ++i) options += " -DSPEC" + std::to_string(i) + "=" + std::to_string(spec[i]) + "u";
   std::string key = name + " " + options;
