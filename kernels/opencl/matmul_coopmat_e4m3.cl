@@ -118,59 +118,22 @@ void matmul_coopmat_e4m3(BUF(uint4, a), BUF(uchar, w), BUF(float, sc), BUF(float
     }                                                                                                    \
   }
 
-  for (uint s = 0; s < STAGES - 1; ++s) {
-    if (s < steps) LOAD_STEP(s, s)
-    CP_ASYNC_COMMIT();
-  }
-  for (uint s = 0; s < steps; ++s) {
-#if STAGES == 3
-    CP_ASYNC_WAIT(1);
-#else
-    CP_ASYNC_WAIT(0);
-#endif
-    // Step s landed; every subgroup is done with step s - 1 (its stage and the decoded tile).
-    barrier(CLK_LOCAL_MEM_FENCE);
-    const uint next = s + STAGES - 1;
-    if (next < steps) LOAD_STEP(next % STAGES, next)
-    CP_ASYNC_COMMIT();
-    const uint st = s % STAGES;
-    // Decode: each vector of 16 codes (row k, columns 16 v ..) into two chunks of 8 halves.
-#pragma unroll
-    for (uint q = 0; q < W_CHUNKS / NT; ++q) {
-      const uint e = tid + q * NT, row = e / (BN / 16), v = e % (BN / 16);
-      const uint4 c = Ws[st][e];
-      const uint4 lo = (uint4)(e4m3x4_to_f16x4_div256(c.x), e4m3x4_to_f16x4_div256(c.y));
-      const uint4 hi = (uint4)(e4m3x4_to_f16x4_div256(c.z), e4m3x4_to_f16x4_div256(c.w));
-      Bs[swizzle(row, 2 * v, B_CH)] = lo;
-      Bs[swizzle(row, 2 * v + 1, B_CH)] = hi;
-    }
-    barrier(CLK_LOCAL_MEM_FENCE);
-    GEMM_MMA_STEP(As[st], BK / 8, Bs, B_CH)
-  }
-  CP_ASYNC_WAIT(0);
+  // Each step: decode every vector of 16 codes (row k, columns 16 v ..) into
+  // two chunks of 8 halves, then (all decoded) multiply. The loop's barrier
+  // before a step also keeps the decode off Bs until the last step's reads end.
+#define DECODE_AND_MULTIPLY(st)                                                                  \
+  _Pragma("unroll") for (uint q = 0; q < W_CHUNKS / NT; ++q) {                                   \
+    const uint e = tid + q * NT, row = e / (BN / 16), v = e % (BN / 16);                         \
+    const uint4 c = Ws[st][e];                                                                   \
+    const uint4 lo = (uint4)(e4m3x4_to_f16x4_div256(c.x), e4m3x4_to_f16x4_div256(c.y));          \
+    const uint4 hi = (uint4)(e4m3x4_to_f16x4_div256(c.z), e4m3x4_to_f16x4_div256(c.w));          \
+    Bs[swizzle(row, 2 * v, B_CH)] = lo;                                                          \
+    Bs[swizzle(row, 2 * v + 1, B_CH)] = hi;                                                      \
+  }                                                                                              \
+  barrier(CLK_LOCAL_MEM_FENCE);                                                                  \
+  GEMM_MMA_STEP(As[st], BK / 8, Bs, B_CH)
+  GEMM_PTX_K_LOOP(steps, LOAD_STEP, DECODE_AND_MULTIPLY(st))
 
-  // Epilogue from the accumulators: rows g, g + 8 and columns 2t, 2t + 1 of each 16 x 8 tile.
-  const uint g = lane >> 2, t = lane & 3, M = p->M;
-#pragma unroll
-  for (uint j = 0; j < FN; ++j) {
-#pragma unroll
-    for (uint e = 0; e < 2; ++e) {
-      const uint gn = n0 + wn + j * 8 + 2 * t + e;
-      if (gn >= N) continue;
-      const float cs = 256.0f * sc[gn], cb = HAS_BIAS ? bias[gn] : 0.0f;
-#pragma unroll
-      for (uint i = 0; i < FM; ++i)
-#pragma unroll
-        for (uint h = 0; h < 2; ++h) {
-          const uint gm = m0 + wm + i * 16 + g + 8 * h;
-          if (gm >= M) continue;
-          float o = acc[i][j][2 * h + e] * cs;
-          if (ROW_SCALES) o *= rs[gm];
-          if (HAS_BIAS) o += cb;
-          if (ACT != 0) o = epilogue_act(o, ACT);
-          if (HAS_RES) o += res[gm * N + gn];
-          y[gm * N + gn] = o;
-        }
-    }
-  }
+  const uint M = p->M;
+  QMATMUL_PTX_EPILOGUE(256.0f, ROW_SCALES)
 }

@@ -106,25 +106,7 @@ void matmul_coopmat_f16(BUF(uint4, a), BUF(uint4, b), BUF(float, c), BUF(float, 
     }                                                                                                    \
   }
 
-  for (uint s = 0; s < STAGES - 1; ++s) {
-    if (s < steps) LOAD_STEP(s, s)
-    CP_ASYNC_COMMIT();
-  }
-  for (uint s = 0; s < steps; ++s) {
-#if STAGES == 3
-    CP_ASYNC_WAIT(1);  // step s has landed; step s + 1 may still be in flight
-#else
-    CP_ASYNC_WAIT(0);
-#endif
-    // Also: every subgroup has finished step s - 1, whose stage is refilled now.
-    barrier(CLK_LOCAL_MEM_FENCE);
-    const uint next = s + STAGES - 1;
-    if (next < steps) LOAD_STEP(next % STAGES, next)
-    CP_ASYNC_COMMIT();
-    const uint st = s % STAGES;
-    GEMM_MMA_STEP(As[st], A_CH, Bs[st], B_CH)
-  }
-  CP_ASYNC_WAIT(0);
+  GEMM_PTX_K_LOOP(steps, LOAD_STEP, GEMM_MMA_STEP(As[st], A_CH, Bs[st], B_CH))
 
   // Epilogue from the accumulators: lane holds rows g, g + 8 and columns 2t, 2t + 1 of each 16 x 8 tile.
   const uint g = lane >> 2, t = lane & 3, M = p->M, N = p->N;

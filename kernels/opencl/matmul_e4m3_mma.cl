@@ -97,76 +97,12 @@ void matmul_e4m3_mma(BUF(uint4, a), BUF(uint4, wt), BUF(float, rs), BUF(float, s
     }                                                                                       \
   }
 
-  for (uint s = 0; s < STAGES - 1; ++s) {
-    if (s < steps) LOAD_STEP(s, s)
-    CP_ASYNC_COMMIT();
-  }
-  for (uint s = 0; s < steps; ++s) {
-#if STAGES == 3
-    CP_ASYNC_WAIT(1);
-#else
-    CP_ASYNC_WAIT(0);
-#endif
-    barrier(CLK_LOCAL_MEM_FENCE);
-    const uint next = s + STAGES - 1;
-    if (next < steps) LOAD_STEP(next % STAGES, next)
-    CP_ASYNC_COMMIT();
-    const uint st = s % STAGES;
 #if PROMOTE
-    // B's fragments of both k32 halves, then per m16 tile A's, each 16 x 8
-    // block summed from zero over the step and added in f32.
-    uint fb[2][FN][2];
-#pragma unroll
-    for (uint kk = 0; kk < 2; ++kk)
-#pragma unroll
-      for (uint j = 0; j < FN; j += 2) {
-        const uint row = wn + j * 8 + (lane & 7) + (lane >> 4) * 8, ch = kk * 2 + ((lane >> 3) & 1);
-        LDMATRIX_X4(fb[kk][j][0], fb[kk][j][1], fb[kk][j + 1][0], fb[kk][j + 1][1],
-                    shared_addr(&Bs[st][swizzle(row, ch, CH)]));
-      }
-#pragma unroll
-    for (uint i = 0; i < FM; ++i) {
-      uint fa[2][4];
-#pragma unroll
-      for (uint kk = 0; kk < 2; ++kk) {
-        const uint row = wm + i * 16 + (lane & 7) + ((lane >> 3) & 1) * 8, ch = kk * 2 + (lane >> 4);
-        LDMATRIX_X4(fa[kk][0], fa[kk][1], fa[kk][2], fa[kk][3], shared_addr(&As[st][swizzle(row, ch, CH)]));
-      }
-#pragma unroll
-      for (uint j = 0; j < FN; ++j) {
-        float part[4] = {0.0f, 0.0f, 0.0f, 0.0f};
-        MMA_16832_E4M3(part, fa[0][0], fa[0][1], fa[0][2], fa[0][3], fb[0][j][0], fb[0][j][1]);
-        MMA_16832_E4M3(part, fa[1][0], fa[1][1], fa[1][2], fa[1][3], fb[1][j][0], fb[1][j][1]);
-#pragma unroll
-        for (uint e = 0; e < 4; ++e) acc[i][j][e] += part[e];
-      }
-    }
+  GEMM_PTX_K_LOOP(steps, LOAD_STEP, GEMM_MMA_STEP_PROMOTED(As[st], CH, Bs[st], CH, MMA_16832_E4M3))
 #else
-    GEMM_MMA_STEP_WITH(As[st], CH, Bs[st], CH, MMA_16832_E4M3)
+  GEMM_PTX_K_LOOP(steps, LOAD_STEP, GEMM_MMA_STEP_WITH(As[st], CH, Bs[st], CH, MMA_16832_E4M3))
 #endif
-  }
-  CP_ASYNC_WAIT(0);
 
-  // Epilogue: lane holds rows g, g + 8 and columns 2t, 2t + 1 of each 16 x 8 tile.
-  const uint g = lane >> 2, t = lane & 3, M = p->M, N = p->N;
-#pragma unroll
-  for (uint j = 0; j < FN; ++j)
-#pragma unroll
-    for (uint e = 0; e < 2; ++e) {
-      const uint gn = n0 + wn + j * 8 + 2 * t + e;
-      if (gn >= N) continue;
-      const float cs = sc[gn], cb = HAS_BIAS ? bias[gn] : 0.0f;
-#pragma unroll
-      for (uint i = 0; i < FM; ++i)
-#pragma unroll
-        for (uint h = 0; h < 2; ++h) {
-          const uint gm = m0 + wm + i * 16 + g + 8 * h;
-          if (gm >= M) continue;
-          float o = acc[i][j][2 * h + e] * cs * rs[gm];
-          if (HAS_BIAS) o += cb;
-          if (ACT != 0) o = epilogue_act(o, ACT);
-          if (HAS_RES) o += res[gm * N + gn];
-          y[gm * N + gn] = o;
-        }
-    }
+  const uint M = p->M, N = p->N;
+  QMATMUL_PTX_EPILOGUE(1.0f, 1)
 }
