@@ -97,7 +97,7 @@ if want ptx; then
   # Tensor cores through OpenCL's inline PTX (bench/ptx_probe.cpp), one check
   # a process: a kernel that faults loses its context.
   ptx_bin="$(command -v ptx_probe || echo build/bench/ptx_probe)"
-  for c in mma ldmatrix cp_async gemm2 gemm3 gemm2w gemm3w flash flash8 peak fp8; do
+  for c in mma ldmatrix cp_async gemm2 gemm3 gemm2w gemm3w flash flash8 peak fp8 wgmma; do
     stage "ptx_$c" "$ptx_bin" --only "$c"
     grep -vE '^device' "$out/ptx_$c.log" >>"$out/summary.txt"
   done

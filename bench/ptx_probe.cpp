@@ -14,9 +14,10 @@
 // gemm2 / gemm3: a whole GEMM on the three (cp.async stages, ldmatrix,
 // mma.sync), exact against float64 on a small product, then timed at the Wan
 // layer shapes; flash: FlashAttention-2's structure on them, checked against
-// float64 and timed at the Wan hot case. Both written and compiled to PTX by
-// clang, not yet run on a GPU (bench/RESULTS.md).
-//   ptx_probe [--only mma|ldmatrix|cp_async|gemm2|gemm3|gemm2w|gemm3w|flash|flash8|peak|fp8] [--cvta]
+// float64 and timed at the Wan hot case (bench/RESULTS.md). wgmma: Hopper's
+// warp-group products from local-memory descriptors, which layout is exact
+// and their rate (written and compiled to PTX here, not yet run on a GPU).
+//   ptx_probe [--only mma|ldmatrix|cp_async|gemm2|gemm3|gemm2w|gemm3w|flash|flash8|peak|fp8|wgmma] [--cvta]
 //             [--groups N] [--iters N]
 // (--cvta: local addresses through cvta.to.shared instead of as they are)
 // Exit 0: everything checked matched; 1: a mismatch or a build failure
@@ -409,6 +410,71 @@ __kernel void mma_fp8_once(__global const uint* a, __global const uint* b, __glo
 }
 )CL";
 
+const char* k_wgmma = R"CL(
+// Hopper's warp-group products (wgmma, sm_90a; NVIDIA's OpenCL compiles for
+// sm_90a): A and B read from local memory through 64-bit descriptors (start
+// address, leading and stride byte offsets between 8x8 core matrices, no
+// swizzle), D in registers of the 4 subgroups (128 work items). Both
+// operands k-major: A [64][16], B [8][16] (n rows), arranged by the host in
+// the core-matrix order under test and copied verbatim.
+ulong wgmma_desc(uint addr, uint lbo, uint sbo) {
+  return (ulong)((addr & 0x3ffffu) >> 4) | ((ulong)(lbo >> 4) << 16) | ((ulong)(sbo >> 4) << 32);
+}
+__kernel __attribute__((reqd_work_group_size(128, 1, 1)))
+void wgmma_once(__global const uint4* a, __global const uint4* b, __global float* d, uint lbo_a, uint sbo_a, uint lbo_b,
+                uint sbo_b) {
+  __local uint4 as[128], bs[16];
+  const uint tid = get_local_id(0), warp = tid >> 5, lane = tid & 31, g = lane >> 2, t = lane & 3;
+  as[tid] = a[tid];
+  if (tid < 16) bs[tid] = b[tid];
+  barrier(CLK_LOCAL_MEM_FENCE);
+  asm volatile("fence.proxy.async.shared::cta;" ::: "memory");
+  const ulong da = wgmma_desc(shared_addr((ulong)as), lbo_a, sbo_a), db = wgmma_desc(shared_addr((ulong)bs), lbo_b, sbo_b);
+  float acc[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+  asm volatile("wgmma.fence.sync.aligned;" ::: "memory");
+  asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %6, 0;\n"
+               "wgmma.mma_async.sync.aligned.m64n8k16.f32.f16.f16 {%0,%1,%2,%3}, %4, %5, p, 1, 1, 0, 0;\n}\n"
+               : "+f"(acc[0]), "+f"(acc[1]), "+f"(acc[2]), "+f"(acc[3]) : "l"(da), "l"(db), "r"(0) : "memory");
+  asm volatile("wgmma.commit_group.sync.aligned;" ::: "memory");
+  asm volatile("wgmma.wait_group.sync.aligned 0;" ::: "memory");
+  const uint row = warp * 16 + g;
+  d[row * 8 + 2 * t] = acc[0];
+  d[row * 8 + 2 * t + 1] = acc[1];
+  d[(row + 8) * 8 + 2 * t] = acc[2];
+  d[(row + 8) * 8 + 2 * t + 1] = acc[3];
+}
+
+// The ceiling: m64n64k16 products from the same local tiles, 8 to a commit
+// group, chained on one accumulator set (32 floats a work item).
+#define ACC8(i) "+f"(c[i]), "+f"(c[i + 1]), "+f"(c[i + 2]), "+f"(c[i + 3]), "+f"(c[i + 4]), "+f"(c[i + 5]), "+f"(c[i + 6]), "+f"(c[i + 7])
+__kernel __attribute__((reqd_work_group_size(128, 1, 1)))
+void wgmma_peak(__global float* out, uint iters) {
+  __local uint4 as[128], bs[128];  // A 64 x 16, B 64 x 16: core matrices (i, k) at (2 i + k) * 128 bytes
+  const uint tid = get_local_id(0);
+  as[tid] = (uint4)(0x3c003c00u ^ tid);
+  bs[tid] = (uint4)(0x38003800u ^ tid);
+  barrier(CLK_LOCAL_MEM_FENCE);
+  asm volatile("fence.proxy.async.shared::cta;" ::: "memory");
+  const ulong da = wgmma_desc(shared_addr((ulong)as), LBO, SBO), db = wgmma_desc(shared_addr((ulong)bs), LBO, SBO);
+  float c[32];
+  for (int i = 0; i < 32; ++i) c[i] = 0.0f;
+  for (uint it = 0; it < iters; ++it) {
+    asm volatile("wgmma.fence.sync.aligned;" ::: "memory");
+    for (int r = 0; r < 8; ++r)
+      asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %34, 0;\n"
+                   "wgmma.mma_async.sync.aligned.m64n64k16.f32.f16.f16 "
+                   "{%0,%1,%2,%3,%4,%5,%6,%7,%8,%9,%10,%11,%12,%13,%14,%15,"
+                   "%16,%17,%18,%19,%20,%21,%22,%23,%24,%25,%26,%27,%28,%29,%30,%31}, %32, %33, p, 1, 1, 0, 0;\n}\n"
+                   : ACC8(0), ACC8(8), ACC8(16), ACC8(24) : "l"(da), "l"(db), "r"(1) : "memory");
+    asm volatile("wgmma.commit_group.sync.aligned;" ::: "memory");
+    asm volatile("wgmma.wait_group.sync.aligned 0;" ::: "memory");
+  }
+  float s = 0.0f;
+  for (int i = 0; i < 32; ++i) s += c[i];
+  out[get_global_id(0)] = s;
+}
+)CL";
+
 const char* k_mma_peak = R"CL(
 // The ceiling: 8 independent accumulator chains of m16n8k16 per subgroup.
 __kernel void mma_peak(__global float* out, uint iters, uint seed) {
@@ -761,6 +827,68 @@ bool check_mma_fp8(Cl& cl) {
   return worst <= 1e-6 * std::max(1.0, largest);
 }
 
+// wgmma: one m64n8k16 product for each way of laying out A's core matrices
+// (8 x 8 halves, 128 contiguous bytes): (m, k) core at (2 m + k) * 128 bytes
+// ("MK": k-adjacent cores 128 bytes apart, m-adjacent 256) or at (k * 8 + m)
+// * 128 ("KM": 1024 and 128), each with the leading / stride byte offsets
+// both ways round; B's two cores (k 0-7, 8-15) at 0 and 128. Prints which
+// match the float64 product (the PTX ISA: leading = between k-adjacent cores
+// for k-major operands), then times m64n64k16 with the first that matched.
+bool check_and_time_wgmma(Cl& cl, size_t groups, unsigned iters) {
+  auto av = [](int m, int k) { return float((m * 3 + k * 5) % 7 - 3); };
+  auto bv = [](int n, int k) { return float((k * 2 + n * 7) % 9 - 4); };
+  std::vector<uint16_t> bh(8 * 16);
+  for (int kc = 0; kc < 2; ++kc)
+    for (int n = 0; n < 8; ++n)
+      for (int k = 0; k < 8; ++k) bh[kc * 64 + n * 8 + k] = to_half(bv(n, kc * 8 + k));
+  cl_mem bb = buffer(cl, bh.size() * 2, bh.data()), bd = buffer(cl, 64 * 8 * 4, nullptr);
+  cl_kernel k = kernel(cl, k_wgmma, "wgmma_once");
+  if (!k) return false;
+  struct Way { const char* name; bool mk; unsigned lbo, sbo; };
+  const Way ways[] = {{"MK lbo 128 sbo 256", true, 128, 256}, {"MK lbo 256 sbo 128", true, 256, 128},
+                      {"KM lbo 1024 sbo 128", false, 1024, 128}, {"KM lbo 128 sbo 1024", false, 128, 1024}};
+  const Way* first = nullptr;
+  for (const Way& w : ways) {
+    std::vector<uint16_t> ah(64 * 16);
+    for (int mc = 0; mc < 8; ++mc)
+      for (int kc = 0; kc < 2; ++kc) {
+        const int core = w.mk ? mc * 2 + kc : kc * 8 + mc;
+        for (int r = 0; r < 8; ++r)
+          for (int c = 0; c < 8; ++c) ah[core * 64 + r * 8 + c] = to_half(av(mc * 8 + r, kc * 8 + c));
+      }
+    cl_mem ba = buffer(cl, ah.size() * 2, ah.data());
+    set_args(k, ba, bb, bd, cl_uint(w.lbo), cl_uint(w.sbo), cl_uint(128), cl_uint(128));
+    run(cl, k, 1, 128);
+    std::vector<float> d(64 * 8);
+    read_back(cl, bd, d);
+    double worst = 0;
+    for (int m = 0; m < 64; ++m)
+      for (int n = 0; n < 8; ++n) {
+        double ref = 0;
+        for (int kk = 0; kk < 16; ++kk) ref += double(av(m, kk)) * bv(n, kk);
+        worst = std::max(worst, std::abs(ref - d[m * 8 + n]));
+      }
+    std::printf("wgmma m64n8k16 f16, A cores %s: max |error| vs float64 %.3g\n", w.name, worst);
+    if (worst == 0 && !first) first = &w;
+    clReleaseMemObject(ba);
+  }
+  clReleaseKernel(k);
+  clReleaseMemObject(bb), clReleaseMemObject(bd);
+  if (!first || !first->mk) return first != nullptr;
+  cl_kernel kp = kernel(cl, k_wgmma, "wgmma_peak",
+                        " -DLBO=" + std::to_string(first->lbo) + "u -DSBO=" + std::to_string(first->sbo) + "u");
+  if (!kp) return false;
+  cl_mem bo = buffer(cl, groups * 128 * 4, nullptr);
+  set_args(kp, bo, iters);
+  const double best = sorted_times(5, [&] { run(cl, kp, groups, 128); })[0];
+  const double flop = double(groups) * iters * 8 * 2.0 * 64 * 64 * 16;
+  std::printf("wgmma m64n64k16 f16 alone: %zu groups of 128, %u iterations x 8: %.3f ms, %.1f TFLOP/s (best of 5)\n",
+              groups, iters, best * 1e3, flop / best * 1e-12);
+  clReleaseKernel(kp);
+  clReleaseMemObject(bo);
+  return true;
+}
+
 void time_peak(Cl& cl, size_t groups, unsigned iters, bool fp8 = false) {
   const size_t local = 256;
   cl_kernel k = kernel(cl, k_mma_peak, "mma_peak", fp8 ? " -DFP8=1" : " -DFP8=0");
@@ -836,6 +964,8 @@ int main(int argc, char** argv) {
     time_peak(cl, groups, iters, true);
     time_peak(cl, groups * 2, iters, true);
   }
+  // Warp-group products (sm_90a): which descriptor layout is exact, then their rate.
+  if (want("wgmma")) ok = check_and_time_wgmma(cl, groups, iters / 4) && ok;
   std::printf("%s\n", ok ? "all checks match" : "MISMATCH");
   return ok ? 0 : 1;
 }
