@@ -25,36 +25,46 @@ Program plan(const std::string& api, const Node& node, int64_t opset, const std:
   std::vector<TensorInfo> ins, outs;
   for (const auto& d : inputs) ins.push_back(TensorInfo{d.dtype, d.dims});
   for (const auto& d : outputs) outs.push_back(TensorInfo{d.dtype, d.dims});
+  const KernelArgs args{node, opset, ins, outs, known, caps, stateful};
   Program p;
   try {
-    p = k->build(KernelArgs{node, opset, ins, outs, known, caps, stateful});
+    p = k->build(args);
   } catch (const Error& e) {
     throw e.with_site(site);
   }
   // A dispatch run once may read only the node's constants and write only scratch.
   for (const Dispatch& d : p.dispatches) {
     if (!d.once) continue;
-    // At least one input: an empty binding would read as "already run".
+    // At least one input: its binding is how the backend knows it ran.
     bool reads_input = false;
     for (const Arg& a : d.args) reads_input |= a.kind == Arg::Input;
     VDRT_CHECK(reads_input, "the " + api + " kernel " + d.shader + " runs once but reads no input", site);
     for (size_t b = 0; b < d.args.size(); ++b) {
       const Arg& a = d.args[b];
       const bool write = b < d.writes.size() ? d.writes[b] : a.kind != Arg::Input;
-      const bool ok = write ? a.kind == Arg::Scratch
-                            : a.kind == Arg::Scratch || (a.kind == Arg::Input && a.index < node.inputs().size() &&
-                                                         node.input(a.index) && node.input(a.index)->is_constant());
+      const bool ok =
+          write ? a.kind == Arg::Scratch : a.kind == Arg::Scratch || (a.kind == Arg::Input && args.constant(a.index));
       VDRT_CHECK(ok, "the " + api + " kernel " + d.shader + " runs once but binds more than constants and scratch", site);
     }
   }
   return p;
 }
 
-std::vector<std::pair<const Buffer*, size_t>> once_inputs(const Dispatch& d, const std::vector<DeviceTensor>& inputs) {
-  std::vector<std::pair<const Buffer*, size_t>> sig;
+OnceDispatches::Binding OnceDispatches::binding(const Dispatch& d, const std::vector<DeviceTensor>& inputs) {
+  Binding b;
   for (const Arg& a : d.args)
-    if (a.kind == Arg::Input && a.index < inputs.size()) sig.emplace_back(inputs[a.index].buffer, inputs[a.index].offset);
-  return sig;
+    if (a.kind == Arg::Input && a.index < inputs.size()) b.emplace_back(inputs[a.index].buffer, inputs[a.index].offset);
+  return b;
+}
+
+bool OnceDispatches::done(size_t i, const Dispatch& d, const std::vector<DeviceTensor>& inputs) const {
+  return d.once && i < bound_.size() && !bound_[i].empty() && bound_[i] == binding(d, inputs);
+}
+
+void OnceDispatches::ran(size_t i, const Dispatch& d, const std::vector<DeviceTensor>& inputs) {
+  if (!d.once) return;
+  if (bound_.size() <= i) bound_.resize(i + 1);
+  bound_[i] = binding(d, inputs);
 }
 
 bool env_on(const char* name) {

@@ -24,9 +24,21 @@ Program plan(const std::string& api, const Node& node, int64_t opset, const std:
              const std::vector<TensorDesc>& outputs, const std::vector<const Tensor*>& known, const DeviceCaps& caps,
              bool stateful = false);
 
-// What a Dispatch::once dispatch is bound to (the buffer and offset of each
-// input it reads): the backend runs it again only when this changes.
-std::vector<std::pair<const Buffer*, size_t>> once_inputs(const Dispatch& d, const std::vector<DeviceTensor>& inputs);
+// A compiled program's Dispatch::once dispatches: what each last ran on (the
+// buffer and offset of every input it reads), so that a backend enqueues it
+// again only when that changes.
+class OnceDispatches {
+ public:
+  // Whether dispatch i (`d`) is a once dispatch that already ran on these inputs.
+  bool done(size_t i, const Dispatch& d, const std::vector<DeviceTensor>& inputs) const;
+  // Dispatch i was enqueued on these inputs (called after the enqueue succeeded).
+  void ran(size_t i, const Dispatch& d, const std::vector<DeviceTensor>& inputs);
+
+ private:
+  using Binding = std::vector<std::pair<const Buffer*, size_t>>;
+  static Binding binding(const Dispatch& d, const std::vector<DeviceTensor>& inputs);
+  std::vector<Binding> bound_;  // per dispatch; empty: never ran
+};
 
 // Whether a GPU backend runs `node` with `state` bound: a DeviceOpState in
 // `backend`'s memory, on a node kernels/gpu plans.

@@ -45,8 +45,7 @@ struct OpenCLCompiledOp final : public CompiledOp {
   std::vector<cl_mem> params;                        // per dispatch: the parameter words
   std::vector<std::unique_ptr<OpenCLBuffer>> scratch;
   std::vector<std::string> labels;                   // per dispatch, for the profile: "op kernel"
-  // Per dispatch: what a Dispatch::once dispatch last ran on (empty: never ran).
-  std::vector<std::vector<std::pair<const Buffer*, size_t>>> once_bound;
+  gpu::OnceDispatches once;  // what its Dispatch::once dispatches last ran on
   std::string node_name, op;
   // What the program was planned for, to plan the stateful one (a device
   // state bound to the node) at its first run with one.
@@ -107,7 +106,7 @@ class OpenCLBackend final : public Backend {
       // Float8 multiplies (8.9 and later) serve W8A8 vdrt.QMatMul; a device
       // whose driver fails their probe keeps the f16 kernel that decodes codes.
       const char* e4m3 = std::getenv("VDRT_OPENCL_E4M3_MMA");  // "0": off (A/B against the decoding kernel)
-      if (dev.nv_cc_major * 10 + dev.nv_cc_minor >= 89 && !(e4m3 && std::string(e4m3) == "0")) {
+      if (dev.float8_mma() && !(e4m3 && std::string(e4m3) == "0")) {
         if (std::string why = probe_e4m3_tensor_cores(context_, queue_, *programs_); why.empty())
           caps_.ptx_mma_e4m3 = true;
         else
@@ -254,12 +253,10 @@ class OpenCLBackend final : public Backend {
 
   void run(OpenCLCompiledOp& op, const std::vector<DeviceTensor>& inputs, const std::vector<DeviceTensor>& outputs,
            const DeviceOpState* state) {
-    op.once_bound.resize(op.program.dispatches.size());
     for (size_t i = 0; i < op.program.dispatches.size(); ++i) {
       const gpu::Dispatch& d = op.program.dispatches[i];
       const ProgramCache::Kernel& k = *op.kernels[i];
-      std::vector<std::pair<const Buffer*, size_t>> once;
-      if (d.once && (once = gpu::once_inputs(d, inputs)) == op.once_bound[i]) continue;  // done at an earlier run
+      if (op.once.done(i, d, inputs)) continue;  // prepared at an earlier run
       cl_uint arg = 0;
       for (const gpu::Arg& a : d.args) {
         cl_mem m;
@@ -294,7 +291,7 @@ class OpenCLBackend final : public Backend {
       if (rc != CL_SUCCESS)
         throw Error("OpenCL: launching kernel " + d.shader + " failed: " + error_name(rc), {"", op.node_name, op.op});
       if (ev) events_.emplace_back(op.labels[i], ev);
-      if (d.once) op.once_bound[i] = std::move(once);
+      op.once.ran(i, d, inputs);
       // NVIDIA's driver holds commands until a flush: start the GPU while
       // later nodes are still being enqueued.
       if (++unflushed_ >= 64) {

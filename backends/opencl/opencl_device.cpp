@@ -142,7 +142,7 @@ std::string DeviceEntry::summary() const {
   if (subgroups) s += ", subgroups";
   if (nv_cc_major) s += ", compute capability " + compute_capability();
   if (ptx_unavailable().empty())
-    s += nv_cc_major * 10 + nv_cc_minor >= 89 ? ", tensor cores through inline PTX (fp16 sessions; float8 for W8A8)"
+    s += float8_mma() ? ", tensor cores through inline PTX (fp16 sessions; float8 for W8A8)"
                                               : ", tensor cores through inline PTX (fp16 sessions)";
   return s;
 }

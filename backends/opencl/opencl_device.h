@@ -29,6 +29,8 @@ struct DeviceEntry {
   // NVIDIA GPU of compute capability 8.0+; the backend still probes them,
   // opencl_tensor_cores.h); else why not.
   std::string ptx_unavailable() const;
+  // Compute capability 8.9 and later: mma.sync on float8 e4m3 (W8A8 vdrt.QMatMul, after its probe).
+  bool float8_mma() const { return nv_cc_major * 10 + nv_cc_minor >= 89; }
   std::string compute_capability() const;  // "9.0"; meaningful where nv_cc_major > 0
   std::string summary() const;  // for `vdrt devices`
 };

@@ -38,8 +38,7 @@ struct VulkanCompiledOp final : public CompiledOp {
   std::vector<const Pipeline*> pipelines;  // per dispatch
   std::vector<std::string> labels;          // per dispatch, for the profile: "op shader"
   std::vector<std::unique_ptr<VulkanBuffer>> scratch;
-  // Per dispatch: what a Dispatch::once dispatch last ran on (empty: never ran).
-  std::vector<std::vector<std::pair<const Buffer*, size_t>>> once_bound;
+  gpu::OnceDispatches once;  // what its Dispatch::once dispatches last ran on
   std::string node_name, op;
   // What the program was planned for, to plan the stateful one (a device
   // state bound to the node) at its first run with one.
@@ -167,11 +166,9 @@ class VulkanBackend final : public Backend {
   void run(VulkanCompiledOp& op, const std::vector<DeviceTensor>& inputs, const std::vector<DeviceTensor>& outputs,
            const DeviceOpState* state) {
     std::vector<BoundRange> ranges;
-    op.once_bound.resize(op.program.dispatches.size());
     for (size_t i = 0; i < op.program.dispatches.size(); ++i) {
       const gpu::Dispatch& d = op.program.dispatches[i];
-      std::vector<std::pair<const Buffer*, size_t>> once;
-      if (d.once && (once = gpu::once_inputs(d, inputs)) == op.once_bound[i]) continue;  // done at an earlier run
+      if (op.once.done(i, d, inputs)) continue;  // prepared at an earlier run
       ranges.clear();
       for (size_t b = 0; b < d.args.size(); ++b) {
         const gpu::Arg& a = d.args[b];
@@ -196,7 +193,7 @@ class VulkanBackend final : public Backend {
         ranges.push_back(range(*t.buffer, t.offset, t.desc.nbytes(), write));
       }
       stream_.dispatch(*op.pipelines[i], ranges, d.push, d.groups, &op.labels[i]);
-      if (d.once) op.once_bound[i] = std::move(once);
+      op.once.ran(i, d, inputs);
     }
   }
 

@@ -32,6 +32,12 @@ void set_groups_1d(Dispatch& d, uint64_t n, uint32_t local, const DeviceCaps& ca
   d.groups[2] = static_cast<uint32_t>(z);
 }
 
+void set_groups_2d(Dispatch& d, int64_t gx, int64_t gy, const DeviceCaps& caps, const std::string& op) {
+  VDRT_CHECK(gx <= caps.max_groups_x && gy <= caps.max_groups_y, "GPU " + op + ": too many work groups");
+  d.groups[0] = static_cast<uint32_t>(gx);
+  d.groups[1] = static_cast<uint32_t>(gy);
+}
+
 bool all_float32(const Node& node) {
   for (const Value* v : node.inputs())
     if (v && v->dtype() != DType::F32) return false;

@@ -158,6 +158,8 @@ class KernelRegistry {
 // when x would exceed the device limit. Shaders recover the flat index as
 // gl_WorkGroupID.x + gl_NumWorkGroups.x * (gl_WorkGroupID.y + gl_NumWorkGroups.y * gl_WorkGroupID.z).
 void set_groups_1d(Dispatch& d, uint64_t n, uint32_t local, const DeviceCaps& caps);
+// A gx x gy grid of tiles (GEMMs); an error naming `op` past the device's limits.
+void set_groups_2d(Dispatch& d, int64_t gx, int64_t gy, const DeviceCaps& caps, const std::string& op);
 
 // Common supports predicates.
 bool all_float32(const Node& node);  // every present input and output is f32

@@ -117,10 +117,7 @@ bool emit_coop_f16(const Gemm& g, const KernelArgs& a, Program& prog) {
   d.u32(u32((at ? Mp : Kp) / 8, "lda")).u32(u32((bt ? Kp : Np) / 8, "ldb"));
   d.u32(u32(g.scm, "stride")).u32(u32(g.scn, "stride"));
   d.f32(g.alpha).f32(g.beta);
-  const int64_t gx = Np / t.bn, gy = Mp / t.bm;
-  VDRT_CHECK(gx <= caps.max_groups_x && gy <= caps.max_groups_y, "GPU MatMul: too many work groups");
-  d.groups[0] = static_cast<uint32_t>(gx);
-  d.groups[1] = static_cast<uint32_t>(gy);
+  set_groups_2d(d, Np / t.bn, Mp / t.bm, caps, "MatMul");
   prog.dispatches.push_back(std::move(d));
   return true;
 }
@@ -174,10 +171,7 @@ Program emit(const Gemm& g, const KernelArgs& a) {
   for (int64_t x : bdim) d.u32(u32(x, "batch"));
   for (int64_t x : sab) d.u32(u32(x, "stride"));
   for (int64_t x : sbb) d.u32(u32(x, "stride"));
-  const int64_t gx = (g.N + bn - 1) / bn, gy = (g.M + bm - 1) / bm;
-  VDRT_CHECK(gx <= caps.max_groups_x && gy <= caps.max_groups_y, "GPU MatMul: too many work groups");
-  d.groups[0] = static_cast<uint32_t>(gx);
-  d.groups[1] = static_cast<uint32_t>(gy);
+  set_groups_2d(d, (g.N + bn - 1) / bn, (g.M + bm - 1) / bm, caps, "MatMul");
   // Batches beyond the device's z limit take further dispatches (push constant zbase).
   for (int64_t z0 = 0; z0 < batches; z0 += caps.max_groups_z) {
     Dispatch part = d;

@@ -179,11 +179,8 @@ std::optional<Program> plan_qmatmul_e4m3_mma(const QMatMulShape& q, const Device
   tw.args = {in(1), scratch(2)};
   tw.writes = {false, true};
   tw.u32(u32(q.K, "K")).u32(u32(q.N, "N")).u32(u32(Kp / 16, "padded K"));
-  tw.groups[0] = u32(Kp / 64, "work groups");
-  tw.groups[1] = u32(Np / 64, "work groups");
+  set_groups_2d(tw, Kp / 64, Np / 64, caps, "QMatMul");
   tw.once = q.constant_w;
-  VDRT_CHECK(tw.groups[0] <= caps.max_groups_x && tw.groups[1] <= caps.max_groups_y,
-             "GPU QMatMul: too many work groups");
   p.dispatches.push_back(std::move(tw));
 
   // VDRT_E4M3_ACCUMULATE=mma keeps the sums in the tensor cores' accumulator
@@ -198,10 +195,7 @@ std::optional<Program> plan_qmatmul_e4m3_mma(const QMatMulShape& q, const Device
   d.args = {scratch(0), scratch(2), scratch(1), in(2), q.bias ? in(3) : in(2), out(0), q.residual ? in(4) : in(2)};
   d.writes = {false, false, false, false, false, true, false};
   d.u32(u32(q.M, "M")).u32(u32(q.N, "N")).u32(u32(Kp, "K")).u32(u32(Kp / 16, "row"));
-  const int64_t gx = Np / t.bn, gy = Mp / t.bm;
-  VDRT_CHECK(gx <= caps.max_groups_x && gy <= caps.max_groups_y, "GPU QMatMul: too many work groups");
-  d.groups[0] = static_cast<uint32_t>(gx);
-  d.groups[1] = static_cast<uint32_t>(gy);
+  set_groups_2d(d, Np / t.bn, Mp / t.bm, caps, "QMatMul");
   p.dispatches.push_back(std::move(d));
   return p;
 }
@@ -245,10 +239,7 @@ std::optional<Program> plan_qmatmul_coopmat(const QMatMulShape& q, const DeviceC
             q.residual ? in(4) : in(2)};
   d.writes = {false, false, false, false, false, true, false};
   d.u32(u32(q.M, "M")).u32(u32(q.N, "N")).u32(u32(q.K, "K")).u32(u32(Kp, "K")).u32(u32(Kp / 8, "lda"));
-  const int64_t gx = (q.N + t.bn - 1) / t.bn, gy = Mp / t.bm;
-  VDRT_CHECK(gx <= caps.max_groups_x && gy <= caps.max_groups_y, "GPU QMatMul: too many work groups");
-  d.groups[0] = static_cast<uint32_t>(gx);
-  d.groups[1] = static_cast<uint32_t>(gy);
+  set_groups_2d(d, (q.N + t.bn - 1) / t.bn, Mp / t.bm, caps, "QMatMul");
   p.dispatches.push_back(std::move(d));
 
   return p;

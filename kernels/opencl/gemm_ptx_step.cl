@@ -11,6 +11,18 @@
 #define VDRT_GEMM_PTX_STEP_CL
 #include "tensor_core_ptx.cl"
 
+// Declares the work item's place (tid, lane, warp; the group's tile origin
+// m0, n0; the subgroup's block wm, wn within it) and its zeroed accumulators
+// acc[FM][FN][4]. Uses BM, BN, WM, WN, WARPS_N, FM and FN of the kernel.
+#define GEMM_PTX_STATE()                                                         \
+  const uint tid = get_local_id(0), lane = tid & 31, warp = tid >> 5;            \
+  const uint m0 = get_group_id(1) * BM, n0 = get_group_id(0) * BN;              \
+  const uint wm = (warp / WARPS_N) * WM, wn = (warp % WARPS_N) * WN;             \
+  float acc[FM][FN][4];                                                          \
+  _Pragma("unroll") for (uint i = 0; i < FM; ++i)                                \
+    _Pragma("unroll") for (uint j = 0; j < FN; ++j)                              \
+      _Pragma("unroll") for (uint e = 0; e < 4; ++e) acc[i][j][e] = 0.0f;
+
 #define GEMM_MMA_STEP(A_TILE, A_CH, B_TILE, B_CH) GEMM_MMA_STEP_WITH(A_TILE, A_CH, B_TILE, B_CH, MMA_16816)
 #define GEMM_MMA_STEP_WITH(A_TILE, A_CH, B_TILE, B_CH, MMA)                                                    \
   _Pragma("unroll") for (uint kk = 0; kk < 2; ++kk) { /* the step's two k16 halves */                          \

@@ -79,18 +79,8 @@ void matmul_coopmat_e4m3(BUF(uint4, a), BUF(uchar, w), BUF(float, sc), BUF(float
   local uint4 As[STAGES][A_CHUNKS];
   local uint4 Ws[STAGES][W_CHUNKS];  // codes, rows of BN / 16 vectors
   local uint4 Bs[BK * B_CH];         // the step's decoded f16 tile [k][n], swizzled
-  const uint tid = get_local_id(0), lane = tid & 31, warp = tid >> 5;
-  const uint m0 = get_group_id(1) * BM, n0 = get_group_id(0) * BN;
-  const uint wm = (warp / WARPS_N) * WM, wn = (warp % WARPS_N) * WN;
+  GEMM_PTX_STATE()
   const uint lda = p->lda, K = p->K, N = p->N, steps = p->Kp / BK;
-
-  float acc[FM][FN][4];
-#pragma unroll
-  for (uint i = 0; i < FM; ++i)
-#pragma unroll
-    for (uint j = 0; j < FN; ++j)
-#pragma unroll
-      for (uint e = 0; e < 4; ++e) acc[i][j][e] = 0.0f;
 
   // Codes n .. n + 3 of W's row k as a word, zeros past K and N (byte by byte: N % 16 != 0).
 #define CODE(k, n) ((k) < K && (n) < N ? (uint)w[(k) * N + (n)] : 0u)

@@ -77,18 +77,8 @@ void matmul_coopmat_f16(BUF(uint4, a), BUF(uint4, b), BUF(float, c), BUF(float, 
   AT(float, y);
   AT(float, r);
   local uint4 As[STAGES][A_CHUNKS], Bs[STAGES][B_CHUNKS];
-  const uint tid = get_local_id(0), lane = tid & 31, warp = tid >> 5;
-  const uint m0 = get_group_id(1) * BM, n0 = get_group_id(0) * BN;
-  const uint wm = (warp / WARPS_N) * WM, wn = (warp % WARPS_N) * WN;
+  GEMM_PTX_STATE()
   const uint lda = p->lda, ldb = p->ldb, steps = p->Kp / BK;
-
-  float acc[FM][FN][4];
-  #pragma unroll
-  for (uint i = 0; i < FM; ++i)
-    #pragma unroll
-    for (uint j = 0; j < FN; ++j)
-      #pragma unroll
-      for (uint e = 0; e < 4; ++e) acc[i][j][e] = 0.0f;
 
   // Step k's A and B chunks into stage st, NT chunks at a time.
 #define LOAD_STEP(st, k)                                                                                 \

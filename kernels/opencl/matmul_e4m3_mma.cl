@@ -71,18 +71,8 @@ void matmul_e4m3_mma(BUF(uint4, a), BUF(uint4, wt), BUF(float, rs), BUF(float, s
   AT(float, y);
   AT(float, res);
   local uint4 As[STAGES][A_CHUNKS], Bs[STAGES][B_CHUNKS];
-  const uint tid = get_local_id(0), lane = tid & 31, warp = tid >> 5;
-  const uint m0 = get_group_id(1) * BM, n0 = get_group_id(0) * BN;
-  const uint wm = (warp / WARPS_N) * WM, wn = (warp % WARPS_N) * WN;
+  GEMM_PTX_STATE()
   const uint ld = p->ld, steps = p->Kp / BK;
-
-  float acc[FM][FN][4];
-#pragma unroll
-  for (uint i = 0; i < FM; ++i)
-#pragma unroll
-    for (uint j = 0; j < FN; ++j)
-#pragma unroll
-      for (uint e = 0; e < 4; ++e) acc[i][j][e] = 0.0f;
 
 #define LOAD_STEP(st, k)                                                                    \
   {                                                                                         \
