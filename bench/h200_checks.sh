@@ -15,7 +15,7 @@
 # On the device machine, after unpacking a bundle of vdrt, vdrt_backends_tests
 # and (for the A/B) folders made here by bench/build_spv.sh:
 #   mkdir -p /tmp/b && tar -C /tmp/b -xJf .device/vdrt.tar.xz && source /tmp/b/env.sh &&
-#     bench/h200_checks.sh [--spv DIR ...] [--rounds N] [--stages tests,attention,sparse,profile,fusion,ptx,opencl[,gemm],regs,rollout]
+#     bench/h200_checks.sh [--spv DIR ...] [--rounds N] [--stages tests,attention,sparse,profile,fusion,ptx,wgmma,opencl[,gemm],regs,rollout]
 #
 # --spv DIR (repeatable): builds timed against the embedded one
 # (VDRT_BENCH_SPV_DIRS), --rounds N interleaved rounds (default 2; also of
@@ -100,6 +100,15 @@ if want ptx; then
   for c in mma ldmatrix cp_async gemm2 gemm3 gemm2w gemm3w flash flash8 peak fp8 wgmma; do
     stage "ptx_$c" "$ptx_bin" --only "$c"
     grep -vE '^device' "$out/ptx_$c.log" >>"$out/summary.txt"
+  done
+fi
+if want wgmma; then
+  # Hopper's warp-group GEMM (ptx_probe --only wgmma_gemm), one variant a
+  # process: WGMMA_VARIANTS="BN,BK,STAGES,INFLIGHT,NI ...".
+  ptx_bin="$(command -v ptx_probe || echo build/bench/ptx_probe)"
+  for v in ${WGMMA_VARIANTS:-128,32,3,0,64 128,32,3,1,64 128,16,6,1,64 128,16,6,2,64 256,16,4,1,64 128,32,3,0,128 128,16,6,1,128 256,16,4,1,128 256,16,4,1,256}; do
+    stage "wgmma_gemm_${v//,/_}" "$ptx_bin" --only wgmma_gemm --variant "$v"
+    grep -vE '^device|^wgmma m64n8k16' "$out/wgmma_gemm_${v//,/_}.log" | head -12 >>"$out/summary.txt"
   done
 fi
 if want opencl; then

@@ -17,7 +17,9 @@
 // float64 and timed at the Wan hot case (bench/RESULTS.md). wgmma: Hopper's
 // warp-group products from local-memory descriptors, which layout is exact
 // and their rate (written and compiled to PTX here, not yet run on a GPU).
-//   ptx_probe [--only mma|ldmatrix|cp_async|gemm2|gemm3|gemm2w|gemm3w|flash|flash8|peak|fp8|wgmma] [--cvta]
+//   ptx_probe [--only mma|ldmatrix|cp_async|gemm2|gemm3|gemm2w|gemm3w|flash|flash8|peak|fp8|wgmma|wgmma_gemm] [--cvta]
+//             [--variant BN,BK,STAGES,INFLIGHT,NI[,DYN]]  (wgmma_gemm; default 128,32,3,0,64; DYN 1: local
+//             memory from a kernel argument, which may exceed 48 KiB)
 //             [--groups N] [--iters N]
 // (--cvta: local addresses through cvta.to.shared instead of as they are)
 // Exit 0: everything checked matched; 1: a mismatch or a build failure
@@ -417,6 +419,11 @@ const char* k_wgmma = R"CL(
 // swizzle), D in registers of the 4 subgroups (128 work items). Both
 // operands k-major: A [64][16], B [8][16] (n rows), arranged by the host in
 // the core-matrix order under test and copied verbatim.
+// NVIDIA's OpenCL compiles for .target sm_90, where ptxas refuses wgmma
+// (sm_90a only): each such instruction is written as a PTX comment behind
+// SM90A, with its operands filled in by the compiler, and kernel_sm90a()
+// uncomments them in the PTX and loads it again as sm_90a.
+#define SM90A "// @SM90A@ "
 ulong wgmma_desc(uint addr, uint lbo, uint sbo) {
   return (ulong)((addr & 0x3ffffu) >> 4) | ((ulong)(lbo >> 4) << 16) | ((ulong)(sbo >> 4) << 32);
 }
@@ -431,12 +438,12 @@ void wgmma_once(__global const uint4* a, __global const uint4* b, __global float
   asm volatile("fence.proxy.async.shared::cta;" ::: "memory");
   const ulong da = wgmma_desc(shared_addr((ulong)as), lbo_a, sbo_a), db = wgmma_desc(shared_addr((ulong)bs), lbo_b, sbo_b);
   float acc[4] = {0.0f, 0.0f, 0.0f, 0.0f};
-  asm volatile("wgmma.fence.sync.aligned;" ::: "memory");
-  asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %6, 0;\n"
-               "wgmma.mma_async.sync.aligned.m64n8k16.f32.f16.f16 {%0,%1,%2,%3}, %4, %5, p, 1, 1, 0, 0;\n}\n"
+  asm volatile(SM90A "wgmma.fence.sync.aligned;" ::: "memory");
+  asm volatile(SM90A "{ .reg .pred p; setp.ne.b32 p, %6, 0; "
+               "wgmma.mma_async.sync.aligned.m64n8k16.f32.f16.f16 {%0,%1,%2,%3}, %4, %5, p, 1, 1, 0, 0; }"
                : "+f"(acc[0]), "+f"(acc[1]), "+f"(acc[2]), "+f"(acc[3]) : "l"(da), "l"(db), "r"(0) : "memory");
-  asm volatile("wgmma.commit_group.sync.aligned;" ::: "memory");
-  asm volatile("wgmma.wait_group.sync.aligned 0;" ::: "memory");
+  asm volatile(SM90A "wgmma.commit_group.sync.aligned;" ::: "memory");
+  asm volatile(SM90A "wgmma.wait_group.sync.aligned 0;" ::: "memory");
   const uint row = warp * 16 + g;
   d[row * 8 + 2 * t] = acc[0];
   d[row * 8 + 2 * t + 1] = acc[1];
@@ -445,7 +452,12 @@ void wgmma_once(__global const uint4* a, __global const uint4* b, __global float
 }
 
 // The ceiling: m64n64k16 products from the same local tiles, 8 to a commit
-// group, chained on one accumulator set (32 floats a work item).
+// group, chained on one accumulator set (32 floats a work item). LBO / SBO:
+// the layout wgmma_once found exact (defaults only so that it builds).
+#ifndef LBO
+#define LBO 128u
+#define SBO 256u
+#endif
 #define ACC8(i) "+f"(c[i]), "+f"(c[i + 1]), "+f"(c[i + 2]), "+f"(c[i + 3]), "+f"(c[i + 4]), "+f"(c[i + 5]), "+f"(c[i + 6]), "+f"(c[i + 7])
 __kernel __attribute__((reqd_work_group_size(128, 1, 1)))
 void wgmma_peak(__global float* out, uint iters) {
@@ -459,19 +471,248 @@ void wgmma_peak(__global float* out, uint iters) {
   float c[32];
   for (int i = 0; i < 32; ++i) c[i] = 0.0f;
   for (uint it = 0; it < iters; ++it) {
-    asm volatile("wgmma.fence.sync.aligned;" ::: "memory");
+    asm volatile(SM90A "wgmma.fence.sync.aligned;" ::: "memory");
     for (int r = 0; r < 8; ++r)
-      asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %34, 0;\n"
+      asm volatile(SM90A "{ .reg .pred p; setp.ne.b32 p, %34, 0; "
                    "wgmma.mma_async.sync.aligned.m64n64k16.f32.f16.f16 "
                    "{%0,%1,%2,%3,%4,%5,%6,%7,%8,%9,%10,%11,%12,%13,%14,%15,"
-                   "%16,%17,%18,%19,%20,%21,%22,%23,%24,%25,%26,%27,%28,%29,%30,%31}, %32, %33, p, 1, 1, 0, 0;\n}\n"
+                   "%16,%17,%18,%19,%20,%21,%22,%23,%24,%25,%26,%27,%28,%29,%30,%31}, %32, %33, p, 1, 1, 0, 0; }"
                    : ACC8(0), ACC8(8), ACC8(16), ACC8(24) : "l"(da), "l"(db), "r"(1) : "memory");
-    asm volatile("wgmma.commit_group.sync.aligned;" ::: "memory");
-    asm volatile("wgmma.wait_group.sync.aligned 0;" ::: "memory");
+    asm volatile(SM90A "wgmma.commit_group.sync.aligned;" ::: "memory");
+    asm volatile(SM90A "wgmma.wait_group.sync.aligned 0;" ::: "memory");
   }
   float s = 0.0f;
   for (int i = 0; i < 32; ++i) s += c[i];
   out[get_global_id(0)] = s;
+}
+)CL";
+
+const char* k_wgmma_gemm = R"CL(
+// A GEMM on warp-group products, C[M][N] (f32) = A[M][K] B[N][K]^T with f16
+// operands k contiguous: a work group of 2 warp groups computes a 128 x BN
+// tile, each warp group 64 rows through m64nNIk16 products whose operands
+// wgmma reads from local memory. K steps of BK go through STAGES local
+// buffers filled by cp.async LEAD = STAGES - 1 - INFLIGHT steps ahead;
+// INFLIGHT warp-group products stay running while the next copies are
+// issued. Each tile is stored as 8 x 16-byte core matrices without swizzle:
+// core (row group rg, k chunk kc) at ((rg * KC + kc) * 8) 16-byte chunks, so
+// k-adjacent cores are 128 bytes apart and row-adjacent ones KC * 128 (SWAP:
+// the descriptor's two offset fields the other way round). The copy of
+// chunk e goes to local chunk e: row (e / 8 / KC) * 8 + e % 8, k chunk
+// (e / 8) % KC, so that 8 consecutive work items fill one core matrix.
+#ifndef BN
+#define BN 128
+#endif
+#ifndef BK
+#define BK 32
+#endif
+#ifndef STAGES
+#define STAGES 3
+#endif
+#ifndef INFLIGHT
+#define INFLIGHT 0
+#endif
+#ifndef NI
+#define NI 64
+#endif
+#ifndef SWAP
+#define SWAP 0
+#endif
+#ifndef DYN
+#define DYN 0
+#endif
+#define BM 128
+#define THREADS 256
+#define KC (BK / 8)
+#define LEAD (STAGES - 1 - INFLIGHT)
+#define A_CHUNKS (BM * KC)
+#define B_CHUNKS (BN * KC)
+ulong tile_desc(uint addr) {
+  const uint k_step = 128u, row_step = KC * 128u;
+  const uint lbo = SWAP ? row_step : k_step, sbo = SWAP ? k_step : row_step;
+  return (ulong)((addr & 0x3ffffu) >> 4) | ((ulong)(lbo >> 4) << 16) | ((ulong)(sbo >> 4) << 32);
+}
+#define STR_(x) #x
+#define STR(x) STR_(x)
+// PTX takes a literal: the count of copy groups that may stay in flight.
+#if LEAD == 1
+#define CP_PENDING 0
+#elif LEAD == 2
+#define CP_PENDING 1
+#elif LEAD == 3
+#define CP_PENDING 2
+#elif LEAD == 4
+#define CP_PENDING 3
+#elif LEAD == 5
+#define CP_PENDING 4
+#else
+#error LEAD is 1 to 5
+#endif
+#define CP_WAIT(n) asm volatile("cp.async.wait_group " STR(n) ";" ::: "memory")
+#define SM90A "// @SM90A@ "
+#define WG_WAIT(n) asm volatile(SM90A "wgmma.wait_group.sync.aligned " STR(n) ";" ::: "memory")
+
+__kernel __attribute__((reqd_work_group_size(THREADS, 1, 1)))
+void wgmma_gemm(__global const uint4* a, __global const uint4* b, __global float* c, uint M, uint N, uint K
+#if DYN  // local memory sized by the host (clSetKernelArg), past the 48 KiB of static arrays?
+                , __local uint4* smem) {
+#else
+                ) {
+  __local uint4 smem[STAGES * (A_CHUNKS + B_CHUNKS)];
+#endif
+  __local uint4* const As = smem;
+  __local uint4* const Bs = smem + STAGES * A_CHUNKS;
+  const uint tid = get_local_id(0), wg = tid >> 7, warp = (tid >> 5) & 3, lane = tid & 31;
+  const uint m0 = get_group_id(1) * BM, n0 = get_group_id(0) * BN;
+  const uint kc = K / 8, steps = K / BK;
+  float acc[BN / 2];
+  #pragma unroll
+  for (int i = 0; i < BN / 2; ++i) acc[i] = 0.0f;
+
+  #define LOAD(stage, step)                                                                  \
+    _Pragma("unroll") for (uint q = 0; q < A_CHUNKS / THREADS; ++q) {                        \
+      const uint e = tid + q * THREADS, r = (e / 8 / KC) * 8 + (e & 7), ch = (e / 8) % KC;   \
+      CP_ASYNC16(shared_addr((ulong)&As[(stage) * A_CHUNKS + e]), a + (m0 + r) * kc + (step) * KC + ch);   \
+    }                                                                                        \
+    _Pragma("unroll") for (uint q = 0; q < B_CHUNKS / THREADS; ++q) {                        \
+      const uint e = tid + q * THREADS, r = (e / 8 / KC) * 8 + (e & 7), ch = (e / 8) % KC;   \
+      CP_ASYNC16(shared_addr((ulong)&Bs[(stage) * B_CHUNKS + e]), b + (n0 + r) * kc + (step) * KC + ch);   \
+    }
+
+  for (uint s = 0; s < LEAD; ++s) {
+    if (s < steps) LOAD(s, s)
+    asm volatile("cp.async.commit_group;" ::: "memory");
+  }
+  for (uint s = 0; s < steps; ++s) {
+    CP_WAIT(CP_PENDING);  // step s's copies (of this work item) have landed
+    asm volatile("fence.proxy.async.shared::cta;" ::: "memory");  // visible to wgmma's reads
+    barrier(CLK_LOCAL_MEM_FENCE);
+    // The stage refilled now was read by step s - 1 - INFLIGHT, whose products
+    // every warp group waited for before the barrier above.
+    const uint next = s + LEAD;
+    if (next < steps) LOAD(next % STAGES, next)
+    asm volatile("cp.async.commit_group;" ::: "memory");
+    const uint st = s % STAGES;
+    asm volatile(SM90A "wgmma.fence.sync.aligned;" ::: "memory");
+    #pragma unroll
+    for (uint kk = 0; kk < BK / 16; ++kk) {
+      const ulong da = tile_desc(shared_addr((ulong)&As[st * A_CHUNKS + (wg * 8 * KC + kk * 2) * 8]));
+      #pragma unroll
+      for (uint nb = 0; nb < BN / NI; ++nb) {
+        const ulong db = tile_desc(shared_addr((ulong)&Bs[st * B_CHUNKS + (nb * (NI / 8) * KC + kk * 2) * 8]));
+        WGMMA(acc + nb * (NI / 2), da, db);
+      }
+    }
+    asm volatile(SM90A "wgmma.commit_group.sync.aligned;" ::: "memory");
+    WG_WAIT(INFLIGHT);
+  }
+  WG_WAIT(0);
+  const uint g = lane >> 2, t = lane & 3, row = m0 + wg * 64 + warp * 16 + g;
+  #pragma unroll
+  for (uint j = 0; j < BN / 8; ++j) {
+    const uint col = n0 + j * 8 + 2 * t;
+    vstore2((float2)(acc[j * 4], acc[j * 4 + 1]), 0, c + row * N + col);
+    vstore2((float2)(acc[j * 4 + 2], acc[j * 4 + 3]), 0, c + (row + 8) * N + col);
+  }
+}
+)CL";
+
+const char* k_wgmma_gemm_rs = R"CL(
+// The warp-group GEMM with A from registers: C[M][N] (f32) = A[M][K] B[N][K]^T,
+// a work group of NWG warp groups computes a (64 NWG) x BN tile. A goes from
+// global memory straight into the work items' registers, one k64 block ahead,
+// 32 contiguous bytes a row (a warp reads 16 whole 128-byte rows), because B
+// is stored with k permuted inside each block of 64 (prepared once for
+// weights): B'[n][64 b + 16 j + s] = B[n][64 b + 16 t + 4 j + 2 p + e] for
+// the slot s = 2 t + 8 p + e of k16 step j, which is where mma's A fragment
+// of lane t holds it. B' tiles (BN x 64) go through STAGES local buffers by
+// cp.async, as core matrices: (row group rg, chunk kc) at (rg * 8 + kc) * 8.
+#ifndef BN
+#define BN 128
+#endif
+#ifndef NWG
+#define NWG 2
+#endif
+#ifndef STAGES
+#define STAGES 3
+#endif
+#define THREADS (128 * NWG)
+#define B_CHUNKS (BN * 8)
+#define LEAD (STAGES - 1)
+#define SM90A "// @SM90A@ "
+#define STR_(x) #x
+#define STR(x) STR_(x)
+#if LEAD == 1
+#define CP_PENDING 0
+#elif LEAD == 2
+#define CP_PENDING 1
+#elif LEAD == 3
+#define CP_PENDING 2
+#else
+#error STAGES is 2 to 4
+#endif
+ulong tile_desc(uint addr) {  // no swizzle; k-adjacent cores 128 bytes apart, row groups 1024
+  return (ulong)((addr & 0x3ffffu) >> 4) | ((ulong)(128u >> 4) << 16) | ((ulong)(1024u >> 4) << 32);
+}
+
+__kernel __attribute__((reqd_work_group_size(THREADS, 1, 1)))
+void wgmma_gemm_rs(__global const uint4* a, __global const uint4* b, __global float* c, uint M, uint N, uint K) {
+  __local uint4 Bs[STAGES * B_CHUNKS];
+  const uint tid = get_local_id(0), wg = tid >> 7, warp = (tid >> 5) & 3, lane = tid & 31, g = lane >> 2, t = lane & 3;
+  const uint m0 = get_group_id(1) * (64 * NWG), n0 = get_group_id(0) * BN;
+  const uint kc = K / 8, blocks = K / 64;
+  const uint row = m0 + wg * 64 + warp * 16 + g;
+  __global const uint4* a_lo = a + row * kc + 2 * t;        // row g: 32 bytes at k 16 t of each block
+  __global const uint4* a_hi = a + (row + 8) * kc + 2 * t;  // row g + 8
+  float acc[BN / 2];
+  #pragma unroll
+  for (int i = 0; i < BN / 2; ++i) acc[i] = 0.0f;
+
+  #define LOAD_B(stage, blk)                                                                  \
+    _Pragma("unroll") for (uint q = 0; q < (B_CHUNKS + THREADS - 1) / THREADS; ++q) {         \
+      const uint e = tid + q * THREADS, r = (e / 64) * 8 + (e & 7), ch = (e / 8) % 8;         \
+      if (B_CHUNKS % THREADS == 0 || e < B_CHUNKS) CP_ASYNC16(shared_addr((ulong)&Bs[(stage) * B_CHUNKS + e]), b + (n0 + r) * kc + (blk) * 8 + ch); \
+    }
+  for (uint s = 0; s < LEAD; ++s) {
+    if (s < blocks) LOAD_B(s, s)
+    asm volatile("cp.async.commit_group;" ::: "memory");
+  }
+  uint4 lo0 = a_lo[0], lo1 = a_lo[1], hi0 = a_hi[0], hi1 = a_hi[1];
+  for (uint s = 0; s < blocks; ++s) {
+    asm volatile("cp.async.wait_group " STR(CP_PENDING) ";" ::: "memory");
+    asm volatile("fence.proxy.async.shared::cta;" ::: "memory");
+    barrier(CLK_LOCAL_MEM_FENCE);
+    const uint next = s + LEAD;
+    if (next < blocks) LOAD_B(next % STAGES, next)
+    asm volatile("cp.async.commit_group;" ::: "memory");
+    const uint st = s % STAGES;
+    // A's fragments of k16 step j: (row g, slots 2t, 2t+1), (g + 8, ...), (g, 2t + 8, 2t + 9), (g + 8, ...)
+    const uint fr[4][4] = {{lo0.x, hi0.x, lo0.y, hi0.y}, {lo0.z, hi0.z, lo0.w, hi0.w},
+                           {lo1.x, hi1.x, lo1.y, hi1.y}, {lo1.z, hi1.z, lo1.w, hi1.w}};
+    asm volatile(SM90A "wgmma.fence.sync.aligned;" ::: "memory");
+    #pragma unroll
+    for (uint j = 0; j < 4; ++j) {
+      const ulong db = tile_desc(shared_addr((ulong)&Bs[st * B_CHUNKS + j * 16]));
+      WGMMA_RS(acc, fr[j][0], fr[j][1], fr[j][2], fr[j][3], db);
+    }
+    asm volatile(SM90A "wgmma.commit_group.sync.aligned;" ::: "memory");
+    // The next block's A while the products run, into other registers: the
+    // products read this block's asynchronously, so the wait takes them as
+    // operands to keep them live (and unshared) until then.
+    const uint nb = min(s + 1, blocks - 1) * 8;
+    const uint4 nlo0 = a_lo[nb], nlo1 = a_lo[nb + 1], nhi0 = a_hi[nb], nhi1 = a_hi[nb + 1];
+    asm volatile(SM90A "wgmma.wait_group.sync.aligned 0;"
+                 :: "r"(lo0.x), "r"(lo0.y), "r"(lo0.z), "r"(lo0.w), "r"(lo1.x), "r"(lo1.y), "r"(lo1.z), "r"(lo1.w),
+                    "r"(hi0.x), "r"(hi0.y), "r"(hi0.z), "r"(hi0.w), "r"(hi1.x), "r"(hi1.y), "r"(hi1.z), "r"(hi1.w)
+                 : "memory");
+    lo0 = nlo0, lo1 = nlo1, hi0 = nhi0, hi1 = nhi1;
+  }
+  #pragma unroll
+  for (uint j = 0; j < BN / 8; ++j) {
+    const uint col = n0 + j * 8 + 2 * t;
+    vstore2((float2)(acc[j * 4], acc[j * 4 + 1]), 0, c + row * N + col);
+    vstore2((float2)(acc[j * 4 + 2], acc[j * 4 + 3]), 0, c + (row + 8) * N + col);
+  }
 }
 )CL";
 
@@ -564,6 +805,67 @@ cl_kernel kernel(Cl& cl, const char* source, const char* name, const std::string
   cl_kernel k = clCreateKernel(prog, name, &e);
   CHECK(e);
   clReleaseProgram(prog);  // the kernel keeps it alive
+  return k;
+}
+
+// A kernel with sm_90a instructions (written behind SM90A): built from
+// source as sm_90 with them commented out, its PTX (NVIDIA's program binary)
+// taken back, the markers removed, .target raised to sm_90a (and .version to
+// 8.0 if lower), and loaded again as a binary.
+cl_kernel kernel_sm90a(Cl& cl, const char* source, const char* name, const std::string& defines = "") {
+  const std::string options = std::string("-cl-std=CL1.2") + defines;
+  cl_int e;
+  const char* sources[2] = {k_prelude, source};
+  cl_program prog = clCreateProgramWithSource(cl.ctx, 2, sources, nullptr, &e);
+  CHECK(e);
+  auto log_of = [&](cl_program p) {
+    size_t n = 0;
+    clGetProgramBuildInfo(p, cl.dev, CL_PROGRAM_BUILD_LOG, 0, nullptr, &n);
+    std::string log(n, '\0');
+    clGetProgramBuildInfo(p, cl.dev, CL_PROGRAM_BUILD_LOG, n, log.data(), nullptr);
+    return log;
+  };
+  if (clBuildProgram(prog, 1, &cl.dev, options.c_str(), nullptr, nullptr) != CL_SUCCESS) {
+    std::printf("%s: does not build as sm_90:\n%s\n", name, log_of(prog).c_str());
+    clReleaseProgram(prog);
+    return nullptr;
+  }
+  size_t size = 0;
+  CHECK(clGetProgramInfo(prog, CL_PROGRAM_BINARY_SIZES, sizeof size, &size, nullptr));
+  std::string ptx(size, '\0');
+  unsigned char* bin = reinterpret_cast<unsigned char*>(ptx.data());
+  CHECK(clGetProgramInfo(prog, CL_PROGRAM_BINARIES, sizeof bin, &bin, nullptr));
+  clReleaseProgram(prog);
+  ptx.resize(std::strlen(ptx.c_str()));
+  size_t markers = 0;
+  for (size_t at; (at = ptx.find("// @SM90A@ ")) != std::string::npos; ++markers) ptx.erase(at, 11);
+  const size_t target = ptx.find(".target sm_90");
+  const size_t version = ptx.find(".version ");
+  if (target == std::string::npos || version == std::string::npos) {
+    std::printf("%s: no .target sm_90 / .version in the PTX\n", name);
+    return nullptr;
+  }
+  const std::string old_version = ptx.substr(version + 9, ptx.find('\n', version) - version - 9);
+  if (ptx.compare(target, 14, ".target sm_90a") != 0) ptx.insert(target + 13, "a");
+  if (std::atof(old_version.c_str()) < 8.0) ptx.replace(version + 9, old_version.size(), "8.0");
+  static bool told = false;
+  if (!told) std::printf("sm_90a: %zu instructions uncommented, PTX .version %s\n", markers, old_version.c_str()), told = true;
+  const unsigned char* text = reinterpret_cast<const unsigned char*>(ptx.c_str());
+  const size_t length = ptx.size() + 1;
+  cl_int status = 0;
+  prog = clCreateProgramWithBinary(cl.ctx, 1, &cl.dev, &length, &text, &status, &e);
+  if (e != CL_SUCCESS) {
+    std::printf("%s: the sm_90a PTX is not accepted as a binary (%d, %d)\n", name, e, status);
+    return nullptr;
+  }
+  if (clBuildProgram(prog, 1, &cl.dev, "", nullptr, nullptr) != CL_SUCCESS) {
+    std::printf("%s: the sm_90a PTX does not build:\n%s\n", name, log_of(prog).c_str());
+    clReleaseProgram(prog);
+    return nullptr;
+  }
+  cl_kernel k = clCreateKernel(prog, name, &e);
+  CHECK(e);
+  clReleaseProgram(prog);
   return k;
 }
 
@@ -829,9 +1131,9 @@ bool check_mma_fp8(Cl& cl) {
 
 // wgmma: one m64n8k16 product for each way of laying out A's core matrices
 // (8 x 8 halves, 128 contiguous bytes): (m, k) core at (2 m + k) * 128 bytes
-// ("MK": k-adjacent cores 128 bytes apart, m-adjacent 256) or at (k * 8 + m)
-// * 128 ("KM": 1024 and 128), each with the leading / stride byte offsets
-// both ways round; B's two cores (k 0-7, 8-15) at 0 and 128. Prints which
+// ("MK": k-adjacent cores 128 bytes apart, m-adjacent 256), with the leading /
+// stride byte offsets both ways round, or at (k * 8 + m) * 128 ("KM", leading
+// 1024 and stride 128; the other way round faults the H200's context); B's two cores (k 0-7, 8-15) at 0 and 128. Prints which
 // match the float64 product (the PTX ISA: leading = between k-adjacent cores
 // for k-major operands), then times m64n64k16 with the first that matched.
 bool check_and_time_wgmma(Cl& cl, size_t groups, unsigned iters) {
@@ -842,11 +1144,11 @@ bool check_and_time_wgmma(Cl& cl, size_t groups, unsigned iters) {
     for (int n = 0; n < 8; ++n)
       for (int k = 0; k < 8; ++k) bh[kc * 64 + n * 8 + k] = to_half(bv(n, kc * 8 + k));
   cl_mem bb = buffer(cl, bh.size() * 2, bh.data()), bd = buffer(cl, 64 * 8 * 4, nullptr);
-  cl_kernel k = kernel(cl, k_wgmma, "wgmma_once");
+  cl_kernel k = kernel_sm90a(cl, k_wgmma, "wgmma_once");
   if (!k) return false;
   struct Way { const char* name; bool mk; unsigned lbo, sbo; };
   const Way ways[] = {{"MK lbo 128 sbo 256", true, 128, 256}, {"MK lbo 256 sbo 128", true, 256, 128},
-                      {"KM lbo 1024 sbo 128", false, 1024, 128}, {"KM lbo 128 sbo 1024", false, 128, 1024}};
+                      {"KM lbo 1024 sbo 128", false, 1024, 128}};
   const Way* first = nullptr;
   for (const Way& w : ways) {
     std::vector<uint16_t> ah(64 * 16);
@@ -875,7 +1177,7 @@ bool check_and_time_wgmma(Cl& cl, size_t groups, unsigned iters) {
   clReleaseKernel(k);
   clReleaseMemObject(bb), clReleaseMemObject(bd);
   if (!first || !first->mk) return first != nullptr;
-  cl_kernel kp = kernel(cl, k_wgmma, "wgmma_peak",
+  cl_kernel kp = kernel_sm90a(cl, k_wgmma, "wgmma_peak",
                         " -DLBO=" + std::to_string(first->lbo) + "u -DSBO=" + std::to_string(first->sbo) + "u");
   if (!kp) return false;
   cl_mem bo = buffer(cl, groups * 128 * 4, nullptr);
@@ -887,6 +1189,173 @@ bool check_and_time_wgmma(Cl& cl, size_t groups, unsigned iters) {
   clReleaseKernel(kp);
   clReleaseMemObject(bo);
   return true;
+}
+
+// The wgmma instruction m64nNk16 (f16 -> f32, both operands k-major from
+// descriptors, accumulating) as a macro WGMMA(acc, da, db) over acc[0 .. N/2).
+std::string wgmma_macro(int n) {
+  const int regs = n / 2;
+  std::string list, ops;
+  for (int i = 0; i < regs; ++i) {
+    list += (i ? "," : "") + std::string("%") + std::to_string(i);
+    ops += (i ? ", " : "") + std::string("\"+f\"((acc)[") + std::to_string(i) + "])";
+  }
+  return "#define WGMMA(acc, da, db) asm volatile(SM90A \"{ .reg .pred p; setp.ne.b32 p, %" + std::to_string(regs + 2) +
+         ", 0; wgmma.mma_async.sync.aligned.m64n" + std::to_string(n) + "k16.f32.f16.f16 {" + list + "}, %" +
+         std::to_string(regs) + ", %" + std::to_string(regs + 1) + ", p, 1, 1, 0, 0; }\" : " + ops +
+         " : \"l\"(da), \"l\"(db), \"r\"(1) : \"memory\")\n";
+}
+
+// The warp-group GEMM: exact against float64 on a small product, then timed
+// at the Wan shapes as check_and_time_gemm times the mma.sync one.
+bool check_and_time_wgmma_gemm(Cl& cl, int bn, int bk, int stages, int inflight, int ni, bool dyn, bool swap) {
+  char variant[200];
+  const size_t local_bytes = size_t(stages) * (128 + bn) * bk * 2;
+  std::snprintf(variant, sizeof variant, "wgmma 128x%d, BK %d, %d stages (%zu KiB%s), %d in flight, n%d%s", bn, bk, stages,
+                local_bytes / 1024, dyn ? " from an argument" : "", inflight, ni, swap ? ", offsets swapped" : "");
+  const std::string source = wgmma_macro(ni) + k_wgmma_gemm;
+  char defines[200];
+  std::snprintf(defines, sizeof defines, " -DBN=%d -DBK=%d -DSTAGES=%d -DINFLIGHT=%d -DNI=%d -DSWAP=%d -DDYN=%d", bn, bk,
+                stages, inflight, ni, swap ? 1 : 0, dyn ? 1 : 0);
+  cl_kernel k = kernel_sm90a(cl, source.c_str(), "wgmma_gemm", defines);
+  if (!k) {
+    std::printf("%s: does not build\n", variant);
+    return false;
+  }
+  auto run_gemm = [&](cl_mem ba, cl_mem bb, cl_mem bc, unsigned M, unsigned N, unsigned K) {
+    set_args(k, ba, bb, bc, M, N, K);
+    if (dyn) set_arg(k, 6, local_bytes, nullptr);
+    const size_t global[2] = {N / unsigned(bn) * size_t(256), M / 128};
+    const size_t local[2] = {256, 1};
+    const cl_int e = clEnqueueNDRangeKernel(cl.q, k, 2, nullptr, global, local, 0, nullptr, nullptr);
+    if (e != CL_SUCCESS) {
+      std::printf("GEMM (%s): not launched (OpenCL error %d)\n", variant, e);
+      std::exit(1);
+    }
+    CHECK(clFinish(cl.q));
+  };
+  bool ok = true;
+  {
+    const unsigned M = 256, N = 512, K = 192;
+    std::vector<uint16_t> a(M * K), b(N * K);
+    std::vector<float> af(a.size()), bf(b.size());
+    for (size_t i = 0; i < a.size(); ++i) af[i] = from_half(a[i] = to_half(float(int(i * 7919 % 17) - 8) / 8.0f));
+    for (size_t i = 0; i < b.size(); ++i) bf[i] = from_half(b[i] = to_half(float(int(i * 104729 % 13) - 6) / 4.0f));
+    cl_mem ba = buffer(cl, a.size() * 2, a.data()), bb = buffer(cl, b.size() * 2, b.data());
+    cl_mem bc = buffer(cl, size_t(M) * N * 4, nullptr);
+    run_gemm(ba, bb, bc, M, N, K);
+    std::vector<float> c(size_t(M) * N);
+    read_back(cl, bc, c);
+    double worst = 0;
+    for (unsigned m = 0; m < M; ++m)
+      for (unsigned n = 0; n < N; ++n) {
+        double ref = 0;
+        for (unsigned kk = 0; kk < K; ++kk) ref += double(af[m * K + kk]) * double(bf[n * K + kk]);
+        worst = std::max(worst, std::abs(ref - c[size_t(m) * N + n]));
+      }
+    std::printf("GEMM (%s) %ux%ux%u: max |error| vs float64 %.3g\n", variant, M, K, N, worst);
+    ok = worst < 1e-3;
+    clReleaseMemObject(ba), clReleaseMemObject(bb), clReleaseMemObject(bc);
+  }
+  const unsigned shapes[][3] = {{4736, 1536, 8960}, {4736, 8960, 1536}, {4736, 1536, 1536}};
+  for (const auto& sh : shapes) {
+    if (!ok) break;
+    const unsigned M = sh[0], K = sh[1], N = sh[2];
+    if (N % bn) continue;
+    std::vector<uint16_t> a(size_t(M) * K, 0x3c00), b(size_t(N) * K, 0x3c00);
+    cl_mem ba = buffer(cl, a.size() * 2, a.data()), bb = buffer(cl, b.size() * 2, b.data());
+    cl_mem bc = buffer(cl, size_t(M) * N * 4, nullptr);
+    const std::vector<double> t = sorted_times(20, [&] { run_gemm(ba, bb, bc, M, N, K); });
+    const double flop = 2.0 * 4680 * K * N;
+    std::printf("GEMM (%s) 4680x%ux%u (rows padded to %u): median %.3f ms, best %.3f ms, %.1f TFLOP/s at the median\n",
+                variant, K, N, M, t[10] * 1e3, t[0] * 1e3, flop / t[10] * 1e-12);
+    clReleaseMemObject(ba), clReleaseMemObject(bb), clReleaseMemObject(bc);
+  }
+  clReleaseKernel(k);
+  return ok;
+}
+
+// WGMMA_RS(acc, a0, a1, a2, a3, db): m64nNk16 with A's fragment in registers.
+std::string wgmma_rs_macro(int n) {
+  const int regs = n / 2;
+  std::string list, ops;
+  for (int i = 0; i < regs; ++i) {
+    list += (i ? "," : "") + std::string("%") + std::to_string(i);
+    ops += (i ? ", " : "") + std::string("\"+f\"((acc)[") + std::to_string(i) + "])";
+  }
+  auto r = [&](int i) { return "%" + std::to_string(regs + i); };
+  return "#define WGMMA_RS(acc, a0, a1, a2, a3, db) asm volatile(SM90A \"{ .reg .pred p; setp.ne.b32 p, " + r(5) +
+         ", 0; wgmma.mma_async.sync.aligned.m64n" + std::to_string(n) + "k16.f32.f16.f16 {" + list + "}, {" + r(0) + "," +
+         r(1) + "," + r(2) + "," + r(3) + "}, " + r(4) + ", p, 1, 1, 0; }\" : " + ops +
+         " : \"r\"(a0), \"r\"(a1), \"r\"(a2), \"r\"(a3), \"l\"(db), \"r\"(1) : \"memory\")\n";
+}
+
+// B with k permuted inside each block of 64 as wgmma_gemm_rs wants it.
+std::vector<uint16_t> permute_k64(const std::vector<uint16_t>& b, unsigned N, unsigned K) {
+  std::vector<uint16_t> out(b.size());
+  for (unsigned n = 0; n < N; ++n)
+    for (unsigned blk = 0; blk < K / 64; ++blk)
+      for (unsigned j = 0; j < 4; ++j)
+        for (unsigned slot = 0; slot < 16; ++slot) {
+          const unsigned t = (slot & 7) >> 1, p = slot >> 3, e = slot & 1;
+          out[size_t(n) * K + blk * 64 + 16 * j + slot] = b[size_t(n) * K + blk * 64 + 16 * t + 4 * j + 2 * p + e];
+        }
+  return out;
+}
+
+bool check_and_time_wgmma_gemm_rs(Cl& cl, int bn, int nwg, int stages) {
+  char variant[160];
+  std::snprintf(variant, sizeof variant, "wgmma, A in registers, %dx%d, %d stages of B (%d KiB)", 64 * nwg, bn, stages,
+                stages * bn * 64 * 2 / 1024);
+  const std::string source = wgmma_rs_macro(bn) + k_wgmma_gemm_rs;
+  const std::string defines =
+      " -DBN=" + std::to_string(bn) + " -DNWG=" + std::to_string(nwg) + " -DSTAGES=" + std::to_string(stages);
+  cl_kernel k = kernel_sm90a(cl, source.c_str(), "wgmma_gemm_rs", defines);
+  if (!k) return false;
+  const unsigned bm = 64 * unsigned(nwg);
+  auto run_gemm = [&](cl_mem ba, cl_mem bb, cl_mem bc, unsigned M, unsigned N, unsigned K) {
+    set_args(k, ba, bb, bc, M, N, K);
+    run(cl, k, {N / unsigned(bn), M / bm}, {128 * size_t(nwg), 1});
+  };
+  bool ok = true;
+  {
+    const unsigned M = 512, N = 256, K = 192;
+    std::vector<uint16_t> a(M * K), b(N * K);
+    std::vector<float> af(a.size()), bf(b.size());
+    for (size_t i = 0; i < a.size(); ++i) af[i] = from_half(a[i] = to_half(float(int(i * 7919 % 17) - 8) / 8.0f));
+    for (size_t i = 0; i < b.size(); ++i) bf[i] = from_half(b[i] = to_half(float(int(i * 104729 % 13) - 6) / 4.0f));
+    const std::vector<uint16_t> bp = permute_k64(b, N, K);
+    cl_mem ba = buffer(cl, a.size() * 2, a.data()), bb = buffer(cl, bp.size() * 2, bp.data());
+    cl_mem bc = buffer(cl, size_t(M) * N * 4, nullptr);
+    run_gemm(ba, bb, bc, M, N, K);
+    std::vector<float> c(size_t(M) * N);
+    read_back(cl, bc, c);
+    double worst = 0;
+    for (unsigned m = 0; m < M; ++m)
+      for (unsigned n = 0; n < N; ++n) {
+        double ref = 0;
+        for (unsigned kk = 0; kk < K; ++kk) ref += double(af[m * K + kk]) * double(bf[n * K + kk]);
+        worst = std::max(worst, std::abs(ref - c[size_t(m) * N + n]));
+      }
+    std::printf("GEMM (%s) %ux%ux%u: max |error| vs float64 %.3g\n", variant, M, K, N, worst);
+    ok = worst < 1e-3;
+    clReleaseMemObject(ba), clReleaseMemObject(bb), clReleaseMemObject(bc);
+  }
+  const unsigned shapes[][3] = {{4680, 1536, 8960}, {4680, 8960, 1536}, {4680, 1536, 1536}};
+  for (const auto& sh : shapes) {
+    if (!ok) break;
+    const unsigned M = (sh[0] + bm - 1) / bm * bm, K = sh[1], N = sh[2];
+    std::vector<uint16_t> a(size_t(M) * K, 0x3c00), b(size_t(N) * K, 0x3c00);
+    cl_mem ba = buffer(cl, a.size() * 2, a.data()), bb = buffer(cl, b.size() * 2, b.data());
+    cl_mem bc = buffer(cl, size_t(M) * N * 4, nullptr);
+    const std::vector<double> t = sorted_times(20, [&] { run_gemm(ba, bb, bc, M, N, K); });
+    const double flop = 2.0 * 4680 * K * N;
+    std::printf("GEMM (%s) 4680x%ux%u (rows padded to %u): median %.3f ms, best %.3f ms, %.1f TFLOP/s at the median\n",
+                variant, K, N, M, t[10] * 1e3, t[0] * 1e3, flop / t[10] * 1e-12);
+    clReleaseMemObject(ba), clReleaseMemObject(bb), clReleaseMemObject(bc);
+  }
+  clReleaseKernel(k);
+  return ok;
 }
 
 void time_peak(Cl& cl, size_t groups, unsigned iters, bool fp8 = false) {
@@ -909,13 +1378,17 @@ void time_peak(Cl& cl, size_t groups, unsigned iters, bool fp8 = false) {
 int main(int argc, char** argv) {
   size_t groups = 132 * 8;
   unsigned iters = 4096;
+  bool swap = false;
+  std::string variant = "128,32,3,0,64";  // wgmma_gemm: BN,BK,STAGES,INFLIGHT,NI
   std::string only;  // one check per process: a kernel that faults loses its context
   for (int i = 1; i < argc; ++i) {
     if (!std::strcmp(argv[i], "--cvta")) g_cvta = true;
+    else if (!std::strcmp(argv[i], "--swap")) swap = true;
     else if (i + 1 >= argc) break;
     else if (!std::strcmp(argv[i], "--groups")) groups = std::strtoul(argv[++i], nullptr, 10);
     else if (!std::strcmp(argv[i], "--iters")) iters = unsigned(std::strtoul(argv[++i], nullptr, 10));
     else if (!std::strcmp(argv[i], "--only")) only = argv[++i];
+    else if (!std::strcmp(argv[i], "--variant")) variant = argv[++i];
   }
   auto want = [&](const char* c) { return only.empty() || only == c; };
   Cl cl;
@@ -966,6 +1439,23 @@ int main(int argc, char** argv) {
   }
   // Warp-group products (sm_90a): which descriptor layout is exact, then their rate.
   if (want("wgmma")) ok = check_and_time_wgmma(cl, groups, iters / 4) && ok;
+  // The warp-group GEMM (only when asked for): the layout from the probe
+  // above (both ways when neither matched), then one variant.
+  // The layout is the one wgmma_once found exact on the H200 (leading offset
+  // between k-adjacent core matrices): --swap tries the other.
+  if (only == "wgmma_gemm_rs") {  // --variant BN,NWG,STAGES
+    int v[3] = {};
+    if (std::sscanf(variant.c_str(), "%d,%d,%d", &v[0], &v[1], &v[2]) != 3) return 2;
+    ok = check_and_time_wgmma_gemm_rs(cl, v[0], v[1], v[2]) && ok;
+  }
+  if (only == "wgmma_gemm") {
+    int v[6] = {};
+    if (std::sscanf(variant.c_str(), "%d,%d,%d,%d,%d,%d", &v[0], &v[1], &v[2], &v[3], &v[4], &v[5]) < 5) {
+      std::fprintf(stderr, "ptx_probe: --variant BN,BK,STAGES,INFLIGHT,NI[,DYN]\n");
+      return 2;
+    }
+    ok = check_and_time_wgmma_gemm(cl, v[0], v[1], v[2], v[3], v[4], v[5] != 0, swap) && ok;
+  }
   std::printf("%s\n", ok ? "all checks match" : "MISMATCH");
   return ok ? 0 : 1;
 }

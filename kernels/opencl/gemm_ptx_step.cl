@@ -118,8 +118,10 @@
 // step may still be in flight with 3 stages), a barrier (every subgroup is
 // also done with step s - 1, whose stage LOAD(stage, step) now refills with
 // step s + STAGES - 1), and the body on stage st = s % STAGES. Uses STAGES
-// of the kernel's scope; LOAD is a macro of (stage, step).
-#define GEMM_PTX_K_LOOP(steps, LOAD, ...)                     \
+// of the kernel's scope; LOAD is a macro of (stage, step). Not variadic:
+// OpenCL C forbids that (NVIDIA's compiler refuses it); BODY's own commas sit
+// inside its parentheses.
+#define GEMM_PTX_K_LOOP(steps, LOAD, BODY)                    \
   for (uint s_ = 0; s_ < STAGES - 1; ++s_) {                  \
     if (s_ < (steps)) LOAD(s_, s_)                            \
     CP_ASYNC_COMMIT();                                        \
@@ -132,7 +134,7 @@
     if (next_ < (steps)) LOAD(next_ % STAGES, next_)          \
     CP_ASYNC_COMMIT();                                        \
     const uint st = s % STAGES;                               \
-    __VA_ARGS__                                               \
+    BODY                                                      \
   }                                                           \
   CP_ASYNC_WAIT(0);
 
