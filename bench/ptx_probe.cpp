@@ -716,6 +716,134 @@ void wgmma_gemm_rs(__global const uint4* a, __global const uint4* b, __global fl
 }
 )CL";
 
+const char* k_cluster_gemm = R"CL(
+// A Hopper-style GEMM from OpenCL: C[M][N] (f32) = A[M][K] B[N][K]^T with
+// both operands laid out tile by tile (the BM x BK tile of A for k step s is
+// one contiguous block, in 8x8 core matrices: (row group, k chunk, row)), so
+// that one bulk copy (cp.async.bulk, no tensor map) brings each, completing
+// on an mbarrier. Work groups run in clusters of CM along M (the
+// .reqnctapercluster the host patches into the PTX): the CM work groups of a
+// cluster need the same B tile, and each copies 1/CM of it to all of them at
+// once (.multicast::cluster), so B crosses L2 once a cluster. A stage is
+// refilled once every work group of the cluster has released it (empty[st]
+// counts CM arrivals, made remotely through mapa). Thread 0 is the producer.
+#ifndef BK
+#define BK 32
+#endif
+#ifndef BN
+#define BN 128
+#endif
+#ifndef STAGES
+#define STAGES 2
+#endif
+#ifndef CM
+#define CM 2
+#endif
+#define BM 128
+#define KC (BK / 8)
+#define A_BYTES (BM * BK * 2)
+#define B_BYTES (BN * BK * 2)
+#define SM90A "// @SM90A@ "
+ulong tile_desc(uint addr) {  // no swizzle; k-adjacent cores 128 bytes apart, row groups KC * 128
+  return (ulong)((addr & 0x3ffffu) >> 4) | ((ulong)(128u >> 4) << 16) | ((ulong)((KC * 128u) >> 4) << 32);
+}
+void mbar_wait(uint bar, uint parity) {
+  uint done = 0;
+  while (!done)
+    asm volatile("{ .reg .pred p; mbarrier.try_wait.parity.shared::cta.b64 p, [%1], %2; selp.u32 %0, 1, 0, p; }"
+                 : "=r"(done) : "r"(bar), "r"(parity) : "memory");
+}
+void cluster_sync(void) {
+  asm volatile("barrier.cluster.arrive.release.aligned;" ::: "memory");
+  asm volatile("barrier.cluster.wait.acquire.aligned;" ::: "memory");
+}
+
+__kernel __attribute__((reqd_work_group_size(256, 1, 1)))
+void cluster_gemm(__global const uint4* at, __global const uint4* bt, __global float* c, uint M, uint N, uint K) {
+  __local uint4 As[STAGES * A_BYTES / 16], Bs[STAGES * B_BYTES / 16];
+  __local ulong full[STAGES], empty[STAGES];
+  const uint tid = get_local_id(0), wg = tid >> 7, warp = (tid >> 5) & 3, lane = tid & 31;
+  const uint mt = get_group_id(1), nt = get_group_id(0), steps = K / BK;
+  uint rank, ncta;
+  asm volatile("mov.u32 %0, %%cluster_ctarank;" : "=r"(rank));
+  asm volatile("mov.u32 %0, %%cluster_nctarank;" : "=r"(ncta));
+  if (ncta != CM) {  // the launch did not follow .reqnctapercluster: say so instead of faulting
+    if (get_global_id(0) == 0 && get_global_id(1) == 0) c[0] = -1000.0f - (float)ncta;
+    return;
+  }
+  const uint full0 = shared_addr((ulong)&full[0]), empty0 = shared_addr((ulong)&empty[0]);
+  if (tid == 0) {
+    for (uint st = 0; st < STAGES; ++st) {
+      asm volatile("mbarrier.init.shared::cta.b64 [%0], 1;" :: "r"(full0 + 8 * st) : "memory");
+      asm volatile("mbarrier.init.shared::cta.b64 [%0], %1;" :: "r"(empty0 + 8 * st), "r"(CM) : "memory");
+    }
+    asm volatile("fence.mbarrier_init.release.cluster;" ::: "memory");
+  }
+  cluster_sync();  // every work group's barriers exist before anyone copies into it
+
+  #define ISSUE(step, st)                                                                                  \
+    {                                                                                                      \
+      const uint bar = full0 + 8 * (st);                                                                   \
+      asm volatile("{ .reg .b64 s; mbarrier.arrive.expect_tx.shared::cta.b64 s, [%0], %1; }"               \
+                   :: "r"(bar), "r"(A_BYTES + B_BYTES) : "memory");                                        \
+      __global const uint4* src_a = at + ((size_t)mt * steps + (step)) * (A_BYTES / 16);                   \
+      asm volatile("cp.async.bulk.shared::cluster.global.mbarrier::complete_tx::bytes [%0], [%1], %2, [%3];" \
+                   :: "r"(shared_addr((ulong)&As[(st) * (A_BYTES / 16)])), "l"(src_a), "r"(A_BYTES), "r"(bar)  \
+                   : "memory");                                                                            \
+      const uint part = B_BYTES / CM;                                                                      \
+      __global const uint4* src_b = bt + ((size_t)nt * steps + (step)) * (B_BYTES / 16) + rank * (part / 16); \
+      const uint dst_b = shared_addr((ulong)&Bs[(st) * (B_BYTES / 16) + rank * (part / 16)]);             \
+      if (CM == 1)                                                                                         \
+        asm volatile("cp.async.bulk.shared::cluster.global.mbarrier::complete_tx::bytes [%0], [%1], %2, [%3];" \
+                     :: "r"(dst_b), "l"(src_b), "r"(part), "r"(bar) : "memory");                          \
+      else                                                                                                 \
+        asm volatile("{ .reg .b16 m; cvt.u16.u32 m, %4; "                                                 \
+                     "cp.async.bulk.shared::cluster.global.mbarrier::complete_tx::bytes.multicast::cluster [%0], [%1], %2, [%3], m; }" \
+                     :: "r"(dst_b), "l"(src_b), "r"(part), "r"(bar), "r"((1u << CM) - 1) : "memory");     \
+    }
+
+  if (tid == 0)
+    for (uint st = 0; st < STAGES; ++st)
+      if (st < steps) ISSUE(st, st)
+  float acc[BN / 2];
+  #pragma unroll
+  for (int i = 0; i < BN / 2; ++i) acc[i] = 0.0f;
+  for (uint s = 0; s < steps; ++s) {
+    const uint st = s % STAGES, parity = (s / STAGES) & 1;
+    mbar_wait(full0 + 8 * st, parity);
+    asm volatile(SM90A "wgmma.fence.sync.aligned;" ::: "memory");
+    #pragma unroll
+    for (uint kk = 0; kk < BK / 16; ++kk) {
+      const ulong da = tile_desc(shared_addr((ulong)&As[st * (A_BYTES / 16) + (wg * 8 * KC + kk * 2) * 8]));
+      const ulong db = tile_desc(shared_addr((ulong)&Bs[st * (B_BYTES / 16) + kk * 2 * 8]));
+      WGMMA(acc, da, db);
+    }
+    asm volatile(SM90A "wgmma.commit_group.sync.aligned;" ::: "memory");
+    asm volatile(SM90A "wgmma.wait_group.sync.aligned 0;" ::: "memory");
+    barrier(CLK_LOCAL_MEM_FENCE);  // the whole work group is done with stage st
+    if (tid == 0) {
+      for (uint r = 0; r < CM; ++r) {
+        uint remote;
+        asm volatile("mapa.shared::cluster.u32 %0, %1, %2;" : "=r"(remote) : "r"(empty0 + 8 * st), "r"(r));
+        asm volatile("mbarrier.arrive.release.cluster.shared::cluster.b64 _, [%0];" :: "r"(remote) : "memory");
+      }
+      if (s + STAGES < steps) {
+        mbar_wait(empty0 + 8 * st, parity);  // every work group of the cluster is done with it
+        ISSUE(s + STAGES, st)
+      }
+    }
+  }
+  cluster_sync();  // nobody leaves while a peer may still copy into it or arrive on its barriers
+  const uint g = lane >> 2, t = lane & 3, row = mt * BM + wg * 64 + warp * 16 + g;
+  #pragma unroll
+  for (uint j = 0; j < BN / 8; ++j) {
+    const uint col = nt * BN + j * 8 + 2 * t;
+    vstore2((float2)(acc[j * 4], acc[j * 4 + 1]), 0, c + row * N + col);
+    vstore2((float2)(acc[j * 4 + 2], acc[j * 4 + 3]), 0, c + (row + 8) * N + col);
+  }
+}
+)CL";
+
 const char* k_mma_peak = R"CL(
 // The ceiling: 8 independent accumulator chains of m16n8k16 per subgroup.
 __kernel void mma_peak(__global float* out, uint iters, uint seed) {
@@ -812,7 +940,8 @@ cl_kernel kernel(Cl& cl, const char* source, const char* name, const std::string
 // source as sm_90 with them commented out, its PTX (NVIDIA's program binary)
 // taken back, the markers removed, .target raised to sm_90a (and .version to
 // 8.0 if lower), and loaded again as a binary.
-cl_kernel kernel_sm90a(Cl& cl, const char* source, const char* name, const std::string& defines = "") {
+cl_kernel kernel_sm90a(Cl& cl, const char* source, const char* name, const std::string& defines = "",
+                       const std::string& entry_directive = "") {
   const std::string options = std::string("-cl-std=CL1.2") + defines;
   cl_int e;
   const char* sources[2] = {k_prelude, source};
@@ -848,6 +977,15 @@ cl_kernel kernel_sm90a(Cl& cl, const char* source, const char* name, const std::
   const std::string old_version = ptx.substr(version + 9, ptx.find('\n', version) - version - 9);
   if (ptx.compare(target, 14, ".target sm_90a") != 0) ptx.insert(target + 13, "a");
   if (std::atof(old_version.c_str()) < 8.0) ptx.replace(version + 9, old_version.size(), "8.0");
+  if (!entry_directive.empty()) {  // e.g. .reqnctapercluster: between the entry's parameters and its body
+    const size_t entry = ptx.find(".entry " + std::string(name));
+    const size_t body = entry == std::string::npos ? entry : ptx.find("\n{", entry);
+    if (body == std::string::npos) {
+      std::printf("%s: no entry body in the PTX\n", name);
+      return nullptr;
+    }
+    ptx.insert(body + 1, entry_directive + "\n");
+  }
   static bool told = false;
   if (!told) std::printf("sm_90a: %zu instructions uncommented, PTX .version %s\n", markers, old_version.c_str()), told = true;
   const unsigned char* text = reinterpret_cast<const unsigned char*>(ptx.c_str());
@@ -1358,6 +1496,90 @@ bool check_and_time_wgmma_gemm_rs(Cl& cl, int bn, int nwg, int stages) {
   return ok;
 }
 
+// A [R][K] row-major as cluster_gemm reads it: per tile of BM rows and k step
+// of BK, one block of 8x8 core matrices ordered (row group, k chunk, row).
+std::vector<uint16_t> tile_operand(const std::vector<uint16_t>& x, unsigned R, unsigned K, unsigned bm, unsigned bk) {
+  std::vector<uint16_t> out(x.size());
+  size_t o = 0;
+  for (unsigned rt = 0; rt < R / bm; ++rt)
+    for (unsigned ks = 0; ks < K / bk; ++ks)
+      for (unsigned rg = 0; rg < bm / 8; ++rg)
+        for (unsigned kc = 0; kc < bk / 8; ++kc)
+          for (unsigned r = 0; r < 8; ++r)
+            for (unsigned e = 0; e < 8; ++e)
+              out[o++] = x[size_t(rt * bm + rg * 8 + r) * K + ks * bk + kc * 8 + e];
+  return out;
+}
+
+bool check_and_time_cluster_gemm(Cl& cl, int bn, int bk, int stages, int cm) {
+  char variant[160];
+  std::snprintf(variant, sizeof variant, "bulk copies, clusters of %d sharing B, 128x%d, BK %d, %d stages (%d KiB)", cm,
+                bn, bk, stages, stages * (128 + bn) * bk * 2 / 1024);
+  const std::string source = wgmma_macro(bn) + k_cluster_gemm;
+  const std::string defines = " -DBN=" + std::to_string(bn) + " -DBK=" + std::to_string(bk) +
+                              " -DSTAGES=" + std::to_string(stages) + " -DCM=" + std::to_string(cm);
+  cl_kernel k = kernel_sm90a(cl, source.c_str(), "cluster_gemm", defines,
+                             ".reqnctapercluster 1, " + std::to_string(cm) + ", 1");
+  if (!k) return false;
+  auto run_gemm = [&](cl_mem ba, cl_mem bb, cl_mem bc, unsigned M, unsigned N, unsigned K) {
+    set_args(k, ba, bb, bc, M, N, K);
+    const size_t global[2] = {N / unsigned(bn) * size_t(256), M / 128};
+    const size_t local[2] = {256, 1};
+    const cl_int e = clEnqueueNDRangeKernel(cl.q, k, 2, nullptr, global, local, 0, nullptr, nullptr);
+    if (e != CL_SUCCESS) {
+      std::printf("GEMM (%s): not launched (OpenCL error %d)\n", variant, e);
+      std::exit(1);
+    }
+    CHECK(clFinish(cl.q));
+  };
+  bool ok = true;
+  {
+    const unsigned M = 512, N = 512, K = 192;
+    std::vector<uint16_t> a(M * K), b(N * K);
+    std::vector<float> af(a.size()), bf(b.size());
+    for (size_t i = 0; i < a.size(); ++i) af[i] = from_half(a[i] = to_half(float(int(i * 7919 % 17) - 8) / 8.0f));
+    for (size_t i = 0; i < b.size(); ++i) bf[i] = from_half(b[i] = to_half(float(int(i * 104729 % 13) - 6) / 4.0f));
+    const std::vector<uint16_t> at = tile_operand(a, M, K, 128, bk), bt = tile_operand(b, N, K, bn, bk);
+    cl_mem ba = buffer(cl, at.size() * 2, at.data()), bb = buffer(cl, bt.size() * 2, bt.data());
+    cl_mem bc = buffer(cl, size_t(M) * N * 4, nullptr);
+    run_gemm(ba, bb, bc, M, N, K);
+    std::vector<float> c(size_t(M) * N);
+    read_back(cl, bc, c);
+    if (c[0] <= -1000.0f) {
+      std::printf("GEMM (%s): not run as clusters of %d: a work group's cluster has %d\n", variant, cm,
+                  int(-c[0] - 1000.0f));
+      return false;
+    }
+    double worst = 0;
+    for (unsigned m = 0; m < M; ++m)
+      for (unsigned n = 0; n < N; ++n) {
+        double ref = 0;
+        for (unsigned kk = 0; kk < K; ++kk) ref += double(af[m * K + kk]) * double(bf[n * K + kk]);
+        worst = std::max(worst, std::abs(ref - c[size_t(m) * N + n]));
+      }
+    std::printf("GEMM (%s) %ux%ux%u: max |error| vs float64 %.3g\n", variant, M, K, N, worst);
+    ok = worst < 1e-3;
+    clReleaseMemObject(ba), clReleaseMemObject(bb), clReleaseMemObject(bc);
+  }
+  const unsigned shapes[][3] = {{4680, 1536, 8960}, {4680, 8960, 1536}, {4680, 1536, 1536}};
+  for (const auto& sh : shapes) {
+    if (!ok) break;
+    const unsigned tile_rows = 128 * unsigned(cm);
+    const unsigned M = (sh[0] + tile_rows - 1) / tile_rows * tile_rows, K = sh[1], N = sh[2];
+    if (N % bn) continue;
+    std::vector<uint16_t> a(size_t(M) * K, 0x3c00), b(size_t(N) * K, 0x3c00);
+    cl_mem ba = buffer(cl, a.size() * 2, a.data()), bb = buffer(cl, b.size() * 2, b.data());
+    cl_mem bc = buffer(cl, size_t(M) * N * 4, nullptr);
+    const std::vector<double> t = sorted_times(20, [&] { run_gemm(ba, bb, bc, M, N, K); });
+    const double flop = 2.0 * 4680 * K * N;
+    std::printf("GEMM (%s) 4680x%ux%u (rows padded to %u): median %.3f ms, best %.3f ms, %.1f TFLOP/s at the median\n",
+                variant, K, N, M, t[10] * 1e3, t[0] * 1e3, flop / t[10] * 1e-12);
+    clReleaseMemObject(ba), clReleaseMemObject(bb), clReleaseMemObject(bc);
+  }
+  clReleaseKernel(k);
+  return ok;
+}
+
 void time_peak(Cl& cl, size_t groups, unsigned iters, bool fp8 = false) {
   const size_t local = 256;
   cl_kernel k = kernel(cl, k_mma_peak, "mma_peak", fp8 ? " -DFP8=1" : " -DFP8=0");
@@ -1443,6 +1665,11 @@ int main(int argc, char** argv) {
   // above (both ways when neither matched), then one variant.
   // The layout is the one wgmma_once found exact on the H200 (leading offset
   // between k-adjacent core matrices): --swap tries the other.
+  if (only == "cluster_gemm") {  // --variant BN,BK,STAGES,CM
+    int v[4] = {};
+    if (std::sscanf(variant.c_str(), "%d,%d,%d,%d", &v[0], &v[1], &v[2], &v[3]) != 4) return 2;
+    ok = check_and_time_cluster_gemm(cl, v[0], v[1], v[2], v[3]) && ok;
+  }
   if (only == "wgmma_gemm_rs") {  // --variant BN,NWG,STAGES
     int v[3] = {};
     if (std::sscanf(variant.c_str(), "%d,%d,%d", &v[0], &v[1], &v[2]) != 3) return 2;
