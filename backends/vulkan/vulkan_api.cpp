@@ -69,7 +69,10 @@ Instance::Instance() {
   }
   VkApplicationInfo app{VK_STRUCTURE_TYPE_APPLICATION_INFO};
   app.pApplicationName = "vdrt";
-  app.apiVersion = VK_API_VERSION_1_2;
+  // VK_NV_cooperative_matrix2's shaders are SPIR-V 1.6, which needs Vulkan 1.3
+  // (VDRT_VULKAN_COOPMAT2, an experiment; vulkan_device.cpp).
+  const char* cm2 = std::getenv("VDRT_VULKAN_COOPMAT2");
+  app.apiVersion = cm2 && *cm2 && *cm2 != '0' && version >= VK_API_VERSION_1_3 ? VK_API_VERSION_1_3 : VK_API_VERSION_1_2;
   VkInstanceCreateInfo ci{VK_STRUCTURE_TYPE_INSTANCE_CREATE_INFO};
   ci.pApplicationInfo = &app;
   VkResult r = api_.vkCreateInstance(&ci, nullptr, &instance_);

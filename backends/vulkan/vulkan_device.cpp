@@ -43,6 +43,7 @@ PhysicalDeviceInfo describe(const Api& api, VkPhysicalDevice pd) {
   };
   d.push_descriptor = has(VK_KHR_PUSH_DESCRIPTOR_EXTENSION_NAME);
   d.bf16_extension = has("VK_KHR_shader_bfloat16");
+  d.coopmat2_extension = has("VK_KHR_cooperative_matrix") && has("VK_NV_cooperative_matrix2");
   bool coop_nv = has(VK_NV_COOPERATIVE_MATRIX_EXTENSION_NAME);
   const bool executables = has(VK_KHR_PIPELINE_EXECUTABLE_PROPERTIES_EXTENSION_NAME);
 
@@ -199,6 +200,34 @@ Device::Device(const PhysicalDeviceInfo& info) : info_(info) {
     exts.push_back(VK_NV_COOPERATIVE_MATRIX_EXTENSION_NAME);
     fcoop.cooperativeMatrix = VK_TRUE;
     f12.pNext = &fcoop;
+  }
+  // The local Vulkan headers may predate these two extensions: their
+  // feature structures as the registry defines them.
+  struct CoopmatKhrFeatures {
+    VkStructureType sType = VkStructureType(1000506000);  // ..._COOPERATIVE_MATRIX_FEATURES_KHR
+    void* pNext = nullptr;
+    VkBool32 cooperativeMatrix = VK_TRUE, cooperativeMatrixRobustBufferAccess = VK_FALSE;
+  } fkhr;
+  struct Coopmat2Features {
+    VkStructureType sType = VkStructureType(1000593000);  // ..._COOPERATIVE_MATRIX_2_FEATURES_NV
+    void* pNext = nullptr;
+    VkBool32 workgroupScope = VK_TRUE, flexibleDimensions = VK_TRUE, reductions = VK_FALSE, conversions = VK_FALSE,
+             perElementOperations = VK_FALSE, tensorAddressing = VK_TRUE, blockLoads = VK_FALSE;
+  } fcm2;
+  VkPhysicalDeviceVulkan13Features f13{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_3_FEATURES};
+  if (gpu::env_on("VDRT_VULKAN_COOPMAT2")) {
+    if (!info_.coopmat2_extension) {
+      spdlog::warn("vulkan: {} has no VK_NV_cooperative_matrix2; VDRT_VULKAN_COOPMAT2 ignored", info_.name);
+    } else {
+      exts.push_back("VK_KHR_cooperative_matrix");
+      exts.push_back("VK_NV_cooperative_matrix2");
+      f13.maintenance4 = VK_TRUE;  // workgroup-scope matrices take their sizes from specialization constants
+      fcm2.pNext = f12.pNext;
+      fkhr.pNext = &fcm2;
+      f13.pNext = &fkhr;
+      f12.pNext = &f13;
+      spdlog::info("vulkan: VK_NV_cooperative_matrix2 enabled on {} (VDRT_VULKAN_COOPMAT2)", info_.name);
+    }
   }
   VkPhysicalDevicePipelineExecutablePropertiesFeaturesKHR fexec{
       VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PIPELINE_EXECUTABLE_PROPERTIES_FEATURES_KHR};

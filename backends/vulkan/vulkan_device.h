@@ -21,6 +21,10 @@ struct PhysicalDeviceInfo {
   uint32_t compute_queue_family = UINT32_MAX;
   bool push_descriptor = false;
   bool bf16_extension = false;  // VK_KHR_shader_bfloat16 (not yet used by vdrt's shaders)
+  // VK_KHR_cooperative_matrix and VK_NV_cooperative_matrix2 (workgroup-scope
+  // matrices, tensor-addressed loads): enabled only with VDRT_VULKAN_COOPMAT2=1,
+  // for shaders given through VDRT_VK_SPV_DIR (bench/shaders/matmul_coopmat2_f16.comp).
+  bool coopmat2_extension = false;
   bool pipeline_statistics = false;  // VK_KHR_pipeline_executable_properties with pipelineExecutableInfo
   gpu::DeviceCaps caps;
   std::vector<std::string> coopmat_shapes;  // "16x8x16 f16->f32", as the driver lists them
