@@ -36,24 +36,16 @@ struct sparse_score_params {
   float scale;
 };
 
-// s += row . pq in the CPU's order, d = 0, 1, ...: each work item reads its
-// own row, so a float4 at a time (D % 4 == 0) is a quarter of the load
-// instructions, each touching as many cache lines as a float's (the
-// kernel's time on the H200 went to them).
-#if D % 4 == 0
-#define DOT_ROW(rows, base)                                    \
-  for (uint d = 0; d < D; d += 4) {                            \
-    const float4 k4 = vload4(0, (rows) + (base) + d);          \
-    s += k4.s0 * pq[d];                                        \
-    s += k4.s1 * pq[d + 1];                                    \
-    s += k4.s2 * pq[d + 2];                                    \
-    s += k4.s3 * pq[d + 3];                                    \
-  }
-#else
-#define DOT_ROW(rows, base) \
-  for (uint d = 0; d < D; ++d) s += (rows)[(base) + d] * pq[d];
-#endif
-
+// Scores, phase 2: a work item owns a block's mean key row and sums its dot
+// product with pq in the CPU's order, d = 0, 1, ... But a subgroup reading
+// 32 different rows at once touches 32 cache lines an instruction (the
+// kernel's time on the H200 went there), so each subgroup first copies its
+// 32 rows into local memory 32 dims at a time, one whole row segment (128
+// contiguous bytes) an instruction, and the sums then read them from there
+// (rows padded to 33 floats: lane l's row starts in bank l).
+#define ROWS_PER_TILE 32
+#define TILE_STRIDE 33
+#define CHUNK_ROW 0x80000000u
 kernel __attribute__((reqd_work_group_size(NT, 1, 1))) void sparse_score(
     BUF(const float, q), BUF(const float, pooled_cached), BUF(const float, pooled_chunk), BUF(float, scores),
     BUF(float, pooled_q), BUF(const uint, ix), constant const struct sparse_score_params* p) {
@@ -64,6 +56,8 @@ kernel __attribute__((reqd_work_group_size(NT, 1, 1))) void sparse_score(
   AT(float, pooled_q);
   AT(const uint, ix);
   local float pq[D];
+  local float tile[NT * TILE_STRIDE];  // each subgroup's 32 rows x 32 dims
+  local uint row_base[NT];             // where row i0 + tid starts; CHUNK_ROW: in pooled_chunk
   // No early return past the end: PoCL mishandles a return before barriers.
   const bool live = flat_group() < p->nqb && (STATEFUL == 0 || flat_group() < ix[IX_QUERY_BLOCKS]);
   const uint qb = live ? flat_group() : 0;
@@ -78,10 +72,16 @@ kernel __attribute__((reqd_work_group_size(NT, 1, 1))) void sparse_score(
   const bool keep_pq = WRITE_PQ != 0 && ix[IX_ACCUMULATE] != 0;
   for (uint d = tid; d < D; d += NT) {
     float s = 0.0f;
-    for (uint r = 0; r < rows; ++r) {
-      const uint tok = b * p->S + f * p->g.P + sparse_token(&p->g, t, r);
-      s += q[(tok * p->Hq + h) * D + d];
+    const uint tok0 = b * p->S + f * p->g.P;
+    uint r = 0;
+    // Eight rows' loads before their adds (in the same order): one load per
+    // add made each add wait for its load.
+    for (; r + 8 <= rows; r += 8) {
+      float v[8];
+      for (uint u = 0; u < 8; ++u) v[u] = q[((tok0 + sparse_token(&p->g, t, r + u)) * p->Hq + h) * D + d];
+      for (uint u = 0; u < 8; ++u) s += v[u];
     }
+    for (; r < rows; ++r) s += q[((tok0 + sparse_token(&p->g, t, r)) * p->Hq + h) * D + d];
     const float m = s / (float)rows;
     pq[d] = m;
     if (keep_pq && live) pooled_q[qb * D + d] = m;
@@ -89,16 +89,35 @@ kernel __attribute__((reqd_work_group_size(NT, 1, 1))) void sparse_score(
   barrier(CLK_LOCAL_MEM_FENCE);
   const uint nb = STATEFUL != 0 ? ix_blocks(ix, lane) : p->nb;
   const uint stride = STATEFUL != 0 ? ix[IX_STRIDE] : p->cap;
-  for (uint i = tid; i < nb + p->nc && live; i += NT) {
-    float s = 0.0f;
+  const uint total = nb + p->nc;
+  const uint sg = tid / ROWS_PER_TILE, sl = tid % ROWS_PER_TILE;
+  local float* const mine = tile + sg * ROWS_PER_TILE * TILE_STRIDE;
+  // Every bound below is the same for the whole work group (one lane, one
+  // query block), so the barriers are reached by all.
+  for (uint i0 = 0; i0 < total; i0 += NT) {
+    const uint i = i0 + tid;
+    uint base = 0;
     if (i < nb) {
       const uint slot = STATEFUL != 0 ? ix[ix_entry(ix, p->lanes, lane, i)] & IX_SLOT : 0;
-      const uint base = STATEFUL == 0 ? (lane * p->nb + i) * D : HALF != 0 ? slot * D : (slot * p->R1 + p->R1 - 1) * D;
-      DOT_ROW(pooled_cached, base)
-    } else {
-      const uint base = (lane * p->nc + i - nb) * D;
-      DOT_ROW(pooled_chunk, base)
+      base = STATEFUL == 0 ? (lane * p->nb + i) * D : HALF != 0 ? slot * D : (slot * p->R1 + p->R1 - 1) * D;
+    } else if (i < total) {
+      base = ((lane * p->nc + i - nb) * D) | CHUNK_ROW;
     }
-    scores[qb * stride + i] = p->scale * s;
+    row_base[tid] = base;
+    barrier(CLK_LOCAL_MEM_FENCE);
+    float s = 0.0f;
+    for (uint c0 = 0; c0 < D; c0 += ROWS_PER_TILE) {
+      for (uint j = 0; j < ROWS_PER_TILE; ++j) {
+        const uint rb = row_base[sg * ROWS_PER_TILE + j], d = c0 + sl;
+        float v = 0.0f;
+        if (i0 + sg * ROWS_PER_TILE + j < total && d < D)
+          v = (rb & CHUNK_ROW) != 0 ? pooled_chunk[(rb & ~CHUNK_ROW) + d] : pooled_cached[rb + d];
+        mine[j * TILE_STRIDE + sl] = v;
+      }
+      barrier(CLK_LOCAL_MEM_FENCE);
+      for (uint k = 0; k < ROWS_PER_TILE && c0 + k < D; ++k) s += mine[sl * TILE_STRIDE + k] * pq[c0 + k];
+      barrier(CLK_LOCAL_MEM_FENCE);
+    }
+    if (i < total && live) scores[qb * stride + i] = p->scale * s;
   }
 }
