@@ -467,52 +467,19 @@ bool check_cp_async(Cl& cl) {
 // The GEMM kernel: exact against float64 on a small product (f16 inputs,
 // f32 sums), then timed at the Wan layer shapes (rows padded to 128).
 bool check_and_time_gemm(Cl& cl, int stages, int warps_m, int warps_n) {
-  const std::string variant = std::to_string(stages) + " stages, " + std::to_string(warps_m) + " x " +
-                              std::to_string(warps_n) + " subgroups";
   cl_kernel k = kernel(cl, k_gemm, "gemm_f16",
                        " -DSTAGES=" + std::to_string(stages) + " -DWARPS_M=" + std::to_string(warps_m) +
                            " -DWARPS_N=" + std::to_string(warps_n));
-  const size_t threads = size_t(32) * warps_m * warps_n;
   if (!k) return false;
-  auto run_gemm = [&](cl_mem ba, cl_mem bb, cl_mem bc, unsigned M, unsigned N, unsigned K) {
+  const size_t threads = size_t(32) * warps_m * warps_n;
+  GemmProbe g;
+  g.variant = std::to_string(stages) + " stages, " + std::to_string(warps_m) + " x " + std::to_string(warps_n) +
+              " subgroups";
+  g.launch = [&](cl_mem ba, cl_mem bb, cl_mem bc, unsigned M, unsigned N, unsigned K) {
     set_args(k, ba, bb, bc, M, N, K);
     run(cl, k, {N / 128, M / 128}, {threads, 1});
   };
-  bool ok = true;
-  {
-    const unsigned M = 256, N = 384, K = 160;
-    std::vector<uint16_t> a(M * K), b(N * K);
-    std::vector<float> af(a.size()), bf(b.size());
-    for (size_t i = 0; i < a.size(); ++i) af[i] = from_half(a[i] = to_half(float(int(i * 7919 % 17) - 8) / 8.0f));
-    for (size_t i = 0; i < b.size(); ++i) bf[i] = from_half(b[i] = to_half(float(int(i * 104729 % 13) - 6) / 4.0f));
-    cl_mem ba = buffer(cl, a.size() * 2, a.data()), bb = buffer(cl, b.size() * 2, b.data());
-    cl_mem bc = buffer(cl, size_t(M) * N * 4, nullptr);
-    run_gemm(ba, bb, bc, M, N, K);
-    std::vector<float> c(size_t(M) * N);
-    read_back(cl, bc, c);
-    double worst = 0;
-    for (unsigned m = 0; m < M; ++m)
-      for (unsigned n = 0; n < N; ++n) {
-        double ref = 0;
-        for (unsigned kk = 0; kk < K; ++kk) ref += double(af[m * K + kk]) * double(bf[n * K + kk]);
-        worst = std::max(worst, std::abs(ref - c[size_t(m) * N + n]));
-      }
-    std::printf("GEMM (%s) %ux%ux%u: max |error| vs float64 %.3g\n", variant.c_str(), M, K, N, worst);
-    ok = worst < 1e-3;
-    clReleaseMemObject(ba), clReleaseMemObject(bb), clReleaseMemObject(bc);
-  }
-  const unsigned shapes[][3] = {{4736, 1536, 8960}, {4736, 8960, 1536}, {4736, 1536, 1536}};
-  for (const auto& sh : shapes) {
-    const unsigned M = sh[0], K = sh[1], N = sh[2];
-    std::vector<uint16_t> a(size_t(M) * K, 0x3c00), b(size_t(N) * K, 0x3c00);
-    cl_mem ba = buffer(cl, a.size() * 2, a.data()), bb = buffer(cl, b.size() * 2, b.data());
-    cl_mem bc = buffer(cl, size_t(M) * N * 4, nullptr);
-    const std::vector<double> t = sorted_times(20, [&] { run_gemm(ba, bb, bc, M, N, K); });
-    const double flop = 2.0 * 4680 * K * N;  // the 4680 real rows of a chunk
-    std::printf("GEMM (%s) 4680x%ux%u (rows padded to %u): median %.3f ms, best %.3f ms, %.1f TFLOP/s at the median\n",
-                variant.c_str(), K, N, M, t[10] * 1e3, t[0] * 1e3, flop / t[10] * 1e-12);
-    clReleaseMemObject(ba), clReleaseMemObject(bb), clReleaseMemObject(bc);
-  }
+  const bool ok = check_and_time(cl, g);
   clReleaseKernel(k);
   return ok;
 }

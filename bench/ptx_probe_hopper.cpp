@@ -82,6 +82,19 @@ void wgmma_peak(__global float* out, uint iters) {
 }
 )CL";
 
+// Shared by the warp-group GEMMs below (prepended to their sources): a warp
+// group's m64 x BN_ accumulators in wgmma's register layout (work item g, t of
+// a warp holds rows row and row + 8, columns 8 j + 2 t and + 1) stored to
+// c[M][N] from column n0.
+const char* k_wgmma_tile_store = R"CL(
+#define STORE_WG_TILE(acc, c, N, row, n0, BN_)                                         \
+  _Pragma("unroll") for (uint j = 0; j < (BN_) / 8; ++j) {                             \
+    const uint col = (n0) + j * 8 + 2 * t;                                             \
+    vstore2((float2)((acc)[j * 4], (acc)[j * 4 + 1]), 0, (c) + (row) * (N) + col);      \
+    vstore2((float2)((acc)[j * 4 + 2], (acc)[j * 4 + 3]), 0, (c) + ((row) + 8) * (N) + col); \
+  }
+)CL";
+
 const char* k_wgmma_gemm = R"CL(
 // A GEMM on warp-group products, C[M][N] (f32) = A[M][K] B[N][K]^T with f16
 // operands k contiguous: a work group of 2 warp groups computes a 128 x BN
@@ -203,12 +216,7 @@ void wgmma_gemm(__global const uint4* a, __global const uint4* b, __global float
   }
   WG_WAIT(0);
   const uint g = lane >> 2, t = lane & 3, row = m0 + wg * 64 + warp * 16 + g;
-  #pragma unroll
-  for (uint j = 0; j < BN / 8; ++j) {
-    const uint col = n0 + j * 8 + 2 * t;
-    vstore2((float2)(acc[j * 4], acc[j * 4 + 1]), 0, c + row * N + col);
-    vstore2((float2)(acc[j * 4 + 2], acc[j * 4 + 3]), 0, c + (row + 8) * N + col);
-  }
+  STORE_WG_TILE(acc, c, N, row, n0, BN);
 }
 )CL";
 
@@ -302,12 +310,7 @@ void wgmma_gemm_rs(__global const uint4* a, __global const uint4* b, __global fl
                  : "memory");
     lo0 = nlo0, lo1 = nlo1, hi0 = nhi0, hi1 = nhi1;
   }
-  #pragma unroll
-  for (uint j = 0; j < BN / 8; ++j) {
-    const uint col = n0 + j * 8 + 2 * t;
-    vstore2((float2)(acc[j * 4], acc[j * 4 + 1]), 0, c + row * N + col);
-    vstore2((float2)(acc[j * 4 + 2], acc[j * 4 + 3]), 0, c + (row + 8) * N + col);
-  }
+  STORE_WG_TILE(acc, c, N, row, n0, BN);
 }
 )CL";
 
@@ -430,12 +433,7 @@ void cluster_gemm(__global const uint4* at, __global const uint4* bt, __global f
   }
   cluster_sync();  // nobody leaves while a peer may still copy into it or arrive on its barriers
   const uint g = lane >> 2, t = lane & 3, row = mt * BM + wg * 64 + warp * 16 + g;
-  #pragma unroll
-  for (uint j = 0; j < BN / 8; ++j) {
-    const uint col = nt * BN + j * 8 + 2 * t;
-    vstore2((float2)(acc[j * 4], acc[j * 4 + 1]), 0, c + row * N + col);
-    vstore2((float2)(acc[j * 4 + 2], acc[j * 4 + 3]), 0, c + (row + 8) * N + col);
-  }
+  STORE_WG_TILE(acc, c, N, row, nt * BN, BN);
 }
 )CL";
 
@@ -525,7 +523,7 @@ bool check_and_time_wgmma_gemm(Cl& cl, int bn, int bk, int stages, int inflight,
   const size_t local_bytes = size_t(stages) * (128 + bn) * bk * 2;
   std::snprintf(variant, sizeof variant, "wgmma 128x%d, BK %d, %d stages (%zu KiB%s), %d in flight, n%d%s", bn, bk, stages,
                 local_bytes / 1024, dyn ? " from an argument" : "", inflight, ni, swap ? ", offsets swapped" : "");
-  const std::string source = wgmma_macro(ni) + k_wgmma_gemm;
+  const std::string source = wgmma_macro(ni) + k_wgmma_tile_store + k_wgmma_gemm;
   char defines[200];
   std::snprintf(defines, sizeof defines, " -DBN=%d -DBK=%d -DSTAGES=%d -DINFLIGHT=%d -DNI=%d -DSWAP=%d -DDYN=%d", bn, bk,
                 stages, inflight, ni, swap ? 1 : 0, dyn ? 1 : 0);
@@ -534,55 +532,15 @@ bool check_and_time_wgmma_gemm(Cl& cl, int bn, int bk, int stages, int inflight,
     std::printf("%s: does not build\n", variant);
     return false;
   }
-  auto run_gemm = [&](cl_mem ba, cl_mem bb, cl_mem bc, unsigned M, unsigned N, unsigned K) {
+  GemmProbe g;
+  g.variant = variant;
+  g.n = 512, g.k = 192, g.col_multiple = unsigned(bn);
+  g.launch = [&](cl_mem ba, cl_mem bb, cl_mem bc, unsigned M, unsigned N, unsigned K) {
     set_args(k, ba, bb, bc, M, N, K);
     if (dyn) set_arg(k, 6, local_bytes, nullptr);
-    const size_t global[2] = {N / unsigned(bn) * size_t(256), M / 128};
-    const size_t local[2] = {256, 1};
-    const cl_int e = clEnqueueNDRangeKernel(cl.q, k, 2, nullptr, global, local, 0, nullptr, nullptr);
-    if (e != CL_SUCCESS) {
-      std::printf("GEMM (%s): not launched (OpenCL error %d)\n", variant, e);
-      std::exit(1);
-    }
-    CHECK(clFinish(cl.q));
+    run_or_exit(cl, k, {N / unsigned(bn), M / 128}, {256, 1}, variant);
   };
-  bool ok = true;
-  {
-    const unsigned M = 256, N = 512, K = 192;
-    std::vector<uint16_t> a(M * K), b(N * K);
-    std::vector<float> af(a.size()), bf(b.size());
-    for (size_t i = 0; i < a.size(); ++i) af[i] = from_half(a[i] = to_half(float(int(i * 7919 % 17) - 8) / 8.0f));
-    for (size_t i = 0; i < b.size(); ++i) bf[i] = from_half(b[i] = to_half(float(int(i * 104729 % 13) - 6) / 4.0f));
-    cl_mem ba = buffer(cl, a.size() * 2, a.data()), bb = buffer(cl, b.size() * 2, b.data());
-    cl_mem bc = buffer(cl, size_t(M) * N * 4, nullptr);
-    run_gemm(ba, bb, bc, M, N, K);
-    std::vector<float> c(size_t(M) * N);
-    read_back(cl, bc, c);
-    double worst = 0;
-    for (unsigned m = 0; m < M; ++m)
-      for (unsigned n = 0; n < N; ++n) {
-        double ref = 0;
-        for (unsigned kk = 0; kk < K; ++kk) ref += double(af[m * K + kk]) * double(bf[n * K + kk]);
-        worst = std::max(worst, std::abs(ref - c[size_t(m) * N + n]));
-      }
-    std::printf("GEMM (%s) %ux%ux%u: max |error| vs float64 %.3g\n", variant, M, K, N, worst);
-    ok = worst < 1e-3;
-    clReleaseMemObject(ba), clReleaseMemObject(bb), clReleaseMemObject(bc);
-  }
-  const unsigned shapes[][3] = {{4736, 1536, 8960}, {4736, 8960, 1536}, {4736, 1536, 1536}};
-  for (const auto& sh : shapes) {
-    if (!ok) break;
-    const unsigned M = sh[0], K = sh[1], N = sh[2];
-    if (N % bn) continue;
-    std::vector<uint16_t> a(size_t(M) * K, 0x3c00), b(size_t(N) * K, 0x3c00);
-    cl_mem ba = buffer(cl, a.size() * 2, a.data()), bb = buffer(cl, b.size() * 2, b.data());
-    cl_mem bc = buffer(cl, size_t(M) * N * 4, nullptr);
-    const std::vector<double> t = sorted_times(20, [&] { run_gemm(ba, bb, bc, M, N, K); });
-    const double flop = 2.0 * 4680 * K * N;
-    std::printf("GEMM (%s) 4680x%ux%u (rows padded to %u): median %.3f ms, best %.3f ms, %.1f TFLOP/s at the median\n",
-                variant, K, N, M, t[10] * 1e3, t[0] * 1e3, flop / t[10] * 1e-12);
-    clReleaseMemObject(ba), clReleaseMemObject(bb), clReleaseMemObject(bc);
-  }
+  const bool ok = check_and_time(cl, g);
   clReleaseKernel(k);
   return ok;
 }
@@ -619,53 +577,21 @@ bool check_and_time_wgmma_gemm_rs(Cl& cl, int bn, int nwg, int stages) {
   char variant[160];
   std::snprintf(variant, sizeof variant, "wgmma, A in registers, %dx%d, %d stages of B (%d KiB)", 64 * nwg, bn, stages,
                 stages * bn * 64 * 2 / 1024);
-  const std::string source = wgmma_rs_macro(bn) + k_wgmma_gemm_rs;
+  const std::string source = wgmma_rs_macro(bn) + k_wgmma_tile_store + k_wgmma_gemm_rs;
   const std::string defines =
       " -DBN=" + std::to_string(bn) + " -DNWG=" + std::to_string(nwg) + " -DSTAGES=" + std::to_string(stages);
   cl_kernel k = kernel_sm90a(cl, source.c_str(), "wgmma_gemm_rs", defines);
   if (!k) return false;
   const unsigned bm = 64 * unsigned(nwg);
-  auto run_gemm = [&](cl_mem ba, cl_mem bb, cl_mem bc, unsigned M, unsigned N, unsigned K) {
+  GemmProbe g;
+  g.variant = variant;
+  g.m = 512, g.n = 256, g.k = 192, g.row_multiple = bm;
+  g.lay_b = permute_k64;
+  g.launch = [&](cl_mem ba, cl_mem bb, cl_mem bc, unsigned M, unsigned N, unsigned K) {
     set_args(k, ba, bb, bc, M, N, K);
     run(cl, k, {N / unsigned(bn), M / bm}, {128 * size_t(nwg), 1});
   };
-  bool ok = true;
-  {
-    const unsigned M = 512, N = 256, K = 192;
-    std::vector<uint16_t> a(M * K), b(N * K);
-    std::vector<float> af(a.size()), bf(b.size());
-    for (size_t i = 0; i < a.size(); ++i) af[i] = from_half(a[i] = to_half(float(int(i * 7919 % 17) - 8) / 8.0f));
-    for (size_t i = 0; i < b.size(); ++i) bf[i] = from_half(b[i] = to_half(float(int(i * 104729 % 13) - 6) / 4.0f));
-    const std::vector<uint16_t> bp = permute_k64(b, N, K);
-    cl_mem ba = buffer(cl, a.size() * 2, a.data()), bb = buffer(cl, bp.size() * 2, bp.data());
-    cl_mem bc = buffer(cl, size_t(M) * N * 4, nullptr);
-    run_gemm(ba, bb, bc, M, N, K);
-    std::vector<float> c(size_t(M) * N);
-    read_back(cl, bc, c);
-    double worst = 0;
-    for (unsigned m = 0; m < M; ++m)
-      for (unsigned n = 0; n < N; ++n) {
-        double ref = 0;
-        for (unsigned kk = 0; kk < K; ++kk) ref += double(af[m * K + kk]) * double(bf[n * K + kk]);
-        worst = std::max(worst, std::abs(ref - c[size_t(m) * N + n]));
-      }
-    std::printf("GEMM (%s) %ux%ux%u: max |error| vs float64 %.3g\n", variant, M, K, N, worst);
-    ok = worst < 1e-3;
-    clReleaseMemObject(ba), clReleaseMemObject(bb), clReleaseMemObject(bc);
-  }
-  const unsigned shapes[][3] = {{4680, 1536, 8960}, {4680, 8960, 1536}, {4680, 1536, 1536}};
-  for (const auto& sh : shapes) {
-    if (!ok) break;
-    const unsigned M = (sh[0] + bm - 1) / bm * bm, K = sh[1], N = sh[2];
-    std::vector<uint16_t> a(size_t(M) * K, 0x3c00), b(size_t(N) * K, 0x3c00);
-    cl_mem ba = buffer(cl, a.size() * 2, a.data()), bb = buffer(cl, b.size() * 2, b.data());
-    cl_mem bc = buffer(cl, size_t(M) * N * 4, nullptr);
-    const std::vector<double> t = sorted_times(20, [&] { run_gemm(ba, bb, bc, M, N, K); });
-    const double flop = 2.0 * 4680 * K * N;
-    std::printf("GEMM (%s) 4680x%ux%u (rows padded to %u): median %.3f ms, best %.3f ms, %.1f TFLOP/s at the median\n",
-                variant, K, N, M, t[10] * 1e3, t[0] * 1e3, flop / t[10] * 1e-12);
-    clReleaseMemObject(ba), clReleaseMemObject(bb), clReleaseMemObject(bc);
-  }
+  const bool ok = check_and_time(cl, g);
   clReleaseKernel(k);
   return ok;
 }
@@ -689,67 +615,27 @@ bool check_and_time_cluster_gemm(Cl& cl, int bn, int bk, int stages, int cm) {
   char variant[160];
   std::snprintf(variant, sizeof variant, "bulk copies, clusters of %d sharing B, 128x%d, BK %d, %d stages (%d KiB)", cm,
                 bn, bk, stages, stages * (128 + bn) * bk * 2 / 1024);
-  const std::string source = wgmma_macro(bn) + k_cluster_gemm;
+  const std::string source = wgmma_macro(bn) + k_wgmma_tile_store + k_cluster_gemm;
   const std::string defines = " -DBN=" + std::to_string(bn) + " -DBK=" + std::to_string(bk) +
                               " -DSTAGES=" + std::to_string(stages) + " -DCM=" + std::to_string(cm);
   cl_kernel k = kernel_sm90a(cl, source.c_str(), "cluster_gemm", defines,
                              ".reqnctapercluster 1, " + std::to_string(cm) + ", 1");
   if (!k) return false;
-  auto run_gemm = [&](cl_mem ba, cl_mem bb, cl_mem bc, unsigned M, unsigned N, unsigned K) {
-    set_args(k, ba, bb, bc, M, N, K);
-    const size_t global[2] = {N / unsigned(bn) * size_t(256), M / 128};
-    const size_t local[2] = {256, 1};
-    const cl_int e = clEnqueueNDRangeKernel(cl.q, k, 2, nullptr, global, local, 0, nullptr, nullptr);
-    if (e != CL_SUCCESS) {
-      std::printf("GEMM (%s): not launched (OpenCL error %d)\n", variant, e);
-      std::exit(1);
-    }
-    CHECK(clFinish(cl.q));
+  GemmProbe g;
+  g.variant = variant;
+  g.m = 512, g.n = 512, g.k = 192, g.row_multiple = 128 * unsigned(cm), g.col_multiple = unsigned(bn);
+  g.lay_a = [&](const std::vector<uint16_t>& x, unsigned rows, unsigned K) { return tile_operand(x, rows, K, 128, bk); };
+  g.lay_b = [&](const std::vector<uint16_t>& x, unsigned rows, unsigned K) { return tile_operand(x, rows, K, bn, bk); };
+  g.refused = [&](const std::vector<float>& c) {
+    if (c[0] > -1000.0f) return false;
+    std::printf("GEMM (%s): not run as clusters of %d: a work group's cluster has %d\n", variant, cm, int(-c[0] - 1000.0f));
+    return true;
   };
-  bool ok = true;
-  {
-    const unsigned M = 512, N = 512, K = 192;
-    std::vector<uint16_t> a(M * K), b(N * K);
-    std::vector<float> af(a.size()), bf(b.size());
-    for (size_t i = 0; i < a.size(); ++i) af[i] = from_half(a[i] = to_half(float(int(i * 7919 % 17) - 8) / 8.0f));
-    for (size_t i = 0; i < b.size(); ++i) bf[i] = from_half(b[i] = to_half(float(int(i * 104729 % 13) - 6) / 4.0f));
-    const std::vector<uint16_t> at = tile_operand(a, M, K, 128, bk), bt = tile_operand(b, N, K, bn, bk);
-    cl_mem ba = buffer(cl, at.size() * 2, at.data()), bb = buffer(cl, bt.size() * 2, bt.data());
-    cl_mem bc = buffer(cl, size_t(M) * N * 4, nullptr);
-    run_gemm(ba, bb, bc, M, N, K);
-    std::vector<float> c(size_t(M) * N);
-    read_back(cl, bc, c);
-    if (c[0] <= -1000.0f) {
-      std::printf("GEMM (%s): not run as clusters of %d: a work group's cluster has %d\n", variant, cm,
-                  int(-c[0] - 1000.0f));
-      return false;
-    }
-    double worst = 0;
-    for (unsigned m = 0; m < M; ++m)
-      for (unsigned n = 0; n < N; ++n) {
-        double ref = 0;
-        for (unsigned kk = 0; kk < K; ++kk) ref += double(af[m * K + kk]) * double(bf[n * K + kk]);
-        worst = std::max(worst, std::abs(ref - c[size_t(m) * N + n]));
-      }
-    std::printf("GEMM (%s) %ux%ux%u: max |error| vs float64 %.3g\n", variant, M, K, N, worst);
-    ok = worst < 1e-3;
-    clReleaseMemObject(ba), clReleaseMemObject(bb), clReleaseMemObject(bc);
-  }
-  const unsigned shapes[][3] = {{4680, 1536, 8960}, {4680, 8960, 1536}, {4680, 1536, 1536}};
-  for (const auto& sh : shapes) {
-    if (!ok) break;
-    const unsigned tile_rows = 128 * unsigned(cm);
-    const unsigned M = (sh[0] + tile_rows - 1) / tile_rows * tile_rows, K = sh[1], N = sh[2];
-    if (N % bn) continue;
-    std::vector<uint16_t> a(size_t(M) * K, 0x3c00), b(size_t(N) * K, 0x3c00);
-    cl_mem ba = buffer(cl, a.size() * 2, a.data()), bb = buffer(cl, b.size() * 2, b.data());
-    cl_mem bc = buffer(cl, size_t(M) * N * 4, nullptr);
-    const std::vector<double> t = sorted_times(20, [&] { run_gemm(ba, bb, bc, M, N, K); });
-    const double flop = 2.0 * 4680 * K * N;
-    std::printf("GEMM (%s) 4680x%ux%u (rows padded to %u): median %.3f ms, best %.3f ms, %.1f TFLOP/s at the median\n",
-                variant, K, N, M, t[10] * 1e3, t[0] * 1e3, flop / t[10] * 1e-12);
-    clReleaseMemObject(ba), clReleaseMemObject(bb), clReleaseMemObject(bc);
-  }
+  g.launch = [&](cl_mem ba, cl_mem bb, cl_mem bc, unsigned M, unsigned N, unsigned K) {
+    set_args(k, ba, bb, bc, M, N, K);
+    run_or_exit(cl, k, {N / unsigned(bn), M / 128}, {256, 1}, variant);
+  };
+  const bool ok = check_and_time(cl, g);
   clReleaseKernel(k);
   return ok;
 }

@@ -183,4 +183,54 @@ void run(Cl& cl, cl_kernel k, const size_t (&groups)[2], const size_t (&local)[2
 }
 void run(Cl& cl, cl_kernel k, size_t groups, size_t local) { run(cl, k, {groups, 1}, {local, 1}); }
 
+void run_or_exit(Cl& cl, cl_kernel k, const size_t (&groups)[2], const size_t (&local)[2], const char* what) {
+  const size_t global[2] = {groups[0] * local[0], groups[1] * local[1]};
+  const cl_int e = clEnqueueNDRangeKernel(cl.q, k, 2, nullptr, global, local, 0, nullptr, nullptr);
+  if (e != CL_SUCCESS) {
+    std::printf("GEMM (%s): not launched (OpenCL error %d)\n", what, e);
+    std::exit(1);
+  }
+  CHECK(clFinish(cl.q));
+}
+
+bool check_and_time(Cl& cl, const GemmProbe& g) {
+  const unsigned M = g.m, N = g.n, K = g.k;
+  std::vector<uint16_t> a(M * K), b(N * K);
+  std::vector<float> af(a.size()), bf(b.size());
+  for (size_t i = 0; i < a.size(); ++i) af[i] = from_half(a[i] = to_half(float(int(i * 7919 % 17) - 8) / 8.0f));
+  for (size_t i = 0; i < b.size(); ++i) bf[i] = from_half(b[i] = to_half(float(int(i * 104729 % 13) - 6) / 4.0f));
+  const std::vector<uint16_t> la = g.lay_a ? g.lay_a(a, M, K) : a, lb = g.lay_b ? g.lay_b(b, N, K) : b;
+  cl_mem ba = buffer(cl, la.size() * 2, la.data()), bb = buffer(cl, lb.size() * 2, lb.data());
+  cl_mem bc = buffer(cl, size_t(M) * N * 4, nullptr);
+  g.launch(ba, bb, bc, M, N, K);
+  std::vector<float> c(size_t(M) * N);
+  read_back(cl, bc, c);
+  clReleaseMemObject(ba), clReleaseMemObject(bb), clReleaseMemObject(bc);
+  if (g.refused && g.refused(c)) return false;
+  double worst = 0;
+  for (unsigned m = 0; m < M; ++m)
+    for (unsigned n = 0; n < N; ++n) {
+      double ref = 0;
+      for (unsigned kk = 0; kk < K; ++kk) ref += double(af[m * K + kk]) * double(bf[n * K + kk]);
+      worst = std::max(worst, std::abs(ref - c[size_t(m) * N + n]));
+    }
+  std::printf("GEMM (%s) %ux%ux%u: max |error| vs float64 %.3g\n", g.variant.c_str(), M, K, N, worst);
+  if (!(worst < 1e-3)) return false;
+  const unsigned shapes[][3] = {{4680, 1536, 8960}, {4680, 8960, 1536}, {4680, 1536, 1536}};
+  for (const auto& sh : shapes) {
+    const unsigned Mp = (sh[0] + g.row_multiple - 1) / g.row_multiple * g.row_multiple, Kw = sh[1], Nw = sh[2];
+    if (Nw % g.col_multiple) continue;
+    // All ones: every layout of them is the same.
+    std::vector<uint16_t> ones_a(size_t(Mp) * Kw, 0x3c00), ones_b(size_t(Nw) * Kw, 0x3c00);
+    cl_mem ta = buffer(cl, ones_a.size() * 2, ones_a.data()), tb = buffer(cl, ones_b.size() * 2, ones_b.data());
+    cl_mem tc = buffer(cl, size_t(Mp) * Nw * 4, nullptr);
+    const std::vector<double> t = sorted_times(20, [&] { g.launch(ta, tb, tc, Mp, Nw, Kw); });
+    const double flop = 2.0 * 4680 * Kw * Nw;  // the 4680 real rows of a chunk
+    std::printf("GEMM (%s) 4680x%ux%u (rows padded to %u): median %.3f ms, best %.3f ms, %.1f TFLOP/s at the median\n",
+                g.variant.c_str(), Kw, Nw, Mp, t[10] * 1e3, t[0] * 1e3, flop / t[10] * 1e-12);
+    clReleaseMemObject(ta), clReleaseMemObject(tb), clReleaseMemObject(tc);
+  }
+  return true;
+}
+
 }  // namespace ptx_probe

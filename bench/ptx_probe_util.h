@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -57,6 +58,9 @@ void set_args(cl_kernel k, const T&... args) {
 // Launches groups[0] x groups[1] work groups of local[0] x local[1] and waits.
 void run(Cl& cl, cl_kernel k, const size_t (&groups)[2], const size_t (&local)[2]);
 void run(Cl& cl, cl_kernel k, size_t groups, size_t local);
+// The same, but a launch the runtime refuses ends the program with a line
+// naming `what` and the error (e.g. local memory it will not give).
+void run_or_exit(Cl& cl, cl_kernel k, const size_t (&groups)[2], const size_t (&local)[2], const char* what);
 
 // Wall-clock seconds of `reps` calls of launch() (each waits for its kernel)
 // after one warm-up, fastest first.
@@ -77,5 +81,22 @@ template <typename T>
 void read_back(Cl& cl, cl_mem from, std::vector<T>& to) {
   CHECK(clEnqueueReadBuffer(cl.q, from, CL_TRUE, 0, to.size() * sizeof(T), to.data(), 0, nullptr, nullptr));
 }
+
+// The GEMM probes' check and timing, C[M][N] (f32) = A[M][K] B[N][K]^T of
+// f16: a small product against float64 (exact sums expected: error < 1e-3),
+// then, if it matched, the Wan layer shapes (rows padded to row_multiple,
+// FLOPs counted on a chunk's 4680 rows, shapes whose N is not a multiple of
+// col_multiple skipped), median and best of 20 launches. lay_a / lay_b give an
+// operand as the kernel reads it (tiled, k permuted; empty: as it is) from its
+// row-major form; refused(c) may decline the small product's output (saying why).
+struct GemmProbe {
+  std::string variant;
+  unsigned m = 256, n = 384, k = 160;  // the small product
+  unsigned row_multiple = 128, col_multiple = 1;
+  std::function<std::vector<uint16_t>(const std::vector<uint16_t>&, unsigned rows, unsigned K)> lay_a, lay_b;
+  std::function<void(cl_mem a, cl_mem b, cl_mem c, unsigned M, unsigned N, unsigned K)> launch;
+  std::function<bool(const std::vector<float>& c)> refused;
+};
+bool check_and_time(Cl& cl, const GemmProbe& g);
 
 }  // namespace ptx_probe
