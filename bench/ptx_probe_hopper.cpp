@@ -82,11 +82,15 @@ void wgmma_peak(__global float* out, uint iters) {
 }
 )CL";
 
-// Shared by the warp-group GEMMs below (prepended to their sources): a warp
-// group's m64 x BN_ accumulators in wgmma's register layout (work item g, t of
-// a warp holds rows row and row + 8, columns 8 j + 2 t and + 1) stored to
-// c[M][N] from column n0.
-const char* k_wgmma_tile_store = R"CL(
+// Shared by the warp-group GEMMs below (prepended to their sources): the
+// marker of sm_90a instructions, a macro's value as a string (PTX literals),
+// and a warp group's m64 x BN_ accumulators in wgmma's register layout (work
+// item g, t of a warp holds rows row and row + 8, columns 8 j + 2 t and + 1)
+// stored to c[M][N] from column n0.
+const char* k_wgmma_common = R"CL(
+#define SM90A "// @SM90A@ "
+#define STR_(x) #x
+#define STR(x) STR_(x)
 #define STORE_WG_TILE(acc, c, N, row, n0, BN_)                                         \
   _Pragma("unroll") for (uint j = 0; j < (BN_) / 8; ++j) {                             \
     const uint col = (n0) + j * 8 + 2 * t;                                             \
@@ -108,27 +112,8 @@ const char* k_wgmma_gemm = R"CL(
 // the descriptor's two offset fields the other way round). The copy of
 // chunk e goes to local chunk e: row (e / 8 / KC) * 8 + e % 8, k chunk
 // (e / 8) % KC, so that 8 consecutive work items fill one core matrix.
-#ifndef BN
-#define BN 128
-#endif
-#ifndef BK
-#define BK 32
-#endif
-#ifndef STAGES
-#define STAGES 3
-#endif
-#ifndef INFLIGHT
-#define INFLIGHT 0
-#endif
-#ifndef NI
-#define NI 64
-#endif
-#ifndef SWAP
-#define SWAP 0
-#endif
-#ifndef DYN
-#define DYN 0
-#endif
+// BN, BK, STAGES, INFLIGHT, NI, SWAP, DYN and CP_PENDING (LEAD - 1: the copy groups
+// that may stay in flight, a literal as PTX wants) come from the host (-D).
 #define BM 128
 #define THREADS 256
 #define KC (BK / 8)
@@ -140,24 +125,7 @@ ulong tile_desc(uint addr) {
   const uint lbo = SWAP ? row_step : k_step, sbo = SWAP ? k_step : row_step;
   return (ulong)((addr & 0x3ffffu) >> 4) | ((ulong)(lbo >> 4) << 16) | ((ulong)(sbo >> 4) << 32);
 }
-#define STR_(x) #x
-#define STR(x) STR_(x)
-// PTX takes a literal: the count of copy groups that may stay in flight.
-#if LEAD == 1
-#define CP_PENDING 0
-#elif LEAD == 2
-#define CP_PENDING 1
-#elif LEAD == 3
-#define CP_PENDING 2
-#elif LEAD == 4
-#define CP_PENDING 3
-#elif LEAD == 5
-#define CP_PENDING 4
-#else
-#error LEAD is 1 to 5
-#endif
 #define CP_WAIT(n) asm volatile("cp.async.wait_group " STR(n) ";" ::: "memory")
-#define SM90A "// @SM90A@ "
 #define WG_WAIT(n) asm volatile(SM90A "wgmma.wait_group.sync.aligned " STR(n) ";" ::: "memory")
 
 __kernel __attribute__((reqd_work_group_size(THREADS, 1, 1)))
@@ -230,30 +198,10 @@ const char* k_wgmma_gemm_rs = R"CL(
 // the slot s = 2 t + 8 p + e of k16 step j, which is where mma's A fragment
 // of lane t holds it. B' tiles (BN x 64) go through STAGES local buffers by
 // cp.async, as core matrices: (row group rg, chunk kc) at (rg * 8 + kc) * 8.
-#ifndef BN
-#define BN 128
-#endif
-#ifndef NWG
-#define NWG 2
-#endif
-#ifndef STAGES
-#define STAGES 3
-#endif
+// BN, NWG, STAGES and CP_PENDING (LEAD - 1) come from the host (-D).
 #define THREADS (128 * NWG)
 #define B_CHUNKS (BN * 8)
 #define LEAD (STAGES - 1)
-#define SM90A "// @SM90A@ "
-#define STR_(x) #x
-#define STR(x) STR_(x)
-#if LEAD == 1
-#define CP_PENDING 0
-#elif LEAD == 2
-#define CP_PENDING 1
-#elif LEAD == 3
-#define CP_PENDING 2
-#else
-#error STAGES is 2 to 4
-#endif
 ulong tile_desc(uint addr) {  // no swizzle; k-adjacent cores 128 bytes apart, row groups 1024
   return (ulong)((addr & 0x3ffffu) >> 4) | ((ulong)(128u >> 4) << 16) | ((ulong)(1024u >> 4) << 32);
 }
@@ -325,23 +273,11 @@ const char* k_cluster_gemm = R"CL(
 // once (.multicast::cluster), so B crosses L2 once a cluster. A stage is
 // refilled once every work group of the cluster has released it (empty[st]
 // counts CM arrivals, made remotely through mapa). Thread 0 is the producer.
-#ifndef BK
-#define BK 32
-#endif
-#ifndef BN
-#define BN 128
-#endif
-#ifndef STAGES
-#define STAGES 2
-#endif
-#ifndef CM
-#define CM 2
-#endif
+// BK, BN, STAGES and CM come from the host (-D).
 #define BM 128
 #define KC (BK / 8)
 #define A_BYTES (BM * BK * 2)
 #define B_BYTES (BN * BK * 2)
-#define SM90A "// @SM90A@ "
 ulong tile_desc(uint addr) {  // no swizzle; k-adjacent cores 128 bytes apart, row groups KC * 128
   return (ulong)((addr & 0x3ffffu) >> 4) | ((ulong)(128u >> 4) << 16) | ((ulong)((KC * 128u) >> 4) << 32);
 }
@@ -501,15 +437,21 @@ bool check_and_time_wgmma(Cl& cl, size_t groups, unsigned iters) {
   return true;
 }
 
+// An m64nNk16 wgmma's accumulators as inline-asm operands: the register
+// list "%0,...,%(regs - 1)" and the constraints "+f"((acc)[i]).
+void accumulator_operands(int regs, std::string& list, std::string& ops) {
+  for (int i = 0; i < regs; ++i) {
+    list += (i ? "," : "") + std::string("%") + std::to_string(i);
+    ops += (i ? ", " : "") + std::string("\"+f\"((acc)[") + std::to_string(i) + "])";
+  }
+}
+
 // The wgmma instruction m64nNk16 (f16 -> f32, both operands k-major from
 // descriptors, accumulating) as a macro WGMMA(acc, da, db) over acc[0 .. N/2).
 std::string wgmma_macro(int n) {
   const int regs = n / 2;
   std::string list, ops;
-  for (int i = 0; i < regs; ++i) {
-    list += (i ? "," : "") + std::string("%") + std::to_string(i);
-    ops += (i ? ", " : "") + std::string("\"+f\"((acc)[") + std::to_string(i) + "])";
-  }
+  accumulator_operands(regs, list, ops);
   return "#define WGMMA(acc, da, db) asm volatile(SM90A \"{ .reg .pred p; setp.ne.b32 p, %" + std::to_string(regs + 2) +
          ", 0; wgmma.mma_async.sync.aligned.m64n" + std::to_string(n) + "k16.f32.f16.f16 {" + list + "}, %" +
          std::to_string(regs) + ", %" + std::to_string(regs + 1) + ", p, 1, 1, 0, 0; }\" : " + ops +
@@ -523,10 +465,11 @@ bool check_and_time_wgmma_gemm(Cl& cl, int bn, int bk, int stages, int inflight,
   const size_t local_bytes = size_t(stages) * (128 + bn) * bk * 2;
   std::snprintf(variant, sizeof variant, "wgmma 128x%d, BK %d, %d stages (%zu KiB%s), %d in flight, n%d%s", bn, bk, stages,
                 local_bytes / 1024, dyn ? " from an argument" : "", inflight, ni, swap ? ", offsets swapped" : "");
-  const std::string source = wgmma_macro(ni) + k_wgmma_tile_store + k_wgmma_gemm;
+  const std::string source = wgmma_macro(ni) + k_wgmma_common + k_wgmma_gemm;
   char defines[200];
-  std::snprintf(defines, sizeof defines, " -DBN=%d -DBK=%d -DSTAGES=%d -DINFLIGHT=%d -DNI=%d -DSWAP=%d -DDYN=%d", bn, bk,
-                stages, inflight, ni, swap ? 1 : 0, dyn ? 1 : 0);
+  std::snprintf(defines, sizeof defines,
+                " -DBN=%d -DBK=%d -DSTAGES=%d -DINFLIGHT=%d -DNI=%d -DSWAP=%d -DDYN=%d -DCP_PENDING=%d", bn, bk, stages,
+                inflight, ni, swap ? 1 : 0, dyn ? 1 : 0, stages - 2 - inflight);
   cl_kernel k = kernel_sm90a(cl, source.c_str(), "wgmma_gemm", defines);
   if (!k) {
     std::printf("%s: does not build\n", variant);
@@ -549,10 +492,7 @@ bool check_and_time_wgmma_gemm(Cl& cl, int bn, int bk, int stages, int inflight,
 std::string wgmma_rs_macro(int n) {
   const int regs = n / 2;
   std::string list, ops;
-  for (int i = 0; i < regs; ++i) {
-    list += (i ? "," : "") + std::string("%") + std::to_string(i);
-    ops += (i ? ", " : "") + std::string("\"+f\"((acc)[") + std::to_string(i) + "])";
-  }
+  accumulator_operands(regs, list, ops);
   auto r = [&](int i) { return "%" + std::to_string(regs + i); };
   return "#define WGMMA_RS(acc, a0, a1, a2, a3, db) asm volatile(SM90A \"{ .reg .pred p; setp.ne.b32 p, " + r(5) +
          ", 0; wgmma.mma_async.sync.aligned.m64n" + std::to_string(n) + "k16.f32.f16.f16 {" + list + "}, {" + r(0) + "," +
@@ -577,9 +517,9 @@ bool check_and_time_wgmma_gemm_rs(Cl& cl, int bn, int nwg, int stages) {
   char variant[160];
   std::snprintf(variant, sizeof variant, "wgmma, A in registers, %dx%d, %d stages of B (%d KiB)", 64 * nwg, bn, stages,
                 stages * bn * 64 * 2 / 1024);
-  const std::string source = wgmma_rs_macro(bn) + k_wgmma_tile_store + k_wgmma_gemm_rs;
-  const std::string defines =
-      " -DBN=" + std::to_string(bn) + " -DNWG=" + std::to_string(nwg) + " -DSTAGES=" + std::to_string(stages);
+  const std::string source = wgmma_rs_macro(bn) + k_wgmma_common + k_wgmma_gemm_rs;
+  const std::string defines = " -DBN=" + std::to_string(bn) + " -DNWG=" + std::to_string(nwg) +
+                              " -DSTAGES=" + std::to_string(stages) + " -DCP_PENDING=" + std::to_string(stages - 2);
   cl_kernel k = kernel_sm90a(cl, source.c_str(), "wgmma_gemm_rs", defines);
   if (!k) return false;
   const unsigned bm = 64 * unsigned(nwg);
@@ -615,7 +555,7 @@ bool check_and_time_cluster_gemm(Cl& cl, int bn, int bk, int stages, int cm) {
   char variant[160];
   std::snprintf(variant, sizeof variant, "bulk copies, clusters of %d sharing B, 128x%d, BK %d, %d stages (%d KiB)", cm,
                 bn, bk, stages, stages * (128 + bn) * bk * 2 / 1024);
-  const std::string source = wgmma_macro(bn) + k_wgmma_tile_store + k_cluster_gemm;
+  const std::string source = wgmma_macro(bn) + k_wgmma_common + k_cluster_gemm;
   const std::string defines = " -DBN=" + std::to_string(bn) + " -DBK=" + std::to_string(bk) +
                               " -DSTAGES=" + std::to_string(stages) + " -DCM=" + std::to_string(cm);
   cl_kernel k = kernel_sm90a(cl, source.c_str(), "cluster_gemm", defines,
