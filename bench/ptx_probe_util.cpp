@@ -67,7 +67,6 @@ float from_half(uint16_t h) {
   return (h & 0x8000) ? -v : v;
 }
 
-
 cl_mem buffer(Cl& cl, size_t bytes, const void* host) {
   cl_int e;
   cl_mem m = clCreateBuffer(cl.ctx, CL_MEM_READ_WRITE | (host ? CL_MEM_COPY_HOST_PTR : 0), bytes,
@@ -78,28 +77,49 @@ cl_mem buffer(Cl& cl, size_t bytes, const void* host) {
 
 bool g_cvta = false;
 
-// The kernel `name` built from `source`, or null (the compiler's log printed).
+namespace {
 
-cl_kernel kernel(Cl& cl, const char* source, const char* name, const std::string& defines) {
+std::string build_log(Cl& cl, cl_program p) {
+  size_t n = 0;
+  clGetProgramBuildInfo(p, cl.dev, CL_PROGRAM_BUILD_LOG, 0, nullptr, &n);
+  std::string log(n, '\0');
+  clGetProgramBuildInfo(p, cl.dev, CL_PROGRAM_BUILD_LOG, n, log.data(), nullptr);
+  return log;
+}
+
+// k_prelude + `source` built with `defines`, or null (`name`, `what` and the
+// compiler's log printed).
+cl_program build_source(Cl& cl, const char* source, const char* name, const std::string& defines, const char* what) {
   const std::string options = std::string("-cl-std=CL1.2") + (g_cvta ? " -DCVTA=1" : "") + defines;
   cl_int e;
   const char* sources[2] = {k_prelude, source};
   cl_program prog = clCreateProgramWithSource(cl.ctx, 2, sources, nullptr, &e);
   CHECK(e);
   const cl_int built = clBuildProgram(prog, 1, &cl.dev, options.c_str(), nullptr, nullptr);
-  if (built != CL_SUCCESS) {
-    size_t n = 0;
-    clGetProgramBuildInfo(prog, cl.dev, CL_PROGRAM_BUILD_LOG, 0, nullptr, &n);
-    std::string log(n, '\0');
-    clGetProgramBuildInfo(prog, cl.dev, CL_PROGRAM_BUILD_LOG, n, log.data(), nullptr);
-    std::printf("%s: does not build (OpenCL error %d):\n%s\n", name, built, log.c_str());
-    clReleaseProgram(prog);
-    return nullptr;
-  }
+  if (built == CL_SUCCESS) return prog;
+  std::printf("%s: %s (OpenCL error %d):\n%s\n", name, what, built, build_log(cl, prog).c_str());
+  clReleaseProgram(prog);
+  return nullptr;
+}
+
+cl_kernel kernel_of(cl_program prog, const char* name) {
+  cl_int e;
   cl_kernel k = clCreateKernel(prog, name, &e);
   CHECK(e);
   clReleaseProgram(prog);  // the kernel keeps it alive
   return k;
+}
+
+cl_int enqueue_2d(Cl& cl, cl_kernel k, const size_t (&groups)[2], const size_t (&local)[2]) {
+  const size_t global[2] = {groups[0] * local[0], groups[1] * local[1]};
+  return clEnqueueNDRangeKernel(cl.q, k, 2, nullptr, global, local, 0, nullptr, nullptr);
+}
+
+}  // namespace
+
+cl_kernel kernel(Cl& cl, const char* source, const char* name, const std::string& defines) {
+  cl_program prog = build_source(cl, source, name, defines, "does not build");
+  return prog ? kernel_of(prog, name) : nullptr;
 }
 
 // A kernel with sm_90a instructions (written behind SM90A): built from
@@ -108,23 +128,8 @@ cl_kernel kernel(Cl& cl, const char* source, const char* name, const std::string
 // 8.0 if lower), and loaded again as a binary.
 cl_kernel kernel_sm90a(Cl& cl, const char* source, const char* name, const std::string& defines,
                        const std::string& entry_directive) {
-  const std::string options = std::string("-cl-std=CL1.2") + defines;
-  cl_int e;
-  const char* sources[2] = {k_prelude, source};
-  cl_program prog = clCreateProgramWithSource(cl.ctx, 2, sources, nullptr, &e);
-  CHECK(e);
-  auto log_of = [&](cl_program p) {
-    size_t n = 0;
-    clGetProgramBuildInfo(p, cl.dev, CL_PROGRAM_BUILD_LOG, 0, nullptr, &n);
-    std::string log(n, '\0');
-    clGetProgramBuildInfo(p, cl.dev, CL_PROGRAM_BUILD_LOG, n, log.data(), nullptr);
-    return log;
-  };
-  if (clBuildProgram(prog, 1, &cl.dev, options.c_str(), nullptr, nullptr) != CL_SUCCESS) {
-    std::printf("%s: does not build as sm_90:\n%s\n", name, log_of(prog).c_str());
-    clReleaseProgram(prog);
-    return nullptr;
-  }
+  cl_program prog = build_source(cl, source, name, defines, "does not build as sm_90");
+  if (!prog) return nullptr;
   size_t size = 0;
   CHECK(clGetProgramInfo(prog, CL_PROGRAM_BINARY_SIZES, sizeof size, &size, nullptr));
   std::string ptx(size, '\0');
@@ -156,36 +161,30 @@ cl_kernel kernel_sm90a(Cl& cl, const char* source, const char* name, const std::
   if (!told) std::printf("sm_90a: %zu instructions uncommented, PTX .version %s\n", markers, old_version.c_str()), told = true;
   const unsigned char* text = reinterpret_cast<const unsigned char*>(ptx.c_str());
   const size_t length = ptx.size() + 1;
-  cl_int status = 0;
+  cl_int status = 0, e;
   prog = clCreateProgramWithBinary(cl.ctx, 1, &cl.dev, &length, &text, &status, &e);
   if (e != CL_SUCCESS) {
     std::printf("%s: the sm_90a PTX is not accepted as a binary (%d, %d)\n", name, e, status);
     return nullptr;
   }
   if (clBuildProgram(prog, 1, &cl.dev, "", nullptr, nullptr) != CL_SUCCESS) {
-    std::printf("%s: the sm_90a PTX does not build:\n%s\n", name, log_of(prog).c_str());
+    std::printf("%s: the sm_90a PTX does not build:\n%s\n", name, build_log(cl, prog).c_str());
     clReleaseProgram(prog);
     return nullptr;
   }
-  cl_kernel k = clCreateKernel(prog, name, &e);
-  CHECK(e);
-  clReleaseProgram(prog);
-  return k;
+  return kernel_of(prog, name);
 }
 
 void set_arg(cl_kernel k, cl_uint i, size_t bytes, const void* value) { CHECK(clSetKernelArg(k, i, bytes, value)); }
 
-
 void run(Cl& cl, cl_kernel k, const size_t (&groups)[2], const size_t (&local)[2]) {
-  const size_t global[2] = {groups[0] * local[0], groups[1] * local[1]};
-  CHECK(clEnqueueNDRangeKernel(cl.q, k, 2, nullptr, global, local, 0, nullptr, nullptr));
+  CHECK(enqueue_2d(cl, k, groups, local));
   CHECK(clFinish(cl.q));
 }
 void run(Cl& cl, cl_kernel k, size_t groups, size_t local) { run(cl, k, {groups, 1}, {local, 1}); }
 
 void run_or_exit(Cl& cl, cl_kernel k, const size_t (&groups)[2], const size_t (&local)[2], const char* what) {
-  const size_t global[2] = {groups[0] * local[0], groups[1] * local[1]};
-  const cl_int e = clEnqueueNDRangeKernel(cl.q, k, 2, nullptr, global, local, 0, nullptr, nullptr);
+  const cl_int e = enqueue_2d(cl, k, groups, local);
   if (e != CL_SUCCESS) {
     std::printf("GEMM (%s): not launched (OpenCL error %d)\n", what, e);
     std::exit(1);

@@ -4,6 +4,8 @@
 
 #include <cstdlib>
 
+#include "backends/gpu_backend_common.h"
+
 namespace vdrt::vulkan {
 
 const char* result_name(VkResult r) {
@@ -71,8 +73,8 @@ Instance::Instance() {
   app.pApplicationName = "vdrt";
   // VK_NV_cooperative_matrix2's shaders are SPIR-V 1.6, which needs Vulkan 1.3
   // (VDRT_VULKAN_COOPMAT2, an experiment; vulkan_device.cpp).
-  const char* cm2 = std::getenv("VDRT_VULKAN_COOPMAT2");
-  app.apiVersion = cm2 && *cm2 && *cm2 != '0' && version >= VK_API_VERSION_1_3 ? VK_API_VERSION_1_3 : VK_API_VERSION_1_2;
+  app.apiVersion =
+      gpu::env_on("VDRT_VULKAN_COOPMAT2") && version >= VK_API_VERSION_1_3 ? VK_API_VERSION_1_3 : VK_API_VERSION_1_2;
   VkInstanceCreateInfo ci{VK_STRUCTURE_TYPE_INSTANCE_CREATE_INFO};
   ci.pApplicationInfo = &app;
   VkResult r = api_.vkCreateInstance(&ci, nullptr, &instance_);
