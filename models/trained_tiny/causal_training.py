@@ -15,7 +15,7 @@ frame positions, which may have gaps (a sample can skip the middle of a long cli
 window + sink cache or PBSA's memory does). The loss is the flow-matching MSE on the noisy
 chunks: x_t = (1 - sigma) x0 + sigma eps, target v = eps - x0 (so x0 = x_t - sigma v, the
 rollout's update; dx/dsigma = v, the Euler sampler's), sigma = shift * s / (1 + (shift - 1) s),
-s = t / 1000, shift 5.
+s = t / 1000, shift 5 (train.py --shift).
 
 `sequence_forward` reuses the module's own layers; `check_matches_chunked` proves it equal to
 the chunk-by-chunk forward with an explicit KV cache (the exported graph's forward).
@@ -142,6 +142,50 @@ def sequence_forward(
     return flow.reshape(b, kf, *flow.shape[2:])
 
 
+def draw_training_noise(
+    latents: torch.Tensor,
+    frames_per_chunk: int,
+    generator: torch.Generator,
+    history_noise: float = 0.0,
+    inference_steps: tuple[float, ...] = DENOISING_STEPS,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(t [B, K], eps, clean history) for latents [B, K*F, C, H, W], drawn from `generator`.
+
+    The generator lives on the latents' device (drawing on the CPU would cost a GPU run more
+    than the model does). history_noise > 0 corrupts the clean history with sigma ~
+    U(0, history_noise) per chunk (still labelled t = 0), so the model learns to live with its
+    own imperfect x0 in the cache.
+    """
+    b, kf = latents.shape[:2]
+    k = kf // frames_per_chunk
+    dev = latents.device
+    t = sample_timesteps((b, k), generator, inference_steps=inference_steps)
+    eps = torch.randn(latents.shape, generator=generator, device=dev)
+    clean = latents
+    if history_noise > 0:
+        h_sigma = history_noise * torch.rand((b, k), generator=generator, device=dev)
+        h_sigma = h_sigma.repeat_interleave(frames_per_chunk, 1)[..., None, None, None]
+        clean = (1 - h_sigma) * latents + h_sigma * torch.randn(latents.shape, generator=generator, device=dev)
+    return t, eps, clean
+
+
+def flow_matching_loss_given_noise(
+    model: TinyWanDenoiser,
+    latents: torch.Tensor,
+    clean: torch.Tensor,
+    eps: torch.Tensor,
+    t: torch.Tensor,
+    context: torch.Tensor,
+    chunk_positions: torch.Tensor,
+    shift: float = SHIFT,
+) -> torch.Tensor:
+    """The loss with its randomness given: free of generators, so torch.compile takes it whole."""
+    sigma = sigma_of(t, shift).repeat_interleave(model.cfg.frames_per_chunk, 1)[..., None, None, None]
+    noisy = (1 - sigma) * latents + sigma * eps
+    flow = sequence_forward(model, clean, noisy, t, context, chunk_positions)
+    return F.mse_loss(flow.float(), (eps - latents).float())
+
+
 def flow_matching_loss(
     model: TinyWanDenoiser,
     latents: torch.Tensor,
@@ -151,28 +195,11 @@ def flow_matching_loss(
     history_noise: float = 0.0,
     inference_steps: tuple[float, ...] = DENOISING_STEPS,
 ) -> torch.Tensor:
-    """MSE between the predicted and true flow on every chunk of latents [B, K*F, C, H, W].
-
-    The noise and timesteps are drawn from `generator`, which lives on the latents' device
-    (drawing them on the CPU would cost a GPU run more than the model does). history_noise > 0
-    corrupts the clean history with sigma ~ U(0, history_noise) per chunk (still labelled
-    t = 0), so the model learns to live with its own imperfect x0 in the cache.
-    """
-    cfg = model.cfg
-    b, kf = latents.shape[:2]
-    k = kf // cfg.frames_per_chunk
-    dev = latents.device
-    t = sample_timesteps((b, k), generator, inference_steps=inference_steps)
-    eps = torch.randn(latents.shape, generator=generator, device=dev)
-    sigma = sigma_of(t).repeat_interleave(cfg.frames_per_chunk, 1)[..., None, None, None]
-    noisy = (1 - sigma) * latents + sigma * eps
-    clean = latents
-    if history_noise > 0:
-        h_sigma = history_noise * torch.rand((b, k), generator=generator, device=dev)
-        h_sigma = h_sigma.repeat_interleave(cfg.frames_per_chunk, 1)[..., None, None, None]
-        clean = (1 - h_sigma) * latents + h_sigma * torch.randn(latents.shape, generator=generator, device=dev)
-    flow = sequence_forward(model, clean, noisy, t, context, chunk_positions)
-    return F.mse_loss(flow.float(), (eps - latents).float())
+    """MSE between the predicted and true flow on every chunk of latents [B, K*F, C, H, W]
+    (draw_training_noise, then flow_matching_loss_given_noise)."""
+    t, eps, clean = draw_training_noise(latents, model.cfg.frames_per_chunk, generator, history_noise,
+                                        inference_steps)
+    return flow_matching_loss_given_noise(model, latents, clean, eps, t, context, chunk_positions)
 
 
 @torch.no_grad()

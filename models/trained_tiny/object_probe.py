@@ -146,13 +146,13 @@ def coverage(scene: Scene) -> dict:
 
 
 @torch.no_grad()
-def teacher_forced_x0(ae, denoiser, scene: Scene, sigma: float, seed: int = 0) -> torch.Tensor:
+def teacher_forced_x0(ae, denoiser, scene: Scene, sigma: float, seed: int = 0, shift: float = SHIFT) -> torch.Tensor:
     """Decoded x0 of chunk 1 from the true chunk 1 noised to sigma, true chunk 0 in the cache."""
     cfg = denoiser.cfg
     f = cfg.frames_per_chunk
     contexts = dataset.context_table()[scene.clips.cls]
     g = torch.Generator().manual_seed(seed)
-    u = sigma / (SHIFT - (SHIFT - 1) * sigma)  # the timestep whose shifted sigma is `sigma`
+    u = sigma / (shift - (shift - 1) * sigma)  # the timestep whose shifted sigma is `sigma`
     out = []
     for i in range(len(scene.clips)):
         latents = ae.encoder(scene.frames[i : i + 1, : 2 * dataset.FRAMES_PER_CHUNK])  # [1, 6, 16, 8, 8]
@@ -237,7 +237,7 @@ def main() -> None:
         if args.no_denoiser:
             continue
         for sigma in SIGMAS:
-            x0 = teacher_forced_x0(ae, denoiser, scene, sigma)
+            x0 = teacher_forced_x0(ae, denoiser, scene, sigma, shift=sampling.shift)
             print(f"  x0 of chunk 1 at sigma {sigma:4.2f}: {fmt(region_scores(scene, x0, first))}")
         repeat = scene.frames[:, dataset.FRAMES_PER_CHUNK - 1 : dataset.FRAMES_PER_CHUNK].expand_as(recon[:, later])
         if args.no_rollout:
@@ -250,7 +250,7 @@ def main() -> None:
             print(f"  last given frame, chunk {c + 1}:  {fmt(region_scores(scene, repeat[:, local], sl))}")
         if args.png:
             args.png.mkdir(parents=True, exist_ok=True)
-            x0 = teacher_forced_x0(ae, denoiser, scene, 0.5)
+            x0 = teacher_forced_x0(ae, denoiser, scene, 0.5, shift=sampling.shift)
             for i in range(min(args.clips, 8)):
                 rows = [scene.frames[i], recon[i],
                         torch.cat([scene.frames[i, :12], x0[i], torch.zeros(24, *x0.shape[2:])]),

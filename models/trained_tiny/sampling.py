@@ -27,20 +27,22 @@ class Sampling:
     shift: float = SHIFT
 
     @staticmethod
-    def from_args(sampler: str, sample_steps: int | None) -> Sampling:
-        """euler: `sample_steps` uniform timesteps; renoise: the contract's 4 (the step count is fixed)."""
+    def from_args(sampler: str, sample_steps: int | None, shift: float = SHIFT) -> Sampling:
+        """euler: `sample_steps` uniform timesteps; renoise: the contract's 4 (the step count is fixed).
+        shift: the sigma(t) the model was trained with (train.py --shift)."""
         if sampler == "renoise":
             if sample_steps not in (None, len(DENOISING_STEPS)):
                 raise SystemExit(f"--sampler renoise runs the {len(DENOISING_STEPS)} steps {DENOISING_STEPS}")
-            return Sampling()
+            return Sampling(shift=shift)
         if sampler != "euler":
             raise SystemExit(f"unknown sampler {sampler!r} ({', '.join(SAMPLERS)})")
-        return Sampling(SAMPLERS["euler"], uniform_steps(sample_steps or 16))
+        return Sampling(SAMPLERS["euler"], uniform_steps(sample_steps or 16), shift)
 
     @staticmethod
     def of_checkpoint(dit_args: dict) -> Sampling:
         """From dit.pt's arguments; checkpoints from before --sampler were re-noising, 4 steps."""
-        return Sampling.from_args(dit_args.get("sampler") or "renoise", dit_args.get("sample_steps"))
+        return Sampling.from_args(dit_args.get("sampler") or "renoise", dit_args.get("sample_steps"),
+                                  float(dit_args.get("shift") or SHIFT))
 
     @staticmethod
     def of_model(denoiser_onnx: Path) -> Sampling:

@@ -46,12 +46,19 @@ from tiny_wan import TinyWanConfig, TinyWanDenoiser  # noqa: E402
 
 import dataset  # noqa: E402
 from autoencoder import Autoencoder, AutoencoderConfig, reconstruction_loss  # noqa: E402
-from causal_training import check_matches_chunked, flow_matching_loss  # noqa: E402
+from causal_training import (  # noqa: E402
+    check_matches_chunked,
+    draw_training_noise,
+    flow_matching_loss,
+    flow_matching_loss_given_noise,
+)
+from latent_bank import LatentBank  # noqa: E402
+from reference_rollout import SHIFT  # noqa: E402
 from sampling import Sampling  # noqa: E402
 
 TIMING_FROM, TIMING_TO = 5, 25  # steps timed to turn --minutes into a step count
-SMOKE = dict(ae_steps=20, ae_batch=4, dit_steps=10, batch=2, chunks=4, reuse=1, eval_clips=2, minute_rollouts=1,
-             minute_chunks=6, profile_chunks=4)
+SMOKE = dict(ae_steps=20, ae_batch=4, dit_steps=10, batch=2, chunks=4, reuse=1, bank_clips=2, eval_clips=2,
+             minute_rollouts=1, minute_chunks=6, profile_chunks=4)
 
 
 def log(msg: str) -> None:
@@ -181,6 +188,17 @@ def build_trainable_denoiser(cfg: TinyWanConfig) -> TinyWanDenoiser:
     return model
 
 
+class _LossModule(torch.nn.Module):
+    """flow_matching_loss_given_noise as a module, the unit torch.compile takes."""
+
+    def __init__(self, model: TinyWanDenoiser, shift: float):
+        super().__init__()
+        self.model, self.shift = model, shift
+
+    def forward(self, latents, clean, eps, t, context, positions):
+        return flow_matching_loss_given_noise(self.model, latents, clean, eps, t, context, positions, self.shift)
+
+
 def train_dit(args, device: torch.device, ae: Autoencoder | None = None) -> TinyWanDenoiser:
     torch.manual_seed(args.seed)
     if ae is None:
@@ -192,7 +210,7 @@ def train_dit(args, device: torch.device, ae: Autoencoder | None = None) -> Tiny
     cfg = dit_config(args)
     # Resolved here and written back, so that dit.pt's arguments say how to sample the model.
     args.sampler = args.sampler or "euler"
-    sampling = Sampling.from_args(args.sampler, args.sample_steps)
+    sampling = Sampling.from_args(args.sampler, args.sample_steps, args.shift)
     args.sample_steps = len(sampling.steps)
     model = build_trainable_denoiser(cfg).to(device)
     ema = copy.deepcopy(model).eval().requires_grad_(False)
@@ -207,13 +225,41 @@ def train_dit(args, device: torch.device, ae: Autoencoder | None = None) -> Tiny
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, betas=(0.9, 0.99), weight_decay=0.01, **fused)
     gen, noise_gen = make_generators(args.seed + 100, device)
     contexts = dataset.context_table().to(device)
-    plan = StepPlan(args.dit_steps, args.dit_minutes, device, warmup=200)
+    started = time.perf_counter()  # --stop-minutes counts from here, the bank's rendering included
+    resumed = load_train_state(args, model, ema, opt, gen, noise_gen) if args.resume else None
+    planned = (args.dit_steps or resumed["planned_steps"]) if resumed else args.dit_steps
+    plan = StepPlan(planned, args.dit_minutes, device, warmup=200)
+    bank = None
+    if args.bank_clips > 0:
+        if args.stop_minutes or args.resume:  # a run in parts: the next part reads the bank back
+            bank = LatentBank.cached(args.out / "latent_bank.pt", encoder, args.bank_clips, args.seed + 200, device,
+                                     log=log)
+        else:
+            bank = LatentBank(encoder, args.bank_clips, torch.Generator().manual_seed(args.seed + 200), device,
+                              log=log)
+    loss_fn = _LossModule(model, args.shift)
+    if args.compile:
+        loss_fn = torch.compile(loss_fn)
     params, ema_params = list(model.parameters()), list(ema.parameters())
-    losses, running, step = [], torch.zeros((), device=device), 0
+    losses, step = (resumed["losses"], resumed["steps"]) if resumed else ([], 0)
+    # A resumed run without the optimizer's moments ramps its rate up again while Adam re-learns them.
+    ramp_from = step if resumed and not resumed["optimizer"] else None
+    running, logged_at, first_step = torch.zeros((), device=device), step, step
     last_save = time.perf_counter()
+    stopped_early = False
     while not plan.done(step):
-        set_lr(opt, plan.lr(args.lr, step))
-        if step % args.reuse == 0:  # rendering and encoding cost about as much as a step: reuse them
+        if args.stop_minutes and time.perf_counter() - started > 60 * args.stop_minutes:
+            stopped_early = True
+            break
+        lr = plan.lr(args.lr, step)
+        if ramp_from is not None:
+            lr *= min(1.0, (step - ramp_from + 1) / 100)
+        set_lr(opt, lr)
+        if bank is not None:
+            latents, chunk_indices, classes = bank.sample(args.batch, args.chunks, gen)
+            positions = (chunk_indices * cfg.frames_per_chunk).to(device)
+            context = contexts[classes]
+        elif step % args.reuse == 0:  # rendering and encoding cost about as much as a step: reuse them
             clips = dataset.sample_clips(args.batch, gen).to(device)
             chunk_indices = dataset.sample_chunk_indices(args.batch, args.chunks, gen)
             frames = dataset.render(clips, dataset.chunk_frame_times(chunk_indices))
@@ -222,9 +268,17 @@ def train_dit(args, device: torch.device, ae: Autoencoder | None = None) -> Tiny
             del frames
             positions = (chunk_indices * cfg.frames_per_chunk).to(device)
             context = contexts[clips.cls]
+        t, eps, clean = draw_training_noise(latents, cfg.frames_per_chunk, noise_gen, args.history_noise,
+                                            sampling.steps)
         with autocast(device):
-            loss = flow_matching_loss(model, latents, context, positions, noise_gen, args.history_noise,
-                                      sampling.steps)
+            try:
+                loss = loss_fn(latents, clean, eps, t, context, positions)
+            except Exception as e:  # a compiler that fails must not cost the run
+                if loss_fn.__class__ is _LossModule:
+                    raise
+                log(f"  torch.compile failed ({type(e).__name__}: {str(e).splitlines()[0][:200]}); eager from here")
+                loss_fn = _LossModule(model, args.shift)
+                loss = loss_fn(latents, clean, eps, t, context, positions)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
@@ -234,17 +288,23 @@ def train_dit(args, device: torch.device, ae: Autoencoder | None = None) -> Tiny
         running += loss.detach()
         step += 1
         if step % args.log_every == 0 or plan.done(step):
-            n = step % args.log_every or args.log_every
-            value = running.item() / n
+            value = running.item() / (step - logged_at)  # a resumed run's first line covers fewer steps
             running.zero_()
+            logged_at = step
             losses.append((step, value))
-            log(f"  dit step {step}/{plan.total or '?'}: loss {value:.4f}, lr {plan.lr(args.lr, step):.2e}, "
-                f"{time.perf_counter() - plan.start:.0f} s")
+            log(f"  dit step {step}/{plan.total or '?'}: loss {value:.4f}, lr {lr:.2e}, "
+                f"{time.perf_counter() - started:.0f} s")
         if time.perf_counter() - last_save > 60 * args.save_minutes:
             save_dit(args, cfg, ema, step, plan, losses)
             last_save = time.perf_counter()
+    if step > logged_at:  # the loss since the last line, when stopped between lines
+        losses.append((step, running.item() / (step - logged_at)))
     save_dit(args, cfg, ema, step, plan, losses)
-    log(f"dit: {step} steps in {time.perf_counter() - plan.start:.0f} s, final loss {losses[-1][1]:.4f} "
+    if args.stop_minutes:
+        save_train_state(args, model, opt, gen, noise_gen, step, plan, losses)
+    log(f"dit: {step - first_step} steps in {time.perf_counter() - started:.0f} s"
+        f"{' (stopped by --stop-minutes; --resume continues)' if stopped_early else ''}, "
+        f"{step}/{plan.total} in all, last loss {losses[-1][1] if losses else float('nan'):.4f} "
         f"-> {args.out / 'dit.pt'}")
     return ema
 
@@ -260,6 +320,30 @@ def save_dit(args, cfg, ema, step, plan, losses) -> None:
     )
 
 
+def save_train_state(args, model, opt, gen, noise_gen, step, plan, losses) -> None:
+    """What --resume needs besides dit.pt: the raw weights and generator states in dit_train.pt
+    (8 MiB, comes back from the lent GPU), Adam's moments in dit_opt.pt (twice that: it stays
+    on the machine, and a resume without it re-learns them)."""
+    torch.save({"model": model.state_dict(), "steps": step, "planned_steps": plan.total, "losses": losses,
+                "gen": gen.get_state(), "noise_gen": noise_gen.get_state()}, args.out / "dit_train.pt")
+    torch.save(opt.state_dict(), args.out / "dit_opt.pt")
+
+
+def load_train_state(args, model, ema, opt, gen, noise_gen) -> dict:
+    state = torch.load(args.out / "dit_train.pt", map_location="cpu", weights_only=False)
+    model.load_state_dict(state["model"])
+    ema.load_state_dict(torch.load(args.out / "dit.pt", map_location="cpu", weights_only=False)["ema"])
+    gen.set_state(state["gen"])
+    noise_gen.set_state(state["noise_gen"])
+    opt_file = args.out / "dit_opt.pt"
+    state["optimizer"] = opt_file.exists()
+    if opt_file.exists():
+        opt.load_state_dict(torch.load(opt_file, map_location="cpu", weights_only=False))
+    log(f"resumed at step {state['steps']}/{state['planned_steps']}"
+        f"{'' if state['optimizer'] else ' without the optimizer state (fresh moments, rate ramped up again)'}")
+    return state
+
+
 # ---------------------------------------------------------------------------------------------
 # Export, estimate
 
@@ -272,7 +356,8 @@ def run_export(args) -> None:
     denoiser = load_denoiser(args.out, "cpu")
     ae_state = torch.load(args.out / "autoencoder.pt", map_location="cpu", weights_only=False)
     dit_state = torch.load(args.out / "dit.pt", map_location="cpu", weights_only=False)
-    sampling = (Sampling.from_args(args.sampler, args.sample_steps) if args.sampler
+    trained_shift = float(dit_state["args"].get("shift") or SHIFT)  # the sigma(t) the weights know
+    sampling = (Sampling.from_args(args.sampler, args.sample_steps, trained_shift) if args.sampler
                 else Sampling.of_checkpoint(dit_state["args"]))
     training = {
         "sampling": {"scheduler": sampling.scheduler, "steps": list(sampling.steps), "shift": sampling.shift},
@@ -409,7 +494,16 @@ def parse_args(argv=None):
     g.add_argument("--dit-minutes", type=float)
     g.add_argument("--batch", type=int, default=128, help="samples of --chunks chunks per step")
     g.add_argument("--chunks", type=int, default=6, help="chunks per sample (3 latent frames, 12 video frames each)")
-    g.add_argument("--reuse", type=int, default=2, help="steps each rendered batch serves (fresh noise and t each)")
+    g.add_argument("--reuse", type=int, default=2,
+                   help="--bank-clips 0: steps each rendered batch serves (fresh noise and t each)")
+    g.add_argument("--bank-clips", type=int, default=8192,
+                   help="one-minute clips rendered and encoded once, the DiT's data (latent_bank.py); "
+                        "0: render every --reuse steps instead (the model committed on 2026-11-30)")
+    g.add_argument("--compile", action="store_true", help="torch.compile the DiT's loss (eager if it fails)")
+    g.add_argument("--stop-minutes", type=float,
+                   help="stop the DiT after this many minutes whatever the plan, saving what --resume needs")
+    g.add_argument("--resume", action="store_true",
+                   help="dit: continue from --out's dit.pt and dit_train.pt (and dit_opt.pt when there)")
     g.add_argument("--lr", type=float, default=1.5e-3)
     g.add_argument("--ema", type=float, default=0.999)
     g.add_argument("--history-noise", type=float, default=0.1, help="max sigma of the noise on the clean history")
@@ -424,6 +518,9 @@ def parse_args(argv=None):
                    help="how the model is sampled (sampling.py): euler (default for dit) = Euler steps of the flow "
                         "ODE, renoise = the 4-step x0 + fresh noise sampler; export: default dit.pt's")
     g.add_argument("--sample-steps", type=int, help="euler: timesteps, uniform from 1000 down (default 16)")
+    g.add_argument("--shift", type=float, default=SHIFT,
+                   help="sigma(t) = shift s / (1 + (shift - 1) s), s = t / 1000, in training and in the exported "
+                        "vdrt.shift (5: Wan's; 1: sigma uniform in t, what 8x8 latents may need, README.md)")
     g = p.add_argument_group("evaluate")
     g.add_argument("--eval-clips", type=int, default=16)
     g.add_argument("--minute-rollouts", type=int, default=4)
@@ -446,6 +543,19 @@ def parse_args(argv=None):
     return args
 
 
+# What a resumed run must take from the run it continues, whatever its own command line says.
+RESUMED_ARGUMENTS = ("seed", "dim", "heads", "layers", "ffn", "patch", "sampler", "sample_steps", "shift", "batch",
+                     "chunks", "lr", "ema", "history_noise", "bank_clips", "object_scale")
+
+
+def adopt_checkpoint_arguments(args) -> None:
+    saved = torch.load(args.out / "dit.pt", map_location="cpu", weights_only=False)["args"]
+    for key in RESUMED_ARGUMENTS:
+        if key in saved and saved[key] != getattr(args, key):
+            log(f"--resume: {key} = {saved[key]!r} (the run's; this command said {getattr(args, key)!r})")
+            setattr(args, key, saved[key])
+
+
 def main(argv=None) -> None:
     args = parse_args(argv)
     device = torch.device(args.device)
@@ -461,6 +571,8 @@ def main(argv=None) -> None:
         # `dit` follows the autoencoder it encodes with; export and evaluate the DiT's data.
         files = ("autoencoder.pt",) if args.command == "dit" else ("dit.pt", "autoencoder.pt")
         args.object_scale = 1.0 if trains_autoencoder else checkpoint_object_scale(args.out, files)
+    if args.resume:
+        adopt_checkpoint_arguments(args)
     dataset.set_object_scale(args.object_scale)
     start = time.perf_counter()
     name = torch.cuda.get_device_name() if device.type == "cuda" else "cpu"
