@@ -29,8 +29,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import dataset  # noqa: E402
 from causal_training import sigma_of  # noqa: E402
+from reference_rollout import SHIFT  # noqa: E402
 from evaluate import load_autoencoder, load_denoiser, load_sampling, rollout  # noqa: E402
 
+# Timesteps of Wan's shift 5; a model of another shift is probed at the same sigmas.
 TIMESTEPS = (1000.0, 750.0, 500.0, 250.0, 125.0, 62.5, 20.0)
 RETURN_FROM = (300.0, 600.0, 850.0, 1000.0)
 CLASSES = (0, 3, 5, 6)
@@ -42,6 +44,12 @@ def empty_cache(denoiser, batch: int) -> list[torch.Tensor]:
     return [torch.zeros(batch, 0, cfg.num_heads, cfg.head_dim) for _ in range(2 * cfg.num_layers)]
 
 
+def same_sigma(t: float, shift: float) -> float:
+    """The timestep of a model trained with `shift` whose sigma is shift 5's at t."""
+    sigma = float(sigma_of(torch.tensor(t), SHIFT))
+    return 1000.0 * sigma / (shift - (shift - 1.0) * sigma)
+
+
 def errors_along_schedule(ae, denoiser, shift: float) -> None:
     clips = dataset.heldout_clips(16)
     contexts = dataset.context_table()
@@ -50,7 +58,7 @@ def errors_along_schedule(ae, denoiser, shift: float) -> None:
     cache = empty_cache(denoiser, len(clips))
     spread = float(((latents - latents.mean(0)) ** 2).mean())
     print(f"chunk 0 of 16 held-out clips: latent variance about the clips' mean {spread:.3f}")
-    for t in TIMESTEPS:
+    for t in (same_sigma(t5, shift) for t5 in TIMESTEPS):
         sigma = float(sigma_of(torch.tensor(t), shift))
         x = (1 - sigma) * latents + sigma * eps
         row = []
@@ -70,7 +78,7 @@ def return_trips(ae, denoiser, shift: float, png: Path | None) -> None:
     eps = torch.randn(latents.shape, generator=torch.Generator().manual_seed(1))
     cache = empty_cache(denoiser, len(clips))
     decoded = [frames, ae.decoder(latents)]
-    for t0 in RETURN_FROM:
+    for t0 in (same_sigma(t5, shift) for t5 in RETURN_FROM):
         ts = np.linspace(t0, 0.0, 33)
         s0 = sigma_of(torch.tensor(t0), shift)
         x = (1 - s0) * latents + s0 * eps
