@@ -283,6 +283,12 @@ class TinyWanDenoiser(nn.Module):
         angles = angles.reshape(f * hw, 1, -1)
         return torch.cos(angles), torch.sin(angles)
 
+    def empty_cache(self, batch: int = 1, device=None, dtype=None) -> list[torch.Tensor]:
+        """The past of a first chunk: (past_key.0, past_value.0, ...) with no frames, [B, 0, N, D]."""
+        cfg = self.cfg
+        return [torch.zeros(batch, 0, cfg.num_heads, cfg.head_dim, device=device, dtype=dtype)
+                for _ in range(2 * cfg.num_layers)]
+
     def unpatchify(self, x: torch.Tensor) -> torch.Tensor:
         """[B, S, pt*ph*pw*C] -> [B, F, C, H, W] (Wan's einsum 'fhwpqrc->cfphqwr', frames first)."""
         cfg = self.cfg

@@ -128,6 +128,14 @@ class Autoencoder(nn.Module):
             half.latent_std.copy_(std)
 
 
+@torch.no_grad()
+def encode_for_training(encoder: FrameGroupEncoder, frames: torch.Tensor) -> torch.Tensor:
+    """Standardised latents as the DiT trains on them: in bf16 autocast on CUDA (as the
+    autoencoder trained), in float32 elsewhere."""
+    with torch.autocast("cuda", dtype=torch.bfloat16, enabled=frames.is_cuda):
+        return encoder(frames)
+
+
 def reconstruction_loss(decoded: torch.Tensor, frames: torch.Tensor) -> torch.Tensor:
     """L1 + MSE: L1 keeps edges and textures sharper than MSE alone."""
     return F.l1_loss(decoded, frames) + F.mse_loss(decoded, frames)

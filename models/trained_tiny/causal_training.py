@@ -40,6 +40,11 @@ def sigma_of(t: torch.Tensor, shift: float = SHIFT) -> torch.Tensor:
     return shift * s / (1.0 + (shift - 1.0) * s)
 
 
+def timestep_of(sigma: float, shift: float = SHIFT) -> float:
+    """The raw timestep t in [0, 1000] whose sigma_of is `sigma`."""
+    return 1000.0 * (sigma / (shift - (shift - 1.0) * sigma))
+
+
 def sample_timesteps(shape: tuple[int, ...], generator: torch.Generator, inference_fraction: float = 0.5,
                      inference_steps: tuple[float, ...] = DENOISING_STEPS):
     """Raw timesteps in [0, 1000] on the generator's device: a fraction from the rollout's own
@@ -221,7 +226,7 @@ def check_matches_chunked(model: TinyWanDenoiser, seed: int = 0, positions=(0, 7
     pos = torch.tensor([positions], device=dev)
     seq = sequence_forward(model, clean, noisy, t, context, pos)
 
-    cache = [torch.zeros(1, 0, cfg.num_heads, cfg.head_dim, device=dev, dtype=dtype) for _ in range(2 * cfg.num_layers)]
+    cache = model.empty_cache(device=dev, dtype=dtype)
     worst = 0.0
     f = cfg.frames_per_chunk
     for i in range(k):

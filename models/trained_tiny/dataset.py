@@ -113,6 +113,9 @@ class Clips:
     def to(self, device) -> Clips:
         return Clips(**{k: v.to(device) for k, v in vars(self).items()})
 
+    def select(self, rows: slice) -> Clips:
+        return Clips(**{k: v[rows] for k, v in vars(self).items()})
+
     def __len__(self) -> int:
         return self.cls.shape[0]
 

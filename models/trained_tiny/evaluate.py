@@ -148,7 +148,7 @@ def rollout(
     dev = context.device
     f = cfg.frames_per_chunk
     shape = (1, f, cfg.latent_channels, cfg.latent_height, cfg.latent_width)
-    cache = [torch.zeros(1, 0, cfg.num_heads, cfg.head_dim, device=dev) for _ in range(2 * cfg.num_layers)]
+    cache = denoiser.empty_cache(device=dev)
 
     def append(x0, chunk):
         nonlocal cache
@@ -248,7 +248,7 @@ def minute_statistics(ae: Autoencoder, models: dict, num_rollouts: int, chunks: 
         per_chunk = []
         for c in range(chunks):
             start = c * dataset.FRAMES_PER_CHUNK
-            frames = dataset.clip_frames(_select(clips, i), dataset.FRAMES_PER_CHUNK, start=start)[0]
+            frames = dataset.clip_frames(clips.select(slice(i, i + 1)), dataset.FRAMES_PER_CHUNK, start=start)[0]
             per_chunk.append(motion_statistics(frames, previous))
             previous = frames[-1]
         data.append(per_chunk)
@@ -265,10 +265,6 @@ def minute_statistics(ae: Autoencoder, models: dict, num_rollouts: int, chunks: 
             runs.append(per_chunk)
         out[name] = summarise_minute(_mean_over_runs(runs))
     return out
-
-
-def _select(clips: dataset.Clips, i: int) -> dataset.Clips:
-    return dataset.Clips(**{k: v[i : i + 1] for k, v in vars(clips).items()})
 
 
 def _mean_over_runs(runs: list[list[dict]]) -> list[dict]:

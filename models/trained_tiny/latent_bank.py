@@ -16,6 +16,7 @@ import time
 import torch
 
 import dataset
+from autoencoder import encode_for_training
 
 
 class LatentBank:
@@ -29,39 +30,40 @@ class LatentBank:
         clips = dataset.sample_clips(num_clips, generator)
         self.classes = clips.cls.to(device)
         self.latents = None
-        with torch.no_grad():
-            for first in range(0, num_clips, clip_batch):
-                part = _select(clips, slice(first, first + clip_batch)).to(device)
-                for f0 in range(0, frames_total, frames_per_render):
-                    frames = dataset.clip_frames(part, min(frames_per_render, frames_total - f0), f0)
-                    with _autocast(device):
-                        z = encoder(frames).to(torch.float16)
-                    if self.latents is None:
-                        self.latents = torch.empty(num_clips, latents_per_clip, *z.shape[2:], dtype=torch.float16,
-                                                   device=device)
-                    l0 = f0 // dataset.FRAMES_PER_LATENT
-                    self.latents[first : first + len(part), l0 : l0 + z.shape[1]] = z
-                if first == 0 or (first // clip_batch) % 32 == 31:
-                    log(f"  latent bank: {first + len(part)}/{num_clips} clips, {time.perf_counter() - start:.0f} s")
+        for first in range(0, num_clips, clip_batch):
+            part = clips.select(slice(first, first + clip_batch)).to(device)
+            for f0 in range(0, frames_total, frames_per_render):
+                frames = dataset.clip_frames(part, min(frames_per_render, frames_total - f0), f0)
+                z = encode_for_training(encoder, frames).to(torch.float16)
+                if self.latents is None:
+                    self.latents = torch.empty(num_clips, latents_per_clip, *z.shape[2:], dtype=torch.float16,
+                                               device=device)
+                l0 = f0 // dataset.FRAMES_PER_LATENT
+                self.latents[first : first + len(part), l0 : l0 + z.shape[1]] = z
+            if first == 0 or (first // clip_batch) % 32 == 31:
+                log(f"  latent bank: {first + len(part)}/{num_clips} clips, {time.perf_counter() - start:.0f} s")
         mib = self.latents.numel() * 2 / 2**20
         log(f"latent bank: {num_clips} one-minute clips, {mib:.0f} MiB of fp16 latents on {device}, "
             f"{time.perf_counter() - start:.0f} s")
 
     @classmethod
-    def cached(cls, path, encoder, num_clips: int, seed: int, device: torch.device, log=print) -> LatentBank:
-        """The bank of `seed`, read from `path` when an earlier run of the same autoencoder wrote it
-        there (a resumed run on the same machine), else rendered and written."""
+    def of_seed(cls, encoder, num_clips: int, seed: int, device: torch.device, cache_path=None,
+                log=print) -> LatentBank:
+        """The bank of the clips of `seed`. With cache_path: read from there when an earlier run
+        of the same autoencoder wrote it (a resumed run on the same machine), else rendered and
+        written there."""
         key = {"num_clips": num_clips, "seed": seed,
                "encoder": sum(float(p.double().sum()) for p in encoder.state_dict().values())}
-        if path.exists():
-            saved = torch.load(path, map_location=device, weights_only=False)
+        if cache_path is not None and cache_path.exists():
+            saved = torch.load(cache_path, map_location=device, weights_only=False)
             if saved["key"] == key:
                 bank = cls.__new__(cls)
                 bank.latents, bank.classes = saved["latents"], saved["classes"]
-                log(f"latent bank: {num_clips} clips read from {path}")
+                log(f"latent bank: {num_clips} clips read from {cache_path}")
                 return bank
         bank = cls(encoder, num_clips, torch.Generator().manual_seed(seed), device, log=log)
-        torch.save({"key": key, "latents": bank.latents, "classes": bank.classes}, path)
+        if cache_path is not None:
+            torch.save({"key": key, "latents": bank.latents, "classes": bank.classes}, cache_path)
         return bank
 
     def __len__(self) -> int:
@@ -78,12 +80,3 @@ class LatentBank:
         clip, frames = clip.to(dev), frames.to(dev)
         return self.latents[clip[:, None], frames].float(), chunk_indices, self.classes[clip]
 
-
-def _select(clips: dataset.Clips, rows: slice) -> dataset.Clips:
-    return dataset.Clips(**{k: v[rows] for k, v in vars(clips).items()})
-
-
-def _autocast(device: torch.device):
-    from contextlib import nullcontext
-
-    return torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else nullcontext()

@@ -40,6 +40,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import dataset  # noqa: E402
+from causal_training import timestep_of  # noqa: E402
 from evaluate import checkpoint_object_scale, load_autoencoder, load_denoiser, load_sampling, rollout  # noqa: E402
 from reference_rollout import SHIFT  # noqa: E402
 
@@ -152,16 +153,14 @@ def teacher_forced_x0(ae, denoiser, scene: Scene, sigma: float, seed: int = 0, s
     f = cfg.frames_per_chunk
     contexts = dataset.context_table()[scene.clips.cls]
     g = torch.Generator().manual_seed(seed)
-    u = sigma / (shift - (shift - 1) * sigma)  # the timestep whose shifted sigma is `sigma`
     out = []
     for i in range(len(scene.clips)):
         latents = ae.encoder(scene.frames[i : i + 1, : 2 * dataset.FRAMES_PER_CHUNK])  # [1, 6, 16, 8, 8]
         ctx = contexts[i : i + 1]
-        empty = [torch.zeros(1, 0, cfg.num_heads, cfg.head_dim) for _ in range(2 * cfg.num_layers)]
-        presents = denoiser(latents[:, :f], torch.zeros(1), ctx, torch.tensor(0), *empty)[1:]
+        presents = denoiser(latents[:, :f], torch.zeros(1), ctx, torch.tensor(0), *denoiser.empty_cache())[1:]
         clean = latents[:, f:]
         noisy = (1 - sigma) * clean + sigma * torch.randn(clean.shape, generator=g)
-        flow = denoiser(noisy, torch.tensor([1000 * u]), ctx, torch.tensor(f), *presents)[0]
+        flow = denoiser(noisy, torch.tensor([timestep_of(sigma, shift)]), ctx, torch.tensor(f), *presents)[0]
         out.append(ae.decoder(noisy - sigma * flow)[0])
     return torch.stack(out)
 

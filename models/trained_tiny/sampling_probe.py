@@ -28,9 +28,10 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import dataset  # noqa: E402
-from causal_training import sigma_of  # noqa: E402
-from reference_rollout import SHIFT  # noqa: E402
+from causal_training import sigma_of, timestep_of  # noqa: E402
 from evaluate import load_autoencoder, load_denoiser, load_sampling, rollout  # noqa: E402
+from object_probe import strip, write_png  # noqa: E402
+from reference_rollout import SHIFT  # noqa: E402
 
 # Timesteps of Wan's shift 5; a model of another shift is probed at the same sigmas.
 TIMESTEPS = (1000.0, 750.0, 500.0, 250.0, 125.0, 62.5, 20.0)
@@ -39,15 +40,9 @@ CLASSES = (0, 3, 5, 6)
 SEEDS = 6
 
 
-def empty_cache(denoiser, batch: int) -> list[torch.Tensor]:
-    cfg = denoiser.cfg
-    return [torch.zeros(batch, 0, cfg.num_heads, cfg.head_dim) for _ in range(2 * cfg.num_layers)]
-
-
 def same_sigma(t: float, shift: float) -> float:
     """The timestep of a model trained with `shift` whose sigma is shift 5's at t."""
-    sigma = float(sigma_of(torch.tensor(t), SHIFT))
-    return 1000.0 * sigma / (shift - (shift - 1.0) * sigma)
+    return timestep_of(float(sigma_of(torch.tensor(t), SHIFT)), shift)
 
 
 def errors_along_schedule(ae, denoiser, shift: float) -> None:
@@ -55,7 +50,7 @@ def errors_along_schedule(ae, denoiser, shift: float) -> None:
     contexts = dataset.context_table()
     latents = ae.encoder(dataset.clip_frames(clips, dataset.FRAMES_PER_CHUNK))
     eps = torch.randn(latents.shape, generator=torch.Generator().manual_seed(0))
-    cache = empty_cache(denoiser, len(clips))
+    cache = denoiser.empty_cache(len(clips))
     spread = float(((latents - latents.mean(0)) ** 2).mean())
     print(f"chunk 0 of 16 held-out clips: latent variance about the clips' mean {spread:.3f}")
     for t in (same_sigma(t5, shift) for t5 in TIMESTEPS):
@@ -76,7 +71,7 @@ def return_trips(ae, denoiser, shift: float, png: Path | None) -> None:
     frames = dataset.clip_frames(clips, dataset.FRAMES_PER_CHUNK)
     latents = ae.encoder(frames)
     eps = torch.randn(latents.shape, generator=torch.Generator().manual_seed(1))
-    cache = empty_cache(denoiser, len(clips))
+    cache = denoiser.empty_cache(len(clips))
     decoded = [frames, ae.decoder(latents)]
     for t0 in (same_sigma(t5, shift) for t5 in RETURN_FROM):
         ts = np.linspace(t0, 0.0, 33)
@@ -90,8 +85,10 @@ def return_trips(ae, denoiser, shift: float, png: Path | None) -> None:
               f"latent MSE to the clip {float(((x - latents) ** 2).mean()):.3f}")
         decoded.append(ae.decoder(x))
     if png:
-        rows = [torch.cat(list(d[i, ::3]), -1) for i in range(len(clips)) for d in decoded]
-        save_png(torch.cat(rows, -2), png / "return_trips.png")
+        png.mkdir(parents=True, exist_ok=True)
+        rows = [d[i] for i in range(len(clips)) for d in decoded]
+        write_png(png / "return_trips.png", strip(rows, list(range(0, dataset.FRAMES_PER_CHUNK, 3)), scale=2))
+        print(f"  -> {png / 'return_trips.png'}")
 
 
 def diversity(ae, denoiser, sampling) -> None:
@@ -114,15 +111,6 @@ def pairwise_mse(videos: list[torch.Tensor]) -> float:
 def contrast(videos: list[torch.Tensor]) -> float:
     """Spatial std per frame and channel, averaged."""
     return float(np.mean([float(v.clamp(-1, 1).std(dim=(-2, -1)).mean()) for v in videos]))
-
-
-def save_png(image: torch.Tensor, path: Path) -> None:
-    from PIL import Image
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    pixels = ((image.clamp(-1, 1) + 1) * 127.5).round().byte().permute(1, 2, 0).numpy()
-    Image.fromarray(pixels).resize((pixels.shape[1] * 2, pixels.shape[0] * 2), Image.NEAREST).save(path)
-    print(f"  -> {path}")
 
 
 def main() -> None:

@@ -45,7 +45,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from tiny_wan import TinyWanConfig, TinyWanDenoiser  # noqa: E402
 
 import dataset  # noqa: E402
-from autoencoder import Autoencoder, AutoencoderConfig, reconstruction_loss  # noqa: E402
+from autoencoder import Autoencoder, AutoencoderConfig, encode_for_training, reconstruction_loss  # noqa: E402
 from causal_training import (  # noqa: E402
     check_matches_chunked,
     draw_training_noise,
@@ -231,12 +231,9 @@ def train_dit(args, device: torch.device, ae: Autoencoder | None = None) -> Tiny
     plan = StepPlan(planned, args.dit_minutes, device, warmup=200)
     bank = None
     if args.bank_clips > 0:
-        if args.stop_minutes or args.resume:  # a run in parts: the next part reads the bank back
-            bank = LatentBank.cached(args.out / "latent_bank.pt", encoder, args.bank_clips, args.seed + 200, device,
-                                     log=log)
-        else:
-            bank = LatentBank(encoder, args.bank_clips, torch.Generator().manual_seed(args.seed + 200), device,
-                              log=log)
+        in_parts = args.stop_minutes or args.resume  # the next part reads the bank back
+        bank = LatentBank.of_seed(encoder, args.bank_clips, args.seed + 200, device,
+                                  args.out / "latent_bank.pt" if in_parts else None, log=log)
     loss_fn = _LossModule(model, args.shift)
     if args.compile:
         loss_fn = torch.compile(loss_fn)
@@ -263,8 +260,7 @@ def train_dit(args, device: torch.device, ae: Autoencoder | None = None) -> Tiny
             clips = dataset.sample_clips(args.batch, gen).to(device)
             chunk_indices = dataset.sample_chunk_indices(args.batch, args.chunks, gen)
             frames = dataset.render(clips, dataset.chunk_frame_times(chunk_indices))
-            with torch.no_grad(), autocast(device):
-                latents = encoder(frames).float()
+            latents = encode_for_training(encoder, frames).float()
             del frames
             positions = (chunk_indices * cfg.frames_per_chunk).to(device)
             context = contexts[clips.cls]
