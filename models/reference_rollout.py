@@ -30,7 +30,9 @@ models/tiny_wan/rollout_reference/:
     chunk_{c}_frames.pb    float32 [1, 12, 3, 64, 64]  decoder(x0)          (TensorProto "frames")
     noise_check.pb         float32 [1, 3, 16, 8, 8]    noise(42, chunk=1, step=2) ("noise")
 
-and under models/tiny_wan/rollout_reference_euler/ the latents of the same 3 chunks under
+and under models/tiny_wan/rollout_reference_guided/ the latents of the same 3 chunks under
+classifier-free guidance (scale 3, negative_context.pb written there; two KV caches), and
+under models/tiny_wan/rollout_reference_euler/ the latents of the same 3 chunks under
 "flow-matching-euler" with the 8 steps uniform_steps(8) = 1000, 875, ..., 125 (the C++ test
 gives the ts17 denoiser that metadata; frames are not written: the decoder is the one above).
 
@@ -57,6 +59,9 @@ TINY_WAN_DIR = MODELS_DIR / "tiny_wan"
 CONTEXT_PATH = TINY_WAN_DIR / "context.pb"
 OUT_DIR = TINY_WAN_DIR / "rollout_reference"
 EULER_OUT_DIR = TINY_WAN_DIR / "rollout_reference_euler"
+GUIDED_OUT_DIR = TINY_WAN_DIR / "rollout_reference_guided"
+GUIDANCE = 3.0
+NEGATIVE_SEED = 7
 
 DENOISING_STEPS = (1000.0, 750.0, 500.0, 250.0)
 SHIFT = 5.0
@@ -116,25 +121,43 @@ def rollout(
     cfg: TinyWanConfig = TINY_WAN,
     scheduler: str = SCHEDULERS[0],
     shift: float = SHIFT,
+    guidance: float = 1.0,
+    negative_context: np.ndarray | None = None,
 ) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
-    """Yields (chunk, x0, frames) per chunk; all arithmetic in `dtype`."""
+    """Yields (chunk, x0, frames) per chunk; all arithmetic in `dtype`.
+
+    guidance != 1: classifier-free guidance, flow = f(negative) + guidance * (f(context) - f(negative)),
+    each context with its own KV cache, both filled from the guided x0 (vdrt's Rollout).
+    """
     latent_shape = (1, cfg.frames_per_chunk, cfg.latent_channels, cfg.latent_height, cfg.latent_width)
-    context = context.astype(dtype)
-    cache = [np.zeros((1, 0, cfg.num_heads, cfg.head_dim), dtype) for _ in range(2 * cfg.num_layers)]
+    contexts = [context.astype(dtype)]
+    if guidance != 1.0:
+        if negative_context is None:
+            raise ValueError("guidance needs a negative_context")
+        contexts.append(negative_context.astype(dtype))
+    caches = [[np.zeros((1, 0, cfg.num_heads, cfg.head_dim), dtype) for _ in range(2 * cfg.num_layers)]
+              for _ in contexts]
 
     def noise(chunk: int, step: int) -> np.ndarray:
         return gaussian_noise(seed, chunk, step, latent_shape).astype(dtype)
 
     for chunk in range(num_chunks):
         frame_offset = np.array(chunk * cfg.frames_per_chunk, dtype=np.int64)
+
+        def flow_at(x, t):
+            flows = [denoiser(x, np.array([t], dtype), c, frame_offset, *cache)[0]  # noqa: B023
+                     for c, cache in zip(contexts, caches, strict=True)]
+            return flows[0] if len(flows) == 1 else flows[1] + dtype(guidance) * (flows[0] - flows[1])
+
         x0 = denoise_chunk(
-            lambda x, t: denoiser(x, np.array([t], dtype), context, frame_offset, *cache)[0],
+            flow_at,
             noise(chunk, 0),
             lambda k: noise(chunk, k),  # noqa: B023 - called inside this iteration
             steps, scheduler, shift, dtype,
         )
-        presents = denoiser(x0, np.array([0.0], dtype), context, frame_offset, *cache)[1:]
-        cache = [np.concatenate([c, p], axis=1) for c, p in zip(cache, presents, strict=True)]
+        for i, (c, cache) in enumerate(zip(contexts, caches, strict=True)):
+            presents = denoiser(x0, np.array([0.0], dtype), c, frame_offset, *cache)[1:]
+            caches[i] = [np.concatenate([k, p], axis=1) for k, p in zip(cache, presents, strict=True)]
         yield chunk, x0, decoder(x0)[0]
 
 
@@ -178,6 +201,27 @@ def write_euler_reference(out_dir: Path = EULER_OUT_DIR) -> None:
     )
 
 
+def write_guided_reference(out_dir: Path = GUIDED_OUT_DIR) -> None:
+    """The 3 chunks' latents under classifier-free guidance (scale GUIDANCE, a seeded negative context)."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    denoiser = torch_callable(build_denoiser(torch.float64))
+    identity = lambda x: [x]  # noqa: E731 - the frames are the default reference's decoder
+    context = load_tensor(CONTEXT_PATH)
+    negative = (0.5 * np.random.default_rng(NEGATIVE_SEED).standard_normal(context.shape)).astype(np.float32)
+    save_tensor(negative, "negative_context", out_dir / "negative_context.pb")
+    for chunk, x0, _ in rollout(denoiser, identity, context, np.float64, guidance=GUIDANCE, negative_context=negative):
+        save_tensor(x0.astype(np.float32), "latents", out_dir / f"chunk_{chunk}_latents.pb")
+        print(f"guided chunk {chunk}: x0 std {x0.std():.4f}")
+    (out_dir / "README.md").write_text(
+        "Float64 PyTorch reference of the rollout on the tiny Wan denoiser (ts17 weights) under classifier-free\n"
+        f"guidance {GUIDANCE:g} (seed {SEED}, {NUM_CHUNKS} chunks, steps {','.join(f'{t:g}' for t in DENOISING_STEPS)}, "
+        f"shift {SHIFT:g},\nunbounded caches, context ../context.pb, negative_context.pb = 0.5 N(0, 1) of seed "
+        f"{NEGATIVE_SEED}).\nflow = f(negative) + {GUIDANCE:g} (f(context) - f(negative)), one KV cache per context, both "
+        "filled from the guided x0.\nRegenerate with: python models/reference_rollout.py. tests/runtime/guided_rollout_test.cpp compares.\n"
+        "chunk_K_latents.pb: final x0 of chunk K, float32 [1,3,16,8,8].\n"
+    )
+
+
 def main(out_dir: Path = OUT_DIR) -> None:
     out_dir.mkdir(parents=True, exist_ok=True)
     cfg = TINY_WAN
@@ -206,6 +250,9 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, default=OUT_DIR, help="output folder")
     parser.add_argument("--euler-out", type=Path, default=EULER_OUT_DIR, help="output folder of the Euler reference")
+    parser.add_argument("--guided-out", type=Path, default=GUIDED_OUT_DIR,
+                        help="output folder of the classifier-free guidance reference")
     args = parser.parse_args()
     main(args.out)
     write_euler_reference(args.euler_out)
+    write_guided_reference(args.guided_out)

@@ -1,5 +1,6 @@
 #include "runtime/pipeline.h"
 
+#include <cmath>
 #include <filesystem>
 #include <set>
 #include <string>
@@ -50,7 +51,7 @@ void read_toml(VideoPipeline& p, const fs::path& file) {
   }
   // A model folder is data: a key vdrt does not read (a typo, a renamed
   // role) is an error naming the file and key, as in pass pipelines.
-  static const std::set<std::string> kTop = {"denoiser", "decoder", "context", "names"};
+  static const std::set<std::string> kTop = {"denoiser", "decoder", "context", "negative_context", "names"};
   static const std::set<std::string> kNames = {"noisy_latents", "timestep",      "context",        "frame_offset",
                                                "flow",          "past_key",      "past_value",     "present_key",
                                                "present_value", "decoder_latents", "decoder_frames"};
@@ -81,6 +82,7 @@ void read_toml(VideoPipeline& p, const fs::path& file) {
   p.denoiser_path = path_of("denoiser", "denoiser.onnx");
   p.decoder_path = path_of("decoder", "decoder.onnx");
   p.context_path = path_of("context", "");
+  p.negative_context_path = path_of("negative_context", "");
   if (cfg.contains("names")) {
     const auto& n = toml::find(cfg, "names");
     DenoiserNames& d = p.names;
@@ -140,6 +142,12 @@ std::unique_ptr<VideoPipeline> VideoPipeline::load(const std::string& dir, const
       throw Error("metadata 'vdrt.scheduler': " + e.reason(), {g.source_path});
     }
   }
+  if (g.metadata.count("vdrt.guidance_scale")) {
+    c.guidance_scale = meta_double(g, "vdrt.guidance_scale");
+    VDRT_CHECK(std::isfinite(c.guidance_scale) && c.guidance_scale >= 0,
+               "metadata 'vdrt.guidance_scale' must be >= 0 (1: no guidance), got " + g.metadata.at("vdrt.guidance_scale"),
+               {g.source_path});
+  }
   const DenoiserNames& n = p->names;
   std::vector<std::string> ins = {n.noisy_latents, n.timestep, n.context, n.frame_offset};
   std::vector<std::string> outs = {n.flow};
@@ -178,6 +186,14 @@ std::unique_ptr<VideoPipeline> VideoPipeline::load(const std::string& dir, const
 Tensor VideoPipeline::default_context() const {
   VDRT_CHECK(!context_path.empty(), "the pipeline names no default context; pass --context FILE.pb", {dir});
   return load_tensor_pb(context_path).tensor;
+}
+
+Tensor VideoPipeline::negative_context() const {
+  VDRT_CHECK(!negative_context_path.empty(),
+             "classifier-free guidance needs a negative prompt, and the pipeline names no negative_context in "
+             "pipeline.toml; pass --negative-context FILE.pb or --guidance 1",
+             {dir});
+  return load_tensor_pb(negative_context_path).tensor;
 }
 
 }  // namespace vdrt

@@ -26,12 +26,13 @@ struct DenoiserContract {
   std::vector<double> denoising_steps;
   double shift = 0;
   Sampler sampler = Sampler::kReNoise;  // vdrt.scheduler
+  double guidance_scale = 1.0;          // vdrt.guidance_scale: classifier-free guidance, 1 = none
   int64_t temporal_upsample = 1, spatial_upsample = 1;  // from the decoder, if any
 };
 
 struct VideoPipeline {
   std::string dir;
-  std::string denoiser_path, decoder_path, context_path;
+  std::string denoiser_path, decoder_path, context_path, negative_context_path;
   DenoiserNames names;
   DenoiserContract contract;
   std::unique_ptr<Session> denoiser, decoder;  // decoder may be null
@@ -41,6 +42,9 @@ struct VideoPipeline {
   static std::unique_ptr<VideoPipeline> load(const std::string& dir, const SessionOptions& options);
   // The default text context named in pipeline.toml; throws if there is none.
   Tensor default_context() const;
+  // The negative (or null) prompt's embeddings of classifier-free guidance,
+  // named `negative_context` in pipeline.toml; throws if there is none.
+  Tensor negative_context() const;
 };
 
 }  // namespace vdrt

@@ -3,7 +3,9 @@
 // seeded noise -> denoising steps of the flow-matching scheduler (re-noising
 // or Euler, per the model's vdrt.scheduler) -> a cache-filling pass at t = 0
 // -> KV cache update -> decode. Chunks stream out one by one so callers can
-// write them and forget them.
+// write them and forget them. With classifier-free guidance the denoiser runs
+// twice a step, on the prompt and on the negative (or null) prompt, each with
+// its own KV cache: both caches are filled from the same guided x0.
 #include <atomic>
 #include <functional>
 #include <memory>
@@ -20,6 +22,10 @@ struct RolloutOptions {
   uint64_t seed = 0;
   std::vector<double> denoising_steps;  // empty: the model's metadata
   std::optional<double> shift;          // unset: the model's metadata
+  // Classifier-free guidance: flow = negative + guidance * (prompt - negative).
+  // 1 runs the prompt alone; unset: the model's vdrt.guidance_scale (1 if none).
+  std::optional<double> guidance;
+  Tensor negative_context;  // empty: the pipeline's negative_context (needed when guided)
   CachePolicy cache;
   bool decode = true;
 };
@@ -45,25 +51,41 @@ class Rollout {
   // next chunks attend to them as to generated ones (teacher forcing).
   std::optional<ChunkResult> next(const std::atomic<bool>* cancel = nullptr, const Tensor* given = nullptr);
   int64_t chunks_done() const { return chunk_; }
-  const KvCache& cache() const { return *cache_; }
+  // The prompt's caches (a guided rollout keeps a second pair for the
+  // negative prompt; the byte counts below include it).
+  const KvCache& cache() const { return *branches_[0].cache; }
   // The block caches of layers rewritten to sparse attention (PBSA/HSA);
   // nullptr for a dense denoiser. Those layers bypass cache().
-  SparseKvBinding* sparse_cache() const { return sparse_.get(); }
-  size_t peak_cache_bytes() const { return cache_->peak_bytes() + (sparse_ ? sparse_->peak_bytes() : 0); }
+  SparseKvBinding* sparse_cache() const { return branches_[0].sparse.get(); }
+  size_t peak_cache_bytes() const;
   const FlowMatching& scheduler() const { return scheduler_; }
+  double guidance() const { return guidance_; }
+  bool guided() const { return branches_.size() > 1; }
   std::vector<int64_t> latent_dims() const;
 
  private:
-  TensorMap denoiser_inputs(const Tensor& x, double t) const;
+  // One text context and the caches its denoiser calls read and fill.
+  struct Branch {
+    Tensor context;
+    std::unique_ptr<KvCache> cache;
+    std::unique_ptr<SparseKvBinding> sparse;
+  };
+  Branch make_branch(Tensor context) const;
+  TensorMap denoiser_inputs(const Branch& b, const Tensor& x, double t) const;
   // One denoiser call; on a GPU the KV cache stays on the device and the new
   // keys/values come back as device arrays (in `present`), else as tensors.
-  TensorMap run_denoiser(const Tensor& x, double t, DeviceMap* present);
+  TensorMap run_denoiser(Branch& b, const Tensor& x, double t, DeviceMap* present);
+  // The flow at (x, t): the prompt's, or the guided mix of both branches'.
+  Tensor flow(const Tensor& x, double t);
+  // The cache-filling pass of the clean chunk x0 at t = 0; returns its outputs.
+  void fill_cache(Branch& b, const Tensor& x0);
+  size_t cache_bytes() const;
+  int64_t cache_frames() const;
   VideoPipeline& pipeline_;
-  Tensor context_;
   RolloutOptions options_;
   FlowMatching scheduler_;
-  std::unique_ptr<KvCache> cache_;
-  std::unique_ptr<SparseKvBinding> sparse_;
+  double guidance_ = 1.0;
+  std::vector<Branch> branches_;  // [0] the prompt, [1] the negative prompt when guided
   int64_t chunk_ = 0;
 };
 

@@ -30,11 +30,11 @@ extern "C" void on_sigint(int) { g_interrupted.store(true); }
 namespace fs = std::filesystem;
 
 struct GenerateArgs {
-  std::string pipeline, output = "out.mp4", context, steps, cache = "unbounded";
+  std::string pipeline, output = "out.mp4", context, negative_context, steps, cache = "unbounded";
   DeviceOptions dev;
   PipelineOptions pipe;
   int64_t frames = 0, seed = 0;
-  double seconds = 0, fps = 16, shift = NAN;
+  double seconds = 0, fps = 16, shift = NAN, guidance = NAN;
   bool no_progress = false, overwrite = false, json = false, no_decode = false, f32_kv_cache = false;
   bool frames_given = false, seconds_given = false;
 };
@@ -52,11 +52,16 @@ void validate_generate(const GenerateArgs& a) {
     throw UsageError(fmt::format("--seconds {:g} at --fps {:g} is less than one frame (one frame = {:g} s)", a.seconds,
                                  a.fps, 1.0 / a.fps));
   if (!std::isnan(a.shift)) require_positive("--shift", a.shift);
+  if (!std::isnan(a.guidance) && !(std::isfinite(a.guidance) && a.guidance >= 0))
+    throw UsageError(fmt::format("--guidance must be a number >= 0 (1: no guidance), got {:g}", a.guidance));
   require_at_least("--seed", static_cast<double>(a.seed), 0);
   usage_check("--cache", [&] { CachePolicy::parse(a.cache); });
   if (!a.steps.empty()) usage_check("--steps", [&] { parse_timesteps(a.steps); });
   if (!a.context.empty() && !fs::is_regular_file(a.context))
     throw UsageError("--context " + a.context + ": no such file (a TensorProto .pb of text embeddings [1, L, D])");
+  if (!a.negative_context.empty() && !fs::is_regular_file(a.negative_context))
+    throw UsageError("--negative-context " + a.negative_context +
+                     ": no such file (a TensorProto .pb of text embeddings [1, L, D])");
   if (a.no_decode) return;  // nothing is written: -o is not used
   VideoFormat format = VideoFormat::Auto;
   usage_check("-o", [&] { format = video_format_for_path(a.output); });
@@ -95,6 +100,8 @@ int generate(const GenerateArgs& a) {
   ro.decode = !a.no_decode;
   if (!a.steps.empty()) ro.denoising_steps = parse_timesteps(a.steps);
   if (!std::isnan(a.shift)) ro.shift = a.shift;
+  if (!std::isnan(a.guidance)) ro.guidance = a.guidance;
+  if (!a.negative_context.empty()) ro.negative_context = load_tensor_pb(a.negative_context).tensor;
   Tensor context = a.context.empty() ? pipeline->default_context() : load_tensor_pb(a.context).tensor;
   Rollout rollout(*pipeline, context, ro);
 
@@ -109,10 +116,11 @@ int generate(const GenerateArgs& a) {
   RolloutReport report({a.pipeline, a.dev.precision, a.pipe.level == 0 ? "-O0" : pass_label, a.cache,
                         a.no_decode ? std::string() : a.output, static_cast<uint64_t>(a.seed), chunks, !a.no_decode});
   report.set_load_seconds(load_seconds);
-  spdlog::info("generating {} video frames ({} chunks of {}{}) with {} on {}, seed {}, cache {}, KV in {}", want, chunks,
-               frames_per_chunk, a.no_decode ? ", not decoded" : "", a.pipeline,
+  spdlog::info("generating {} video frames ({} chunks of {}{}) with {} on {}, seed {}, cache {}, KV in {}{}", want,
+               chunks, frames_per_chunk, a.no_decode ? ", not decoded" : "", a.pipeline,
                pipeline->denoiser->backend().info().name, a.seed, describe_cache(rollout, c, ro.cache),
-               describe_kv_dtype(rollout, c));
+               describe_kv_dtype(rollout, c),
+               rollout.guided() ? fmt::format(", guidance {:g} (two denoiser calls a step)", rollout.guidance()) : "");
 
   g_interrupted = false;
   auto previous = std::signal(SIGINT, on_sigint);
@@ -178,6 +186,12 @@ Action setup_generate(CLI::App& sub) {
   add_device_options(sub, a->dev);
   sub.add_option("--steps", a->steps, "Denoising timesteps in [0, 1000], e.g. 1000,750,500,250 (default: model metadata)");
   sub.add_option("--shift", a->shift, "Scheduler shift, > 0 (default: model metadata)");
+  sub.add_option("--guidance", a->guidance,
+                 "Classifier-free guidance scale, >= 0: flow = negative + G * (prompt - negative), two denoiser calls "
+                 "a step and two KV caches; 1 turns it off (default: model metadata vdrt.guidance_scale, else 1)");
+  sub.add_option("--negative-context", a->negative_context,
+                 "Negative (or null) prompt embeddings [1, L, D] as a TensorProto .pb, for --guidance (default: "
+                 "the pipeline's negative_context)");
   sub.add_option("--cache", a->cache,
                  "KV cache policy, in latent frames: unbounded | window:N[,sink:S] | pbsa. Dense (and HSA) attention "
                  "layers keep every frame (unbounded) or the last N with the first S (window). Layers a PBSA "

@@ -148,13 +148,15 @@ def rollout(
     dev = context.device
     f = cfg.frames_per_chunk
     shape = (1, f, cfg.latent_channels, cfg.latent_height, cfg.latent_width)
-    cache = denoiser.empty_cache(device=dev)
+    # Guided: the null context (what --cfg-dropout trained) with a KV cache of its own, as vdrt's Rollout.
+    contexts = [context] + ([torch.zeros_like(context)] if sampling.guidance != 1.0 else [])
+    caches = [denoiser.empty_cache(device=dev) for _ in contexts]
 
     def append(x0, chunk):
-        nonlocal cache
         offset = torch.tensor(chunk * f, device=dev)
-        presents = denoiser(x0, torch.zeros(1, device=dev), context, offset, *cache)[1:]
-        cache = [torch.cat([c, p], 1) for c, p in zip(cache, presents, strict=True)]
+        for i, ctx in enumerate(contexts):
+            presents = denoiser(x0, torch.zeros(1, device=dev), ctx, offset, *caches[i])[1:]
+            caches[i] = [torch.cat([c, p], 1) for c, p in zip(caches[i], presents, strict=True)]
 
     first = 0
     if given is not None:
@@ -164,7 +166,8 @@ def rollout(
     for c in range(first, num_chunks):
         offset = torch.tensor(c * f, device=dev)
         x0 = sampling.denoise(
-            lambda x, t: denoiser(x, torch.tensor([t], device=dev), context, offset, *cache)[0],  # noqa: B023
+            sampling.guided(lambda x, t: [denoiser(x, torch.tensor([t], device=dev), ctx, offset, *cache)[0]  # noqa: B023
+                                          for ctx, cache in zip(contexts, caches, strict=True)]),
             torch.from_numpy(gaussian_noise(seed, c, 0, shape)).to(dev),
             lambda k: torch.from_numpy(gaussian_noise(seed, c, k, shape)).to(dev),  # noqa: B023
         )

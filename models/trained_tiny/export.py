@@ -9,7 +9,9 @@
     <folder>/training.json   what was trained how (config, steps, seeds, losses, sampler)
 
 The denoiser's metadata carries the sampler (sampling.py: Euler steps of the flow ODE for a
-model trained by plain flow matching, MODEL_CONTRACT.md v1.2).
+model trained by plain flow matching, MODEL_CONTRACT.md v1.2) and, for a model trained with
+the null context (--cfg-dropout), the guidance scale (v1.3); contexts/null.pb is then the
+pipeline's negative_context.
 
 Both models are checked (onnx.checker full_check) and compared with PyTorch in ONNX Runtime.
 """
@@ -45,10 +47,12 @@ def decoder_metadata() -> dict[str, str]:
 
 
 def export_pipeline(denoiser: TinyWanDenoiser, decoder: FrameGroupDecoder, folder: Path, training: dict,
-                    sampling: Sampling = Sampling()) -> dict:
+                    sampling: Sampling = Sampling(), null_context: bool = False) -> dict:
     """Writes the pipeline folder; returns {"denoiser_max_abs_diff": .., "decoder_max_abs_diff": .., sizes}.
 
-    `sampling`: the scheduler and steps written into the denoiser's metadata."""
+    `sampling`: the scheduler, steps and guidance written into the denoiser's metadata;
+    `null_context`: the model was trained with the null context (--cfg-dropout), written as
+    contexts/null.pb and pipeline.toml's negative_context."""
     denoiser = denoiser.float().cpu().eval()
     decoder = decoder.float().cpu().eval()
     cfg = denoiser.cfg
@@ -62,7 +66,10 @@ def export_pipeline(denoiser: TinyWanDenoiser, decoder: FrameGroupDecoder, folde
         save_tensor(dataset.class_context(k), "context", folder / "contexts" / f"class_{k}.pb")
     (folder / "contexts" / "classes.txt").write_text(
         "".join(f"class_{k}.pb: {dataset.class_name(k)}\n" for k in range(dataset.NUM_CLASSES))
+        + ("null.pb: the null context of classifier-free guidance (all zeros)\n" if null_context else "")
     )
+    if null_context:  # trained with --cfg-dropout: `vdrt generate --guidance G` subtracts this one's flow
+        save_tensor(np.zeros_like(context), "context", folder / "contexts" / "null.pb")
 
     in_names, out_names = denoiser_input_names(cfg), denoiser_output_names(cfg)
     trace = export_all.denoiser_inputs(cfg, context, export_all.EXPORT_PAST_LEN, 500.0, 3, seed=1)
@@ -83,6 +90,7 @@ def export_pipeline(denoiser: TinyWanDenoiser, decoder: FrameGroupDecoder, folde
     (folder / "pipeline.toml").write_text(
         "# trained tiny model (models/trained_tiny); contexts/class_<k>.pb are the other prompts\n"
         'denoiser = "denoiser.onnx"\ndecoder = "decoder.onnx"\ncontext = "context.pb"\n'
+        + ('negative_context = "contexts/null.pb"\n' if null_context else "")
     )
 
     # Golden data and the ONNX Runtime vs PyTorch check.
@@ -112,7 +120,8 @@ def ort_rollout_check(folder: Path, denoiser: TinyWanDenoiser, chunks: int = 2) 
     session = export_all.ort_session(onnx.load(folder / "denoiser.onnx"))
     context = dataset.class_context(0)
     identity = lambda x: [x]  # noqa: E731 - frames are not compared here
-    how = dict(steps=sampling.steps, cfg=denoiser.cfg, scheduler=sampling.scheduler, shift=sampling.shift)
+    how = dict(steps=sampling.steps, cfg=denoiser.cfg, scheduler=sampling.scheduler, shift=sampling.shift,
+               guidance=sampling.guidance, negative_context=np.zeros_like(context))
     ort_chunks = rollout(export_all.ort_callable(session), identity, context, np.float32, chunks, **how)
     module = torch_callable(denoiser.float().cpu().eval())
     torch_chunks = rollout(module, identity, context, np.float32, chunks, **how)

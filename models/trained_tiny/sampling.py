@@ -25,24 +25,26 @@ class Sampling:
     scheduler: str = SCHEDULERS[0]
     steps: tuple[float, ...] = DENOISING_STEPS
     shift: float = SHIFT
+    guidance: float = 1.0  # classifier-free guidance against the null context (MODEL_CONTRACT.md v1.3)
 
     @staticmethod
-    def from_args(sampler: str, sample_steps: int | None, shift: float = SHIFT) -> Sampling:
+    def from_args(sampler: str, sample_steps: int | None, shift: float = SHIFT, guidance: float = 1.0) -> Sampling:
         """euler: `sample_steps` uniform timesteps; renoise: the contract's 4 (the step count is fixed).
-        shift: the sigma(t) the model was trained with (train.py --shift)."""
+        shift: the sigma(t) the model was trained with (train.py --shift); guidance: the scale of
+        classifier-free guidance (a model trained with --cfg-dropout)."""
         if sampler == "renoise":
             if sample_steps not in (None, len(DENOISING_STEPS)):
                 raise SystemExit(f"--sampler renoise runs the {len(DENOISING_STEPS)} steps {DENOISING_STEPS}")
-            return Sampling(shift=shift)
+            return Sampling(shift=shift, guidance=guidance)
         if sampler != "euler":
             raise SystemExit(f"unknown sampler {sampler!r} ({', '.join(SAMPLERS)})")
-        return Sampling(SAMPLERS["euler"], uniform_steps(sample_steps or 16), shift)
+        return Sampling(SAMPLERS["euler"], uniform_steps(sample_steps or 16), shift, guidance)
 
     @staticmethod
     def of_checkpoint(dit_args: dict) -> Sampling:
         """From dit.pt's arguments; checkpoints from before --sampler were re-noising, 4 steps."""
         return Sampling.from_args(dit_args.get("sampler") or "renoise", dit_args.get("sample_steps"),
-                                  float(dit_args.get("shift") or SHIFT))
+                                  float(dit_args.get("shift") or SHIFT), float(dit_args.get("guidance") or 1.0))
 
     @staticmethod
     def of_model(denoiser_onnx: Path) -> Sampling:
@@ -54,18 +56,30 @@ class Sampling:
             meta.get("vdrt.scheduler", SCHEDULERS[0]),
             tuple(float(t) for t in meta["vdrt.denoising_steps"].split(",")),
             float(meta["vdrt.shift"]),
+            float(meta.get("vdrt.guidance_scale", 1.0)),
         )
 
     def metadata(self) -> dict[str, str]:
-        return {
+        meta = {
             "vdrt.scheduler": self.scheduler,
             "vdrt.denoising_steps": ",".join(f"{t:g}" for t in self.steps),
             "vdrt.shift": f"{self.shift:.1f}",
         }
+        if self.guidance != 1.0:
+            meta["vdrt.guidance_scale"] = f"{self.guidance:g}"
+        return meta
+
+    def guided(self, flows_at):
+        """flow_at(x, t) of the guided rollout from flows_at(x, t) -> [prompt's flow, null context's]."""
+        def flow_at(x, t):
+            flows = flows_at(x, t)
+            return flows[0] if len(flows) == 1 else flows[1] + self.guidance * (flows[0] - flows[1])
+        return flow_at
 
     def denoise(self, flow_at, x, noise_at, scalar=float):
         """x0 of one chunk (reference_rollout.denoise_chunk with these settings)."""
         return denoise_chunk(flow_at, x, noise_at, self.steps, self.scheduler, self.shift, scalar)
 
     def describe(self) -> str:
-        return f"{self.scheduler}, {len(self.steps)} steps, shift {self.shift:g}"
+        guided = f", guidance {self.guidance:g}" if self.guidance != 1.0 else ""
+        return f"{self.scheduler}, {len(self.steps)} steps, shift {self.shift:g}{guided}"

@@ -264,6 +264,9 @@ def train_dit(args, device: torch.device, ae: Autoencoder | None = None) -> Tiny
             del frames
             positions = (chunk_indices * cfg.frames_per_chunk).to(device)
             context = contexts[clips.cls]
+        if args.cfg_dropout > 0:  # the unconditional flow that classifier-free guidance subtracts
+            drop = torch.rand(context.shape[0], generator=gen) < args.cfg_dropout
+            context = torch.where(drop.to(device)[:, None, None], 0.0, context)
         t, eps, clean = draw_training_noise(latents, cfg.frames_per_chunk, noise_gen, args.history_noise,
                                             sampling.steps)
         with autocast(device):
@@ -353,10 +356,15 @@ def run_export(args) -> None:
     ae_state = torch.load(args.out / "autoencoder.pt", map_location="cpu", weights_only=False)
     dit_state = torch.load(args.out / "dit.pt", map_location="cpu", weights_only=False)
     trained_shift = float(dit_state["args"].get("shift") or SHIFT)  # the sigma(t) the weights know
-    sampling = (Sampling.from_args(args.sampler, args.sample_steps, trained_shift) if args.sampler
-                else Sampling.of_checkpoint(dit_state["args"]))
+    null_context = float(dit_state["args"].get("cfg_dropout") or 0) > 0  # the weights know the null context
+    guidance = args.guidance if args.guidance is not None else float(dit_state["args"].get("guidance") or 1.0)
+    if guidance != 1.0 and not null_context:
+        raise SystemExit(f"--guidance {guidance:g}: the model was not trained with the null context (--cfg-dropout)")
+    sampling = (Sampling.from_args(args.sampler, args.sample_steps, trained_shift, guidance) if args.sampler
+                else dataclasses.replace(Sampling.of_checkpoint(dit_state["args"]), guidance=guidance))
     training = {
-        "sampling": {"scheduler": sampling.scheduler, "steps": list(sampling.steps), "shift": sampling.shift},
+        "sampling": {"scheduler": sampling.scheduler, "steps": list(sampling.steps), "shift": sampling.shift,
+                     "guidance": sampling.guidance},
         "denoiser_config": dit_state["config"],
         "autoencoder_config": ae_state["config"],
         "autoencoder_steps": ae_state["steps"],
@@ -370,7 +378,7 @@ def run_export(args) -> None:
     assert worst < 1e-9, f"sequence forward differs from the chunked (exported) forward by {worst}"
     training["sequence_vs_chunked_forward_float64"] = worst
     folder = args.out / "pipeline"
-    report = export_pipeline(denoiser, ae.decoder, folder, training, sampling)
+    report = export_pipeline(denoiser, ae.decoder, folder, training, sampling, null_context)
     log(f"trained weights: teacher-forced sequence forward vs chunked forward with the KV cache, float64: {worst:.1e}")
     log(f"exported {folder}: denoiser.onnx {report['denoiser_bytes'] / 1024:.0f} KiB "
         f"(ORT vs PyTorch {report['denoiser_max_abs_diff']:.1e}), "
@@ -514,6 +522,12 @@ def parse_args(argv=None):
                    help="how the model is sampled (sampling.py): euler (default for dit) = Euler steps of the flow "
                         "ODE, renoise = the 4-step x0 + fresh noise sampler; export: default dit.pt's")
     g.add_argument("--sample-steps", type=int, help="euler: timesteps, uniform from 1000 down (default 16)")
+    g.add_argument("--guidance", type=float,
+                   help="export: the classifier-free guidance scale written as vdrt.guidance_scale (a model trained "
+                        "with --cfg-dropout; default 1, no guidance)")
+    g.add_argument("--cfg-dropout", type=float, default=0.0,
+                   help="share of samples trained with the null (all-zero) context, so that the model can be "
+                        "sampled with classifier-free guidance (vdrt generate --guidance)")
     g.add_argument("--shift", type=float, default=SHIFT,
                    help="sigma(t) = shift s / (1 + (shift - 1) s), s = t / 1000, in training and in the exported "
                         "vdrt.shift (5: Wan's; 1: sigma uniform in t, what 8x8 latents may need, README.md)")
@@ -541,7 +555,7 @@ def parse_args(argv=None):
 
 # What a resumed run must take from the run it continues, whatever its own command line says.
 RESUMED_ARGUMENTS = ("seed", "dim", "heads", "layers", "ffn", "patch", "sampler", "sample_steps", "shift", "batch",
-                     "chunks", "lr", "ema", "history_noise", "bank_clips", "object_scale")
+                     "chunks", "lr", "ema", "history_noise", "bank_clips", "object_scale", "cfg_dropout")
 
 
 def adopt_checkpoint_arguments(args) -> None:

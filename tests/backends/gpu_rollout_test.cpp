@@ -1,7 +1,9 @@
 // A rollout on every GPU backend: the PyTorch float64 reference rollout of the
 // tiny model (3 chunks, latents and decoded frames within 1e-3, as on the
 // CPU), and a windowed rollout whose cache is evicted on the device, chunk
-// for chunk equal to the CPU's. The KV cache never leaves the device: each
+// for chunk equal to the CPU's, and a guided rollout (classifier-free
+// guidance: two contexts, a device cache each) against its PyTorch
+// reference. The KV cache never leaves the device: each
 // denoiser call uploads only its latents, timestep and context. At fp16 on
 // Vulkan the cache is kept in f16.
 #include <gtest/gtest.h>
@@ -65,6 +67,30 @@ TEST_P(GpuRollout, WindowedCacheEvictsOnTheDeviceLikeTheCpu) {
   }
   EXPECT_EQ(a.cache().frames(), 5);
   EXPECT_EQ(a.peak_cache_bytes(), b.peak_cache_bytes());
+}
+
+TEST_P(GpuRollout, GuidedRolloutKeepsACachePerContextOnTheDevice) {
+  VDRT_REQUIRE_DEVICE(GetParam());
+  SessionOptions o;
+  o.device = GetParam();
+  auto pipeline = VideoPipeline::load(source_path("models/tiny_wan/ts17"), o);
+  const std::string ref = source_path("models/tiny_wan/rollout_reference_guided/");
+  RolloutOptions options;
+  options.seed = 42;
+  options.decode = false;
+  options.guidance = 3.0;
+  options.negative_context = load_tensor_pb(ref + "negative_context.pb").tensor;
+  Rollout rollout(*pipeline, pipeline->default_context(), options);
+  ASSERT_TRUE(rollout.guided());
+  ASSERT_TRUE(rollout.cache().on_device());
+  for (int c = 0; c < 3; ++c) {
+    auto r = rollout.next();
+    ASSERT_TRUE(r.has_value());
+    Comparison lat = compare_tensors(r->latents, load_tensor_pb(ref + "chunk_" + std::to_string(c) + "_latents.pb").tensor, 0, 1e-3);
+    EXPECT_TRUE(lat.ok) << "chunk " << c << " latents: " << lat.reason;
+    EXPECT_EQ(r->cache_frames, 3 * (c + 1));
+    EXPECT_EQ(pipeline->denoiser->last_stats().nodes_on_fallback, 0u);
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, GpuRollout, testing::ValuesIn(gpu_backends()));

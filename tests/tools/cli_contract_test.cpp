@@ -49,6 +49,9 @@ TEST(CliContract, BadValuesAreUsageErrorsBeforeAnyWork) {
   expect_usage(gen + "-n 12 --seed -1" + y4m, "--seed must be >= 0");
   expect_usage(gen + "-n 12 --shift -3" + y4m, "--shift must be > 0");
   expect_usage(gen + "-n 12 --context /nonexistent.pb" + y4m, "--context /nonexistent.pb: no such file");
+  expect_usage(gen + "-n 12 --guidance -1" + y4m, "--guidance must be a number >= 0");
+  expect_usage(gen + "-n 12 --guidance 3 --negative-context /nonexistent.pb" + y4m,
+               "--negative-context /nonexistent.pb: no such file");
   expect_usage(gen + y4m, "--frames N or --seconds S");
   const std::string prof = "profile-attention " + source_path("models/tiny_wan") + " ";
   expect_usage(prof + "--chunks 0", "--chunks must be >= 1");
@@ -63,6 +66,22 @@ TEST(CliContract, BadValuesAreUsageErrorsBeforeAnyWork) {
   expect_usage(bench + "--threads 100000", "--threads must be in 0..");
   expect_usage("run " + source_path(kModel) + " -i " + source_path(kData) + " --repeat 0", "--runs must be >= 1");
   expect_usage("runn", "unknown subcommand 'runn'");
+}
+
+TEST(CliContract, GuidanceWithoutANegativePromptIsAModelError) {
+  // The tiny pipeline names no negative_context: exit 1, the folder named, what to pass said.
+  const std::string dir = source_path("models/tiny_wan/ts17");
+  const std::string y4m = (fs::temp_directory_path() / "vdrt_cli_guidance.y4m").string();
+  CliResult r = run_vdrt("generate " + dir + " -n 12 --guidance 3 -o " + y4m);
+  EXPECT_EQ(r.code, 1) << r.output;
+  EXPECT_TRUE(has(r, dir + ": classifier-free guidance needs a negative prompt")) << r.output;
+  EXPECT_TRUE(has(r, "pass --negative-context FILE.pb or --guidance 1")) << r.output;
+  // Given one, it generates, and says that each step runs the denoiser twice.
+  r = run_vdrt("generate " + dir + " -n 12 --guidance 3 --negative-context " +
+               source_path("models/tiny_wan/rollout_reference_guided/negative_context.pb") + " -o " + y4m);
+  EXPECT_EQ(r.code, 0) << r.output;
+  EXPECT_TRUE(has(r, "guidance 3 (two denoiser calls a step)")) << r.output;
+  fs::remove(y4m);
 }
 
 TEST(CliContract, UnknownPassesAndOptionsNameTheFileAndEntry) {
@@ -363,7 +382,7 @@ TEST(CliContract, ModelFolderPipelineTomlRefusesUnknownKeys) {
   CliResult r = run_vdrt(gen);
   EXPECT_EQ(r.code, 1) << r.output;
   EXPECT_TRUE(has(r, (dir / "pipeline.toml").string() + ": unknown key 'fps' (keys: context, decoder, denoiser, "
-                                                          "names)"))
+                                                          "names, negative_context)"))
       << r.output;
   std::ofstream(dir / "pipeline.toml") << denoiser << "[names]\nnoisy_latent = \"x\"\n";
   r = run_vdrt(gen);
@@ -392,7 +411,7 @@ TEST(CliContract, ModelFolderPipelineTomlRefusalsAreTheDocumentedOnes) {
   const std::vector<std::pair<std::string, std::string>> cases = {
       {denoiser + "[names]\nnoisy_latents = 3\n", "[names] noisy_latents must be a string (a tensor name)"},
       {denoiser + "names = \"x\"\n", "'names' must be a table [names]"},
-      {denoiser + "[extra]\na = \"b\"\n", "unknown key 'extra' (keys: context, decoder, denoiser, names)"},
+      {denoiser + "[extra]\na = \"b\"\n", "unknown key 'extra' (keys: context, decoder, denoiser, names, negative_context)"},
       {denoiser + "context = [\"a.pb\"]\n", "'context' must be a string (a path)"},
       {denoiser + "decoder = true\n", "'decoder' must be a string (a path)"},
       {"denoiser =\n", "cannot parse pipeline.toml"},
