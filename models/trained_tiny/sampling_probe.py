@@ -12,12 +12,17 @@ checkpoint's sigma(t) (train.py --shift):
    sampler keeps (with --png: truth, autoencoder, then one row per t0, every 3rd frame);
 3. diversity: pixel MSE between the decoded chunk 0 of 6 seeds of a prompt (the rollout of
    evaluate.py, which `vdrt generate` reproduces to 1 of 255), against that between 6 clips of
-   the data set of the same class, and the frames' spatial std (contrast).
+   the data set of the same class, and the frames' spatial std (contrast);
+4. for a model trained with the null context (train.py --cfg-dropout): the first 3 chunks from
+   the prompt alone at classifier-free guidance scales GUIDANCE, their contrast and fine detail
+   (high-pass energy) against the data's (with --png: guided_samples.png, a row per class, seed
+   and scale, every 4th frame of 36).
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import itertools
 import sys
 from pathlib import Path
@@ -38,6 +43,7 @@ TIMESTEPS = (1000.0, 750.0, 500.0, 250.0, 125.0, 62.5, 20.0)
 RETURN_FROM = (300.0, 600.0, 850.0, 1000.0)
 CLASSES = (0, 3, 5, 6)
 SEEDS = 6
+GUIDANCE = (1.0, 2.0, 3.0, 5.0)
 
 
 def same_sigma(t: float, shift: float) -> float:
@@ -103,6 +109,35 @@ def diversity(ae, denoiser, sampling) -> None:
               f"contrast {contrast(samples):.3f} (data {contrast(list(data)):.3f})")
 
 
+def guided_samples(ae, denoiser, sampling, png: Path | None) -> None:
+    contexts = dataset.context_table()
+    gen = torch.Generator().manual_seed(3)
+    rows = []
+    for cls in CLASSES:
+        data = dataset.clip_frames(dataset.sample_clips(2, gen, classes=torch.full((2,), cls)), 36)
+        line = [f"  class {cls}: data contrast {contrast(list(data)):.3f}, detail {detail(list(data)):.4f};"]
+        for g in GUIDANCE:
+            guided = dataclasses.replace(sampling, guidance=g)
+            videos = [ae.decoder(torch.cat([x0 for _, x0 in rollout(denoiser, contexts[cls : cls + 1], 3, seed,
+                                                                    guided)], 1))[0] for seed in range(2)]
+            line.append(f"g {g:g}: {contrast(videos):.3f}, {detail(videos):.4f}")
+            rows += videos
+        print(" ".join(line))
+    if png:
+        png.mkdir(parents=True, exist_ok=True)
+        write_png(png / "guided_samples.png", strip(rows, list(range(0, 36, 4)), scale=2))
+        print(f"  rows: class {', '.join(map(str, CLASSES))} x guidance {', '.join(f'{g:g}' for g in GUIDANCE)} "
+              f"x seeds 0, 1 -> {png / 'guided_samples.png'}")
+
+
+def detail(videos: list[torch.Tensor]) -> float:
+    """Mean squared 4-neighbour Laplacian of the frames: fine structure (edges, stripes)."""
+    def laplacian(v):
+        v = v.clamp(-1, 1)
+        return 4 * v[..., 1:-1, 1:-1] - v[..., :-2, 1:-1] - v[..., 2:, 1:-1] - v[..., 1:-1, :-2] - v[..., 1:-1, 2:]
+    return float(np.mean([float((laplacian(v) ** 2).mean()) for v in videos]))
+
+
 def pairwise_mse(videos: list[torch.Tensor]) -> float:
     clamp = [v.clamp(-1, 1) for v in videos]
     return float(np.mean([float(((a - b) ** 2).mean()) for a, b in itertools.combinations(clamp, 2)]))
@@ -126,6 +161,10 @@ def main() -> None:
     return_trips(ae, denoiser, sampling.shift, args.png)
     print(f"chunk 0 from the prompt alone, {SEEDS} seeds, decoded, pixel MSE:")
     diversity(ae, denoiser, sampling)
+    dit_args = torch.load(args.folder / "dit.pt", map_location="cpu", weights_only=False)["args"]
+    if float(dit_args.get("cfg_dropout") or 0) > 0:
+        print("chunks 0-2 from the prompt alone, 2 seeds, with classifier-free guidance: contrast, detail")
+        guided_samples(ae, denoiser, sampling, args.png)
 
 
 if __name__ == "__main__":

@@ -132,7 +132,8 @@ struct FrameIterator {
 
 struct GenerateRequest {
   nb::object seconds = nb::none(), frames = nb::none(), prompt_embeds = nb::none(), steps = nb::none(),
-             shift = nb::none(), cache = nb::none(), progress = nb::none();
+             shift = nb::none(), cache = nb::none(), progress = nb::none(), guidance_scale = nb::none(),
+             negative_prompt_embeds = nb::none();
   double fps = 16;
   int64_t seed = 0;
   std::string output = "uint8";
@@ -177,6 +178,14 @@ std::unique_ptr<FrameIterator> start(PyVideoPipeline& self, const GenerateReques
     if (!(shift > 0)) throw nb::value_error(fmt::format("shift must be > 0, got {:g}", shift).c_str());
     ro.shift = shift;
   }
+  if (!q.guidance_scale.is_none()) {
+    const double g = nb::cast<double>(q.guidance_scale);
+    if (!(std::isfinite(g) && g >= 0))
+      throw nb::value_error(fmt::format("guidance_scale must be >= 0 (1: no guidance), got {:g}", g).c_str());
+    ro.guidance = g;
+  }
+  if (!q.negative_prompt_embeds.is_none())
+    ro.negative_context = from_array(q.negative_prompt_embeds, "negative_prompt_embeds");
   Tensor context = q.prompt_embeds.is_none() ? p.default_context() : from_array(q.prompt_embeds, "prompt_embeds");
   const int64_t per_chunk = p.contract.frames_per_chunk * p.contract.temporal_upsample;
   it->pipeline = self.pipeline;
@@ -192,10 +201,11 @@ std::unique_ptr<FrameIterator> start(PyVideoPipeline& self, const GenerateReques
 #define VDRT_GENERATE_ARGS                                                                                   \
   nb::kw_only(), "seconds"_a.none() = nb::none(), "frames"_a.none() = nb::none(), "fps"_a = 16.0, "seed"_a = 0,           \
       "prompt_embeds"_a.none() = nb::none(), "steps"_a.none() = nb::none(), "shift"_a.none() = nb::none(), "cache"_a.none() = nb::none(), \
-      "progress"_a.none() = nb::none()
+      "progress"_a.none() = nb::none(), "guidance_scale"_a.none() = nb::none(), "negative_prompt_embeds"_a.none() = nb::none()
 
 GenerateRequest request(nb::object seconds, nb::object frames, double fps, int64_t seed, nb::object prompt_embeds,
-                        nb::object steps, nb::object shift, nb::object cache, nb::object progress) {
+                        nb::object steps, nb::object shift, nb::object cache, nb::object progress,
+                        nb::object guidance_scale, nb::object negative_prompt_embeds) {
   GenerateRequest q;
   q.seconds = seconds;
   q.frames = frames;
@@ -206,14 +216,18 @@ GenerateRequest request(nb::object seconds, nb::object frames, double fps, int64
   q.shift = shift;
   q.cache = cache;
   q.progress = progress;
+  q.guidance_scale = guidance_scale;
+  q.negative_prompt_embeds = negative_prompt_embeds;
   return q;
 }
 
 nb::dict save(PyVideoPipeline& self, nb::handle path_arg, nb::object seconds, nb::object frames, double fps,
               int64_t seed, nb::object prompt_embeds, nb::object steps, nb::object shift, nb::object cache,
-              nb::object progress, bool overwrite, int crf) {
+              nb::object progress, nb::object guidance_scale, nb::object negative_prompt_embeds, bool overwrite,
+              int crf) {
   const std::string path = fspath(path_arg, "path");
-  GenerateRequest q = request(seconds, frames, fps, seed, prompt_embeds, steps, shift, cache, progress);
+  GenerateRequest q = request(seconds, frames, fps, seed, prompt_embeds, steps, shift, cache, progress, guidance_scale,
+                              negative_prompt_embeds);
   q.output = "float";
   const VideoFormat format = video_format_for_path(path);  // an unknown extension is a vdrt.Error naming the path
   if (format == VideoFormat::Png) {
@@ -307,15 +321,17 @@ void bind_video(nb::module_& m) {
           "generate",
           [](PyVideoPipeline& self, nb::object seconds, nb::object frames, double fps, int64_t seed,
              nb::object prompt_embeds, nb::object steps, nb::object shift, nb::object cache, nb::object progress,
-             const std::string& output, nb::object given_latents) {
-            GenerateRequest q = request(seconds, frames, fps, seed, prompt_embeds, steps, shift, cache, progress);
+             nb::object guidance_scale, nb::object negative_prompt_embeds, const std::string& output,
+             nb::object given_latents) {
+            GenerateRequest q = request(seconds, frames, fps, seed, prompt_embeds, steps, shift, cache, progress,
+                                        guidance_scale, negative_prompt_embeds);
             q.output = output;
             std::unique_ptr<FrameIterator> it = start(self, q);
             if (!given_latents.is_none()) it->set_given(given_latents);
             return it;
           },
           VDRT_GENERATE_ARGS, "output"_a = "uint8", "given_latents"_a.none() = nb::none(),
-          nb::sig("def generate(self, *, seconds: float | None = None, frames: int | None = None, fps: float = 16.0, seed: int = 0, prompt_embeds: typing.Any | None = None, steps: collections.abc.Sequence[float] | str | None = None, shift: float | None = None, cache: str | None = None, progress: collections.abc.Callable[[int], typing.Any] | None = None, output: str = 'uint8', given_latents: typing.Any | None = None) -> FrameIterator"),
+          nb::sig("def generate(self, *, seconds: float | None = None, frames: int | None = None, fps: float = 16.0, seed: int = 0, prompt_embeds: typing.Any | None = None, steps: collections.abc.Sequence[float] | str | None = None, shift: float | None = None, cache: str | None = None, progress: collections.abc.Callable[[int], typing.Any] | None = None, guidance_scale: float | None = None, negative_prompt_embeds: typing.Any | None = None, output: str = 'uint8', given_latents: typing.Any | None = None) -> FrameIterator"),
           "Generates a video chunk by chunk; returns an iterator of NumPy arrays, one per chunk.\n\n"
           "Length: seconds (at fps) or frames, in video frames; the last chunk is cut to it.\n"
           "seed: the noise seed (the same seed gives the same video on every machine).\n"
@@ -324,6 +340,10 @@ void bind_video(nb::module_& m) {
           "metadata); shift: the scheduler's shift; cache: the KV cache policy (default: the\n"
           "constructor's). progress: called with the number of new frames after each chunk\n"
           "(e.g. a tqdm bar's update).\n"
+          "guidance_scale: classifier-free guidance, flow = negative + scale * (prompt -\n"
+          "negative), two denoiser calls a step and two KV caches; 1 turns it off (default:\n"
+          "the model's vdrt.guidance_scale, else 1). negative_prompt_embeds: the negative (or\n"
+          "null) prompt [1, L, D] (default: the folder's negative_context).\n"
           "output: 'uint8' gives RGB frames [F, H, W, 3] (as the video writers convert them),\n"
           "'float' decoder frames [F, 3, H, W] in [-1, 1], 'latents' the chunk's x0\n"
           "[1, F, C, h, w] (no decoder needed).\n"
@@ -332,7 +352,7 @@ void bind_video(nb::module_& m) {
           "(teacher forcing) and yielded (decoded); the video continues from them.\n"
           "Ctrl-C stops after the current denoising step with KeyboardInterrupt.")
       .def("save", &save, "path"_a, VDRT_GENERATE_ARGS, "overwrite"_a = false, "crf"_a = 18,
-           nb::sig("def save(self, path: str | os.PathLike[str], *, seconds: float | None = None, frames: int | None = None, fps: float = 16.0, seed: int = 0, prompt_embeds: typing.Any | None = None, steps: collections.abc.Sequence[float] | str | None = None, shift: float | None = None, cache: str | None = None, progress: collections.abc.Callable[[int], typing.Any] | None = None, overwrite: bool = False, crf: int = 18) -> dict[str, typing.Any]"),
+           nb::sig("def save(self, path: str | os.PathLike[str], *, seconds: float | None = None, frames: int | None = None, fps: float = 16.0, seed: int = 0, prompt_embeds: typing.Any | None = None, steps: collections.abc.Sequence[float] | str | None = None, shift: float | None = None, cache: str | None = None, progress: collections.abc.Callable[[int], typing.Any] | None = None, guidance_scale: float | None = None, negative_prompt_embeds: typing.Any | None = None, overwrite: bool = False, crf: int = 18) -> dict[str, typing.Any]"),
            "Generates a video (arguments as generate(), without given_latents) and writes it to path through the\n"
            "CLI's writers: .mp4/.mkv (H.264), .y4m, or PNG frames ('frames/' or\n"
            "'frames/%05d.png'; a folder that is not empty needs overwrite=True). crf: H.264\n"

@@ -40,6 +40,23 @@ def test_matches_the_pytorch_reference(pipe):
     np.testing.assert_allclose(latents[1], vdrt.load_tensor(REFERENCE / "chunk_1_latents.pb"), rtol=0, atol=1e-3)
 
 
+def test_guidance_matches_the_pytorch_reference(pipe):
+    # models/tiny_wan/rollout_reference_guided: seed 42, 3 chunks, guidance 3 against its negative context.
+    guided = MODELS / "rollout_reference_guided"
+    negative = vdrt.load_tensor(guided / "negative_context.pb")
+    latents = list(pipe.generate(frames=36, seed=42, output="latents", guidance_scale=3.0,
+                                 negative_prompt_embeds=negative))
+    for k, x0 in enumerate(latents):
+        np.testing.assert_allclose(x0, vdrt.load_tensor(guided / f"chunk_{k}_latents.pb"), rtol=0, atol=1e-3)
+    # guidance_scale=1 is the unguided video; a guided one without a negative prompt says what to pass.
+    plain = next(iter(pipe.generate(frames=12, seed=42, output="latents", guidance_scale=1.0)))
+    np.testing.assert_allclose(plain, vdrt.load_tensor(REFERENCE / "chunk_0_latents.pb"), rtol=0, atol=1e-3)
+    with pytest.raises(vdrt.Error, match="needs a negative prompt"):
+        pipe.generate(frames=12, guidance_scale=3.0)
+    with pytest.raises(ValueError, match="guidance_scale must be >= 0"):
+        pipe.generate(frames=12, guidance_scale=-1.0, negative_prompt_embeds=negative)
+
+
 def test_uint8_frames_are_the_writers_conversion(pipe):
     as_float = list(pipe.generate(seconds=1.5, fps=10, seed=3, output="float"))
     done = []
