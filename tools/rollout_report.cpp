@@ -38,7 +38,10 @@ Json RolloutReport::json(const VideoPipeline& pipeline, const Rollout& rollout, 
   doc["frames_per_chunk"] = c.frames_per_chunk;
   doc["tokens_per_frame"] = c.tokens_per_frame;
   doc["num_layers"] = c.num_layers;
-  doc["denoiser_calls_per_chunk"] = static_cast<int64_t>(rollout.scheduler().timesteps.size()) + 1;
+  doc["guidance"] = rollout.guidance();
+  // Guided: every step and the cache-filling pass run once per context.
+  doc["denoiser_calls_per_chunk"] =
+      (static_cast<int64_t>(rollout.scheduler().timesteps.size()) + 1) * (rollout.guided() ? 2 : 1);
   doc["decoded"] = settings_.decode;
   doc["output"] = settings_.output.empty() ? Json() : Json(settings_.output);
   doc["load_ms"] = load_seconds_ * 1e3;

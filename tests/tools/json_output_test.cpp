@@ -721,6 +721,22 @@ void expect_rates_match_chunks(const J& d) {
   EXPECT_EQ(d["latent_frames"].n, 3 * d["chunks_done"].n);
 }
 
+TEST(JsonCli, GuidedGenerateReportsTwiceTheCallsAndTheCache) {
+  const std::string gen = "generate " + source_path("models/tiny_wan") +
+                          " --frames 36 --cache window:6,sink:1 -d cpu --no-decode --no-progress --json";
+  J plain = run_json(gen);
+  J guided = run_json(gen + " --guidance 3 --negative-context " +
+                      source_path("models/tiny_wan/rollout_reference_guided/negative_context.pb"));
+  EXPECT_EQ(guided["guidance"].n, 3);
+  EXPECT_EQ(guided["denoiser_calls_per_chunk"].n, 10);
+  EXPECT_EQ(guided["peak_kv_cache_bytes"].n, 2 * plain["peak_kv_cache_bytes"].n);
+  ASSERT_EQ(guided["chunks"].a.size(), 3u);
+  for (size_t i = 0; i < 3; ++i) {
+    EXPECT_EQ(guided["chunks"][i]["cache_bytes"].n, 2 * plain["chunks"][i]["cache_bytes"].n) << "chunk " << i;
+    EXPECT_EQ(guided["chunks"][i]["cache_frames"].n, plain["chunks"][i]["cache_frames"].n) << "chunk " << i;
+  }
+}
+
 TEST(JsonCli, GenerateReportsEveryChunkAndThePeakCache) {
   J d = run_json("generate " + source_path("models/tiny_wan") +
                  " --frames 60 --cache window:6,sink:1 -d cpu --no-decode --no-progress --json");
@@ -731,6 +747,7 @@ TEST(JsonCli, GenerateReportsEveryChunkAndThePeakCache) {
   EXPECT_EQ(numbers(d["steps"]), (std::vector<double>{1000, 750, 500, 250}));
   EXPECT_EQ(d["scheduler"].s, "flow-matching");
   EXPECT_EQ(d["denoiser_calls_per_chunk"].n, 5);
+  EXPECT_EQ(d["guidance"].n, 1);
   EXPECT_EQ(d["tokens_per_frame"].n, 16);
   EXPECT_FALSE(d["decoded"].b);
   EXPECT_EQ(d["output"].t, J::Null);
