@@ -182,43 +182,45 @@ def load_tensor(path: Path) -> np.ndarray:
     return numpy_helper.to_array(onnx.load_tensor(str(path)))
 
 
-def write_euler_reference(out_dir: Path = EULER_OUT_DIR) -> None:
-    """The 3 chunks' latents under flow-matching-euler, EULER_REFERENCE_STEPS steps (float64)."""
+def write_latents_reference(out_dir: Path, label: str, readme: str, **rollout_args) -> None:
+    """The 3 chunks' latents of the float64 rollout with `rollout_args`, and the folder's README."""
     out_dir.mkdir(parents=True, exist_ok=True)
     denoiser = torch_callable(build_denoiser(torch.float64))
     identity = lambda x: [x]  # noqa: E731 - the frames are the default reference's decoder
-    steps = uniform_steps(EULER_REFERENCE_STEPS)
     context = load_tensor(CONTEXT_PATH)
-    for chunk, x0, _ in rollout(denoiser, identity, context, np.float64, steps=steps, scheduler="flow-matching-euler"):
+    for chunk, x0, _ in rollout(denoiser, identity, context, np.float64, **rollout_args):
         save_tensor(x0.astype(np.float32), "latents", out_dir / f"chunk_{chunk}_latents.pb")
-        print(f"euler chunk {chunk}: x0 std {x0.std():.4f}")
-    (out_dir / "README.md").write_text(
+        print(f"{label} chunk {chunk}: x0 std {x0.std():.4f}")
+    (out_dir / "README.md").write_text(readme + "chunk_K_latents.pb: final x0 of chunk K, float32 [1,3,16,8,8].\n")
+
+
+def write_euler_reference(out_dir: Path = EULER_OUT_DIR) -> None:
+    """The 3 chunks' latents under flow-matching-euler, EULER_REFERENCE_STEPS steps (float64)."""
+    steps = uniform_steps(EULER_REFERENCE_STEPS)
+    write_latents_reference(
+        out_dir, "euler",
         "Float64 PyTorch reference of the rollout on the tiny Wan denoiser (ts17 weights) under the\n"
         f"scheduler flow-matching-euler (seed {SEED}, {NUM_CHUNKS} chunks, steps {','.join(f'{t:g}' for t in steps)},\n"
         f"shift {SHIFT:g}, unbounded cache, context ../context.pb). tests/runtime/rollout_test.cpp gives the\n"
-        "ts17 denoiser that metadata and compares. Regenerate with: python models/reference_rollout.py.\n"
-        "chunk_K_latents.pb: final x0 of chunk K, float32 [1,3,16,8,8].\n"
+        "ts17 denoiser that metadata and compares. Regenerate with: python models/reference_rollout.py.\n",
+        steps=steps, scheduler="flow-matching-euler",
     )
 
 
 def write_guided_reference(out_dir: Path = GUIDED_OUT_DIR) -> None:
     """The 3 chunks' latents under classifier-free guidance (scale GUIDANCE, a seeded negative context)."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    denoiser = torch_callable(build_denoiser(torch.float64))
-    identity = lambda x: [x]  # noqa: E731 - the frames are the default reference's decoder
-    context = load_tensor(CONTEXT_PATH)
-    negative = (0.5 * np.random.default_rng(NEGATIVE_SEED).standard_normal(context.shape)).astype(np.float32)
+    shape = load_tensor(CONTEXT_PATH).shape
+    negative = (0.5 * np.random.default_rng(NEGATIVE_SEED).standard_normal(shape)).astype(np.float32)
     save_tensor(negative, "negative_context", out_dir / "negative_context.pb")
-    for chunk, x0, _ in rollout(denoiser, identity, context, np.float64, guidance=GUIDANCE, negative_context=negative):
-        save_tensor(x0.astype(np.float32), "latents", out_dir / f"chunk_{chunk}_latents.pb")
-        print(f"guided chunk {chunk}: x0 std {x0.std():.4f}")
-    (out_dir / "README.md").write_text(
+    write_latents_reference(
+        out_dir, "guided",
         "Float64 PyTorch reference of the rollout on the tiny Wan denoiser (ts17 weights) under classifier-free\n"
         f"guidance {GUIDANCE:g} (seed {SEED}, {NUM_CHUNKS} chunks, steps {','.join(f'{t:g}' for t in DENOISING_STEPS)}, "
         f"shift {SHIFT:g},\nunbounded caches, context ../context.pb, negative_context.pb = 0.5 N(0, 1) of seed "
         f"{NEGATIVE_SEED}).\nflow = f(negative) + {GUIDANCE:g} (f(context) - f(negative)), one KV cache per context, both "
-        "filled from the guided x0.\nRegenerate with: python models/reference_rollout.py. tests/runtime/guided_rollout_test.cpp compares.\n"
-        "chunk_K_latents.pb: final x0 of chunk K, float32 [1,3,16,8,8].\n"
+        "filled from the guided x0.\nRegenerate with: python models/reference_rollout.py. tests/runtime/guided_rollout_test.cpp compares.\n",
+        guidance=GUIDANCE, negative_context=negative,
     )
 
 

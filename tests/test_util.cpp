@@ -1,6 +1,7 @@
 #include "test_util.h"
 
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <cstdlib>
@@ -9,6 +10,10 @@
 
 #include <algorithm>
 #include <cmath>
+#include <fstream>
+
+#include "importer/onnx_export.h"
+#include "importer/onnx_import.h"
 
 namespace vdrt::test {
 
@@ -56,6 +61,30 @@ ScopedEnv::ScopedEnv(const char* name, const char* value) : name_(name), had_(st
 ScopedEnv::~ScopedEnv() {
   if (had_) setenv(name_.c_str(), saved_.c_str(), 1);
   else unsetenv(name_.c_str());
+}
+
+std::filesystem::path tiny_pipeline_with(const std::string& name, const std::map<std::string, std::string>& metadata,
+                                         const std::string& extra_toml) {
+  namespace fs = std::filesystem;
+  const fs::path dir = fs::temp_directory_path() / ("vdrt_" + name + "_" + std::to_string(getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  auto g = load_onnx(source_path("models/tiny_wan/ts17/denoiser.onnx"));
+  for (const auto& [key, value] : metadata) g->metadata[key] = value;
+  save_onnx(*g, (dir / "denoiser.onnx").string());
+  std::ofstream(dir / "pipeline.toml") << "decoder = \"" << source_path("models/tiny_wan/ts17/decoder.onnx")
+                                       << "\"\ncontext = \"" << source_path("models/tiny_wan/context.pb") << "\"\n"
+                                       << extra_toml;
+  return dir;
+}
+
+std::string sparsify_pipeline_file(const std::string& name, const std::string& sparsify_options) {
+  const std::string path =
+      (std::filesystem::temp_directory_path() / ("vdrt_" + name + "_" + std::to_string(getpid()) + ".toml")).string();
+  std::ofstream(path) << "[[pass]]\nname = \"fold-constants\"\n[[pass]]\nname = \"eliminate-dead\"\n"
+                         "[[pass]]\nname = \"fuse-attention\"\n[[pass]]\nname = \"sparsify-attention\"\n"
+                      << sparsify_options << "\n[[pass]]\nname = \"eliminate-dead\"\n";
+  return path;
 }
 
 }  // namespace vdrt::test

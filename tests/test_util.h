@@ -1,6 +1,7 @@
 #pragma once
 // Helpers shared by the test suites.
 #include <filesystem>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -24,6 +25,15 @@ struct CliResult {
 CliResult run_vdrt(const std::string& args, const std::string& env = "");
 // Largest absolute elementwise difference; fails the test on dtype/shape mismatch.
 double max_abs_diff(const Tensor& actual, const Tensor& expected);
+
+// The tiny ts17 pipeline in a temporary folder of its own ("vdrt_<name>_<pid>"):
+// its denoiser with `metadata` overriding the model's, and a pipeline.toml
+// naming the ts17 decoder, the tiny context and the lines `extra_toml`.
+std::filesystem::path tiny_pipeline_with(const std::string& name, const std::map<std::string, std::string>& metadata,
+                                         const std::string& extra_toml = "");
+// A pass pipeline file in the temporary folder: fold, fuse attention, then
+// sparsify-attention with `sparsify_options` (TOML lines of its table).
+std::string sparsify_pipeline_file(const std::string& name, const std::string& sparsify_options);
 
 // Sets (or, with nullptr, clears) an environment variable for one scope.
 class ScopedEnv {

@@ -3,16 +3,10 @@
 // float64 reference of models/reference_rollout.py (rollout_reference_euler:
 // 8 Euler steps), and a scheduler vdrt does not know is an error naming the
 // file and the key.
-#include <unistd.h>
-
 #include <gtest/gtest.h>
 
 #include <filesystem>
-#include <fstream>
-#include <map>
 
-#include "importer/onnx_export.h"
-#include "importer/onnx_import.h"
 #include "importer/tensor_file.h"
 #include "runtime/compare.h"
 #include "runtime/rollout.h"
@@ -25,24 +19,9 @@ namespace fs = std::filesystem;
 
 const std::string kEulerSteps = "1000,875,750,625,500,375,250,125";  // uniform_steps(8) of reference_rollout.py
 
-// The tiny ts17 pipeline in a folder of its own, its denoiser's metadata
-// overridden by `metadata`.
-fs::path tiny_pipeline_with(const std::string& name, const std::map<std::string, std::string>& metadata) {
-  const fs::path dir = fs::temp_directory_path() / ("vdrt_euler_" + name + "_" + std::to_string(getpid()));
-  fs::remove_all(dir);
-  fs::create_directories(dir);
-  auto g = load_onnx(test::source_path("models/tiny_wan/ts17/denoiser.onnx"));
-  for (const auto& [key, value] : metadata) g->metadata[key] = value;
-  save_onnx(*g, (dir / "denoiser.onnx").string());
-  std::ofstream(dir / "pipeline.toml") << "decoder = \"" << test::source_path("models/tiny_wan/ts17/decoder.onnx")
-                                       << "\"\ncontext = \"" << test::source_path("models/tiny_wan/context.pb")
-                                       << "\"\n";
-  return dir;
-}
-
 TEST(EulerRollout, MatchesThePyTorchReferenceOverThreeChunks) {
   const fs::path dir =
-      tiny_pipeline_with("reference", {{"vdrt.scheduler", "flow-matching-euler"}, {"vdrt.denoising_steps", kEulerSteps}});
+      test::tiny_pipeline_with("euler_reference", {{"vdrt.scheduler", "flow-matching-euler"}, {"vdrt.denoising_steps", kEulerSteps}});
   auto pipeline = VideoPipeline::load(dir.string(), SessionOptions{"cpu"});
   EXPECT_EQ(pipeline->contract.sampler, Sampler::kEuler);
   EXPECT_EQ(pipeline->contract.denoising_steps, parse_timesteps(kEulerSteps));
@@ -67,7 +46,7 @@ TEST(EulerRollout, MatchesThePyTorchReferenceOverThreeChunks) {
 }
 
 TEST(EulerRollout, UnknownSchedulerNamesTheFileAndTheKey) {
-  const fs::path dir = tiny_pipeline_with("unknown", {{"vdrt.scheduler", "ddim"}});
+  const fs::path dir = test::tiny_pipeline_with("euler_unknown", {{"vdrt.scheduler", "ddim"}});
   const std::string model = (dir / "denoiser.onnx").string();
   try {
     VideoPipeline::load(dir.string(), SessionOptions{"cpu"});

@@ -4,16 +4,11 @@
 // per context), the scale taken from the options or from the denoiser's
 // vdrt.guidance_scale, sparse layers keeping a block cache per context, and
 // the errors of a guided rollout that has no negative prompt.
-#include <unistd.h>
-
 #include <gtest/gtest.h>
 
 #include <filesystem>
-#include <fstream>
 #include <map>
 
-#include "importer/onnx_export.h"
-#include "importer/onnx_import.h"
 #include "importer/tensor_file.h"
 #include "runtime/compare.h"
 #include "runtime/rollout.h"
@@ -26,31 +21,12 @@ namespace fs = std::filesystem;
 
 const std::string kReference = "models/tiny_wan/rollout_reference_guided/";
 
-// The tiny ts17 pipeline in a folder of its own: its denoiser's metadata
-// overridden by `metadata`, pipeline.toml naming the reference's negative
+// The tiny ts17 pipeline, its pipeline.toml naming the reference's negative
 // context when `negative` is set.
 fs::path guided_pipeline(const std::string& name, const std::map<std::string, std::string>& metadata, bool negative) {
-  const fs::path dir = fs::temp_directory_path() / ("vdrt_guided_" + name + "_" + std::to_string(getpid()));
-  fs::remove_all(dir);
-  fs::create_directories(dir);
-  auto g = load_onnx(test::source_path("models/tiny_wan/ts17/denoiser.onnx"));
-  for (const auto& [key, value] : metadata) g->metadata[key] = value;
-  save_onnx(*g, (dir / "denoiser.onnx").string());
-  std::ofstream toml(dir / "pipeline.toml");
-  toml << "decoder = \"" << test::source_path("models/tiny_wan/ts17/decoder.onnx") << "\"\ncontext = \""
-       << test::source_path("models/tiny_wan/context.pb") << "\"\n";
-  if (negative) toml << "negative_context = \"" << test::source_path(kReference + "negative_context.pb") << "\"\n";
-  return dir;
-}
-
-std::string write_pass_pipeline(const std::string& name, const std::string& sparsify_options) {
-  const std::string path =
-      (fs::temp_directory_path() / ("vdrt_guided_" + name + "_" + std::to_string(getpid()) + ".toml")).string();
-  std::ofstream out(path);
-  out << "[[pass]]\nname = \"fold-constants\"\n[[pass]]\nname = \"eliminate-dead\"\n"
-         "[[pass]]\nname = \"fuse-attention\"\n[[pass]]\nname = \"sparsify-attention\"\n"
-      << sparsify_options << "\n[[pass]]\nname = \"eliminate-dead\"\n";
-  return path;
+  return test::tiny_pipeline_with(
+      "guided_" + name, metadata,
+      negative ? "negative_context = \"" + test::source_path(kReference + "negative_context.pb") + "\"\n" : "");
 }
 
 Tensor reference_chunk(int c) {
@@ -125,7 +101,7 @@ TEST(GuidedRollout, SparseLayersKeepABlockCachePerContext) {
   };
   for (const auto& [name, sparsify] : configs) {
     SessionOptions so{"cpu"};
-    so.pass_pipeline = write_pass_pipeline(name, sparsify);
+    so.pass_pipeline = test::sparsify_pipeline_file(std::string("guided_") + name, sparsify);
     auto pipeline = VideoPipeline::load(dir.string(), so);
     RolloutOptions options = reference_options();
     options.guidance = 3.0;

@@ -15,12 +15,7 @@ namespace vdrt {
 namespace {
 
 std::string write_pipeline(const std::string& name, const std::string& sparsify_options) {
-  const std::string path = (std::filesystem::temp_directory_path() / ("vdrt_sparse_" + name + ".toml")).string();
-  std::ofstream out(path);
-  out << "[[pass]]\nname = \"fold-constants\"\n[[pass]]\nname = \"eliminate-dead\"\n"
-         "[[pass]]\nname = \"fuse-attention\"\n[[pass]]\nname = \"sparsify-attention\"\n"
-      << sparsify_options << "\n[[pass]]\nname = \"eliminate-dead\"\n";
-  return path;
+  return test::sparsify_pipeline_file("sparse_" + name, sparsify_options);
 }
 
 std::vector<Tensor> run_chunks(const std::string& toml, int chunks, const std::string& cache = "unbounded",
