@@ -110,6 +110,12 @@ def denoise_chunk(flow_at, x, noise_at, steps=DENOISING_STEPS, scheduler: str = 
     raise ValueError("no denoising steps")
 
 
+def guided_flow(flows: list, guidance: float, scalar=float):
+    """The flow a step uses: flows = [the prompt's] alone, or [the prompt's, the negative prompt's]
+    under classifier-free guidance, f(negative) + guidance * (f(prompt) - f(negative))."""
+    return flows[0] if len(flows) == 1 else flows[1] + scalar(guidance) * (flows[0] - flows[1])
+
+
 def rollout(
     denoiser: ModelFn,
     decoder: ModelFn,
@@ -147,7 +153,7 @@ def rollout(
         def flow_at(x, t):
             flows = [denoiser(x, np.array([t], dtype), c, frame_offset, *cache)[0]  # noqa: B023
                      for c, cache in zip(contexts, caches, strict=True)]
-            return flows[0] if len(flows) == 1 else flows[1] + dtype(guidance) * (flows[0] - flows[1])
+            return guided_flow(flows, guidance, dtype)
 
         x0 = denoise_chunk(
             flow_at,

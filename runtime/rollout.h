@@ -77,7 +77,7 @@ class Rollout {
   TensorMap run_denoiser(Branch& b, const Tensor& x, double t, DeviceMap* present);
   // The flow at (x, t): the prompt's, or the guided mix of both branches'.
   Tensor flow(const Tensor& x, double t);
-  // The cache-filling pass of the clean chunk x0 at t = 0; returns its outputs.
+  // The cache-filling pass of the clean chunk x0 at t = 0, appended to b's caches.
   void fill_cache(Branch& b, const Tensor& x0);
   size_t cache_bytes() const;
   int64_t cache_frames() const;

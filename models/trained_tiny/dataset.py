@@ -79,6 +79,12 @@ def class_context(k: int) -> np.ndarray:
     return np.random.default_rng(CONTEXT_SEED + k).standard_normal((1, TEXT_LEN, TEXT_DIM), np.float32)
 
 
+def null_context() -> np.ndarray:
+    """The prompt of no class, float32 [1, TEXT_LEN, TEXT_DIM] of zeros: what train.py --cfg-dropout
+    trains on and classifier-free guidance subtracts (the exported contexts/null.pb)."""
+    return np.zeros((1, TEXT_LEN, TEXT_DIM), np.float32)
+
+
 def context_table() -> torch.Tensor:
     """[NUM_CLASSES, TEXT_LEN, TEXT_DIM]: row k is class_context(k)."""
     return torch.from_numpy(np.concatenate([class_context(k) for k in range(NUM_CLASSES)]))

@@ -149,7 +149,8 @@ def rollout(
     f = cfg.frames_per_chunk
     shape = (1, f, cfg.latent_channels, cfg.latent_height, cfg.latent_width)
     # Guided: the null context (what --cfg-dropout trained) with a KV cache of its own, as vdrt's Rollout.
-    contexts = [context] + ([torch.zeros_like(context)] if sampling.guidance != 1.0 else [])
+    null = torch.from_numpy(dataset.null_context()).to(dev)
+    contexts = [context] + ([null] if sampling.guidance != 1.0 else [])
     caches = [denoiser.empty_cache(device=dev) for _ in contexts]
 
     def append(x0, chunk):

@@ -69,7 +69,7 @@ def export_pipeline(denoiser: TinyWanDenoiser, decoder: FrameGroupDecoder, folde
         + ("null.pb: the null context of classifier-free guidance (all zeros)\n" if null_context else "")
     )
     if null_context:  # trained with --cfg-dropout: `vdrt generate --guidance G` subtracts this one's flow
-        save_tensor(np.zeros_like(context), "context", folder / "contexts" / "null.pb")
+        save_tensor(dataset.null_context(), "context", folder / "contexts" / "null.pb")
 
     in_names, out_names = denoiser_input_names(cfg), denoiser_output_names(cfg)
     trace = export_all.denoiser_inputs(cfg, context, export_all.EXPORT_PAST_LEN, 500.0, 3, seed=1)
@@ -121,7 +121,7 @@ def ort_rollout_check(folder: Path, denoiser: TinyWanDenoiser, chunks: int = 2) 
     context = dataset.class_context(0)
     identity = lambda x: [x]  # noqa: E731 - frames are not compared here
     how = dict(steps=sampling.steps, cfg=denoiser.cfg, scheduler=sampling.scheduler, shift=sampling.shift,
-               guidance=sampling.guidance, negative_context=np.zeros_like(context))
+               guidance=sampling.guidance, negative_context=dataset.null_context())
     ort_chunks = rollout(export_all.ort_callable(session), identity, context, np.float32, chunks, **how)
     module = torch_callable(denoiser.float().cpu().eval())
     torch_chunks = rollout(module, identity, context, np.float32, chunks, **how)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from reference_rollout import DENOISING_STEPS, SCHEDULERS, SHIFT, denoise_chunk, uniform_steps  # noqa: E402
+from reference_rollout import DENOISING_STEPS, SCHEDULERS, SHIFT, denoise_chunk, guided_flow, uniform_steps  # noqa: E402
 
 SAMPLERS = {"euler": "flow-matching-euler", "renoise": "flow-matching"}  # train.py --sampler -> vdrt.scheduler
 
@@ -71,10 +71,7 @@ class Sampling:
 
     def guided(self, flows_at):
         """flow_at(x, t) of the guided rollout from flows_at(x, t) -> [prompt's flow, null context's]."""
-        def flow_at(x, t):
-            flows = flows_at(x, t)
-            return flows[0] if len(flows) == 1 else flows[1] + self.guidance * (flows[0] - flows[1])
-        return flow_at
+        return lambda x, t: guided_flow(flows_at(x, t), self.guidance)
 
     def denoise(self, flow_at, x, noise_at, scalar=float):
         """x0 of one chunk (reference_rollout.denoise_chunk with these settings)."""

@@ -225,6 +225,7 @@ def train_dit(args, device: torch.device, ae: Autoencoder | None = None) -> Tiny
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, betas=(0.9, 0.99), weight_decay=0.01, **fused)
     gen, noise_gen = make_generators(args.seed + 100, device)
     contexts = dataset.context_table().to(device)
+    null = torch.from_numpy(dataset.null_context()).to(device)
     started = time.perf_counter()  # --stop-minutes counts from here, the bank's rendering included
     resumed = load_train_state(args, model, ema, opt, gen, noise_gen) if args.resume else None
     planned = (args.dit_steps or resumed["planned_steps"]) if resumed else args.dit_steps
@@ -266,7 +267,7 @@ def train_dit(args, device: torch.device, ae: Autoencoder | None = None) -> Tiny
             context = contexts[clips.cls]
         if args.cfg_dropout > 0:  # the unconditional flow that classifier-free guidance subtracts
             drop = torch.rand(context.shape[0], generator=gen) < args.cfg_dropout
-            context = torch.where(drop.to(device)[:, None, None], 0.0, context)
+            context = torch.where(drop.to(device)[:, None, None], null, context)
         t, eps, clean = draw_training_noise(latents, cfg.frames_per_chunk, noise_gen, args.history_noise,
                                             sampling.steps)
         with autocast(device):
