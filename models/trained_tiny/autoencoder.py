@@ -136,6 +136,11 @@ def encode_for_training(encoder: FrameGroupEncoder, frames: torch.Tensor) -> tor
         return encoder(frames)
 
 
-def reconstruction_loss(decoded: torch.Tensor, frames: torch.Tensor) -> torch.Tensor:
-    """L1 + MSE: L1 keeps edges and textures sharper than MSE alone."""
-    return F.l1_loss(decoded, frames) + F.mse_loss(decoded, frames)
+def reconstruction_loss(decoded: torch.Tensor, frames: torch.Tensor, weight: torch.Tensor | None = None) -> torch.Tensor:
+    """L1 + MSE: L1 keeps edges and textures sharper than MSE alone. weight [..., H, W] (per pixel,
+    broadcast over the colour channels): a weighted mean instead."""
+    if weight is None:
+        return F.l1_loss(decoded, frames) + F.mse_loss(decoded, frames)
+    d = decoded - frames
+    w = weight.unsqueeze(-3).expand_as(d)
+    return (w * (d.abs() + d * d)).sum() / w.sum()

@@ -183,12 +183,17 @@ def flow_matching_loss_given_noise(
     context: torch.Tensor,
     chunk_positions: torch.Tensor,
     shift: float = SHIFT,
+    weight: torch.Tensor | None = None,
 ) -> torch.Tensor:
-    """The loss with its randomness given: free of generators, so torch.compile takes it whole."""
+    """The loss with its randomness given: free of generators, so torch.compile takes it whole.
+    weight (broadcast to the latents): a weighted mean of the squared error instead."""
     sigma = sigma_of(t, shift).repeat_interleave(model.cfg.frames_per_chunk, 1)[..., None, None, None]
     noisy = (1 - sigma) * latents + sigma * eps
     flow = sequence_forward(model, clean, noisy, t, context, chunk_positions)
-    return F.mse_loss(flow.float(), (eps - latents).float())
+    if weight is None:
+        return F.mse_loss(flow.float(), (eps - latents).float())
+    w = weight.float().expand_as(flow)
+    return (w * (flow.float() - (eps - latents).float()).square()).sum() / w.sum()
 
 
 def flow_matching_loss(

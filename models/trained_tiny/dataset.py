@@ -18,7 +18,9 @@ A clip (64x64 px, 16 fps, values in [-1, 1]) is a sequence of shots separated by
   the shots), then object 2, so objects pass behind the pillar and behind each other.
 
 The class (NUM_CLASSES = 4 shapes x 2 background styles) is the clip's prompt: its text
-context is a fixed N(0, 1) tensor [1, TEXT_LEN, TEXT_DIM] per class (class_context).
+context is a fixed N(0, 1) tensor [1, TEXT_LEN, TEXT_DIM] per class (class_context). With the
+"class" palette (set_palette) the class also fixes the objects' two colours, so that the prompt
+says what the objects look like and not only their outline.
 """
 
 from __future__ import annotations
@@ -49,7 +51,41 @@ STAGE_MARGIN = 14.0  # px beyond every edge of the frame, at object scale 1
 HELDOUT_SEED = 1_000_003  # held-out clips; training streams use small seeds
 
 
+# Two colours per class for the "class" palette (RGB in [-1, 1]): vivid, unlike the muted
+# backgrounds (base within +-0.5, texture +-0.3), so that objects stand out.
+CLASS_PALETTES = (
+    ((0.9, -0.8, -0.8), (0.9, 0.9, -0.7)),  # red / yellow
+    ((-0.8, -0.5, 0.95), (0.95, 0.95, 0.95)),  # blue / white
+    ((-0.7, 0.85, -0.7), (0.9, -0.7, 0.85)),  # green / magenta
+    ((0.95, 0.2, -0.9), (-0.9, -0.9, 0.1)),  # orange / navy
+    ((-0.8, 0.85, 0.9), (-0.95, -0.95, -0.95)),  # cyan / black
+    ((0.95, 0.1, 0.5), (-0.8, -0.2, -0.8)),  # pink / dark green
+    ((0.9, 0.9, -0.8), (-0.1, -0.8, 0.7)),  # yellow / purple
+    ((0.95, 0.95, 0.95), (0.8, -0.9, -0.6)),  # white / red
+)
+PALETTE_JITTER = 0.15
+PALETTES = ("shot", "class")
+
 _object_scale = 1.0
+_palette = "shot"
+
+
+def set_palette(name: str) -> None:
+    """How objects are coloured from now on (train.py --palette): "shot" (the default) two random
+    colours per object and shot, the class saying only the shape; "class" the class's two colours
+    (CLASS_PALETTES, +-PALETTE_JITTER per object). Both draw the same random numbers, so a seed
+    gives the same clips in either but for the objects' colours."""
+    global _palette
+    if name not in PALETTES:
+        raise ValueError(f"palette must be one of {PALETTES}, got {name!r}")
+    _palette = name
+
+
+def configure(settings: dict) -> None:
+    """The data settings a checkpoint was trained on (its arguments: object_scale, palette; absent:
+    the defaults of before the option existed)."""
+    set_object_scale(float(settings.get("object_scale") or 1.0))
+    set_palette(settings.get("palette") or "shot")
 
 
 def set_object_scale(scale: float) -> None:
@@ -157,7 +193,7 @@ def sample_clips(num: int, generator: torch.Generator, classes: torch.Tensor | N
         obj_vel=obj_speed[..., None] * torch.stack([obj_heading.cos(), obj_heading.sin()], -1),
         obj_angle0=2 * math.pi * u(num, s, n),
         obj_spin=0.12 * (2 * u(num, s, n) - 1),
-        obj_colours=2 * u(num, s, n, 2, 3) - 1,
+        obj_colours=_object_colours(cls, u(num, s, n, 2, 3)),
         obj_checker=(u(num, s, n) < 0.5).float(),
         obj_stripes=1.5 + 2.0 * u(num, s, n),
         pillar_on=(u(num, s) < 0.5).float(),
@@ -165,6 +201,15 @@ def sample_clips(num: int, generator: torch.Generator, classes: torch.Tensor | N
         pillar_width=5.0 + 5.0 * u(num, s),
         pillar_colours=2 * u(num, s, 2, 3) - 1,
     )
+
+
+def _object_colours(cls: torch.Tensor, draw: torch.Tensor) -> torch.Tensor:
+    """[B, S, N, 2, 3] from uniform draws of that shape: the draws themselves (palette "shot") or
+    the class's colours moved by them (palette "class")."""
+    if _palette == "shot":
+        return 2 * draw - 1
+    base = torch.tensor(CLASS_PALETTES, dtype=draw.dtype)[cls]  # [B, 2, 3]
+    return (base[:, None, None] + PALETTE_JITTER * (2 * draw - 1)).clamp(-1, 1)
 
 
 def _bounce(x: torch.Tensor, lo: float, hi: float) -> torch.Tensor:
@@ -183,8 +228,9 @@ def _shape_distance(shape: torch.Tensor, u: torch.Tensor, v: torch.Tensor) -> to
     return torch.where(shape == 0, disc, torch.where(shape == 1, box, torch.where(shape == 2, triangle, ring)))
 
 
-def render(clips: Clips, times: torch.Tensor) -> torch.Tensor:
-    """Frames of each clip at the given frame indices: times [B, T] -> [B, T, 3, SIZE, SIZE] in [-1, 1]."""
+def render(clips: Clips, times: torch.Tensor, with_cover: bool = False):
+    """Frames of each clip at the given frame indices: times [B, T] -> [B, T, 3, SIZE, SIZE] in [-1, 1].
+    with_cover: (frames, cover [B, T, SIZE, SIZE] in [0, 1], how much of each pixel shows an object)."""
     dev = clips.cls.device
     times = times.to(device=dev, dtype=torch.float32)
     b = len(clips)
@@ -221,7 +267,10 @@ def render(clips: Clips, times: torch.Tensor) -> torch.Tensor:
     radius, active = take(clips.obj_radius), take(clips.obj_active)
     colours, checker, stripes = take(clips.obj_colours), take(clips.obj_checker), take(clips.obj_stripes)
 
+    seen = torch.zeros_like(image[:, :, 0])  # object cover of the picture so far
+
     def draw_object(image, k):
+        nonlocal seen
         r = radius[..., k, None, None]
         dx, dy = xs - pos[..., k, 0, None, None], ys - pos[..., k, 1, None, None]
         c, s_ = angle[..., k].cos()[..., None, None], angle[..., k].sin()[..., None, None]
@@ -231,6 +280,7 @@ def render(clips: Clips, times: torch.Tensor) -> torch.Tensor:
         wave = torch.sin(n * u) * torch.where(checker[..., k, None, None] > 0, torch.sin(n * v), 1.0)
         tex = (0.5 + 0.5 * torch.tanh(4 * wave))[:, :, None]
         paint = colours[..., k, 0, :, None, None] * tex + colours[..., k, 1, :, None, None] * (1 - tex)
+        seen = seen + cover * (1 - seen)
         return image + cover[:, :, None] * (paint - image)
 
     image = draw_object(draw_object(image, 0), 1)
@@ -243,8 +293,9 @@ def render(clips: Clips, times: torch.Tensor) -> torch.Tensor:
     pillar_colours = take(clips.pillar_colours)[..., None, None]
     paint = pillar_colours[:, :, 0] * band + pillar_colours[:, :, 1] * (1 - band)
     image = image + cover[:, :, None] * (paint - image)
-    image = draw_object(image, 2)
-    return image.clamp(-1, 1)
+    seen = seen * (1 - cover)
+    image = draw_object(image, 2).clamp(-1, 1)
+    return (image, seen) if with_cover else image
 
 
 def object_tracks(clips: Clips, times: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -326,8 +377,9 @@ if __name__ == "__main__":
     parser.add_argument("--frames", type=int, default=48)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--object-scale", type=float, default=1.0, help="set_object_scale")
+    parser.add_argument("--palette", choices=PALETTES, default="shot", help="set_palette")
     args = parser.parse_args()
-    set_object_scale(args.object_scale)
+    configure(vars(args))
     clips = sample_clips(args.clips, torch.Generator().manual_seed(args.seed))
     t0 = time.perf_counter()
     frames = clip_frames(clips, args.frames)

@@ -71,14 +71,24 @@ def load_denoiser(folder: Path, device) -> TinyWanDenoiser:
     return model.to(device).eval()
 
 
-def checkpoint_object_scale(folder: Path, files: tuple[str, ...] = ("dit.pt", "autoencoder.pt")) -> float:
-    """The data set's object scale the checkpoint was trained on (the first of `files` there; 1 before
-    train.py had --object-scale)."""
+DATA_SETTINGS = ("object_scale", "palette")
+
+
+def checkpoint_data(folder: Path, files: tuple[str, ...] = ("dit.pt", "autoencoder.pt")) -> dict:
+    """The data set's settings the checkpoint was trained on (the first of `files` there), for
+    dataset.configure: object_scale and palette, None where the run predates the option."""
     for name in files:
         if (folder / name).exists():
             args = torch.load(folder / name, map_location="cpu", weights_only=False).get("args") or {}
-            return float(args.get("object_scale") or 1.0)
-    return 1.0
+            return {key: args.get(key) for key in DATA_SETTINGS}
+    return dict.fromkeys(DATA_SETTINGS)
+
+
+def configure_data(folder: Path, object_scale: float | None = None, palette: str | None = None) -> None:
+    """dataset.configure with the checkpoint's settings, each overridden where given."""
+    settings = checkpoint_data(folder)
+    settings.update({k: v for k, v in (("object_scale", object_scale), ("palette", palette)) if v is not None})
+    dataset.configure(settings)
 
 
 def load_sampling(folder: Path) -> Sampling:
@@ -394,10 +404,11 @@ def evaluate(
     vdrt: Path | None = DEFAULT_VDRT,
     profile_chunks: int = 8,
     object_scale: float | None = None,
+    palette: str | None = None,
 ) -> dict:
-    """object_scale: the held-out clips' (dataset.set_object_scale); None: the checkpoint's."""
+    """object_scale, palette: the held-out clips' (dataset.configure); None: the checkpoint's."""
     torch.manual_seed(0)
-    dataset.set_object_scale(checkpoint_object_scale(folder) if object_scale is None else object_scale)
+    configure_data(folder, object_scale, palette)
     dev = torch.device(device)
     ae = load_autoencoder(folder, dev)
     denoiser = load_denoiser(folder, dev)

@@ -41,7 +41,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import dataset  # noqa: E402
 from causal_training import timestep_of  # noqa: E402
-from evaluate import checkpoint_object_scale, load_autoencoder, load_denoiser, load_sampling, rollout  # noqa: E402
+from evaluate import configure_data, load_autoencoder, load_denoiser, load_sampling, rollout  # noqa: E402
 from reference_rollout import SHIFT  # noqa: E402
 
 FRAMES = 4 * dataset.FRAMES_PER_CHUNK  # chunk 0 given, chunks 1-3 scored
@@ -211,9 +211,9 @@ def main() -> None:
     p.add_argument("--object-scale", type=float,
                    help="held-out clips with objects this much larger (dataset.set_object_scale); "
                         "default: the first checkpoint's")
+    p.add_argument("--palette", choices=dataset.PALETTES, help="held-out clips coloured so; default: the first checkpoint's")
     args = p.parse_args()
-    scale = checkpoint_object_scale(args.folders[0]) if args.object_scale is None else args.object_scale
-    dataset.set_object_scale(scale)
+    configure_data(args.folders[0], args.object_scale, args.palette)
     torch.manual_seed(0)
     scene = Scene(args.clips)
     later = slice(dataset.FRAMES_PER_CHUNK, FRAMES)

@@ -26,7 +26,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import dataset  # noqa: E402
-from evaluate import checkpoint_object_scale, load_autoencoder  # noqa: E402
+from evaluate import configure_data, load_autoencoder  # noqa: E402
 
 GAP = 5  # chunks (15 latent frames): beyond PBSA's 6-frame window and lightforcing_long's 13
 
@@ -67,7 +67,7 @@ def object_mask(clip: dataset.Clips, chunk: int, n: int) -> np.ndarray:
 @torch.no_grad()
 def make_cases(folder: Path, num_clips: int, max_cases: int, max_chunk: int, gap: int) -> dict[str, np.ndarray]:
     ae = load_autoencoder(folder, torch.device("cpu"))
-    dataset.set_object_scale(checkpoint_object_scale(folder))
+    configure_data(folder)
     clips = dataset.heldout_clips(num_clips)
     fpc = dataset.FRAMES_PER_CHUNK
     out: dict[str, np.ndarray] = {}

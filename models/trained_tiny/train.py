@@ -134,12 +134,17 @@ def train_autoencoder(args, device: torch.device) -> Autoencoder:
         set_lr(opt, plan.lr(args.ae_lr, step))
         clips = dataset.sample_clips(args.ae_batch, gen).to(device)
         first = torch.randint(0, frames_total // 4, (args.ae_batch, 1), generator=gen) * 4
-        frames = dataset.render(clips, first + torch.arange(4))
+        weight = None
+        if args.ae_object_weight > 0:
+            frames, cover = dataset.render(clips, first + torch.arange(4), with_cover=True)
+            weight = 1 + args.ae_object_weight * cover
+        else:
+            frames = dataset.render(clips, first + torch.arange(4))
         with autocast(device):
             z = ae.encoder.raw(frames)
             z = z + args.latent_noise * z.detach().std() * torch.randn(z.shape, generator=noise_gen, device=device)
             decoded = ae.decoder(z)
-        loss = reconstruction_loss(decoded.float(), frames)
+        loss = reconstruction_loss(decoded.float(), frames, weight)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(ae.parameters(), 1.0)
@@ -195,8 +200,9 @@ class _LossModule(torch.nn.Module):
         super().__init__()
         self.model, self.shift = model, shift
 
-    def forward(self, latents, clean, eps, t, context, positions):
-        return flow_matching_loss_given_noise(self.model, latents, clean, eps, t, context, positions, self.shift)
+    def forward(self, latents, clean, eps, t, context, positions, weight=None):
+        return flow_matching_loss_given_noise(self.model, latents, clean, eps, t, context, positions, self.shift,
+                                              weight)
 
 
 def train_dit(args, device: torch.device, ae: Autoencoder | None = None) -> TinyWanDenoiser:
@@ -230,7 +236,9 @@ def train_dit(args, device: torch.device, ae: Autoencoder | None = None) -> Tiny
     resumed = load_train_state(args, model, ema, opt, gen, noise_gen) if args.resume else None
     planned = (args.dit_steps or resumed["planned_steps"]) if resumed else args.dit_steps
     plan = StepPlan(planned, args.dit_minutes, device, warmup=200)
-    bank = None
+    bank, weight = None, None
+    if args.object_weight > 0 and args.bank_clips <= 0:
+        raise SystemExit("--object-weight needs the latent bank (--bank-clips > 0): it keeps the objects' cells")
     if args.bank_clips > 0:
         in_parts = args.stop_minutes or args.resume  # the next part reads the bank back
         bank = LatentBank.of_seed(encoder, args.bank_clips, args.seed + 200, device,
@@ -254,7 +262,9 @@ def train_dit(args, device: torch.device, ae: Autoencoder | None = None) -> Tiny
             lr *= min(1.0, (step - ramp_from + 1) / 100)
         set_lr(opt, lr)
         if bank is not None:
-            latents, chunk_indices, classes = bank.sample(args.batch, args.chunks, gen)
+            latents, chunk_indices, classes, objects = bank.sample(args.batch, args.chunks, gen)
+            if args.object_weight > 0:
+                weight = 1 + args.object_weight * objects
             positions = (chunk_indices * cfg.frames_per_chunk).to(device)
             context = contexts[classes]
         elif step % args.reuse == 0:  # rendering and encoding cost about as much as a step: reuse them
@@ -272,13 +282,13 @@ def train_dit(args, device: torch.device, ae: Autoencoder | None = None) -> Tiny
                                             sampling.steps)
         with autocast(device):
             try:
-                loss = loss_fn(latents, clean, eps, t, context, positions)
+                loss = loss_fn(latents, clean, eps, t, context, positions, weight)
             except Exception as e:  # a compiler that fails must not cost the run
                 if loss_fn.__class__ is _LossModule:
                     raise
                 log(f"  torch.compile failed ({type(e).__name__}: {str(e).splitlines()[0][:200]}); eager from here")
                 loss_fn = _LossModule(model, args.shift)
-                loss = loss_fn(latents, clean, eps, t, context, positions)
+                loss = loss_fn(latents, clean, eps, t, context, positions, weight)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
@@ -485,6 +495,9 @@ def parse_args(argv=None):
     p.add_argument("--object-scale", type=float,
                    help="objects (and their textures) this many times the default size (dataset.set_object_scale); "
                         "default: the checkpoint's in --out when the command does not train the autoencoder, else 1")
+    p.add_argument("--palette", choices=dataset.PALETTES,
+                   help="how objects are coloured (dataset.set_palette): shot (random) or class (the prompt's colours); "
+                        "default: as --object-scale")
     p.add_argument("--log-every", type=int, default=100)
     p.add_argument("--save-minutes", type=float, default=1.0, help="DiT checkpoint interval")
     g = p.add_argument_group("autoencoder")
@@ -492,6 +505,8 @@ def parse_args(argv=None):
     g.add_argument("--ae-minutes", type=float)
     g.add_argument("--ae-batch", type=int, default=256, help="4-frame groups per step")
     g.add_argument("--ae-lr", type=float, default=1e-3)
+    g.add_argument("--ae-object-weight", type=float, default=0.0,
+                   help="extra loss weight on object pixels: 1 + W x the pixel's object cover (0: plain mean)")
     g.add_argument("--latent-noise", type=float, default=0.1,
                    help="latent noise in training, relative to the latents' std")
     g = p.add_argument_group("DiT")
@@ -511,6 +526,8 @@ def parse_args(argv=None):
                    help="dit: continue from --out's dit.pt and dit_train.pt (and dit_opt.pt when there)")
     g.add_argument("--lr", type=float, default=1.5e-3)
     g.add_argument("--ema", type=float, default=0.999)
+    g.add_argument("--object-weight", type=float, default=0.0,
+                   help="extra loss weight on latent cells that show an object: 1 + W x their cover (0: plain mean)")
     g.add_argument("--history-noise", type=float, default=0.1, help="max sigma of the noise on the clean history")
     # 2.1 M parameters, denoiser.onnx 8.4 MB (the model committed on 2026-11-30: dim 128, 4 heads,
     # 4 layers, FFN 256, for the 4-step re-noising sampler).
@@ -556,7 +573,8 @@ def parse_args(argv=None):
 
 # What a resumed run must take from the run it continues, whatever its own command line says.
 RESUMED_ARGUMENTS = ("seed", "dim", "heads", "layers", "ffn", "patch", "sampler", "sample_steps", "shift", "batch",
-                     "chunks", "lr", "ema", "history_noise", "bank_clips", "object_scale", "cfg_dropout")
+                     "chunks", "lr", "ema", "history_noise", "bank_clips", "object_scale", "cfg_dropout",
+                     "palette", "object_weight")
 
 
 def adopt_checkpoint_arguments(args) -> None:
@@ -575,16 +593,18 @@ def main(argv=None) -> None:
         torch.use_deterministic_algorithms(True, warn_only=True)
     torch.set_float32_matmul_precision("high")  # TF32 where autocast leaves fp32 (a GPU run)
     args.out.mkdir(parents=True, exist_ok=True)
-    if args.object_scale is None:
-        from evaluate import checkpoint_object_scale
+    if args.object_scale is None or args.palette is None:
+        from evaluate import checkpoint_data
 
         trains_autoencoder = args.command in ("all", "autoencoder")
         # `dit` follows the autoencoder it encodes with; export and evaluate the DiT's data.
         files = ("autoencoder.pt",) if args.command == "dit" else ("dit.pt", "autoencoder.pt")
-        args.object_scale = 1.0 if trains_autoencoder else checkpoint_object_scale(args.out, files)
+        saved = {} if trains_autoencoder else checkpoint_data(args.out, files)
+        args.object_scale = args.object_scale or float(saved.get("object_scale") or 1.0)
+        args.palette = args.palette or saved.get("palette") or "shot"
     if args.resume:
         adopt_checkpoint_arguments(args)
-    dataset.set_object_scale(args.object_scale)
+    dataset.configure(vars(args))
     start = time.perf_counter()
     name = torch.cuda.get_device_name() if device.type == "cuda" else "cpu"
     log(f"device {device} ({name}), torch {torch.__version__}")
@@ -599,7 +619,7 @@ def main(argv=None) -> None:
         from evaluate import evaluate
 
         evaluate(args.out, args.device, args.eval_clips, args.minute_rollouts, args.minute_chunks, args.vdrt,
-                 args.profile_chunks, args.object_scale)
+                 args.profile_chunks, args.object_scale, args.palette)
     if args.command == "estimate":
         run_estimate(args)
     (args.out / f"{args.command}_args.json").write_text(
