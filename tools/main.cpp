@@ -14,6 +14,9 @@ int main(int argc, char** argv) {
   CLI::App app{"vdrt: compiler and runtime for autoregressive video diffusion models"};
   app.set_version_flag("--version", "vdrt 0.1.0");
   app.require_subcommand(1);
+  // The last of a repeated option wins, as in git or ffmpeg: a wrapper script's
+  // defaults (scripts/demo.sh's --seconds 3) can be overridden from its command line.
+  app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
   bool verbose = false, quiet = false;
   app.add_flag("-v,--verbose", verbose, "Log details (debug level)");
   app.add_flag("-q,--quiet", quiet, "Log only errors (no progress line)");
