@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Tests the newcomer path: the README's two commands, in the README's order,
 # in this one clone (what CI runs, .ci/run). Checks that
-#   1. scripts/demo.sh writes a playable tiny_wan.mp4: not empty, an MP4
+#   1. scripts/demo.sh writes a playable trained_tiny.mp4: not empty, an MP4
 #      `ftyp` box first, and, when ffprobe is installed, a video stream with
 #      at least one frame;
 #   2. scripts/run-tests.sh, run afterwards (issue 15: it used to find the
@@ -17,7 +17,7 @@ source scripts/common.sh
 fail() { echo "newcomer-path: FAILED: $*" >&2; exit 1; }
 
 # --- 1. The demo command --------------------------------------------------
-video=tiny_wan.mp4
+video=trained_tiny.mp4
 rm -f "$video"
 echo "newcomer-path: running scripts/demo.sh"
 scripts/demo.sh || fail "scripts/demo.sh exited with $?"

@@ -1,6 +1,11 @@
 #!/usr/bin/env bash
 # Installs what is missing, builds vdrt (Release), and generates a 3-second
-# video with the bundled tiny Wan-style model: tiny_wan.mp4 in the repo root.
+# video with the bundled trained tiny model (models/trained_tiny: a Wan-style
+# causal DiT trained on procedural video; the prompt "discs over gratings",
+# classifier-free guidance 3 from the model's metadata): trained_tiny.mp4 in
+# the repo root. Arguments go to `vdrt generate`, e.g.
+#   scripts/demo.sh --context models/trained_tiny/pipeline/contexts/class_3.pb   # rings
+#   scripts/demo.sh --seconds 10 --seed 7
 #
 # It shares the build folder ($VDRT_BUILD_DIR, default build/) with
 # scripts/run-tests.sh and configures it with the very same options (tests and
@@ -16,4 +21,4 @@ source scripts/common.sh
 scripts/install-deps.sh
 vdrt_configure "$VDRT_BUILD_DIR" "${vdrt_release_options[@]}"
 cmake --build "$VDRT_BUILD_DIR" -j "$(nproc)" --target vdrt
-"$VDRT_BUILD_DIR/tools/vdrt" generate models/tiny_wan/ts17 --seconds 3 --seed 42 -o tiny_wan.mp4 "$@"
+"$VDRT_BUILD_DIR/tools/vdrt" generate models/trained_tiny/pipeline --seconds 3 --seed 42 -o trained_tiny.mp4 "$@"

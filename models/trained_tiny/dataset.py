@@ -88,6 +88,11 @@ def configure(settings: dict) -> None:
     set_palette(settings.get("palette") or "shot")
 
 
+def settings() -> dict:
+    """The settings in force (configure's keys)."""
+    return {"object_scale": _object_scale, "palette": _palette}
+
+
 def set_object_scale(scale: float) -> None:
     """Draws and renders objects `scale` times as large from now on (train.py --object-scale; 1: the default).
 

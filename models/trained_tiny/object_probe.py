@@ -218,7 +218,9 @@ def main() -> None:
     scene = Scene(args.clips)
     later = slice(dataset.FRAMES_PER_CHUNK, FRAMES)
     covered = scene.any_object.float().mean().item()
-    print(f"{args.clips} held-out clips x {FRAMES} frames, object scale {scale:g}; "
+    data = dataset.settings()
+    print(f"{args.clips} held-out clips x {FRAMES} frames, object scale {data['object_scale']:g}, "
+          f"palette {data['palette']}; "
           f"objects cover {covered:.1%} of the pixels")
     for key, value in coverage(scene).items():
         print(f"  {key}: " + (f"{value:.0f} px" if key.startswith("pixels") else

@@ -34,7 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import dataset  # noqa: E402
 from causal_training import sigma_of, timestep_of  # noqa: E402
-from evaluate import load_autoencoder, load_denoiser, load_sampling, rollout  # noqa: E402
+from evaluate import configure_data, load_autoencoder, load_denoiser, load_sampling, rollout  # noqa: E402
 from object_probe import detail as high_pass  # noqa: E402
 from object_probe import strip, write_png  # noqa: E402
 from reference_rollout import SHIFT  # noqa: E402
@@ -152,6 +152,7 @@ def main() -> None:
     p.add_argument("--png", type=Path, help="write the return trips as return_trips.png here")
     args = p.parse_args()
     torch.set_grad_enabled(False)
+    configure_data(args.folder)  # the held-out clips of the data the checkpoint was trained on
     ae, denoiser = load_autoencoder(args.folder, "cpu"), load_denoiser(args.folder, "cpu")
     sampling = load_sampling(args.folder)
     print(f"{args.folder}: {sampling.describe()}")
