@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what is missing, builds vdrt (Release), and generates a 3-second
 # video with the bundled trained tiny model (models/trained_tiny: a Wan-style
-# causal DiT trained on procedural video; the prompt "discs over gratings",
+# causal DiT trained on procedural video; the prompt class_0, "red and yellow
+# discs over gratings" (contexts/classes.txt names the others),
 # classifier-free guidance 3 from the model's metadata): trained_tiny.mp4 in
 # the repo root. Arguments go to `vdrt generate`, e.g.
 #   scripts/demo.sh --context models/trained_tiny/pipeline/contexts/class_3.pb   # rings

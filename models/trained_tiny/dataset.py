@@ -39,6 +39,7 @@ FRAMES_PER_CHUNK = FRAMES_PER_LATENT * LATENTS_PER_CHUNK
 MINUTE_CHUNKS = 60 * FPS // FRAMES_PER_CHUNK  # 80 chunks of 12 frames
 
 SHAPES = ("disc", "box", "triangle", "ring")
+SHAPE_PLURALS = ("discs", "boxes", "triangles", "rings")
 STYLES = ("gratings", "blobs")
 NUM_CLASSES = len(SHAPES) * len(STYLES)
 TEXT_LEN, TEXT_DIM = 8, 32
@@ -63,6 +64,8 @@ CLASS_PALETTES = (
     ((0.9, 0.9, -0.8), (-0.1, -0.8, 0.7)),  # yellow / purple
     ((0.95, 0.95, 0.95), (0.8, -0.9, -0.6)),  # white / red
 )
+CLASS_PALETTE_NAMES = ("red and yellow", "blue and white", "green and magenta", "orange and navy", "cyan and black",
+                       "pink and dark green", "yellow and purple", "white and red")
 PALETTE_JITTER = 0.15
 PALETTES = ("shot", "class")
 
@@ -112,7 +115,9 @@ def stage_margin() -> float:
 
 
 def class_name(k: int) -> str:
-    return f"{SHAPES[k % len(SHAPES)]}s over {STYLES[k // len(SHAPES)]}"
+    """What class k's clips show, as a prompt would say it (with the palette in force)."""
+    colours = f"{CLASS_PALETTE_NAMES[k]} " if _palette == "class" else ""
+    return f"{colours}{SHAPE_PLURALS[k % len(SHAPES)]} over {STYLES[k // len(SHAPES)]}"
 
 
 def class_context(k: int) -> np.ndarray:
