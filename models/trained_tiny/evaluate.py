@@ -146,10 +146,14 @@ def rollout(
     seed: int,
     sampling: Sampling,
     given: torch.Tensor | None = None,
+    context_noise: float = 0.0,
 ):
     """Yields (chunk index, x0 [1, F, C, H, W]) of chunks len(given)/F .. num_chunks - 1.
 
     given: ground-truth latents [1, P*F, C, H, W] put into the cache first (t = 0 passes).
+    context_noise: a generated chunk's x0 goes into the cache noised to this sigma (still at t = 0,
+    as train.py --history-noise trains; noise from torch's generator seeded by `seed`, so not
+    vdrt's: vdrt has no such option yet), an experiment against long-rollout drift.
     The noise of chunk c, step k is vdrt's gaussian_noise(seed, c, k) and the steps are
     `sampling`'s, so chunk c here equals `vdrt generate --seed seed` chunk c of the model
     exported with that sampling when nothing is given.
@@ -169,6 +173,7 @@ def rollout(
             presents = denoiser(x0, torch.zeros(1, device=dev), ctx, offset, *caches[i])[1:]
             caches[i] = [torch.cat([c, p], 1) for c, p in zip(caches[i], presents, strict=True)]
 
+    cache_noise = torch.Generator(device=dev).manual_seed(seed + 77)
     first = 0
     if given is not None:
         first = given.shape[1] // f
@@ -182,7 +187,11 @@ def rollout(
             torch.from_numpy(gaussian_noise(seed, c, 0, shape)).to(dev),
             lambda k: torch.from_numpy(gaussian_noise(seed, c, k, shape)).to(dev),  # noqa: B023
         )
-        append(x0, c)
+        if context_noise > 0:
+            eps = torch.randn(x0.shape, generator=cache_noise, device=dev, dtype=x0.dtype)
+            append((1 - context_noise) * x0 + context_noise * eps, c)
+        else:
+            append(x0, c)
         yield c, x0
 
 
@@ -252,7 +261,7 @@ def summarise_minute(per_chunk: list[dict]) -> list[dict]:
 
 @torch.no_grad()
 def minute_statistics(ae: Autoencoder, models: dict, num_rollouts: int, chunks: int, device,
-                      sampling: Sampling) -> dict:
+                      sampling: Sampling, context_noise: float = 0.0) -> dict:
     """Motion statistics of text-only rollouts and of held-out clips, per 10 s."""
     out = {}
     clips = dataset.heldout_clips(num_rollouts).to(device)
@@ -272,7 +281,7 @@ def minute_statistics(ae: Autoencoder, models: dict, num_rollouts: int, chunks: 
         for i in range(num_rollouts):
             ctx = dataset.context_table().to(device)[i % dataset.NUM_CLASSES][None]
             previous, per_chunk = None, []
-            for _, x0 in rollout(model, ctx, chunks, 1000 + i, sampling):
+            for _, x0 in rollout(model, ctx, chunks, 1000 + i, sampling, context_noise=context_noise):
                 frames = ae.decoder(x0)[0]
                 per_chunk.append(motion_statistics(frames, previous))
                 previous = frames[-1]
