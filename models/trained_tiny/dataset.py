@@ -324,10 +324,11 @@ def object_tracks(clips: Clips, times: torch.Tensor) -> dict[str, torch.Tensor]:
     return {"centre": centre, "radius": clips.obj_radius[rows, shot], "shot": shot, "in_frame": inside}
 
 
-def clip_frames(clips: Clips, num_frames: int, start: int = 0) -> torch.Tensor:
-    """Frames start .. start + num_frames - 1 of every clip: [B, num_frames, 3, SIZE, SIZE]."""
+def clip_frames(clips: Clips, num_frames: int, start: int = 0, with_cover: bool = False):
+    """Frames start .. start + num_frames - 1 of every clip: [B, num_frames, 3, SIZE, SIZE] (with_cover:
+    and their object cover, as render)."""
     times = torch.arange(start, start + num_frames, dtype=torch.float32).expand(len(clips), -1)
-    return render(clips, times)
+    return render(clips, times, with_cover)
 
 
 def sample_chunk_indices(num: int, chunks: int, generator: torch.Generator) -> torch.Tensor:

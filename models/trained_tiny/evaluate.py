@@ -71,7 +71,7 @@ def load_denoiser(folder: Path, device) -> TinyWanDenoiser:
     return model.to(device).eval()
 
 
-DATA_SETTINGS = ("object_scale", "palette")
+DATA_SETTINGS = tuple(dataset.settings())  # object_scale, palette
 
 
 def checkpoint_data(folder: Path, files: tuple[str, ...] = ("dit.pt", "autoencoder.pt")) -> dict:

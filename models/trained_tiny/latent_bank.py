@@ -38,8 +38,8 @@ class LatentBank:
         for first in range(0, num_clips, clip_batch):
             part = clips.select(slice(first, first + clip_batch)).to(device)
             for f0 in range(0, frames_total, frames_per_render):
-                times = f0 + torch.arange(min(frames_per_render, frames_total - f0)).repeat(len(part), 1)
-                frames, cover = dataset.render(part, times, with_cover=True)
+                frames, cover = dataset.clip_frames(part, min(frames_per_render, frames_total - f0), f0,
+                                                    with_cover=True)
                 z = encode_for_training(encoder, frames).to(torch.float16)
                 if self.latents is None:
                     self.latents = torch.empty(num_clips, latents_per_clip, *z.shape[2:], dtype=torch.float16,

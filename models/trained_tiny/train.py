@@ -594,14 +594,15 @@ def main(argv=None) -> None:
     torch.set_float32_matmul_precision("high")  # TF32 where autocast leaves fp32 (a GPU run)
     args.out.mkdir(parents=True, exist_ok=True)
     if args.object_scale is None or args.palette is None:
-        from evaluate import checkpoint_data
+        from evaluate import DATA_SETTINGS, checkpoint_data
 
         trains_autoencoder = args.command in ("all", "autoencoder")
         # `dit` follows the autoencoder it encodes with; export and evaluate the DiT's data.
         files = ("autoencoder.pt",) if args.command == "dit" else ("dit.pt", "autoencoder.pt")
         saved = {} if trains_autoencoder else checkpoint_data(args.out, files)
-        args.object_scale = args.object_scale or float(saved.get("object_scale") or 1.0)
-        args.palette = args.palette or saved.get("palette") or "shot"
+        given = {key: getattr(args, key) for key in DATA_SETTINGS}
+        dataset.configure({key: saved.get(key) if value is None else value for key, value in given.items()})
+        vars(args).update(dataset.settings())  # with configure's defaults filled in, as checkpoints record them
     if args.resume:
         adopt_checkpoint_arguments(args)
     dataset.configure(vars(args))

@@ -31,6 +31,11 @@ fs::path temp_dir(const std::string& name) {
 
 bool has(const CliResult& r, const std::string& text) { return r.output.find(text) != std::string::npos; }
 
+std::string file_bytes(const fs::path& path) {
+  std::ifstream f(path, std::ios::binary);
+  return {std::istreambuf_iterator<char>(f), {}};
+}
+
 // A usage error: exit 2 with `text` in the message.
 void expect_usage(const std::string& args, const std::string& text) {
   CliResult r = run_vdrt(args);
@@ -203,8 +208,7 @@ TEST(CliContract, ProfileAttentionOptimisesAtLoad) {
   EXPECT_TRUE(has(r, "pass pipeline -O0 + fold-constants,fuse-attention ran (570 -> 281 nodes)")) << r.output;
   EXPECT_FALSE(has(r, "<default>")) << r.output;
   EXPECT_FALSE(has(r, "pass fuse-norms")) << r.output;
-  std::ifstream f(dir / "raw.toml");
-  const std::string written(std::istreambuf_iterator<char>(f), {});
+  const std::string written = file_bytes(dir / "raw.toml");
   EXPECT_TRUE(written.find("(-O0 + fold-constants, fuse-attention) followed by the suggested sparse attention") !=
               std::string::npos)
       << written;
@@ -280,8 +284,7 @@ TEST(CliContract, TheLastOfARepeatedOptionWins) {
   for (int i = 0; i < 12; ++i) {
     char name[16];
     std::snprintf(name, sizeof name, "%05d.png", i);
-    std::ifstream a(dir / "frames" / name, std::ios::binary), b(dir / "once" / name, std::ios::binary);
-    const std::string x((std::istreambuf_iterator<char>(a)), {}), y((std::istreambuf_iterator<char>(b)), {});
+    const std::string x = file_bytes(dir / "frames" / name), y = file_bytes(dir / "once" / name);
     EXPECT_TRUE(!x.empty() && x == y) << name << " differs from the run given only the last --seed";
   }
   expect_usage(gen + "-n 12 -n 0 -o " + (dir / "x.y4m").string(), "--frames");  // the last value is checked
